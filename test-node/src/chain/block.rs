@@ -1,0 +1,118 @@
+//! Mined blocks as the node stores them: the header, the transactions with their receipts, and
+//! the state after the block (for queries at historical block tags).
+
+use std::sync::Arc;
+
+use alloy_consensus::{
+    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
+    TxEnvelope, TxType, proofs::calculate_transaction_root, transaction::Recovered,
+};
+use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256};
+
+use crate::evm::{BASE_FEE, COINBASE, Db, HEADER_GAS_LIMIT};
+
+/// ArbOS version reported in the header's mix digest.
+pub(crate) const ARBOS_VERSION: u64 = 40;
+
+/// A transaction in a block, with the outcome of its execution.
+#[derive(Clone, Debug)]
+pub(crate) struct MinedTx {
+    pub(crate) tx: Recovered<TxEnvelope>,
+    pub(crate) hash: B256,
+    pub(crate) success: bool,
+    pub(crate) gas_used: u64,
+    pub(crate) cumulative_gas_used: u64,
+    pub(crate) logs: Vec<Log>,
+    pub(crate) contract_address: Option<Address>,
+    /// Index of this transaction's first log within the block.
+    pub(crate) first_log_index: u64,
+}
+
+impl MinedTx {
+    /// The gas price actually paid: `min(maxFee, baseFee + tip)`.
+    pub(crate) fn effective_gas_price(&self) -> u128 {
+        use alloy_consensus::Transaction as _;
+        self.tx.inner().effective_gas_price(Some(BASE_FEE))
+    }
+
+    /// The consensus receipt (status, cumulative gas, logs, bloom) in its typed envelope.
+    pub(crate) fn receipt_envelope<L>(&self, logs: Vec<L>) -> ReceiptEnvelope<L> {
+        let bloom = logs_bloom(self.logs.iter());
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(self.success),
+            cumulative_gas_used: self.cumulative_gas_used,
+            logs,
+        };
+        let with_bloom = ReceiptWithBloom { receipt, logs_bloom: bloom };
+        match self.tx.inner().tx_type() {
+            TxType::Legacy => ReceiptEnvelope::Legacy(with_bloom),
+            TxType::Eip2930 => ReceiptEnvelope::Eip2930(with_bloom),
+            TxType::Eip1559 => ReceiptEnvelope::Eip1559(with_bloom),
+            TxType::Eip4844 => ReceiptEnvelope::Eip4844(with_bloom),
+            TxType::Eip7702 => ReceiptEnvelope::Eip7702(with_bloom),
+        }
+    }
+}
+
+/// A mined block.
+#[derive(Clone, Debug)]
+pub(crate) struct Block {
+    pub(crate) header: Header,
+    pub(crate) hash: B256,
+    pub(crate) txs: Vec<MinedTx>,
+    /// State after this block.
+    pub(crate) state: Arc<Db>,
+}
+
+impl Block {
+    /// The block number.
+    pub(crate) fn number(&self) -> u64 {
+        self.header.number
+    }
+}
+
+/// What the header needs beyond the transactions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderFields {
+    pub(crate) parent_hash: B256,
+    pub(crate) number: u64,
+    pub(crate) timestamp: u64,
+    pub(crate) send_root: B256,
+    pub(crate) send_count: u64,
+}
+
+/// Builds the header of a block like Nitro does: the send root in `extraData`, and
+/// `sendCount ‖ l1BlockNumber ‖ ArbOS version` in the mix digest.
+pub(crate) fn build_header(fields: HeaderFields, txs: &[MinedTx]) -> Header {
+    let envelopes: Vec<&TxEnvelope> = txs.iter().map(|tx| tx.tx.inner()).collect();
+    let mut mix = [0u8; 32];
+    mix[..8].copy_from_slice(&fields.send_count.to_be_bytes());
+    mix[8..16].copy_from_slice(&fields.number.to_be_bytes());
+    mix[16..24].copy_from_slice(&ARBOS_VERSION.to_be_bytes());
+    Header {
+        parent_hash: fields.parent_hash,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: COINBASE,
+        transactions_root: calculate_transaction_root(&envelopes),
+        logs_bloom: logs_bloom(txs.iter().flat_map(|tx| tx.logs.iter())),
+        difficulty: U256::from(1),
+        number: fields.number,
+        gas_limit: HEADER_GAS_LIMIT,
+        gas_used: txs.last().map_or(0, |tx| tx.cumulative_gas_used),
+        timestamp: fields.timestamp,
+        extra_data: Bytes::copy_from_slice(fields.send_root.as_slice()),
+        mix_hash: B256::from(mix),
+        nonce: 1u64.into(),
+        base_fee_per_gas: Some(BASE_FEE),
+        ..Header::default()
+    }
+}
+
+/// The bloom filter of some logs.
+pub(crate) fn logs_bloom<'a>(logs: impl Iterator<Item = &'a Log>) -> Bloom {
+    let mut bloom = Bloom::ZERO;
+    for log in logs {
+        bloom.accrue_log(log);
+    }
+    bloom
+}

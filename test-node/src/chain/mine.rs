@@ -1,0 +1,135 @@
+//! Accepting transactions and mining blocks (per transaction or from the pool on demand).
+
+use std::sync::Arc;
+
+use alloy_consensus::{TxEnvelope, transaction::Recovered};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{B256, keccak256};
+use revm::{DatabaseCommit, context::result::ResultAndState};
+use tracing::{debug, warn};
+
+use super::{
+    Chain,
+    block::{Block, HeaderFields, MinedTx, build_header},
+};
+use crate::{
+    error::{Error, Result},
+    evm::{self, BlockInfo},
+    tx,
+};
+
+/// The hash of a transaction.
+fn tx_hash(tx: &Recovered<TxEnvelope>) -> B256 {
+    keccak256(tx.inner().encoded_2718())
+}
+
+impl Chain {
+    /// Accepts a transaction: with automine it is executed and mined in its own block (and
+    /// rejected with geth's error when invalid); otherwise it joins the pool.
+    ///
+    /// # Errors
+    /// [`Error::Rejected`] for invalid transactions (nonce, funds, gas, chain id, duplicates).
+    pub(crate) fn submit(
+        &mut self,
+        tx: Recovered<TxEnvelope>,
+    ) -> Result<(B256, Option<Arc<Block>>)> {
+        let hash = tx_hash(&tx);
+        // Like geth: a duplicate of a pooled transaction is "already known"; a mined one fails
+        // the nonce check below.
+        if self.data.pending.iter().any(|p| tx_hash(p) == hash) {
+            return Err(Error::Rejected("already known".into()));
+        }
+        if self.automine {
+            let timestamp = self.next_timestamp();
+            let info = BlockInfo { number: self.latest().number() + 1, timestamp };
+            let mined = self.execute(tx, hash, info, 0, 0)?;
+            let block = self.seal_block(vec![mined], Some(timestamp));
+            return Ok((hash, Some(block)));
+        }
+        let state_nonce = self.account(tx.signer(), None)?.nonce;
+        let nonce = alloy_consensus::Transaction::nonce(tx.inner());
+        if nonce < state_nonce {
+            return Err(Error::Rejected(format!(
+                "nonce too low: address {}, tx: {nonce} state: {state_nonce}",
+                tx.signer()
+            )));
+        }
+        self.data.pending.push(tx);
+        Ok((hash, None))
+    }
+
+    /// Mines one block from the pool (dropping transactions that turned invalid).
+    pub(crate) fn mine(&mut self, timestamp: Option<u64>) -> Arc<Block> {
+        if let Some(forced) = timestamp {
+            self.data.next_timestamp = Some(forced);
+        }
+        let timestamp = self.next_timestamp();
+        let info = BlockInfo { number: self.latest().number() + 1, timestamp };
+        let mut pending = std::mem::take(&mut self.data.pending);
+        // Lower nonces first per sender, keeping arrival order otherwise.
+        pending.sort_by_key(|tx| (tx.signer(), alloy_consensus::Transaction::nonce(tx.inner())));
+        let mut mined = Vec::with_capacity(pending.len());
+        let (mut gas, mut logs) = (0, 0);
+        for tx in pending {
+            let hash = tx_hash(&tx);
+            match self.execute(tx, hash, info, gas, logs) {
+                Ok(done) => {
+                    gas = done.cumulative_gas_used;
+                    logs = done.first_log_index + done.logs.len() as u64;
+                    mined.push(done);
+                }
+                Err(err) => warn!(%hash, %err, "dropped pending transaction"),
+            }
+        }
+        self.seal_block(mined, Some(timestamp))
+    }
+
+    /// Executes one transaction on the live state and commits it.
+    fn execute(
+        &mut self,
+        tx: Recovered<TxEnvelope>,
+        hash: B256,
+        info: BlockInfo,
+        gas_before: u64,
+        logs_before: u64,
+    ) -> Result<MinedTx> {
+        let env = tx::tx_env(&tx);
+        let contract_address = tx::create_address(env.kind, env.caller, env.nonce);
+        let mut cfg = evm::tx_cfg(self.chain_id);
+        cfg.disable_eip3607 = true;
+        let ResultAndState { result, state } = evm::transact(&mut self.data.db, info, cfg, env)?;
+        self.data.db.commit(state);
+        debug!(%hash, success = result.is_success(), gas = result.tx_gas_used(), "executed");
+        Ok(MinedTx {
+            tx,
+            hash,
+            success: result.is_success(),
+            gas_used: result.tx_gas_used(),
+            cumulative_gas_used: gas_before + result.tx_gas_used(),
+            logs: result.into_logs(),
+            contract_address,
+            first_log_index: logs_before,
+        })
+    }
+
+    /// Closes a block over already executed transactions and records it.
+    pub(super) fn seal_block(&mut self, txs: Vec<MinedTx>, timestamp: Option<u64>) -> Arc<Block> {
+        let timestamp = timestamp.unwrap_or_else(|| self.next_timestamp());
+        let parent = self.data.blocks.last();
+        let fields = HeaderFields {
+            parent_hash: parent.map_or(B256::ZERO, |p| p.hash),
+            number: parent.map_or(0, |p| p.number() + 1),
+            timestamp,
+            send_root: B256::ZERO,
+            send_count: 0,
+        };
+        let header = build_header(fields, &txs);
+        let hash = header.hash_slow();
+        for (index, tx) in txs.iter().enumerate() {
+            self.data.tx_index.insert(tx.hash, (fields.number, index));
+        }
+        let block = Arc::new(Block { header, hash, txs, state: Arc::new(self.data.db.clone()) });
+        self.data.blocks.push(Arc::clone(&block));
+        block
+    }
+}

@@ -1,0 +1,143 @@
+//! # assay-test-node
+//!
+//! A Docker-free Arbitrum dev chain for tests and local development: Ethereum JSON-RPC over HTTP
+//! and WebSocket on Nitro's dev-node defaults (127.0.0.1:8547, chain id 412346), EVM execution
+//! by revm, genesis accounts like Nitro's dev node plus anvil's, and anvil's cheat methods.
+//!
+//! Layout:
+//! - [`config`]: [`Config`] with Nitro-like defaults and `with_*` builders.
+//! - `genesis`: funded accounts, the CREATE2 factory and the StylusDeployer.
+//! - `evm`, `tx`: one transaction on revm; decoding and signer recovery.
+//! - `chain`: state, blocks, mining, calls, cheats, snapshots, state dumps.
+//! - `rpc`: the tagged request enum, its dispatch, and the HTTP/WebSocket server.
+//! - [`spawn`]: start a node in-process (tests use [`Config::test`] for a free port).
+
+mod chain;
+pub mod config;
+mod error;
+mod evm;
+pub mod genesis;
+mod node;
+mod rpc;
+mod tx;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use evm::{BASE_FEE, COINBASE};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tracing::info;
+
+use crate::{
+    chain::{Chain, StateDump},
+    node::Node,
+};
+
+/// A running node. Dropping it stops the server; [`NodeHandle::stop`] also saves the state file.
+#[derive(Debug)]
+pub struct NodeHandle {
+    addr: SocketAddr,
+    node: Node,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+    miner: JoinHandle<()>,
+    state_file: Option<PathBuf>,
+}
+
+impl NodeHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The HTTP JSON-RPC URL, e.g. `http://127.0.0.1:8547`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The WebSocket URL (same port).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Stops the server and writes the state file when one is configured.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the state file cannot be written.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.miner.abort();
+        let _ = (&mut self.server).await;
+        if let Some(path) = &self.state_file {
+            let json = self.node.chain().dump_state().to_json();
+            tokio::fs::write(path, json).await?;
+            info!(path = %path.display(), "state saved");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.miner.abort();
+    }
+}
+
+/// Starts a node: builds genesis (or loads `config.state_file`), binds the listener and serves
+/// JSON-RPC on the current tokio runtime.
+///
+/// # Errors
+/// [`Error::Io`] when the address cannot be bound or the state file cannot be read;
+/// [`Error::InvalidState`] when the state file is malformed.
+pub async fn spawn(config: Config) -> Result<NodeHandle> {
+    let mut chain = Chain::new(config.chain_id, config.accounts.min(genesis::ANVIL_ACCOUNTS.len()));
+    if let Some(path) = &config.state_file
+        && tokio::fs::try_exists(path).await?
+    {
+        let bytes = tokio::fs::read(path).await?;
+        chain.load_state(StateDump::from_json(&bytes)?)?;
+        info!(path = %path.display(), "state loaded");
+    }
+    let node = Node::new(chain, config.block_time, config.accounts);
+    let listener = TcpListener::bind((config.host, config.port)).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let app = rpc::router(node.clone());
+    let server = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        if let Err(err) = serve.await {
+            tracing::error!(%err, "server stopped");
+        }
+    });
+    let miner = tokio::spawn(node.clone().run_miner());
+    if config.print_banner {
+        print_accounts(config.accounts);
+    }
+    info!(url = %format!("http://{addr}"), chain_id = config.chain_id, "test-node listening");
+    Ok(NodeHandle {
+        addr,
+        node,
+        shutdown: Some(shutdown),
+        server,
+        miner,
+        state_file: config.state_file,
+    })
+}
+
+fn print_accounts(anvil_accounts: usize) {
+    println!("Available accounts and private keys");
+    println!("(dev) {} {}", genesis::DEV_ACCOUNT, genesis::DEV_KEY);
+    for (i, (address, key)) in genesis::ANVIL_ACCOUNTS.iter().take(anvil_accounts).enumerate() {
+        println!("({i}) {address} {key} (10000 ETH)");
+    }
+    println!("CREATE2 factory  {}", genesis::CREATE2_FACTORY);
+    println!("StylusDeployer   {}", genesis::STYLUS_DEPLOYER);
+}

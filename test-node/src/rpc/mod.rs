@@ -1,0 +1,13 @@
+//! JSON-RPC: the request enum, its dispatch, conversions to RPC shapes, and the HTTP/WebSocket
+//! server.
+
+mod anvil;
+mod convert;
+mod dispatch;
+mod eth;
+mod pubsub;
+mod request;
+mod server;
+
+pub(crate) use request::Request;
+pub(crate) use server::router;

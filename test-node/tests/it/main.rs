@@ -1,0 +1,8 @@
+//! Integration tests: a node started in-process with `spawn`, driven over real HTTP and
+//! WebSocket JSON-RPC by alloy's provider and raw requests.
+
+mod cheats;
+mod common;
+mod contracts;
+mod errors;
+mod transactions;
