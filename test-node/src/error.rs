@@ -32,6 +32,9 @@ pub enum Error {
     /// The block tag or number does not name a known block.
     #[error("header not found")]
     UnknownBlock,
+    /// A Stylus program is malformed or cannot run.
+    #[error("stylus: {0}")]
+    Stylus(String),
     /// Reading or writing a state file failed.
     #[error("state file: {0}")]
     Io(#[from] std::io::Error),
@@ -49,7 +52,7 @@ impl Error {
             Self::MethodNotFound(_) => -32601,
             Self::InvalidParams(_) | Self::InvalidState(_) => -32602,
             Self::Reverted(_) => 3,
-            Self::Rejected(_) | Self::Halted(_) | Self::UnknownBlock => -32000,
+            Self::Rejected(_) | Self::Halted(_) | Self::UnknownBlock | Self::Stylus(_) => -32000,
             Self::Io(_) => -32603,
         }
     }

@@ -6,16 +6,18 @@ use std::convert::Infallible;
 
 use alloy_primitives::{Address, B256, U256, address};
 use revm::{
-    Context, Database, ExecuteEvm, MainBuilder, MainContext,
+    Database,
     context::{
         BlockEnv, CfgEnv, TxEnv,
         result::{EVMError, ExecutionResult, InvalidTransaction, ResultAndState},
     },
     database::{CacheDB, EmptyDB},
-    primitives::hardfork::SpecId,
 };
 
-use crate::error::Error;
+use crate::{
+    arb_evm::{ArbContext, ArbEvm},
+    error::Error,
+};
 
 /// The live state: an in-memory database over nothing.
 pub(crate) type Db = CacheDB<EmptyDB>;
@@ -53,7 +55,7 @@ impl BlockInfo {
 
 /// Configuration for a transaction that goes into a block.
 pub(crate) fn tx_cfg(chain_id: u64) -> CfgEnv {
-    let mut cfg = CfgEnv::new_with_spec(SpecId::PRAGUE);
+    let mut cfg = CfgEnv::new_with_spec(crate::arb_evm::SPEC);
     cfg.chain_id = chain_id;
     cfg.disable_eip3541 = true;
     cfg
@@ -79,9 +81,9 @@ pub(crate) fn transact<DB>(
 where
     DB: Database<Error = Infallible>,
 {
-    let mut evm =
-        Context::mainnet().with_db(db).with_block(block.env()).with_cfg(cfg).build_mainnet();
-    evm.transact(tx).map_err(|err| map_evm_error(err, &evm.ctx.tx))
+    let ctx = ArbContext::<DB>::new(db, cfg.spec).with_block(block.env()).with_cfg(cfg);
+    let mut evm = ArbEvm::new(ctx);
+    evm.transact(tx).map_err(|err| map_evm_error(err, evm.tx()))
 }
 
 /// The outcome of a call as `Ok(output)` or the geth-shaped error.

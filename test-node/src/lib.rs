@@ -7,18 +7,24 @@
 //! Layout:
 //! - [`config`]: [`Config`] with Nitro-like defaults and `with_*` builders.
 //! - `genesis`: funded accounts, the CREATE2 factory and the StylusDeployer.
-//! - `evm`, `tx`: one transaction on revm; decoding and signer recovery.
+//! - `evm`, `arb_evm`, `tx`: one transaction on revm (with Stylus frames run by wasmtime);
+//!   decoding and signer recovery.
+//! - [`stylus`]: program format, activation, runtime and host ABI; [`precompiles`]: ArbSys,
+//!   ArbWasm and friends.
 //! - `chain`: state, blocks, mining, calls, cheats, snapshots, state dumps.
 //! - `rpc`: the tagged request enum, its dispatch, and the HTTP/WebSocket server.
 //! - [`spawn`]: start a node in-process (tests use [`Config::test`] for a free port).
 
+mod arb_evm;
 mod chain;
 pub mod config;
 mod error;
 mod evm;
 pub mod genesis;
 mod node;
+pub mod precompiles;
 mod rpc;
+pub mod stylus;
 mod tx;
 
 use std::{net::SocketAddr, path::PathBuf};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::{B256, U256, keccak256};
 use revm::{DatabaseCommit, context::result::ResultAndState};
 use tracing::{debug, warn};
 
@@ -128,6 +128,8 @@ impl Chain {
         for (index, tx) in txs.iter().enumerate() {
             self.data.tx_index.insert(tx.hash, (fields.number, index));
         }
+        // BLOCKHASH and ArbSys.arbBlockHash read hashes from the state database.
+        self.data.db.cache.block_hashes.insert(U256::from(fields.number), hash);
         let block = Arc::new(Block { header, hash, txs, state: Arc::new(self.data.db.clone()) });
         self.data.blocks.push(Arc::clone(&block));
         block

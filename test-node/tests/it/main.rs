@@ -5,4 +5,5 @@ mod cheats;
 mod common;
 mod contracts;
 mod errors;
+mod stylus;
 mod transactions;

@@ -1,0 +1,449 @@
+//! The node's EVM: revm's mainnet EVM wrapped so that calls into Stylus programs run in
+//! wasmtime instead of the interpreter. A Stylus frame runs synchronously inside `frame_init`;
+//! its nested calls and creates re-enter revm's frame loop recursively with a fresh frame stack,
+//! so EVM -> Stylus -> EVM -> Stylus chains work at any depth.
+
+use std::convert::Infallible;
+
+use alloy_primitives::{Address, B256, Bytes, Log, U256, keccak256};
+use revm::{
+    Database,
+    context::{
+        BlockEnv, CfgEnv, Context, ContextSetters, ContextTr, Evm, FrameStack, JournalTr, TxEnv,
+    },
+    context_interface::{
+        Block as _, Transaction as _,
+        result::{EVMError, ResultAndState},
+    },
+    handler::{
+        EthFrame, EvmTr, FrameResult, Handler, ItemOrResult, MainnetHandler,
+        evm::{ContextDbError, FrameInitResult},
+        instructions::EthInstructions,
+    },
+    interpreter::{
+        CallInput, CallInputs, CallOutcome, CallScheme, CallValue, CreateInputs, Gas,
+        InstructionResult, InterpreterResult, SharedMemory,
+        interpreter::EthInterpreter,
+        interpreter_action::{FrameInit, FrameInput},
+    },
+    primitives::hardfork::SpecId,
+};
+
+use crate::{
+    precompiles::{self, ArbPrecompiles},
+    stylus::{
+        api::{BlockValues, CallKind, EvmApi, FrameEnv, SubcallResult},
+        code,
+        host::HostState,
+        program::Record,
+        runtime::{Outcome, runtime},
+    },
+};
+
+/// The context type of the node's EVM.
+pub(crate) type ArbContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB>;
+type Inner<DB> = Evm<
+    ArbContext<DB>,
+    (),
+    EthInstructions<EthInterpreter, ArbContext<DB>>,
+    ArbPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
+
+/// Gas every Stylus call pays before the program starts (`minInitGas` of Stylus v2).
+const MIN_INIT_GAS: u64 = 8_832;
+/// Pages Nitro gives for free.
+const FREE_PAGES: u64 = 2;
+/// Maximum call depth.
+const CALL_DEPTH_LIMIT: usize = 1024;
+
+/// revm's EVM plus Stylus.
+pub(crate) struct ArbEvm<DB: Database<Error = Infallible>> {
+    inner: Inner<DB>,
+    /// Acting address of every open frame (None for delegate calls and creates), for
+    /// `msg_reentrant`.
+    frames: Vec<Option<Address>>,
+    /// Memory contexts of the running Stylus frames: nested EVM frames take child contexts of
+    /// the shared buffer, so call inputs that point into it stay valid.
+    memories: Vec<SharedMemory>,
+}
+
+impl<DB: Database<Error = Infallible>> ArbEvm<DB> {
+    /// An EVM over `ctx` with the Arbitrum precompiles.
+    pub(crate) fn new(ctx: ArbContext<DB>) -> Self {
+        let spec = ctx.cfg.spec;
+        let inner =
+            Evm::new(ctx, EthInstructions::new_mainnet_with_spec(spec), ArbPrecompiles::new(spec));
+        Self { inner, frames: Vec::new(), memories: Vec::new() }
+    }
+
+    /// Executes `tx` and returns the result with the state changes (not committed).
+    ///
+    /// # Errors
+    /// The transaction is invalid (nonce, funds, gas...).
+    pub(crate) fn transact(&mut self, tx: TxEnv) -> Result<ResultAndState, EVMError<Infallible>> {
+        self.inner.ctx.set_tx(tx);
+        self.frames.clear();
+        let result =
+            MainnetHandler::<Self, EVMError<Infallible>, EthFrame<EthInterpreter>>::default()
+                .run(self);
+        let state = self.inner.ctx.journal_mut().finalize();
+        result.map(|result| ResultAndState::new(result, state))
+    }
+
+    /// The transaction being executed.
+    pub(crate) fn tx(&self) -> &TxEnv {
+        &self.inner.ctx.tx
+    }
+
+    fn journal(&mut self) -> &mut <ArbContext<DB> as ContextTr>::Journal {
+        self.inner.ctx.journal_mut()
+    }
+
+    /// Runs a nested frame to completion on a fresh frame stack.
+    fn run_nested(&mut self, depth: usize, frame_input: FrameInput) -> Option<FrameResult> {
+        let memory = match self.memories.last_mut() {
+            Some(parent) => parent.new_child_context(),
+            None => SharedMemory::new(),
+        };
+        let init = FrameInit { depth, memory, frame_input };
+        let saved = std::mem::replace(&mut self.inner.frame_stack, FrameStack::new());
+        let depth = self.frames.len();
+        let mut handler =
+            MainnetHandler::<Self, EVMError<Infallible>, EthFrame<EthInterpreter>>::default();
+        let result = handler.run_exec_loop(self, init);
+        self.frames.truncate(depth);
+        self.inner.frame_stack = saved;
+        if let Some(parent) = self.memories.last_mut() {
+            parent.free_child_context();
+        }
+        result.ok()
+    }
+
+    /// Runs a call into a Stylus program.
+    fn call_stylus(&mut self, depth: usize, inputs: &CallInputs) -> CallOutcome {
+        let gas_limit = inputs.gas_limit;
+        let finish = |result: InstructionResult, output: Bytes, gas_left: u64| {
+            let mut gas = Gas::new(gas_limit);
+            gas.set_remaining(gas_left);
+            CallOutcome::new(
+                InterpreterResult::new(result, output, gas),
+                inputs.return_memory_offset.clone(),
+            )
+        };
+        if depth > CALL_DEPTH_LIMIT {
+            return finish(InstructionResult::CallTooDeep, Bytes::new(), gas_limit);
+        }
+        let checkpoint = self.journal().checkpoint();
+        if let CallValue::Transfer(value) = inputs.value {
+            let failed = self
+                .journal()
+                .transfer(inputs.caller, inputs.target_address, value)
+                .unwrap_or_else(|never| match never {});
+            if let Some(error) = failed {
+                self.journal().checkpoint_revert(checkpoint);
+                return finish(error.into(), Bytes::new(), gas_limit);
+            }
+        }
+        let (codehash, bytecode) = &inputs.known_bytecode;
+        let code = bytecode.original_bytes();
+        let codehash = if codehash.is_zero() { keccak256(&code) } else { *codehash };
+        let record = self.program_record(codehash);
+        if !record.is_active() {
+            self.journal().checkpoint_revert(checkpoint);
+            return finish(
+                InstructionResult::Revert,
+                precompiles::program_not_activated(),
+                gas_limit,
+            );
+        }
+        let program = match runtime().cached(codehash) {
+            Some(program) => program,
+            None => {
+                match code::decompress(&code).and_then(|wasm| runtime().prepare(codehash, &wasm)) {
+                    Ok(program) => program,
+                    Err(_) => {
+                        self.journal().checkpoint_revert(checkpoint);
+                        return finish(InstructionResult::Revert, Bytes::new(), gas_limit);
+                    }
+                }
+            }
+        };
+        let init_gas =
+            MIN_INIT_GAS + u64::from(record.footprint).saturating_sub(FREE_PAGES) * 1_000;
+        if init_gas > gas_limit {
+            self.journal().checkpoint_revert(checkpoint);
+            return finish(InstructionResult::OutOfGas, Bytes::new(), 0);
+        }
+        let delegate = matches!(inputs.scheme, CallScheme::DelegateCall | CallScheme::CallCode);
+        let acting = inputs.target_address;
+        let reentrant = !delegate && self.frames.contains(&Some(acting));
+        let frame = FrameEnv {
+            acting,
+            caller: inputs.caller,
+            value: inputs.value.get(),
+            is_static: inputs.is_static,
+            reentrant,
+            depth,
+        };
+        let args = inputs.input.bytes(&self.inner.ctx);
+        self.frames.push((!delegate).then_some(acting));
+        let api: *mut (dyn EvmApi + '_) = self as &mut dyn EvmApi;
+        // SAFETY: only the lifetime is erased. The pointer is used by host functions while
+        // `run` below executes, during which `self` is exclusively borrowed by this call, and
+        // the store holding it is dropped before `run` returns.
+        let api: *mut (dyn EvmApi + 'static) = unsafe { std::mem::transmute(api) };
+        let result =
+            runtime().run(&program, HostState::new(api, frame, args), gas_limit - init_gas);
+        self.frames.pop();
+        let (status, output) = match result.outcome {
+            Outcome::Success => (InstructionResult::Return, result.output),
+            Outcome::Revert | Outcome::Failure => (InstructionResult::Revert, result.output),
+            Outcome::OutOfInk => (InstructionResult::OutOfGas, Vec::new()),
+        };
+        if status == InstructionResult::Return {
+            self.journal().checkpoint_commit();
+        } else {
+            self.journal().checkpoint_revert(checkpoint);
+        }
+        finish(status, output.into(), result.gas_left)
+    }
+
+    fn program_record(&mut self, codehash: B256) -> Record {
+        let slot = U256::from_be_bytes(codehash.0);
+        // The journal reads storage only of accounts it has loaded.
+        self.journal().load_account(precompiles::ARB_WASM).unwrap_or_else(|never| match never {});
+        let word = self
+            .journal()
+            .sload(precompiles::ARB_WASM, slot)
+            .unwrap_or_else(|never| match never {});
+        Record::decode(word.data)
+    }
+}
+
+impl<DB: Database<Error = Infallible>> EvmTr for ArbEvm<DB> {
+    type Context = ArbContext<DB>;
+    type Instructions = EthInstructions<EthInterpreter, ArbContext<DB>>;
+    type Precompiles = ArbPrecompiles;
+    type Frame = EthFrame<EthInterpreter>;
+
+    fn all(
+        &self,
+    ) -> (&Self::Context, &Self::Instructions, &Self::Precompiles, &FrameStack<Self::Frame>) {
+        self.inner.all()
+    }
+
+    fn all_mut(
+        &mut self,
+    ) -> (
+        &mut Self::Context,
+        &mut Self::Instructions,
+        &mut Self::Precompiles,
+        &mut FrameStack<Self::Frame>,
+    ) {
+        self.inner.all_mut()
+    }
+
+    fn frame_init(
+        &mut self,
+        init: FrameInit,
+    ) -> Result<FrameInitResult<'_, Self::Frame>, ContextDbError<Self::Context>> {
+        if let FrameInput::Call(inputs) = &init.frame_input
+            && code::is_stylus(inputs.known_bytecode.1.original_byte_slice())
+        {
+            let inputs = inputs.clone();
+            self.memories.push(init.memory);
+            let outcome = self.call_stylus(init.depth, &inputs);
+            self.memories.pop();
+            return Ok(ItemOrResult::Result(FrameResult::Call(outcome)));
+        }
+        let acting = match &init.frame_input {
+            FrameInput::Call(inputs)
+                if matches!(inputs.scheme, CallScheme::Call | CallScheme::StaticCall) =>
+            {
+                Some(inputs.target_address)
+            }
+            _ => None,
+        };
+        let frames = &mut self.frames;
+        let result = self.inner.frame_init(init)?;
+        if let ItemOrResult::Item(_) = &result {
+            frames.push(acting);
+        }
+        Ok(result)
+    }
+
+    fn frame_run(
+        &mut self,
+    ) -> Result<revm::handler::FrameInitOrResult<Self::Frame>, ContextDbError<Self::Context>> {
+        self.inner.frame_run()
+    }
+
+    fn frame_return_result(
+        &mut self,
+        result: FrameResult,
+    ) -> Result<Option<FrameResult>, ContextDbError<Self::Context>> {
+        if self.inner.frame_stack.index().is_some() && self.inner.frame_stack.get().is_finished() {
+            self.frames.pop();
+        }
+        self.inner.frame_return_result(result)
+    }
+}
+
+impl<DB: Database<Error = Infallible>> EvmApi for ArbEvm<DB> {
+    fn sload(&mut self, address: Address, key: U256) -> (U256, bool) {
+        let load = self.journal().sload(address, key).unwrap_or_else(|never| match never {});
+        (load.data, load.is_cold)
+    }
+
+    fn sstore(&mut self, address: Address, key: U256, value: U256) -> u64 {
+        let load =
+            self.journal().sstore(address, key, value).unwrap_or_else(|never| match never {});
+        let store = &load.data;
+        let base = if store.new_value == store.present_value {
+            100
+        } else if store.original_value == store.present_value {
+            if store.original_value.is_zero() { 20_000 } else { 2_900 }
+        } else {
+            100
+        };
+        base + if load.is_cold { 2_100 } else { 0 }
+    }
+
+    fn tload(&mut self, address: Address, key: U256) -> U256 {
+        self.journal().tload(address, key)
+    }
+
+    fn tstore(&mut self, address: Address, key: U256, value: U256) {
+        self.journal().tstore(address, key, value);
+    }
+
+    fn log(&mut self, log: Log) {
+        self.journal().log(log);
+    }
+
+    fn balance(&mut self, address: Address) -> (U256, bool) {
+        let account = self.journal().load_account(address).unwrap_or_else(|never| match never {});
+        (account.data.info.balance, account.is_cold)
+    }
+
+    fn code(&mut self, address: Address) -> (Bytes, bool) {
+        let code = self.journal().code(address).unwrap_or_else(|never| match never {});
+        (code.data, code.is_cold)
+    }
+
+    fn code_hash(&mut self, address: Address) -> (B256, bool) {
+        let hash = self.journal().code_hash(address).unwrap_or_else(|never| match never {});
+        (hash.data, hash.is_cold)
+    }
+
+    fn is_empty(&mut self, address: Address) -> bool {
+        let account = self.journal().load_account(address).unwrap_or_else(|never| match never {});
+        account.data.is_empty()
+    }
+
+    fn block(&self) -> BlockValues {
+        let ctx = &self.inner.ctx;
+        let basefee = ctx.block.basefee();
+        BlockValues {
+            basefee: U256::from(basefee),
+            chain_id: ctx.cfg.chain_id,
+            coinbase: ctx.block.beneficiary(),
+            gas_limit: ctx.block.gas_limit(),
+            number: ctx.block.number().saturating_to(),
+            timestamp: ctx.block.timestamp().saturating_to(),
+            gas_price: U256::from(ctx.tx.effective_gas_price(u128::from(basefee))),
+            origin: ctx.tx.caller(),
+        }
+    }
+
+    fn call(
+        &mut self,
+        frame: &FrameEnv,
+        kind: CallKind,
+        target: Address,
+        input: Bytes,
+        value: U256,
+        gas: u64,
+    ) -> SubcallResult {
+        let account =
+            self.journal().load_account_with_code(target).unwrap_or_else(|never| match never {});
+        let known_bytecode =
+            (account.data.info.code_hash, account.data.info.code.clone().unwrap_or_default());
+        let (target_address, caller, call_value, scheme, is_static) = match kind {
+            CallKind::Call => (
+                target,
+                frame.acting,
+                CallValue::Transfer(value),
+                CallScheme::Call,
+                frame.is_static,
+            ),
+            CallKind::Delegate => (
+                frame.acting,
+                frame.caller,
+                CallValue::Apparent(frame.value),
+                CallScheme::DelegateCall,
+                frame.is_static,
+            ),
+            CallKind::Static => (
+                target,
+                frame.acting,
+                CallValue::Transfer(U256::ZERO),
+                CallScheme::StaticCall,
+                true,
+            ),
+        };
+        let inputs = CallInputs {
+            input: CallInput::Bytes(input),
+            return_memory_offset: 0..0,
+            gas_limit: gas,
+            reservoir: 0,
+            bytecode_address: target,
+            known_bytecode,
+            target_address,
+            caller,
+            value: call_value,
+            scheme,
+            is_static,
+            charged_new_account_state_gas: false,
+        };
+        match self.run_nested(frame.depth + 1, FrameInput::Call(Box::new(inputs))) {
+            Some(FrameResult::Call(outcome)) => subcall(&outcome.result, None),
+            _ => SubcallResult::default(),
+        }
+    }
+
+    fn create(
+        &mut self,
+        frame: &FrameEnv,
+        code: Bytes,
+        value: U256,
+        salt: Option<B256>,
+        gas: u64,
+    ) -> SubcallResult {
+        let scheme = match salt {
+            Some(salt) => revm::context_interface::CreateScheme::Create2 { salt: salt.into() },
+            None => revm::context_interface::CreateScheme::Create,
+        };
+        let inputs = CreateInputs::new(frame.acting, scheme, value, code, gas, 0);
+        match self.run_nested(frame.depth + 1, FrameInput::Create(Box::new(inputs))) {
+            Some(FrameResult::Create(outcome)) => subcall(&outcome.result, outcome.address),
+            _ => SubcallResult::default(),
+        }
+    }
+}
+
+fn subcall(result: &InterpreterResult, created: Option<Address>) -> SubcallResult {
+    let success = result.result.is_ok();
+    let output =
+        if success || result.result.is_revert() { result.output.clone() } else { Bytes::new() };
+    SubcallResult {
+        success,
+        output,
+        gas_left: result.gas.remaining(),
+        created: created.filter(|_| success),
+    }
+}
+
+/// The spec the node runs (Arbitrum follows Ethereum's Prague rules here).
+pub(crate) const SPEC: SpecId = SpecId::PRAGUE;

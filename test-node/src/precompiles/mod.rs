@@ -1,0 +1,150 @@
+//! Arbitrum precompiles, served next to Ethereum's: ArbSys (0x64), ArbWasm (0x71),
+//! ArbOwnerPublic (0x6b), and ArbDebug / ArbOwner (0xff, 0x70) as accepted no-ops.
+
+mod arb_sys;
+mod arb_wasm;
+
+use std::convert::Infallible;
+
+use alloy_primitives::{Address, Bytes, address};
+use alloy_sol_types::{SolCall, SolError, SolInterface, sol};
+use revm::{
+    context::{Cfg, ContextTr},
+    database::Database,
+    handler::{EthPrecompiles, PrecompileProvider},
+    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
+    primitives::{AddressSet, hardfork::SpecId},
+};
+
+/// ArbSys.
+pub const ARB_SYS: Address = address!("0000000000000000000000000000000000000064");
+/// ArbOwnerPublic.
+pub const ARB_OWNER_PUBLIC: Address = address!("000000000000000000000000000000000000006b");
+/// ArbOwner.
+pub const ARB_OWNER: Address = address!("0000000000000000000000000000000000000070");
+/// ArbWasm.
+pub const ARB_WASM: Address = address!("0000000000000000000000000000000000000071");
+/// ArbDebug.
+pub const ARB_DEBUG: Address = address!("00000000000000000000000000000000000000ff");
+/// Where ArbWasm sends activation data fees on this node.
+pub const NETWORK_FEE_ACCOUNT: Address = address!("00000000000000000000000000000000000a4b05");
+
+sol! {
+    interface ArbOwnerPublic {
+        function getMaxStylusContractFragments() external view returns (uint8);
+    }
+    /// ArbWasm's `ProgramNotActivated()`.
+    error ProgramNotActivated();
+}
+
+/// ABI data of `ProgramNotActivated()`.
+pub(crate) fn program_not_activated() -> Bytes {
+    ProgramNotActivated {}.abi_encode().into()
+}
+
+/// Ethereum's precompiles plus Arbitrum's.
+#[derive(Debug)]
+pub(crate) struct ArbPrecompiles {
+    eth: EthPrecompiles,
+    warm: AddressSet,
+}
+
+impl ArbPrecompiles {
+    /// Precompiles for `spec`.
+    pub(crate) fn new(spec: SpecId) -> Self {
+        let mut this = Self { eth: EthPrecompiles::new(spec), warm: AddressSet::default() };
+        this.rebuild_warm();
+        this
+    }
+
+    fn rebuild_warm(&mut self) {
+        let mut warm = self.eth.precompiles.addresses_set().clone();
+        warm.extend([ARB_SYS, ARB_OWNER_PUBLIC, ARB_OWNER, ARB_WASM, ARB_DEBUG]);
+        self.warm = warm;
+    }
+}
+
+/// A call into an Arbitrum precompile: its inputs and a gas meter.
+pub(crate) struct PrecompileCall<'a> {
+    pub(crate) inputs: &'a CallInputs,
+    pub(crate) input: Bytes,
+    pub(crate) gas: Gas,
+}
+
+impl PrecompileCall<'_> {
+    /// Charges gas; `false` when it runs out.
+    pub(crate) fn charge(&mut self, gas: u64) -> bool {
+        self.gas.record_regular_cost(gas)
+    }
+
+    pub(crate) fn ok(self, output: Vec<u8>) -> InterpreterResult {
+        InterpreterResult::new(InstructionResult::Return, output.into(), self.gas)
+    }
+
+    pub(crate) fn revert(self, output: Vec<u8>) -> InterpreterResult {
+        InterpreterResult::new(InstructionResult::Revert, output.into(), self.gas)
+    }
+
+    pub(crate) fn out_of_gas(mut self) -> InterpreterResult {
+        self.gas.spend_all();
+        InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), self.gas)
+    }
+}
+
+impl<CTX> PrecompileProvider<CTX> for ArbPrecompiles
+where
+    CTX: ContextTr<Db: Database<Error = Infallible>>,
+{
+    type Output = InterpreterResult;
+
+    fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
+        let changed = <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.eth, spec);
+        if changed {
+            self.rebuild_warm();
+        }
+        changed
+    }
+
+    fn run(
+        &mut self,
+        context: &mut CTX,
+        inputs: &CallInputs,
+    ) -> Result<Option<InterpreterResult>, String> {
+        let address = inputs.bytecode_address;
+        if ![ARB_SYS, ARB_OWNER_PUBLIC, ARB_OWNER, ARB_WASM, ARB_DEBUG].contains(&address) {
+            return self.eth.run(context, inputs);
+        }
+        let mut call = PrecompileCall {
+            inputs,
+            input: inputs.input.bytes(context),
+            gas: Gas::new(inputs.gas_limit),
+        };
+        // Every precompile call costs at least a warm account access.
+        if !call.charge(100) {
+            return Ok(Some(call.out_of_gas()));
+        }
+        let result = match address {
+            ARB_SYS => arb_sys::run(context, call),
+            ARB_WASM => arb_wasm::run(context, call),
+            ARB_OWNER_PUBLIC => {
+                match ArbOwnerPublic::ArbOwnerPublicCalls::abi_decode(&call.input) {
+                    Ok(ArbOwnerPublic::ArbOwnerPublicCalls::getMaxStylusContractFragments(_)) => {
+                        call.ok(
+                            ArbOwnerPublic::getMaxStylusContractFragmentsCall::abi_encode_returns(
+                                &2,
+                            ),
+                        )
+                    }
+                    Err(_) => call.revert(Vec::new()),
+                }
+            }
+            // ArbOwner and ArbDebug accept anything and do nothing.
+            _ => call.ok(Vec::new()),
+        };
+        Ok(Some(result))
+    }
+
+    fn warm_addresses(&self) -> &AddressSet {
+        &self.warm
+    }
+}

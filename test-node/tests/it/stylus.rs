@@ -1,0 +1,231 @@
+//! Stylus programs end to end: the stylus-sdk 0.10.10 counter fixture deployed with
+//! cargo-stylus's init code, activated through ArbWasm, called from EOAs, from EVM contracts
+//! and calling back into the EVM.
+
+use alloy_network::TransactionBuilder;
+use alloy_primitives::{Address, Bytes, U256, hex};
+use alloy_provider::Provider;
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_sol_types::{SolCall, SolError, SolEvent, sol};
+use assay_test_node::{NodeHandle, precompiles::ARB_WASM, stylus::code};
+use serde_json::json;
+
+use crate::common::{provider, rpc, start, store_and_log_init};
+
+sol! {
+    interface Counter {
+        function number() external view returns (uint256);
+        function setNumber(uint256 value) external;
+        function increment() external returns (uint256);
+        function forward(address target, bytes data) external payable returns (bytes);
+        function peek(address target, bytes data) external view returns (bytes);
+    }
+    event Incremented(address indexed by, uint256 value);
+    error TooBig(uint256 value);
+    error ProgramNotActivated();
+    interface ArbWasm {
+        function activateProgram(address program) external payable returns (uint16 version, uint256 dataFee);
+        function codehashVersion(bytes32 codehash) external view returns (uint16);
+    }
+}
+
+/// The counter as cargo-stylus would deploy it: wasm -> wat -> wasm, then brotli with prefix.
+pub(crate) fn counter_code() -> Vec<u8> {
+    let wasm = include_bytes!("../fixtures/stylus-counter/counter.wasm");
+    let text = wasmprinter::print_bytes(wasm).expect("fixture prints");
+    code::compress(&wat::parse_str(text).expect("fixture round-trips"))
+}
+
+/// cargo-stylus's deployment init code (`DeploymentCalldata::new`).
+pub(crate) fn deploy_init(code: &[u8]) -> Bytes {
+    let mut init = vec![0x7f];
+    init.extend_from_slice(&U256::from(code.len()).to_be_bytes::<32>());
+    init.extend_from_slice(&hex!("80602b6000396000f300"));
+    init.extend_from_slice(code);
+    init.into()
+}
+
+/// An EVM contract forwarding calldata and value to `target` and bubbling up its result.
+fn proxy_init(target: Address) -> Bytes {
+    let mut runtime = hex!("366000600037600060003660003473").to_vec();
+    runtime.extend_from_slice(target.as_slice());
+    runtime.extend_from_slice(&hex!("5af13d600060003e6032573d6000fd5b3d6000f3"));
+    let mut init = vec![0x60, runtime.len() as u8];
+    init.extend_from_slice(&hex!("80600b6000396000f3"));
+    init.extend_from_slice(&runtime);
+    init.into()
+}
+
+async fn deploy(p: &impl Provider, init: Bytes) -> Address {
+    let tx = TransactionRequest::default().with_deploy_code(init);
+    let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    receipt.contract_address.unwrap()
+}
+
+async fn activate(node: &NodeHandle, p: &impl Provider, program: Address) {
+    let data = ArbWasm::activateProgramCall { program }.abi_encode();
+    let probe = TransactionRequest::default()
+        .with_to(ARB_WASM)
+        .with_input(data.clone())
+        .with_value(U256::from(10u64).pow(U256::from(18u64)));
+    let returned = p.call(probe).await.unwrap();
+    let fee = ArbWasm::activateProgramCall::abi_decode_returns(&returned).unwrap().dataFee;
+    assert!(fee > U256::ZERO);
+    let tx = TransactionRequest::default().with_to(ARB_WASM).with_input(data).with_value(fee);
+    let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "activation failed");
+    assert_eq!(receipt.inner.logs()[0].address(), ARB_WASM);
+    let _ = node;
+}
+
+async fn send(
+    p: &impl Provider,
+    to: Address,
+    data: Vec<u8>,
+) -> alloy_rpc_types_eth::TransactionReceipt {
+    let tx = TransactionRequest::default().with_to(to).with_input(data).with_gas_limit(5_000_000);
+    p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap()
+}
+
+async fn number(p: &impl Provider, counter: Address) -> U256 {
+    let call = TransactionRequest::default()
+        .with_to(counter)
+        .with_input(Counter::numberCall {}.abi_encode());
+    Counter::numberCall::abi_decode_returns(&p.call(call).await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn counter_deploys_activates_and_runs() {
+    let node = start().await;
+    let p = provider(&node, 0);
+    let counter = deploy(&p, deploy_init(&counter_code())).await;
+    let code = p.get_code_at(counter).await.unwrap();
+    assert!(code::is_stylus(&code));
+
+    // Before activation calls fail like on Nitro.
+    let call =
+        json!({"to": counter, "input": hex::encode_prefixed(Counter::numberCall {}.abi_encode())});
+    let response = rpc(&node, "eth_call", json!([call])).await;
+    assert_eq!(
+        response["error"]["data"],
+        hex::encode_prefixed(ProgramNotActivated {}.abi_encode())
+    );
+
+    activate(&node, &p, counter).await;
+    assert_eq!(number(&p, counter).await, U256::ZERO);
+    assert!(
+        send(&p, counter, Counter::setNumberCall { value: U256::from(5) }.abi_encode())
+            .await
+            .status()
+    );
+    assert_eq!(number(&p, counter).await, U256::from(5));
+
+    let receipt = send(&p, counter, Counter::incrementCall {}.abi_encode()).await;
+    assert!(receipt.status());
+    let log = &receipt.inner.logs()[0];
+    assert_eq!(log.address(), counter);
+    let event = Incremented::decode_log_data(log.data()).unwrap();
+    assert_eq!(event.by, crate::common::signer(0).address());
+    assert_eq!(event.value, U256::from(6));
+
+    // Reverts carry the program's error data.
+    let too_big = Counter::setNumberCall { value: U256::from(2000) }.abi_encode();
+    let call = json!({"to": counter, "input": hex::encode_prefixed(&too_big)});
+    let response = rpc(&node, "eth_call", json!([call])).await;
+    let expected = TooBig { value: U256::from(2000) }.abi_encode();
+    assert_eq!(response["error"]["data"], hex::encode_prefixed(expected));
+    assert!(!send(&p, counter, too_big).await.status());
+    assert_eq!(number(&p, counter).await, U256::from(6));
+
+    // Gas estimates are enough to run the call.
+    let estimate = p
+        .estimate_gas(
+            TransactionRequest::default()
+                .with_to(counter)
+                .with_input(Counter::incrementCall {}.abi_encode()),
+        )
+        .await
+        .unwrap();
+    let tight = TransactionRequest::default()
+        .with_to(counter)
+        .with_input(Counter::incrementCall {}.abi_encode())
+        .with_gas_limit(estimate);
+    assert!(p.send_transaction(tight).await.unwrap().get_receipt().await.unwrap().status());
+}
+
+#[tokio::test]
+async fn calls_cross_between_evm_and_stylus() {
+    let node = start().await;
+    let p = provider(&node, 1);
+    let counter = deploy(&p, deploy_init(&counter_code())).await;
+    activate(&node, &p, counter).await;
+    // A second copy shares the code hash, so it is already active.
+    let other = deploy(&p, deploy_init(&counter_code())).await;
+    let store = deploy(&p, store_and_log_init()).await;
+
+    // EVM -> Stylus: the proxy becomes msg.sender.
+    let proxy = deploy(&p, proxy_init(counter)).await;
+    let receipt = send(&p, proxy, Counter::incrementCall {}.abi_encode()).await;
+    assert!(receipt.status());
+    let event = Incremented::decode_log_data(receipt.inner.logs()[0].data()).unwrap();
+    assert_eq!(event.by, proxy);
+
+    // Stylus -> EVM: the store contract logs and stores through the counter.
+    let word = U256::from(42).to_be_bytes::<32>().to_vec();
+    let forward = Counter::forwardCall { target: store, data: word.into() }.abi_encode();
+    let receipt = send(&p, counter, forward).await;
+    assert!(receipt.status());
+    assert_eq!(receipt.inner.logs()[0].address(), store);
+    assert_eq!(p.get_storage_at(store, U256::ZERO).await.unwrap(), U256::from(42));
+
+    // Stylus -> EVM -> Stylus: counter forwards to a proxy of the other copy.
+    let other_proxy = deploy(&p, proxy_init(other)).await;
+    let forward = Counter::forwardCall {
+        target: other_proxy,
+        data: Counter::incrementCall {}.abi_encode().into(),
+    };
+    assert!(send(&p, counter, forward.abi_encode()).await.status());
+    assert_eq!(number(&p, other).await, U256::from(1));
+
+    // EVM -> Stylus -> EVM -> Stylus, with revert data bubbling all the way up.
+    let inner = Counter::forwardCall {
+        target: other_proxy,
+        data: Counter::setNumberCall { value: U256::from(5000) }.abi_encode().into(),
+    };
+    let call = json!({"to": proxy, "input": hex::encode_prefixed(inner.abi_encode())});
+    let response = rpc(&node, "eth_call", json!([call])).await;
+    assert_eq!(
+        response["error"]["data"],
+        hex::encode_prefixed(TooBig { value: U256::from(5000) }.abi_encode())
+    );
+
+    // Reentrancy: a program calling itself is rejected by the SDK's reentrancy guard.
+    let reenter = Counter::forwardCall {
+        target: counter,
+        data: Counter::incrementCall {}.abi_encode().into(),
+    };
+    assert!(!send(&p, counter, reenter.abi_encode()).await.status());
+
+    // Static calls may read but not write.
+    let peek =
+        Counter::peekCall { target: other, data: Counter::numberCall {}.abi_encode().into() };
+    let call = TransactionRequest::default().with_to(counter).with_input(peek.abi_encode());
+    let out = Counter::peekCall::abi_decode_returns(&p.call(call).await.unwrap()).unwrap();
+    assert_eq!(U256::from_be_slice(&out), U256::from(1));
+    let poke =
+        Counter::peekCall { target: other, data: Counter::incrementCall {}.abi_encode().into() };
+    let call = json!({"to": counter, "input": hex::encode_prefixed(poke.abi_encode())});
+    assert!(rpc(&node, "eth_call", json!([call])).await["error"].is_object());
+
+    // Value transfers through a program.
+    let payee = Address::repeat_byte(0x99);
+    let pay = Counter::forwardCall { target: payee, data: Bytes::new() }.abi_encode();
+    let tx = TransactionRequest::default()
+        .with_to(counter)
+        .with_input(pay)
+        .with_value(U256::from(1234))
+        .with_gas_limit(5_000_000);
+    assert!(p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap().status());
+    assert_eq!(p.get_balance(payee).await.unwrap(), U256::from(1234));
+}
