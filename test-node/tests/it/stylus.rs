@@ -3,11 +3,11 @@
 //! and calling back into the EVM.
 
 use alloy_network::TransactionBuilder;
-use alloy_primitives::{Address, Bytes, U256, hex};
+use alloy_primitives::{Address, B256, Bytes, U256, hex};
 use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::{SolCall, SolError, SolEvent, sol};
-use assay_test_node::{NodeHandle, precompiles::ARB_WASM, stylus::code};
+use assay_test_node::{NodeHandle, genesis, precompiles::ARB_WASM, stylus::code};
 use serde_json::json;
 
 use crate::common::{provider, rpc, start, store_and_log_init};
@@ -19,7 +19,12 @@ sol! {
         function increment() external returns (uint256);
         function forward(address target, bytes data) external payable returns (bytes);
         function peek(address target, bytes data) external view returns (bytes);
+        function spawn(bytes code, bytes32 salt) external payable returns (address);
     }
+    interface StylusDeployer {
+        function deploy(bytes bytecode, bytes initData, uint256 initValue, bytes32 salt) external payable returns (address);
+    }
+    event ContractDeployed(address deployedContract);
     event Incremented(address indexed by, uint256 value);
     error TooBig(uint256 value);
     error ProgramNotActivated();
@@ -228,4 +233,66 @@ async fn calls_cross_between_evm_and_stylus() {
         .with_gas_limit(5_000_000);
     assert!(p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap().status());
     assert_eq!(p.get_balance(payee).await.unwrap(), U256::from(1234));
+}
+
+#[tokio::test]
+async fn programs_create_contracts_with_create_and_create2() {
+    let node = start().await;
+    let p = provider(&node, 2);
+    let counter = deploy(&p, deploy_init(&counter_code())).await;
+    activate(&node, &p, counter).await;
+    let init = store_and_log_init();
+
+    let spawn = Counter::spawnCall { code: init.clone(), salt: B256::ZERO }.abi_encode();
+    let call = TransactionRequest::default().with_to(counter).with_input(spawn.clone());
+    let predicted = Counter::spawnCall::abi_decode_returns(&p.call(call).await.unwrap()).unwrap();
+    assert_eq!(predicted, counter.create(1));
+    assert!(send(&p, counter, spawn).await.status());
+    assert_eq!(p.get_code_at(predicted).await.unwrap().as_ref(), &init[11..]);
+
+    let salt = B256::repeat_byte(7);
+    let spawn2 = Counter::spawnCall { code: init.clone(), salt }.abi_encode();
+    assert!(send(&p, counter, spawn2).await.status());
+    let expected = counter.create2(salt, alloy_primitives::keccak256(&init));
+    assert_eq!(p.get_code_at(expected).await.unwrap().len(), init.len() - 11);
+
+    // Failing init code: the revert data comes back through the program.
+    let failing = Counter::spawnCall {
+        code: hex!("63cafebabe6000526004601cfd").to_vec().into(),
+        salt: B256::ZERO,
+    };
+    let call = json!({"to": counter, "input": hex::encode_prefixed(failing.abi_encode())});
+    assert_eq!(rpc(&node, "eth_call", json!([call])).await["error"]["data"], "0xcafebabe");
+}
+
+#[tokio::test]
+async fn stylus_deployer_deploys_and_activates_in_one_transaction() {
+    let node = start().await;
+    let p = provider(&node, 3);
+    let deploy = StylusDeployer::deployCall {
+        bytecode: deploy_init(&counter_code()),
+        initData: Bytes::new(),
+        initValue: U256::ZERO,
+        salt: B256::ZERO,
+    };
+    // cargo-stylus sends the (bumped) data fee as value; the excess is refunded.
+    let value = U256::from(10u64).pow(U256::from(17u64));
+    let before = p.get_balance(crate::common::signer(3).address()).await.unwrap();
+    let tx = TransactionRequest::default()
+        .with_to(genesis::STYLUS_DEPLOYER)
+        .with_input(deploy.abi_encode())
+        .with_value(value)
+        .with_gas_limit(10_000_000);
+    let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let deployed = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| ContractDeployed::decode_log_data(log.data()).ok())
+        .expect("ContractDeployed")
+        .deployedContract;
+    assert_eq!(number(&p, deployed).await, U256::ZERO);
+    let spent = before - p.get_balance(crate::common::signer(3).address()).await.unwrap();
+    assert!(spent < value, "excess value was not refunded: spent {spent}");
 }
