@@ -15,6 +15,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     evm::{self, BlockInfo},
+    precompiles::merkle,
     tx,
 };
 
@@ -116,12 +117,13 @@ impl Chain {
     pub(super) fn seal_block(&mut self, txs: Vec<MinedTx>, timestamp: Option<u64>) -> Arc<Block> {
         let timestamp = timestamp.unwrap_or_else(|| self.next_timestamp());
         let parent = self.data.blocks.last();
+        let sends = merkle::sends_in(&self.data.db);
         let fields = HeaderFields {
             parent_hash: parent.map_or(B256::ZERO, |p| p.hash),
             number: parent.map_or(0, |p| p.number() + 1),
             timestamp,
-            send_root: B256::ZERO,
-            send_count: 0,
+            send_root: merkle::root(&sends),
+            send_count: sends.len() as u64,
         };
         let header = build_header(fields, &txs);
         let hash = header.hash_slow();

@@ -2,15 +2,19 @@
 
 use std::convert::Infallible;
 
-use alloy_primitives::U256;
-use alloy_sol_types::{SolCall, SolInterface, sol};
+use alloy_primitives::{Address, Log, U256};
+use alloy_sol_types::{SolCall, SolEvent, SolInterface, sol};
 use revm::{
     context::{Block, Cfg, ContextTr, JournalTr},
+    context_interface::journaled_state::account::JournaledAccountTr,
     database::Database,
     interpreter::InterpreterResult,
 };
 
-use super::PrecompileCall;
+use super::{
+    ARB_SYS, PrecompileCall,
+    merkle::{self, SendItem},
+};
 use crate::chain::ARBOS_VERSION;
 
 sol! {
@@ -23,8 +27,16 @@ sol! {
         function isTopLevelCall() external view returns (bool);
         function wasMyCallersAddressAliased() external view returns (bool);
         function myCallersAddressWithoutAliasing() external view returns (address);
+        function mapL1SenderContractAddressToL2Alias(address sender, address unused) external pure returns (address);
+        function sendTxToL1(address destination, bytes data) external payable returns (uint256);
+        function withdrawEth(address destination) external payable returns (uint256);
     }
+    event L2ToL1Tx(address caller, address indexed destination, uint256 indexed hash, uint256 indexed position, uint256 arbBlockNum, uint256 ethBlockNum, uint256 timestamp, uint256 callvalue, bytes data);
+    event SendMerkleUpdate(uint256 indexed reserved, bytes32 indexed hash, uint256 indexed position);
 }
+
+/// Offset Nitro adds to L1 contract addresses to alias them on L2.
+const ALIAS_OFFSET: U256 = U256::from_limbs([0x1111, 0, 0x1111_0000_0000, 0]);
 
 /// Serves a call to ArbSys.
 pub(super) fn run<CTX>(ctx: &mut CTX, call: PrecompileCall<'_>) -> InterpreterResult
@@ -70,9 +82,70 @@ where
         C::wasMyCallersAddressAliased(_) => {
             call.ok(ArbSys::wasMyCallersAddressAliasedCall::abi_encode_returns(&false))
         }
+        C::mapL1SenderContractAddressToL2Alias(args) => {
+            let sum = U256::from_be_slice(args.sender.as_slice()).wrapping_add(ALIAS_OFFSET);
+            let alias = Address::from_slice(&sum.to_be_bytes::<32>()[12..]);
+            call.ok(ArbSys::mapL1SenderContractAddressToL2AliasCall::abi_encode_returns(&alias))
+        }
+        C::sendTxToL1(args) => send_to_l1(ctx, call, args.destination, args.data.to_vec()),
+        C::withdrawEth(args) => send_to_l1(ctx, call, args.destination, Vec::new()),
         C::myCallersAddressWithoutAliasing(_) => {
             let caller = call.inputs.caller;
             call.ok(ArbSys::myCallersAddressWithoutAliasingCall::abi_encode_returns(&caller))
         }
     }
+}
+
+/// `sendTxToL1` / `withdrawEth`: appends to the send accumulator, burns the value and emits
+/// `L2ToL1Tx` (and `SendMerkleUpdate` for completed subtrees).
+fn send_to_l1<CTX>(
+    ctx: &mut CTX,
+    mut call: PrecompileCall<'_>,
+    destination: Address,
+    data: Vec<u8>,
+) -> InterpreterResult
+where
+    CTX: ContextTr<Db: Database<Error = Infallible>>,
+{
+    if call.inputs.is_static {
+        return call.revert(Vec::new());
+    }
+    if !call.charge(20_000 + 375 * 4 + 8 * data.len() as u64) {
+        return call.out_of_gas();
+    }
+    let value = call.inputs.value.get();
+    let item = SendItem {
+        caller: call.inputs.caller,
+        destination,
+        l2_block: ctx.block().number(),
+        l1_block: ctx.block().number(),
+        timestamp: ctx.block().timestamp(),
+        value,
+        data,
+    };
+    let hash = merkle::send_hash(&item);
+    let (index, updates) = merkle::append(ctx, hash);
+    let journal = ctx.journal_mut();
+    if !value.is_zero() {
+        let mut account = journal.load_account_mut(ARB_SYS).unwrap_or_else(|never| match never {});
+        account.data.decr_balance(value);
+    }
+    for (level, node) in updates {
+        let position = (U256::from(level) << 192) | U256::from(index);
+        let update = SendMerkleUpdate { reserved: U256::ZERO, hash: node, position };
+        journal.log(Log { address: ARB_SYS, data: update.encode_log_data() });
+    }
+    let event = L2ToL1Tx {
+        caller: item.caller,
+        destination,
+        hash: hash.into(),
+        position: U256::from(index),
+        arbBlockNum: item.l2_block,
+        ethBlockNum: item.l1_block,
+        timestamp: item.timestamp,
+        callvalue: value,
+        data: item.data.into(),
+    };
+    journal.log(Log { address: ARB_SYS, data: event.encode_log_data() });
+    call.ok(ArbSys::sendTxToL1Call::abi_encode_returns(&U256::from(index)))
 }

@@ -1,8 +1,12 @@
-//! Arbitrum precompiles, served next to Ethereum's: ArbSys (0x64), ArbWasm (0x71),
-//! ArbOwnerPublic (0x6b), and ArbDebug / ArbOwner (0xff, 0x70) as accepted no-ops.
+//! Arbitrum precompiles, served next to Ethereum's: ArbSys (0x64, with the L2 -> L1 send
+//! accumulator), ArbWasm (0x71), ArbOwnerPublic (0x6b), ArbGasInfo (0x6c), ArbRetryableTx (0x6e),
+//! NodeInterface (0xc8), and ArbDebug / ArbOwner (0xff, 0x70) as accepted no-ops.
 
 mod arb_sys;
 mod arb_wasm;
+mod fees;
+pub mod merkle;
+mod node_interface;
 
 use std::convert::Infallible;
 
@@ -18,6 +22,12 @@ use revm::{
 
 /// ArbSys.
 pub const ARB_SYS: Address = address!("0000000000000000000000000000000000000064");
+/// ArbGasInfo.
+pub const ARB_GAS_INFO: Address = address!("000000000000000000000000000000000000006c");
+/// ArbRetryableTx.
+pub const ARB_RETRYABLE_TX: Address = address!("000000000000000000000000000000000000006e");
+/// NodeInterface.
+pub const NODE_INTERFACE: Address = address!("00000000000000000000000000000000000000c8");
 /// ArbOwnerPublic.
 pub const ARB_OWNER_PUBLIC: Address = address!("000000000000000000000000000000000000006b");
 /// ArbOwner.
@@ -26,6 +36,17 @@ pub const ARB_OWNER: Address = address!("000000000000000000000000000000000000007
 pub const ARB_WASM: Address = address!("0000000000000000000000000000000000000071");
 /// ArbDebug.
 pub const ARB_DEBUG: Address = address!("00000000000000000000000000000000000000ff");
+/// Every Arbitrum precompile this node serves.
+const ARBITRUM: [Address; 8] = [
+    ARB_SYS,
+    ARB_OWNER_PUBLIC,
+    ARB_GAS_INFO,
+    ARB_RETRYABLE_TX,
+    ARB_OWNER,
+    ARB_WASM,
+    ARB_DEBUG,
+    NODE_INTERFACE,
+];
 /// Where ArbWasm sends activation data fees on this node.
 pub const NETWORK_FEE_ACCOUNT: Address = address!("00000000000000000000000000000000000a4b05");
 
@@ -59,7 +80,7 @@ impl ArbPrecompiles {
 
     fn rebuild_warm(&mut self) {
         let mut warm = self.eth.precompiles.addresses_set().clone();
-        warm.extend([ARB_SYS, ARB_OWNER_PUBLIC, ARB_OWNER, ARB_WASM, ARB_DEBUG]);
+        warm.extend(ARBITRUM);
         self.warm = warm;
     }
 }
@@ -111,7 +132,7 @@ where
         inputs: &CallInputs,
     ) -> Result<Option<InterpreterResult>, String> {
         let address = inputs.bytecode_address;
-        if ![ARB_SYS, ARB_OWNER_PUBLIC, ARB_OWNER, ARB_WASM, ARB_DEBUG].contains(&address) {
+        if !ARBITRUM.contains(&address) {
             return self.eth.run(context, inputs);
         }
         let mut call = PrecompileCall {
@@ -126,6 +147,9 @@ where
         let result = match address {
             ARB_SYS => arb_sys::run(context, call),
             ARB_WASM => arb_wasm::run(context, call),
+            NODE_INTERFACE => node_interface::run(context, call),
+            ARB_GAS_INFO => fees::gas_info(call),
+            ARB_RETRYABLE_TX => fees::retryable(call),
             ARB_OWNER_PUBLIC => {
                 match ArbOwnerPublic::ArbOwnerPublicCalls::abi_decode(&call.input) {
                     Ok(ArbOwnerPublic::ArbOwnerPublicCalls::getMaxStylusContractFragments(_)) => {

@@ -1,6 +1,7 @@
 //! Integration tests: a node started in-process with `spawn`, driven over real HTTP and
 //! WebSocket JSON-RPC by alloy's provider and raw requests.
 
+mod arbitrum;
 mod cheats;
 mod common;
 mod contracts;
