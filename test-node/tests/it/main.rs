@@ -7,4 +7,5 @@ mod common;
 mod contracts;
 mod errors;
 mod stylus;
+mod tools;
 mod transactions;

@@ -61,14 +61,14 @@ fn proxy_init(target: Address) -> Bytes {
     init.into()
 }
 
-async fn deploy(p: &impl Provider, init: Bytes) -> Address {
+pub(crate) async fn deploy(p: &impl Provider, init: Bytes) -> Address {
     let tx = TransactionRequest::default().with_deploy_code(init);
     let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
     assert!(receipt.status());
     receipt.contract_address.unwrap()
 }
 
-async fn activate(node: &NodeHandle, p: &impl Provider, program: Address) {
+pub(crate) async fn activate(node: &NodeHandle, p: &impl Provider, program: Address) {
     let data = ArbWasm::activateProgramCall { program }.abi_encode();
     let probe = TransactionRequest::default()
         .with_to(ARB_WASM)
