@@ -2,6 +2,7 @@
 //! WebSocket JSON-RPC by alloy's provider and raw requests.
 
 mod arbitrum;
+mod cargo_stylus;
 mod cheats;
 mod common;
 mod contracts;

@@ -93,7 +93,7 @@ async fn send(
     p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap()
 }
 
-async fn number(p: &impl Provider, counter: Address) -> U256 {
+pub(crate) async fn number(p: &impl Provider, counter: Address) -> U256 {
     let call = TransactionRequest::default()
         .with_to(counter)
         .with_input(Counter::numberCall {}.abi_encode());
@@ -269,9 +269,12 @@ async fn programs_create_contracts_with_create_and_create2() {
 async fn stylus_deployer_deploys_and_activates_in_one_transaction() {
     let node = start().await;
     let p = provider(&node, 3);
+    // `stylus_constructor()` selector followed by the constructor's arguments (initial = 7).
+    let mut init_data = hex!("5585258d").to_vec();
+    init_data.extend_from_slice(&U256::from(7).to_be_bytes::<32>());
     let deploy = StylusDeployer::deployCall {
         bytecode: deploy_init(&counter_code()),
-        initData: Bytes::new(),
+        initData: init_data.clone().into(),
         initValue: U256::ZERO,
         salt: B256::ZERO,
     };
@@ -292,7 +295,9 @@ async fn stylus_deployer_deploys_and_activates_in_one_transaction() {
         .find_map(|log| ContractDeployed::decode_log_data(log.data()).ok())
         .expect("ContractDeployed")
         .deployedContract;
-    assert_eq!(number(&p, deployed).await, U256::ZERO);
+    assert_eq!(number(&p, deployed).await, U256::from(7));
+    // The SDK runs a constructor only once.
+    assert!(!send(&p, deployed, init_data).await.status());
     let spent = before - p.get_balance(crate::common::signer(3).address()).await.unwrap();
     assert!(spent < value, "excess value was not refunded: spent {spent}");
 }
