@@ -24,7 +24,7 @@ use revm::{
         CallInput, CallInputs, CallOutcome, CallScheme, CallValue, CreateInputs, Gas,
         InstructionResult, InterpreterResult, SharedMemory,
         interpreter::EthInterpreter,
-        interpreter_action::{FrameInit, FrameInput},
+        interpreter_action::{FrameInit, FrameInput, InterpreterAction},
     },
     primitives::hardfork::SpecId,
 };
@@ -276,7 +276,27 @@ impl<DB: Database<Error = Infallible>> EvmTr for ArbEvm<DB> {
     fn frame_run(
         &mut self,
     ) -> Result<revm::handler::FrameInitOrResult<Self::Frame>, ContextDbError<Self::Context>> {
-        self.inner.frame_run()
+        // EIP-3541 as Nitro applies it: code starting with 0xEF may be created only when it is
+        // a Stylus program, fragment or root. revm's check is lifted for exactly those returns.
+        let frame = self.inner.frame_stack.get();
+        let context = &mut self.inner.ctx;
+        let instructions = &mut self.inner.instruction;
+        let action = frame.interpreter.run_plain(
+            instructions.instruction_table(),
+            instructions.gas_table(),
+            context,
+        );
+        let stylus_create = matches!(frame.data, revm::handler::FrameData::Create(_))
+            && matches!(&action, InterpreterAction::Return(result)
+                if result.output.first() == Some(&0xef) && code::allowed_ef_code(&result.output));
+        context.cfg.disable_eip3541 = stylus_create;
+        let result = frame.process_next_action(context, action).inspect(|next| {
+            if next.is_result() {
+                frame.set_finished(true);
+            }
+        });
+        context.cfg.disable_eip3541 = false;
+        result
     }
 
     fn frame_return_result(

@@ -57,7 +57,6 @@ impl BlockInfo {
 pub(crate) fn tx_cfg(chain_id: u64) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(crate::arb_evm::SPEC);
     cfg.chain_id = chain_id;
-    cfg.disable_eip3541 = true;
     cfg
 }
 

@@ -46,7 +46,10 @@ impl ResourceLimiter for Limits {
         if desired / PAGE_SIZE > PAGE_LIMIT as usize {
             return Ok(false);
         }
-        self.grown_pages += ((desired - current) / PAGE_SIZE) as u64;
+        // Creating the memory (current = 0) is paid by the call's entry cost, not as growth.
+        if current > 0 {
+            self.grown_pages += ((desired - current) / PAGE_SIZE) as u64;
+        }
         Ok(true)
     }
 

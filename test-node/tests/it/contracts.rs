@@ -79,3 +79,29 @@ async fn eth_call_honours_state_overrides_and_block_tags() {
     let missing = rpc(&node, "eth_call", serde_json::json!([call, "0x99"])).await;
     assert_eq!(missing["error"]["message"], "header not found");
 }
+
+#[tokio::test]
+async fn eip3541_is_relaxed_only_for_stylus_prefixes() {
+    let node = start().await;
+    let p = provider(&node, 9);
+    let deploy = |init: &'static str| {
+        TransactionRequest::default()
+            .with_deploy_code(hex::decode(init).unwrap())
+            .with_gas_limit(200_000)
+    };
+    // Returns EF 00: rejected as on Ethereum and Nitro.
+    let plain_ef = p
+        .send_transaction(deploy("60ef60005360026000f3"))
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(!plain_ef.status());
+    // Returns EF F0 01 (a Stylus fragment): allowed.
+    let fragment = deploy("60ef60005360f0600153600160025360036000f3");
+    let receipt = p.send_transaction(fragment).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let code = p.get_code_at(receipt.contract_address.unwrap()).await.unwrap();
+    assert_eq!(code.as_ref(), [0xef, 0xf0, 0x01]);
+}
