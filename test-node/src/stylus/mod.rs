@@ -8,7 +8,9 @@
 //! costs 1000 gas a page.
 
 pub(crate) mod api;
+mod calls;
 pub mod code;
+mod env;
 pub(crate) mod host;
 mod math;
 pub mod memory;
