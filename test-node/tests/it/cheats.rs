@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, U256};
 use alloy_provider::Provider;
+use alloy_rpc_types_eth::TransactionRequest;
 use assay_test_node::Config;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -138,6 +140,46 @@ async fn websocket_subscriptions_see_new_heads_and_logs() {
     assert_eq!(note["method"], "eth_subscription");
     assert_eq!(note["params"]["subscription"], sub);
     assert_eq!(note["params"]["result"]["number"], "0x1");
+
+    // Logs of one contract only.
+    let p = provider(&node, 0);
+    let deploy =
+        TransactionRequest::default().with_deploy_code(crate::common::store_and_log_init());
+    let store = p
+        .send_transaction(deploy)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap()
+        .contract_address
+        .unwrap();
+    ws.send(request(3, "eth_unsubscribe", json!([sub]))).await.unwrap();
+    assert_eq!(next_reply(&mut ws, 3).await["result"], true);
+    ws.send(request(4, "eth_subscribe", json!(["logs", {"address": store}]))).await.unwrap();
+    let logs_sub = next_reply(&mut ws, 4).await["result"].as_str().unwrap().to_owned();
+    let word = format!("{:#066x}", 9);
+    let tx = TransactionRequest::default()
+        .with_to(store)
+        .with_input(alloy_primitives::hex::decode(&word).unwrap());
+    p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    let note = next_json(&mut ws).await;
+    assert_eq!(note["params"]["subscription"], logs_sub);
+    assert_eq!(note["params"]["result"]["address"], format!("{store:#x}"));
+    assert_eq!(note["params"]["result"]["data"], word);
+}
+
+/// The reply to request `id`, skipping notifications.
+async fn next_reply<S>(ws: &mut S, id: u64) -> Value
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let value = next_json(ws).await;
+        if value["id"] == id {
+            return value;
+        }
+    }
 }
 
 async fn next_json<S>(ws: &mut S) -> Value

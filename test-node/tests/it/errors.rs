@@ -98,3 +98,22 @@ async fn reverts_carry_their_data() {
     let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
     assert!(!receipt.status());
 }
+
+#[tokio::test]
+async fn invalid_signatures_are_rejected() {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    let node = start().await;
+    let tx = TxEip1559 {
+        chain_id: 412_346,
+        gas_limit: 21_000,
+        max_fee_per_gas: 1_000_000_000,
+        ..Default::default()
+    };
+    let bogus = alloy_primitives::Signature::new(U256::ZERO, U256::from(1), false);
+    let raw = TxEnvelope::from(tx.into_signed(bogus)).encoded_2718();
+    let response =
+        rpc(&node, "eth_sendRawTransaction", json!([alloy_primitives::hex::encode_prefixed(raw)]))
+            .await;
+    assert_eq!(response["error"]["message"], "invalid transaction v, r, s values");
+}
