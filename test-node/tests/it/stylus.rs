@@ -301,3 +301,32 @@ async fn stylus_deployer_deploys_and_activates_in_one_transaction() {
     let spent = before - p.get_balance(crate::common::signer(3).address()).await.unwrap();
     assert!(spent < value, "excess value was not refunded: spent {spent}");
 }
+
+#[tokio::test]
+async fn stylus_calls_nest_64_programs_deep() {
+    let node = start().await;
+    let p = provider(&node, 4);
+    let first = deploy(&p, deploy_init(&counter_code())).await;
+    activate(&node, &p, first).await;
+    let mut counters = vec![first];
+    let init = hex::encode_prefixed(deploy_init(&counter_code()));
+    for _ in 0..63 {
+        // Sent by the unlocked dev account: mined synchronously, no receipt polling.
+        let tx = json!({"from": genesis::DEV_ACCOUNT, "input": init, "gas": "0x1000000"});
+        let hash = rpc(&node, "eth_sendTransaction", json!([tx])).await["result"].clone();
+        let receipt = rpc(&node, "eth_getTransactionReceipt", json!([hash])).await;
+        counters.push(receipt["result"]["contractAddress"].as_str().unwrap().parse().unwrap());
+    }
+    // forward(c1, forward(c2, ... forward(c63, increment())))
+    let mut data = Counter::incrementCall {}.abi_encode();
+    for target in counters[1..].iter().rev() {
+        data = Counter::forwardCall { target: *target, data: data.into() }.abi_encode();
+    }
+    let call = json!({"to": first, "input": hex::encode_prefixed(&data), "gas": "0x1e84800"});
+    let response = rpc(&node, "eth_call", json!([call])).await;
+    let output = response["result"].as_str().expect("nested calls succeed");
+    // The innermost increment returned 1, wrapped in 63 layers of `bytes`.
+    assert!(output.ends_with(&format!("{:064x}", 1)), "{output}");
+    // The node is still alive.
+    assert_eq!(number(&p, counters[63]).await, U256::ZERO);
+}
