@@ -105,8 +105,14 @@ fn submit(
     tx: alloy_consensus::transaction::Recovered<alloy_consensus::TxEnvelope>,
 ) -> Result<Value> {
     let (hash, block) = node.chain().submit(tx)?;
-    if let Some(block) = block {
-        node.announce(block);
+    match block {
+        Some(block) => {
+            let number = block.number();
+            let gas = block.header.gas_used;
+            tracing::info!(%hash, block = number, gas, "transaction mined");
+            node.announce(block);
+        }
+        None => tracing::info!(%hash, "transaction queued"),
     }
     Ok(json!(hash))
 }

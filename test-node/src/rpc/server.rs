@@ -75,7 +75,8 @@ pub(super) fn handle_value(node: &Node, value: Value) -> Value {
     let Some(Value::String(method)) = object.remove("method") else {
         return error_response(id, &Error::InvalidRequest("missing method".into()));
     };
-    debug!(%method, "request");
+    let _span = tracing::debug_span!("rpc", %method).entered();
+    debug!("request");
     match Request::parse(&method, object.remove("params"))
         .and_then(|request| dispatch::execute(node, request))
     {

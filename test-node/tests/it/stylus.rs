@@ -330,3 +330,40 @@ async fn stylus_calls_nest_64_programs_deep() {
     // The node is still alive.
     assert_eq!(number(&p, counters[63]).await, U256::ZERO);
 }
+
+/// The exact calls `cargo stylus check` makes (stylus-tools 0.10.10 `check.rs`).
+#[tokio::test]
+async fn cargo_stylus_check_calls_work_with_state_overrides() {
+    let node = start().await;
+    let code = hex::encode_prefixed(counter_code());
+    let codehash = alloy_primitives::keccak256(counter_code());
+    // 1. Already active? Not yet: ProgramNotActivated() as revert data, message "execution reverted".
+    let version = ArbWasm::codehashVersionCall { codehash }.abi_encode();
+    let probe = json!({"to": ARB_WASM, "input": hex::encode_prefixed(&version)});
+    let response = rpc(&node, "eth_call", json!([probe, "latest"])).await;
+    assert_eq!(response["error"]["code"], 3);
+    assert!(response["error"]["message"].as_str().unwrap().contains("revert"));
+    assert_eq!(response["error"]["data"], "0x6f809c4e");
+    // 2. Data fee: activateProgram from a random, overridden-rich sender on overridden code.
+    let sender = Address::repeat_byte(0xab);
+    let target = Address::repeat_byte(0xcd);
+    let activate = ArbWasm::activateProgramCall { program: target }.abi_encode();
+    let call = json!({
+        "from": sender, "to": ARB_WASM, "value": "0xde0b6b3a7640000",
+        "input": hex::encode_prefixed(&activate),
+    });
+    let overrides = json!({
+        sender.to_string(): {"balance": format!("{:#x}", U256::MAX)},
+        target.to_string(): {"code": code},
+    });
+    let response = rpc(&node, "eth_call", json!([call, "latest", overrides])).await;
+    let returned = hex::decode(response["result"].as_str().expect("fee estimate")).unwrap();
+    let decoded = ArbWasm::activateProgramCall::abi_decode_returns(&returned).unwrap();
+    assert_eq!(decoded.version, 2);
+    assert!(decoded.dataFee > U256::ZERO);
+    // Nothing was activated for real.
+    assert_eq!(
+        rpc(&node, "eth_call", json!([probe, "latest"])).await["error"]["data"],
+        "0x6f809c4e"
+    );
+}
