@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 use crate::{
     chain::{Block, Chain},
     genesis::{ANVIL_ACCOUNTS, DEV_ACCOUNT},
+    rpc::Filters,
 };
 
 /// How many mined blocks a slow subscriber may lag behind.
@@ -24,6 +25,7 @@ pub(crate) struct Node {
     feed: broadcast::Sender<Arc<Block>>,
     interval: watch::Sender<Option<Duration>>,
     accounts: Arc<Vec<Address>>,
+    filters: Filters,
 }
 
 impl Node {
@@ -39,7 +41,13 @@ impl Node {
         let accounts = std::iter::once(DEV_ACCOUNT)
             .chain(ANVIL_ACCOUNTS.iter().take(anvil_accounts).map(|(address, _)| *address))
             .collect();
-        Self { chain: Arc::new(Mutex::new(chain)), feed, interval, accounts: Arc::new(accounts) }
+        Self {
+            chain: Arc::new(Mutex::new(chain)),
+            feed,
+            interval,
+            accounts: Arc::new(accounts),
+            filters: Filters::default(),
+        }
     }
 
     /// Locks the chain (a panic while holding it is a bug; the lock is taken back regardless).
@@ -50,6 +58,11 @@ impl Node {
     /// The unlocked accounts (`eth_accounts`).
     pub(crate) fn accounts(&self) -> &[Address] {
         &self.accounts
+    }
+
+    /// The installed polling filters.
+    pub(crate) fn filters(&self) -> &Filters {
+        &self.filters
     }
 
     /// Announces newly mined blocks to subscribers.

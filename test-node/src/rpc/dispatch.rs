@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Request, anvil, eth};
+use super::{Request, anvil, eth, filters};
 use crate::{error::Result, evm::BASE_FEE, node::Node};
 
 /// Name and version reported by `web3_clientVersion`.
@@ -52,6 +52,11 @@ pub(crate) fn execute(node: &Node, request: Request) -> Result<Value> {
         R::TransactionReceipt((hash,)) => Ok(eth::receipt(node, hash)),
         R::BlockReceipts((block,)) => Ok(eth::block_receipts(node, block)),
         R::Logs((filter,)) => eth::logs(node, &filter),
+        R::NewFilter((filter,)) => Ok(filters::new_log_filter(node, filter)),
+        R::NewBlockFilter => Ok(filters::new_block_filter(node)),
+        R::FilterChanges((id,)) => filters::changes(node, id.0),
+        R::FilterLogs((id,)) => filters::logs(node, id.0),
+        R::UninstallFilter((id,)) => Ok(filters::uninstall(node, id.0)),
         R::SetBalance(address, balance) => {
             node.chain().set_balance(address, balance);
             Ok(Value::Null)

@@ -5,9 +5,11 @@ mod anvil;
 mod convert;
 mod dispatch;
 mod eth;
+mod filters;
 mod pubsub;
 mod request;
 mod server;
 
+pub(crate) use filters::Filters;
 pub(crate) use request::Request;
 pub(crate) use server::router;

@@ -80,6 +80,16 @@ pub(crate) enum Request {
     BlockReceipts((BlockId,)),
     #[serde(rename = "eth_getLogs")]
     Logs((Filter,)),
+    #[serde(rename = "eth_newFilter")]
+    NewFilter((Filter,)),
+    #[serde(rename = "eth_newBlockFilter")]
+    NewBlockFilter,
+    #[serde(rename = "eth_getFilterChanges")]
+    FilterChanges((Quantity,)),
+    #[serde(rename = "eth_getFilterLogs")]
+    FilterLogs((Quantity,)),
+    #[serde(rename = "eth_uninstallFilter")]
+    UninstallFilter((Quantity,)),
     #[serde(rename = "anvil_setBalance", alias = "hardhat_setBalance")]
     SetBalance(Address, U256),
     #[serde(rename = "anvil_setCode", alias = "hardhat_setCode")]

@@ -105,3 +105,47 @@ async fn eip3541_is_relaxed_only_for_stylus_prefixes() {
     let code = p.get_code_at(receipt.contract_address.unwrap()).await.unwrap();
     assert_eq!(code.as_ref(), [0xef, 0xf0, 0x01]);
 }
+
+#[tokio::test]
+async fn polling_filters_report_new_blocks_and_logs_once() {
+    let node = start().await;
+    let p = provider(&node, 5);
+    let deploy = TransactionRequest::default().with_deploy_code(store_and_log_init());
+    let address = p
+        .send_transaction(deploy)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap()
+        .contract_address
+        .unwrap();
+    let logs =
+        rpc(&node, "eth_newFilter", serde_json::json!([{"address": address}])).await["result"]
+            .clone();
+    let blocks = rpc(&node, "eth_newBlockFilter", serde_json::json!([])).await["result"].clone();
+    let store = TransactionRequest::default().with_to(address).with_input(word(3));
+    p.send_transaction(store).await.unwrap().get_receipt().await.unwrap();
+
+    let changes =
+        rpc(&node, "eth_getFilterChanges", serde_json::json!([logs])).await["result"].clone();
+    assert_eq!(changes.as_array().unwrap().len(), 1);
+    assert_eq!(changes[0]["data"], hex::encode_prefixed(word(3)));
+    let again =
+        rpc(&node, "eth_getFilterChanges", serde_json::json!([logs])).await["result"].clone();
+    assert_eq!(again, serde_json::json!([]));
+    assert_eq!(
+        rpc(&node, "eth_getFilterLogs", serde_json::json!([logs])).await["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let new_blocks =
+        rpc(&node, "eth_getFilterChanges", serde_json::json!([blocks])).await["result"].clone();
+    assert_eq!(new_blocks.as_array().unwrap().len(), 1);
+    assert_eq!(rpc(&node, "eth_uninstallFilter", serde_json::json!([logs])).await["result"], true);
+    assert!(
+        rpc(&node, "eth_getFilterChanges", serde_json::json!([logs])).await["error"].is_object()
+    );
+}
