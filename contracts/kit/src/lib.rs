@@ -1,0 +1,14 @@
+//! Building blocks embedded by the Assay Stylus contracts.
+//!
+//! - [`ownable`]: single-owner access control (OpenZeppelin `Ownable` semantics).
+//! - [`calls`]: typed calls to other contracts through the `sol!` bindings of the shared
+//!   `contracts/interfaces/*.sol` files, so no ABI is written twice.
+
+extern crate alloc;
+
+pub mod calls;
+pub mod ownable;
+
+pub use ownable::{
+    Ownable, OwnableError, OwnableInvalidOwner, OwnableUnauthorizedAccount, OwnershipTransferred,
+};
