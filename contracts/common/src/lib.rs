@@ -7,6 +7,7 @@
 //! - [`draw`]: stake-weighted selection and the challenge coin, from a seed nobody controls alone.
 //! - [`merkle`]: commutative-keccak Merkle roots and proofs (batched job records).
 //! - [`shares`]: pro-rata stake-pool accounting (delegation, rewards, slashes).
+//! - [`records`]: hashes committing to job records, validator commitments and epoch seeds.
 //! - [`honesty`]: the Proof-of-Sampling safety inequality `p * (1 - r^n) * (R_A + S) > C`.
 #![no_std]
 
@@ -15,6 +16,7 @@ extern crate alloc;
 pub mod draw;
 pub mod honesty;
 pub mod merkle;
+pub mod records;
 pub mod shares;
 
 /// Fixed-point scale for probabilities and fractions: parts per million.
