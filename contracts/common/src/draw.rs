@@ -19,7 +19,7 @@ const CHALLENGE_DOMAIN: &[u8] = b"assay.challenge.v1";
 const PICK_DOMAIN: &[u8] = b"assay.pick.v1";
 
 fn hash_fields(domain: &[u8], fields: &[&[u8]]) -> B256 {
-    let mut buf = Vec::with_capacity(domain.len() + fields.iter().map(|f| f.len()).sum::<usize>());
+    let mut buf = Vec::new();
     buf.extend_from_slice(domain);
     for field in fields {
         buf.extend_from_slice(field);
@@ -44,7 +44,7 @@ pub fn challenge_seed(epoch_seed: B256, assertion_block_hash: B256, job_key: B25
 
 /// The challenge coin: true with probability `p_ppm / 1e6`.
 pub fn is_challenged(seed: B256, p_ppm: u32) -> bool {
-    U256::from_be_bytes(seed.0) % U256::from(PPM) < U256::from(p_ppm)
+    U256::from_be_bytes(seed.0).checked_rem(U256::from(PPM)).is_some_and(|r| r < U256::from(p_ppm))
 }
 
 /// Picks one index with probability proportional to its weight; `None` when all weights are zero.
@@ -53,7 +53,7 @@ pub fn weighted_pick(seed: B256, weights: &[U256]) -> Option<usize> {
     if total.is_zero() {
         return None;
     }
-    let target = U256::from_be_bytes(seed.0) % total;
+    let target = U256::from_be_bytes(seed.0).checked_rem(total)?;
     let mut cumulative = U256::ZERO;
     for (index, weight) in weights.iter().enumerate() {
         cumulative = cumulative.saturating_add(*weight);
@@ -71,7 +71,8 @@ pub fn pick_distinct(seed: B256, weights: &[U256], count: usize) -> Vec<usize> {
     let mut remaining = weights.to_vec();
     let mut picked = Vec::with_capacity(count);
     for round in 0..count {
-        let round_seed = hash_fields(PICK_DOMAIN, &[seed.as_slice(), &(round as u32).to_be_bytes()]);
+        let round_seed =
+            hash_fields(PICK_DOMAIN, &[seed.as_slice(), &(round as u32).to_be_bytes()]);
         match weighted_pick(round_seed, &remaining) {
             Some(index) => {
                 remaining[index] = U256::ZERO;
@@ -84,6 +85,7 @@ pub fn pick_distinct(seed: B256, weights: &[U256], count: usize) -> Vec<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use alloc::vec;
 

@@ -36,7 +36,7 @@ pub fn collusion_power_ppm(r_ppm: u32, n: u8) -> u64 {
     let mut acc = scale;
     for _ in 0..n {
         // acc <= 1e6 and r <= 1e6, so the product stays below 2^40.
-        acc = (acc * r).div_ceil(scale);
+        acc = acc.saturating_mul(r).div_ceil(scale);
     }
     acc
 }
@@ -59,13 +59,13 @@ pub fn check(
     if n == 0 {
         return Err(HonestyError::NoValidators);
     }
-    let detect_ppm = u64::from(PPM) - collusion_power_ppm(r_ppm, n);
+    let detect_ppm = u64::from(PPM).saturating_sub(collusion_power_ppm(r_ppm, n));
     let stake_at_risk = reward_asserter.checked_add(slash).ok_or(HonestyError::Overflow)?;
     let expected_loss_scaled = U256::from(p_ppm)
         .checked_mul(U256::from(detect_ppm))
         .and_then(|x| x.checked_mul(stake_at_risk))
         .ok_or(HonestyError::Overflow)?;
-    let ppm2 = U256::from(u64::from(PPM) * u64::from(PPM));
+    let ppm2 = U256::from(1_000_000_000_000u64); // PPM squared
     let cheat_cost_scaled = cheat_cost.checked_mul(ppm2).ok_or(HonestyError::Overflow)?;
     if expected_loss_scaled > cheat_cost_scaled {
         Ok(())
@@ -75,6 +75,7 @@ pub fn check(
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use proptest::prelude::*;
 

@@ -58,6 +58,7 @@ pub fn proof(leaves: &[B256], index: usize) -> Option<Vec<B256>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use proptest::prelude::*;
 

@@ -42,7 +42,12 @@ impl JobRecord {
 /// A validator's commitment to its output hash:
 /// `keccak256(abi.encodePacked(jobKey, validator, outputHash, salt))`. Binding the job and the
 /// validator stops one validator from copying another's commitment.
-pub fn validation_commitment(job_key: B256, validator: Address, output_hash: B256, salt: B256) -> B256 {
+pub fn validation_commitment(
+    job_key: B256,
+    validator: Address,
+    output_hash: B256,
+    salt: B256,
+) -> B256 {
     let mut buf = [0u8; 32 + 20 + 32 + 32];
     buf[..32].copy_from_slice(job_key.as_slice());
     buf[32..52].copy_from_slice(validator.as_slice());
@@ -65,6 +70,7 @@ pub fn onchain_job_key(job_id: U256) -> B256 {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 
@@ -94,8 +100,12 @@ mod tests {
 
     #[test]
     fn commitments_bind_job_validator_and_epoch() {
-        let (k, v, h, s) = (B256::repeat_byte(1), Address::repeat_byte(2), B256::repeat_byte(3), B256::ZERO);
-        assert_ne!(validation_commitment(k, v, h, s), validation_commitment(k, Address::ZERO, h, s));
+        let (k, v, h, s) =
+            (B256::repeat_byte(1), Address::repeat_byte(2), B256::repeat_byte(3), B256::ZERO);
+        assert_ne!(
+            validation_commitment(k, v, h, s),
+            validation_commitment(k, Address::ZERO, h, s)
+        );
         assert_ne!(seed_commitment(1, s), seed_commitment(2, s));
         assert_eq!(onchain_job_key(U256::from(1u64)), B256::with_last_byte(1));
     }

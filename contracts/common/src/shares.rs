@@ -25,6 +25,7 @@ pub fn assets_for_shares(shares: U256, total_shares: U256, total_assets: U256) -
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use proptest::prelude::*;
 
@@ -40,7 +41,8 @@ mod tests {
     fn reward_raises_and_slash_lowers_share_value() {
         let (shares, assets) = (U256::from(100u64), U256::from(100u64));
         let before = assets_for_shares(U256::from(50u64), shares, assets).unwrap();
-        let after_reward = assets_for_shares(U256::from(50u64), shares, U256::from(200u64)).unwrap();
+        let after_reward =
+            assets_for_shares(U256::from(50u64), shares, U256::from(200u64)).unwrap();
         let after_slash = assets_for_shares(U256::from(50u64), shares, U256::from(50u64)).unwrap();
         assert!(after_reward > before && after_slash < before);
     }

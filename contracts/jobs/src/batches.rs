@@ -10,7 +10,9 @@ use alloy_primitives::{
 use assay_contract_common::{draw, merkle, records::JobRecord};
 use stylus_sdk::prelude::*;
 
-use crate::{overflow, status, IJobMarket, IStaking, JobMarket, Result, ROLE_COORDINATOR, ROLE_MINER};
+use crate::{
+    overflow, status, IJobMarket, IStaking, JobMarket, Result, ROLE_COORDINATOR, ROLE_MINER,
+};
 
 /// Record states in `used_records`.
 const OPENED: u8 = 1;
@@ -18,7 +20,8 @@ const CLAIMED: u8 = 2;
 
 impl JobMarket {
     pub(crate) fn _commit_batch(&mut self, jobs_root: B256, job_count: u32) -> Result<U256> {
-        let (coordinator, escrow, now) = (self.vm().msg_sender(), self.vm().msg_value(), self.vm().block_timestamp());
+        let (coordinator, escrow, now) =
+            (self.vm().msg_sender(), self.vm().msg_value(), self.vm().block_timestamp());
         if jobs_root.is_zero() || job_count == 0 {
             return Err(IJobMarket::InvalidBatch {}.into());
         }
@@ -26,7 +29,8 @@ impl JobMarket {
             return Err(IJobMarket::NotCoordinator { account: coordinator }.into());
         }
         let block = self._l2_block()?;
-        let batch_id = self.next_batch_id.get().checked_add(U256::from(1u8)).ok_or_else(overflow)?;
+        let batch_id =
+            self.next_batch_id.get().checked_add(U256::from(1u8)).ok_or_else(overflow)?;
         self.next_batch_id.set(batch_id);
         let mut batch = self.batches.setter(batch_id);
         batch.coordinator.set(coordinator);
@@ -67,7 +71,12 @@ impl JobMarket {
     }
 
     /// Checks a record against a sealed batch; returns `(leaf, challenge seed, challenged)`.
-    fn _check_record(&self, batch_id: U256, record: &JobRecord, proof: &[B256]) -> Result<(B256, B256, bool)> {
+    fn _check_record(
+        &self,
+        batch_id: U256,
+        record: &JobRecord,
+        proof: &[B256],
+    ) -> Result<(B256, B256, bool)> {
         let batch = self.batches.get(batch_id);
         if batch.coordinator.get().is_zero() {
             return Err(IJobMarket::UnknownBatch { batchId: batch_id }.into());
@@ -77,14 +86,21 @@ impl JobMarket {
         }
         let leaf = record.leaf();
         if !merkle::verify(proof, batch.jobs_root.get(), leaf) {
-            return Err(IJobMarket::InvalidProof { batchId: batch_id, jobKey: record.job_key }.into());
+            return Err(
+                IJobMarket::InvalidProof { batchId: batch_id, jobKey: record.job_key }.into()
+            );
         }
         if self.used_records.getter(batch_id).get(leaf) != U8::ZERO {
-            return Err(IJobMarket::RecordAlreadyUsed { batchId: batch_id, jobKey: record.job_key }.into());
+            return Err(IJobMarket::RecordAlreadyUsed {
+                batchId: batch_id,
+                jobKey: record.job_key,
+            }
+            .into());
         }
         let epoch_seed = self._seed_for(self.epoch_at(batch.committed_at.get().to::<u64>()))?;
         let seed = draw::challenge_seed(epoch_seed, batch.draw_hash.get(), record.job_key);
-        let challenged = batch.late.get() || draw::is_challenged(seed, self.params.challenge_ppm.get().to::<u32>());
+        let challenged = batch.late.get()
+            || draw::is_challenged(seed, self.params.challenge_ppm.get().to::<u32>());
         Ok((leaf, seed, challenged))
     }
 
@@ -106,21 +122,34 @@ impl JobMarket {
         committed_at.saturating_add(self.params.batch_window.get().to::<u64>())
     }
 
-    pub(crate) fn _open_batch_job(&mut self, batch_id: U256, record: &JobRecord, proof: &[B256]) -> Result<U256> {
+    pub(crate) fn _open_batch_job(
+        &mut self,
+        batch_id: U256,
+        record: &JobRecord,
+        proof: &[B256],
+    ) -> Result<U256> {
         let (leaf, seed, challenged) = self._check_record(batch_id, record, proof)?;
         if self.vm().block_timestamp() > self.window_closes_at(batch_id) {
             return Err(IJobMarket::BatchWindowClosed { batchId: batch_id }.into());
         }
         if !challenged {
-            return Err(IJobMarket::NotChallenged { batchId: batch_id, jobKey: record.job_key }.into());
+            return Err(
+                IJobMarket::NotChallenged { batchId: batch_id, jobKey: record.job_key }.into()
+            );
         }
         // The asserter must be a registered miner so that slashes and reputation reach it; a
         // frozen or under-staked miner's records are still opened.
         let staking = self.staking.get();
-        let info = assay_contract_kit::calls::call_view(self, staking, &IStaking::operatorInfoCall { operator: record.asserter })
-            .ok_or(IJobMarket::ExternalCallFailed { target: staking })?;
+        let info = assay_contract_kit::calls::call_view(
+            self,
+            staking,
+            &IStaking::operatorInfoCall { operator: record.asserter },
+        )
+        .ok_or(IJobMarket::ExternalCallFailed { target: staking })?;
         if info._0 != ROLE_MINER {
-            return Err(IJobMarket::InvalidProof { batchId: batch_id, jobKey: record.job_key }.into());
+            return Err(
+                IJobMarket::InvalidProof { batchId: batch_id, jobKey: record.job_key }.into()
+            );
         }
         self._spend_record(batch_id, leaf, record.fee, OPENED)?;
         let (coordinator, committed_at) = {
@@ -141,19 +170,34 @@ impl JobMarket {
         job.asserted_at.set(committed_at);
         job.batch_id.set(batch_id);
         job.job_key.set(record.job_key);
-        self.vm().log(IJobMarket::BatchJobOpened { batchId: batch_id, jobKey: record.job_key, jobId: job_id });
+        self.vm().log(IJobMarket::BatchJobOpened {
+            batchId: batch_id,
+            jobKey: record.job_key,
+            jobId: job_id,
+        });
         self._start_challenge(job_id, seed)?;
         Ok(job_id)
     }
 
-    pub(crate) fn _claim_batch_job(&mut self, batch_id: U256, record: &JobRecord, proof: &[B256]) -> Result<()> {
+    pub(crate) fn _claim_batch_job(
+        &mut self,
+        batch_id: U256,
+        record: &JobRecord,
+        proof: &[B256],
+    ) -> Result<()> {
         let (leaf, _, challenged) = self._check_record(batch_id, record, proof)?;
         let closes_at = self.window_closes_at(batch_id);
         if self.vm().block_timestamp() <= closes_at {
-            return Err(IJobMarket::BatchWindowOpen { batchId: batch_id, closesAt: closes_at }.into());
+            return Err(
+                IJobMarket::BatchWindowOpen { batchId: batch_id, closesAt: closes_at }.into()
+            );
         }
         if challenged {
-            return Err(IJobMarket::ChallengedNotOpened { batchId: batch_id, jobKey: record.job_key }.into());
+            return Err(IJobMarket::ChallengedNotOpened {
+                batchId: batch_id,
+                jobKey: record.job_key,
+            }
+            .into());
         }
         self._spend_record(batch_id, leaf, record.fee, CLAIMED)?;
         self._credit_fee(record.asserter, record.fee)?;

@@ -11,13 +11,19 @@ impl JobMarket {
     /// The epoch containing `timestamp`.
     pub(crate) fn epoch_at(&self, timestamp: u64) -> u64 {
         let genesis = self.genesis_time.get().to::<u64>();
-        timestamp.saturating_sub(genesis) / self.epoch_length.get().to::<u64>().max(1)
+        timestamp
+            .saturating_sub(genesis)
+            .checked_div(self.epoch_length.get().to::<u64>())
+            .unwrap_or_default()
     }
 
     /// First second after `epoch`.
     fn epoch_end(&self, epoch: u64) -> u64 {
         let length = self.epoch_length.get().to::<u64>();
-        self.genesis_time.get().to::<u64>().saturating_add(epoch.saturating_add(1).saturating_mul(length))
+        self.genesis_time
+            .get()
+            .to::<u64>()
+            .saturating_add(epoch.saturating_add(1).saturating_mul(length))
     }
 
     /// The seed that draws of `epoch` mix in: the revealed seed, zero if none was committed or it
@@ -84,7 +90,8 @@ impl JobMarket {
             0 => return Err(IJobMarket::SeedNotCommitted { epoch }.into()),
             _ => return Err(IJobMarket::SeedAlreadySettled { epoch }.into()),
         }
-        let closes_at = self.epoch_end(epoch).saturating_add(self.params.seed_reveal_grace.get().to::<u64>());
+        let closes_at =
+            self.epoch_end(epoch).saturating_add(self.params.seed_reveal_grace.get().to::<u64>());
         if self.vm().block_timestamp() < closes_at {
             return Err(IJobMarket::RevealGraceOpen { epoch, closesAt: closes_at }.into());
         }

@@ -10,8 +10,8 @@ use assay_contract_kit::calls::{call_mut, call_view};
 use stylus_sdk::{call::RawCall, prelude::*};
 
 use crate::{
-    IArbSys, IAssayJobConsumer, IAssayToken, IJobMarket, IModelRegistry, IStaking, JobMarket, MarketError,
-    Result,
+    IArbSys, IAssayJobConsumer, IAssayToken, IJobMarket, IModelRegistry, IStaking, JobMarket,
+    MarketError, Result,
 };
 
 /// The ArbSys precompile.
@@ -43,8 +43,9 @@ impl JobMarket {
         let servers = call_view(self, registry, &IModelRegistry::serversCall { modelId: model_id })
             .ok_or_else(|| failed(registry))?;
         let staking = self.staking.get();
-        let weights = call_view(self, staking, &IStaking::weightsCall { operators: servers.clone() })
-            .ok_or_else(|| failed(staking))?;
+        let weights =
+            call_view(self, staking, &IStaking::weightsCall { operators: servers.clone() })
+                .ok_or_else(|| failed(staking))?;
         if weights.len() != servers.len() {
             return Err(failed(staking));
         }
@@ -53,17 +54,22 @@ impl JobMarket {
 
     pub(crate) fn _is_eligible(&self, operator: Address, role: u8) -> Result<bool> {
         let staking = self.staking.get();
-        call_view(self, staking, &IStaking::isEligibleCall { operator, role }).ok_or_else(|| failed(staking))
+        call_view(self, staking, &IStaking::isEligibleCall { operator, role })
+            .ok_or_else(|| failed(staking))
     }
 
     pub(crate) fn _freeze(&mut self, operator: Address) -> Result<()> {
         let staking = self.staking.get();
-        call_mut(self, staking, &IStaking::freezeCall { operator }).map(|_| ()).ok_or_else(|| failed(staking))
+        call_mut(self, staking, &IStaking::freezeCall { operator })
+            .map(|_| ())
+            .ok_or_else(|| failed(staking))
     }
 
     pub(crate) fn _unfreeze(&mut self, operator: Address) -> Result<()> {
         let staking = self.staking.get();
-        call_mut(self, staking, &IStaking::unfreezeCall { operator }).map(|_| ()).ok_or_else(|| failed(staking))
+        call_mut(self, staking, &IStaking::unfreezeCall { operator })
+            .map(|_| ())
+            .ok_or_else(|| failed(staking))
     }
 
     /// Slashes up to `amount` and burns it; returns what was taken.
@@ -83,14 +89,17 @@ impl JobMarket {
     /// Mints `amount` to the staking contract and credits it to `operator`'s pool.
     pub(crate) fn _pay_reward(&mut self, operator: Address, amount: U256) -> Result<()> {
         let (token, staking) = (self.token.get(), self.staking.get());
-        call_mut(self, token, &IAssayToken::mintCall { to: staking, value: amount }).ok_or_else(|| failed(token))?;
-        call_mut(self, staking, &IStaking::addRewardCall { operator, amount }).ok_or_else(|| failed(staking))?;
+        call_mut(self, token, &IAssayToken::mintCall { to: staking, value: amount })
+            .ok_or_else(|| failed(token))?;
+        call_mut(self, staking, &IStaking::addRewardCall { operator, amount })
+            .ok_or_else(|| failed(staking))?;
         Ok(())
     }
 
     /// The current L2 block number.
     pub(crate) fn _l2_block(&self) -> Result<u64> {
-        let number = call_view(self, ARB_SYS, &IArbSys::arbBlockNumberCall {}).ok_or_else(|| failed(ARB_SYS))?;
+        let number = call_view(self, ARB_SYS, &IArbSys::arbBlockNumberCall {})
+            .ok_or_else(|| failed(ARB_SYS))?;
         u64::try_from(number).map_err(|_| failed(ARB_SYS))
     }
 
@@ -98,22 +107,40 @@ impl JobMarket {
     /// block before `current` and `late = true`. Requires `number < current`.
     pub(crate) fn _draw_hash(&self, number: u64, current: u64) -> Result<(B256, bool)> {
         if current <= number {
-            return Err(IJobMarket::TooEarly { notBefore: number.saturating_add(1), current }.into());
+            return Err(
+                IJobMarket::TooEarly { notBefore: number.saturating_add(1), current }.into()
+            );
         }
-        let late = current - number > BLOCK_HASH_WINDOW;
-        let target = if late { current - 1 } else { number };
+        let late = current.saturating_sub(number) > BLOCK_HASH_WINDOW;
+        let target = if late { current.saturating_sub(1) } else { number };
         let call = IArbSys::arbBlockHashCall { arbBlockNum: U256::from(target) };
         let hash = call_view(self, ARB_SYS, &call).ok_or_else(|| failed(ARB_SYS))?;
         Ok((hash, late))
     }
 
     /// Calls the consumer's `onJobResult` with a bounded stipend; returns whether it succeeded.
-    pub(crate) fn _deliver(&mut self, callback: Address, job_id: U256, output_hash: B256, trace_root: B256) -> bool {
-        let data = IAssayJobConsumer::onJobResultCall { jobId: job_id, outputHash: output_hash, traceRoot: trace_root }
-            .abi_encode();
+    pub(crate) fn _deliver(
+        &mut self,
+        callback: Address,
+        job_id: U256,
+        output_hash: B256,
+        trace_root: B256,
+    ) -> bool {
+        let data = IAssayJobConsumer::onJobResultCall {
+            jobId: job_id,
+            outputHash: output_hash,
+            traceRoot: trace_root,
+        }
+        .abi_encode();
         self.vm().flush_cache(true);
         // SAFETY: the storage cache was flushed and cleared above, so the callee (which may call
         // back in) sees current state and we re-read storage afterwards.
-        unsafe { RawCall::new(self.vm()).gas(CALLBACK_GAS).skip_return_data().call(callback, &data).is_ok() }
+        unsafe {
+            RawCall::new(self.vm())
+                .gas(CALLBACK_GAS)
+                .skip_return_data()
+                .call(callback, &data)
+                .is_ok()
+        }
     }
 }

@@ -35,8 +35,15 @@ impl JobMarket {
         self.jobs.setter(job_id).status.set(U8::from(new));
     }
 
-    pub(crate) fn _submit(&mut self, model_id: B256, input_root: B256, callback: Address, deadline: u64) -> Result<U256> {
-        let (requester, fee, now) = (self.vm().msg_sender(), self.vm().msg_value(), self.vm().block_timestamp());
+    pub(crate) fn _submit(
+        &mut self,
+        model_id: B256,
+        input_root: B256,
+        callback: Address,
+        deadline: u64,
+    ) -> Result<U256> {
+        let (requester, fee, now) =
+            (self.vm().msg_sender(), self.vm().msg_value(), self.vm().block_timestamp());
         let (price, active) = self._model(model_id)?;
         if !active {
             return Err(IJobMarket::ModelInactive { modelId: model_id }.into());
@@ -94,12 +101,21 @@ impl JobMarket {
         Ok(asserter)
     }
 
-    pub(crate) fn _assert(&mut self, job_id: U256, output_hash: B256, trace_root: B256) -> Result<()> {
+    pub(crate) fn _assert(
+        &mut self,
+        job_id: U256,
+        output_hash: B256,
+        trace_root: B256,
+    ) -> Result<()> {
         self._expect(job_id, status::ASSIGNED)?;
         let (caller, now) = (self.vm().msg_sender(), self.vm().block_timestamp());
         let (asserter, due) = {
             let job = self.jobs.get(job_id);
-            let due = job.assigned_at.get().to::<u64>().saturating_add(self.params.assert_timeout.get().to::<u64>());
+            let due = job
+                .assigned_at
+                .get()
+                .to::<u64>()
+                .saturating_add(self.params.assert_timeout.get().to::<u64>());
             (job.asserter.get(), due)
         };
         if caller != asserter {
@@ -129,7 +145,11 @@ impl JobMarket {
         let now = self.vm().block_timestamp();
         let (deadline, asserter, due) = {
             let job = self.jobs.get(job_id);
-            let due = job.assigned_at.get().to::<u64>().saturating_add(self.params.assert_timeout.get().to::<u64>());
+            let due = job
+                .assigned_at
+                .get()
+                .to::<u64>()
+                .saturating_add(self.params.assert_timeout.get().to::<u64>());
             (job.deadline.get().to::<u64>(), job.asserter.get(), due)
         };
         match current {

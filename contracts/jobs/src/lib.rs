@@ -42,7 +42,10 @@ use stylus_sdk::prelude::*;
 
 pub use crate::state::{status, JobMarket};
 
-sol!(#[sol(all_derives)] "../interfaces/IJobMarket.sol");
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IJobMarket.sol"
+);
 sol!("../interfaces/IModelRegistry.sol");
 sol!("../interfaces/IStaking.sol");
 sol!("../interfaces/IAssayToken.sol");
@@ -215,7 +218,13 @@ impl JobMarket {
     /// # Events
     /// `JobSubmitted`.
     #[payable]
-    pub fn submit_job(&mut self, model_id: B256, input_root: B256, callback: Address, deadline: u64) -> Result<U256> {
+    pub fn submit_job(
+        &mut self,
+        model_id: B256,
+        input_root: B256,
+        callback: Address,
+        deadline: u64,
+    ) -> Result<U256> {
         self._submit(model_id, input_root, callback, deadline)
     }
 
@@ -238,7 +247,12 @@ impl JobMarket {
     ///
     /// # Events
     /// `ResultAsserted`.
-    pub fn assert_result(&mut self, job_id: U256, output_hash: B256, trace_root: B256) -> Result<()> {
+    pub fn assert_result(
+        &mut self,
+        job_id: U256,
+        output_hash: B256,
+        trace_root: B256,
+    ) -> Result<()> {
         self._assert(job_id, output_hash, trace_root)
     }
 

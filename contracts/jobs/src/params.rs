@@ -47,8 +47,12 @@ fn honesty_error(e: HonestyError) -> MarketError {
 
 impl JobMarket {
     pub(crate) fn _set_params(&mut self, new: NewParams) -> Result<()> {
-        let timeouts = [new.assert_timeout, new.commit_timeout, new.reveal_timeout, new.batch_window];
-        if new.validators > MAX_VALIDATORS || new.user_discount_bps > 10_000 || timeouts.contains(&0) {
+        let timeouts =
+            [new.assert_timeout, new.commit_timeout, new.reveal_timeout, new.batch_window];
+        if new.validators > MAX_VALIDATORS
+            || new.user_discount_bps > 10_000
+            || timeouts.contains(&0)
+        {
             return Err(IJobMarket::InvalidParams {}.into());
         }
         honesty::check(

@@ -34,7 +34,11 @@ impl JobMarket {
         let job = self.jobs.get(job_id);
         (0..job.validators.len())
             .filter_map(|i| job.validators.getter(i))
-            .map(|v| Drawn { validator: v.validator.get(), state: v.state.get().to(), revealed: v.revealed.get() })
+            .map(|v| Drawn {
+                validator: v.validator.get(),
+                state: v.state.get().to(),
+                revealed: v.revealed.get(),
+            })
             .collect()
     }
 
@@ -49,7 +53,11 @@ impl JobMarket {
         self._expect(job_id, status::ASSERTED)?;
         let (asserted_block, asserted_at, job_key) = {
             let job = self.jobs.get(job_id);
-            (job.asserted_block.get().to::<u64>(), job.asserted_at.get().to::<u64>(), job.job_key.get())
+            (
+                job.asserted_block.get().to::<u64>(),
+                job.asserted_at.get().to::<u64>(),
+                job.job_key.get(),
+            )
         };
         let current = self._l2_block()?;
         let (hash, late) = self._draw_hash(asserted_block, current)?;
@@ -76,14 +84,16 @@ impl JobMarket {
             }
         }
         let count = usize::from(self.params.validators.get().to::<u8>());
-        let picked: Vec<Address> = draw::pick_distinct(seed, &weights, count).into_iter().map(|i| servers[i]).collect();
+        let picked: Vec<Address> =
+            draw::pick_distinct(seed, &weights, count).into_iter().map(|i| servers[i]).collect();
         if picked.is_empty() {
             self._accept(job_id, &[], false)?;
             return Ok(false);
         }
         let now = self.vm().block_timestamp();
         let commit_deadline = now.saturating_add(self.params.commit_timeout.get().to::<u64>());
-        let reveal_deadline = commit_deadline.saturating_add(self.params.reveal_timeout.get().to::<u64>());
+        let reveal_deadline =
+            commit_deadline.saturating_add(self.params.reveal_timeout.get().to::<u64>());
         let mut job = self.jobs.setter(job_id);
         for validator in &picked {
             let mut slot = job.validators.grow();
@@ -122,21 +132,33 @@ impl JobMarket {
         Ok(())
     }
 
-    pub(crate) fn _reveal_validation(&mut self, job_id: U256, output_hash: B256, salt: B256) -> Result<()> {
+    pub(crate) fn _reveal_validation(
+        &mut self,
+        job_id: U256,
+        output_hash: B256,
+        salt: B256,
+    ) -> Result<()> {
         self._expect(job_id, status::CHALLENGED)?;
         let (caller, now) = (self.vm().msg_sender(), self.vm().block_timestamp());
         let index = self.validator_index(job_id, caller)?;
         let drawn = self.drawn(job_id);
         let (commit_deadline, reveal_deadline, job_key) = {
             let job = self.jobs.get(job_id);
-            (job.commit_deadline.get().to::<u64>(), job.reveal_deadline.get().to::<u64>(), job.job_key.get())
+            (
+                job.commit_deadline.get().to::<u64>(),
+                job.reveal_deadline.get().to::<u64>(),
+                job.job_key.get(),
+            )
         };
         let all_committed = drawn.iter().all(|d| d.state != validation::DRAWN);
-        if drawn[index].state != validation::COMMITTED || (!all_committed && now <= commit_deadline) {
+        if drawn[index].state != validation::COMMITTED || (!all_committed && now <= commit_deadline)
+        {
             return Err(IJobMarket::RevealNotOpen { jobId: job_id }.into());
         }
         if now > reveal_deadline {
-            return Err(IJobMarket::RevealClosed { jobId: job_id, deadline: reveal_deadline }.into());
+            return Err(
+                IJobMarket::RevealClosed { jobId: job_id, deadline: reveal_deadline }.into()
+            );
         }
         let mut job = self.jobs.setter(job_id);
         let Some(mut slot) = job.validators.setter(index) else {
@@ -147,7 +169,11 @@ impl JobMarket {
         }
         slot.revealed.set(output_hash);
         slot.state.set(U8::from(validation::REVEALED));
-        self.vm().log(IJobMarket::ValidationRevealed { jobId: job_id, validator: caller, outputHash: output_hash });
+        self.vm().log(IJobMarket::ValidationRevealed {
+            jobId: job_id,
+            validator: caller,
+            outputHash: output_hash,
+        });
         Ok(())
     }
 
@@ -160,14 +186,20 @@ impl JobMarket {
         };
         let all_revealed = drawn.iter().all(|d| d.state == validation::REVEALED);
         if !all_revealed && self.vm().block_timestamp() <= reveal_deadline {
-            return Err(IJobMarket::ChallengeStillOpen { jobId: job_id, revealDeadline: reveal_deadline }.into());
+            return Err(IJobMarket::ChallengeStillOpen {
+                jobId: job_id,
+                revealDeadline: reveal_deadline,
+            }
+            .into());
         }
         for absent in drawn.iter().filter(|d| d.state != validation::REVEALED) {
-            self.vm().log(IJobMarket::ValidatorAbsent { jobId: job_id, validator: absent.validator });
+            self.vm()
+                .log(IJobMarket::ValidatorAbsent { jobId: job_id, validator: absent.validator });
             self._adjust_reputation(absent.validator, ABSENT_PENALTY)?;
         }
         let revealed = drawn.iter().filter(|d| d.state == validation::REVEALED);
-        let (agree, dissent): (Vec<&Drawn>, Vec<&Drawn>) = revealed.partition(|d| d.revealed == asserted);
+        let (agree, dissent): (Vec<&Drawn>, Vec<&Drawn>) =
+            revealed.partition(|d| d.revealed == asserted);
         if dissent.is_empty() {
             let agreeing: Vec<Address> = agree.iter().map(|d| d.validator).collect();
             self._accept(job_id, &agreeing, true)?;
@@ -175,7 +207,11 @@ impl JobMarket {
         }
         let dissenters: Vec<Address> = dissent.iter().map(|d| d.validator).collect();
         self._set_status(job_id, status::DISPUTED);
-        self.vm().log(IJobMarket::JobDisputed { jobId: job_id, asserter, dissenters: dissenters.clone() });
+        self.vm().log(IJobMarket::JobDisputed {
+            jobId: job_id,
+            asserter,
+            dissenters: dissenters.clone(),
+        });
         self._freeze(asserter)?;
         for dissenter in dissenters {
             self._freeze(dissenter)?;
@@ -201,7 +237,8 @@ impl JobMarket {
         for d in revealed.iter().filter(|d| d.revealed != asserted) {
             self._unfreeze(d.validator)?;
         }
-        let mut losers: Vec<Address> = revealed.iter().filter(|d| d.revealed != correct).map(|d| d.validator).collect();
+        let mut losers: Vec<Address> =
+            revealed.iter().filter(|d| d.revealed != correct).map(|d| d.validator).collect();
         if asserted != correct {
             losers.push(asserter);
         }
@@ -213,13 +250,19 @@ impl JobMarket {
             slashed = slashed.saturating_add(self._slash(*loser, slash_amount)?);
             self._adjust_reputation(*loser, DISPUTE_PENALTY)?;
         }
-        self.vm().log(IJobMarket::DisputeResolved { jobId: job_id, correctOutputHash: correct, losers });
+        self.vm().log(IJobMarket::DisputeResolved {
+            jobId: job_id,
+            correctOutputHash: correct,
+            losers,
+        });
         // Half of what was slashed goes to the parties that were right, as epoch rewards.
         let mut winners = right_validators.clone();
         if asserted == correct {
             winners.push(asserter);
         }
-        if let Some(share) = (slashed / U256::from(2u8)).checked_div(U256::from(winners.len())) {
+        if let Some(share) =
+            slashed.checked_div(U256::from(2u8).saturating_mul(U256::from(winners.len())))
+        {
             for winner in &winners {
                 self._accrue(*winner, share)?;
             }
@@ -247,7 +290,12 @@ impl JobMarket {
 
     /// Final acceptance: the fee goes to the asserter (less the user's discount for a verified
     /// job), `R_A` and `R_V` accrue, the asserter's reputation rises and the consumer is called.
-    pub(crate) fn _accept(&mut self, job_id: U256, validators: &[Address], challenged: bool) -> Result<()> {
+    pub(crate) fn _accept(
+        &mut self,
+        job_id: U256,
+        validators: &[Address],
+        challenged: bool,
+    ) -> Result<()> {
         let (requester, asserter, fee, output_hash, trace_root, callback) = {
             let job = self.jobs.get(job_id);
             (
@@ -261,7 +309,9 @@ impl JobMarket {
         };
         self._set_status(job_id, status::ACCEPTED);
         let discount = if challenged {
-            fee.saturating_mul(U256::from(self.params.user_discount_bps.get().to::<u16>())) / U256::from(10_000u16)
+            fee.saturating_mul(U256::from(self.params.user_discount_bps.get().to::<u16>()))
+                .checked_div(U256::from(10_000u16))
+                .unwrap_or_default()
         } else {
             U256::ZERO
         };
@@ -269,7 +319,12 @@ impl JobMarket {
         self._credit_fee(asserter, fee.saturating_sub(discount))?;
         self._accrue(asserter, self.params.asserter_reward.get())?;
         self._reward_validators(validators)?;
-        self.vm().log(IJobMarket::JobAccepted { jobId: job_id, asserter, outputHash: output_hash, challenged });
+        self.vm().log(IJobMarket::JobAccepted {
+            jobId: job_id,
+            asserter,
+            outputHash: output_hash,
+            challenged,
+        });
         self._adjust_reputation(asserter, ACCEPT_BONUS)?;
         if !callback.is_zero() && !self._deliver(callback, job_id, output_hash, trace_root) {
             self.vm().log(IJobMarket::CallbackFailed { jobId: job_id, callback });

@@ -145,7 +145,8 @@ pub struct JobMarket {
     pub(crate) jobs: StorageMap<alloy_primitives::U256, Job>,
     pub(crate) batches: StorageMap<alloy_primitives::U256, Batch>,
     /// Batch id -> record leaf -> 1 opened, 2 claimed.
-    pub(crate) used_records: StorageMap<alloy_primitives::U256, StorageMap<alloy_primitives::B256, StorageU8>>,
+    pub(crate) used_records:
+        StorageMap<alloy_primitives::U256, StorageMap<alloy_primitives::B256, StorageU8>>,
     pub(crate) seeds: StorageMap<u64, EpochSeed>,
     pub(crate) rewards: StorageMap<u64, StorageMap<Address, StorageU256>>,
     pub(crate) fees: StorageMap<Address, StorageU256>,

@@ -6,10 +6,7 @@
 
 use alloy_primitives::Address;
 use alloy_sol_types::SolCall;
-use stylus_sdk::{
-    call,
-    prelude::*,
-};
+use stylus_sdk::{call, prelude::*};
 
 /// Calls `call` on `to`, letting the callee change state. Storage is written back first, so
 /// update state before calling out (checks, effects, interactions).

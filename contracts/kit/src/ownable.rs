@@ -5,13 +5,14 @@
 //! [`Ownable::init`], guards owner-only entry points with [`Ownable::only_owner`] and forwards
 //! `owner`, `transferOwnership` and `renounceOwnership` from its public interface.
 
-
-
 use alloy_primitives::Address;
 use alloy_sol_types::sol;
 use stylus_sdk::{prelude::*, storage::StorageAddress};
 
-sol!(#[sol(all_derives)] "../interfaces/IOwnable.sol");
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IOwnable.sol"
+);
 
 pub use IOwnable::{OwnableInvalidOwner, OwnableUnauthorizedAccount, OwnershipTransferred};
 

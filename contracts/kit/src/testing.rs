@@ -6,6 +6,7 @@
 //! values, all its setters through `Deref`) and answers each call with the data mocked for it.
 //! An unmocked call reverts with empty data, like a call to an account without code that
 //! returns nothing would fail to decode.
+#![allow(clippy::arithmetic_side_effects)] // test support, never in a contract
 
 use alloc::vec::Vec;
 use core::{cell::RefCell, ops::Deref, slice};
@@ -15,20 +16,21 @@ use alloy_primitives::{Address, B256, U256};
 use stylus_sdk::{
     stylus_core::{
         AccountAccess, BlockAccess, CalldataAccess, ChainAccess, CryptographyAccess, Host,
-        MemoryAccess, MessageAccess, MeteringAccess, RawLogAccess, StorageAccess,
-        UnsafeCallAccess, UnsafeDeploymentAccess,
+        MemoryAccess, MessageAccess, MeteringAccess, RawLogAccess, StorageAccess, UnsafeCallAccess,
+        UnsafeDeploymentAccess,
     },
     testing::TestVM,
 };
 
 type Reply = Result<Vec<u8>, Vec<u8>>;
+type Mocks<K> = Rc<RefCell<HashMap<K, Reply>>>;
 
 /// `TestVM` with per-call mocked replies. See the module docs.
 #[derive(Clone, Default)]
 pub struct MockHost {
     vm: TestVM,
-    calls: Rc<RefCell<HashMap<(Address, Vec<u8>, U256), Reply>>>,
-    static_calls: Rc<RefCell<HashMap<(Address, Vec<u8>), Reply>>>,
+    calls: Mocks<(Address, Vec<u8>, U256)>,
+    static_calls: Mocks<(Address, Vec<u8>)>,
 }
 
 impl Deref for MockHost {
@@ -132,7 +134,14 @@ impl CalldataAccess for MockHost {
 
 // SAFETY: forwards the caller's pointers unchanged to `TestVM`.
 unsafe impl UnsafeDeploymentAccess for MockHost {
-    unsafe fn create1(&self, code: *const u8, len: usize, endowment: *const u8, contract: *mut u8, revert: *mut usize) {
+    unsafe fn create1(
+        &self,
+        code: *const u8,
+        len: usize,
+        endowment: *const u8,
+        contract: *mut u8,
+        revert: *mut usize,
+    ) {
         self.vm.create1(code, len, endowment, contract, revert)
     }
     unsafe fn create2(
@@ -245,4 +254,84 @@ impl RawLogAccess for MockHost {
     fn raw_log(&self, topics: &[B256], data: &[u8]) -> Result<(), &'static str> {
         self.vm.raw_log(topics, data)
     }
+}
+
+/// Checks a contract's ABI as `cargo stylus export-abi` prints it (`exported`) against the
+/// committed copy at `committed` (rewritten instead when `UPDATE_ABI=1`), and checks that its
+/// function and error selectors are exactly `functions` and `errors`, the selectors of the
+/// hand-written `.sol` interfaces the contract claims to implement.
+///
+/// # Panics
+/// On any drift, with a message naming the missing and unexpected signatures.
+pub fn check_abi(
+    exported: &str,
+    committed: &std::path::Path,
+    functions: &[[u8; 4]],
+    errors: &[[u8; 4]],
+) {
+    if std::env::var_os("UPDATE_ABI").is_some() {
+        std::fs::write(committed, exported).expect("write the committed ABI");
+    }
+    let on_disk = std::fs::read_to_string(committed).unwrap_or_default();
+    assert!(
+        on_disk == exported,
+        "exported ABI drifted from {} (run the test with UPDATE_ABI=1 to accept):\n{exported}",
+        committed.display()
+    );
+    compare("function", exported, functions);
+    compare("error", exported, errors);
+}
+
+fn compare(kind: &str, exported: &str, expected: &[[u8; 4]]) {
+    let found = signatures(kind, exported);
+    let found_selectors: std::collections::BTreeSet<[u8; 4]> =
+        found.iter().map(|s| selector(s)).collect();
+    let expected: std::collections::BTreeSet<[u8; 4]> = expected.iter().copied().collect();
+    let unexpected: Vec<&String> =
+        found.iter().filter(|s| !expected.contains(&selector(s))).collect();
+    let missing = expected.difference(&found_selectors).count();
+    assert!(
+        unexpected.is_empty() && missing == 0,
+        "{kind}s differ from the .sol interface: not in the interface {unexpected:?}, {missing} missing from the contract"
+    );
+}
+
+fn selector(signature: &str) -> [u8; 4] {
+    let hash = alloy_primitives::keccak256(signature.as_bytes());
+    [hash[0], hash[1], hash[2], hash[3]]
+}
+
+/// Canonical signatures (`name(type,type)`) of every `kind` item in an exported ABI.
+fn signatures(kind: &str, exported: &str) -> Vec<String> {
+    let prefix = alloc::format!("{kind} ");
+    exported
+        .lines()
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (name, tail) = rest.split_once('(')?;
+            let params = tail.split(')').next()?;
+            let types: Vec<&str> = params
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| p.split_whitespace().next())
+                .collect();
+            Some(alloc::format!("{name}({})", types.join(",")))
+        })
+        .collect()
+}
+
+/// Renders a contract's exported ABI text.
+#[macro_export]
+macro_rules! exported_abi {
+    ($contract:ty) => {{
+        struct Render;
+        impl ::core::fmt::Display for Render {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                <$contract as ::stylus_sdk::abi::GenerateAbi>::fmt_abi(f)
+            }
+        }
+        Render.to_string()
+    }};
 }

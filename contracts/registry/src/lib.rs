@@ -20,10 +20,15 @@ use alloy_sol_types::sol;
 use assay_contract_kit::calls::call_view;
 use stylus_sdk::{
     prelude::*,
-    storage::{StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU32, StorageVec},
+    storage::{
+        StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU32, StorageVec,
+    },
 };
 
-sol!(#[sol(all_derives)] "../interfaces/IModelRegistry.sol");
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IModelRegistry.sol"
+);
 sol!("../interfaces/IStaking.sol");
 
 /// Most miners that may serve one model.
@@ -98,7 +103,12 @@ impl ModelRegistry {
     ///
     /// # Events
     /// `ModelRegistered`.
-    pub fn register_model(&mut self, model_id: B256, engine_hash: B256, price_per_unit: U256) -> Result<()> {
+    pub fn register_model(
+        &mut self,
+        model_id: B256,
+        engine_hash: B256,
+        price_per_unit: U256,
+    ) -> Result<()> {
         if model_id.is_zero() {
             return Err(IModelRegistry::InvalidModelId {}.into());
         }
@@ -127,7 +137,12 @@ impl ModelRegistry {
     ///
     /// # Events
     /// `ModelUpdated`.
-    pub fn update_model(&mut self, model_id: B256, price_per_unit: U256, active: bool) -> Result<()> {
+    pub fn update_model(
+        &mut self,
+        model_id: B256,
+        price_per_unit: U256,
+        active: bool,
+    ) -> Result<()> {
         let caller = self.vm().msg_sender();
         let owner = self.known(model_id)?;
         if caller != owner {
@@ -136,7 +151,11 @@ impl ModelRegistry {
         let mut model = self.models.setter(model_id);
         model.price_per_unit.set(price_per_unit);
         model.active.set(active);
-        self.vm().log(IModelRegistry::ModelUpdated { modelId: model_id, pricePerUnit: price_per_unit, active });
+        self.vm().log(IModelRegistry::ModelUpdated {
+            modelId: model_id,
+            pricePerUnit: price_per_unit,
+            active,
+        });
         Ok(())
     }
 
@@ -155,8 +174,12 @@ impl ModelRegistry {
             return Err(IModelRegistry::ModelInactive { modelId: model_id }.into());
         }
         let staking = self.staking.get();
-        let eligible = call_view(self, staking, &IStaking::isEligibleCall { operator: miner, role: ROLE_MINER })
-            .ok_or(IModelRegistry::StakingCallFailed { staking })?;
+        let eligible = call_view(
+            self,
+            staking,
+            &IStaking::isEligibleCall { operator: miner, role: ROLE_MINER },
+        )
+        .ok_or(IModelRegistry::StakingCallFailed { staking })?;
         if !eligible {
             return Err(IModelRegistry::NotEligibleMiner { miner }.into());
         }
@@ -165,7 +188,11 @@ impl ModelRegistry {
             return Err(IModelRegistry::AlreadyServing { modelId: model_id, miner }.into());
         }
         if model.servers.len() >= MAX_SERVERS {
-            return Err(IModelRegistry::TooManyServers { modelId: model_id, limit: U256::from(MAX_SERVERS) }.into());
+            return Err(IModelRegistry::TooManyServers {
+                modelId: model_id,
+                limit: U256::from(MAX_SERVERS),
+            }
+            .into());
         }
         model.servers.push(miner);
         // At most MAX_SERVERS entries, so the slot fits in 32 bits.
@@ -189,10 +216,11 @@ impl ModelRegistry {
         if slot == 0 {
             return Err(IModelRegistry::NotServing { modelId: model_id, miner }.into());
         }
-        let last_index = model.servers.len() - 1;
-        if slot - 1 != last_index {
+        // slot >= 1 and the miner is listed, so the list is not empty: neither subtraction wraps.
+        let (index, last_index) = (slot.saturating_sub(1), model.servers.len().saturating_sub(1));
+        if index != last_index {
             let last = model.servers.get(last_index).unwrap_or_default();
-            if let Some(mut moved) = model.servers.setter(slot - 1) {
+            if let Some(mut moved) = model.servers.setter(index) {
                 moved.set(last);
             }
             model.server_slot.insert(last, U32::from(slot));

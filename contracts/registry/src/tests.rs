@@ -1,3 +1,4 @@
+#![allow(clippy::arithmetic_side_effects)] // tests compute expectations freely
 use alloy_primitives::{address, b256, Address, B256, U256};
 use alloy_sol_types::SolCall;
 use proptest::prelude::*;
@@ -16,7 +17,11 @@ fn miner(i: u8) -> Address {
 
 fn set_eligible(vm: &TestVM, who: Address, eligible: bool) {
     let call = IStaking::isEligibleCall { operator: who, role: ROLE_MINER };
-    vm.mock_static_call(STAKING, call.abi_encode(), Ok(IStaking::isEligibleCall::abi_encode_returns(&eligible)));
+    vm.mock_static_call(
+        STAKING,
+        call.abi_encode(),
+        Ok(IStaking::isEligibleCall::abi_encode_returns(&eligible)),
+    );
 }
 
 fn deploy() -> (TestVM, ModelRegistry) {
@@ -32,8 +37,14 @@ fn deploy() -> (TestVM, ModelRegistry) {
 fn registration_validates_and_records_the_entry() {
     let (_, mut registry) = deploy();
     assert_eq!(registry.model(MODEL), (OWNER, ENGINE, U256::from(5u64), true, U256::ZERO));
-    assert!(matches!(registry.register_model(MODEL, ENGINE, U256::ZERO), Err(RegistryError::ModelExists(_))));
-    assert!(matches!(registry.register_model(B256::ZERO, ENGINE, U256::ZERO), Err(RegistryError::InvalidModelId(_))));
+    assert!(matches!(
+        registry.register_model(MODEL, ENGINE, U256::ZERO),
+        Err(RegistryError::ModelExists(_))
+    ));
+    assert!(matches!(
+        registry.register_model(B256::ZERO, ENGINE, U256::ZERO),
+        Err(RegistryError::InvalidModelId(_))
+    ));
     assert_eq!(registry.staking(), STAKING);
 }
 
@@ -41,8 +52,14 @@ fn registration_validates_and_records_the_entry() {
 fn only_the_owner_updates_and_inactive_models_take_no_servers() {
     let (vm, mut registry) = deploy();
     vm.set_sender(miner(1));
-    assert!(matches!(registry.update_model(MODEL, U256::ZERO, false), Err(RegistryError::NotModelOwner(_))));
-    assert!(matches!(registry.update_model(ENGINE, U256::ZERO, false), Err(RegistryError::UnknownModel(_))));
+    assert!(matches!(
+        registry.update_model(MODEL, U256::ZERO, false),
+        Err(RegistryError::NotModelOwner(_))
+    ));
+    assert!(matches!(
+        registry.update_model(ENGINE, U256::ZERO, false),
+        Err(RegistryError::UnknownModel(_))
+    ));
     vm.set_sender(OWNER);
     registry.update_model(MODEL, U256::from(9u64), false).unwrap();
     vm.set_sender(miner(1));

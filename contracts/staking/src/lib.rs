@@ -38,7 +38,10 @@ use stylus_sdk::{
 
 pub use crate::pool::Pool;
 
-sol!(#[sol(all_derives)] "../interfaces/IStaking.sol");
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IStaking.sol"
+);
 sol!("../interfaces/IAssayToken.sol");
 
 /// Role of a miner.
@@ -194,10 +197,18 @@ impl Staking {
     pub fn request_unstake(&mut self, operator: Address, shares: U256) -> Result<u64> {
         self.registered(operator)?;
         let staker = self.vm().msg_sender();
-        let release_at =
-            self.vm().block_timestamp().checked_add(self.unbonding_delay.get().to::<u64>()).ok_or_else(overflow)?;
+        let release_at = self
+            .vm()
+            .block_timestamp()
+            .checked_add(self.unbonding_delay.get().to::<u64>())
+            .ok_or_else(overflow)?;
         self._start_unbonding(operator, staker, shares, release_at)?;
-        self.vm().log(IStaking::UnstakeRequested { staker, operator, shares, releaseAt: release_at });
+        self.vm().log(IStaking::UnstakeRequested {
+            staker,
+            operator,
+            shares,
+            releaseAt: release_at,
+        });
         Ok(release_at)
     }
 
@@ -367,7 +378,11 @@ impl Staking {
             .into_iter()
             .map(|operator| {
                 let role = self.pools.get(operator).role.get().to::<u8>();
-                if self.is_eligible(operator, role) { self.pools.get(operator).weight() } else { U256::ZERO }
+                if self.is_eligible(operator, role) {
+                    self.pools.get(operator).weight()
+                } else {
+                    U256::ZERO
+                }
             })
             .collect()
     }

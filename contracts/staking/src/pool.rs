@@ -45,20 +45,29 @@ impl Pool {
     pub(crate) fn weight(&self) -> U256 {
         let active = self.total_shares.get().saturating_sub(self.unbonding_shares.get());
         let reputation = U256::from(self.reputation.get().to::<u32>());
-        self.value_of(active).saturating_mul(reputation) / U256::from(10_000u32)
+        self.value_of(active)
+            .saturating_mul(reputation)
+            .checked_div(U256::from(10_000u32))
+            .unwrap_or_default()
     }
 }
 
 impl Staking {
     /// Mints shares for `amount` to `staker` in `operator`'s pool, then pulls the tokens.
-    pub(crate) fn _deposit(&mut self, staker: Address, operator: Address, amount: U256) -> Result<U256> {
+    pub(crate) fn _deposit(
+        &mut self,
+        staker: Address,
+        operator: Address,
+        amount: U256,
+    ) -> Result<U256> {
         if amount.is_zero() {
             return Err(IStaking::ZeroAmount {}.into());
         }
         let total = self.total_accounted.get().checked_add(amount).ok_or_else(overflow)?;
         let mut pool = self.pools.setter(operator);
         let (total_shares, assets) = (pool.total_shares.get(), pool.assets.get());
-        let minted = shares::shares_for_assets(amount, total_shares, assets).ok_or_else(overflow)?;
+        let minted =
+            shares::shares_for_assets(amount, total_shares, assets).ok_or_else(overflow)?;
         if minted.is_zero() {
             return Err(IStaking::ZeroAmount {}.into());
         }
@@ -100,7 +109,11 @@ impl Staking {
     }
 
     /// Burns `staker`'s released unbonding shares; returns `(shares, assets)` to pay out.
-    pub(crate) fn _finish_unbonding(&mut self, operator: Address, staker: Address) -> Result<(U256, U256)> {
+    pub(crate) fn _finish_unbonding(
+        &mut self,
+        operator: Address,
+        staker: Address,
+    ) -> Result<(U256, U256)> {
         let now = self.vm().block_timestamp();
         let mut pool = self.pools.setter(operator);
         let (shares, release_at) = {
@@ -119,7 +132,8 @@ impl Staking {
         let assets = pool.value_of(shares);
         // `shares` are part of both totals and `assets` is at most the pool's assets.
         let total_shares = pool.total_shares.get().checked_sub(shares).ok_or_else(overflow)?;
-        let unbonding_shares = pool.unbonding_shares.get().checked_sub(shares).ok_or_else(overflow)?;
+        let unbonding_shares =
+            pool.unbonding_shares.get().checked_sub(shares).ok_or_else(overflow)?;
         let remaining = pool.assets.get().checked_sub(assets).ok_or_else(overflow)?;
         pool.total_shares.set(total_shares);
         pool.unbonding_shares.set(unbonding_shares);
@@ -153,4 +167,3 @@ impl Staking {
         Ok(())
     }
 }
-

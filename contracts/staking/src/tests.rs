@@ -1,3 +1,4 @@
+#![allow(clippy::arithmetic_side_effects)] // tests compute expectations freely
 use alloy_primitives::{address, Address, U256};
 use alloy_sol_types::SolCall;
 use proptest::prelude::*;
@@ -23,22 +24,41 @@ fn u(x: u64) -> U256 {
 /// Makes the token accept `transferFrom(from, staking, amount)`.
 fn mock_pull(vm: &TestVM, from: Address, amount: U256) {
     let call = IAssayToken::transferFromCall { from, to: STAKING, value: amount };
-    vm.mock_call(TOKEN, call.abi_encode(), U256::ZERO, Ok(IAssayToken::transferFromCall::abi_encode_returns(&true)));
+    vm.mock_call(
+        TOKEN,
+        call.abi_encode(),
+        U256::ZERO,
+        Ok(IAssayToken::transferFromCall::abi_encode_returns(&true)),
+    );
 }
 
 /// Makes the token accept `transfer(to, amount)` from the staking contract.
 fn mock_pay(vm: &TestVM, to: Address, amount: U256) {
     let call = IAssayToken::transferCall { to, value: amount };
-    vm.mock_call(TOKEN, call.abi_encode(), U256::ZERO, Ok(IAssayToken::transferCall::abi_encode_returns(&true)));
+    vm.mock_call(
+        TOKEN,
+        call.abi_encode(),
+        U256::ZERO,
+        Ok(IAssayToken::transferCall::abi_encode_returns(&true)),
+    );
 }
 
 fn mock_burn(vm: &TestVM, amount: U256) {
-    vm.mock_call(TOKEN, IAssayToken::burnCall { value: amount }.abi_encode(), U256::ZERO, Ok(Vec::new()));
+    vm.mock_call(
+        TOKEN,
+        IAssayToken::burnCall { value: amount }.abi_encode(),
+        U256::ZERO,
+        Ok(Vec::new()),
+    );
 }
 
 fn mock_balance(vm: &TestVM, balance: U256) {
     let call = IAssayToken::balanceOfCall { account: STAKING };
-    vm.mock_static_call(TOKEN, call.abi_encode(), Ok(IAssayToken::balanceOfCall::abi_encode_returns(&balance)));
+    vm.mock_static_call(
+        TOKEN,
+        call.abi_encode(),
+        Ok(IAssayToken::balanceOfCall::abi_encode_returns(&balance)),
+    );
 }
 
 fn deploy() -> (TestVM, Staking) {
@@ -63,10 +83,19 @@ fn register_checks_role_minimum_and_duplicates() {
     let (vm, mut staking) = deploy();
     vm.set_sender(MINER);
     assert!(matches!(staking.register_operator(7, u(MIN)), Err(StakingError::UnknownRole(_))));
-    assert!(matches!(staking.register_operator(ROLE_MINER, u(MIN - 1)), Err(StakingError::BelowMinimumStake(_))));
+    assert!(matches!(
+        staking.register_operator(ROLE_MINER, u(MIN - 1)),
+        Err(StakingError::BelowMinimumStake(_))
+    ));
     register(&vm, &mut staking, MINER, ROLE_MINER, MIN);
-    assert!(matches!(staking.register_operator(ROLE_MINER, u(MIN)), Err(StakingError::AlreadyRegistered(_))));
-    assert_eq!(staking.operator_info(MINER), (ROLE_MINER, u(MIN), u(MIN), U256::ZERO, INITIAL_REPUTATION, 0));
+    assert!(matches!(
+        staking.register_operator(ROLE_MINER, u(MIN)),
+        Err(StakingError::AlreadyRegistered(_))
+    ));
+    assert_eq!(
+        staking.operator_info(MINER),
+        (ROLE_MINER, u(MIN), u(MIN), U256::ZERO, INITIAL_REPUTATION, 0)
+    );
     assert!(staking.is_eligible(MINER, ROLE_MINER));
     assert!(!staking.is_eligible(MINER, ROLE_COORDINATOR));
     assert_eq!(staking.total_accounted(), u(MIN));
@@ -77,7 +106,10 @@ fn failed_token_pull_reverts_with_named_error() {
     // TestVM does not roll storage back on a revert (the chain does), so this runs alone.
     let (vm, mut staking) = deploy();
     vm.set_sender(MINER);
-    assert!(matches!(staking.register_operator(ROLE_MINER, u(MIN)), Err(StakingError::TokenCallFailed(_))));
+    assert!(matches!(
+        staking.register_operator(ROLE_MINER, u(MIN)),
+        Err(StakingError::TokenCallFailed(_))
+    ));
 }
 
 #[test]
@@ -120,7 +152,10 @@ fn unbonding_waits_for_delay_and_never_releases_frozen_stake() {
     register(&vm, &mut staking, MINER, ROLE_MINER, 2_000);
     vm.set_sender(MINER);
     assert!(matches!(staking.withdraw(MINER), Err(StakingError::NothingUnbonding(_))));
-    assert!(matches!(staking.request_unstake(MINER, u(2_001)), Err(StakingError::InsufficientShares(_))));
+    assert!(matches!(
+        staking.request_unstake(MINER, u(2_001)),
+        Err(StakingError::InsufficientShares(_))
+    ));
     assert!(matches!(staking.request_unstake(MINER, U256::ZERO), Err(StakingError::ZeroAmount(_))));
     let release = staking.request_unstake(MINER, u(1_500)).unwrap();
     assert_eq!(release, 1_000 + DELAY);
@@ -190,7 +225,10 @@ fn reputation_is_clamped_and_scales_weight() {
     register(&vm, &mut staking, COORD, ROLE_COORDINATOR, 2 * MIN);
     vm.set_sender(MARKET);
     assert_eq!(staking.adjust_reputation(MINER, -5_000).unwrap(), 5_000);
-    assert_eq!(staking.weights(vec![MINER, COORD, ALICE]), vec![u(MIN / 2), u(2 * MIN), U256::ZERO]);
+    assert_eq!(
+        staking.weights(vec![MINER, COORD, ALICE]),
+        vec![u(MIN / 2), u(2 * MIN), U256::ZERO]
+    );
     assert_eq!(staking.adjust_reputation(MINER, i32::MAX).unwrap(), MAX_REPUTATION);
     assert_eq!(staking.adjust_reputation(MINER, i32::MIN).unwrap(), 0);
     staking.freeze(COORD).unwrap();

@@ -24,7 +24,10 @@ use stylus_sdk::{
     storage::{StorageAddress, StorageMap, StorageU256},
 };
 
-sol!(#[sol(all_derives)] "../interfaces/IAssayToken.sol");
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IAssayToken.sol"
+);
 
 /// Token name.
 pub const NAME: &str = "Assay";

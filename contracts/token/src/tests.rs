@@ -1,3 +1,4 @@
+#![allow(clippy::arithmetic_side_effects)] // tests compute expectations freely
 use alloy_primitives::{address, Address, U256};
 use alloy_sol_types::SolEvent;
 use proptest::prelude::*;
@@ -26,7 +27,10 @@ fn u(x: u64) -> U256 {
 fn constructor_sets_owner_and_rejects_zero() {
     let (_, token) = deploy();
     assert_eq!(token.owner(), OWNER);
-    assert_eq!((token.name(), token.symbol(), token.decimals()), ("Assay".into(), "ASSAY".into(), 18));
+    assert_eq!(
+        (token.name(), token.symbol(), token.decimals()),
+        ("Assay".into(), "ASSAY".into(), 18)
+    );
     let vm = TestVM::default();
     let mut other = AssayToken::from(&vm);
     assert!(matches!(other.constructor(Address::ZERO), Err(TokenError::InvalidOwner(_))));
@@ -43,7 +47,10 @@ fn only_owner_or_minter_mints() {
     token.set_minter(MINTER).unwrap();
     vm.set_sender(MINTER);
     token.mint(BOB, u(5)).unwrap();
-    assert_eq!((token.total_supply(), token.total_minted(), token.balance_of(BOB)), (u(105), u(105), u(5)));
+    assert_eq!(
+        (token.total_supply(), token.total_minted(), token.balance_of(BOB)),
+        (u(105), u(105), u(5))
+    );
     assert!(matches!(token.mint(Address::ZERO, u(1)), Err(TokenError::InvalidReceiver(_))));
     assert!(matches!(token.mint(BOB, U256::MAX), Err(TokenError::SupplyOverflow(_))));
 }
@@ -91,7 +98,10 @@ fn transfer_from_spends_allowance_except_infinite() {
     token.approve(BOB, u(3)).unwrap();
     assert!(matches!(token.approve(Address::ZERO, u(3)), Err(TokenError::InvalidSpender(_))));
     vm.set_sender(BOB);
-    assert!(matches!(token.transfer_from(ALICE, BOB, u(4)), Err(TokenError::InsufficientAllowance(_))));
+    assert!(matches!(
+        token.transfer_from(ALICE, BOB, u(4)),
+        Err(TokenError::InsufficientAllowance(_))
+    ));
     token.transfer_from(ALICE, BOB, u(2)).unwrap();
     assert_eq!(token.allowance(ALICE, BOB), u(1));
     vm.set_sender(ALICE);

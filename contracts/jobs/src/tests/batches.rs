@@ -36,11 +36,31 @@ fn proof(recs: &[JobRecord], i: usize) -> Vec<B256> {
 }
 
 fn open(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<U256, MarketError> {
-    env.market.open_batch_job(batch, r.job_key, r.model_id, r.input_root, r.asserter, r.output_hash, r.trace_root, r.fee, p)
+    env.market.open_batch_job(
+        batch,
+        r.job_key,
+        r.model_id,
+        r.input_root,
+        r.asserter,
+        r.output_hash,
+        r.trace_root,
+        r.fee,
+        p,
+    )
 }
 
 fn claim(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<(), MarketError> {
-    env.market.claim_batch_job(batch, r.job_key, r.model_id, r.input_root, r.asserter, r.output_hash, r.trace_root, r.fee, p)
+    env.market.claim_batch_job(
+        batch,
+        r.job_key,
+        r.model_id,
+        r.input_root,
+        r.asserter,
+        r.output_hash,
+        r.trace_root,
+        r.fee,
+        p,
+    )
 }
 
 fn challenged(env: &Env, batch: U256, r: &JobRecord) -> bool {
@@ -53,10 +73,16 @@ fn only_staked_coordinators_commit_valid_batches() {
     let mut env = Env::new(1);
     env.vm.set_sender(USER);
     env.set_eligible(USER, 2, false);
-    assert!(matches!(env.market.commit_batch(B256::repeat_byte(1), 1), Err(MarketError::NotCoordinator(_))));
+    assert!(matches!(
+        env.market.commit_batch(B256::repeat_byte(1), 1),
+        Err(MarketError::NotCoordinator(_))
+    ));
     env.vm.set_sender(COORD);
     assert!(matches!(env.market.commit_batch(B256::ZERO, 1), Err(MarketError::InvalidBatch(_))));
-    assert!(matches!(env.market.commit_batch(B256::repeat_byte(1), 0), Err(MarketError::InvalidBatch(_))));
+    assert!(matches!(
+        env.market.commit_batch(B256::repeat_byte(1), 0),
+        Err(MarketError::InvalidBatch(_))
+    ));
     let recs = records(3, 10);
     let id = commit(&mut env, &recs, 30);
     assert_eq!(env.market.batch(id).0, COORD);
@@ -73,15 +99,30 @@ fn claims_wait_for_the_window_and_pay_once() {
     let recs = records(5, 10);
     let id = commit(&mut env, &recs, 50);
     env.vm.set_sender(USER);
-    assert!(matches!(claim(&mut env, id, &recs[0], proof(&recs, 0)), Err(MarketError::BatchNotSealed(_))));
+    assert!(matches!(
+        claim(&mut env, id, &recs[0], proof(&recs, 0)),
+        Err(MarketError::BatchNotSealed(_))
+    ));
     env.advance(1, 1);
     env.market.seal_batch(id).unwrap();
-    assert!(matches!(claim(&mut env, id, &recs[0], proof(&recs, 0)), Err(MarketError::BatchWindowOpen(_))));
-    assert!(matches!(open(&mut env, id, &recs[0], proof(&recs, 0)), Err(MarketError::NotChallenged(_))));
+    assert!(matches!(
+        claim(&mut env, id, &recs[0], proof(&recs, 0)),
+        Err(MarketError::BatchWindowOpen(_))
+    ));
+    assert!(matches!(
+        open(&mut env, id, &recs[0], proof(&recs, 0)),
+        Err(MarketError::NotChallenged(_))
+    ));
     env.advance(1, 600);
-    assert!(matches!(claim(&mut env, id, &recs[0], proof(&recs, 1)), Err(MarketError::InvalidProof(_))));
+    assert!(matches!(
+        claim(&mut env, id, &recs[0], proof(&recs, 1)),
+        Err(MarketError::InvalidProof(_))
+    ));
     claim(&mut env, id, &recs[0], proof(&recs, 0)).unwrap();
-    assert!(matches!(claim(&mut env, id, &recs[0], proof(&recs, 0)), Err(MarketError::RecordAlreadyUsed(_))));
+    assert!(matches!(
+        claim(&mut env, id, &recs[0], proof(&recs, 0)),
+        Err(MarketError::RecordAlreadyUsed(_))
+    ));
     assert_eq!(env.market.fee_balance(recs[0].asserter), u(10));
     assert_eq!(env.market.accrued_reward(0, recs[0].asserter), u(R_A));
     assert_eq!(env.market.batch(id).4, u(10));
@@ -95,7 +136,10 @@ fn payouts_never_exceed_the_escrow() {
     env.advance(1, 601);
     env.market.seal_batch(id).unwrap();
     claim(&mut env, id, &recs[0], proof(&recs, 0)).unwrap();
-    assert!(matches!(claim(&mut env, id, &recs[1], proof(&recs, 1)), Err(MarketError::EscrowExceeded(_))));
+    assert!(matches!(
+        claim(&mut env, id, &recs[1], proof(&recs, 1)),
+        Err(MarketError::EscrowExceeded(_))
+    ));
 }
 
 #[test]
@@ -109,10 +153,19 @@ fn challenged_records_are_opened_for_sampling_and_cannot_be_claimed() {
     assert_eq!(env.status(job), status::CHALLENGED);
     assert_eq!(env.market.job(job).5, recs[0].asserter);
     assert!(!env.market.job_validators(job).0.contains(&recs[0].asserter));
-    assert!(matches!(open(&mut env, id, &recs[0], proof(&recs, 0)), Err(MarketError::RecordAlreadyUsed(_))));
+    assert!(matches!(
+        open(&mut env, id, &recs[0], proof(&recs, 0)),
+        Err(MarketError::RecordAlreadyUsed(_))
+    ));
     env.advance(1, 600);
-    assert!(matches!(open(&mut env, id, &recs[1], proof(&recs, 1)), Err(MarketError::BatchWindowClosed(_))));
-    assert!(matches!(claim(&mut env, id, &recs[1], proof(&recs, 1)), Err(MarketError::ChallengedNotOpened(_))));
+    assert!(matches!(
+        open(&mut env, id, &recs[1], proof(&recs, 1)),
+        Err(MarketError::BatchWindowClosed(_))
+    ));
+    assert!(matches!(
+        claim(&mut env, id, &recs[1], proof(&recs, 1)),
+        Err(MarketError::ChallengedNotOpened(_))
+    ));
 }
 
 proptest! {

@@ -2,7 +2,9 @@ use alloy_primitives::{address, keccak256, Address, B256, U256};
 use alloy_sol_types::SolCall;
 use assay_contract_kit::testing::MockHost;
 
-use crate::{external::ARB_SYS, IArbSys, IAssayToken, IModelRegistry, IStaking, JobMarket, ROLE_MINER};
+use crate::{
+    external::ARB_SYS, IArbSys, IAssayToken, IModelRegistry, IStaking, JobMarket, ROLE_MINER,
+};
 
 pub(super) const OWNER: Address = address!("0x00000000000000000000000000000000000000a1");
 pub(super) const TOKEN: Address = address!("0x00000000000000000000000000000000000000a2");
@@ -66,7 +68,21 @@ impl Env {
     pub(super) fn set_params(&mut self, challenge_ppm: u32, validators: u8) {
         self.vm.set_sender(OWNER);
         self.market
-            .set_params(challenge_ppm, validators, u(R_A), u(R_V), u(SLASH), U256::ZERO, 0, 1_000, 60, 60, 60, 600, 600)
+            .set_params(
+                challenge_ppm,
+                validators,
+                u(R_A),
+                u(R_V),
+                u(SLASH),
+                U256::ZERO,
+                0,
+                1_000,
+                60,
+                60,
+                60,
+                600,
+                600,
+            )
             .unwrap();
     }
 
@@ -74,7 +90,11 @@ impl Env {
     pub(super) fn set_block(&mut self, n: u64) {
         self.block = n;
         let number = IArbSys::arbBlockNumberCall {};
-        self.vm.mock_static_call(ARB_SYS, number.abi_encode(), Ok(U256::from(n).to_be_bytes::<32>().to_vec()));
+        self.vm.mock_static_call(
+            ARB_SYS,
+            number.abi_encode(),
+            Ok(U256::from(n).to_be_bytes::<32>().to_vec()),
+        );
         for k in n.saturating_sub(256)..n {
             let call = IArbSys::arbBlockHashCall { arbBlockNum: U256::from(k) };
             self.vm.mock_static_call(ARB_SYS, call.abi_encode(), Ok(block_hash(k).to_vec()));
@@ -95,43 +115,81 @@ impl Env {
             _3: active,
             _4: u(4),
         });
-        self.vm.mock_static_call(REGISTRY, IModelRegistry::modelCall { modelId: MODEL }.abi_encode(), Ok(ret));
+        self.vm.mock_static_call(
+            REGISTRY,
+            IModelRegistry::modelCall { modelId: MODEL }.abi_encode(),
+            Ok(ret),
+        );
         let servers = IModelRegistry::serversCall::abi_encode_returns(&miners());
-        self.vm.mock_static_call(REGISTRY, IModelRegistry::serversCall { modelId: MODEL }.abi_encode(), Ok(servers));
+        self.vm.mock_static_call(
+            REGISTRY,
+            IModelRegistry::serversCall { modelId: MODEL }.abi_encode(),
+            Ok(servers),
+        );
     }
 
     pub(super) fn set_weights(&self, weights: &[u64]) {
         let call = IStaking::weightsCall { operators: miners() };
         let ret: Vec<U256> = weights.iter().map(|w| u(*w)).collect();
-        self.vm.mock_static_call(STAKING, call.abi_encode(), Ok(IStaking::weightsCall::abi_encode_returns(&ret)));
+        self.vm.mock_static_call(
+            STAKING,
+            call.abi_encode(),
+            Ok(IStaking::weightsCall::abi_encode_returns(&ret)),
+        );
         for m in miners() {
             let info = IStaking::operatorInfoCall { operator: m };
-            let ret = IStaking::operatorInfoCall::abi_encode_returns(&IStaking::operatorInfoReturn {
-                _0: ROLE_MINER,
-                _1: u(1),
-                _2: u(1),
-                _3: U256::ZERO,
-                _4: 10_000,
-                _5: 0,
-            });
+            let ret =
+                IStaking::operatorInfoCall::abi_encode_returns(&IStaking::operatorInfoReturn {
+                    _0: ROLE_MINER,
+                    _1: u(1),
+                    _2: u(1),
+                    _3: U256::ZERO,
+                    _4: 10_000,
+                    _5: 0,
+                });
             self.vm.mock_static_call(STAKING, info.abi_encode(), Ok(ret));
         }
     }
 
     pub(super) fn set_eligible(&self, who: Address, role: u8, eligible: bool) {
         let call = IStaking::isEligibleCall { operator: who, role };
-        self.vm.mock_static_call(STAKING, call.abi_encode(), Ok(IStaking::isEligibleCall::abi_encode_returns(&eligible)));
+        self.vm.mock_static_call(
+            STAKING,
+            call.abi_encode(),
+            Ok(IStaking::isEligibleCall::abi_encode_returns(&eligible)),
+        );
     }
 
     fn mock_staking_writes(&self, who: Address) {
         for delta in [10, -500, -5_000] {
             let call = IStaking::adjustReputationCall { operator: who, delta };
-            self.vm.mock_call(STAKING, call.abi_encode(), U256::ZERO, Ok(IStaking::adjustReputationCall::abi_encode_returns(&10_000)));
+            self.vm.mock_call(
+                STAKING,
+                call.abi_encode(),
+                U256::ZERO,
+                Ok(IStaking::adjustReputationCall::abi_encode_returns(&10_000)),
+            );
         }
-        self.vm.mock_call(STAKING, IStaking::freezeCall { operator: who }.abi_encode(), U256::ZERO, Ok(Vec::new()));
-        self.vm.mock_call(STAKING, IStaking::unfreezeCall { operator: who }.abi_encode(), U256::ZERO, Ok(Vec::new()));
-        let slash = IStaking::slashCall { operator: who, amount: u(SLASH), recipient: Address::ZERO };
-        self.vm.mock_call(STAKING, slash.abi_encode(), U256::ZERO, Ok(IStaking::slashCall::abi_encode_returns(&u(SLASH))));
+        self.vm.mock_call(
+            STAKING,
+            IStaking::freezeCall { operator: who }.abi_encode(),
+            U256::ZERO,
+            Ok(Vec::new()),
+        );
+        self.vm.mock_call(
+            STAKING,
+            IStaking::unfreezeCall { operator: who }.abi_encode(),
+            U256::ZERO,
+            Ok(Vec::new()),
+        );
+        let slash =
+            IStaking::slashCall { operator: who, amount: u(SLASH), recipient: Address::ZERO };
+        self.vm.mock_call(
+            STAKING,
+            slash.abi_encode(),
+            U256::ZERO,
+            Ok(IStaking::slashCall::abi_encode_returns(&u(SLASH))),
+        );
     }
 
     /// Lets the market mint `amount` into staking and credit it to `operator`.

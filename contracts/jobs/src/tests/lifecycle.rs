@@ -11,7 +11,10 @@ use crate::{status, JobMarket, MarketError};
 fn constructor_rejects_zero_epoch_and_sets_wiring() {
     let vm = MockHost::default();
     let mut market = JobMarket::from(&vm);
-    assert!(matches!(market.constructor(OWNER, TOKEN, STAKING, REGISTRY, 0), Err(MarketError::InvalidParams(_))));
+    assert!(matches!(
+        market.constructor(OWNER, TOKEN, STAKING, REGISTRY, 0),
+        Err(MarketError::InvalidParams(_))
+    ));
     let env = Env::new(1);
     assert_eq!(env.market.contracts(), (TOKEN, STAKING, REGISTRY, RESOLVER));
     assert_eq!(env.market.epoch_timing(), (T0, EPOCH));
@@ -29,10 +32,16 @@ fn params_are_owner_only_and_must_keep_cheating_unprofitable() {
     assert!(matches!(ok(m, 10_000, 2, 100, 1, 0, 60), Err(MarketError::Unauthorized(_))));
     env.vm.set_sender(OWNER);
     // DESIGN 3.2: S = 100 C needs p near 1 %; 0.9 % fails, 1.1 % passes.
-    assert!(matches!(ok(m, 9_000, 2, 100_000, 1_000, 0, 60), Err(MarketError::HonestyConditionViolated(_))));
+    assert!(matches!(
+        ok(m, 9_000, 2, 100_000, 1_000, 0, 60),
+        Err(MarketError::HonestyConditionViolated(_))
+    ));
     ok(m, 11_000, 2, 100_000, 1_000, 0, 60).unwrap();
     assert!(matches!(ok(m, 11_000, 9, 100_000, 1_000, 0, 60), Err(MarketError::InvalidParams(_))));
-    assert!(matches!(ok(m, 11_000, 2, 100_000, 1_000, 10_001, 60), Err(MarketError::InvalidParams(_))));
+    assert!(matches!(
+        ok(m, 11_000, 2, 100_000, 1_000, 10_001, 60),
+        Err(MarketError::InvalidParams(_))
+    ));
     assert!(matches!(ok(m, 11_000, 2, 100_000, 1_000, 0, 0), Err(MarketError::InvalidParams(_))));
     assert!(matches!(ok(m, 11_000, 0, 100_000, 1_000, 0, 60), Err(MarketError::InvalidParams(_))));
     let p = m.params();
@@ -47,33 +56,66 @@ fn submission_checks_model_fee_and_deadline() {
     env.vm.set_sender(USER);
     env.vm.set_value(u(PRICE - 1));
     let deadline = env.now + 100;
-    assert!(matches!(env.market.submit_job(MODEL, INPUT, Address::ZERO, deadline), Err(MarketError::FeeTooLow(_))));
+    assert!(matches!(
+        env.market.submit_job(MODEL, INPUT, Address::ZERO, deadline),
+        Err(MarketError::FeeTooLow(_))
+    ));
     env.vm.set_value(u(PRICE));
-    assert!(matches!(env.market.submit_job(MODEL, INPUT, Address::ZERO, env.now), Err(MarketError::DeadlinePassed(_))));
-    assert!(matches!(env.market.submit_job(INPUT, INPUT, Address::ZERO, deadline), Err(MarketError::ExternalCallFailed(_))));
+    assert!(matches!(
+        env.market.submit_job(MODEL, INPUT, Address::ZERO, env.now),
+        Err(MarketError::DeadlinePassed(_))
+    ));
+    assert!(matches!(
+        env.market.submit_job(INPUT, INPUT, Address::ZERO, deadline),
+        Err(MarketError::ExternalCallFailed(_))
+    ));
     env.mock_model(false);
-    assert!(matches!(env.market.submit_job(MODEL, INPUT, Address::ZERO, deadline), Err(MarketError::ModelInactive(_))));
+    assert!(matches!(
+        env.market.submit_job(MODEL, INPUT, Address::ZERO, deadline),
+        Err(MarketError::ModelInactive(_))
+    ));
     env.mock_model(true);
     let id = env.market.submit_job(MODEL, INPUT, Address::ZERO, deadline).unwrap();
     assert_eq!(id, u(1));
-    assert_eq!(env.market.job(id), (status::SUBMITTED, USER, MODEL, INPUT, u(PRICE), Address::ZERO, B256::ZERO, B256::ZERO, deadline));
+    assert_eq!(
+        env.market.job(id),
+        (
+            status::SUBMITTED,
+            USER,
+            MODEL,
+            INPUT,
+            u(PRICE),
+            Address::ZERO,
+            B256::ZERO,
+            B256::ZERO,
+            deadline
+        )
+    );
 }
 
 #[test]
 fn unknown_models_are_named() {
     let mut env = Env::new(1);
-    let ret = crate::IModelRegistry::modelCall::abi_encode_returns(&crate::IModelRegistry::modelReturn {
-        _0: Address::ZERO,
-        _1: B256::ZERO,
-        _2: U256::ZERO,
-        _3: false,
-        _4: U256::ZERO,
-    });
+    let ret =
+        crate::IModelRegistry::modelCall::abi_encode_returns(&crate::IModelRegistry::modelReturn {
+            _0: Address::ZERO,
+            _1: B256::ZERO,
+            _2: U256::ZERO,
+            _3: false,
+            _4: U256::ZERO,
+        });
     use alloy_sol_types::SolCall;
-    env.vm.mock_static_call(REGISTRY, crate::IModelRegistry::modelCall { modelId: MODEL }.abi_encode(), Ok(ret));
+    env.vm.mock_static_call(
+        REGISTRY,
+        crate::IModelRegistry::modelCall { modelId: MODEL }.abi_encode(),
+        Ok(ret),
+    );
     env.vm.set_sender(USER);
     env.vm.set_value(u(PRICE));
-    assert!(matches!(env.market.submit_job(MODEL, INPUT, Address::ZERO, env.now + 9), Err(MarketError::UnknownModel(_))));
+    assert!(matches!(
+        env.market.submit_job(MODEL, INPUT, Address::ZERO, env.now + 9),
+        Err(MarketError::UnknownModel(_))
+    ));
 }
 
 #[test]
@@ -88,7 +130,8 @@ fn assignment_follows_the_published_stake_weighted_draw() {
     env.set_weights(&[0, 300, 0, 100]);
     let asserter = env.market.assign_job(id).unwrap();
     let weights = [U256::ZERO, u(300), U256::ZERO, u(100)];
-    let expected = draw::weighted_pick(draw::assignment_seed(id, block_hash(100)), &weights).unwrap();
+    let expected =
+        draw::weighted_pick(draw::assignment_seed(id, block_hash(100)), &weights).unwrap();
     assert_eq!(asserter, miners()[expected]);
     assert!(matches!(env.market.assign_job(id), Err(MarketError::WrongStatus(_))));
 }
@@ -101,10 +144,16 @@ fn only_the_asserter_asserts_and_only_in_time() {
     let asserter = env.market.assign_job(id).unwrap();
     let stranger = miners().into_iter().find(|m| *m != asserter).unwrap();
     env.vm.set_sender(stranger);
-    assert!(matches!(env.market.assert_result(id, B256::ZERO, B256::ZERO), Err(MarketError::NotAsserter(_))));
+    assert!(matches!(
+        env.market.assert_result(id, B256::ZERO, B256::ZERO),
+        Err(MarketError::NotAsserter(_))
+    ));
     env.advance(1, 61);
     env.vm.set_sender(asserter);
-    assert!(matches!(env.market.assert_result(id, B256::ZERO, B256::ZERO), Err(MarketError::DeadlinePassed(_))));
+    assert!(matches!(
+        env.market.assert_result(id, B256::ZERO, B256::ZERO),
+        Err(MarketError::DeadlinePassed(_))
+    ));
 }
 
 #[test]

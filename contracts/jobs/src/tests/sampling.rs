@@ -27,7 +27,9 @@ fn challenged(env: &mut Env) -> (U256, Address, Vec<Address>) {
 
 fn commit(env: &mut Env, id: U256, v: Address, hash: B256) {
     env.vm.set_sender(v);
-    env.market.commit_validation(id, validation_commitment(onchain_job_key(id), v, hash, salt(v))).unwrap();
+    env.market
+        .commit_validation(id, validation_commitment(onchain_job_key(id), v, hash, salt(v)))
+        .unwrap();
 }
 
 fn reveal(env: &mut Env, id: U256, v: Address, hash: B256) {
@@ -66,8 +68,10 @@ fn validators_exclude_the_asserter_and_follow_the_draw() {
     assert_eq!(validators.len(), 2);
     assert!(!validators.contains(&asserter));
     let seed = draw::challenge_seed(B256::ZERO, block_hash(101), onchain_job_key(id));
-    let weights: Vec<U256> = miners().iter().map(|m| if *m == asserter { U256::ZERO } else { u(100) }).collect();
-    let expected: Vec<Address> = draw::pick_distinct(seed, &weights, 2).into_iter().map(|i| miners()[i]).collect();
+    let weights: Vec<U256> =
+        miners().iter().map(|m| if *m == asserter { U256::ZERO } else { u(100) }).collect();
+    let expected: Vec<Address> =
+        draw::pick_distinct(seed, &weights, 2).into_iter().map(|i| miners()[i]).collect();
     assert_eq!(validators, expected);
 }
 
@@ -85,7 +89,8 @@ fn a_hidden_epoch_seed_blocks_draws_until_revealed() {
     assert!(env.market.draw_challenge(id).unwrap());
     let expected = draw::challenge_seed(seed, block_hash(env.block - 1), onchain_job_key(id));
     let asserter = env.market.job(id).5;
-    let weights: Vec<U256> = miners().iter().map(|m| if *m == asserter { U256::ZERO } else { u(100) }).collect();
+    let weights: Vec<U256> =
+        miners().iter().map(|m| if *m == asserter { U256::ZERO } else { u(100) }).collect();
     let first = draw::pick_distinct(expected, &weights, 2)[0];
     assert_eq!(env.market.job_validators(id).0[0], miners()[first]);
 }
@@ -95,20 +100,38 @@ fn commit_reveal_enforces_membership_order_and_deadlines() {
     let mut env = Env::new(1_000_000);
     let (id, asserter, v) = challenged(&mut env);
     env.vm.set_sender(asserter);
-    assert!(matches!(env.market.commit_validation(id, B256::ZERO), Err(MarketError::NotValidator(_))));
+    assert!(matches!(
+        env.market.commit_validation(id, B256::ZERO),
+        Err(MarketError::NotValidator(_))
+    ));
     commit(&mut env, id, v[0], OUT);
-    assert!(matches!(env.market.commit_validation(id, B256::ZERO), Err(MarketError::AlreadyCommitted(_))));
+    assert!(matches!(
+        env.market.commit_validation(id, B256::ZERO),
+        Err(MarketError::AlreadyCommitted(_))
+    ));
     // Reveal opens only when everyone committed or the commit phase ended.
-    assert!(matches!(env.market.reveal_validation(id, OUT, salt(v[0])), Err(MarketError::RevealNotOpen(_))));
+    assert!(matches!(
+        env.market.reveal_validation(id, OUT, salt(v[0])),
+        Err(MarketError::RevealNotOpen(_))
+    ));
     commit(&mut env, id, v[1], OUT);
     env.vm.set_sender(v[0]);
-    assert!(matches!(env.market.reveal_validation(id, BAD, salt(v[0])), Err(MarketError::CommitmentMismatch(_))));
+    assert!(matches!(
+        env.market.reveal_validation(id, BAD, salt(v[0])),
+        Err(MarketError::CommitmentMismatch(_))
+    ));
     assert!(matches!(env.market.finalize_challenge(id), Err(MarketError::ChallengeStillOpen(_))));
     reveal(&mut env, id, v[0], OUT);
     env.advance(1, 121);
     env.vm.set_sender(v[1]);
-    assert!(matches!(env.market.reveal_validation(id, OUT, salt(v[1])), Err(MarketError::RevealClosed(_))));
-    assert!(matches!(env.market.commit_validation(id, B256::ZERO), Err(MarketError::CommitClosed(_))));
+    assert!(matches!(
+        env.market.reveal_validation(id, OUT, salt(v[1])),
+        Err(MarketError::RevealClosed(_))
+    ));
+    assert!(matches!(
+        env.market.commit_validation(id, B256::ZERO),
+        Err(MarketError::CommitClosed(_))
+    ));
 }
 
 #[test]

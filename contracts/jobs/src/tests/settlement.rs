@@ -12,19 +12,34 @@ fn seeds_are_committed_ahead_and_revealed_only_once_matching() {
     let seed = B256::repeat_byte(3);
     env.vm.set_sender(USER);
     env.set_eligible(USER, 2, false);
-    assert!(matches!(env.market.commit_epoch_seed(1, seed_commitment(1, seed)), Err(MarketError::NotCoordinator(_))));
+    assert!(matches!(
+        env.market.commit_epoch_seed(1, seed_commitment(1, seed)),
+        Err(MarketError::NotCoordinator(_))
+    ));
     env.vm.set_sender(COORD);
-    assert!(matches!(env.market.commit_epoch_seed(0, seed_commitment(0, seed)), Err(MarketError::EpochNotFuture(_))));
+    assert!(matches!(
+        env.market.commit_epoch_seed(0, seed_commitment(0, seed)),
+        Err(MarketError::EpochNotFuture(_))
+    ));
     env.market.commit_epoch_seed(1, seed_commitment(1, seed)).unwrap();
-    assert!(matches!(env.market.commit_epoch_seed(1, B256::ZERO), Err(MarketError::SeedAlreadyCommitted(_))));
+    assert!(matches!(
+        env.market.commit_epoch_seed(1, B256::ZERO),
+        Err(MarketError::SeedAlreadyCommitted(_))
+    ));
     assert!(matches!(env.market.reveal_epoch_seed(1, seed), Err(MarketError::EpochNotStarted(_))));
     env.advance(0, EPOCH);
     assert!(matches!(env.market.reveal_epoch_seed(2, seed), Err(MarketError::EpochNotStarted(_))));
     assert!(matches!(env.market.reveal_epoch_seed(0, seed), Err(MarketError::SeedNotCommitted(_))));
-    assert!(matches!(env.market.reveal_epoch_seed(1, B256::ZERO), Err(MarketError::SeedMismatch(_))));
+    assert!(matches!(
+        env.market.reveal_epoch_seed(1, B256::ZERO),
+        Err(MarketError::SeedMismatch(_))
+    ));
     env.market.reveal_epoch_seed(1, seed).unwrap();
     assert_eq!(env.market.epoch_seed(1), (COORD, seed_commitment(1, seed), seed, 2));
-    assert!(matches!(env.market.reveal_epoch_seed(1, seed), Err(MarketError::SeedAlreadySettled(_))));
+    assert!(matches!(
+        env.market.reveal_epoch_seed(1, seed),
+        Err(MarketError::SeedAlreadySettled(_))
+    ));
     assert!(matches!(env.market.forfeit_epoch_seed(1), Err(MarketError::SeedAlreadySettled(_))));
 }
 
@@ -33,9 +48,15 @@ fn a_seed_never_revealed_is_forfeited_and_slashed() {
     let mut env = Env::new(1);
     env.vm.set_sender(COORD);
     env.market.commit_epoch_seed(1, B256::repeat_byte(1)).unwrap();
-    let slash = crate::IStaking::slashCall { operator: COORD, amount: u(SLASH), recipient: Address::ZERO };
+    let slash =
+        crate::IStaking::slashCall { operator: COORD, amount: u(SLASH), recipient: Address::ZERO };
     use alloy_sol_types::SolCall;
-    env.vm.mock_call(STAKING, slash.abi_encode(), U256::ZERO, Ok(crate::IStaking::slashCall::abi_encode_returns(&u(SLASH))));
+    env.vm.mock_call(
+        STAKING,
+        slash.abi_encode(),
+        U256::ZERO,
+        Ok(crate::IStaking::slashCall::abi_encode_returns(&u(SLASH))),
+    );
     env.advance(0, 2 * EPOCH);
     assert!(matches!(env.market.forfeit_epoch_seed(1), Err(MarketError::RevealGraceOpen(_))));
     assert!(matches!(env.market.forfeit_epoch_seed(5), Err(MarketError::SeedNotCommitted(_))));
