@@ -117,6 +117,8 @@ interface IJobMarket {
 
     error InvalidProof(uint256, bytes32);
 
+    error AsserterNotMiner(address);
+
     error RecordAlreadyUsed(uint256, bytes32);
 
     error NotChallenged(uint256, bytes32);

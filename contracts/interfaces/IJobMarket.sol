@@ -58,6 +58,7 @@ interface IJobMarket {
     error BatchWindowClosed(uint256 batchId);
     error BatchWindowOpen(uint256 batchId, uint64 closesAt);
     error InvalidProof(uint256 batchId, bytes32 jobKey);
+    error AsserterNotMiner(address asserter);
     error RecordAlreadyUsed(uint256 batchId, bytes32 jobKey);
     error NotChallenged(uint256 batchId, bytes32 jobKey);
     error ChallengedNotOpened(uint256 batchId, bytes32 jobKey);

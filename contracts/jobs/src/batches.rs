@@ -147,9 +147,7 @@ impl JobMarket {
         )
         .ok_or(IJobMarket::ExternalCallFailed { target: staking })?;
         if info._0 != ROLE_MINER {
-            return Err(
-                IJobMarket::InvalidProof { batchId: batch_id, jobKey: record.job_key }.into()
-            );
+            return Err(IJobMarket::AsserterNotMiner { asserter: record.asserter }.into());
         }
         self._spend_record(batch_id, leaf, record.fee, OPENED)?;
         let (coordinator, committed_at) = {

@@ -112,6 +112,8 @@ pub enum MarketError {
     BatchWindowOpen(IJobMarket::BatchWindowOpen),
     /// `InvalidProof`.
     InvalidProof(IJobMarket::InvalidProof),
+    /// `AsserterNotMiner`.
+    AsserterNotMiner(IJobMarket::AsserterNotMiner),
     /// `RecordAlreadyUsed`.
     RecordAlreadyUsed(IJobMarket::RecordAlreadyUsed),
     /// `NotChallenged`.
@@ -359,7 +361,7 @@ impl JobMarket {
     ///
     /// # Errors
     /// `UnknownBatch`, `BatchNotSealed`, `BatchWindowClosed`, `InvalidProof`, `RecordAlreadyUsed`,
-    /// `NotChallenged`, `EscrowExceeded`, `ExternalCallFailed`.
+    /// `NotChallenged`, `AsserterNotMiner`, `EscrowExceeded`, `ExternalCallFailed`.
     ///
     /// # Events
     /// `BatchJobOpened`, `ChallengeDrawn` or `JobAccepted`.

@@ -114,10 +114,9 @@ fn claims_wait_for_the_window_and_pay_once() {
         Err(MarketError::NotChallenged(_))
     ));
     env.advance(1, 600);
-    assert!(matches!(
-        claim(&mut env, id, &recs[0], proof(&recs, 1)),
-        Err(MarketError::InvalidProof(_))
-    ));
+    let r = claim(&mut env, id, &recs[0], proof(&recs, 1));
+    assert!(matches!(r, Err(MarketError::InvalidProof(_))), "{r:?}");
+
     claim(&mut env, id, &recs[0], proof(&recs, 0)).unwrap();
     assert!(matches!(
         claim(&mut env, id, &recs[0], proof(&recs, 0)),
@@ -202,4 +201,33 @@ proptest! {
             prop_assert_eq!(balances, claimed);
         }
     }
+}
+
+#[test]
+fn records_of_unregistered_asserters_cannot_be_opened() {
+    let mut env = Env::new(1_000_000);
+    let mut recs = records(2, 10);
+    recs[1].asserter = USER;
+    let info = crate::IStaking::operatorInfoCall { operator: USER };
+    let unregistered = crate::IStaking::operatorInfoReturn {
+        _0: 0,
+        _1: U256::ZERO,
+        _2: U256::ZERO,
+        _3: U256::ZERO,
+        _4: 0,
+        _5: 0,
+    };
+    use alloy_sol_types::SolCall;
+    env.vm.mock_static_call(
+        STAKING,
+        info.abi_encode(),
+        Ok(crate::IStaking::operatorInfoCall::abi_encode_returns(&unregistered)),
+    );
+    let id = commit(&mut env, &recs, 20);
+    env.advance(1, 1);
+    env.market.seal_batch(id).unwrap();
+    assert!(matches!(
+        open(&mut env, id, &recs[1], proof(&recs, 1)),
+        Err(MarketError::AsserterNotMiner(_))
+    ));
 }

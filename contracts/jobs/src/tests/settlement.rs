@@ -81,16 +81,30 @@ fn rewards_are_claimed_once_after_the_epoch() {
     assert!(matches!(env.market.claim_rewards(0, asserter), Err(MarketError::NothingToClaim(_))));
 }
 
-#[test]
-fn fees_are_withdrawn_once() {
-    let mut env = Env::new(1);
+/// An asserter with an accepted, paid job.
+fn paid_asserter(env: &mut Env) -> Address {
     let (id, asserter) = env.asserted(B256::repeat_byte(5));
     env.advance(1, 1);
     env.market.draw_challenge(id).unwrap();
     env.vm.set_sender(asserter);
+    asserter
+}
+
+#[test]
+fn fees_are_withdrawn_once() {
+    let mut env = Env::new(1);
+    let asserter = paid_asserter(&mut env);
     env.vm.mock_call(asserter, Vec::new(), u(PRICE), Ok(Vec::new()));
     assert_eq!(env.market.withdraw_fees().unwrap(), u(PRICE));
     assert!(matches!(env.market.withdraw_fees(), Err(MarketError::NothingToClaim(_))));
+}
+
+#[test]
+fn a_refused_fee_transfer_is_named() {
+    let mut env = Env::new(1);
+    let asserter = paid_asserter(&mut env);
+    env.vm.mock_call(asserter, Vec::new(), u(PRICE), Err(Vec::new()));
+    assert!(matches!(env.market.withdraw_fees(), Err(MarketError::EthTransferFailed(_))));
 }
 
 #[test]
