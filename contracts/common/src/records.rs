@@ -1,0 +1,112 @@
+//! Hashes that commit to protocol records. Every layout is fixed-width and big-endian, matching
+//! the Solidity expression named on each function, so contracts, workers, coordinators and
+//! observers derive identical bytes.
+
+use alloy_primitives::{keccak256, Address, B256, U256};
+
+/// One batched off-chain job as the coordinator commits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The coordinator's unique key for the job.
+    pub job_key: B256,
+    /// The model (weight Merkle root).
+    pub model_id: B256,
+    /// Merkle root of the input chunks.
+    pub input_root: B256,
+    /// The miner that executed the job.
+    pub asserter: Address,
+    /// Hash of the output the asserter returned.
+    pub output_hash: B256,
+    /// Root of the asserter's execution trace.
+    pub trace_root: B256,
+    /// Fee owed to the asserter, in wei, out of the batch escrow.
+    pub fee: U256,
+}
+
+impl JobRecord {
+    /// Merkle leaf: `keccak256(abi.encode(jobKey, modelId, inputRoot, asserter, outputHash,
+    /// traceRoot, fee))`.
+    pub fn leaf(&self) -> B256 {
+        let mut buf = [0u8; 7 * 32];
+        buf[..32].copy_from_slice(self.job_key.as_slice());
+        buf[32..64].copy_from_slice(self.model_id.as_slice());
+        buf[64..96].copy_from_slice(self.input_root.as_slice());
+        buf[108..128].copy_from_slice(self.asserter.as_slice());
+        buf[128..160].copy_from_slice(self.output_hash.as_slice());
+        buf[160..192].copy_from_slice(self.trace_root.as_slice());
+        buf[192..].copy_from_slice(&self.fee.to_be_bytes::<32>());
+        keccak256(buf)
+    }
+}
+
+/// A validator's commitment to its output hash:
+/// `keccak256(abi.encodePacked(jobKey, validator, outputHash, salt))`. Binding the job and the
+/// validator stops one validator from copying another's commitment.
+pub fn validation_commitment(
+    job_key: B256,
+    validator: Address,
+    output_hash: B256,
+    salt: B256,
+) -> B256 {
+    let mut buf = [0u8; 32 + 20 + 32 + 32];
+    buf[..32].copy_from_slice(job_key.as_slice());
+    buf[32..52].copy_from_slice(validator.as_slice());
+    buf[52..84].copy_from_slice(output_hash.as_slice());
+    buf[84..].copy_from_slice(salt.as_slice());
+    keccak256(buf)
+}
+
+/// A coordinator's commitment to an epoch seed: `keccak256(abi.encodePacked(uint64 epoch, seed))`.
+pub fn seed_commitment(epoch: u64, seed: B256) -> B256 {
+    let mut buf = [0u8; 8 + 32];
+    buf[..8].copy_from_slice(&epoch.to_be_bytes());
+    buf[8..].copy_from_slice(seed.as_slice());
+    keccak256(buf)
+}
+
+/// The key of an on-chain job in draws and commitments: its id as a 32-byte big-endian word.
+pub fn onchain_job_key(job_id: U256) -> B256 {
+    B256::from(job_id.to_be_bytes::<32>())
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    fn record() -> JobRecord {
+        JobRecord {
+            job_key: B256::repeat_byte(1),
+            model_id: B256::repeat_byte(2),
+            input_root: B256::repeat_byte(3),
+            asserter: Address::repeat_byte(4),
+            output_hash: B256::repeat_byte(5),
+            trace_root: B256::repeat_byte(6),
+            fee: U256::from(7u64),
+        }
+    }
+
+    #[test]
+    fn leaf_binds_every_field() {
+        let base = record().leaf();
+        let mut r = record();
+        r.fee = U256::from(8u64);
+        assert_ne!(r.leaf(), base);
+        let mut r = record();
+        r.asserter = Address::repeat_byte(9);
+        assert_ne!(r.leaf(), base);
+        assert_eq!(record().leaf(), base);
+    }
+
+    #[test]
+    fn commitments_bind_job_validator_and_epoch() {
+        let (k, v, h, s) =
+            (B256::repeat_byte(1), Address::repeat_byte(2), B256::repeat_byte(3), B256::ZERO);
+        assert_ne!(
+            validation_commitment(k, v, h, s),
+            validation_commitment(k, Address::ZERO, h, s)
+        );
+        assert_ne!(seed_commitment(1, s), seed_commitment(2, s));
+        assert_eq!(onchain_job_key(U256::from(1u64)), B256::with_last_byte(1));
+    }
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.23;
+
+/// The Assay job market: on-chain jobs with escrowed fees, batched off-chain jobs committed as
+/// Merkle roots, Proof-of-Sampling challenges with commit-reveal validation, disputes, epoch
+/// rewards and fee payouts. Job status codes: 1 Submitted, 2 Assigned, 3 Asserted, 4 Challenged,
+/// 5 Accepted, 6 Disputed, 7 Rejected, 8 Refunded.
+interface IJobMarket {
+    event JobSubmitted(uint256 indexed jobId, address indexed requester, bytes32 indexed modelId, bytes32 inputRoot, uint256 fee, uint64 deadline);
+    event JobAssigned(uint256 indexed jobId, address indexed asserter);
+    event ResultAsserted(uint256 indexed jobId, address indexed asserter, bytes32 outputHash, bytes32 traceRoot);
+    event ChallengeDrawn(uint256 indexed jobId, address[] validators, uint64 commitDeadline, uint64 revealDeadline);
+    event ValidationCommitted(uint256 indexed jobId, address indexed validator);
+    event ValidationRevealed(uint256 indexed jobId, address indexed validator, bytes32 outputHash);
+    event ValidatorAbsent(uint256 indexed jobId, address indexed validator);
+    event JobAccepted(uint256 indexed jobId, address indexed asserter, bytes32 outputHash, bool challenged);
+    event JobDisputed(uint256 indexed jobId, address indexed asserter, address[] dissenters);
+    event DisputeResolved(uint256 indexed jobId, bytes32 correctOutputHash, address[] losers);
+    event JobRefunded(uint256 indexed jobId, address indexed to, uint256 amount);
+    event AssignmentTimedOut(uint256 indexed jobId, address indexed asserter);
+    event CallbackFailed(uint256 indexed jobId, address indexed callback);
+    event BatchCommitted(uint256 indexed batchId, address indexed coordinator, bytes32 jobsRoot, uint32 jobCount, uint256 escrow);
+    event BatchSealed(uint256 indexed batchId, bytes32 drawHash, bool late);
+    event BatchJobOpened(uint256 indexed batchId, bytes32 indexed jobKey, uint256 jobId);
+    event BatchJobClaimed(uint256 indexed batchId, bytes32 indexed jobKey, address indexed asserter, uint256 fee);
+    event EpochSeedCommitted(uint64 indexed epoch, address indexed coordinator, bytes32 commitment);
+    event EpochSeedRevealed(uint64 indexed epoch, bytes32 seed);
+    event EpochSeedForfeited(uint64 indexed epoch, address indexed coordinator, uint256 slashed);
+    event RewardAccrued(uint64 indexed epoch, address indexed operator, uint256 amount);
+    event RewardClaimed(uint64 indexed epoch, address indexed operator, uint256 amount);
+    event FeesWithdrawn(address indexed account, uint256 amount);
+    event ParamsUpdated(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount);
+    event DisputeResolverSet(address indexed resolver);
+
+    error UnknownJob(uint256 jobId);
+    error WrongStatus(uint256 jobId, uint8 status);
+    error UnknownModel(bytes32 modelId);
+    error ModelInactive(bytes32 modelId);
+    error FeeTooLow(uint256 fee, uint256 price);
+    error DeadlinePassed(uint64 deadline, uint64 timestamp);
+    error TooEarly(uint64 notBefore, uint64 current);
+    error NoEligibleMiner(bytes32 modelId);
+    error NotAsserter(uint256 jobId, address account);
+    error NotValidator(uint256 jobId, address account);
+    error AlreadyCommitted(uint256 jobId, address validator);
+    error CommitClosed(uint256 jobId, uint64 deadline);
+    error RevealNotOpen(uint256 jobId);
+    error RevealClosed(uint256 jobId, uint64 deadline);
+    error CommitmentMismatch(uint256 jobId, address validator);
+    error ChallengeStillOpen(uint256 jobId, uint64 revealDeadline);
+    error NotTimedOut(uint256 jobId);
+    error NotDisputeResolver(address account);
+    error NotCoordinator(address account);
+    error InvalidBatch();
+    error UnknownBatch(uint256 batchId);
+    error BatchNotSealed(uint256 batchId);
+    error BatchAlreadySealed(uint256 batchId);
+    error BatchWindowClosed(uint256 batchId);
+    error BatchWindowOpen(uint256 batchId, uint64 closesAt);
+    error InvalidProof(uint256 batchId, bytes32 jobKey);
+    error AsserterNotMiner(address asserter);
+    error RecordAlreadyUsed(uint256 batchId, bytes32 jobKey);
+    error NotChallenged(uint256 batchId, bytes32 jobKey);
+    error ChallengedNotOpened(uint256 batchId, bytes32 jobKey);
+    error EscrowExceeded(uint256 batchId, uint256 escrow, uint256 needed);
+    error EpochNotFuture(uint64 epoch, uint64 current);
+    error EpochNotStarted(uint64 epoch);
+    error EpochNotOver(uint64 epoch, uint64 current);
+    error SeedAlreadyCommitted(uint64 epoch);
+    error SeedNotCommitted(uint64 epoch);
+    error SeedNotRevealed(uint64 epoch);
+    error SeedMismatch(uint64 epoch);
+    error SeedAlreadySettled(uint64 epoch);
+    error RevealGraceOpen(uint64 epoch, uint64 closesAt);
+    error NothingToClaim(address account);
+    error HonestyConditionViolated(uint256 expectedLossScaled, uint256 cheatCostScaled);
+    error InvalidParams();
+    error ExternalCallFailed(address target);
+    error EthTransferFailed(address to, uint256 amount);
+    error ArithmeticOverflow();
+
+    function submitJob(bytes32 modelId, bytes32 inputRoot, address callback, uint64 deadline) external payable returns (uint256);
+    function assignJob(uint256 jobId) external returns (address);
+    function assertResult(uint256 jobId, bytes32 outputHash, bytes32 traceRoot) external;
+    function drawChallenge(uint256 jobId) external returns (bool);
+    function commitValidation(uint256 jobId, bytes32 commitment) external;
+    function revealValidation(uint256 jobId, bytes32 outputHash, bytes32 salt) external;
+    function finalizeChallenge(uint256 jobId) external returns (uint8);
+    function resolveDispute(uint256 jobId, bytes32 correctOutputHash) external;
+    function timeoutJob(uint256 jobId) external returns (uint8);
+
+    function commitBatch(bytes32 jobsRoot, uint32 jobCount) external payable returns (uint256);
+    function sealBatch(uint256 batchId) external returns (bytes32);
+    function openBatchJob(uint256 batchId, bytes32 jobKey, bytes32 modelId, bytes32 inputRoot, address asserter, bytes32 outputHash, bytes32 traceRoot, uint256 fee, bytes32[] memory proof) external returns (uint256);
+    function claimBatchJob(uint256 batchId, bytes32 jobKey, bytes32 modelId, bytes32 inputRoot, address asserter, bytes32 outputHash, bytes32 traceRoot, uint256 fee, bytes32[] memory proof) external;
+
+    function commitEpochSeed(uint64 epoch, bytes32 commitment) external;
+    function revealEpochSeed(uint64 epoch, bytes32 seed) external;
+    function forfeitEpochSeed(uint64 epoch) external returns (uint256);
+    function claimRewards(uint64 epoch, address operator) external returns (uint256);
+    function withdrawFees() external returns (uint256);
+
+    function job(uint256 jobId) external view returns (uint8, address, bytes32, bytes32, uint256, address, bytes32, bytes32, uint64);
+    function jobValidators(uint256 jobId) external view returns (address[] memory, uint8[] memory, bytes32[] memory);
+    function batch(uint256 batchId) external view returns (address, bytes32, uint32, uint256, uint256, bytes32, bool);
+    function epochSeed(uint64 epoch) external view returns (address, bytes32, bytes32, uint8);
+    function currentEpoch() external view returns (uint64);
+    function epochTiming() external view returns (uint64, uint64);
+    function accruedReward(uint64 epoch, address operator) external view returns (uint256);
+    function feeBalance(address account) external view returns (uint256);
+    function params() external view returns (uint32, uint8, uint256, uint256, uint256, uint256, uint32, uint16, uint64, uint64, uint64, uint64, uint64);
+    function contracts() external view returns (address, address, address, address);
+
+    function setParams(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace) external;
+    function setDisputeResolver(address resolver) external;
+}

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.23;
+
+/// Models and the miners that serve them. A model id is the Merkle root of the engine-format
+/// weights; its entry carries the hash of the engine WASM that defines its results and the price
+/// per unit of work. Only eligible (staked, unfrozen) miners may start serving a model.
+interface IModelRegistry {
+    event ModelRegistered(bytes32 indexed modelId, address indexed owner, bytes32 engineHash, uint256 pricePerUnit);
+    event ModelUpdated(bytes32 indexed modelId, uint256 pricePerUnit, bool active);
+    event ServingStarted(bytes32 indexed modelId, address indexed miner);
+    event ServingStopped(bytes32 indexed modelId, address indexed miner);
+
+    error InvalidModelId();
+    error ModelExists(bytes32 modelId);
+    error UnknownModel(bytes32 modelId);
+    error NotModelOwner(bytes32 modelId, address account);
+    error ModelInactive(bytes32 modelId);
+    error NotEligibleMiner(address miner);
+    error AlreadyServing(bytes32 modelId, address miner);
+    error NotServing(bytes32 modelId, address miner);
+    error TooManyServers(bytes32 modelId, uint256 limit);
+    error StakingCallFailed(address staking);
+
+    function staking() external view returns (address);
+    function registerModel(bytes32 modelId, bytes32 engineHash, uint256 pricePerUnit) external;
+    function updateModel(bytes32 modelId, uint256 pricePerUnit, bool active) external;
+    function serve(bytes32 modelId) external;
+    function unserve(bytes32 modelId) external;
+    function model(bytes32 modelId) external view returns (address, bytes32, uint256, bool, uint256);
+    function servers(bytes32 modelId) external view returns (address[] memory);
+    function isServing(bytes32 modelId, address miner) external view returns (bool);
+}

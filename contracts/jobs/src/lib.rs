@@ -1,0 +1,644 @@
+//! The Assay job market (interface: `contracts/interfaces/IJobMarket.sol`; the call sequence of
+//! one sampled job is in `contracts/README.md`).
+//!
+//! - **On-chain jobs**: a dApp submits a job with its fee in ETH; the asserter is drawn by stake x
+//!   reputation from the miners serving the model, seeded by the hash of the submission block;
+//!   the asserter asserts `(outputHash, traceRoot)`; the challenge coin (probability `p`) is drawn
+//!   from the coordinator's epoch seed mixed with the hash of the assertion block.
+//! - **Batched off-chain jobs**: a staked coordinator commits a Merkle root of job records with
+//!   the fees in escrow; the sealed batch's draw decides which records are challenged; those are
+//!   opened on-chain and sampled, the rest are claimed by their asserters after the batch window.
+//! - **Sampling**: `n` validators drawn by stake (never the asserter) commit
+//!   `keccak256(jobKey, validator, outputHash, salt)`, then reveal. All equal: accepted, rewards
+//!   accrue. Any mismatch: disputed, stakes frozen, until the dispute resolver names the correct
+//!   hash; every party that asserted or revealed another hash is slashed.
+//! - **Epochs**: rewards (`R_A`, `R_V`) accrue per epoch and operator and are minted into the
+//!   operator's stake pool on claim (delegators share pro rata); fees in ETH are withdrawn.
+//! - **Late draws**: Stylus reads L2 block hashes through ArbSys, which knows only the last 256
+//!   blocks. A draw made after that window can no longer be checked, so it counts as challenged.
+//!
+//! Layout: `state` (storage), `jobs` (on-chain job lifecycle), `sampling` (challenge, validation,
+//! outcomes, disputes), `batches`, `epochs` (seeds, rewards, fees), `params`, `external` (calls to
+//! the registry, staking, token, ArbSys and callbacks).
+#![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
+
+extern crate alloc;
+
+mod batches;
+mod epochs;
+mod external;
+mod jobs;
+mod params;
+mod sampling;
+mod state;
+
+use alloc::vec::Vec;
+
+use alloy_primitives::{aliases::U64, Address, B256, U256};
+use alloy_sol_types::sol;
+use assay_contract_common::records::JobRecord;
+use assay_contract_kit::OwnableError;
+use stylus_sdk::prelude::*;
+
+pub use crate::state::{status, JobMarket};
+
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IJobMarket.sol"
+);
+sol!("../interfaces/IModelRegistry.sol");
+sol!("../interfaces/IStaking.sol");
+sol!("../interfaces/IAssayToken.sol");
+sol!("../interfaces/IArbSys.sol");
+sol!("../interfaces/IAssayJobConsumer.sol");
+
+/// Role of a miner in the staking contract.
+pub const ROLE_MINER: u8 = 1;
+/// Role of a coordinator in the staking contract.
+pub const ROLE_COORDINATOR: u8 = 2;
+
+/// Every revert of the job market, each a named Solidity error.
+#[derive(SolidityError, Debug)]
+pub enum MarketError {
+    /// `UnknownJob`.
+    UnknownJob(IJobMarket::UnknownJob),
+    /// `WrongStatus`.
+    WrongStatus(IJobMarket::WrongStatus),
+    /// `UnknownModel`.
+    UnknownModel(IJobMarket::UnknownModel),
+    /// `ModelInactive`.
+    ModelInactive(IJobMarket::ModelInactive),
+    /// `FeeTooLow`.
+    FeeTooLow(IJobMarket::FeeTooLow),
+    /// `DeadlinePassed`.
+    DeadlinePassed(IJobMarket::DeadlinePassed),
+    /// `TooEarly`.
+    TooEarly(IJobMarket::TooEarly),
+    /// `NoEligibleMiner`.
+    NoEligibleMiner(IJobMarket::NoEligibleMiner),
+    /// `NotAsserter`.
+    NotAsserter(IJobMarket::NotAsserter),
+    /// `NotValidator`.
+    NotValidator(IJobMarket::NotValidator),
+    /// `AlreadyCommitted`.
+    AlreadyCommitted(IJobMarket::AlreadyCommitted),
+    /// `CommitClosed`.
+    CommitClosed(IJobMarket::CommitClosed),
+    /// `RevealNotOpen`.
+    RevealNotOpen(IJobMarket::RevealNotOpen),
+    /// `RevealClosed`.
+    RevealClosed(IJobMarket::RevealClosed),
+    /// `CommitmentMismatch`.
+    CommitmentMismatch(IJobMarket::CommitmentMismatch),
+    /// `ChallengeStillOpen`.
+    ChallengeStillOpen(IJobMarket::ChallengeStillOpen),
+    /// `NotTimedOut`.
+    NotTimedOut(IJobMarket::NotTimedOut),
+    /// `NotDisputeResolver`.
+    NotDisputeResolver(IJobMarket::NotDisputeResolver),
+    /// `NotCoordinator`.
+    NotCoordinator(IJobMarket::NotCoordinator),
+    /// `InvalidBatch`.
+    InvalidBatch(IJobMarket::InvalidBatch),
+    /// `UnknownBatch`.
+    UnknownBatch(IJobMarket::UnknownBatch),
+    /// `BatchNotSealed`.
+    BatchNotSealed(IJobMarket::BatchNotSealed),
+    /// `BatchAlreadySealed`.
+    BatchAlreadySealed(IJobMarket::BatchAlreadySealed),
+    /// `BatchWindowClosed`.
+    BatchWindowClosed(IJobMarket::BatchWindowClosed),
+    /// `BatchWindowOpen`.
+    BatchWindowOpen(IJobMarket::BatchWindowOpen),
+    /// `InvalidProof`.
+    InvalidProof(IJobMarket::InvalidProof),
+    /// `AsserterNotMiner`.
+    AsserterNotMiner(IJobMarket::AsserterNotMiner),
+    /// `RecordAlreadyUsed`.
+    RecordAlreadyUsed(IJobMarket::RecordAlreadyUsed),
+    /// `NotChallenged`.
+    NotChallenged(IJobMarket::NotChallenged),
+    /// `ChallengedNotOpened`.
+    ChallengedNotOpened(IJobMarket::ChallengedNotOpened),
+    /// `EscrowExceeded`.
+    EscrowExceeded(IJobMarket::EscrowExceeded),
+    /// `EpochNotFuture`.
+    EpochNotFuture(IJobMarket::EpochNotFuture),
+    /// `EpochNotStarted`.
+    EpochNotStarted(IJobMarket::EpochNotStarted),
+    /// `EpochNotOver`.
+    EpochNotOver(IJobMarket::EpochNotOver),
+    /// `SeedAlreadyCommitted`.
+    SeedAlreadyCommitted(IJobMarket::SeedAlreadyCommitted),
+    /// `SeedNotCommitted`.
+    SeedNotCommitted(IJobMarket::SeedNotCommitted),
+    /// `SeedNotRevealed`.
+    SeedNotRevealed(IJobMarket::SeedNotRevealed),
+    /// `SeedMismatch`.
+    SeedMismatch(IJobMarket::SeedMismatch),
+    /// `SeedAlreadySettled`.
+    SeedAlreadySettled(IJobMarket::SeedAlreadySettled),
+    /// `RevealGraceOpen`.
+    RevealGraceOpen(IJobMarket::RevealGraceOpen),
+    /// `NothingToClaim`.
+    NothingToClaim(IJobMarket::NothingToClaim),
+    /// `HonestyConditionViolated`.
+    HonestyConditionViolated(IJobMarket::HonestyConditionViolated),
+    /// `InvalidParams`.
+    InvalidParams(IJobMarket::InvalidParams),
+    /// `ExternalCallFailed`.
+    ExternalCallFailed(IJobMarket::ExternalCallFailed),
+    /// `EthTransferFailed`.
+    EthTransferFailed(IJobMarket::EthTransferFailed),
+    /// `ArithmeticOverflow`.
+    ArithmeticOverflow(IJobMarket::ArithmeticOverflow),
+    /// `OwnableUnauthorizedAccount`.
+    Unauthorized(assay_contract_kit::OwnableUnauthorizedAccount),
+    /// `OwnableInvalidOwner`.
+    InvalidOwner(assay_contract_kit::OwnableInvalidOwner),
+}
+
+impl From<OwnableError> for MarketError {
+    fn from(e: OwnableError) -> Self {
+        match e {
+            OwnableError::Unauthorized(e) => Self::Unauthorized(e),
+            OwnableError::InvalidOwner(e) => Self::InvalidOwner(e),
+        }
+    }
+}
+
+pub(crate) type Result<T, E = MarketError> = core::result::Result<T, E>;
+
+pub(crate) fn overflow() -> MarketError {
+    IJobMarket::ArithmeticOverflow {}.into()
+}
+
+/// A batch record as the public entry points take it, flattened into Solidity arguments.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    job_key: B256,
+    model_id: B256,
+    input_root: B256,
+    asserter: Address,
+    output_hash: B256,
+    trace_root: B256,
+    fee: U256,
+) -> JobRecord {
+    JobRecord { job_key, model_id, input_root, asserter, output_hash, trace_root, fee }
+}
+
+#[public]
+impl JobMarket {
+    /// Wires the market to its contracts and fixes the epoch clock. Parameters start unset (no
+    /// challenges) until the owner calls `setParams`.
+    #[constructor]
+    pub fn constructor(
+        &mut self,
+        owner: Address,
+        token: Address,
+        staking: Address,
+        registry: Address,
+        epoch_length: u64,
+    ) -> Result<()> {
+        self.ownable.init(owner)?;
+        if epoch_length == 0 {
+            return Err(IJobMarket::InvalidParams {}.into());
+        }
+        self.token.set(token);
+        self.staking.set(staking);
+        self.registry.set(registry);
+        self.genesis_time.set(U64::from(self.vm().block_timestamp()));
+        self.epoch_length.set(U64::from(epoch_length));
+        Ok(())
+    }
+
+    /// Submits an on-chain job, escrowing `msg.value` as its fee. Returns the job id.
+    ///
+    /// # Errors
+    /// `UnknownModel`, `ModelInactive`, `FeeTooLow`, `DeadlinePassed`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `JobSubmitted`.
+    #[payable]
+    pub fn submit_job(
+        &mut self,
+        model_id: B256,
+        input_root: B256,
+        callback: Address,
+        deadline: u64,
+    ) -> Result<U256> {
+        self._submit(model_id, input_root, callback, deadline)
+    }
+
+    /// Draws the asserter of a submitted job from the stake of the miners serving its model.
+    /// Anyone may call it from the block after submission.
+    ///
+    /// # Errors
+    /// `UnknownJob`, `WrongStatus`, `TooEarly`, `NoEligibleMiner`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `JobAssigned`.
+    pub fn assign_job(&mut self, job_id: U256) -> Result<Address> {
+        self._assign(job_id)
+    }
+
+    /// The drawn asserter commits its result before the assertion timeout.
+    ///
+    /// # Errors
+    /// `UnknownJob`, `WrongStatus`, `NotAsserter`, `DeadlinePassed`.
+    ///
+    /// # Events
+    /// `ResultAsserted`.
+    pub fn assert_result(
+        &mut self,
+        job_id: U256,
+        output_hash: B256,
+        trace_root: B256,
+    ) -> Result<()> {
+        self._assert(job_id, output_hash, trace_root)
+    }
+
+    /// Flips the challenge coin of an asserted job. Unchallenged jobs are accepted at once;
+    /// challenged ones get their validators. Returns whether the job was challenged.
+    ///
+    /// # Errors
+    /// `UnknownJob`, `WrongStatus`, `TooEarly`, `SeedNotRevealed`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `ChallengeDrawn`, or `JobAccepted`.
+    pub fn draw_challenge(&mut self, job_id: U256) -> Result<bool> {
+        self._draw_challenge(job_id)
+    }
+
+    /// A drawn validator commits to its output hash before the commit deadline.
+    ///
+    /// # Errors
+    /// `UnknownJob`, `WrongStatus`, `NotValidator`, `AlreadyCommitted`, `CommitClosed`.
+    ///
+    /// # Events
+    /// `ValidationCommitted`.
+    pub fn commit_validation(&mut self, job_id: U256, commitment: B256) -> Result<()> {
+        self._commit_validation(job_id, commitment)
+    }
+
+    /// A validator reveals the hash behind its commitment, once every validator has committed or
+    /// the commit deadline has passed.
+    ///
+    /// # Errors
+    /// `UnknownJob`, `WrongStatus`, `NotValidator`, `RevealNotOpen`, `RevealClosed`,
+    /// `CommitmentMismatch`.
+    ///
+    /// # Events
+    /// `ValidationRevealed`.
+    pub fn reveal_validation(&mut self, job_id: U256, output_hash: B256, salt: B256) -> Result<()> {
+        self._reveal_validation(job_id, output_hash, salt)
+    }
+
+    /// Compares the revealed hashes with the assertion once all are revealed or the reveal
+    /// deadline has passed. Returns the new status (Accepted or Disputed).
+    ///
+    /// # Errors
+    /// `UnknownJob`, `WrongStatus`, `ChallengeStillOpen`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `ValidatorAbsent`, then `JobAccepted` or `JobDisputed`.
+    pub fn finalize_challenge(&mut self, job_id: U256) -> Result<u8> {
+        self._finalize_challenge(job_id)
+    }
+
+    /// The dispute resolver settles a disputed job by naming the correct output hash: everyone
+    /// who claimed another hash is slashed, frozen stakes are released.
+    ///
+    /// # Errors
+    /// `NotDisputeResolver`, `UnknownJob`, `WrongStatus`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `DisputeResolved`, then `JobAccepted` or `JobRefunded`.
+    pub fn resolve_dispute(&mut self, job_id: U256, correct_output_hash: B256) -> Result<()> {
+        self._resolve_dispute(job_id, correct_output_hash)
+    }
+
+    /// Handles a missed deadline: an unassigned job past its deadline is refunded; an asserter
+    /// past its assertion timeout loses reputation and the job is redrawn (or refunded if past
+    /// its deadline). Returns the new status.
+    ///
+    /// # Errors
+    /// `UnknownJob`, `NotTimedOut`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `AssignmentTimedOut`, `JobRefunded`.
+    pub fn timeout_job(&mut self, job_id: U256) -> Result<u8> {
+        self._timeout(job_id)
+    }
+
+    /// A staked coordinator commits a Merkle root over `jobCount` job records, escrowing their
+    /// fees as `msg.value`. Returns the batch id.
+    ///
+    /// # Errors
+    /// `NotCoordinator`, `InvalidBatch`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `BatchCommitted`.
+    #[payable]
+    pub fn commit_batch(&mut self, jobs_root: B256, job_count: u32) -> Result<U256> {
+        self._commit_batch(jobs_root, job_count)
+    }
+
+    /// Records the hash that decides the batch's challenges (the commit block's hash). Anyone,
+    /// once, from the next block; sealed late, every job of the batch may be opened.
+    ///
+    /// # Errors
+    /// `UnknownBatch`, `BatchAlreadySealed`, `TooEarly`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `BatchSealed`.
+    pub fn seal_batch(&mut self, batch_id: U256) -> Result<B256> {
+        self._seal_batch(batch_id)
+    }
+
+    /// Brings a challenged record of a batch on-chain for sampling, within the batch window.
+    /// Anyone may open a record the batch's draw challenges. Returns the on-chain job id.
+    ///
+    /// # Errors
+    /// `UnknownBatch`, `BatchNotSealed`, `BatchWindowClosed`, `InvalidProof`, `RecordAlreadyUsed`,
+    /// `NotChallenged`, `AsserterNotMiner`, `EscrowExceeded`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `BatchJobOpened`, `ChallengeDrawn` or `JobAccepted`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open_batch_job(
+        &mut self,
+        batch_id: U256,
+        job_key: B256,
+        model_id: B256,
+        input_root: B256,
+        asserter: Address,
+        output_hash: B256,
+        trace_root: B256,
+        fee: U256,
+        proof: Vec<B256>,
+    ) -> Result<U256> {
+        let rec = record(job_key, model_id, input_root, asserter, output_hash, trace_root, fee);
+        self._open_batch_job(batch_id, &rec, &proof)
+    }
+
+    /// Pays an unchallenged record's fee to its asserter and accrues `R_A`, after the batch window.
+    ///
+    /// # Errors
+    /// `UnknownBatch`, `BatchNotSealed`, `BatchWindowOpen`, `InvalidProof`, `RecordAlreadyUsed`,
+    /// `ChallengedNotOpened`, `EscrowExceeded`.
+    ///
+    /// # Events
+    /// `BatchJobClaimed`, `RewardAccrued`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn claim_batch_job(
+        &mut self,
+        batch_id: U256,
+        job_key: B256,
+        model_id: B256,
+        input_root: B256,
+        asserter: Address,
+        output_hash: B256,
+        trace_root: B256,
+        fee: U256,
+        proof: Vec<B256>,
+    ) -> Result<()> {
+        let rec = record(job_key, model_id, input_root, asserter, output_hash, trace_root, fee);
+        self._claim_batch_job(batch_id, &rec, &proof)
+    }
+
+    /// A staked coordinator commits `keccak256(abi.encodePacked(epoch, seed))` for a future epoch.
+    ///
+    /// # Errors
+    /// `NotCoordinator`, `EpochNotFuture`, `SeedAlreadyCommitted`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `EpochSeedCommitted`.
+    pub fn commit_epoch_seed(&mut self, epoch: u64, commitment: B256) -> Result<()> {
+        self._commit_epoch_seed(epoch, commitment)
+    }
+
+    /// Reveals an epoch's seed once the epoch has started (anyone holding the seed may).
+    ///
+    /// # Errors
+    /// `EpochNotStarted`, `SeedNotCommitted`, `SeedAlreadySettled`, `SeedMismatch`.
+    ///
+    /// # Events
+    /// `EpochSeedRevealed`.
+    pub fn reveal_epoch_seed(&mut self, epoch: u64, seed: B256) -> Result<()> {
+        self._reveal_epoch_seed(epoch, seed)
+    }
+
+    /// Slashes the coordinator of an epoch whose seed stayed hidden past the epoch's end plus the
+    /// reveal grace; the epoch's draws then use a zero seed. Returns the amount slashed.
+    ///
+    /// # Errors
+    /// `SeedNotCommitted`, `SeedAlreadySettled`, `RevealGraceOpen`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `EpochSeedForfeited`.
+    pub fn forfeit_epoch_seed(&mut self, epoch: u64) -> Result<U256> {
+        self._forfeit_epoch_seed(epoch)
+    }
+
+    /// Mints an operator's rewards of a finished epoch into its stake pool (delegators share pro
+    /// rata). Anyone may call it; each epoch pays once. Returns the amount.
+    ///
+    /// # Errors
+    /// `EpochNotOver`, `NothingToClaim`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `RewardClaimed`.
+    pub fn claim_rewards(&mut self, epoch: u64, operator: Address) -> Result<U256> {
+        self._claim_rewards(epoch, operator)
+    }
+
+    /// Sends the caller its fee balance (earned fees, refunds, discounts) in ETH.
+    ///
+    /// # Errors
+    /// `NothingToClaim`, `EthTransferFailed`.
+    ///
+    /// # Events
+    /// `FeesWithdrawn`.
+    pub fn withdraw_fees(&mut self) -> Result<U256> {
+        self._withdraw_fees()
+    }
+
+    /// `(status, requester, modelId, inputRoot, fee, asserter, outputHash, traceRoot, deadline)`.
+    pub fn job(&self, job_id: U256) -> (u8, Address, B256, B256, U256, Address, B256, B256, u64) {
+        let job = self.jobs.get(job_id);
+        (
+            job.status.get().to(),
+            job.requester.get(),
+            job.model_id.get(),
+            job.input_root.get(),
+            job.fee.get(),
+            job.asserter.get(),
+            job.output_hash.get(),
+            job.trace_root.get(),
+            job.deadline.get().to(),
+        )
+    }
+
+    /// `(validators, states, revealedHashes)` of a challenged job.
+    pub fn job_validators(&self, job_id: U256) -> (Vec<Address>, Vec<u8>, Vec<B256>) {
+        let job = self.jobs.get(job_id);
+        let mut out = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..job.validators.len() {
+            if let Some(v) = job.validators.getter(i) {
+                out.0.push(v.validator.get());
+                out.1.push(v.state.get().to());
+                out.2.push(v.revealed.get());
+            }
+        }
+        out
+    }
+
+    /// `(coordinator, jobsRoot, jobCount, escrow, paid, drawHash, sealed)`.
+    pub fn batch(&self, batch_id: U256) -> (Address, B256, u32, U256, U256, B256, bool) {
+        let b = self.batches.get(batch_id);
+        (
+            b.coordinator.get(),
+            b.jobs_root.get(),
+            b.job_count.get().to(),
+            b.escrow.get(),
+            b.paid.get(),
+            b.draw_hash.get(),
+            b.sealed.get(),
+        )
+    }
+
+    /// `(coordinator, commitment, seed, state)`; state 0 none, 1 committed, 2 revealed, 3 forfeited.
+    pub fn epoch_seed(&self, epoch: u64) -> (Address, B256, B256, u8) {
+        let s = self.seeds.get(epoch);
+        (s.coordinator.get(), s.commitment.get(), s.seed.get(), s.state.get().to())
+    }
+
+    /// The epoch now.
+    pub fn current_epoch(&self) -> u64 {
+        self.epoch_at(self.vm().block_timestamp())
+    }
+
+    /// `(genesisTime, epochLength)` in seconds.
+    pub fn epoch_timing(&self) -> (u64, u64) {
+        (self.genesis_time.get().to(), self.epoch_length.get().to())
+    }
+
+    /// Rewards accrued to `operator` in `epoch` and not yet claimed.
+    pub fn accrued_reward(&self, epoch: u64, operator: Address) -> U256 {
+        self.rewards.getter(epoch).get(operator)
+    }
+
+    /// ETH the account may withdraw.
+    pub fn fee_balance(&self, account: Address) -> U256 {
+        self.fees.get(account)
+    }
+
+    /// `(challengePpm, validators, R_A, R_V, S, C, collusionPpm, userDiscountBps, assertTimeout,
+    /// commitTimeout, revealTimeout, batchWindow, seedRevealGrace)`.
+    #[allow(clippy::type_complexity)]
+    pub fn params(&self) -> (u32, u8, U256, U256, U256, U256, u32, u16, u64, u64, u64, u64, u64) {
+        let p = &self.params;
+        (
+            p.challenge_ppm.get().to(),
+            p.validators.get().to(),
+            p.asserter_reward.get(),
+            p.validator_reward.get(),
+            p.slash_amount.get(),
+            p.cheat_cost.get(),
+            p.collusion_ppm.get().to(),
+            p.user_discount_bps.get().to(),
+            p.assert_timeout.get().to(),
+            p.commit_timeout.get().to(),
+            p.reveal_timeout.get().to(),
+            p.batch_window.get().to(),
+            p.seed_reveal_grace.get().to(),
+        )
+    }
+
+    /// `(token, staking, registry, disputeResolver)`.
+    pub fn contracts(&self) -> (Address, Address, Address, Address) {
+        (self.token.get(), self.staking.get(), self.registry.get(), self.dispute_resolver.get())
+    }
+
+    /// Sets every protocol parameter at once; owner only. Reverts with
+    /// `HonestyConditionViolated` when `p * (1 - r^n) * (R_A + S) <= C`.
+    ///
+    /// # Errors
+    /// `OwnableUnauthorizedAccount`, `HonestyConditionViolated`, `InvalidParams`.
+    ///
+    /// # Events
+    /// `ParamsUpdated`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_params(
+        &mut self,
+        challenge_ppm: u32,
+        validators: u8,
+        asserter_reward: U256,
+        validator_reward: U256,
+        slash_amount: U256,
+        cheat_cost: U256,
+        collusion_ppm: u32,
+        user_discount_bps: u16,
+        assert_timeout: u64,
+        commit_timeout: u64,
+        reveal_timeout: u64,
+        batch_window: u64,
+        seed_reveal_grace: u64,
+    ) -> Result<()> {
+        self.ownable.only_owner()?;
+        self._set_params(params::NewParams {
+            challenge_ppm,
+            validators,
+            asserter_reward,
+            validator_reward,
+            slash_amount,
+            cheat_cost,
+            collusion_ppm,
+            user_discount_bps,
+            assert_timeout,
+            commit_timeout,
+            reveal_timeout,
+            batch_window,
+            seed_reveal_grace,
+        })
+    }
+
+    /// Appoints the dispute resolver (the dispute-game contract); owner only.
+    ///
+    /// # Errors
+    /// `OwnableUnauthorizedAccount`.
+    ///
+    /// # Events
+    /// `DisputeResolverSet`.
+    pub fn set_dispute_resolver(&mut self, resolver: Address) -> Result<()> {
+        self.ownable.only_owner()?;
+        self.dispute_resolver.set(resolver);
+        self.vm().log(IJobMarket::DisputeResolverSet { resolver });
+        Ok(())
+    }
+
+    /// The owner.
+    pub fn owner(&self) -> Address {
+        self.ownable.owner()
+    }
+
+    /// Hands ownership to `new_owner`.
+    ///
+    /// # Errors
+    /// `OwnableUnauthorizedAccount`, `OwnableInvalidOwner`.
+    pub fn transfer_ownership(&mut self, new_owner: Address) -> Result<()> {
+        Ok(self.ownable.transfer_ownership(new_owner)?)
+    }
+
+    /// Leaves the contract without an owner.
+    ///
+    /// # Errors
+    /// `OwnableUnauthorizedAccount`.
+    pub fn renounce_ownership(&mut self) -> Result<()> {
+        Ok(self.ownable.renounce_ownership()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+//! Storage layout of the job market.
+
+use alloy_primitives::Address;
+use stylus_sdk::{
+    prelude::*,
+    storage::{
+        StorageAddress, StorageB256, StorageBool, StorageMap, StorageU16, StorageU256, StorageU32,
+        StorageU64, StorageU8, StorageVec,
+    },
+};
+
+/// Job status codes, as `IJobMarket.sol` documents them.
+pub mod status {
+    /// Waiting for the asserter draw.
+    pub const SUBMITTED: u8 = 1;
+    /// Drawn asserter working.
+    pub const ASSIGNED: u8 = 2;
+    /// Result asserted, challenge coin not yet drawn.
+    pub const ASSERTED: u8 = 3;
+    /// Validators committing and revealing.
+    pub const CHALLENGED: u8 = 4;
+    /// Final: the asserted result stands.
+    pub const ACCEPTED: u8 = 5;
+    /// Hashes disagree; stakes frozen until the dispute resolver decides.
+    pub const DISPUTED: u8 = 6;
+    /// Final: the asserter lost its dispute.
+    pub const REJECTED: u8 = 7;
+    /// Final: nobody delivered in time; the fee went back.
+    pub const REFUNDED: u8 = 8;
+}
+
+/// Validation states of a drawn validator.
+pub mod validation {
+    /// Drawn, nothing sent yet.
+    pub const DRAWN: u8 = 0;
+    /// Commitment sent.
+    pub const COMMITTED: u8 = 1;
+    /// Output hash revealed and checked against the commitment.
+    pub const REVEALED: u8 = 2;
+}
+
+/// One job, on-chain or opened from a batch.
+#[storage]
+pub struct Job {
+    pub(crate) status: StorageU8,
+    pub(crate) requester: StorageAddress,
+    pub(crate) model_id: StorageB256,
+    pub(crate) input_root: StorageB256,
+    pub(crate) fee: StorageU256,
+    pub(crate) callback: StorageAddress,
+    pub(crate) deadline: StorageU64,
+    /// L2 block whose hash seeds the asserter draw.
+    pub(crate) created_block: StorageU64,
+    pub(crate) asserter: StorageAddress,
+    pub(crate) assigned_at: StorageU64,
+    pub(crate) output_hash: StorageB256,
+    pub(crate) trace_root: StorageB256,
+    /// L2 block whose hash seeds the challenge coin.
+    pub(crate) asserted_block: StorageU64,
+    pub(crate) asserted_at: StorageU64,
+    pub(crate) commit_deadline: StorageU64,
+    pub(crate) reveal_deadline: StorageU64,
+    /// Zero for on-chain jobs; the batch id for jobs opened from a batch.
+    pub(crate) batch_id: StorageU256,
+    pub(crate) job_key: StorageB256,
+    pub(crate) validators: StorageVec<Validation>,
+}
+
+/// A drawn validator's commit-reveal state.
+#[storage]
+pub struct Validation {
+    pub(crate) validator: StorageAddress,
+    pub(crate) state: StorageU8,
+    pub(crate) commitment: StorageB256,
+    pub(crate) revealed: StorageB256,
+}
+
+/// A committed batch of off-chain jobs.
+#[storage]
+pub struct Batch {
+    pub(crate) coordinator: StorageAddress,
+    pub(crate) jobs_root: StorageB256,
+    pub(crate) job_count: StorageU32,
+    pub(crate) escrow: StorageU256,
+    pub(crate) paid: StorageU256,
+    pub(crate) committed_at: StorageU64,
+    pub(crate) committed_block: StorageU64,
+    pub(crate) draw_hash: StorageB256,
+    pub(crate) sealed: StorageBool,
+    /// Sealed after the commit block's hash expired: every job may be opened.
+    pub(crate) late: StorageBool,
+}
+
+/// A coordinator's epoch seed under commit-reveal.
+#[storage]
+pub struct EpochSeed {
+    pub(crate) coordinator: StorageAddress,
+    pub(crate) commitment: StorageB256,
+    pub(crate) seed: StorageB256,
+    /// 0 none, 1 committed, 2 revealed, 3 forfeited.
+    pub(crate) state: StorageU8,
+}
+
+/// Seed states.
+pub mod seed {
+    /// Committed, not yet revealed.
+    pub const COMMITTED: u8 = 1;
+    /// Revealed: draws of the epoch use it.
+    pub const REVEALED: u8 = 2;
+    /// Never revealed; the coordinator was slashed and draws use a zero seed.
+    pub const FORFEITED: u8 = 3;
+}
+
+/// Protocol parameters (DESIGN 3.2).
+#[storage]
+pub struct Params {
+    pub(crate) challenge_ppm: StorageU32,
+    pub(crate) validators: StorageU8,
+    pub(crate) asserter_reward: StorageU256,
+    pub(crate) validator_reward: StorageU256,
+    pub(crate) slash_amount: StorageU256,
+    pub(crate) cheat_cost: StorageU256,
+    pub(crate) collusion_ppm: StorageU32,
+    pub(crate) user_discount_bps: StorageU16,
+    pub(crate) assert_timeout: StorageU64,
+    pub(crate) commit_timeout: StorageU64,
+    pub(crate) reveal_timeout: StorageU64,
+    pub(crate) batch_window: StorageU64,
+    pub(crate) seed_reveal_grace: StorageU64,
+}
+
+/// The job market's storage.
+#[storage]
+#[entrypoint]
+pub struct JobMarket {
+    pub(crate) token: StorageAddress,
+    pub(crate) staking: StorageAddress,
+    pub(crate) registry: StorageAddress,
+    pub(crate) dispute_resolver: StorageAddress,
+    pub(crate) genesis_time: StorageU64,
+    pub(crate) epoch_length: StorageU64,
+    pub(crate) params: Params,
+    pub(crate) next_job_id: StorageU256,
+    pub(crate) next_batch_id: StorageU256,
+    pub(crate) jobs: StorageMap<alloy_primitives::U256, Job>,
+    pub(crate) batches: StorageMap<alloy_primitives::U256, Batch>,
+    /// Batch id -> record leaf -> 1 opened, 2 claimed.
+    pub(crate) used_records:
+        StorageMap<alloy_primitives::U256, StorageMap<alloy_primitives::B256, StorageU8>>,
+    pub(crate) seeds: StorageMap<u64, EpochSeed>,
+    pub(crate) rewards: StorageMap<u64, StorageMap<Address, StorageU256>>,
+    pub(crate) fees: StorageMap<Address, StorageU256>,
+    pub(crate) ownable: assay_contract_kit::Ownable,
+}

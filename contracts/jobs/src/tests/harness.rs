@@ -1,0 +1,224 @@
+use alloy_primitives::{address, keccak256, Address, B256, U256};
+use alloy_sol_types::SolCall;
+use assay_contract_kit::testing::MockHost;
+
+use crate::{
+    external::ARB_SYS, IArbSys, IAssayToken, IModelRegistry, IStaking, JobMarket, ROLE_MINER,
+};
+
+pub(super) const OWNER: Address = address!("0x00000000000000000000000000000000000000a1");
+pub(super) const TOKEN: Address = address!("0x00000000000000000000000000000000000000a2");
+pub(super) const STAKING: Address = address!("0x00000000000000000000000000000000000000a3");
+pub(super) const REGISTRY: Address = address!("0x00000000000000000000000000000000000000a4");
+pub(super) const MARKET: Address = address!("0x00000000000000000000000000000000000000a5");
+pub(super) const RESOLVER: Address = address!("0x00000000000000000000000000000000000000a6");
+pub(super) const USER: Address = address!("0x00000000000000000000000000000000000000c1");
+pub(super) const COORD: Address = address!("0x00000000000000000000000000000000000000c2");
+pub(super) const MODEL: B256 = B256::repeat_byte(0x11);
+pub(super) const INPUT: B256 = B256::repeat_byte(0x22);
+pub(super) const PRICE: u64 = 1_000;
+pub(super) const EPOCH: u64 = 3_600;
+pub(super) const T0: u64 = 1_000_000;
+pub(super) const SLASH: u64 = 500;
+pub(super) const R_A: u64 = 10;
+pub(super) const R_V: u64 = 6;
+
+pub(super) fn miners() -> Vec<Address> {
+    (1..=4u8).map(|i| Address::with_last_byte(0xb0 + i)).collect()
+}
+
+pub(super) fn u(x: u64) -> U256 {
+    U256::from(x)
+}
+
+pub(super) fn block_hash(n: u64) -> B256 {
+    keccak256(n.to_be_bytes())
+}
+
+/// A deployed market with four eligible miners serving MODEL and a staked coordinator.
+pub(super) struct Env {
+    pub(super) vm: MockHost,
+    pub(super) market: JobMarket,
+    pub(super) block: u64,
+    pub(super) now: u64,
+}
+
+impl Env {
+    pub(super) fn new(challenge_ppm: u32) -> Self {
+        let vm = MockHost::default();
+        vm.set_contract_address(MARKET);
+        vm.set_block_timestamp(T0);
+        let mut market = JobMarket::from(&vm);
+        vm.set_sender(OWNER);
+        market.constructor(OWNER, TOKEN, STAKING, REGISTRY, EPOCH).unwrap();
+        let mut env = Self { vm, market, block: 100, now: T0 };
+        env.set_block(100);
+        env.mock_model(true);
+        env.set_weights(&[100, 100, 100, 100]);
+        env.set_eligible(COORD, 2, true);
+        for m in miners() {
+            env.mock_staking_writes(m);
+        }
+        env.vm.set_sender(OWNER);
+        env.set_params(challenge_ppm, 2);
+        env.market.set_dispute_resolver(RESOLVER).unwrap();
+        env
+    }
+
+    pub(super) fn set_params(&mut self, challenge_ppm: u32, validators: u8) {
+        self.vm.set_sender(OWNER);
+        self.market
+            .set_params(
+                challenge_ppm,
+                validators,
+                u(R_A),
+                u(R_V),
+                u(SLASH),
+                U256::ZERO,
+                0,
+                1_000,
+                60,
+                60,
+                60,
+                600,
+                600,
+            )
+            .unwrap();
+    }
+
+    /// Moves the L2 chain to block `n`: ArbSys answers its number and the 256 hashes before it.
+    pub(super) fn set_block(&mut self, n: u64) {
+        self.block = n;
+        let number = IArbSys::arbBlockNumberCall {};
+        self.vm.mock_static_call(
+            ARB_SYS,
+            number.abi_encode(),
+            Ok(U256::from(n).to_be_bytes::<32>().to_vec()),
+        );
+        for k in n.saturating_sub(256)..n {
+            let call = IArbSys::arbBlockHashCall { arbBlockNum: U256::from(k) };
+            self.vm.mock_static_call(ARB_SYS, call.abi_encode(), Ok(block_hash(k).to_vec()));
+        }
+    }
+
+    pub(super) fn advance(&mut self, blocks: u64, seconds: u64) {
+        self.set_block(self.block + blocks);
+        self.now += seconds;
+        self.vm.set_block_timestamp(self.now);
+    }
+
+    pub(super) fn mock_model(&self, active: bool) {
+        let ret = IModelRegistry::modelCall::abi_encode_returns(&IModelRegistry::modelReturn {
+            _0: OWNER,
+            _1: B256::ZERO,
+            _2: u(PRICE),
+            _3: active,
+            _4: u(4),
+        });
+        self.vm.mock_static_call(
+            REGISTRY,
+            IModelRegistry::modelCall { modelId: MODEL }.abi_encode(),
+            Ok(ret),
+        );
+        let servers = IModelRegistry::serversCall::abi_encode_returns(&miners());
+        self.vm.mock_static_call(
+            REGISTRY,
+            IModelRegistry::serversCall { modelId: MODEL }.abi_encode(),
+            Ok(servers),
+        );
+    }
+
+    pub(super) fn set_weights(&self, weights: &[u64]) {
+        let call = IStaking::weightsCall { operators: miners() };
+        let ret: Vec<U256> = weights.iter().map(|w| u(*w)).collect();
+        self.vm.mock_static_call(
+            STAKING,
+            call.abi_encode(),
+            Ok(IStaking::weightsCall::abi_encode_returns(&ret)),
+        );
+        for m in miners() {
+            let info = IStaking::operatorInfoCall { operator: m };
+            let ret =
+                IStaking::operatorInfoCall::abi_encode_returns(&IStaking::operatorInfoReturn {
+                    _0: ROLE_MINER,
+                    _1: u(1),
+                    _2: u(1),
+                    _3: U256::ZERO,
+                    _4: 10_000,
+                    _5: 0,
+                });
+            self.vm.mock_static_call(STAKING, info.abi_encode(), Ok(ret));
+        }
+    }
+
+    pub(super) fn set_eligible(&self, who: Address, role: u8, eligible: bool) {
+        let call = IStaking::isEligibleCall { operator: who, role };
+        self.vm.mock_static_call(
+            STAKING,
+            call.abi_encode(),
+            Ok(IStaking::isEligibleCall::abi_encode_returns(&eligible)),
+        );
+    }
+
+    fn mock_staking_writes(&self, who: Address) {
+        for delta in [10, -500, -5_000] {
+            let call = IStaking::adjustReputationCall { operator: who, delta };
+            self.vm.mock_call(
+                STAKING,
+                call.abi_encode(),
+                U256::ZERO,
+                Ok(IStaking::adjustReputationCall::abi_encode_returns(&10_000)),
+            );
+        }
+        self.vm.mock_call(
+            STAKING,
+            IStaking::freezeCall { operator: who }.abi_encode(),
+            U256::ZERO,
+            Ok(Vec::new()),
+        );
+        self.vm.mock_call(
+            STAKING,
+            IStaking::unfreezeCall { operator: who }.abi_encode(),
+            U256::ZERO,
+            Ok(Vec::new()),
+        );
+        let slash =
+            IStaking::slashCall { operator: who, amount: u(SLASH), recipient: Address::ZERO };
+        self.vm.mock_call(
+            STAKING,
+            slash.abi_encode(),
+            U256::ZERO,
+            Ok(IStaking::slashCall::abi_encode_returns(&u(SLASH))),
+        );
+    }
+
+    /// Lets the market mint `amount` into staking and credit it to `operator`.
+    pub(super) fn mock_reward_payment(&self, operator: Address, amount: U256) {
+        let mint = IAssayToken::mintCall { to: STAKING, value: amount };
+        self.vm.mock_call(TOKEN, mint.abi_encode(), U256::ZERO, Ok(Vec::new()));
+        let add = IStaking::addRewardCall { operator, amount };
+        self.vm.mock_call(STAKING, add.abi_encode(), U256::ZERO, Ok(Vec::new()));
+    }
+
+    pub(super) fn submit(&mut self) -> U256 {
+        self.vm.set_sender(USER);
+        self.vm.set_value(u(PRICE));
+        let id = self.market.submit_job(MODEL, INPUT, Address::ZERO, self.now + 1_000).unwrap();
+        self.vm.set_value(U256::ZERO);
+        id
+    }
+
+    /// Submits, assigns and asserts `output`; returns `(job id, asserter)`.
+    pub(super) fn asserted(&mut self, output: B256) -> (U256, Address) {
+        let id = self.submit();
+        self.advance(1, 1);
+        let asserter = self.market.assign_job(id).unwrap();
+        self.vm.set_sender(asserter);
+        self.market.assert_result(id, output, B256::repeat_byte(0x77)).unwrap();
+        (id, asserter)
+    }
+
+    pub(super) fn status(&self, id: U256) -> u8 {
+        self.market.job(id).0
+    }
+}

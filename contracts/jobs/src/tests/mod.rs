@@ -1,0 +1,10 @@
+#![allow(clippy::arithmetic_side_effects)] // tests compute expectations freely
+//! TestVM tests of the job market. The registry, staking, token and ArbSys are mocked at the ABI
+//! level (`harness`); draws are recomputed with the published formulas from
+//! `assay-contract-common`, exactly as an off-chain observer would.
+
+mod batches;
+mod harness;
+mod lifecycle;
+mod sampling;
+mod settlement;

@@ -1,0 +1,206 @@
+//! The challenge coin, commit-reveal validation, outcomes and dispute resolution.
+
+use alloy_primitives::{Address, B256, U256};
+use assay_contract_common::{
+    draw,
+    records::{onchain_job_key, seed_commitment, validation_commitment},
+};
+
+use super::harness::*;
+use crate::{status, MarketError};
+
+const OUT: B256 = B256::repeat_byte(0x55);
+const BAD: B256 = B256::repeat_byte(0x66);
+
+fn salt(v: Address) -> B256 {
+    B256::left_padding_from(v.as_slice())
+}
+
+/// Challenged job with its drawn validators.
+fn challenged(env: &mut Env) -> (U256, Address, Vec<Address>) {
+    let (id, asserter) = env.asserted(OUT);
+    env.advance(1, 1);
+    assert!(env.market.draw_challenge(id).unwrap());
+    let validators = env.market.job_validators(id).0;
+    (id, asserter, validators)
+}
+
+fn commit(env: &mut Env, id: U256, v: Address, hash: B256) {
+    env.vm.set_sender(v);
+    env.market
+        .commit_validation(id, validation_commitment(onchain_job_key(id), v, hash, salt(v)))
+        .unwrap();
+}
+
+fn reveal(env: &mut Env, id: U256, v: Address, hash: B256) {
+    env.vm.set_sender(v);
+    env.market.reveal_validation(id, hash, salt(v)).unwrap();
+}
+
+#[test]
+fn unchallenged_job_is_accepted_and_paid() {
+    let mut env = Env::new(1);
+    let (id, asserter) = env.asserted(OUT);
+    assert!(matches!(env.market.draw_challenge(id), Err(MarketError::TooEarly(_))));
+    env.advance(1, 1);
+    let seed = draw::challenge_seed(B256::ZERO, block_hash(101), onchain_job_key(id));
+    assert!(!draw::is_challenged(seed, 1), "fixture must not be challenged");
+    assert!(!env.market.draw_challenge(id).unwrap());
+    assert_eq!(env.status(id), status::ACCEPTED);
+    assert_eq!(env.market.fee_balance(asserter), u(PRICE));
+    assert_eq!(env.market.accrued_reward(0, asserter), u(R_A));
+    assert!(matches!(env.market.draw_challenge(id), Err(MarketError::WrongStatus(_))));
+}
+
+#[test]
+fn late_draws_count_as_challenged() {
+    let mut env = Env::new(1);
+    let (id, _) = env.asserted(OUT);
+    env.advance(300, 1);
+    assert!(env.market.draw_challenge(id).unwrap());
+    assert_eq!(env.status(id), status::CHALLENGED);
+}
+
+#[test]
+fn validators_exclude_the_asserter_and_follow_the_draw() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter, validators) = challenged(&mut env);
+    assert_eq!(validators.len(), 2);
+    assert!(!validators.contains(&asserter));
+    let seed = draw::challenge_seed(B256::ZERO, block_hash(101), onchain_job_key(id));
+    let weights: Vec<U256> =
+        miners().iter().map(|m| if *m == asserter { U256::ZERO } else { u(100) }).collect();
+    let expected: Vec<Address> =
+        draw::pick_distinct(seed, &weights, 2).into_iter().map(|i| miners()[i]).collect();
+    assert_eq!(validators, expected);
+}
+
+#[test]
+fn a_hidden_epoch_seed_blocks_draws_until_revealed() {
+    let mut env = Env::new(1_000_000);
+    let seed = B256::repeat_byte(9);
+    env.vm.set_sender(COORD);
+    env.market.commit_epoch_seed(1, seed_commitment(1, seed)).unwrap();
+    env.advance(0, EPOCH);
+    let (id, _) = env.asserted(OUT);
+    env.advance(1, 1);
+    assert!(matches!(env.market.draw_challenge(id), Err(MarketError::SeedNotRevealed(_))));
+    env.market.reveal_epoch_seed(1, seed).unwrap();
+    assert!(env.market.draw_challenge(id).unwrap());
+    let expected = draw::challenge_seed(seed, block_hash(env.block - 1), onchain_job_key(id));
+    let asserter = env.market.job(id).5;
+    let weights: Vec<U256> =
+        miners().iter().map(|m| if *m == asserter { U256::ZERO } else { u(100) }).collect();
+    let first = draw::pick_distinct(expected, &weights, 2)[0];
+    assert_eq!(env.market.job_validators(id).0[0], miners()[first]);
+}
+
+#[test]
+fn commit_reveal_enforces_membership_order_and_deadlines() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter, v) = challenged(&mut env);
+    env.vm.set_sender(asserter);
+    assert!(matches!(
+        env.market.commit_validation(id, B256::ZERO),
+        Err(MarketError::NotValidator(_))
+    ));
+    commit(&mut env, id, v[0], OUT);
+    assert!(matches!(
+        env.market.commit_validation(id, B256::ZERO),
+        Err(MarketError::AlreadyCommitted(_))
+    ));
+    // Reveal opens only when everyone committed or the commit phase ended.
+    assert!(matches!(
+        env.market.reveal_validation(id, OUT, salt(v[0])),
+        Err(MarketError::RevealNotOpen(_))
+    ));
+    commit(&mut env, id, v[1], OUT);
+    env.vm.set_sender(v[0]);
+    assert!(matches!(
+        env.market.reveal_validation(id, BAD, salt(v[0])),
+        Err(MarketError::CommitmentMismatch(_))
+    ));
+    assert!(matches!(env.market.finalize_challenge(id), Err(MarketError::ChallengeStillOpen(_))));
+    reveal(&mut env, id, v[0], OUT);
+    env.advance(1, 121);
+    env.vm.set_sender(v[1]);
+    assert!(matches!(
+        env.market.reveal_validation(id, OUT, salt(v[1])),
+        Err(MarketError::RevealClosed(_))
+    ));
+    assert!(matches!(
+        env.market.commit_validation(id, B256::ZERO),
+        Err(MarketError::CommitClosed(_))
+    ));
+}
+
+#[test]
+fn matching_validators_accept_the_job_and_share_rewards() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter, v) = challenged(&mut env);
+    for x in &v {
+        commit(&mut env, id, *x, OUT);
+    }
+    for x in &v {
+        reveal(&mut env, id, *x, OUT);
+    }
+    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::ACCEPTED);
+    // 10 % user discount on a verified job.
+    assert_eq!(env.market.fee_balance(USER), u(PRICE / 10));
+    assert_eq!(env.market.fee_balance(asserter), u(PRICE - PRICE / 10));
+    assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V / 2));
+    assert_eq!(env.market.accrued_reward(0, asserter), u(R_A));
+}
+
+#[test]
+fn an_absent_validator_does_not_block_acceptance() {
+    let mut env = Env::new(1_000_000);
+    let (id, _, v) = challenged(&mut env);
+    commit(&mut env, id, v[0], OUT);
+    env.advance(1, 61);
+    reveal(&mut env, id, v[0], OUT);
+    env.advance(1, 60);
+    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::ACCEPTED);
+    assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V));
+    assert_eq!(env.market.accrued_reward(0, v[1]), U256::ZERO);
+}
+
+#[test]
+fn a_mismatch_disputes_and_the_resolver_slashes_the_liar() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter, v) = challenged(&mut env);
+    commit(&mut env, id, v[0], BAD);
+    commit(&mut env, id, v[1], BAD);
+    reveal(&mut env, id, v[0], BAD);
+    reveal(&mut env, id, v[1], BAD);
+    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::DISPUTED);
+    env.vm.set_sender(USER);
+    assert!(matches!(env.market.resolve_dispute(id, BAD), Err(MarketError::NotDisputeResolver(_))));
+    env.vm.set_sender(RESOLVER);
+    env.market.resolve_dispute(id, BAD).unwrap();
+    // The asserter lied: the job is rejected, the fee refunded, the validators rewarded with
+    // R_V and half the slash.
+    assert_eq!(env.status(id), status::REJECTED);
+    assert_eq!(env.market.fee_balance(USER), u(PRICE));
+    assert_eq!(env.market.fee_balance(asserter), U256::ZERO);
+    assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V / 2 + SLASH / 4));
+    assert!(matches!(env.market.resolve_dispute(id, BAD), Err(MarketError::WrongStatus(_))));
+}
+
+#[test]
+fn a_lying_validator_loses_the_dispute() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter, v) = challenged(&mut env);
+    commit(&mut env, id, v[0], OUT);
+    commit(&mut env, id, v[1], BAD);
+    reveal(&mut env, id, v[0], OUT);
+    reveal(&mut env, id, v[1], BAD);
+    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::DISPUTED);
+    env.vm.set_sender(RESOLVER);
+    env.market.resolve_dispute(id, OUT).unwrap();
+    assert_eq!(env.status(id), status::ACCEPTED);
+    // Winners (asserter and the honest validator) split half of the liar's slash.
+    assert_eq!(env.market.accrued_reward(0, asserter), u(R_A + SLASH / 4));
+    assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V + SLASH / 4));
+    assert_eq!(env.market.accrued_reward(0, v[1]), U256::ZERO);
+}

@@ -1,0 +1,17 @@
+//! Building blocks embedded by the Assay Stylus contracts.
+//!
+//! - [`ownable`]: single-owner access control (OpenZeppelin `Ownable` semantics).
+//! - [`calls`]: typed calls to other contracts through the `sol!` bindings of the shared
+//!   `contracts/interfaces/*.sol` files, so no ABI is written twice.
+//! - `testing` (feature `testing`): a test host whose mocked calls answer with their own data.
+
+extern crate alloc;
+
+pub mod calls;
+pub mod ownable;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use ownable::{
+    Ownable, OwnableError, OwnableInvalidOwner, OwnableUnauthorizedAccount, OwnershipTransferred,
+};

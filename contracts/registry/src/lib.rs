@@ -1,0 +1,269 @@
+//! The Assay model registry (interface: `contracts/interfaces/IModelRegistry.sol`).
+//!
+//! A model id is the Merkle root of the model's engine-format weight chunks, so the id itself
+//! pins the exact weights. Each entry carries the hash of the engine WASM module whose integer
+//! semantics define the model's results, the price per unit of work, its owner (who may reprice
+//! or deactivate it) and the set of miners serving it.
+//!
+//! Only miners the staking contract calls eligible may start serving; the job market re-checks
+//! eligibility through stake weights at every draw, so a miner that later loses its stake or is
+//! frozen simply stops being drawn. At most [`MAX_SERVERS`] miners serve one model, which bounds
+//! the gas of every on-chain draw.
+#![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use alloy_primitives::{aliases::U32, Address, B256, U256};
+use alloy_sol_types::sol;
+use assay_contract_kit::calls::call_view;
+use stylus_sdk::{
+    prelude::*,
+    storage::{
+        StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU32, StorageVec,
+    },
+};
+
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IModelRegistry.sol"
+);
+sol!("../interfaces/IStaking.sol");
+
+/// Most miners that may serve one model.
+pub const MAX_SERVERS: usize = 64;
+/// The miner role in the staking contract.
+pub const ROLE_MINER: u8 = 1;
+
+/// One registered model.
+#[storage]
+pub struct Model {
+    owner: StorageAddress,
+    engine_hash: StorageB256,
+    price_per_unit: StorageU256,
+    active: StorageBool,
+    servers: StorageVec<StorageAddress>,
+    /// Position in `servers` plus one; zero when not serving.
+    server_slot: StorageMap<Address, StorageU32>,
+}
+
+/// The registry's storage.
+#[storage]
+#[entrypoint]
+pub struct ModelRegistry {
+    staking: StorageAddress,
+    models: StorageMap<B256, Model>,
+}
+
+/// Every revert of the registry, each a named Solidity error.
+#[derive(SolidityError, Debug)]
+pub enum RegistryError {
+    /// `InvalidModelId`.
+    InvalidModelId(IModelRegistry::InvalidModelId),
+    /// `ModelExists`.
+    ModelExists(IModelRegistry::ModelExists),
+    /// `UnknownModel`.
+    UnknownModel(IModelRegistry::UnknownModel),
+    /// `NotModelOwner`.
+    NotModelOwner(IModelRegistry::NotModelOwner),
+    /// `ModelInactive`.
+    ModelInactive(IModelRegistry::ModelInactive),
+    /// `NotEligibleMiner`.
+    NotEligibleMiner(IModelRegistry::NotEligibleMiner),
+    /// `AlreadyServing`.
+    AlreadyServing(IModelRegistry::AlreadyServing),
+    /// `NotServing`.
+    NotServing(IModelRegistry::NotServing),
+    /// `TooManyServers`.
+    TooManyServers(IModelRegistry::TooManyServers),
+    /// `StakingCallFailed`.
+    StakingCallFailed(IModelRegistry::StakingCallFailed),
+}
+
+type Result<T, E = RegistryError> = core::result::Result<T, E>;
+
+#[public]
+impl ModelRegistry {
+    /// Binds the registry to the staking contract that decides miner eligibility.
+    #[constructor]
+    pub fn constructor(&mut self, staking: Address) {
+        self.staking.set(staking);
+    }
+
+    /// The staking contract.
+    pub fn staking(&self) -> Address {
+        self.staking.get()
+    }
+
+    /// Registers a model; the caller becomes its owner.
+    ///
+    /// # Errors
+    /// `InvalidModelId` for a zero id, `ModelExists`.
+    ///
+    /// # Events
+    /// `ModelRegistered`.
+    pub fn register_model(
+        &mut self,
+        model_id: B256,
+        engine_hash: B256,
+        price_per_unit: U256,
+    ) -> Result<()> {
+        if model_id.is_zero() {
+            return Err(IModelRegistry::InvalidModelId {}.into());
+        }
+        if !self.models.get(model_id).owner.get().is_zero() {
+            return Err(IModelRegistry::ModelExists { modelId: model_id }.into());
+        }
+        let owner = self.vm().msg_sender();
+        let mut model = self.models.setter(model_id);
+        model.owner.set(owner);
+        model.engine_hash.set(engine_hash);
+        model.price_per_unit.set(price_per_unit);
+        model.active.set(true);
+        self.vm().log(IModelRegistry::ModelRegistered {
+            modelId: model_id,
+            owner,
+            engineHash: engine_hash,
+            pricePerUnit: price_per_unit,
+        });
+        Ok(())
+    }
+
+    /// Reprices or (de)activates a model; its owner only. Inactive models take no new jobs.
+    ///
+    /// # Errors
+    /// `UnknownModel`, `NotModelOwner`.
+    ///
+    /// # Events
+    /// `ModelUpdated`.
+    pub fn update_model(
+        &mut self,
+        model_id: B256,
+        price_per_unit: U256,
+        active: bool,
+    ) -> Result<()> {
+        let caller = self.vm().msg_sender();
+        let owner = self.known(model_id)?;
+        if caller != owner {
+            return Err(IModelRegistry::NotModelOwner { modelId: model_id, account: caller }.into());
+        }
+        let mut model = self.models.setter(model_id);
+        model.price_per_unit.set(price_per_unit);
+        model.active.set(active);
+        self.vm().log(IModelRegistry::ModelUpdated {
+            modelId: model_id,
+            pricePerUnit: price_per_unit,
+            active,
+        });
+        Ok(())
+    }
+
+    /// Starts serving an active model; eligible miners only.
+    ///
+    /// # Errors
+    /// `UnknownModel`, `ModelInactive`, `NotEligibleMiner`, `AlreadyServing`, `TooManyServers`,
+    /// `StakingCallFailed`.
+    ///
+    /// # Events
+    /// `ServingStarted`.
+    pub fn serve(&mut self, model_id: B256) -> Result<()> {
+        let miner = self.vm().msg_sender();
+        self.known(model_id)?;
+        if !self.models.get(model_id).active.get() {
+            return Err(IModelRegistry::ModelInactive { modelId: model_id }.into());
+        }
+        let staking = self.staking.get();
+        let eligible = call_view(
+            self,
+            staking,
+            &IStaking::isEligibleCall { operator: miner, role: ROLE_MINER },
+        )
+        .ok_or(IModelRegistry::StakingCallFailed { staking })?;
+        if !eligible {
+            return Err(IModelRegistry::NotEligibleMiner { miner }.into());
+        }
+        let mut model = self.models.setter(model_id);
+        if model.server_slot.get(miner) != U32::ZERO {
+            return Err(IModelRegistry::AlreadyServing { modelId: model_id, miner }.into());
+        }
+        if model.servers.len() >= MAX_SERVERS {
+            return Err(IModelRegistry::TooManyServers {
+                modelId: model_id,
+                limit: U256::from(MAX_SERVERS),
+            }
+            .into());
+        }
+        model.servers.push(miner);
+        // At most MAX_SERVERS entries, so the slot fits in 32 bits.
+        let slot = U32::from(model.servers.len());
+        model.server_slot.insert(miner, slot);
+        self.vm().log(IModelRegistry::ServingStarted { modelId: model_id, miner });
+        Ok(())
+    }
+
+    /// Stops serving a model (swap-and-pop: the last server takes the leaving one's place).
+    ///
+    /// # Errors
+    /// `NotServing`.
+    ///
+    /// # Events
+    /// `ServingStopped`.
+    pub fn unserve(&mut self, model_id: B256) -> Result<()> {
+        let miner = self.vm().msg_sender();
+        let mut model = self.models.setter(model_id);
+        let slot = model.server_slot.get(miner).to::<usize>();
+        if slot == 0 {
+            return Err(IModelRegistry::NotServing { modelId: model_id, miner }.into());
+        }
+        // slot >= 1 and the miner is listed, so the list is not empty: neither subtraction wraps.
+        let (index, last_index) = (slot.saturating_sub(1), model.servers.len().saturating_sub(1));
+        if index != last_index {
+            let last = model.servers.get(last_index).unwrap_or_default();
+            if let Some(mut moved) = model.servers.setter(index) {
+                moved.set(last);
+            }
+            model.server_slot.insert(last, U32::from(slot));
+        }
+        model.servers.erase_last();
+        model.server_slot.insert(miner, U32::ZERO);
+        self.vm().log(IModelRegistry::ServingStopped { modelId: model_id, miner });
+        Ok(())
+    }
+
+    /// `(owner, engineHash, pricePerUnit, active, serverCount)`; the owner is zero for an unknown model.
+    pub fn model(&self, model_id: B256) -> (Address, B256, U256, bool, U256) {
+        let model = self.models.get(model_id);
+        (
+            model.owner.get(),
+            model.engine_hash.get(),
+            model.price_per_unit.get(),
+            model.active.get(),
+            U256::from(model.servers.len()),
+        )
+    }
+
+    /// The miners serving a model, in registry order.
+    pub fn servers(&self, model_id: B256) -> Vec<Address> {
+        let model = self.models.get(model_id);
+        (0..model.servers.len()).filter_map(|i| model.servers.get(i)).collect()
+    }
+
+    /// Whether `miner` serves the model.
+    pub fn is_serving(&self, model_id: B256, miner: Address) -> bool {
+        self.models.get(model_id).server_slot.get(miner) != U32::ZERO
+    }
+}
+
+impl ModelRegistry {
+    fn known(&self, model_id: B256) -> Result<Address> {
+        let owner = self.models.get(model_id).owner.get();
+        if owner.is_zero() {
+            return Err(IModelRegistry::UnknownModel { modelId: model_id }.into());
+        }
+        Ok(owner)
+    }
+}
+
+#[cfg(test)]
+mod tests;
