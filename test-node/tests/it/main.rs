@@ -2,6 +2,7 @@
 //! WebSocket JSON-RPC by alloy's provider and raw requests.
 
 mod arbitrum;
+mod assay_contracts;
 mod cargo_stylus;
 mod cheats;
 mod common;
