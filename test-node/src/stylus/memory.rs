@@ -1,7 +1,8 @@
 //! Access to a program's linear memory and to its ink from inside host functions.
 //!
-//! Ink is wasmtime fuel scaled by [`INK_PER_FUEL`]: one wasm operator costs one fuel, i.e.
-//! [`INK_PER_FUEL`] ink, and one gas is [`INK_PRICE`] ink, as on Nitro.
+//! Ink is wasmtime fuel scaled by [`INK_PER_FUEL`]: most wasm operators cost one fuel, the
+//! expensive ones (calls, branches, memory access, division) their Nitro price in fuel, and one
+//! gas is [`INK_PRICE`] ink, as on Nitro.
 
 use alloy_primitives::{Address, B256, U256};
 use wasmtime::{Caller, Error, Extern, Memory, Result, Trap};
@@ -10,8 +11,8 @@ use super::host::HostState;
 
 /// Ink per gas (`tx_ink_price`, Nitro's `InkPrice`).
 pub const INK_PRICE: u64 = 10_000;
-/// Ink per unit of wasmtime fuel; every wasm operator costs one fuel.
-pub const INK_PER_FUEL: u64 = 100;
+/// Ink per unit of wasmtime fuel.
+pub const INK_PER_FUEL: u64 = 50;
 /// Fuel per gas.
 pub(crate) const FUEL_PER_GAS: u64 = INK_PRICE / INK_PER_FUEL;
 
