@@ -28,6 +28,11 @@ fn memory(caller: &mut Ctx<'_>) -> Result<Memory> {
 /// Reads `len` bytes at `ptr`; out of bounds traps.
 pub(crate) fn read(caller: &mut Ctx<'_>, ptr: u32, len: u32) -> Result<Vec<u8>> {
     let memory = memory(caller)?;
+    // Check the range before allocating: `len` comes from the program.
+    let end = u64::from(ptr) + u64::from(len);
+    if end > memory.data_size(&*caller) as u64 {
+        return Err(Error::msg("out of bounds read"));
+    }
     let mut buf = vec![0u8; len as usize];
     memory.read(&*caller, ptr as usize, &mut buf).map_err(|_| Error::msg("out of bounds read"))?;
     Ok(buf)

@@ -367,3 +367,53 @@ async fn cargo_stylus_check_calls_work_with_state_overrides() {
         "0x6f809c4e"
     );
 }
+
+/// A hand-written program: `body` runs in `user_entrypoint` with `write_result` imported.
+fn wat_program(body: &str) -> Vec<u8> {
+    let text = format!(
+        r#"(module
+            (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+            (memory (export "memory") 1 1)
+            (func (export "user_entrypoint") (param i32) (result i32) {body}))"#
+    );
+    code::compress(&wat::parse_str(text).unwrap())
+}
+
+#[tokio::test]
+async fn misbehaving_programs_fail_without_hurting_the_node() {
+    let node = start().await;
+    let p = provider(&node, 6);
+    let programs = [
+        // A 4 GiB result: its ink alone exceeds the gas.
+        ("huge", wat_program("(call $write_result (i32.const 0) (i32.const -1)) (i32.const 0)")),
+        // An affordable but out-of-bounds result: a trap, reverting with empty data.
+        ("oob", wat_program("(call $write_result (i32.const 0) (i32.const 100000)) (i32.const 0)")),
+        ("trap", wat_program("unreachable")),
+        ("spin", wat_program("(loop $l (br $l)) (i32.const 0)")),
+        // Status 1 with a result: a revert carrying it.
+        (
+            "revert",
+            wat_program(
+                "(i32.store (i32.const 0) (i32.const 0xbeef)) (call $write_result (i32.const 0) (i32.const 2)) (i32.const 1)",
+            ),
+        ),
+    ];
+    for (name, code) in programs {
+        let address = deploy(&p, deploy_init(&code)).await;
+        activate(&node, &p, address).await;
+        let call = json!({"to": address, "gas": "0xf4240"});
+        let error = rpc(&node, "eth_call", json!([call])).await["error"].clone();
+        match name {
+            "spin" | "huge" => assert_eq!(error["message"], "out of gas", "{name}"),
+            "revert" => assert_eq!(error["data"], "0xefbe", "{name}"),
+            _ => assert_eq!(error["data"], "0x", "{name}: {error}"),
+        }
+        if name == "spin" {
+            let tx = TransactionRequest::default().with_to(address).with_gas_limit(1_000_000);
+            let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+            assert!(!receipt.status());
+            assert_eq!(receipt.gas_used, 1_000_000, "running out of ink consumes all gas");
+        }
+    }
+    assert_eq!(p.get_chain_id().await.unwrap(), 412_346);
+}
