@@ -42,9 +42,7 @@ async fn entry(State(node): State<Node>, request: HttpRequest<axum::body::Body>)
     let node = node.clone();
     let response = tokio::task::spawn_blocking(move || handle_body(&node, &body))
         .await
-        .unwrap_or_else(|err| {
-            error_response(Value::Null, &Error::InvalidRequest(format!("internal error: {err}")))
-        });
+        .unwrap_or_else(|err| error_response(Value::Null, &Error::Internal(err.to_string())));
     json_response(&response)
 }
 
