@@ -126,6 +126,15 @@ pub(super) fn transaction(node: &Node, hash: B256) -> Value {
     })
 }
 
+/// `eth_getTransactionByBlock*AndIndex`: `null` when the block or index does not exist.
+pub(super) fn transaction_at(block: Option<&Block>, index: u64) -> Value {
+    let found = block.and_then(|block| {
+        let index = usize::try_from(index).ok()?;
+        block.txs.get(index).map(|tx| json!(convert::transaction(block, index, tx)))
+    });
+    found.unwrap_or(Value::Null)
+}
+
 /// `eth_getTransactionReceipt`: `null` until mined.
 pub(super) fn receipt(node: &Node, hash: B256) -> Value {
     let chain = node.chain();
