@@ -417,3 +417,21 @@ async fn misbehaving_programs_fail_without_hurting_the_node() {
     }
     assert_eq!(p.get_chain_id().await.unwrap(), 412_346);
 }
+
+#[tokio::test]
+async fn activation_is_state_and_follows_snapshots() {
+    let node = start().await;
+    let p = provider(&node, 7);
+    let counter = deploy(&p, deploy_init(&counter_code())).await;
+    let id = rpc(&node, "evm_snapshot", json!([])).await["result"].clone();
+    activate(&node, &p, counter).await;
+    assert_eq!(number(&p, counter).await, U256::ZERO);
+    rpc(&node, "evm_revert", json!([id])).await;
+    let call =
+        json!({"to": counter, "input": hex::encode_prefixed(Counter::numberCall {}.abi_encode())});
+    let response = rpc(&node, "eth_call", json!([call])).await;
+    assert_eq!(
+        response["error"]["data"],
+        hex::encode_prefixed(ProgramNotActivated {}.abi_encode())
+    );
+}
