@@ -76,7 +76,11 @@ impl NodeHandle {
             let _ = shutdown.send(());
         }
         self.miner.abort();
-        let _ = (&mut self.server).await;
+        // Open WebSockets would hold graceful shutdown forever: give connections a moment.
+        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.server).await.is_err()
+        {
+            self.server.abort();
+        }
         if let Some(path) = &self.state_file {
             let json = self.node.chain().dump_state().to_json();
             tokio::fs::write(path, json).await?;
@@ -92,6 +96,7 @@ impl Drop for NodeHandle {
             let _ = shutdown.send(());
         }
         self.miner.abort();
+        self.server.abort();
     }
 }
 
