@@ -409,6 +409,9 @@ async fn misbehaving_programs_fail_without_hurting_the_node() {
             _ => assert_eq!(error["data"], "0x", "{name}: {error}"),
         }
         if name == "spin" {
+            let estimate =
+                rpc(&node, "eth_estimateGas", json!([{"to": address, "gas": "0x186a0"}])).await;
+            assert_eq!(estimate["error"]["message"], "gas required exceeds allowance (100000)");
             let tx = TransactionRequest::default().with_to(address).with_gas_limit(1_000_000);
             let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
             assert!(!receipt.status());
