@@ -438,3 +438,36 @@ async fn activation_is_state_and_follows_snapshots() {
         hex::encode_prefixed(ProgramNotActivated {}.abi_encode())
     );
 }
+
+#[tokio::test]
+async fn root_programs_run_from_their_fragments() {
+    let node = start().await;
+    let p = provider(&node, 8);
+    let wasm = {
+        let wasm = include_bytes!("../fixtures/stylus-counter/counter.wasm");
+        wat::parse_str(wasmprinter::print_bytes(wasm).unwrap()).unwrap()
+    };
+    // Split the compressed stream over two fragments, as cargo-stylus does for large programs.
+    let compressed = code::compress(&wasm)[4..].to_vec();
+    let (first, second) = compressed.split_at(compressed.len() / 2);
+    let mut fragments = Vec::new();
+    for part in [first, second] {
+        let mut fragment = code::FRAGMENT_PREFIX.to_vec();
+        fragment.extend_from_slice(part);
+        fragments.push(deploy(&p, deploy_init(&fragment)).await);
+    }
+    let mut root = code::ROOT_PREFIX.to_vec();
+    root.push(0);
+    root.extend_from_slice(&(wasm.len() as u32).to_be_bytes());
+    for address in &fragments {
+        root.extend_from_slice(address.as_slice());
+    }
+    let program = deploy(&p, deploy_init(&root)).await;
+    // A fragment alone is inert data: calling it fails.
+    let call = json!({"to": fragments[0], "input": "0x8381f58a"});
+    assert!(rpc(&node, "eth_call", json!([call])).await["error"].is_object());
+
+    activate(&node, &p, program).await;
+    assert!(send(&p, program, Counter::incrementCall {}.abi_encode()).await.status());
+    assert_eq!(number(&p, program).await, U256::from(1));
+}
