@@ -16,7 +16,7 @@ use crate::evm::{BASE_FEE, COINBASE, Db, HEADER_GAS_LIMIT};
 pub(crate) const HISTORY_STATES: usize = 256;
 
 /// ArbOS version reported in the header's mix digest.
-pub(crate) const ARBOS_VERSION: u64 = 40;
+pub(crate) const ARBOS_VERSION: u64 = 60;
 
 /// A transaction in a block, with the outcome of its execution.
 #[derive(Clone, Debug)]
