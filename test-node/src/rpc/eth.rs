@@ -140,7 +140,7 @@ pub(super) fn receipt(node: &Node, hash: B256) -> Value {
     let chain = node.chain();
     chain.transaction(hash).map_or(Value::Null, |(block, tx)| {
         let index = block.txs.iter().position(|t| t.hash == tx.hash).unwrap_or_default();
-        json!(convert::receipt(block, index, tx))
+        convert::receipt_json(block, index, tx)
     })
 }
 
@@ -148,8 +148,12 @@ pub(super) fn receipt(node: &Node, hash: B256) -> Value {
 pub(super) fn block_receipts(node: &Node, id: BlockId) -> Value {
     let chain = node.chain();
     chain.block(id).map_or(Value::Null, |block| {
-        let receipts: Vec<_> =
-            block.txs.iter().enumerate().map(|(i, tx)| convert::receipt(block, i, tx)).collect();
+        let receipts: Vec<_> = block
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| convert::receipt_json(block, i, tx))
+            .collect();
         json!(receipts)
     })
 }

@@ -89,4 +89,7 @@ async fn create2_factory_install_transaction_is_accepted() {
     let receipt = rpc(&node, "eth_getTransactionReceipt", serde_json::json!([hash])).await;
     assert_eq!(receipt["result"]["from"], format!("{:#x}", genesis::CREATE2_FACTORY_SIGNER));
     assert_eq!(receipt["result"]["contractAddress"], format!("{:#x}", genesis::CREATE2_FACTORY));
+    // Nitro's receipt extras.
+    assert_eq!(receipt["result"]["gasUsedForL1"], "0x0");
+    assert_eq!(receipt["result"]["l1BlockNumber"], receipt["result"]["blockNumber"]);
 }
