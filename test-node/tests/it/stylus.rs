@@ -471,3 +471,40 @@ async fn root_programs_run_from_their_fragments() {
     assert!(send(&p, program, Counter::incrementCall {}.abi_encode()).await.status());
     assert_eq!(number(&p, program).await, U256::from(1));
 }
+
+#[tokio::test]
+async fn host_math_keccak_and_values_follow_the_evm() {
+    let node = start().await;
+    let p = provider(&node, 9);
+    // Memory: a = 7 at 0, b = 0 at 32, m = 4 at 64; results written from 128.
+    let body = r#"
+        (i32.store8 (i32.const 31) (i32.const 7))
+        (i32.store8 (i32.const 95) (i32.const 4))
+        (call $math_div (i32.const 0) (i32.const 32))
+        (memory.copy (i32.const 128) (i32.const 0) (i32.const 32))
+        (i32.store8 (i32.const 31) (i32.const 7))
+        (i32.store8 (i32.const 63) (i32.const 3))
+        (call $math_add_mod (i32.const 0) (i32.const 32) (i32.const 64))
+        (memory.copy (i32.const 160) (i32.const 0) (i32.const 32))
+        (call $native_keccak256 (i32.const 0) (i32.const 0) (i32.const 192))
+        (i64.store (i32.const 224) (call $chainid))
+        (call $write_result (i32.const 128) (i32.const 104))
+        (i32.const 0)"#;
+    let text = format!(
+        r#"(module
+            (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+            (import "vm_hooks" "math_div" (func $math_div (param i32 i32)))
+            (import "vm_hooks" "math_add_mod" (func $math_add_mod (param i32 i32 i32)))
+            (import "vm_hooks" "native_keccak256" (func $native_keccak256 (param i32 i32 i32)))
+            (import "vm_hooks" "chainid" (func $chainid (result i64)))
+            (memory (export "memory") 1 1)
+            (func (export "user_entrypoint") (param i32) (result i32) {body}))"#
+    );
+    let program = deploy(&p, deploy_init(&code::compress(&wat::parse_str(text).unwrap()))).await;
+    activate(&node, &p, program).await;
+    let out = p.call(TransactionRequest::default().with_to(program)).await.unwrap();
+    assert_eq!(U256::from_be_slice(&out[..32]), U256::ZERO, "division by zero gives zero");
+    assert_eq!(U256::from_be_slice(&out[32..64]), U256::from(2), "(7 + 3) mod 4");
+    assert_eq!(&out[64..96], alloy_primitives::KECCAK256_EMPTY.as_slice());
+    assert_eq!(u64::from_le_bytes(out[96..104].try_into().unwrap()), 412_346);
+}
