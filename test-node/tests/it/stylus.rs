@@ -211,6 +211,10 @@ async fn calls_cross_between_evm_and_stylus() {
         data: Counter::incrementCall {}.abi_encode().into(),
     };
     assert!(!send(&p, counter, reenter.abi_encode()).await.status());
+    // ... also when the loop goes through an EVM contract (counter -> proxy -> counter).
+    let via_evm =
+        Counter::forwardCall { target: proxy, data: Counter::incrementCall {}.abi_encode().into() };
+    assert!(!send(&p, counter, via_evm.abi_encode()).await.status());
 
     // Static calls may read but not write.
     let peek =
