@@ -2,7 +2,9 @@
 //!
 //! A Docker-free Arbitrum dev chain for tests and local development: Ethereum JSON-RPC over HTTP
 //! and WebSocket on Nitro's dev-node defaults (127.0.0.1:8547, chain id 412346), EVM execution
-//! by revm, genesis accounts like Nitro's dev node plus anvil's, and anvil's cheat methods.
+//! by revm, Stylus programs by wasmtime through Nitro's `vm_hooks` ABI, the Arbitrum precompiles
+//! tools use, genesis accounts like Nitro's dev node plus anvil's, and anvil's cheat methods.
+//! What is faithful to Nitro and what is approximated is listed in the crate README.
 //!
 //! Layout:
 //! - [`config`]: [`Config`] with Nitro-like defaults and `with_*` builders.
