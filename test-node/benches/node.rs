@@ -154,6 +154,7 @@ fn main() {
                 concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stylus-counter/counter.wasm");
             let key = hex::encode_prefixed(assay_test_node::genesis::DEV_KEY);
             let started = Instant::now();
+            let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stylus-counter");
             let output = Command::new(cargo_stylus)
                 .args([
                     "stylus",
@@ -166,6 +167,9 @@ fn main() {
                     "--private-key",
                     &key,
                 ])
+                .current_dir(fixture)
+                .env_remove("RUSTUP_TOOLCHAIN")
+                .env_remove("CARGO")
                 .output()
                 .expect("cargo stylus runs");
             let elapsed = started.elapsed();

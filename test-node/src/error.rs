@@ -35,6 +35,9 @@ pub enum Error {
     /// A Stylus program is malformed or cannot run.
     #[error("stylus: {0}")]
     Stylus(String),
+    /// A handler failed unexpectedly (a bug); the node keeps serving.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Reading or writing a state file failed.
     #[error("state file: {0}")]
     Io(#[from] std::io::Error),
@@ -53,7 +56,7 @@ impl Error {
             Self::InvalidParams(_) | Self::InvalidState(_) => -32602,
             Self::Reverted(_) => 3,
             Self::Rejected(_) | Self::Halted(_) | Self::UnknownBlock | Self::Stylus(_) => -32000,
-            Self::Io(_) => -32603,
+            Self::Io(_) | Self::Internal(_) => -32603,
         }
     }
 

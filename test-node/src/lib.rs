@@ -2,7 +2,9 @@
 //!
 //! A Docker-free Arbitrum dev chain for tests and local development: Ethereum JSON-RPC over HTTP
 //! and WebSocket on Nitro's dev-node defaults (127.0.0.1:8547, chain id 412346), EVM execution
-//! by revm, genesis accounts like Nitro's dev node plus anvil's, and anvil's cheat methods.
+//! by revm, Stylus programs by wasmtime through Nitro's `vm_hooks` ABI, the Arbitrum precompiles
+//! tools use, genesis accounts like Nitro's dev node plus anvil's, and anvil's cheat methods.
+//! What is faithful to Nitro and what is approximated is listed in the crate README.
 //!
 //! Layout:
 //! - [`config`]: [`Config`] with Nitro-like defaults and `with_*` builders.
@@ -76,7 +78,11 @@ impl NodeHandle {
             let _ = shutdown.send(());
         }
         self.miner.abort();
-        let _ = (&mut self.server).await;
+        // Open WebSockets would hold graceful shutdown forever: give connections a moment.
+        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.server).await.is_err()
+        {
+            self.server.abort();
+        }
         if let Some(path) = &self.state_file {
             let json = self.node.chain().dump_state().to_json();
             tokio::fs::write(path, json).await?;
@@ -92,6 +98,7 @@ impl Drop for NodeHandle {
             let _ = shutdown.send(());
         }
         self.miner.abort();
+        self.server.abort();
     }
 }
 

@@ -156,16 +156,11 @@ impl<DB: Database<Error = Infallible>> ArbEvm<DB> {
                 gas_limit,
             );
         }
-        let program = match runtime().cached(codehash) {
-            Some(program) => program,
-            None => {
-                match code::decompress(&code).and_then(|wasm| runtime().prepare(codehash, &wasm)) {
-                    Ok(program) => program,
-                    Err(_) => {
-                        self.journal().checkpoint_revert(checkpoint);
-                        return finish(InstructionResult::Revert, Bytes::new(), gas_limit);
-                    }
-                }
+        let program = match self.program(codehash, &code) {
+            Ok(program) => program,
+            Err(_) => {
+                self.journal().checkpoint_revert(checkpoint);
+                return finish(InstructionResult::Revert, Bytes::new(), gas_limit);
             }
         };
         let init_gas =
@@ -206,6 +201,27 @@ impl<DB: Database<Error = Infallible>> ArbEvm<DB> {
             self.journal().checkpoint_revert(checkpoint);
         }
         finish(status, output.into(), result.gas_left)
+    }
+
+    /// The compiled program for `code`, compiled now (from its fragments for a root) when the
+    /// cache lacks it, e.g. after a restart from a state file.
+    fn program(
+        &mut self,
+        codehash: B256,
+        code: &[u8],
+    ) -> Result<std::sync::Arc<wasmtime::InstancePre<HostState>>, crate::Error> {
+        if let Some(program) = runtime().cached(codehash) {
+            return Ok(program);
+        }
+        let journal = self.journal();
+        let fragment = |address| {
+            journal
+                .code(address)
+                .map(|code| code.data.to_vec())
+                .unwrap_or_else(|never| match never {})
+        };
+        let wasm = code::wasm_of(code, fragment)?;
+        runtime().prepare(codehash, &wasm)
     }
 
     fn program_record(&mut self, codehash: B256) -> Record {

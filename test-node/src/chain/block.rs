@@ -11,8 +11,12 @@ use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256};
 
 use crate::evm::{BASE_FEE, COINBASE, Db, HEADER_GAS_LIMIT};
 
+/// How many recent blocks keep their state for queries at old block tags (like a geth
+/// full node; older states answer "missing trie node").
+pub(crate) const HISTORY_STATES: usize = 256;
+
 /// ArbOS version reported in the header's mix digest.
-pub(crate) const ARBOS_VERSION: u64 = 40;
+pub(crate) const ARBOS_VERSION: u64 = 60;
 
 /// A transaction in a block, with the outcome of its execution.
 #[derive(Clone, Debug)]
@@ -60,8 +64,8 @@ pub(crate) struct Block {
     pub(crate) header: Header,
     pub(crate) hash: B256,
     pub(crate) txs: Vec<MinedTx>,
-    /// State after this block.
-    pub(crate) state: Arc<Db>,
+    /// State after this block; dropped once the block is [`HISTORY_STATES`] blocks old.
+    pub(crate) state: Option<Arc<Db>>,
 }
 
 impl Block {

@@ -47,7 +47,15 @@ impl Chain {
         let mut hi = req.tx.gas.unwrap_or(TX_GAS_LIMIT).min(TX_GAS_LIMIT);
         let first = self.run_call(req, hi)?;
         let used = first.tx_gas_used();
-        evm::call_output(first)?;
+        match evm::call_output(first) {
+            // geth's wording when even the cap is not enough.
+            Err(Error::Halted(reason)) if reason == "out of gas" => {
+                return Err(Error::Rejected(format!("gas required exceeds allowance ({hi})")));
+            }
+            other => {
+                other?;
+            }
+        }
         let mut lo = used.saturating_sub(1);
         // Most calls need a little more than they use (refunds, the 63/64 rule): try that first.
         let optimistic = (used + 2_300) * 64 / 63;

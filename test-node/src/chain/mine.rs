@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 
 use super::{
     Chain,
-    block::{Block, HeaderFields, MinedTx, build_header},
+    block::{Block, HISTORY_STATES, HeaderFields, MinedTx, build_header},
 };
 use crate::{
     error::{Error, Result},
@@ -132,8 +132,16 @@ impl Chain {
         }
         // BLOCKHASH and ArbSys.arbBlockHash read hashes from the state database.
         self.data.db.cache.block_hashes.insert(U256::from(fields.number), hash);
-        let block = Arc::new(Block { header, hash, txs, state: Arc::new(self.data.db.clone()) });
+        let state = Some(Arc::new(self.data.db.clone()));
+        let block = Arc::new(Block { header, hash, txs, state });
         self.data.blocks.push(Arc::clone(&block));
+        // Keep memory bounded: forget the state of the block that just left the window.
+        if let Some(old) = self.data.blocks.len().checked_sub(HISTORY_STATES + 1) {
+            let stale = &mut self.data.blocks[old];
+            if stale.state.is_some() {
+                *stale = Arc::new(Block { state: None, ..Block::clone(stale) });
+            }
+        }
         block
     }
 }

@@ -132,14 +132,17 @@ impl Chain {
     /// Runs `f` on the state at `id` ("latest" and "pending" see unmined cheat edits too).
     ///
     /// # Errors
-    /// [`Error::UnknownBlock`] when `id` names no block.
+    /// [`Error::UnknownBlock`] when `id` names no block, [`Error::Rejected`] when its state is
+    /// no longer kept.
     pub(crate) fn with_state<R>(&self, id: Option<BlockId>, f: impl FnOnce(&Db) -> R) -> Result<R> {
         let id = id.unwrap_or_default();
         let block = self.block(id)?;
         if block.number() == self.latest().number() {
-            Ok(f(&self.data.db))
-        } else {
-            Ok(f(&block.state))
+            return Ok(f(&self.data.db));
+        }
+        match &block.state {
+            Some(state) => Ok(f(state)),
+            None => Err(Error::Rejected(format!("missing trie node for block {}", block.number()))),
         }
     }
 
@@ -198,6 +201,21 @@ impl Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_recent_states_are_kept() {
+        let mut chain = Chain::new(1, 1);
+        for _ in 0..block::HISTORY_STATES + 5 {
+            chain.mine(None);
+        }
+        let old = Some(BlockId::number(2));
+        assert!(chain.account(genesis::DEV_ACCOUNT, old).is_err());
+        let recent = Some(BlockId::number(chain.latest().number() - 10));
+        assert!(
+            chain.account(genesis::DEV_ACCOUNT, recent).unwrap().balance
+                > alloy_primitives::U256::ZERO
+        );
+    }
 
     #[test]
     fn genesis_block_exists_and_tags_resolve() {

@@ -167,7 +167,9 @@ where
     if !code::is_stylus(&code) {
         return call.revert(ProgramNotWasm {}.abi_encode());
     }
-    let checked = code::decompress(&code).and_then(|wasm| {
+    let journal = ctx.journal_mut();
+    let fragment = |address| db(journal.code(address)).data.to_vec();
+    let checked = code::wasm_of(&code, fragment).and_then(|wasm| {
         let info = program::validate(&wasm)?;
         runtime().prepare(codehash, &wasm)?;
         Ok((info, keccak256(&wasm)))

@@ -53,6 +53,11 @@ pub const NETWORK_FEE_ACCOUNT: Address = address!("00000000000000000000000000000
 sol! {
     interface ArbOwnerPublic {
         function getMaxStylusContractFragments() external view returns (uint8);
+        function getNetworkFeeAccount() external view returns (address);
+        function getInfraFeeAccount() external view returns (address);
+        function isChainOwner(address addr) external view returns (bool);
+        function getAllChainOwners() external view returns (address[]);
+        function getBrotliCompressionLevel() external view returns (uint64);
     }
     /// ArbWasm's `ProgramNotActivated()`.
     error ProgramNotActivated();
@@ -112,6 +117,33 @@ impl PrecompileCall<'_> {
     }
 }
 
+/// ArbOwnerPublic: the dev account owns the chain, fees go to [`NETWORK_FEE_ACCOUNT`].
+fn owner_public(call: PrecompileCall<'_>) -> InterpreterResult {
+    use ArbOwnerPublic::{ArbOwnerPublicCalls as C, *};
+    let owner = crate::genesis::DEV_ACCOUNT;
+    match C::abi_decode(&call.input) {
+        Ok(C::getMaxStylusContractFragments(_)) => {
+            call.ok(getMaxStylusContractFragmentsCall::abi_encode_returns(&2))
+        }
+        Ok(C::getNetworkFeeAccount(_)) => {
+            call.ok(getNetworkFeeAccountCall::abi_encode_returns(&NETWORK_FEE_ACCOUNT))
+        }
+        Ok(C::getInfraFeeAccount(_)) => {
+            call.ok(getInfraFeeAccountCall::abi_encode_returns(&NETWORK_FEE_ACCOUNT))
+        }
+        Ok(C::isChainOwner(args)) => {
+            call.ok(isChainOwnerCall::abi_encode_returns(&(args.addr == owner)))
+        }
+        Ok(C::getAllChainOwners(_)) => {
+            call.ok(getAllChainOwnersCall::abi_encode_returns(&vec![owner]))
+        }
+        Ok(C::getBrotliCompressionLevel(_)) => {
+            call.ok(getBrotliCompressionLevelCall::abi_encode_returns(&1))
+        }
+        Err(_) => call.revert(Vec::new()),
+    }
+}
+
 impl<CTX> PrecompileProvider<CTX> for ArbPrecompiles
 where
     CTX: ContextTr<Db: Database<Error = Infallible>>,
@@ -150,18 +182,7 @@ where
             NODE_INTERFACE => node_interface::run(context, call),
             ARB_GAS_INFO => fees::gas_info(call),
             ARB_RETRYABLE_TX => fees::retryable(call),
-            ARB_OWNER_PUBLIC => {
-                match ArbOwnerPublic::ArbOwnerPublicCalls::abi_decode(&call.input) {
-                    Ok(ArbOwnerPublic::ArbOwnerPublicCalls::getMaxStylusContractFragments(_)) => {
-                        call.ok(
-                            ArbOwnerPublic::getMaxStylusContractFragmentsCall::abi_encode_returns(
-                                &2,
-                            ),
-                        )
-                    }
-                    Err(_) => call.revert(Vec::new()),
-                }
-            }
+            ARB_OWNER_PUBLIC => owner_public(call),
             // ArbOwner and ArbDebug accept anything and do nothing.
             _ => call.ok(Vec::new()),
         };

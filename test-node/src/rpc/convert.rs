@@ -38,8 +38,18 @@ pub(crate) fn logs(block: &Block, index: usize, tx: &MinedTx) -> Vec<Log> {
         .collect()
 }
 
+/// A receipt as JSON, with Nitro's extra `gasUsedForL1` (always 0 here) and `l1BlockNumber`.
+pub(crate) fn receipt_json(block: &Block, index: usize, tx: &MinedTx) -> Value {
+    let mut value = serde_json::to_value(receipt(block, index, tx)).expect("receipts serialize");
+    if let Value::Object(map) = &mut value {
+        map.insert("gasUsedForL1".into(), json!("0x0"));
+        map.insert("l1BlockNumber".into(), json!(format!("{:#x}", block.number())));
+    }
+    value
+}
+
 /// A receipt with `contractAddress`, logs and the effective gas price.
-pub(crate) fn receipt(block: &Block, index: usize, tx: &MinedTx) -> TransactionReceipt {
+fn receipt(block: &Block, index: usize, tx: &MinedTx) -> TransactionReceipt {
     TransactionReceipt {
         inner: tx.receipt_envelope(logs(block, index, tx)),
         transaction_hash: tx.hash,

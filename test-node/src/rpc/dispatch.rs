@@ -40,6 +40,16 @@ pub(crate) fn execute(node: &Node, request: Request) -> Result<Value> {
         R::BlockTxCountByNumber((tag,)) => {
             Ok(node.chain().block_by_number(tag).map_or(Value::Null, |b| hex(b.txs.len() as u64)))
         }
+        R::BlockTxCountByHash((hash,)) => {
+            Ok(node.chain().block_by_hash(hash).map_or(Value::Null, |b| hex(b.txs.len() as u64)))
+        }
+        R::TransactionByNumberAndIndex(tag, index) => {
+            Ok(eth::transaction_at(node.chain().block_by_number(tag).map(|b| &**b), index.0))
+        }
+        R::TransactionByHashAndIndex(hash, index) => {
+            Ok(eth::transaction_at(node.chain().block_by_hash(hash).map(|b| &**b), index.0))
+        }
+        R::Coinbase => Ok(json!(crate::COINBASE)),
         R::Balance(address, block) => Ok(json!(node.chain().account(address, block)?.balance)),
         R::TransactionCount(address, block) => Ok(hex(node.chain().nonce(address, block)?)),
         R::Code(address, block) => eth::code(node, address, block),

@@ -126,12 +126,21 @@ pub(super) fn transaction(node: &Node, hash: B256) -> Value {
     })
 }
 
+/// `eth_getTransactionByBlock*AndIndex`: `null` when the block or index does not exist.
+pub(super) fn transaction_at(block: Option<&Block>, index: u64) -> Value {
+    let found = block.and_then(|block| {
+        let index = usize::try_from(index).ok()?;
+        block.txs.get(index).map(|tx| json!(convert::transaction(block, index, tx)))
+    });
+    found.unwrap_or(Value::Null)
+}
+
 /// `eth_getTransactionReceipt`: `null` until mined.
 pub(super) fn receipt(node: &Node, hash: B256) -> Value {
     let chain = node.chain();
     chain.transaction(hash).map_or(Value::Null, |(block, tx)| {
         let index = block.txs.iter().position(|t| t.hash == tx.hash).unwrap_or_default();
-        json!(convert::receipt(block, index, tx))
+        convert::receipt_json(block, index, tx)
     })
 }
 
@@ -139,8 +148,12 @@ pub(super) fn receipt(node: &Node, hash: B256) -> Value {
 pub(super) fn block_receipts(node: &Node, id: BlockId) -> Value {
     let chain = node.chain();
     chain.block(id).map_or(Value::Null, |block| {
-        let receipts: Vec<_> =
-            block.txs.iter().enumerate().map(|(i, tx)| convert::receipt(block, i, tx)).collect();
+        let receipts: Vec<_> = block
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| convert::receipt_json(block, i, tx))
+            .collect();
         json!(receipts)
     })
 }

@@ -87,12 +87,7 @@ async fn handle_text(
             let node = node.clone();
             tokio::task::spawn_blocking(move || server::handle_value(&node, parsed))
                 .await
-                .unwrap_or_else(|err| {
-                    server::error_response(
-                        id,
-                        &Error::InvalidRequest(format!("internal error: {err}")),
-                    )
-                })
+                .unwrap_or_else(|err| server::error_response(id, &Error::Internal(err.to_string())))
         }
     }
 }

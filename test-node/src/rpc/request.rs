@@ -56,6 +56,14 @@ pub(crate) enum Request {
     BlockByHash(B256, Option<bool>),
     #[serde(rename = "eth_getBlockTransactionCountByNumber")]
     BlockTxCountByNumber((BlockNumberOrTag,)),
+    #[serde(rename = "eth_getBlockTransactionCountByHash")]
+    BlockTxCountByHash((B256,)),
+    #[serde(rename = "eth_getTransactionByBlockNumberAndIndex")]
+    TransactionByNumberAndIndex(BlockNumberOrTag, Quantity),
+    #[serde(rename = "eth_getTransactionByBlockHashAndIndex")]
+    TransactionByHashAndIndex(B256, Quantity),
+    #[serde(rename = "eth_coinbase")]
+    Coinbase,
     #[serde(rename = "eth_getBalance")]
     Balance(Address, Option<BlockId>),
     #[serde(rename = "eth_getTransactionCount")]

@@ -1,5 +1,6 @@
 //! HTTP and WebSocket transport on one port: POST bodies are single or batch JSON-RPC requests;
-//! a WebSocket upgrade on `/` serves the same methods plus `eth_subscribe`.
+//! a WebSocket upgrade on `/` serves the same methods plus `eth_subscribe`; `GET /health`
+//! answers `ok`.
 
 use axum::{
     Router,
@@ -7,7 +8,7 @@ use axum::{
     extract::{FromRequestParts, State, WebSocketUpgrade},
     http::{Request as HttpRequest, header},
     response::{IntoResponse, Response},
-    routing::any,
+    routing::{any, get},
 };
 use serde_json::{Value, json};
 use tracing::debug;
@@ -15,9 +16,9 @@ use tracing::debug;
 use super::{Request, dispatch, pubsub};
 use crate::{error::Error, node::Node};
 
-/// The router serving JSON-RPC on `/`.
+/// The router serving JSON-RPC on `/` and a liveness probe on `/health`.
 pub(crate) fn router(node: Node) -> Router {
-    Router::new().route("/", any(entry)).with_state(node)
+    Router::new().route("/", any(entry)).route("/health", get(|| async { "ok" })).with_state(node)
 }
 
 async fn entry(State(node): State<Node>, request: HttpRequest<axum::body::Body>) -> Response {
@@ -42,9 +43,7 @@ async fn entry(State(node): State<Node>, request: HttpRequest<axum::body::Body>)
     let node = node.clone();
     let response = tokio::task::spawn_blocking(move || handle_body(&node, &body))
         .await
-        .unwrap_or_else(|err| {
-            error_response(Value::Null, &Error::InvalidRequest(format!("internal error: {err}")))
-        });
+        .unwrap_or_else(|err| error_response(Value::Null, &Error::Internal(err.to_string())));
     json_response(&response)
 }
 

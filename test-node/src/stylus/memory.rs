@@ -1,7 +1,8 @@
 //! Access to a program's linear memory and to its ink from inside host functions.
 //!
-//! Ink is wasmtime fuel scaled by [`INK_PER_FUEL`]: one wasm operator costs one fuel, i.e.
-//! [`INK_PER_FUEL`] ink, and one gas is [`INK_PRICE`] ink, as on Nitro.
+//! Ink is wasmtime fuel scaled by [`INK_PER_FUEL`]: most wasm operators cost one fuel, the
+//! expensive ones (calls, branches, memory access, division) their Nitro price in fuel, and one
+//! gas is [`INK_PRICE`] ink, as on Nitro.
 
 use alloy_primitives::{Address, B256, U256};
 use wasmtime::{Caller, Error, Extern, Memory, Result, Trap};
@@ -10,8 +11,8 @@ use super::host::HostState;
 
 /// Ink per gas (`tx_ink_price`, Nitro's `InkPrice`).
 pub const INK_PRICE: u64 = 10_000;
-/// Ink per unit of wasmtime fuel; every wasm operator costs one fuel.
-pub const INK_PER_FUEL: u64 = 100;
+/// Ink per unit of wasmtime fuel.
+pub const INK_PER_FUEL: u64 = 50;
 /// Fuel per gas.
 pub(crate) const FUEL_PER_GAS: u64 = INK_PRICE / INK_PER_FUEL;
 
@@ -27,6 +28,11 @@ fn memory(caller: &mut Ctx<'_>) -> Result<Memory> {
 /// Reads `len` bytes at `ptr`; out of bounds traps.
 pub(crate) fn read(caller: &mut Ctx<'_>, ptr: u32, len: u32) -> Result<Vec<u8>> {
     let memory = memory(caller)?;
+    // Check the range before allocating: `len` comes from the program.
+    let end = u64::from(ptr) + u64::from(len);
+    if end > memory.data_size(&*caller) as u64 {
+        return Err(Error::msg("out of bounds read"));
+    }
     let mut buf = vec![0u8; len as usize];
     memory.read(&*caller, ptr as usize, &mut buf).map_err(|_| Error::msg("out of bounds read"))?;
     Ok(buf)

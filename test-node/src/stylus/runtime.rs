@@ -8,13 +8,36 @@ use std::{
 
 use alloy_primitives::B256;
 use tracing::debug;
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, Trap};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, OperatorCost, Store, Trap};
 
 use super::{
     host::{self, ExitEarly, HostState},
-    memory::FUEL_PER_GAS,
+    memory::{FUEL_PER_GAS, INK_PER_FUEL},
 };
 use crate::error::Error;
+
+/// Fuel per operator, from Nitro's `pricing_v1` ink costs divided by [`INK_PER_FUEL`] for the
+/// operators whose price is far from the default (one fuel): calls, branches, memory access,
+/// division, `select` and `memory.grow`. Other operators cost wasmtime's default.
+fn operator_costs() -> OperatorCost {
+    let fuel = |ink: u64| u8::try_from(ink.div_ceil(INK_PER_FUEL)).unwrap_or(u8::MAX);
+    let mut cost = OperatorCost::new();
+    cost.Call = fuel(3_800);
+    cost.CallIndirect = fuel(13_610);
+    (cost.Br, cost.BrIf, cost.If, cost.BrTable) = (fuel(765), fuel(765), fuel(765), fuel(2_400));
+    (cost.LocalGet, cost.LocalSet, cost.LocalTee) = (fuel(75), fuel(75), fuel(75));
+    (cost.GlobalGet, cost.GlobalSet) = (fuel(300), fuel(990));
+    (cost.I32Load, cost.I64Load, cost.I32Load8U, cost.I32Load8S) =
+        (fuel(670), fuel(680), fuel(670), fuel(670));
+    (cost.I32Store, cost.I64Store, cost.I32Store8) = (fuel(825), fuel(950), fuel(825));
+    (cost.I32DivS, cost.I32DivU, cost.I32RemS, cost.I32RemU) =
+        (fuel(1_120), fuel(1_120), fuel(1_120), fuel(1_120));
+    (cost.I64DivS, cost.I64DivU, cost.I64RemS, cost.I64RemU) =
+        (fuel(1_270), fuel(1_270), fuel(1_270), fuel(1_270));
+    cost.Select = fuel(1_250);
+    cost.MemoryGrow = fuel(8_050);
+    cost
+}
 
 /// How a program run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +84,7 @@ impl Runtime {
         let mut config = Config::new();
         config
             .consume_fuel(true)
+            .operator_cost(operator_costs())
             .wasm_simd(false)
             .wasm_relaxed_simd(false)
             .wasm_tail_call(false)

@@ -30,6 +30,7 @@ sol! {
     }
     interface Misc {
         function getMaxStylusContractFragments() external view returns (uint8);
+        function isChainOwner(address addr) external view returns (bool);
         function getMinimumGasPrice() external view returns (uint256);
         function getLifetime() external view returns (uint256);
         function becomeChainOwner() external;
@@ -148,6 +149,8 @@ async fn block_queries_and_simple_precompiles_answer_like_nitro() {
     assert_eq!(call(&p, ARB_SYS, ArbSys::arbChainIDCall {}).await, U256::from(412_346));
     assert!(call(&p, ARB_SYS, ArbSys::arbOSVersionCall {}).await > U256::from(55));
     assert_eq!(call(&p, ARB_OWNER_PUBLIC, Misc::getMaxStylusContractFragmentsCall {}).await, 2);
+    let dev = assay_test_node::genesis::DEV_ACCOUNT;
+    assert!(call(&p, ARB_OWNER_PUBLIC, Misc::isChainOwnerCall { addr: dev }).await);
     assert_eq!(
         call(&p, ARB_GAS_INFO, Misc::getMinimumGasPriceCall {}).await,
         U256::from(100_000_000)

@@ -1,5 +1,6 @@
-//! The unmodified `cargo stylus` 0.10.10 against the node: `check`, `deploy --no-verify` without
-//! and with a constructor (the StylusDeployer path), `deploy --no-activate` + `activate`.
+//! The unmodified `cargo stylus` 0.10.10 against the node: `check`, `deploy --no-verify` of the
+//! wasm file, of the project with a constructor (the StylusDeployer path; this builds the
+//! fixture with its pinned toolchain), `deploy --no-activate` + `activate`.
 //! Skipped with a message when `cargo-stylus` is not installed
 //! (`cargo install cargo-stylus --version 0.10.10 --locked`).
 
@@ -22,10 +23,16 @@ fn fixture() -> PathBuf {
 
 /// Runs `cargo stylus <args>` in the fixture project and returns its output without colours.
 async fn cargo_stylus(tool: &Path, args: &[&str]) -> String {
+    // The fixture pins its own toolchain: drop what `cargo test` exports for this workspace.
     let output = Command::new(tool)
         .arg("stylus")
         .args(args)
         .current_dir(fixture())
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTC")
+        .env_remove("RUSTC_WRAPPER")
         .output()
         .await
         .expect("runs");
@@ -87,24 +94,23 @@ async fn cargo_stylus_checks_deploys_and_activates() {
     let plain = deployed_address(&out);
     assert_eq!(number(&p, plain).await, U256::ZERO);
 
+    // With a constructor: cargo-stylus builds the project, finds the constructor through
+    // export-abi and deploys, activates and initialises through the StylusDeployer in one tx.
     let out = cargo_stylus(
         &tool,
         &[
             "deploy",
             "--no-verify",
-            "--wasm-file",
-            wasm,
             "--endpoint",
             &url,
             "--private-key",
             &key,
-            "--constructor-signature",
-            "constructor(uint256)",
             "--constructor-args",
             "7",
         ],
     )
     .await;
+    assert!(out.contains("checking whether the contract has a constructor"), "{out}");
     let constructed = deployed_address(&out);
     assert_eq!(number(&p, constructed).await, U256::from(7));
 

@@ -100,6 +100,12 @@ async fn interval_mining_produces_blocks() {
     let p = provider(&node, 0);
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert!(p.get_block_number().await.unwrap() >= 2);
+    // Transactions wait in the pool for the next block.
+    let tx =
+        TransactionRequest::default().with_to(Address::repeat_byte(0x12)).with_value(U256::from(3));
+    let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    assert_eq!(p.get_balance(Address::repeat_byte(0x12)).await.unwrap(), U256::from(3));
 }
 
 #[tokio::test]

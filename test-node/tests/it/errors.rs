@@ -25,6 +25,8 @@ async fn malformed_requests_get_json_rpc_errors() {
     assert_eq!(batch[1]["result"], "0x0");
     // The node is still serving.
     assert_eq!(rpc(&node, "eth_chainId", json!([])).await["result"], "0x64aba");
+    let health = reqwest::get(format!("{}/health", node.url())).await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
 }
 
 #[tokio::test]

@@ -211,6 +211,10 @@ async fn calls_cross_between_evm_and_stylus() {
         data: Counter::incrementCall {}.abi_encode().into(),
     };
     assert!(!send(&p, counter, reenter.abi_encode()).await.status());
+    // ... also when the loop goes through an EVM contract (counter -> proxy -> counter).
+    let via_evm =
+        Counter::forwardCall { target: proxy, data: Counter::incrementCall {}.abi_encode().into() };
+    assert!(!send(&p, counter, via_evm.abi_encode()).await.status());
 
     // Static calls may read but not write.
     let peek =
@@ -366,4 +370,145 @@ async fn cargo_stylus_check_calls_work_with_state_overrides() {
         rpc(&node, "eth_call", json!([probe, "latest"])).await["error"]["data"],
         "0x6f809c4e"
     );
+}
+
+/// A hand-written program: `body` runs in `user_entrypoint` with `write_result` imported.
+fn wat_program(body: &str) -> Vec<u8> {
+    let text = format!(
+        r#"(module
+            (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+            (memory (export "memory") 1 1)
+            (func (export "user_entrypoint") (param i32) (result i32) {body}))"#
+    );
+    code::compress(&wat::parse_str(text).unwrap())
+}
+
+#[tokio::test]
+async fn misbehaving_programs_fail_without_hurting_the_node() {
+    let node = start().await;
+    let p = provider(&node, 6);
+    let programs = [
+        // A 4 GiB result: its ink alone exceeds the gas.
+        ("huge", wat_program("(call $write_result (i32.const 0) (i32.const -1)) (i32.const 0)")),
+        // An affordable but out-of-bounds result: a trap, reverting with empty data.
+        ("oob", wat_program("(call $write_result (i32.const 0) (i32.const 100000)) (i32.const 0)")),
+        ("trap", wat_program("unreachable")),
+        ("spin", wat_program("(loop $l (br $l)) (i32.const 0)")),
+        // Status 1 with a result: a revert carrying it.
+        (
+            "revert",
+            wat_program(
+                "(i32.store (i32.const 0) (i32.const 0xbeef)) (call $write_result (i32.const 0) (i32.const 2)) (i32.const 1)",
+            ),
+        ),
+    ];
+    for (name, code) in programs {
+        let address = deploy(&p, deploy_init(&code)).await;
+        activate(&node, &p, address).await;
+        let call = json!({"to": address, "gas": "0xf4240"});
+        let error = rpc(&node, "eth_call", json!([call])).await["error"].clone();
+        match name {
+            "spin" | "huge" => assert_eq!(error["message"], "out of gas", "{name}"),
+            "revert" => assert_eq!(error["data"], "0xefbe", "{name}"),
+            _ => assert_eq!(error["data"], "0x", "{name}: {error}"),
+        }
+        if name == "spin" {
+            let estimate =
+                rpc(&node, "eth_estimateGas", json!([{"to": address, "gas": "0x186a0"}])).await;
+            assert_eq!(estimate["error"]["message"], "gas required exceeds allowance (100000)");
+            let tx = TransactionRequest::default().with_to(address).with_gas_limit(1_000_000);
+            let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+            assert!(!receipt.status());
+            assert_eq!(receipt.gas_used, 1_000_000, "running out of ink consumes all gas");
+        }
+    }
+    assert_eq!(p.get_chain_id().await.unwrap(), 412_346);
+}
+
+#[tokio::test]
+async fn activation_is_state_and_follows_snapshots() {
+    let node = start().await;
+    let p = provider(&node, 7);
+    let counter = deploy(&p, deploy_init(&counter_code())).await;
+    let id = rpc(&node, "evm_snapshot", json!([])).await["result"].clone();
+    activate(&node, &p, counter).await;
+    assert_eq!(number(&p, counter).await, U256::ZERO);
+    rpc(&node, "evm_revert", json!([id])).await;
+    let call =
+        json!({"to": counter, "input": hex::encode_prefixed(Counter::numberCall {}.abi_encode())});
+    let response = rpc(&node, "eth_call", json!([call])).await;
+    assert_eq!(
+        response["error"]["data"],
+        hex::encode_prefixed(ProgramNotActivated {}.abi_encode())
+    );
+}
+
+#[tokio::test]
+async fn root_programs_run_from_their_fragments() {
+    let node = start().await;
+    let p = provider(&node, 8);
+    let wasm = {
+        let wasm = include_bytes!("../fixtures/stylus-counter/counter.wasm");
+        wat::parse_str(wasmprinter::print_bytes(wasm).unwrap()).unwrap()
+    };
+    // Split the compressed stream over two fragments, as cargo-stylus does for large programs.
+    let compressed = code::compress(&wasm)[4..].to_vec();
+    let (first, second) = compressed.split_at(compressed.len() / 2);
+    let mut fragments = Vec::new();
+    for part in [first, second] {
+        let mut fragment = code::FRAGMENT_PREFIX.to_vec();
+        fragment.extend_from_slice(part);
+        fragments.push(deploy(&p, deploy_init(&fragment)).await);
+    }
+    let mut root = code::ROOT_PREFIX.to_vec();
+    root.push(0);
+    root.extend_from_slice(&(wasm.len() as u32).to_be_bytes());
+    for address in &fragments {
+        root.extend_from_slice(address.as_slice());
+    }
+    let program = deploy(&p, deploy_init(&root)).await;
+    // A fragment alone is inert data: calling it fails.
+    let call = json!({"to": fragments[0], "input": "0x8381f58a"});
+    assert!(rpc(&node, "eth_call", json!([call])).await["error"].is_object());
+
+    activate(&node, &p, program).await;
+    assert!(send(&p, program, Counter::incrementCall {}.abi_encode()).await.status());
+    assert_eq!(number(&p, program).await, U256::from(1));
+}
+
+#[tokio::test]
+async fn host_math_keccak_and_values_follow_the_evm() {
+    let node = start().await;
+    let p = provider(&node, 9);
+    // Memory: a = 7 at 0, b = 0 at 32, m = 4 at 64; results written from 128.
+    let body = r#"
+        (i32.store8 (i32.const 31) (i32.const 7))
+        (i32.store8 (i32.const 95) (i32.const 4))
+        (call $math_div (i32.const 0) (i32.const 32))
+        (memory.copy (i32.const 128) (i32.const 0) (i32.const 32))
+        (i32.store8 (i32.const 31) (i32.const 7))
+        (i32.store8 (i32.const 63) (i32.const 3))
+        (call $math_add_mod (i32.const 0) (i32.const 32) (i32.const 64))
+        (memory.copy (i32.const 160) (i32.const 0) (i32.const 32))
+        (call $native_keccak256 (i32.const 0) (i32.const 0) (i32.const 192))
+        (i64.store (i32.const 224) (call $chainid))
+        (call $write_result (i32.const 128) (i32.const 104))
+        (i32.const 0)"#;
+    let text = format!(
+        r#"(module
+            (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+            (import "vm_hooks" "math_div" (func $math_div (param i32 i32)))
+            (import "vm_hooks" "math_add_mod" (func $math_add_mod (param i32 i32 i32)))
+            (import "vm_hooks" "native_keccak256" (func $native_keccak256 (param i32 i32 i32)))
+            (import "vm_hooks" "chainid" (func $chainid (result i64)))
+            (memory (export "memory") 1 1)
+            (func (export "user_entrypoint") (param i32) (result i32) {body}))"#
+    );
+    let program = deploy(&p, deploy_init(&code::compress(&wat::parse_str(text).unwrap()))).await;
+    activate(&node, &p, program).await;
+    let out = p.call(TransactionRequest::default().with_to(program)).await.unwrap();
+    assert_eq!(U256::from_be_slice(&out[..32]), U256::ZERO, "division by zero gives zero");
+    assert_eq!(U256::from_be_slice(&out[32..64]), U256::from(2), "(7 + 3) mod 4");
+    assert_eq!(&out[64..96], alloy_primitives::KECCAK256_EMPTY.as_slice());
+    assert_eq!(u64::from_le_bytes(out[96..104].try_into().unwrap()), 412_346);
 }

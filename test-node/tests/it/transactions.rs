@@ -59,6 +59,24 @@ async fn legacy_2930_and_1559_transfers_are_mined_one_block_each() {
     let hashes = p.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap().unwrap();
     assert_eq!(hashes.header.number, 3);
     assert_eq!(hashes.header.parent_hash, block.header.hash);
+    let by_index =
+        rpc(&node, "eth_getTransactionByBlockNumberAndIndex", serde_json::json!(["0x2", "0x0"]))
+            .await;
+    assert_eq!(
+        by_index["result"]["hash"],
+        serde_json::json!(block.transactions.hashes().next().unwrap())
+    );
+    let by_hash = rpc(
+        &node,
+        "eth_getTransactionByBlockHashAndIndex",
+        serde_json::json!([block.header.hash, "0x1"]),
+    )
+    .await;
+    assert_eq!(by_hash["result"], serde_json::Value::Null);
+    let count =
+        rpc(&node, "eth_getBlockTransactionCountByHash", serde_json::json!([block.header.hash]))
+            .await;
+    assert_eq!(count["result"], "0x1");
 }
 
 #[tokio::test]
@@ -71,4 +89,7 @@ async fn create2_factory_install_transaction_is_accepted() {
     let receipt = rpc(&node, "eth_getTransactionReceipt", serde_json::json!([hash])).await;
     assert_eq!(receipt["result"]["from"], format!("{:#x}", genesis::CREATE2_FACTORY_SIGNER));
     assert_eq!(receipt["result"]["contractAddress"], format!("{:#x}", genesis::CREATE2_FACTORY));
+    // Nitro's receipt extras.
+    assert_eq!(receipt["result"]["gasUsedForL1"], "0x0");
+    assert_eq!(receipt["result"]["l1BlockNumber"], receipt["result"]["blockNumber"]);
 }
