@@ -1,8 +1,9 @@
-//! Smoke flow of the project's own contracts on the node: the real release wasm of AssayToken and
-//! ModelRegistry (built from `contracts/` with its pinned toolchain), deployed through the
-//! StylusDeployer with their constructors, called through the bindings the services use
-//! (`assay-protocol`), reverting with their named Solidity errors, and calling out to an EVM
-//! contract.
+//! Smoke flow of the project's own contracts on the node: the real release wasm of AssayToken,
+//! Staking and ModelRegistry (built from `contracts/` with its pinned toolchain), deployed through
+//! the StylusDeployer with their constructors (Staking, too large for one contract, as a root
+//! program over fragments, the way cargo-stylus splits it), called through the bindings the
+//! services use (`assay-protocol`), reverting with their named Solidity errors, and calling each
+//! other and an EVM contract.
 
 use std::{path::PathBuf, process::Command, sync::OnceLock};
 
@@ -11,7 +12,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, hex};
 use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::{SolCall, SolError, SolEvent, SolValue};
-use assay_protocol::bindings::{IAssayToken, IModelRegistry, IOwnable};
+use assay_protocol::bindings::{IAssayToken, IModelRegistry, IOwnable, IStaking};
 use assay_test_node::{genesis, stylus::code};
 use serde_json::json;
 
@@ -30,7 +31,7 @@ alloy_sol_types::sol! {
 /// Selector of the SDK's `stylus_constructor()` entry point.
 const CONSTRUCTOR: [u8; 4] = hex!("5585258d");
 
-/// Builds the contracts' release wasm once per test run and returns its folder.
+/// Builds the contracts' release wasm (a no-op when up to date) and returns its folder.
 fn wasm_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -43,11 +44,13 @@ fn wasm_dir() -> &'static PathBuf {
             .expect("pinned channel")
             .trim_matches('"')
             .to_owned();
-        let target = contracts.join("target");
+        // .ci/test builds the contracts first and says where; otherwise their own target folder.
+        let target = std::env::var_os("ASSAY_CONTRACTS_TARGET_DIR")
+            .map_or_else(|| contracts.join("target"), PathBuf::from);
         let status = Command::new("cargo")
             .arg(format!("+{channel}"))
             .args(["build", "--release", "--target", "wasm32-unknown-unknown", "--lib"])
-            .args(["-p", "assay-token", "-p", "assay-registry"])
+            .args(["-p", "assay-token", "-p", "assay-staking", "-p", "assay-registry"])
             .current_dir(&contracts)
             .env("CARGO_TARGET_DIR", &target)
             .env_remove("RUSTUP_TOOLCHAIN")
@@ -67,12 +70,34 @@ fn contract_code(name: &str) -> Vec<u8> {
     code::compress(&wat::parse_str(text).expect("wasm round-trips"))
 }
 
+/// Most bytes of compressed wasm one fragment holds (24 576 bytes of code minus its prefix).
+const FRAGMENT_PAYLOAD: usize = 24_576 - 3;
+
+/// The program to deploy for `name`: its classic code when that fits one contract, else a root
+/// program over fragments deployed first, as cargo-stylus does for large programs.
+async fn program_code(p: &impl Provider, name: &str) -> Vec<u8> {
+    let classic = contract_code(name);
+    if classic.len() <= 24_576 {
+        return classic;
+    }
+    let wasm = code::decompress(&classic).expect("own code decompresses");
+    let mut root = code::ROOT_PREFIX.to_vec();
+    root.push(0);
+    root.extend_from_slice(&u32::try_from(wasm.len()).expect("small wasm").to_be_bytes());
+    for chunk in classic[4..].chunks(FRAGMENT_PAYLOAD) {
+        let mut fragment = code::FRAGMENT_PREFIX.to_vec();
+        fragment.extend_from_slice(chunk);
+        root.extend_from_slice(deploy(p, deploy_init(&fragment)).await.as_slice());
+    }
+    root
+}
+
 /// Deploys, activates and constructs `name` in one StylusDeployer transaction.
 async fn deploy_with_constructor(p: &impl Provider, name: &str, args: Vec<u8>) -> Address {
     let mut init_data = CONSTRUCTOR.to_vec();
     init_data.extend_from_slice(&args);
     let call = StylusDeployer::deployCall {
-        bytecode: deploy_init(&contract_code(name)),
+        bytecode: deploy_init(&program_code(p, name).await),
         initData: init_data.into(),
         initValue: U256::ZERO,
         salt: B256::ZERO,
@@ -202,4 +227,41 @@ async fn model_registry_checks_eligibility_through_an_evm_contract() {
         (info._0, info._2, info._3, info._4),
         (signer(0).address(), U256::from(5), true, U256::from(1))
     );
+}
+
+#[tokio::test]
+async fn token_staking_and_registry_work_together() {
+    let node = start().await;
+    let owner = signer(0).address();
+    let (p, miner) = (provider(&node, 0), provider(&node, 6));
+    let miner_address = signer(6).address();
+    let token = deploy_with_constructor(&p, "assay_token", owner.abi_encode()).await;
+    let min_stake = U256::from(1_000);
+    let args = (owner, token, min_stake, min_stake, 3_600u64).abi_encode_params();
+    let staking = deploy_with_constructor(&p, "assay_staking", args).await;
+    assert!(code::root_fragments(&p.get_code_at(staking).await.unwrap()).is_some(), "Staking is a root program");
+    let registry = deploy_with_constructor(&p, "assay_registry", staking.abi_encode()).await;
+
+    // The miner stakes through a real token allowance: Stylus -> Stylus transferFrom.
+    assert!(send(&p, token, IAssayToken::mintCall { to: miner_address, value: U256::from(5_000) }).await.status());
+    assert!(send(&miner, token, IAssayToken::approveCall { spender: staking, value: min_stake }).await.status());
+    let register = IStaking::registerOperatorCall { role: 1, amount: min_stake };
+    assert!(send(&miner, staking, register).await.status());
+    assert_eq!(call(&p, token, IAssayToken::balanceOfCall { account: staking }).await, min_stake);
+    assert!(call(&p, staking, IStaking::isEligibleCall { operator: miner_address, role: 1 }).await);
+    assert_eq!(call(&p, staking, IStaking::totalAccountedCall {}).await, min_stake);
+
+    // Without allowance the pull fails and the whole call reverts with the named error.
+    let again = IStaking::stakeCall { operator: miner_address, amount: U256::from(1) };
+    let failed = IStaking::TokenCallFailed { token };
+    assert_eq!(revert_data(&node, miner_address, staking, again).await, hex::encode_prefixed(failed.abi_encode()));
+
+    // The registry asks Staking (Stylus -> Stylus) before letting the miner serve.
+    let model = B256::repeat_byte(0x42);
+    let register_model = IModelRegistry::registerModelCall { modelId: model, engineHash: B256::ZERO, pricePerUnit: U256::from(1) };
+    assert!(send(&p, registry, register_model).await.status());
+    assert!(send(&miner, registry, IModelRegistry::serveCall { modelId: model }).await.status());
+    let stranger = IModelRegistry::NotEligibleMiner { miner: owner };
+    let serve = IModelRegistry::serveCall { modelId: model };
+    assert_eq!(revert_data(&node, owner, registry, serve).await, hex::encode_prefixed(stranger.abi_encode()));
 }
