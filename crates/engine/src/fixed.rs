@@ -1,0 +1,212 @@
+//! Fixed-point arithmetic: rounding shifts, requantisation multipliers, per-token power-of-two
+//! activation quantisation, integer square root and reciprocal square root.
+//!
+//! Rounding is **half away from zero** everywhere (the TFLite `RoundingDivideByPOT` convention);
+//! results that do not fit their target type saturate.
+
+/// Shifts `x` right by `shift` bits, rounding half away from zero. `shift` of 0 returns `x`;
+/// shifts of 127 or more return 0.
+pub fn round_shift_i128(x: i128, shift: u32) -> i128 {
+    if shift == 0 {
+        return x;
+    }
+    if shift >= 127 {
+        return 0;
+    }
+    let half = 1i128 << (shift - 1);
+    if x >= 0 { (x + half) >> shift } else { -((-x + half) >> shift) }
+}
+
+/// [`round_shift_i128`] for `i64`.
+pub fn round_shift_i64(x: i64, shift: u32) -> i64 {
+    // In range: the i128 result of a right shift of an i64 always fits an i64.
+    round_shift_i128(i128::from(x), shift) as i64
+}
+
+/// Saturates an `i64` to `i32`.
+pub fn sat_i32(x: i64) -> i32 {
+    x.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Saturates an `i32` to the symmetric int8 range `[-127, 127]` (-128 is never produced, so
+/// negation is always exact).
+pub fn sat_i8(x: i32) -> i8 {
+    x.clamp(-127, 127) as i8
+}
+
+/// Integer division rounding half away from zero. `d` must be positive.
+pub fn div_round(n: i64, d: i64) -> i64 {
+    debug_assert!(d > 0);
+    let q = (n.unsigned_abs() + (d as u64) / 2) / d as u64;
+    if n < 0 { -(q as i64) } else { q as i64 }
+}
+
+/// A real multiplier `M ≈ m0 · 2^(shift − 31)` with `m0 ∈ [2^30, 2^31)` (or 0 for `M = 0`),
+/// as produced offline by the converter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Multiplier {
+    /// Mantissa in Q31.
+    pub m0: i32,
+    /// Power-of-two exponent.
+    pub shift: i8,
+}
+
+impl Multiplier {
+    /// Size of the canonical little-endian encoding.
+    pub const ENCODED_LEN: usize = 5;
+
+    /// Applies the multiplier to `x` with an extra power-of-two exponent `e`:
+    /// `round_half_away(x · m0 · 2^(shift − 31 + e))`, saturated to `i32`.
+    pub fn apply(self, x: i32, e: i32) -> i32 {
+        let prod = i128::from(x) * i128::from(self.m0);
+        let right = 31 - i32::from(self.shift) - e;
+        let v = if right >= 0 {
+            round_shift_i128(prod, right as u32)
+        } else {
+            let left = (-right).min(64) as u32;
+            prod.checked_shl(left).filter(|v| (v >> left) == prod).unwrap_or(if prod < 0 {
+                i128::MIN
+            } else {
+                i128::MAX
+            })
+        };
+        v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+    }
+
+    /// Decodes from 5 little-endian bytes (`m0` then `shift`).
+    pub fn from_le_bytes(b: [u8; 5]) -> Self {
+        Self { m0: i32::from_le_bytes([b[0], b[1], b[2], b[3]]), shift: b[4] as i8 }
+    }
+
+    /// Encodes to 5 little-endian bytes.
+    pub fn to_le_bytes(self) -> [u8; 5] {
+        let m = self.m0.to_le_bytes();
+        [m[0], m[1], m[2], m[3], self.shift as u8]
+    }
+}
+
+/// Quantises a row of fixed-point values to int8 with a per-row power-of-two exponent `e`, so
+/// that `x ≈ q · 2^e`. `e` is the smallest non-negative exponent for which the rounded maximum
+/// magnitude fits in 127; the result is clamped to `[-127, 127]`.
+pub fn quantize_pow2(x: &[i32], out: &mut [i8]) -> i32 {
+    debug_assert_eq!(x.len(), out.len());
+    let max = x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+    let mut e = (32 - max.leading_zeros()).saturating_sub(7);
+    if round_shift_i64(i64::from(max), e) > 127 {
+        e += 1;
+    }
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = sat_i8(round_shift_i64(i64::from(v), e) as i32);
+    }
+    e as i32
+}
+
+/// Floor of the square root of `x`.
+pub fn isqrt_u128(x: u128) -> u128 {
+    if x < 2 {
+        return x;
+    }
+    // Newton's iteration from an over-estimate decreases monotonically to floor(sqrt(x)).
+    let bits = 128 - x.leading_zeros();
+    let mut r = 1u128 << bits.div_ceil(2);
+    loop {
+        let next = (r + x / r) / 2;
+        if next >= r {
+            return r;
+        }
+        r = next;
+    }
+}
+
+/// Integer reciprocal square root: `round(2^36 / sqrt(v))` for `v ≥ 1`, i.e. `1/sqrt` of a Q24
+/// value returned in Q24. `v = 0` is treated as 1.
+pub fn rsqrt_q24(v: u64) -> u64 {
+    // sqrt(v · 2^16) = sqrt(v) · 2^8, so 2^44 / that = 2^36 / sqrt(v).
+    let s = isqrt_u128(u128::from(v.max(1)) << 16);
+    let num = 1u128 << 44;
+    ((num + s / 2) / s) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn rounding_ties_go_away_from_zero() {
+        assert_eq!(round_shift_i64(3, 1), 2);
+        assert_eq!(round_shift_i64(-3, 1), -2);
+        assert_eq!(round_shift_i64(5, 2), 1);
+        assert_eq!(round_shift_i64(6, 2), 2);
+        assert_eq!(round_shift_i64(-6, 2), -2);
+        assert_eq!(round_shift_i64(i64::MIN, 63), -1);
+        assert_eq!(div_round(-7, 2), -4);
+        assert_eq!(div_round(7, 2), 4);
+    }
+
+    #[test]
+    fn multiplier_extremes_saturate() {
+        let m = Multiplier { m0: i32::MAX, shift: 31 };
+        assert_eq!(m.apply(i32::MAX, 10), i32::MAX);
+        assert_eq!(m.apply(i32::MIN, 10), i32::MIN);
+        let half = Multiplier { m0: 1 << 30, shift: 0 };
+        assert_eq!(half.apply(3, 0), 2);
+        assert_eq!(half.apply(-3, 0), -2);
+        assert_eq!(half.apply(i32::MIN, 0), -(1 << 30));
+    }
+
+    #[test]
+    fn quantize_pow2_bumps_when_rounding_overflows() {
+        let mut q = [0i8; 2];
+        assert_eq!(quantize_pow2(&[255, -1], &mut q), 2);
+        assert_eq!(q, [64, 0]);
+        assert_eq!(quantize_pow2(&[127, -127], &mut q), 0);
+        assert_eq!(q, [127, -127]);
+        assert_eq!(quantize_pow2(&[i32::MIN, i32::MAX], &mut q), 25);
+        assert_eq!(q, [-64, 64]);
+    }
+
+    proptest! {
+        #[test]
+        fn isqrt_is_floor_sqrt(x in any::<u64>()) {
+            let r = isqrt_u128(u128::from(x));
+            prop_assert!(r * r <= u128::from(x));
+            prop_assert!((r + 1) * (r + 1) > u128::from(x));
+        }
+
+        #[test]
+        fn multiplier_matches_exact_rational(x in any::<i32>(), m0 in (1i32 << 30)..i32::MAX, s in -20i8..20, e in -8i32..8) {
+            let m = Multiplier { m0, shift: s };
+            let right = 31 - i32::from(s) - e;
+            prop_assume!(right > 0);
+            let exact = i128::from(x) * i128::from(m0);
+            let d = 1i128 << right;
+            // Nearest integer, ties away from zero, via exact rational comparison.
+            let q = exact / d;
+            let r = exact % d;
+            let want = if 2 * r.abs() >= d { q + r.signum() } else { q };
+            let want = want.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+            prop_assert_eq!(m.apply(x, e), want);
+        }
+
+        #[test]
+        fn quantize_pow2_reconstructs_within_half_step(x in proptest::collection::vec(any::<i32>(), 1..64)) {
+            let mut q = vec![0i8; x.len()];
+            let e = quantize_pow2(&x, &mut q);
+            for (&v, &qv) in x.iter().zip(&q) {
+                let back = i128::from(qv) << e;
+                prop_assert!((back - i128::from(v)).abs() <= (1i128 << e) / 2 + 1);
+            }
+        }
+
+        #[test]
+        fn rsqrt_is_close(v in 1u64..(1u64 << 46)) {
+            let r = rsqrt_q24(v) as f64;
+            let want = (1u64 << 36) as f64 / (v as f64).sqrt();
+            prop_assert!((r - want).abs() <= want * 1e-6 + 1.0);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Exact int8 GEMM with int32 accumulation, and the [`Kernels`] hook through which a native caller
+//! parallelises it.
+//!
+//! Weights are stored per output channel: `w` is `[n, k]` row-major, so output `(i, j)` is the dot
+//! product of activation row `i` and weight row `j`. Every output element is one exact integer
+//! dot product, so any partition of the output over threads gives the same bits.
+
+/// Largest `k` for which an i8·i8 dot product cannot overflow i32 (`k · 128 · 128 < 2^31`).
+pub const MAX_K: usize = 131_071;
+
+/// One exact dot product of two int8 rows, accumulated in i32 (exact for `len ≤ MAX_K`).
+pub fn dot_i8(a: &[i8], w: &[i8]) -> i32 {
+    debug_assert_eq!(a.len(), w.len());
+    a.iter().zip(w).fold(0i32, |acc, (&x, &y)| acc.wrapping_add(i32::from(x) * i32::from(y)))
+}
+
+/// Computes output columns `cols` of `a[m, k] · w[n, k]ᵀ` into `out`, which holds `m` rows of
+/// `cols.len()` values each.
+pub fn gemm_i8_cols(
+    a: &[i8],
+    m: usize,
+    k: usize,
+    w: &[i8],
+    cols: core::ops::Range<usize>,
+    out: &mut [i32],
+) {
+    let width = cols.len();
+    debug_assert_eq!(out.len(), m * width);
+    for (c, j) in cols.enumerate() {
+        let wr = &w[j * k..(j + 1) * k];
+        for i in 0..m {
+            out[i * width + c] = dot_i8(&a[i * k..(i + 1) * k], wr);
+        }
+    }
+}
+
+/// The compute kernels the forward passes call. The default methods are the scalar reference;
+/// a native worker may override [`Kernels::gemm_i8`] to split output channels over threads, which
+/// cannot change the result (each element is one exact dot product).
+pub trait Kernels {
+    /// `out[m, n] = a[m, k] · w[n, k]ᵀ`, exact.
+    fn gemm_i8(&self, a: &[i8], m: usize, k: usize, w: &[i8], n: usize, out: &mut [i32]) {
+        assert!(k <= MAX_K, "gemm K {k} exceeds {MAX_K}");
+        gemm_i8_cols(a, m, k, w, 0..n, out);
+    }
+}
+
+/// The single-threaded reference kernels (what the WASM module runs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scalar;
+
+impl Kernels for Scalar {}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn naive(a: &[i8], m: usize, k: usize, w: &[i8], n: usize) -> alloc::vec::Vec<i64> {
+        let mut out = vec![0i64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] =
+                    (0..k).map(|t| i64::from(a[i * k + t]) * i64::from(w[j * k + t])).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn extreme_values_at_k_1040_and_1041_are_exact() {
+        for k in [1040usize, 1041, 4096] {
+            let a = vec![-128i8; k];
+            let w = vec![-128i8; k];
+            let mut out = [0i32; 1];
+            Scalar.gemm_i8(&a, 1, k, &w, 1, &mut out);
+            assert_eq!(i64::from(out[0]), 16384 * k as i64);
+        }
+    }
+
+    #[test]
+    fn column_split_matches_whole() {
+        let (m, k, n) = (3, 17, 10);
+        let a: alloc::vec::Vec<i8> =
+            (0..m * k).map(|i| (i as i32 * 37 % 255 - 127) as i8).collect();
+        let w: alloc::vec::Vec<i8> =
+            (0..n * k).map(|i| (i as i32 * 91 % 255 - 127) as i8).collect();
+        let mut whole = vec![0i32; m * n];
+        Scalar.gemm_i8(&a, m, k, &w, n, &mut whole);
+        let mut left = vec![0i32; m * 4];
+        let mut right = vec![0i32; m * 6];
+        gemm_i8_cols(&a, m, k, &w, 0..4, &mut left);
+        gemm_i8_cols(&a, m, k, &w, 4..10, &mut right);
+        for i in 0..m {
+            assert_eq!(&whole[i * n..i * n + 4], &left[i * 4..i * 4 + 4]);
+            assert_eq!(&whole[i * n + 4..i * n + 10], &right[i * 6..i * 6 + 6]);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn gemm_matches_i64_reference(m in 1usize..4, k in 1usize..70, n in 1usize..5, seed in any::<u64>()) {
+            let mut s = seed;
+            let mut next = || { s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); (s >> 56) as u8 as i8 };
+            let a: alloc::vec::Vec<i8> = (0..m * k).map(|_| next()).collect();
+            let w: alloc::vec::Vec<i8> = (0..n * k).map(|_| next()).collect();
+            let mut out = vec![0i32; m * n];
+            Scalar.gemm_i8(&a, m, k, &w, n, &mut out);
+            let want = naive(&a, m, k, &w, n);
+            prop_assert!(out.iter().zip(&want).all(|(&o, &r)| i64::from(o) == r));
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! `assay-engine`: the deterministic, integer-only transformer inference engine.
+//!
+//! One `no_std` + `alloc` source compiled natively for workers and to `wasm32-unknown-unknown`
+//! for the verifier's replay; with no float on the execution path, both give the same bits.
+//!
+//! Layout:
+//! - [`fixed`]: rounding shifts, fixed-point multipliers, per-token int8 quantisation, isqrt/rsqrt.
+//! - [`gemm`]: exact int8 GEMM and the [`gemm::Kernels`] hook for native parallelism.
+//! - [`nonlin`]: softmax (16-bit output), layer/RMS norm, 16-bit lookup tables (GELU, SiLU, exp).
+//! - [`linear`]: quantised linear layers.
+//! - [`hash`], [`trace`]: keccak-256 tensor leaves, Merkle roots, the per-op execution trace.
+//! - [`model`]: the model blob format and its chunk Merkle root (the model id).
+//! - [`tokenizer`], [`bert`]: WordPiece and the BERT encoder (all-MiniLM-L6-v2).
+//! - [`prng`]: integer PRNG and token selection.
+//! - [`job`]: job inputs and outputs, running a job.
+#![no_std]
+#![cfg_attr(not(test), deny(clippy::float_arithmetic))]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod bert;
+pub mod fixed;
+pub mod gemm;
+pub mod hash;
+pub mod job;
+pub mod linear;
+pub mod model;
+pub mod nonlin;
+pub mod prng;
+pub mod tokenizer;
+pub mod trace;
+
+/// Engine errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The model blob is malformed or does not match the architecture.
+    #[error("model format: {0}")]
+    Format(alloc::string::String),
+    /// The job input is invalid for this model.
+    #[error("invalid input: {0}")]
+    Input(alloc::string::String),
+}
+
+/// Engine result.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
