@@ -13,6 +13,7 @@
 //! - [`tokenizer`], [`bert`]: WordPiece and the BERT encoder (all-MiniLM-L6-v2).
 //! - [`prng`]: integer PRNG and token selection.
 //! - [`job`]: job inputs and outputs, running a job.
+//! - [`ops`]: single-op replay from committed inputs (what a dispute re-executes).
 #![no_std]
 #![cfg_attr(not(test), deny(clippy::float_arithmetic))]
 
@@ -28,6 +29,7 @@ pub mod job;
 pub mod linear;
 pub mod model;
 pub mod nonlin;
+pub mod ops;
 pub mod prng;
 pub mod tokenizer;
 pub mod trace;
@@ -41,6 +43,12 @@ pub enum Error {
     /// The job input is invalid for this model.
     #[error("invalid input: {0}")]
     Input(alloc::string::String),
+    /// A job was run before a model was loaded.
+    #[error("no model loaded")]
+    NoModel,
+    /// An op replay named an op kind the engine does not have.
+    #[error("unknown op kind {0}")]
+    UnknownOp(u32),
 }
 
 /// Engine result.
