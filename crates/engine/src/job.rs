@@ -145,6 +145,11 @@ impl Model {
         }
     }
 
+    /// Whether the model is an encoder (embeddings only, no generation).
+    pub fn is_encoder(&self) -> bool {
+        matches!(self, Self::Bert(_))
+    }
+
     /// Runs a job, returning its output and trace.
     ///
     /// # Errors

