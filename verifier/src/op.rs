@@ -76,7 +76,7 @@ fn signature(op: &str) -> Option<(u32, &'static [DType])> {
     use DType::{I8, I32, Mult};
     Some(match op {
         "gemm_i8" => (ops::GEMM_I8, &[I8, I8]),
-        "linear" => (ops::LINEAR, &[I32, I8, Mult, I32]),
+        "linear" => (ops::LINEAR, &[I32, I8, Mult, I32, I32]),
         "layer_norm" => (ops::LAYER_NORM, &[I32, I32, I32]),
         "rms_norm" => (ops::RMS_NORM, &[I32, I32]),
         "softmax" => (ops::SOFTMAX, &[I32, I32]),

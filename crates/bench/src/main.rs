@@ -1,12 +1,23 @@
 //! `assay-bench`: measures, in one run, the integer engine's tokens/s (scalar and rayon) against
-//! the float32 reference on the same weights, and the WASM replay time (fuel on) against native.
+//! a float32 reference on the same weights, and the WASM replay time (fuel on) against native.
 //!
-//! Uses all-MiniLM-L6-v2 when `ASSAY_MINILM_DIR` points at the unpacked package's model folder,
-//! the seeded tiny BERT otherwise. Run with `cargo run --release -p assay-bench`.
+//! Models: all-MiniLM-L6-v2 when `ASSAY_MINILM_DIR` points at the unpacked package's model
+//! folder, SmolLM2-135M-Instruct when `ASSAY_SMOLLM2_GGUF` points at its `.gguf`; the seeded tiny
+//! BERT when neither is set. Run with `cargo run --release -p assay-bench`.
+//!
+//! The float32 reference is this repository's plain Rust forward pass (`assay_convert::reference`),
+//! not candle; for SmolLM2 it runs one teacher-forced pass over the generated sequence, the same
+//! work as generating with a KV cache.
 
-use std::{sync::Arc, time::Instant};
+use std::{path::Path, sync::Arc, time::Instant};
 
-use assay_convert::{bert::BertWeights, random::tiny_bert, read_bert_dir, reference::bert_embed};
+use assay_convert::{
+    gguf::Gguf,
+    llama::LlamaWeights,
+    random::tiny_bert,
+    read_bert_dir,
+    reference::{bert_embed, llama_next_tokens},
+};
 use assay_engine::{
     gemm::{Kernels, Scalar},
     job::{JobInput, Model, Task},
@@ -22,7 +33,13 @@ const SENTENCES: &[&str] = &[
     "She baked a chocolate cake for her daughter's birthday party on Saturday.",
 ];
 
-fn time_native<K: Kernels>(model: &Model, kern: &K, inputs: &[JobInput]) -> eyre::Result<f64> {
+fn secs<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed().as_secs_f64())
+}
+
+fn native<K: Kernels>(model: &Model, kern: &K, inputs: &[JobInput]) -> eyre::Result<f64> {
     let t = Instant::now();
     for i in inputs {
         model.run(kern, i)?;
@@ -30,59 +47,100 @@ fn time_native<K: Kernels>(model: &Model, kern: &K, inputs: &[JobInput]) -> eyre
     Ok(t.elapsed().as_secs_f64())
 }
 
-fn main() -> eyre::Result<()> {
-    let (name, weights): (&str, BertWeights) = match std::env::var_os("ASSAY_MINILM_DIR") {
-        Some(d) => ("all-MiniLM-L6-v2", read_bert_dir(std::path::Path::new(&d))?),
-        None => ("tiny seeded BERT (set ASSAY_MINILM_DIR for the real model)", tiny_bert(1)),
-    };
+fn wasm(blob: &[u8], inputs: &[JobInput]) -> eyre::Result<(f64, u64)> {
+    let served = Arc::new(ServedModel { chunk_hashes: chunk_hashes(blob), blob: blob.to_vec() });
+    let mut session = Runtime::new()?.session(Limits::default(), Some(served))?;
+    session.load_model()?;
+    let before = session.fuel_used();
+    let t = Instant::now();
+    for i in inputs {
+        session.run_job(&i.encode())?;
+    }
+    Ok((t.elapsed().as_secs_f64(), session.fuel_used() - before))
+}
+
+fn report(
+    name: &str,
+    tokens: usize,
+    scalar: f64,
+    parallel: f64,
+    float: f64,
+    (wasm, fuel): (f64, u64),
+) {
+    let tps = |s: f64| tokens as f64 / s;
+    println!(
+        "== {name}: {tokens} tokens, {} cores",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    println!("engine scalar   : {:>9.1} tokens/s", tps(scalar));
+    println!("engine rayon    : {:>9.1} tokens/s", tps(parallel));
+    println!("float32 ref     : {:>9.1} tokens/s (plain Rust f32, not candle)", tps(float));
+    println!("engine/float32  : {:>9.2}x (goal >= 0.8x)", float / parallel);
+    println!("wasm replay     : {:>9.1} tokens/s with fuel on ({fuel} fuel)", tps(wasm));
+    println!("wasm/native     : {:>9.2}x the scalar native time (goal <= 2x)", wasm / scalar);
+}
+
+fn bench_bert(name: &str, weights: &assay_convert::bert::BertWeights) -> eyre::Result<()> {
     let blob = weights.to_blob();
     let model = Model::load(&blob)?;
     let inputs: Vec<JobInput> =
         SENTENCES.iter().map(|s| JobInput { task: Task::Embed, prompt: (*s).into() }).collect();
-    let Model::Bert(bert) = &model;
-    let token_lists: Vec<Vec<u32>> = SENTENCES.iter().map(|s| bert.tokenize(s)).collect();
-    let tokens: usize = token_lists.iter().map(Vec::len).sum();
-
-    let scalar = time_native(&model, &Scalar, &inputs)?;
-    let parallel = time_native(&model, &Parallel, &inputs)?;
-    let t = Instant::now();
-    for toks in &token_lists {
-        bert_embed(&weights, toks);
-    }
-    let float = t.elapsed().as_secs_f64();
-
-    let rt = Runtime::new()?;
-    let served = Arc::new(ServedModel { chunk_hashes: chunk_hashes(&blob), blob: blob.clone() });
-    let mut session = rt.session(Limits::default(), Some(served))?;
-    let t = Instant::now();
-    session.load_model()?;
-    let load = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    for i in &inputs {
-        session.run_job(&i.encode())?;
-    }
-    let wasm = t.elapsed().as_secs_f64();
-
-    let tps = |secs: f64| tokens as f64 / secs;
-    println!(
-        "model: {name}; {} sentences, {tokens} tokens; {} threads",
-        SENTENCES.len(),
-        rayon_threads()
+    let runs = inputs
+        .iter()
+        .map(|i| model.run(&Scalar, i).map(|r| r.0.tokens))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tokens = runs.iter().map(Vec::len).sum();
+    let ((), float) = secs(|| runs.iter().for_each(|t| drop(bert_embed(weights, t))));
+    report(
+        name,
+        tokens,
+        native(&model, &Scalar, &inputs)?,
+        native(&model, &Parallel, &inputs)?,
+        float,
+        wasm(&blob, &inputs)?,
     );
-    println!("engine scalar   : {:>9.1} tokens/s", tps(scalar));
-    println!("engine rayon    : {:>9.1} tokens/s", tps(parallel));
-    println!("float32 ref     : {:>9.1} tokens/s (naive f32 loops, not candle)", tps(float));
-    println!("engine/float32  : {:>9.2}x (goal >= 0.8x)", float / parallel);
-    println!(
-        "wasm replay     : {:>9.1} tokens/s with fuel on ({} fuel), model load {:.3} s",
-        tps(wasm),
-        session.fuel_used(),
-        load
-    );
-    println!("wasm/native     : {:>9.2}x of scalar native time (goal <= 2x)", wasm / scalar);
     Ok(())
 }
 
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+fn bench_llama(path: &Path) -> eyre::Result<()> {
+    let weights = LlamaWeights::from_gguf(&Gguf::read(path)?)?;
+    let blob = weights.to_blob();
+    let model = Model::load(&blob)?;
+    let Model::Llama(m) = &model else { eyre::bail!("not a llama model") };
+    let prompt = "Write a short poem about the sea.";
+    let inputs =
+        [JobInput { task: Task::Generate { max_tokens: 16, seed: 0 }, prompt: prompt.into() }];
+    let (out, _) = model.run(&Scalar, &inputs[0])?;
+    let mut seq = m.prompt_tokens(prompt);
+    seq.extend(&out.tokens);
+    let (_, float) = secs(|| llama_next_tokens(&weights, &seq));
+    let scalar = native(&model, &Scalar, &inputs)?;
+    let parallel = native(&model, &Parallel, &inputs)?;
+    report(
+        "SmolLM2-135M-Instruct (prompt + 16 generated)",
+        seq.len(),
+        scalar,
+        parallel,
+        float,
+        wasm(&blob, &inputs)?,
+    );
+    Ok(())
+}
+
+fn main() -> eyre::Result<()> {
+    let minilm = std::env::var_os("ASSAY_MINILM_DIR");
+    let smollm = std::env::var_os("ASSAY_SMOLLM2_GGUF");
+    if let Some(d) = &minilm {
+        bench_bert("all-MiniLM-L6-v2", &read_bert_dir(Path::new(d))?)?;
+    }
+    if let Some(p) = &smollm {
+        bench_llama(Path::new(p))?;
+    }
+    if minilm.is_none() && smollm.is_none() {
+        bench_bert(
+            "tiny seeded BERT (set ASSAY_MINILM_DIR / ASSAY_SMOLLM2_GGUF for real models)",
+            &tiny_bert(1),
+        )?;
+    }
+    Ok(())
 }

@@ -1,11 +1,11 @@
 //! BERT weights in float (from safetensors or seeded at random) and their conversion to the
 //! engine's blob.
 
-use assay_engine::{bert::ARCH_BERT, model::ModelWriter, nonlin::LUT_LEN};
+use assay_engine::{bert::ARCH_BERT, linear::BLOCK, model::ModelWriter, nonlin::LUT_LEN};
 
 use crate::{
     Error, Result,
-    quant::{Q12, act_lut, exp_lut, gelu, multiplier, q12s, quantize_rows},
+    quant::{Q12, act_lut, exp_lut, gelu, multiplier, q12s, quantize_blocked, quantize_rows},
     safetensors::SafeTensors,
 };
 
@@ -165,9 +165,10 @@ impl BertWeights {
         };
         norm(&mut w, "emb.ln", &self.ln);
         let lin = |w: &mut ModelWriter, name: &str, l: &FLinear, n: usize, k: usize| {
-            let (q, m) = quantize_rows(&l.w, n, k, 1.0);
+            let (q, m, r) = quantize_blocked(&l.w, n, k, BLOCK, 1.0);
             w.i8s(&format!("{name}.w"), &[n as u32, k as u32], &q)
                 .mults(&format!("{name}.m"), &m)
+                .i32s(&format!("{name}.r"), &[n as u32, (k / BLOCK) as u32], &r)
                 .i32s(&format!("{name}.b"), &[n as u32], &q12s(&l.b));
         };
         for (i, l) in self.layers.iter().enumerate() {

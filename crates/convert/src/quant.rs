@@ -45,6 +45,39 @@ pub fn quantize_rows(w: &[f32], n: usize, k: usize, extra: f64) -> (Vec<i8>, Vec
     (q, m)
 }
 
+/// Quantises `w[n, k]` with block scales (see `assay_engine::linear`): per row the multiplier of
+/// `s = max|w| / 127 · extra`, per block the Q16 ratio `r = round(2^16 · block max / row max)`,
+/// and codes `q = round(w / (s · r / 2^16))`.
+pub fn quantize_blocked(
+    w: &[f32],
+    n: usize,
+    k: usize,
+    block: usize,
+    extra: f64,
+) -> (Vec<i8>, Vec<Multiplier>, Vec<i32>) {
+    assert_eq!(w.len(), n * k);
+    let (mut q, mut m, mut r) = (Vec::with_capacity(n * k), Vec::with_capacity(n), Vec::new());
+    for row in w.chunks_exact(k) {
+        let absmax = |xs: &[f32]| xs.iter().fold(0f64, |a, &v| a.max(f64::from(v).abs()));
+        let max = absmax(row);
+        let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+        m.push(multiplier(s * extra));
+        for b in row.chunks(block) {
+            let ratio = if max > 0.0 {
+                (absmax(b) / max * 65536.0).round().clamp(0.0, 65536.0)
+            } else {
+                0.0
+            };
+            r.push(ratio as i32);
+            let eff = s * ratio / 65536.0;
+            q.extend(b.iter().map(|&v| {
+                if eff > 0.0 { (f64::from(v) / eff).round().clamp(-127.0, 127.0) as i8 } else { 0 }
+            }));
+        }
+    }
+    (q, m, r)
+}
+
 /// A real value in Q12, saturated to i32.
 pub fn q12(v: f32) -> i32 {
     (f64::from(v) * Q12).round().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32

@@ -84,3 +84,53 @@ pub fn tiny_bert(seed: u64) -> BertWeights {
         layers,
     }
 }
+
+/// Tokens and merges of the random llama: specials, the 256 byte characters, a few merges.
+fn tiny_bpe() -> (Vec<String>, Vec<String>) {
+    let mut tokens: Vec<String> =
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>"].iter().map(|s| s.to_string()).collect();
+    tokens.extend(assay_engine::bpe::byte_chars().iter().map(|c| c.to_string()));
+    let merges: Vec<String> =
+        ["Ġ t", "h e", "i n", "Ġ a", "e r", "Ġt he", "o u", "Ġ s", "Ġ w", "r e"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    tokens.extend(merges.iter().map(|m| m.replace(' ', "")));
+    (tokens, merges)
+}
+
+/// A small llama (hidden 32, 2 layers, 4 query and 2 key/value heads) with seeded weights.
+pub fn tiny_llama(seed: u64) -> crate::llama::LlamaWeights {
+    use crate::llama::{LlamaLayer, LlamaShape, LlamaWeights};
+    let (tokens, merges) = tiny_bpe();
+    let shape = LlamaShape {
+        vocab: tokens.len(),
+        hidden: 32,
+        layers: 2,
+        heads: 4,
+        kv_heads: 2,
+        ffn: 64,
+        eps: 1e-5,
+        rope_base: 10_000.0,
+        eos: 2,
+    };
+    let mut g = Gen(Prng::new(seed));
+    let (h, f) = (shape.hidden, shape.ffn);
+    let kvd = shape.head_dim() * shape.kv_heads;
+    let mut mat = |n: usize, k: usize| g.linear(n, k).w;
+    let layers = (0..shape.layers)
+        .map(|_| LlamaLayer {
+            attn_norm: vec![1.0; h],
+            q: mat(h, h),
+            k: mat(kvd, h),
+            v: mat(kvd, h),
+            o: mat(h, h),
+            ffn_norm: vec![1.0; h],
+            gate: mat(f, h),
+            up: mat(f, h),
+            down: mat(h, f),
+        })
+        .collect();
+    let emb = g.normal(shape.vocab * h, 0.15);
+    LlamaWeights { shape, tokens, merges, emb, layers, final_norm: vec![1.0; h] }
+}

@@ -48,6 +48,9 @@ pub struct OutputRecord {
     pub tokens: Vec<u32>,
     /// Normalised embedding in Q15 (divide by 32768), empty for generation.
     pub embedding: Vec<i16>,
+    /// Generated text, decoded from `tokens` (not hashed: the tokens are).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
 }
 
 /// A complete job record.
@@ -79,7 +82,11 @@ impl JobRecord {
             model_id: hex32(model_id),
             model_dir: None,
             input,
-            output: OutputRecord { tokens: out.tokens.clone(), embedding: out.embedding.clone() },
+            output: OutputRecord {
+                tokens: out.tokens.clone(),
+                embedding: out.embedding.clone(),
+                text: String::new(),
+            },
             output_hash: hex32(&out.output_hash),
             trace_root: hex32(&out.trace_root),
         }

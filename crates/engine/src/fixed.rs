@@ -73,6 +73,45 @@ impl Multiplier {
         v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
     }
 
+    /// Applies the multiplier to an accumulator of a row quantised by [`quantize_max`] with
+    /// maximum `max`: `acc · max / 127 · m0 · 2^(shift − 31)`. The division by 127 rounds first
+    /// (half away from zero), then the power-of-two shift rounds again; the result saturates.
+    pub fn apply_scaled(self, acc: i32, max: u32) -> i32 {
+        let num = i128::from(acc) * i128::from(max) * i128::from(self.m0);
+        let v = div_round_i128(num, 127);
+        let right = 31 - i32::from(self.shift);
+        let v = if right >= 0 {
+            round_shift_i128(v, right as u32)
+        } else {
+            let left = (-right).min(64) as u32;
+            v.checked_shl(left).filter(|x| (x >> left) == v).unwrap_or(if v < 0 {
+                i128::MIN
+            } else {
+                i128::MAX
+            })
+        };
+        v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+    }
+
+    /// Applies the multiplier to a wide accumulator carrying an extra divisor:
+    /// `acc / div · m0 · 2^(shift − 31)`. The division rounds first (half away from zero), then
+    /// the power-of-two shift rounds again; the result saturates. `|acc · m0|` must fit an i128.
+    pub fn apply_wide(self, acc: i128, div: i128) -> i32 {
+        let v = div_round_i128(acc.saturating_mul(i128::from(self.m0)), div);
+        let right = 31 - i32::from(self.shift);
+        let v = if right >= 0 {
+            round_shift_i128(v, right as u32)
+        } else {
+            let left = (-right).min(64) as u32;
+            v.checked_shl(left).filter(|x| (x >> left) == v).unwrap_or(if v < 0 {
+                i128::MIN
+            } else {
+                i128::MAX
+            })
+        };
+        v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+    }
+
     /// Decodes from 5 little-endian bytes (`m0` then `shift`).
     pub fn from_le_bytes(b: [u8; 5]) -> Self {
         Self { m0: i32::from_le_bytes([b[0], b[1], b[2], b[3]]), shift: b[4] as i8 }
@@ -99,6 +138,24 @@ pub fn quantize_pow2(x: &[i32], out: &mut [i8]) -> i32 {
         *o = sat_i8(round_shift_i64(i64::from(v), e) as i32);
     }
     e as i32
+}
+
+/// Division of an `i128` by a positive `d`, rounding half away from zero.
+pub fn div_round_i128(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let q = (n.unsigned_abs() + (d as u128) / 2) / d as u128;
+    if n < 0 { -(q as i128) } else { q as i128 }
+}
+
+/// Quantises a row of fixed-point values to int8 with the per-row scale `max|x| / 127`:
+/// `q = round(x · 127 / max)`, so `x ≈ q · max / 127`. Returns `max` (0 for an all-zero row).
+pub fn quantize_max(x: &[i32], out: &mut [i8]) -> u32 {
+    debug_assert_eq!(x.len(), out.len());
+    let max = x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = if max == 0 { 0 } else { div_round(i64::from(v) * 127, i64::from(max)) as i8 };
+    }
+    max
 }
 
 /// Floor of the square root of `x`.
@@ -200,6 +257,24 @@ mod tests {
                 let back = i128::from(qv) << e;
                 prop_assert!((back - i128::from(v)).abs() <= (1i128 << e) / 2 + 1);
             }
+        }
+
+        #[test]
+        fn quantize_max_reconstructs_within_half_step(x in proptest::collection::vec(any::<i32>(), 1..64)) {
+            let mut q = vec![0i8; x.len()];
+            let max = quantize_max(&x, &mut q);
+            for (&v, &qv) in x.iter().zip(&q) {
+                let back = i128::from(qv) * i128::from(max);
+                prop_assert!((back - 127 * i128::from(v)).abs() <= i128::from(max) / 2 + 1);
+            }
+        }
+
+        #[test]
+        fn apply_scaled_is_close_to_the_real_product(acc in any::<i32>(), max in any::<u32>(), m0 in (1i32 << 30)..i32::MAX, s in -20i8..8) {
+            let m = Multiplier { m0, shift: s };
+            let real = f64::from(acc) * f64::from(max) / 127.0 * f64::from(m0) * 2f64.powi(i32::from(s) - 31);
+            let want = real.clamp(f64::from(i32::MIN), f64::from(i32::MAX));
+            prop_assert!((f64::from(m.apply_scaled(acc, max)) - want).abs() <= 1.0 + want.abs() * 1e-12);
         }
 
         #[test]

@@ -34,14 +34,68 @@ pub fn gemm_i8_cols(
     }
 }
 
+/// Block-scaled dot product: `Σ_b dot(a[b], w[b]) · a_s[b] · w_s[b]` over blocks of `block`
+/// elements, exact in i128.
+pub fn dot_blocked(a: &[i8], w: &[i8], block: usize, a_s: &[u32], w_s: &[i32]) -> i128 {
+    a.chunks(block)
+        .zip(w.chunks(block))
+        .zip(a_s.iter().zip(w_s))
+        .map(|((ab, wb), (&sa, &sw))| {
+            i128::from(dot_i8(ab, wb)) * (i128::from(sa) * i128::from(sw))
+        })
+        .sum()
+}
+
+/// Columns `cols` of the block-scaled product: `out[i, c] = dot_blocked(a_i, w_j, ..)` for
+/// `j = cols.start + c`; `a_s` is `[m, k / block]`, `w_s` is `[n, k / block]`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_blocked_cols(
+    a: &[i8],
+    m: usize,
+    k: usize,
+    w: &[i8],
+    block: usize,
+    a_s: &[u32],
+    w_s: &[i32],
+    cols: core::ops::Range<usize>,
+    out: &mut [i128],
+) {
+    let nb = k.div_ceil(block);
+    let width = cols.len();
+    for (c, j) in cols.enumerate() {
+        let (wr, wsr) = (&w[j * k..(j + 1) * k], &w_s[j * nb..(j + 1) * nb]);
+        for i in 0..m {
+            out[i * width + c] =
+                dot_blocked(&a[i * k..(i + 1) * k], wr, block, &a_s[i * nb..(i + 1) * nb], wsr);
+        }
+    }
+}
+
 /// The compute kernels the forward passes call. The default methods are the scalar reference;
-/// a native worker may override [`Kernels::gemm_i8`] to split output channels over threads, which
-/// cannot change the result (each element is one exact dot product).
+/// a native worker may override them to split output channels over threads, which cannot change
+/// the result (each element is one exact integer expression).
 pub trait Kernels {
     /// `out[m, n] = a[m, k] · w[n, k]ᵀ`, exact.
     fn gemm_i8(&self, a: &[i8], m: usize, k: usize, w: &[i8], n: usize, out: &mut [i32]) {
         assert!(k <= MAX_K, "gemm K {k} exceeds {MAX_K}");
         gemm_i8_cols(a, m, k, w, 0..n, out);
+    }
+
+    /// `out[m, n]` of [`gemm_blocked_cols`] over all columns, exact.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_blocked(
+        &self,
+        a: &[i8],
+        m: usize,
+        k: usize,
+        w: &[i8],
+        n: usize,
+        block: usize,
+        a_s: &[u32],
+        w_s: &[i32],
+        out: &mut [i128],
+    ) {
+        gemm_blocked_cols(a, m, k, w, block, a_s, w_s, 0..n, out);
     }
 }
 

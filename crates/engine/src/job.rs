@@ -1,13 +1,14 @@
 //! Jobs: the canonical input a job commits to, running it on a model, and the result (output,
 //! output hash, trace root). Also the byte encodings the WASM ABI uses.
 
-use alloc::{string::String, vec::Vec};
+use alloc::{boxed::Box, string::String, vec::Vec};
 
 use crate::{
     Error, Result,
     bert::{ARCH_BERT, Bert},
     gemm::Kernels,
     hash::{Hash, keccak, tensor_leaf},
+    llama::{ARCH_LLAMA, Llama},
     model::ModelFile,
     trace::{Op, Trace},
 };
@@ -73,7 +74,8 @@ impl JobInput {
 /// The result of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutput {
-    /// Token ids: the input tokens for an embedding, the generated ones for generation.
+    /// Token ids: the input tokens for an embedding, the generated ones (without the end-of-turn
+    /// token) for generation.
     pub tokens: Vec<u32>,
     /// The normalised embedding in Q15 (empty for generation).
     pub embedding: Vec<i16>,
@@ -129,7 +131,9 @@ impl JobOutput {
 #[derive(Debug)]
 pub enum Model {
     /// A BERT encoder.
-    Bert(Bert),
+    Bert(Box<Bert>),
+    /// A llama decoder.
+    Llama(Box<Llama>),
 }
 
 impl Model {
@@ -140,8 +144,17 @@ impl Model {
     pub fn load(blob: &[u8]) -> Result<Self> {
         let f = ModelFile::parse(blob)?;
         match f.cfg("arch")? {
-            ARCH_BERT => Ok(Self::Bert(Bert::load(&f)?)),
+            ARCH_BERT => Ok(Self::Bert(Box::new(Bert::load(&f)?))),
+            ARCH_LLAMA => Ok(Self::Llama(Box::new(Llama::load(&f)?))),
             a => Err(Error::Format(alloc::format!("unsupported architecture {a}"))),
+        }
+    }
+
+    /// Decodes generated token ids to text (empty for encoders).
+    pub fn decode(&self, tokens: &[u32]) -> String {
+        match self {
+            Self::Bert(_) => String::new(),
+            Self::Llama(m) => m.tokenizer.decode(tokens),
         }
     }
 
@@ -164,13 +177,20 @@ impl Model {
             (Self::Bert(m), Task::Embed) => {
                 let tokens = m.tokenize(&input.prompt);
                 let emb = m.embed(kern, &tokens, &mut trace)?;
+                trace.end_step();
                 (tokens, emb)
             }
             (Self::Bert(_), Task::Generate { .. }) => {
                 return Err(Error::Input("an encoder model cannot generate text".into()));
             }
+            (Self::Llama(m), Task::Generate { max_tokens, seed }) => {
+                let prompt = m.prompt_tokens(&input.prompt);
+                (m.generate(kern, &prompt, *max_tokens, *seed, &mut trace)?, Vec::new())
+            }
+            (Self::Llama(_), Task::Embed) => {
+                return Err(Error::Input("a decoder model does not produce embeddings".into()));
+            }
         };
-        trace.end_step();
         let mut pre = Vec::with_capacity(64);
         pre.extend_from_slice(&tensor_leaf(Op::Tokens as u32, &[tokens.len() as u32], &tokens));
         pre.extend_from_slice(&tensor_leaf(

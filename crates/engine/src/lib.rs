@@ -11,6 +11,7 @@
 //! - [`hash`], [`trace`]: keccak-256 tensor leaves, Merkle roots, the per-op execution trace.
 //! - [`model`]: the model blob format and its chunk Merkle root (the model id).
 //! - [`tokenizer`], [`bert`]: WordPiece and the BERT encoder (all-MiniLM-L6-v2).
+//! - [`bpe`], [`llama`]: byte-level BPE and the llama decoder (SmolLM2-135M-Instruct).
 //! - [`prng`]: integer PRNG and token selection.
 //! - [`job`]: job inputs and outputs, running a job.
 //! - [`ops`]: single-op replay from committed inputs (what a dispute re-executes).
@@ -22,11 +23,13 @@ extern crate alloc;
 extern crate std;
 
 pub mod bert;
+pub mod bpe;
 pub mod fixed;
 pub mod gemm;
 pub mod hash;
 pub mod job;
 pub mod linear;
+pub mod llama;
 pub mod model;
 pub mod nonlin;
 pub mod ops;

@@ -4,7 +4,8 @@
 //! Encoding (little-endian): `kind u32 ‖ trace_op u32 ‖ args`, a tensor argument being
 //! `rank u8 ‖ dims u32* ‖ data`. Kinds and arguments:
 //! - 1 `gemm_i8`: a i8 `[m, k]`, w i8 `[n, k]` → i32 `[m, n]`
-//! - 2 `linear`: x i32 `[m, k]`, w i8 `[n, k]`, mult `[n]`, b i32 `[n]` → i32 `[m, n]`
+//! - 2 `linear`: x i32 `[m, k]`, w i8 `[n, k]`, mult `[n]`, r i32 `[n, k/32]`, b i32 `[n]` → i32
+//!   `[m, n]` (see [`crate::linear`])
 //! - 3 `layer_norm`: x i32 `[m, h]`, g i32 `[h]`, b i32 `[h]`, eps u64 → i32 `[m, h]`
 //! - 4 `rms_norm`: x i32 `[m, h]`, g i32 `[h]`, eps u64 → i32 `[m, h]`
 //! - 5 `softmax`: scores i32 `[.., t]`, exp lut i32 `[65536]` → u16 `[.., t]`
@@ -21,7 +22,7 @@ use crate::{
     fixed::Multiplier,
     gemm::{Kernels, Scalar},
     hash::{Element, tensor_leaf},
-    linear::Linear,
+    linear::{BLOCK, Linear},
     nonlin::{LUT_LEN, layer_norm, lut_act, rms_norm, softmax_u16},
 };
 
@@ -140,10 +141,16 @@ pub fn run(bytes: &[u8]) -> Result<Vec<u8>> {
             emit(trace_op, &[m as u32, n as u32], &out)
         }
         LINEAR => {
-            let ((xd, x), (wd, w), (_, mv), (_, b)) = (a.i32s()?, a.i8s()?, a.mults()?, a.i32s()?);
+            let ((xd, x), (wd, w), (_, mv)) = (a.i32s()?, a.i8s()?, a.mults()?);
+            let ((_, r), (_, b)) = (a.i32s()?, a.i32s()?);
             let ((m, k), (n, k2)) = (matrix(&xd)?, matrix(&wd)?);
-            check(k == k2 && mv.len() == n && b.len() == n, "linear")?;
-            let out = Linear { w, m: mv, b, n, k }.forward(&Scalar, &x, m);
+            let ok = k == k2
+                && k % BLOCK == 0
+                && mv.len() == n
+                && b.len() == n
+                && r.len() == n * (k / BLOCK);
+            check(ok, "linear")?;
+            let out = Linear { w, m: mv, r, b, n, k }.forward(&Scalar, &x, m);
             emit(trace_op, &[m as u32, n as u32], &out)
         }
         LAYER_NORM | RMS_NORM => {

@@ -7,7 +7,9 @@ use assay_engine::{
 };
 use assay_verifier::{replay::replay_output, runtime::Limits};
 
-use crate::support::{native_record, runtime, tiny_model_dir, tmp};
+use assay_convert::{LLAMA_CONFIG_KEYS, dir, random::tiny_llama, record::InputRecord};
+
+use crate::support::{native_job, native_record, runtime, tiny_model_dir, tmp};
 
 fn i32s(v: &[i32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -49,7 +51,7 @@ fn ops_corpus() -> Vec<Vec<u8>> {
     };
     let (exp, gl, sl) = (exp_lut(), act_lut(gelu), act_lut(silu));
     let mut corpus = Vec::new();
-    for k in [1usize, 7, 64, 1040, 1041] {
+    for k in [1usize, 7, 32, 64, 1024, 1040, 1041, 1056] {
         let (m, n) = (3, 5);
         let (a, w) = (rand_i8(m * k), rand_i8(n * k));
         corpus.push(
@@ -58,6 +60,9 @@ fn ops_corpus() -> Vec<Vec<u8>> {
                 .tensor(&[n as u32, k as u32], &i8s(&w))
                 .finish(),
         );
+        if k % 32 != 0 {
+            continue;
+        }
         let x = rand_i32(m * k, 1 << 20);
         let mults: Vec<u8> = (0..n)
             .flat_map(|j| {
@@ -70,6 +75,15 @@ fn ops_corpus() -> Vec<Vec<u8>> {
                 .tensor(&[m as u32, k as u32], &i32s(&x))
                 .tensor(&[n as u32, k as u32], &i8s(&w))
                 .tensor(&[n as u32], &mults)
+                .tensor(
+                    &[n as u32, (k / 32) as u32],
+                    &i32s(
+                        &rand_i32(n * k / 32, 1 << 16)
+                            .iter()
+                            .map(|v| v.unsigned_abs().min(1 << 16) as i32)
+                            .collect::<Vec<_>>(),
+                    ),
+                )
                 .tensor(&[n as u32], &i32s(&rand_i32(n, 1 << 16)))
                 .finish(),
         );
@@ -136,7 +150,7 @@ fn ops_agree_natively_and_in_wasm() {
     assert_eq!(hex::encode(keccak(&all)), GOLDEN_OPS);
 }
 
-const GOLDEN_OPS: &str = "195335637d7139ac1e7de3c09ef7f12b38639e4ac2e8ec48a7bbfd015c84a03c";
+const GOLDEN_OPS: &str = "3c579f917b6cd4b055d70729a555915630524e18f77806c0290d0149be4c34fe";
 
 #[test]
 fn tiny_bert_jobs_agree_natively_and_in_wasm() {
@@ -167,5 +181,63 @@ fn minilm_job_agrees_natively_and_in_wasm() {
         "MiniLM job: model {}, output {}, trace {}, fuel {fuel}",
         rec.model_id, rec.output_hash, rec.trace_root
     );
+    // Golden values of this converter and engine on the published weights.
+    assert_eq!(rec.model_id, "0xd2ac7d45481e2cdd997f7ec46a8d6da6fe040357f0c31d8d76a1425a99c06e56");
+    assert_eq!(
+        rec.output_hash,
+        "0x4e199ce5897a55aeab0691c243d705dce936a0f38b9f57a8ebfa448124dc0e13"
+    );
+    assert_eq!(
+        rec.trace_root,
+        "0xf572e62cf87f895970c1f960b5ef9143543eef9ce7d6beba2266e9c852b16d05"
+    );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn tiny_llama_generation_agrees_natively_and_in_wasm() {
+    let d = tmp("tiny-llama");
+    dir::write(&d, &tiny_llama(5).to_blob(), LLAMA_CONFIG_KEYS).expect("write");
+    let rt = runtime();
+    for (prompt, seed) in [("the weather is", 0), ("hello there", 42), ("", 7)] {
+        let input = InputRecord::Generate { prompt: prompt.into(), max_tokens: 8, seed };
+        let (rec, native) = native_job(&d, input);
+        let (wasm, fuel) = replay_output(&rt, &rec, &d, Limits::default()).expect("replay");
+        assert_eq!(native, wasm, "generation {prompt:?} differs");
+        println!("tiny llama {prompt:?} seed {seed}: {} tokens, {fuel} fuel", native.tokens.len());
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn smollm2_job_agrees_natively_and_in_wasm() {
+    let Some(src) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
+        println!("SKIP: ASSAY_SMOLLM2_GGUF is not set");
+        return;
+    };
+    let d = tmp("smollm2");
+    assay_convert::convert(std::path::Path::new(&src), &d).expect("convert SmolLM2");
+    let input = InputRecord::Generate {
+        prompt: "What is the capital of France?".into(),
+        max_tokens: 8,
+        seed: 0,
+    };
+    let (rec, native) = native_job(&d, input);
+    let (wasm, fuel) = replay_output(&runtime(), &rec, &d, Limits::default()).expect("replay");
+    assert_eq!(native, wasm);
+    println!(
+        "SmolLM2 job: model {}, output {}, trace {}, fuel {fuel}",
+        rec.model_id, rec.output_hash, rec.trace_root
+    );
+    // Golden values of this converter and engine on the published weights.
+    assert_eq!(rec.model_id, "0xb759c6e3236a177f10058dcb4f6d59788008ea519e8bbb7f4509dbae7f9c3777");
+    assert_eq!(
+        rec.output_hash,
+        "0x1858fe9a28414acf38cd0866581635380e4acad4cb292adfa4b3e418e7d87ac0"
+    );
+    assert_eq!(
+        rec.trace_root,
+        "0x87e3c15639a0744659af62a3ea25c8856ca79f6718dffcfe8f269719c99f035d"
+    );
+    std::fs::remove_dir_all(&d).ok();
 }

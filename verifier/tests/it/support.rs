@@ -1,6 +1,10 @@
 use std::path::PathBuf;
 
-use assay_convert::{BERT_CONFIG_KEYS, dir, random::tiny_bert, record::JobRecord};
+use assay_convert::{
+    BERT_CONFIG_KEYS, dir,
+    random::tiny_bert,
+    record::{InputRecord, JobRecord},
+};
 use assay_engine::{
     gemm::Scalar,
     job::{JobOutput, Model},
@@ -19,11 +23,15 @@ pub(crate) fn tiny_model_dir(dir: &std::path::Path) -> dir::Manifest {
     dir::write(dir, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("write model dir")
 }
 
-/// Runs a job natively and returns its record.
+/// Runs an embedding job natively and returns its record.
 pub(crate) fn native_record(dir: &std::path::Path, prompt: &str) -> (JobRecord, JobOutput) {
+    native_job(dir, InputRecord::Embed { prompt: prompt.into() })
+}
+
+/// Runs a job natively and returns its record.
+pub(crate) fn native_job(dir: &std::path::Path, input: InputRecord) -> (JobRecord, JobOutput) {
     let m = dir::ModelDir::open(dir).expect("open");
     let model = Model::load(&m.blob).expect("load");
-    let input = assay_convert::record::InputRecord::Embed { prompt: prompt.into() };
     let (out, _) = model.run(&Scalar, &input.to_input()).expect("run");
     let mut rec = JobRecord::new(&m.model_id, input, &out);
     rec.model_dir = Some(dir.display().to_string());

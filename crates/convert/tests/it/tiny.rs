@@ -34,8 +34,8 @@ fn tiny_bert_job_hashes_are_pinned() {
     assert_eq!(hex::encode(out.trace_root), GOLDEN_TRACE);
 }
 
-const GOLDEN_OUTPUT: &str = "02b71c1efacdb42b3509535e3ea1cd05f9ae5e00bc174438387873eff1049b04";
-const GOLDEN_TRACE: &str = "516cd157fe142078ee9b01a66aada7f611355eb87aa0e8b54f53cdb685a0873d";
+const GOLDEN_OUTPUT: &str = "798d3a7dde5d18522ac5234ac55ed92bdbc1c91793986f6435657bca5d494aa7";
+const GOLDEN_TRACE: &str = "92c5a48d9ac1d4089de04c212d56c98301821348bec5b09f33a282dc14e17319";
 
 #[test]
 fn model_dir_detects_tampering_and_wrong_roots() {
