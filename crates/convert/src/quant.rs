@@ -45,8 +45,9 @@ pub fn quantize_rows(w: &[f32], n: usize, k: usize, extra: f64) -> (Vec<i8>, Vec
     (q, m)
 }
 
-/// Quantises `w[n, k]` with block scales (see `assay_engine::linear`): per row the multiplier of
-/// `s = max|w| / 127 · extra`, per block the Q16 ratio `r = round(2^16 · block max / row max)`,
+/// Quantises `w[n, k]` with block scales (see `assay_engine::linear`): per row the scale
+/// `s = max|w| / 127` and the multiplier `s · extra / 127` (the 127 undoes the activations' int8
+/// scale), per block the Q16 ratio `r = round(2^16 · block max / row max)`,
 /// and codes `q = round(w / (s · r / 2^16))`.
 pub fn quantize_blocked(
     w: &[f32],
@@ -61,7 +62,7 @@ pub fn quantize_blocked(
         let absmax = |xs: &[f32]| xs.iter().fold(0f64, |a, &v| a.max(f64::from(v).abs()));
         let max = absmax(row);
         let s = if max > 0.0 { max / 127.0 } else { 1.0 };
-        m.push(multiplier(s * extra));
+        m.push(multiplier(s * extra / 127.0));
         for b in row.chunks(block) {
             let ratio = if max > 0.0 {
                 (absmax(b) / max * 65536.0).round().clamp(0.0, 65536.0)

@@ -93,17 +93,17 @@ impl Multiplier {
         v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
     }
 
-    /// Applies the multiplier to a wide accumulator carrying an extra divisor:
-    /// `acc / div · m0 · 2^(shift − 31)`. The division rounds first (half away from zero), then
-    /// the power-of-two shift rounds again; the result saturates. `|acc · m0|` must fit an i128.
-    pub fn apply_wide(self, acc: i128, div: i128) -> i32 {
-        let v = div_round_i128(acc.saturating_mul(i128::from(self.m0)), div);
-        let right = 31 - i32::from(self.shift);
+    /// Applies the multiplier to a wide accumulator carrying `extra` more fractional bits:
+    /// `round_half_away(acc · m0 · 2^(shift − 31 − extra))`, saturated. `|acc · m0|` must fit an
+    /// i128 (it saturates otherwise).
+    pub fn apply_wide(self, acc: i128, extra: u32) -> i32 {
+        let prod = acc.saturating_mul(i128::from(self.m0));
+        let right = 31 + extra as i32 - i32::from(self.shift);
         let v = if right >= 0 {
-            round_shift_i128(v, right as u32)
+            round_shift_i128(prod, right as u32)
         } else {
             let left = (-right).min(64) as u32;
-            v.checked_shl(left).filter(|x| (x >> left) == v).unwrap_or(if v < 0 {
+            prod.checked_shl(left).filter(|x| (x >> left) == prod).unwrap_or(if prod < 0 {
                 i128::MIN
             } else {
                 i128::MAX

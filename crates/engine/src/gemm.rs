@@ -9,9 +9,47 @@
 pub const MAX_K: usize = 131_071;
 
 /// One exact dot product of two int8 rows, accumulated in i32 (exact for `len ≤ MAX_K`).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub fn dot_i8(a: &[i8], w: &[i8]) -> i32 {
+    dot_i8_scalar(a, w)
+}
+
+/// The scalar definition of [`dot_i8`]: a wrapping i32 sum of the products.
+pub fn dot_i8_scalar(a: &[i8], w: &[i8]) -> i32 {
     debug_assert_eq!(a.len(), w.len());
     a.iter().zip(w).fold(0i32, |acc, (&x, &y)| acc.wrapping_add(i32::from(x) * i32::from(y)))
+}
+
+/// [`dot_i8`] with wasm simd128: 16 lanes widened to i16, `i32x4.dot_i16x8_s` (each pair sum is at
+/// most 2·128² < 2^31, so exact), wrapping i32 lane sums. Integer addition is associative modulo
+/// 2^32, so the result equals [`dot_i8_scalar`] bit for bit.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn dot_i8(a: &[i8], w: &[i8]) -> i32 {
+    use core::arch::wasm32::{
+        i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add, i32x4_dot_i16x8,
+        i32x4_extract_lane, i32x4_splat, v128, v128_load,
+    };
+    let n = a.len().min(w.len()) / 16 * 16;
+    let mut acc = i32x4_splat(0);
+    for i in (0..n).step_by(16) {
+        // SAFETY: `i + 16 <= n <= len` of both slices, and wasm loads need no alignment.
+        let (va, vw) = unsafe {
+            (
+                v128_load(a.as_ptr().add(i).cast::<v128>()),
+                v128_load(w.as_ptr().add(i).cast::<v128>()),
+            )
+        };
+        let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(va), i16x8_extend_low_i8x16(vw));
+        let hi = i32x4_dot_i16x8(i16x8_extend_high_i8x16(va), i16x8_extend_high_i8x16(vw));
+        acc = i32x4_add(acc, i32x4_add(lo, hi));
+    }
+    let lanes = [
+        i32x4_extract_lane::<0>(acc),
+        i32x4_extract_lane::<1>(acc),
+        i32x4_extract_lane::<2>(acc),
+        i32x4_extract_lane::<3>(acc),
+    ];
+    lanes.iter().fold(dot_i8_scalar(&a[n..], &w[n..]), |s, &l| s.wrapping_add(l))
 }
 
 /// Computes output columns `cols` of `a[m, k] · w[n, k]ᵀ` into `out`, which holds `m` rows of
@@ -41,7 +79,14 @@ pub fn dot_blocked(a: &[i8], w: &[i8], block: usize, a_s: &[u32], w_s: &[i32]) -
         .zip(w.chunks(block))
         .zip(a_s.iter().zip(w_s))
         .map(|((ab, wb), (&sa, &sw))| {
-            i128::from(dot_i8(ab, wb)) * (i128::from(sa) * i128::from(sw))
+            // |dot · sw| < 2^19 · 2^31 fits an i64; when it is below 2^31, the product with
+            // sa < 2^32 fits too. Both branches are exact, so the choice cannot change a bit.
+            let p = i64::from(dot_i8(ab, wb)) * i64::from(sw);
+            if p.unsigned_abs() < 1 << 31 {
+                i128::from(p * i64::from(sa))
+            } else {
+                i128::from(p) * i128::from(sa)
+            }
         })
         .sum()
 }

@@ -1,9 +1,10 @@
 //! Quantised linear layer with block scales (blocks of [`BLOCK`] input channels):
 //! - activations: each row's block `b` is int8 with scale `max_b / 127` (`max_b` in Q12);
 //! - weights: row `j`'s block `b` is int8 with scale `s_j · r_jb / 2^16`, where `s_j` is the
-//!   row's fixed-point multiplier and `r_jb ∈ [0, 2^16]` the block's share of the row maximum;
-//! - output: `y_ij = s_j · Σ_b dot_b · max_ib · r_jb / (127 · 2^16) + bias_j` in Q12, the sum
-//!   exact in i128 and the final scaling by [`Multiplier::apply_wide`].
+//!   row's scale and `r_jb ∈ [0, 2^16]` the block's share of the row maximum;
+//! - output: `y_ij = m_j · Σ_b dot_b · max_ib · r_jb / 2^16 + bias_j` in Q12 with the fixed-point
+//!   multiplier `m_j = s_j / 127`; the sum is exact in i128 and the scaling is one rounding
+//!   ([`Multiplier::apply_wide`]).
 
 use alloc::{format, vec, vec::Vec};
 
@@ -17,15 +18,15 @@ use crate::{
 /// Input channels per quantisation block.
 pub const BLOCK: usize = 32;
 
-/// Fixed divisor of a block-scaled accumulator: 127 (activation levels) · 2^16 (weight ratio).
-pub const WIDE_DIV: i128 = 127 << 16;
+/// Fractional bits of the per-block weight ratios.
+pub const RATIO_BITS: u32 = 16;
 
 /// Weights `w[n, k]` with per-row multipliers, per-block ratios and Q12 biases.
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// Int8 weights, row `j` is output channel `j`.
     pub w: Vec<i8>,
-    /// Per-channel weight scales.
+    /// Per-channel multipliers `s_j / 127`.
     pub m: Vec<Multiplier>,
     /// Per-(channel, block) ratios in Q16, `[n, k / BLOCK]`.
     pub r: Vec<i32>,
@@ -80,7 +81,7 @@ impl Linear {
                 row.iter()
                     .zip(&self.m)
                     .zip(&self.b)
-                    .map(|((&a, m), &b)| m.apply_wide(a, WIDE_DIV).saturating_add(b))
+                    .map(|((&a, m), &b)| m.apply_wide(a, RATIO_BITS).saturating_add(b))
             })
             .collect()
     }
@@ -93,7 +94,7 @@ mod tests {
 
     #[test]
     fn identity_weights_reproduce_the_input_up_to_quantisation() {
-        // w = 127·I with scale 1/127 and full-weight blocks, so y ≈ x.
+        // w = 127·I with scale 1/127 (multiplier 1/127²) and full-weight blocks, so y ≈ x.
         let k = 2 * BLOCK;
         let mut w = vec![0i8; k * k];
         for i in 0..k {

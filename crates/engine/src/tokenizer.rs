@@ -1,9 +1,10 @@
 //! BERT WordPiece tokenizer (uncased): text cleanup, lower-casing, whitespace and punctuation
 //! splitting, then greedy longest-match word pieces with the `##` continuation prefix.
 //!
-//! Differences from the Hugging Face tokenizer: accents are not stripped (no Unicode NFD tables
-//! in `no_std`), so accented letters that the vocabulary only has in stripped form become
-//! `[UNK]`; CJK ideographs are split like punctuation.
+//! Accents are stripped for Latin-1 and Latin Extended-A letters (tables checked against Unicode
+//! NFD) and combining marks U+0300–U+036F are dropped; other scripts keep their accents (the
+//! Hugging Face tokenizer decomposes everything with NFD). CJK ideographs are split like
+//! punctuation.
 
 use alloc::{string::String, vec::Vec};
 
@@ -95,6 +96,23 @@ impl WordPiece {
     }
 }
 
+/// Base letters of U+00E0..=U+00FF after NFD and mark removal (`-`: no ASCII base).
+const LATIN1: &[u8; 32] = b"aaaaaa-ceeeeiiii-nooooo--uuuuy-y";
+/// Base letters of U+0100..=U+017F after lower-casing, NFD and mark removal.
+const LATIN_EXT_A: &[u8; 128] =
+    b"aaaaaaccccccccdd--eeeeeeeeeegggggggghh--iiiiiiiii---jjkk-llllll----nnnnnn---oooooo--rrrrrrsssssssstttt--uuuuuuuuuuuuwwyyyzzzzzz-";
+
+/// Strips the accent of a lower-case letter; `None` drops a combining mark.
+fn strip_accent(c: char) -> Option<char> {
+    let base = match c as u32 {
+        0x300..=0x36F => return None,
+        v @ 0xE0..=0xFF => LATIN1[(v - 0xE0) as usize],
+        v @ 0x100..=0x17F => LATIN_EXT_A[(v - 0x100) as usize],
+        _ => b'-',
+    };
+    Some(if base == b'-' { c } else { base as char })
+}
+
 fn is_punct(c: char) -> bool {
     c.is_ascii_punctuation()
         || matches!(c as u32, 0x2000..=0x206F | 0x3000..=0x303F | 0xFF00..=0xFF0F | 0x00A1..=0x00BF)
@@ -122,7 +140,7 @@ fn basic_split(text: &str) -> Vec<String> {
             }
             words.push(String::from(c));
         } else {
-            cur.extend(c.to_lowercase());
+            cur.extend(c.to_lowercase().filter_map(strip_accent));
         }
     }
     if !cur.is_empty() {
@@ -143,5 +161,6 @@ mod tests {
         assert_eq!(t.encode("Hello, WORLD!", 64), [2, 4, 5, 6, 7, 3]);
         assert_eq!(t.encode("playing plays xyz", 64), [2, 8, 9, 8, 10, 1, 3]);
         assert_eq!(t.encode("hello hello hello", 3), [2, 4, 3]);
+        assert_eq!(t.encode("HÉLLÖ hëllo\u{301}", 64), [2, 4, 4, 3]);
     }
 }

@@ -150,7 +150,7 @@ fn ops_agree_natively_and_in_wasm() {
     assert_eq!(hex::encode(keccak(&all)), GOLDEN_OPS);
 }
 
-const GOLDEN_OPS: &str = "3c579f917b6cd4b055d70729a555915630524e18f77806c0290d0149be4c34fe";
+const GOLDEN_OPS: &str = "f01e160ab68b8257c4e10444977b5fb9b9fde868870a036a3c538ee581a4d37d";
 
 #[test]
 fn tiny_bert_jobs_agree_natively_and_in_wasm() {
@@ -182,7 +182,7 @@ fn minilm_job_agrees_natively_and_in_wasm() {
         rec.model_id, rec.output_hash, rec.trace_root
     );
     // Golden values of this converter and engine on the published weights.
-    assert_eq!(rec.model_id, "0xd2ac7d45481e2cdd997f7ec46a8d6da6fe040357f0c31d8d76a1425a99c06e56");
+    assert_eq!(rec.model_id, "0x1564d8fbb782a5c0876b5ee22df8fd7290e23b7f8f8791c40624661b50417996");
     assert_eq!(
         rec.output_hash,
         "0x4e199ce5897a55aeab0691c243d705dce936a0f38b9f57a8ebfa448124dc0e13"
@@ -230,14 +230,14 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
         rec.model_id, rec.output_hash, rec.trace_root
     );
     // Golden values of this converter and engine on the published weights.
-    assert_eq!(rec.model_id, "0xb759c6e3236a177f10058dcb4f6d59788008ea519e8bbb7f4509dbae7f9c3777");
+    assert_eq!(rec.model_id, "0x995ca5317885cff5cf3dd0190aa467c260ef15d62cd97b4524609be68741e411");
     assert_eq!(
         rec.output_hash,
         "0x1858fe9a28414acf38cd0866581635380e4acad4cb292adfa4b3e418e7d87ac0"
     );
     assert_eq!(
         rec.trace_root,
-        "0x87e3c15639a0744659af62a3ea25c8856ca79f6718dffcfe8f269719c99f035d"
+        "0xb4c5e43b93b0dc23de9247d23bc097809492ed9bfdde7b46dd8a865ff6f40ffd"
     );
     std::fs::remove_dir_all(&d).ok();
 }

@@ -56,3 +56,35 @@ fn minilm_integer_embeddings_match_float32() {
     );
     assert!(min >= 0.99, "min cosine {min}");
 }
+
+#[test]
+fn minilm_tokenizer_matches_the_reference_ids() {
+    let Some(dir) = minilm_dir() else { return };
+    let vocab = std::fs::read(dir.join("vocab.txt")).expect("vocab");
+    let t = assay_engine::tokenizer::WordPiece::from_vocab(&vocab).expect("tokenizer");
+    // Ids from the Hugging Face `tokenizers` library on the package's tokenizer.json.
+    let cases: &[(&str, &[u32])] = &[
+        (
+            "Hello world, this is Assay.",
+            &[101, 7592, 2088, 1010, 2023, 2003, 4632, 4710, 1012, 102],
+        ),
+        (
+            "Don't stop: 3.14 is π! Naïve café résumé.",
+            &[
+                101, 2123, 1005, 1056, 2644, 1024, 1017, 1012, 2403, 2003, 1170, 999, 15743, 7668,
+                13746, 1012, 102,
+            ],
+        ),
+        (
+            "unbelievably tokenization-heavy sentence (with brackets) & symbols #1",
+            &[
+                101, 4895, 8671, 2666, 3567, 6321, 19204, 3989, 1011, 3082, 6251, 1006, 2007,
+                19719, 1007, 1004, 9255, 1001, 1015, 102,
+            ],
+        ),
+        ("日本語のテキスト", &[101, 1864, 1876, 1950, 1671, 30239, 30227, 30233, 30240, 102]),
+    ];
+    for (text, ids) in cases {
+        assert_eq!(t.encode(text, 256), *ids, "{text}");
+    }
+}
