@@ -108,7 +108,7 @@ impl Runtime {
     /// [`Error::Runtime`] when wasmtime rejects the configuration or the module.
     pub fn with_module(wasm: &[u8]) -> Result<Self> {
         let engine = Engine::new(&config()).map_err(rt)?;
-        let module = Module::new(&engine, wasm).map_err(rt)?;
+        let module = Module::new(&engine, wasm).map_err(|e| Error::Runtime(format!("{e:?}")))?;
         Ok(Self { engine, module })
     }
 

@@ -70,3 +70,30 @@ fn fuel_and_memory_limits_are_enforced() {
     assert!(matches!(err, Error::OutOfMemory(_)), "{err}");
     println!("{err}");
 }
+
+/// A module with one function that swizzles two zero vectors with `op` (the SIMD opcode bytes
+/// after the 0xFD prefix).
+fn swizzle_module(op: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x00];
+    for _ in 0..2 {
+        body.extend_from_slice(&[0xFD, 0x0C]);
+        body.extend_from_slice(&[0; 16]);
+    }
+    body.push(0xFD);
+    body.extend_from_slice(op);
+    body.extend_from_slice(&[0x1A, 0x0B]);
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    m.extend_from_slice(&[0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00]);
+    m.extend_from_slice(&[0x0A, body.len() as u8 + 2, 0x01, body.len() as u8]);
+    m.extend_from_slice(&body);
+    m
+}
+
+#[test]
+fn relaxed_simd_modules_are_rejected() {
+    // i8x16.swizzle validates; i8x16.relaxed_swizzle (0xFD 0x100) does not.
+    assert!(assay_verifier::runtime::Runtime::with_module(&swizzle_module(&[0x0E])).is_ok());
+    let err = assay_verifier::runtime::Runtime::with_module(&swizzle_module(&[0x80, 0x02]))
+        .expect_err("relaxed");
+    assert!(err.to_string().to_lowercase().contains("relaxed"), "{err}");
+}
