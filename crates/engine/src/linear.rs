@@ -100,11 +100,11 @@ mod tests {
         for i in 0..k {
             w[i * k + i] = 127;
         }
-        // 1/127 ≈ 0.0078740 = m0 · 2^(shift − 31) with m0 ∈ [2^30, 2^31): shift = −6.
-        let m0 = ((1u64 << 37) / 127) as i32;
+        // 1/127² ≈ 6.2e-5 = m0 · 2^(shift − 31) with m0 ∈ [2^30, 2^31): shift = −13.
+        let m0 = ((1u64 << 44) / (127 * 127)) as i32;
         let lin = Linear {
             w,
-            m: vec![Multiplier { m0, shift: -6 }; k],
+            m: vec![Multiplier { m0, shift: -13 }; k],
             r: vec![1 << 16; 2 * k],
             b: vec![1; k],
             n: k,

@@ -125,6 +125,8 @@ fn tagged(tag: u8, index: usize, count: usize, root: &Hash) -> Hash {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec;
+
     use super::*;
 
     #[test]
@@ -139,6 +141,18 @@ mod tests {
             t.end_step();
             t.root(&[9; 32])
         };
+        let mut t = Trace::new();
+        t.op(Op::Embed, &[1], &[1i32]);
+        t.end_layer();
+        t.op(Op::Key, &[1], &[2i32]);
+        t.op(Op::Value, &[1], &[3i32]);
+        t.end_step();
+        t.op(Op::Logits, &[1], &[4i32]);
+        t.end_step();
+        let shape: Vec<Vec<usize>> =
+            t.leaves().iter().map(|s| s.iter().map(Vec::len).collect()).collect();
+        assert_eq!(shape, [vec![1, 2], vec![1]]);
+        assert_eq!(t.leaves()[0][1][0], tensor_leaf(Op::Key as u32, &[1], &[2i32]));
         assert_ne!(run(2, true), run(3, true));
         assert_ne!(run(2, true), run(2, false));
         assert_eq!(run(2, true), run(2, true));
