@@ -86,3 +86,50 @@ fn smollm2_greedy_tokens_agree_with_float32() {
     );
     assert!(agree >= 0.9, "agreement {agree}");
 }
+
+#[test]
+fn smollm2_tokenizer_matches_the_reference_ids() {
+    let Some(path) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
+        println!("SKIP: ASSAY_SMOLLM2_GGUF is not set");
+        return;
+    };
+    let g = Gguf::read(std::path::Path::new(&path)).expect("read gguf");
+    let enc = |k: &str| assay_engine::bpe::encode_strings(&g.strings(k).expect("strings"));
+    let t = assay_engine::bpe::Bpe::from_bytes(
+        &enc("tokenizer.ggml.tokens"),
+        &enc("tokenizer.ggml.merges"),
+    )
+    .expect("bpe");
+    // Ids from the Hugging Face `tokenizers` library: BPE over the GGUF vocabulary and merges,
+    // pre-tokenized by single digits then GPT-2 byte level, with the three special tokens.
+    let cases: &[(&str, &[u32])] = &[
+        (
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
+            &[
+                1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018,
+                411, 407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47,
+                2, 198, 1, 520, 9531, 198,
+            ],
+        ),
+        (
+            "It's 2024!  Prices rose 3.5%   today...\n\n\tTabs and  spaces; don't we'll they're",
+            &[
+                1589, 506, 216, 34, 32, 34, 36, 17, 216, 38573, 8739, 216, 35, 30, 37, 21, 256,
+                1834, 2026, 1116, 197, 68, 7366, 284, 216, 5600, 43, 1326, 982, 392, 3060, 502,
+                2316,
+            ],
+        ),
+        (
+            "naïve café — “quotes” 日本語 emoji 🙂 x+y=z",
+            &[
+                3546, 46494, 37366, 1841, 619, 385, 2346, 573, 17097, 241, 115, 40993, 179, 120,
+                248, 649, 33777, 47526, 1792, 27, 105, 45, 106,
+            ],
+        ),
+        ("  leading spaces and trailing   ", &[216, 2899, 5600, 284, 35079, 333]),
+    ];
+    for (text, ids) in cases {
+        assert_eq!(t.encode(text), *ids, "{text:?}");
+        assert_eq!(t.decode(ids), text.replace("<|im_start|>", "").replace("<|im_end|>", ""));
+    }
+}
