@@ -181,7 +181,7 @@ impl BertWeights {
             lin(&mut w, &format!("l{i}.down"), &l.down, h, f);
             norm(&mut w, &format!("l{i}.ln2"), &l.ln2);
         }
-        w.mults("attn.scale", &[multiplier(1.0 / ((h / s.heads) as f64).sqrt())]);
+        w.mults("attn.scale", &[multiplier(1.0 / (((h / s.heads) as f64).sqrt() * 16129.0))]);
         w.i32s("lut.exp", &[LUT_LEN as u32], &exp_lut());
         w.i32s("lut.gelu", &[LUT_LEN as u32], &act_lut(gelu));
         w.finish()

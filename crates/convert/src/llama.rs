@@ -188,7 +188,7 @@ impl LlamaWeights {
         let (cos, sin) = rope_tables(hd, s.rope_base);
         w.i32s("rope.cos", &[MAX_POS as u32, (hd / 2) as u32], &cos);
         w.i32s("rope.sin", &[MAX_POS as u32, (hd / 2) as u32], &sin);
-        w.mults("attn.scale", &[multiplier(1.0 / (hd as f64).sqrt())]);
+        w.mults("attn.scale", &[multiplier(1.0 / ((hd as f64).sqrt() * 16129.0))]);
         w.i32s("lut.exp", &[LUT_LEN as u32], &exp_lut());
         w.i32s("lut.silu", &[LUT_LEN as u32], &act_lut(silu));
         w.finish()

@@ -1,6 +1,8 @@
 //! BERT encoder (all-MiniLM-L6-v2 shape) with mean pooling and L2 normalisation, in integers.
 //!
-//! Per layer: Q/K/V projections, per-head scores from per-(token, head) int8 queries and keys,
+//! Per layer: Q/K/V projections, per-head scores from per-(token, head) int8 queries and keys
+//! (`x ≈ q8 · max / 127`; the score is `attn.scale · acc · max_q · max_k / 2^12` in Q12, where
+//! `attn.scale = 1 / (sqrt(head size) · 127²)`),
 //! 16-bit softmax, context in i64, output projection, residual, layer norm, GELU feed-forward,
 //! residual, layer norm. Every op's output goes to the [`Trace`].
 
@@ -8,7 +10,7 @@ use alloc::{format, vec, vec::Vec};
 
 use crate::{
     Error, Result,
-    fixed::{Multiplier, div_round, quantize_pow2, round_shift_i64, round_shift_i128, rsqrt_q24},
+    fixed::{Multiplier, div_round, quantize_max, round_shift_i64, round_shift_i128, rsqrt_q24},
     gemm::Kernels,
     gemm::dot_i8,
     linear::Linear,
@@ -234,26 +236,25 @@ impl Bert {
         let dh = h / nh;
         let quant = |x: &[i32]| {
             let mut q8 = vec![0i8; t * h];
-            let mut e = vec![0i32; t * nh];
+            let mut mx = vec![0u32; t * nh];
             for i in 0..t {
                 for hd in 0..nh {
                     let s = i * h + hd * dh;
-                    e[i * nh + hd] = quantize_pow2(&x[s..s + dh], &mut q8[s..s + dh]);
+                    mx[i * nh + hd] = quantize_max(&x[s..s + dh], &mut q8[s..s + dh]);
                 }
             }
-            (q8, e)
+            (q8, mx)
         };
-        let (q8, qe) = quant(q);
-        let (k8, ke) = quant(k);
+        let (q8, qm) = quant(q);
+        let (k8, km) = quant(k);
         let mut scores = vec![0i32; nh * t * t];
         for hd in 0..nh {
             for i in 0..t {
                 for j in 0..t {
                     let (a, b) = (i * h + hd * dh, j * h + hd * dh);
-                    let acc = dot_i8(&q8[a..a + dh], &k8[b..b + dh]);
-                    // q ≈ q8·2^eq and k ≈ k8·2^ek in Q12, so q·k in Q12 is acc·2^(eq+ek−12).
-                    let e = qe[i * nh + hd] + ke[j * nh + hd] - 12;
-                    scores[(hd * t + i) * t + j] = self.attn_scale.apply(acc, e);
+                    let acc = i128::from(dot_i8(&q8[a..a + dh], &k8[b..b + dh]));
+                    let wide = acc * i128::from(qm[i * nh + hd]) * i128::from(km[j * nh + hd]);
+                    scores[(hd * t + i) * t + j] = self.attn_scale.apply_wide(wide, 12);
                 }
             }
         }

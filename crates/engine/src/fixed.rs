@@ -1,5 +1,5 @@
-//! Fixed-point arithmetic: rounding shifts, requantisation multipliers, per-token power-of-two
-//! activation quantisation, integer square root and reciprocal square root.
+//! Fixed-point arithmetic: rounding shifts, requantisation multipliers, int8 quantisation with a
+//! per-row (or per-block) `max / 127` scale, integer square root and reciprocal square root.
 //!
 //! Rounding is **half away from zero** everywhere (the TFLite `RoundingDivideByPOT` convention);
 //! results that do not fit their target type saturate.
@@ -124,22 +124,6 @@ impl Multiplier {
     }
 }
 
-/// Quantises a row of fixed-point values to int8 with a per-row power-of-two exponent `e`, so
-/// that `x ≈ q · 2^e`. `e` is the smallest non-negative exponent for which the rounded maximum
-/// magnitude fits in 127; the result is clamped to `[-127, 127]`.
-pub fn quantize_pow2(x: &[i32], out: &mut [i8]) -> i32 {
-    debug_assert_eq!(x.len(), out.len());
-    let max = x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
-    let mut e = (32 - max.leading_zeros()).saturating_sub(7);
-    if round_shift_i64(i64::from(max), e) > 127 {
-        e += 1;
-    }
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = sat_i8(round_shift_i64(i64::from(v), e) as i32);
-    }
-    e as i32
-}
-
 /// Division of an `i128` by a positive `d`, rounding half away from zero.
 pub fn div_round_i128(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
@@ -215,17 +199,6 @@ mod tests {
         assert_eq!(half.apply(i32::MIN, 0), -(1 << 30));
     }
 
-    #[test]
-    fn quantize_pow2_bumps_when_rounding_overflows() {
-        let mut q = [0i8; 2];
-        assert_eq!(quantize_pow2(&[255, -1], &mut q), 2);
-        assert_eq!(q, [64, 0]);
-        assert_eq!(quantize_pow2(&[127, -127], &mut q), 0);
-        assert_eq!(q, [127, -127]);
-        assert_eq!(quantize_pow2(&[i32::MIN, i32::MAX], &mut q), 25);
-        assert_eq!(q, [-64, 64]);
-    }
-
     proptest! {
         #[test]
         fn isqrt_is_floor_sqrt(x in any::<u64>()) {
@@ -247,16 +220,6 @@ mod tests {
             let want = if 2 * r.abs() >= d { q + r.signum() } else { q };
             let want = want.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
             prop_assert_eq!(m.apply(x, e), want);
-        }
-
-        #[test]
-        fn quantize_pow2_reconstructs_within_half_step(x in proptest::collection::vec(any::<i32>(), 1..64)) {
-            let mut q = vec![0i8; x.len()];
-            let e = quantize_pow2(&x, &mut q);
-            for (&v, &qv) in x.iter().zip(&q) {
-                let back = i128::from(qv) << e;
-                prop_assert!((back - i128::from(v)).abs() <= (1i128 << e) / 2 + 1);
-            }
         }
 
         #[test]

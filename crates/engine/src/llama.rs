@@ -9,7 +9,7 @@ use alloc::{format, string::String, vec, vec::Vec};
 use crate::{
     Error, Result,
     bpe::Bpe,
-    fixed::{Multiplier, quantize_max, quantize_pow2, round_shift_i64},
+    fixed::{Multiplier, quantize_max, round_shift_i64},
     gemm::{Kernels, dot_i8},
     linear::Linear,
     model::ModelFile,
@@ -76,11 +76,11 @@ pub struct Llama {
     silu_lut: Vec<i32>,
 }
 
-/// Per-layer KV cache: keys as int8 with one exponent per (position, kv head), values in Q12.
+/// Per-layer KV cache: keys as int8 with one maximum per (position, kv head), values in Q12.
 #[derive(Debug, Default, Clone)]
 struct Cache {
     k8: Vec<i8>,
-    ke: Vec<i32>,
+    kmax: Vec<u32>,
     v: Vec<i32>,
 }
 
@@ -312,7 +312,7 @@ impl Llama {
         for row in k.chunks_exact(kvd) {
             for head in row.chunks_exact(hd) {
                 let mut k8 = vec![0i8; hd];
-                cache.ke.push(quantize_pow2(head, &mut k8));
+                cache.kmax.push(quantize_max(head, &mut k8));
                 cache.k8.extend_from_slice(&k8);
             }
         }
@@ -325,13 +325,15 @@ impl Llama {
             for hq in 0..nh {
                 let kvh = hq / group;
                 let mut q8 = vec![0i8; hd];
-                let qe = quantize_pow2(&q[i * h + hq * hd..i * h + (hq + 1) * hd], &mut q8);
+                let qmax =
+                    i128::from(quantize_max(&q[i * h + hq * hd..i * h + (hq + 1) * hd], &mut q8));
                 let scores: Vec<i32> = (0..len)
                     .map(|j| {
                         let at = (j * nkv + kvh) * hd;
-                        let acc = dot_i8(&q8, &cache.k8[at..at + hd]);
-                        // q·k in Q12 is acc·2^(eq+ek−12), scaled by 1/sqrt(head size).
-                        self.attn_scale.apply(acc, qe + cache.ke[j * nkv + kvh] - 12)
+                        let acc = i128::from(dot_i8(&q8, &cache.k8[at..at + hd]));
+                        // q·k in Q12 is acc·max_q·max_k / (127²·2^12), scaled by 1/sqrt(hd).
+                        self.attn_scale
+                            .apply_wide(acc * qmax * i128::from(cache.kmax[j * nkv + kvh]), 12)
                     })
                     .collect();
                 let mut p = vec![0u16; len];

@@ -182,14 +182,14 @@ fn minilm_job_agrees_natively_and_in_wasm() {
         rec.model_id, rec.output_hash, rec.trace_root
     );
     // Golden values of this converter and engine on the published weights.
-    assert_eq!(rec.model_id, "0x1564d8fbb782a5c0876b5ee22df8fd7290e23b7f8f8791c40624661b50417996");
+    assert_eq!(rec.model_id, "0xd4c925c90bf589ef159eb4fdcbb386201199086a3ec2641d5365e15835aafe75");
     assert_eq!(
         rec.output_hash,
-        "0x4e199ce5897a55aeab0691c243d705dce936a0f38b9f57a8ebfa448124dc0e13"
+        "0xb882a2e79cd88e40789e0eac1372b096f1c4f2852c362ad6e05aae4544605af0"
     );
     assert_eq!(
         rec.trace_root,
-        "0xf572e62cf87f895970c1f960b5ef9143543eef9ce7d6beba2266e9c852b16d05"
+        "0xdf70672dd254b1fbd90a665587c22afa722ceebd8a00026905651972c2dd1d24"
     );
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -230,14 +230,14 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
         rec.model_id, rec.output_hash, rec.trace_root
     );
     // Golden values of this converter and engine on the published weights.
-    assert_eq!(rec.model_id, "0x995ca5317885cff5cf3dd0190aa467c260ef15d62cd97b4524609be68741e411");
+    assert_eq!(rec.model_id, "0xddcf97f165e0804d407c3ce36b8aa94ecd48618035f99ef8fe1d482b10d7722d");
     assert_eq!(
         rec.output_hash,
-        "0x1858fe9a28414acf38cd0866581635380e4acad4cb292adfa4b3e418e7d87ac0"
+        "0xcacd7f032f09d86755e6f776b1a80ae6a36b7994b6cb01ee2921d74f5453d65a"
     );
     assert_eq!(
         rec.trace_root,
-        "0xb4c5e43b93b0dc23de9247d23bc097809492ed9bfdde7b46dd8a865ff6f40ffd"
+        "0x181e24977acdc265dc3b6589ad3e993e513a3c753197980b19ea68d9d524e0d7"
     );
     std::fs::remove_dir_all(&d).ok();
 }

@@ -34,8 +34,8 @@ fn tiny_bert_job_hashes_are_pinned() {
     assert_eq!(hex::encode(out.trace_root), GOLDEN_TRACE);
 }
 
-const GOLDEN_OUTPUT: &str = "798d3a7dde5d18522ac5234ac55ed92bdbc1c91793986f6435657bca5d494aa7";
-const GOLDEN_TRACE: &str = "92c5a48d9ac1d4089de04c212d56c98301821348bec5b09f33a282dc14e17319";
+const GOLDEN_OUTPUT: &str = "ee731e893227e494e7433fa4490779ce7f2f73f93db707cc76cd662e7a0b641a";
+const GOLDEN_TRACE: &str = "ff7b9977f4a869e60eb9408118762e5c3357e76cab9589191a31c6b7d30cc2c0";
 
 #[test]
 fn model_dir_detects_tampering_and_wrong_roots() {
