@@ -97,3 +97,24 @@ fn relaxed_simd_modules_are_rejected() {
         .expect_err("relaxed");
     assert!(err.to_string().to_lowercase().contains("relaxed"), "{err}");
 }
+
+#[test]
+fn engine_module_has_no_float_instructions() {
+    let mut ops = 0usize;
+    let mut floats = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(assay_verifier::wasm::ENGINE_WASM) {
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload.expect("valid module") {
+            let mut reader = body.get_operators_reader().expect("operators");
+            while !reader.eof() {
+                let op = format!("{:?}", reader.read().expect("operator"));
+                ops += 1;
+                if op.contains("F32") || op.contains("F64") {
+                    floats.push(op);
+                }
+            }
+        }
+    }
+    println!("engine module: {ops} instructions, {} float", floats.len());
+    assert!(ops > 1000);
+    assert!(floats.is_empty(), "float instructions in the engine module: {floats:?}");
+}
