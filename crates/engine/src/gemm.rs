@@ -9,9 +9,46 @@
 pub const MAX_K: usize = 131_071;
 
 /// One exact dot product of two int8 rows, accumulated in i32 (exact for `len ≤ MAX_K`).
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
 pub fn dot_i8(a: &[i8], w: &[i8]) -> i32 {
     dot_i8_scalar(a, w)
+}
+
+/// [`dot_i8`] with x86-64 SSE2 (always present on x86-64): 16 lanes sign-extended to i16,
+/// `pmaddwd` (each pair sum is at most 2·128² < 2^31, so exact), wrapping i32 lane sums. Integer
+/// addition is associative modulo 2^32, so the result equals [`dot_i8_scalar`] bit for bit.
+#[cfg(target_arch = "x86_64")]
+pub fn dot_i8(a: &[i8], w: &[i8]) -> i32 {
+    use core::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_loadu_si128, _mm_madd_epi16,
+        _mm_setzero_si128, _mm_shuffle_epi32, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+    };
+    let n = a.len().min(w.len()) / 16 * 16;
+    // SAFETY: SSE2 is part of the x86-64 baseline; every load reads 16 bytes at `i + 16 <= n`,
+    // within both slices, and `loadu` needs no alignment.
+    unsafe {
+        let mut acc = _mm_setzero_si128();
+        for i in (0..n).step_by(16) {
+            let va = _mm_loadu_si128(a.as_ptr().add(i).cast::<__m128i>());
+            let vw = _mm_loadu_si128(w.as_ptr().add(i).cast::<__m128i>());
+            // Interleaving a vector with itself and shifting right by 8 sign-extends each byte.
+            let (alo, ahi) = (
+                _mm_srai_epi16(_mm_unpacklo_epi8(va, va), 8),
+                _mm_srai_epi16(_mm_unpackhi_epi8(va, va), 8),
+            );
+            let (wlo, whi) = (
+                _mm_srai_epi16(_mm_unpacklo_epi8(vw, vw), 8),
+                _mm_srai_epi16(_mm_unpackhi_epi8(vw, vw), 8),
+            );
+            acc = _mm_add_epi32(
+                acc,
+                _mm_add_epi32(_mm_madd_epi16(alo, wlo), _mm_madd_epi16(ahi, whi)),
+            );
+        }
+        let acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0b01_00_11_10));
+        let acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0b10_11_00_01));
+        _mm_cvtsi128_si32(acc).wrapping_add(dot_i8_scalar(&a[n..], &w[n..]))
+    }
 }
 
 /// The scalar definition of [`dot_i8`]: a wrapping i32 sum of the products.
@@ -200,6 +237,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn dot_equals_the_scalar_definition(v in proptest::collection::vec((any::<i8>(), any::<i8>()), 0..200)) {
+            let (a, w): (alloc::vec::Vec<i8>, alloc::vec::Vec<i8>) = v.into_iter().unzip();
+            prop_assert_eq!(dot_i8(&a, &w), dot_i8_scalar(&a, &w));
+        }
+
         #[test]
         fn gemm_matches_i64_reference(m in 1usize..4, k in 1usize..70, n in 1usize..5, seed in any::<u64>()) {
             let mut s = seed;
