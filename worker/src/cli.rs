@@ -66,11 +66,23 @@ pub enum Command {
     },
 }
 
+/// Worker errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading, converting or checking a model failed.
+    #[error(transparent)]
+    Model(#[from] assay_convert::Error),
+    /// The engine rejected the model or the input.
+    #[error(transparent)]
+    Engine(#[from] assay_engine::Error),
+}
+
 /// Runs a command and returns what to print.
 ///
 /// # Errors
-/// Conversion, model and engine errors.
-pub fn run(cli: &Cli) -> eyre::Result<String> {
+/// [`Error::Model`] for conversion and model-directory errors, [`Error::Engine`] for engine
+/// errors.
+pub fn run(cli: &Cli) -> Result<String, Error> {
     match &cli.command {
         Command::Convert { from, out } => {
             let m = assay_convert::convert(from, out)?;
@@ -99,7 +111,7 @@ pub fn run(cli: &Cli) -> eyre::Result<String> {
             rec.model_dir = Some(model.display().to_string());
             rec.output.text = engine_model.decode(&out.tokens);
             if *json {
-                Ok(serde_json::to_string_pretty(&rec)?)
+                Ok(serde_json::to_string_pretty(&rec).expect("a job record serialises"))
             } else {
                 let shown = if engine_model.is_encoder() {
                     format!(
