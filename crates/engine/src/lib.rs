@@ -3,6 +3,19 @@
 //! One `no_std` + `alloc` source compiled natively for workers and to `wasm32-unknown-unknown`
 //! for the verifier's replay; with no float on the execution path, both give the same bits.
 //!
+//! Semantics (what every implementation, CPU, GPU or WASM, must reproduce bit for bit):
+//! - Real-valued activations are i32 in Q12. Rounding is half away from zero; conversions
+//!   saturate; accumulators are exact (i32 for int8 dots, i64/i128 for wider sums).
+//! - Linear layers quantise each activation row per block of 32 channels to int8 with scale
+//!   `max / 127`; weights are int8 per output channel with a Q16 ratio per 32-block (from 4-bit or
+//!   float sources); `y = m · Σ_b dot_b · max_b · r_b >> 16`, one rounding ([`linear`]).
+//! - Softmax reads `exp` from a 16-bit table and outputs u16 probabilities in Q16; layer and RMS
+//!   norm use integer mean, variance and `rsqrt`; GELU and SiLU are 16-bit tables over
+//!   `[-8, 8)` in Q12 with identity/zero tails; rotary embeddings use Q14 cos/sin tables.
+//!   Tables and multipliers are part of the model blob, so the model id commits to them.
+//! - Every op output is hashed (keccak-256 over op id, dtype, shape and little-endian data) into
+//!   the [`trace`]; the output hash covers the output tokens and embedding.
+//!
 //! Layout:
 //! - [`fixed`]: rounding shifts, fixed-point multipliers, per-token int8 quantisation, isqrt/rsqrt.
 //! - [`gemm`]: exact int8 GEMM and the [`gemm::Kernels`] hook for native parallelism.

@@ -1,5 +1,6 @@
 //! Worker integration tests: `infer` records replay unchanged in the verifier, on the seeded tiny
-//! BERT and (with `ASSAY_MINILM_DIR`) on all-MiniLM-L6-v2 converted by `worker convert`.
+//! BERT and, with `ASSAY_MINILM_DIR` / `ASSAY_SMOLLM2_GGUF`, on all-MiniLM-L6-v2 and
+//! SmolLM2-135M-Instruct converted by `worker convert`.
 
 use std::path::{Path, PathBuf};
 
@@ -73,4 +74,39 @@ fn help_explains_the_commands() {
     for needle in ["convert", "infer", "pip download", "verifier replay"] {
         assert!(help.contains(needle), "help lacks {needle}:\n{help}");
     }
+}
+
+#[test]
+fn convert_and_chat_with_smollm2() {
+    let Some(src) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
+        println!("SKIP: ASSAY_SMOLLM2_GGUF is not set");
+        return;
+    };
+    let d = tmp("smollm2");
+    let args = [
+        "worker",
+        "convert",
+        "--from",
+        src.to_str().expect("utf-8"),
+        "--out",
+        d.to_str().expect("utf-8"),
+    ];
+    println!("{}", run(&Cli::parse_from(args)).expect("convert"));
+    let args = [
+        "worker",
+        "infer",
+        "--model",
+        d.to_str().expect("utf-8"),
+        "--prompt",
+        "What is the capital of France?",
+    ];
+    let json = run(&Cli::parse_from([&args[..], &["--max-tokens", "8", "--json"]].concat()))
+        .expect("infer");
+    let rec = JobRecord::from_json(&json).expect("record");
+    println!("SmolLM2 says {:?}", rec.output.text);
+    assert!(rec.output.text.contains("Paris"), "{json}");
+    let report =
+        replay(&Runtime::new().expect("runtime"), &rec, &d, Limits::default()).expect("replay");
+    assert!(report.matches, "replay disagrees: {report:?}");
+    std::fs::remove_dir_all(&d).ok();
 }
