@@ -4,7 +4,11 @@
 //!
 //! Layout:
 //! - [`kernels`]: the engine's kernels parallelised over output channels with rayon.
+//! - `float_gemm` (features `candle`, `cuda`): exact int8 GEMMs through candle's f32 matmul in
+//!   K-chunks of at most 1024, the route for GPUs.
 //! - [`cli`]: the `worker` command line (`convert`, `infer`).
 
 pub mod cli;
+#[cfg(feature = "candle")]
+pub mod float_gemm;
 pub mod kernels;
