@@ -63,6 +63,11 @@ pub enum Command {
         /// Print the record as JSON (otherwise a short summary).
         #[arg(long)]
         json: bool,
+        /// Run the GEMMs through candle's f32 matmul on this device (`cpu`, or `cuda:N` with the
+        /// `cuda` feature) instead of the integer kernels; the bits are the same.
+        #[cfg(feature = "candle")]
+        #[arg(long)]
+        candle_device: Option<String>,
     },
 }
 
@@ -75,6 +80,30 @@ pub enum Error {
     /// The engine rejected the model or the input.
     #[error(transparent)]
     Engine(#[from] assay_engine::Error),
+    /// The requested device is unknown or unavailable.
+    #[error("device: {0}")]
+    Device(String),
+}
+
+/// The candle kernels an `infer` command asks for, if any.
+#[cfg(feature = "candle")]
+fn kernels(cmd: &Command) -> Result<Option<crate::float_gemm::CandleKernels>, Error> {
+    let Command::Infer { candle_device: Some(d), .. } = cmd else { return Ok(None) };
+    let device = match d.strip_prefix("cuda:") {
+        Some(n) => {
+            let n = n.parse().map_err(|_| Error::Device(format!("bad device {d}")))?;
+            candle_core::Device::new_cuda(n).map_err(|e| Error::Device(e.to_string()))?
+        }
+        None if d == "cpu" => candle_core::Device::Cpu,
+        None => return Err(Error::Device(format!("unknown device {d} (cpu or cuda:N)"))),
+    };
+    Ok(Some(crate::float_gemm::CandleKernels::new(device)))
+}
+
+/// Without the `candle` feature there are only the integer kernels.
+#[cfg(not(feature = "candle"))]
+fn kernels(_: &Command) -> Result<Option<Parallel>, Error> {
+    Ok(None)
 }
 
 /// Runs a command and returns what to print.
@@ -94,7 +123,7 @@ pub fn run(cli: &Cli) -> Result<String, Error> {
                 m.model_id
             ))
         }
-        Command::Infer { model, prompt, embed, max_tokens, seed, json } => {
+        Command::Infer { model, prompt, embed, max_tokens, seed, json, .. } => {
             let dir = ModelDir::open(model)?;
             let engine_model = Model::load(&dir.blob)?;
             let input = if *embed || engine_model.is_encoder() {
@@ -106,7 +135,10 @@ pub fn run(cli: &Cli) -> Result<String, Error> {
                     seed: *seed,
                 }
             };
-            let (out, _) = engine_model.run(&Parallel, &input.to_input())?;
+            let (out, _) = match kernels(&cli.command)? {
+                Some(k) => engine_model.run(&k, &input.to_input())?,
+                None => engine_model.run(&Parallel, &input.to_input())?,
+            };
             let mut rec = JobRecord::new(&dir.model_id, input, &out);
             rec.model_dir = Some(model.display().to_string());
             rec.output.text = engine_model.decode(&out.tokens);

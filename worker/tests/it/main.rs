@@ -110,3 +110,24 @@ fn convert_and_chat_with_smollm2() {
     assert!(report.matches, "replay disagrees: {report:?}");
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[cfg(feature = "candle")]
+#[test]
+fn candle_f32_route_gives_the_same_record() {
+    let d = tmp("candle");
+    dir::write(&d, &tiny_bert(3).to_blob(), BERT_CONFIG_KEYS).expect("write");
+    let base = [
+        "worker",
+        "infer",
+        "--model",
+        d.to_str().expect("utf-8"),
+        "--prompt",
+        "hello world",
+        "--json",
+    ];
+    let int = run(&Cli::parse_from(base)).expect("integer kernels");
+    let float =
+        run(&Cli::parse_from([&base[..], &["--candle-device", "cpu"]].concat())).expect("candle");
+    assert_eq!(int, float);
+    std::fs::remove_dir_all(&d).ok();
+}
