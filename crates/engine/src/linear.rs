@@ -1,0 +1,119 @@
+//! Quantised linear layer with block scales (blocks of [`BLOCK`] input channels):
+//! - activations: each row's block `b` is int8 with scale `max_b / 127` (`max_b` in Q12);
+//! - weights: row `j`'s block `b` is int8 with scale `s_j · r_jb / 2^16`, where `s_j` is the
+//!   row's scale and `r_jb ∈ [0, 2^16]` the block's share of the row maximum;
+//! - output: `y_ij = m_j · Σ_b dot_b · max_ib · r_jb / 2^16 + bias_j` in Q12 with the fixed-point
+//!   multiplier `m_j = s_j / 127`; the sum is exact in i128 and the scaling is one rounding
+//!   ([`Multiplier::apply_wide`]).
+
+use alloc::{format, vec, vec::Vec};
+
+use crate::{
+    Result,
+    fixed::{Multiplier, quantize_max},
+    gemm::Kernels,
+    model::ModelFile,
+};
+
+/// Input channels per quantisation block.
+pub const BLOCK: usize = 32;
+
+/// Fractional bits of the per-block weight ratios.
+pub const RATIO_BITS: u32 = 16;
+
+/// Weights `w[n, k]` with per-row multipliers, per-block ratios and Q12 biases.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// Int8 weights, row `j` is output channel `j`.
+    pub w: Vec<i8>,
+    /// Per-channel multipliers `s_j / 127`.
+    pub m: Vec<Multiplier>,
+    /// Per-(channel, block) ratios in Q16, `[n, k / BLOCK]`.
+    pub r: Vec<i32>,
+    /// Per-channel biases in Q12.
+    pub b: Vec<i32>,
+    /// Output channels.
+    pub n: usize,
+    /// Input channels (a multiple of [`BLOCK`]).
+    pub k: usize,
+}
+
+/// Quantises rows of `k` Q12 values into int8 blocks; returns the codes and the block maxima.
+pub fn quantize_blocks(x: &[i32], k: usize) -> (Vec<i8>, Vec<u32>) {
+    let mut q = vec![0i8; x.len()];
+    let maxes =
+        x.chunks(BLOCK).zip(q.chunks_mut(BLOCK)).map(|(xb, qb)| quantize_max(xb, qb)).collect();
+    debug_assert_eq!(x.len() % k, 0);
+    (q, maxes)
+}
+
+impl Linear {
+    /// Loads `{prefix}.w`, `.m`, `.r` and `.b`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Format`] when a tensor is missing or misshapen, or `k` is not a multiple
+    /// of [`BLOCK`].
+    pub fn load(f: &ModelFile<'_>, prefix: &str, n: usize, k: usize) -> Result<Self> {
+        if !k.is_multiple_of(BLOCK) {
+            return Err(crate::Error::Format(format!(
+                "{prefix}: {k} inputs is not a multiple of {BLOCK}"
+            )));
+        }
+        Ok(Self {
+            w: f.i8s(&format!("{prefix}.w"), &[n, k])?,
+            m: f.mults(&format!("{prefix}.m"), n)?,
+            r: f.i32s(&format!("{prefix}.r"), &[n, k / BLOCK])?,
+            b: f.i32s(&format!("{prefix}.b"), &[n])?,
+            n,
+            k,
+        })
+    }
+
+    /// `y = x · wᵀ + b` for `rows` rows of Q12 input (see the module docs).
+    pub fn forward<K: Kernels + ?Sized>(&self, kern: &K, x: &[i32], rows: usize) -> Vec<i32> {
+        let (n, k) = (self.n, self.k);
+        debug_assert_eq!(x.len(), rows * k);
+        let (q, maxes) = quantize_blocks(x, k);
+        let mut acc = vec![0i128; rows * n];
+        kern.gemm_blocked(&q, rows, k, &self.w, n, BLOCK, &maxes, &self.r, &mut acc);
+        acc.chunks_exact(n)
+            .flat_map(|row| {
+                row.iter()
+                    .zip(&self.m)
+                    .zip(&self.b)
+                    .map(|((&a, m), &b)| m.apply_wide(a, RATIO_BITS).saturating_add(b))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::Scalar;
+
+    #[test]
+    fn identity_weights_reproduce_the_input_up_to_quantisation() {
+        // w = 127·I with scale 1/127 (multiplier 1/127²) and full-weight blocks, so y ≈ x.
+        let k = 2 * BLOCK;
+        let mut w = vec![0i8; k * k];
+        for i in 0..k {
+            w[i * k + i] = 127;
+        }
+        // 1/127² ≈ 6.2e-5 = m0 · 2^(shift − 31) with m0 ∈ [2^30, 2^31): shift = −13.
+        let m0 = ((1u64 << 44) / (127 * 127)) as i32;
+        let lin = Linear {
+            w,
+            m: vec![Multiplier { m0, shift: -13 }; k],
+            r: vec![1 << 16; 2 * k],
+            b: vec![1; k],
+            n: k,
+            k,
+        };
+        let x: Vec<i32> = (0..k as i32).map(|i| (i - 20) * 977).collect();
+        let y = lin.forward(&Scalar, &x, 1);
+        for (yv, xv) in y.iter().zip(&x) {
+            assert!((yv - xv - 1).abs() <= 200, "{yv} vs {xv}");
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The engine's model format and its commitment.
+//!
+//! A model is one little-endian blob:
+//! `"ASSAYMD1" ‖ header_len u32 ‖ header ‖ tensor data`, where the header is
+//! `n_cfg u32 ‖ (name_len u8 ‖ name ‖ value u64)* ‖ n_tensors u32 ‖ (name_len u8 ‖ name ‖ dtype u8 ‖
+//! rank u8 ‖ dims u32* ‖ offset u64)*`. Tensor data is contiguous at its offset (from the blob
+//! start). The blob is cut into [`CHUNK_SIZE`] chunks; the model id is the Merkle root of the
+//! chunks' keccak hashes, so it commits to the config, the tokenizer and every weight.
+
+use alloc::{string::String, vec::Vec};
+
+use crate::{
+    Error, Result,
+    fixed::Multiplier,
+    hash::{Hash, keccak, merkle_root},
+};
+
+/// Magic bytes at the start of a model blob.
+pub const MAGIC: &[u8; 8] = b"ASSAYMD1";
+/// Size of a weight chunk (the last chunk may be shorter).
+pub const CHUNK_SIZE: usize = 1 << 16;
+
+/// Tensor element types stored in a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum DType {
+    /// Signed bytes (weights).
+    I8 = 1,
+    /// Raw bytes (tokenizer data).
+    U8 = 2,
+    /// 32-bit signed integers (biases, norms, lookup tables).
+    I32 = 5,
+    /// Fixed-point multipliers, 5 bytes each.
+    Mult = 10,
+}
+
+impl DType {
+    fn from_u8(v: u8) -> Result<Self> {
+        Ok(match v {
+            1 => Self::I8,
+            2 => Self::U8,
+            5 => Self::I32,
+            10 => Self::Mult,
+            other => return Err(Error::Format(alloc::format!("unknown dtype {other}"))),
+        })
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Self::I8 | Self::U8 => 1,
+            Self::I32 => 4,
+            Self::Mult => Multiplier::ENCODED_LEN,
+        }
+    }
+}
+
+/// Chunk hashes of a blob.
+pub fn chunk_hashes(blob: &[u8]) -> Vec<Hash> {
+    blob.chunks(CHUNK_SIZE).map(keccak).collect()
+}
+
+/// The model id of a blob: the Merkle root of its chunk hashes.
+pub fn model_id(blob: &[u8]) -> Hash {
+    merkle_root(&chunk_hashes(blob))
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    dtype: DType,
+    dims: Vec<u32>,
+    offset: usize,
+}
+
+/// A parsed view of a model blob.
+#[derive(Debug)]
+pub struct ModelFile<'a> {
+    blob: &'a [u8],
+    config: Vec<(String, u64)>,
+    tensors: Vec<Entry>,
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or_else(|| Error::Format("truncated header".into()))?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn name(&mut self) -> Result<String> {
+        let n = self.u8()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| Error::Format("bad name".into()))
+    }
+}
+
+impl<'a> ModelFile<'a> {
+    /// Parses the header of a blob.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when the magic, header or a tensor extent is invalid.
+    pub fn parse(blob: &'a [u8]) -> Result<Self> {
+        if blob.len() < 12 || &blob[..8] != MAGIC {
+            return Err(Error::Format("not an assay model (bad magic)".into()));
+        }
+        let mut r = Reader { b: blob, pos: 12 };
+        let n_cfg = r.u32()?;
+        let mut config = Vec::new();
+        for _ in 0..n_cfg {
+            let name = r.name()?;
+            config.push((name, r.u64()?));
+        }
+        let n_t = r.u32()?;
+        let mut tensors = Vec::new();
+        for _ in 0..n_t {
+            let name = r.name()?;
+            let dtype = DType::from_u8(r.u8()?)?;
+            let rank = r.u8()?;
+            let dims = (0..rank).map(|_| r.u32()).collect::<Result<Vec<_>>>()?;
+            let offset = r.u64()? as usize;
+            let len = dims.iter().map(|&d| d as usize).product::<usize>() * dtype.size();
+            if offset.checked_add(len).is_none_or(|e| e > blob.len()) {
+                return Err(Error::Format(alloc::format!("tensor {name} out of bounds")));
+            }
+            tensors.push(Entry { name, dtype, dims, offset });
+        }
+        Ok(Self { blob, config, tensors })
+    }
+
+    /// A config value.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when it is missing.
+    pub fn cfg(&self, name: &str) -> Result<u64> {
+        self.config
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| Error::Format(alloc::format!("missing config {name}")))
+    }
+
+    /// A config value as `usize`.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when it is missing.
+    pub fn cfg_usize(&self, name: &str) -> Result<usize> {
+        Ok(self.cfg(name)? as usize)
+    }
+
+    fn entry(&self, name: &str, dtype: DType, dims: &[usize]) -> Result<&'a [u8]> {
+        let e = self
+            .tensors
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::Format(alloc::format!("missing tensor {name}")))?;
+        let shape_ok =
+            e.dims.len() == dims.len() && e.dims.iter().zip(dims).all(|(&a, &b)| a as usize == b);
+        if e.dtype != dtype || !shape_ok {
+            return Err(Error::Format(alloc::format!("tensor {name} has the wrong type or shape")));
+        }
+        let len = dims.iter().product::<usize>() * dtype.size();
+        Ok(&self.blob[e.offset..e.offset + len])
+    }
+
+    /// Any tensor's type, dims and raw little-endian bytes.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when it is missing.
+    pub fn raw(&self, name: &str) -> Result<(DType, Vec<u32>, &'a [u8])> {
+        let e = self
+            .tensors
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::Format(alloc::format!("missing tensor {name}")))?;
+        let len = e.dims.iter().map(|&d| d as usize).product::<usize>() * e.dtype.size();
+        Ok((e.dtype, e.dims.clone(), &self.blob[e.offset..e.offset + len]))
+    }
+
+    /// An int8 tensor of the given shape.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when it is missing or has another type or shape.
+    pub fn i8s(&self, name: &str, dims: &[usize]) -> Result<Vec<i8>> {
+        Ok(self.entry(name, DType::I8, dims)?.iter().map(|&b| b as i8).collect())
+    }
+
+    /// Raw bytes.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when missing or of another type.
+    pub fn bytes(&self, name: &str) -> Result<&'a [u8]> {
+        let e = self.tensors.iter().find(|e| e.name == name);
+        let len = e.map(|e| e.dims.iter().map(|&d| d as usize).product::<usize>()).unwrap_or(0);
+        self.entry(name, DType::U8, &[len])
+    }
+
+    /// An i32 tensor of the given shape.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when it is missing or has another type or shape.
+    pub fn i32s(&self, name: &str, dims: &[usize]) -> Result<Vec<i32>> {
+        let b = self.entry(name, DType::I32, dims)?;
+        Ok(b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    }
+
+    /// A multiplier vector of length `n`.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when it is missing or has another type or shape.
+    pub fn mults(&self, name: &str, n: usize) -> Result<Vec<Multiplier>> {
+        let b = self.entry(name, DType::Mult, &[n])?;
+        Ok(b.chunks_exact(5)
+            .map(|c| Multiplier::from_le_bytes(c.try_into().expect("5 bytes")))
+            .collect())
+    }
+}
+
+/// Builds model blobs (used by the converter and by tests).
+#[derive(Debug, Default)]
+pub struct ModelWriter {
+    config: Vec<(String, u64)>,
+    tensors: Vec<(String, DType, Vec<u32>, Vec<u8>)>,
+}
+
+impl ModelWriter {
+    /// An empty model.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a config value.
+    pub fn cfg(&mut self, name: &str, v: u64) -> &mut Self {
+        self.config.push((name.into(), v));
+        self
+    }
+
+    /// Adds int8 data.
+    pub fn i8s(&mut self, name: &str, dims: &[u32], data: &[i8]) -> &mut Self {
+        self.tensors.push((
+            name.into(),
+            DType::I8,
+            dims.to_vec(),
+            data.iter().map(|&v| v as u8).collect(),
+        ));
+        self
+    }
+
+    /// Adds raw bytes.
+    pub fn bytes(&mut self, name: &str, data: &[u8]) -> &mut Self {
+        self.tensors.push((name.into(), DType::U8, alloc::vec![data.len() as u32], data.to_vec()));
+        self
+    }
+
+    /// Adds i32 data.
+    pub fn i32s(&mut self, name: &str, dims: &[u32], data: &[i32]) -> &mut Self {
+        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.tensors.push((name.into(), DType::I32, dims.to_vec(), bytes));
+        self
+    }
+
+    /// Adds multipliers.
+    pub fn mults(&mut self, name: &str, data: &[Multiplier]) -> &mut Self {
+        let bytes = data.iter().flat_map(|m| m.to_le_bytes()).collect();
+        self.tensors.push((name.into(), DType::Mult, alloc::vec![data.len() as u32], bytes));
+        self
+    }
+
+    /// Serialises the blob.
+    pub fn finish(&self) -> Vec<u8> {
+        let mut h = Vec::new();
+        h.extend_from_slice(&(self.config.len() as u32).to_le_bytes());
+        for (n, v) in &self.config {
+            h.push(n.len() as u8);
+            h.extend_from_slice(n.as_bytes());
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        h.extend_from_slice(&(self.tensors.len() as u32).to_le_bytes());
+        let mut entry_len = 0;
+        for (n, _, dims, _) in &self.tensors {
+            entry_len += 1 + n.len() + 2 + 4 * dims.len() + 8;
+        }
+        let mut offset = (12 + h.len() + entry_len).next_multiple_of(8);
+        let mut data = Vec::new();
+        for (n, dt, dims, bytes) in &self.tensors {
+            h.push(n.len() as u8);
+            h.extend_from_slice(n.as_bytes());
+            h.push(*dt as u8);
+            h.push(dims.len() as u8);
+            for d in dims {
+                h.extend_from_slice(&d.to_le_bytes());
+            }
+            h.extend_from_slice(&(offset as u64).to_le_bytes());
+            let padded = bytes.len().next_multiple_of(8);
+            data.extend_from_slice(bytes);
+            data.resize(data.len() + padded - bytes.len(), 0);
+            offset += padded;
+        }
+        let mut blob = Vec::with_capacity(offset);
+        blob.extend_from_slice(MAGIC);
+        blob.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        blob.extend_from_slice(&h);
+        blob.resize(blob.len().next_multiple_of(8), 0);
+        blob.extend_from_slice(&data);
+        blob
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_id_changes_with_any_byte() {
+        let mut w = ModelWriter::new();
+        w.cfg("hidden", 4).i8s("w", &[2, 2], &[1, -2, 3, -4]).i32s("b", &[2], &[7, -8]);
+        w.mults("m", &[Multiplier { m0: 1 << 30, shift: -3 }]).bytes("vocab", b"a\nb");
+        let blob = w.finish();
+        let m = ModelFile::parse(&blob).expect("parse");
+        assert_eq!(m.cfg("hidden").expect("cfg"), 4);
+        assert_eq!(m.i8s("w", &[2, 2]).expect("w"), [1, -2, 3, -4]);
+        assert_eq!(m.i32s("b", &[2]).expect("b"), [7, -8]);
+        assert_eq!(m.mults("m", 1).expect("m")[0].shift, -3);
+        assert_eq!(m.bytes("vocab").expect("v"), b"a\nb");
+        assert!(m.i8s("w", &[4]).is_err());
+        assert!(m.i32s("nope", &[1]).is_err());
+        let mut bad = blob.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_ne!(model_id(&bad), model_id(&blob));
+    }
+}

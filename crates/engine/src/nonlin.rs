@@ -1,0 +1,152 @@
+//! Row-wise non-linear ops in integer arithmetic: softmax with a 16-bit output, layer norm, RMS
+//! norm, and 16-bit lookup tables (GELU, SiLU, exp).
+//!
+//! Real-valued activations are `i32` in Q12 (value · 2^12), see [`Q`].
+
+use crate::fixed::{div_round, round_shift_i128, rsqrt_q24};
+
+/// Fractional bits of the engine's fixed-point activations (Q12).
+pub const Q: u32 = 12;
+
+/// Number of entries of a 16-bit lookup table.
+pub const LUT_LEN: usize = 1 << 16;
+
+/// Applies a 16-bit table to a Q12 value. Inputs in `[-8, 8)` index `lut[x + 32768]` directly;
+/// larger inputs return `x` (the identity tail of GELU and SiLU), smaller ones return 0.
+pub fn lut_act(lut: &[i32], x: i32) -> i32 {
+    debug_assert_eq!(lut.len(), LUT_LEN);
+    if x >= 32768 {
+        x
+    } else if x < -32768 {
+        0
+    } else {
+        lut[(x + 32768) as usize]
+    }
+}
+
+/// Softmax of a row of Q12 scores into 16-bit probabilities (Q16, clamped to 65535).
+///
+/// `exp_lut[i] = round(exp(-i / 2^12) · 2^16)`; differences from the row maximum below −16 read
+/// the last entry.
+pub fn softmax_u16(scores: &[i32], exp_lut: &[i32], out: &mut [u16]) {
+    debug_assert_eq!(exp_lut.len(), LUT_LEN);
+    let Some(&max) = scores.iter().max() else { return };
+    let mut sum: i64 = 0;
+    for &s in scores {
+        let idx = (i64::from(max) - i64::from(s)).min(LUT_LEN as i64 - 1) as usize;
+        sum += i64::from(exp_lut[idx]);
+    }
+    let sum = sum.max(1);
+    for (o, &s) in out.iter_mut().zip(scores) {
+        let idx = (i64::from(max) - i64::from(s)).min(LUT_LEN as i64 - 1) as usize;
+        let p = div_round(i64::from(exp_lut[idx]) << 16, sum);
+        *o = p.clamp(0, 65535) as u16;
+    }
+}
+
+/// Integer layer norm of a Q12 row with per-channel Q12 `gamma` and `beta`; `eps_q24` is the
+/// variance epsilon in Q24 (at least 1).
+pub fn layer_norm(x: &[i32], gamma: &[i32], beta: &[i32], eps_q24: u64, out: &mut [i32]) {
+    let n = x.len() as i64;
+    let sum: i64 = x.iter().map(|&v| i64::from(v)).sum();
+    let mean = div_round(sum, n.max(1));
+    let sq: u128 =
+        x.iter().map(|&v| (i64::from(v) - mean).unsigned_abs() as u128).map(|d| d * d).sum();
+    let var =
+        u64::try_from(sq / n.max(1) as u128).unwrap_or(u64::MAX).saturating_add(eps_q24.max(1));
+    let inv = i128::from(rsqrt_q24(var));
+    for (((o, &v), &g), &b) in out.iter_mut().zip(x).zip(gamma).zip(beta) {
+        let d = i128::from(i64::from(v) - mean);
+        let y = round_shift_i128(d * inv * i128::from(g), 36);
+        *o = sat(y + i128::from(b));
+    }
+}
+
+/// Integer RMS norm of a Q12 row with per-channel Q12 `gamma`.
+pub fn rms_norm(x: &[i32], gamma: &[i32], eps_q24: u64, out: &mut [i32]) {
+    let n = x.len().max(1) as u128;
+    let sq: u128 = x.iter().map(|&v| u128::from(v.unsigned_abs())).map(|a| a * a).sum();
+    let ms = u64::try_from(sq / n).unwrap_or(u64::MAX).saturating_add(eps_q24.max(1));
+    let inv = i128::from(rsqrt_q24(ms));
+    for ((o, &v), &g) in out.iter_mut().zip(x).zip(gamma) {
+        *o = sat(round_shift_i128(i128::from(v) * inv * i128::from(g), 36));
+    }
+}
+
+fn sat(v: i128) -> i32 {
+    v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::{vec, vec::Vec};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn exp_lut() -> Vec<i32> {
+        (0..LUT_LEN).map(|i| ((-(i as f64) / 4096.0).exp() * 65536.0).round() as i32).collect()
+    }
+
+    #[test]
+    fn softmax_uniform_and_peaked() {
+        let lut = exp_lut();
+        let mut p = [0u16; 4];
+        softmax_u16(&[100, 100, 100, 100], &lut, &mut p);
+        assert_eq!(p, [16384; 4]);
+        softmax_u16(&[i32::MAX, i32::MIN, 0, i32::MIN], &lut, &mut p);
+        assert_eq!(p, [65535, 0, 0, 0]);
+    }
+
+    #[test]
+    fn layer_norm_of_constant_row_is_beta() {
+        let x = [5000i32; 8];
+        let mut out = [0i32; 8];
+        layer_norm(&x, &[4096; 8], &[7; 8], 1, &mut out);
+        assert_eq!(out, [7; 8]);
+    }
+
+    proptest! {
+        #[test]
+        fn softmax_close_to_float(s in proptest::collection::vec(-40_000i32..40_000, 1..40)) {
+            let lut = exp_lut();
+            let mut p = vec![0u16; s.len()];
+            softmax_u16(&s, &lut, &mut p);
+            let max = s.iter().copied().max().unwrap_or(0) as f64;
+            let e: Vec<f64> = s.iter().map(|&v| ((v as f64 - max) / 4096.0).exp()).collect();
+            let z: f64 = e.iter().sum();
+            for (pi, ei) in p.iter().zip(&e) {
+                prop_assert!((*pi as f64 / 65536.0 - ei / z).abs() < 1e-3);
+            }
+        }
+
+        #[test]
+        fn layer_norm_close_to_float(x in proptest::collection::vec(-200_000i32..200_000, 2..64)) {
+            let n = x.len() as f64;
+            let xf: Vec<f64> = x.iter().map(|&v| v as f64 / 4096.0).collect();
+            let mean = xf.iter().sum::<f64>() / n;
+            let var = xf.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+            prop_assume!(var > 1e-2);
+            let mut out = vec![0i32; x.len()];
+            layer_norm(&x, &vec![4096; x.len()], &vec![0; x.len()], 1, &mut out);
+            for (o, v) in out.iter().zip(&xf) {
+                let want = (v - mean) / var.sqrt();
+                prop_assert!((*o as f64 / 4096.0 - want).abs() < 2e-3 * (1.0 + want.abs()));
+            }
+        }
+
+        #[test]
+        fn rms_norm_close_to_float(x in proptest::collection::vec(-200_000i32..200_000, 1..64)) {
+            let xf: Vec<f64> = x.iter().map(|&v| v as f64 / 4096.0).collect();
+            let ms = xf.iter().map(|v| v * v).sum::<f64>() / xf.len() as f64;
+            prop_assume!(ms > 1e-2);
+            let mut out = vec![0i32; x.len()];
+            rms_norm(&x, &vec![4096; x.len()], 1, &mut out);
+            for (o, v) in out.iter().zip(&xf) {
+                let want = v / ms.sqrt();
+                prop_assert!((*o as f64 / 4096.0 - want).abs() < 2e-3 * (1.0 + want.abs()));
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The `verifier` command line.
+
+use std::path::PathBuf;
+
+use assay_convert::{dir::hex32, record::JobRecord};
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    Error, Result, op,
+    replay::{self, ReplayReport},
+    runtime::{Limits, Runtime},
+    wasm::engine_hash,
+};
+
+/// Replays jobs of the Assay deterministic engine in wasmtime, bit for bit.
+///
+/// The engine's WASM module is embedded in this binary; `verifier engine-hash` prints the hash
+/// that identifies it. Replays run with NaN canonicalisation, relaxed SIMD off, fuel metering and
+/// a memory cap; model chunks are checked against the model root before the module sees them.
+#[derive(Debug, Parser)]
+#[command(name = "verifier", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Fuel for the replay (about one unit per wasm instruction); running out is an error.
+    #[arg(long, env = "ASSAY_FUEL", default_value_t = Limits::default().fuel)]
+    pub fuel: u64,
+    /// Largest wasm linear memory, in MiB; exceeding it is an error.
+    #[arg(long, env = "ASSAY_MAX_MEMORY_MIB", default_value_t = 2048)]
+    pub max_memory_mib: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits { fuel: self.fuel, max_memory: self.max_memory_mib << 20 }
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay a whole job from its record (as printed by `worker infer --json`) and print JSON
+    /// with the replay's output hash and trace root. Exits with status 3 when they differ from
+    /// the record's.
+    Replay {
+        /// The job record (JSON).
+        job: PathBuf,
+        /// Model directory; defaults to the record's `model_dir`.
+        #[arg(long, env = "ASSAY_MODEL_DIR")]
+        model: Option<PathBuf>,
+        /// Limits.
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Re-execute one op from its committed inputs (a JSON op description, see the
+    /// `assay_verifier::op` docs) and print its trace leaf and output.
+    ReplayOp {
+        /// The op description (JSON).
+        op: PathBuf,
+        /// Limits.
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Print the keccak-256 hash of the embedded engine module.
+    EngineHash,
+}
+
+/// Result of a command: the JSON to print and whether the replay matched.
+#[derive(Debug)]
+pub struct Outcome {
+    /// JSON to print.
+    pub json: String,
+    /// False when a replay disagreed with its record.
+    pub matched: bool,
+}
+
+fn read(path: &PathBuf) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::BadOp(format!("{}: {e}", path.display())))
+}
+
+/// Runs a command.
+///
+/// # Errors
+/// Whatever the command fails with.
+pub fn run(cli: &Cli) -> Result<Outcome> {
+    match &cli.command {
+        Command::Replay { job, model, limits } => {
+            let record = JobRecord::from_json(&read(job)?)?;
+            let dir = model
+                .clone()
+                .or_else(|| record.model_dir.clone().map(PathBuf::from))
+                .ok_or_else(|| Error::BadOp("no model directory: pass --model".into()))?;
+            let report: ReplayReport =
+                replay::replay(&Runtime::new()?, &record, &dir, limits.limits())?;
+            Ok(Outcome {
+                matched: report.matches,
+                json: serde_json::to_string_pretty(&report).expect("json"),
+            })
+        }
+        Command::ReplayOp { op: path, limits } => {
+            let desc: op::OpDesc = serde_json::from_str(&read(path)?)
+                .map_err(|e| Error::BadOp(format!("{}: {e}", path.display())))?;
+            let report = op::replay_op(&Runtime::new()?, &desc, limits.limits())?;
+            Ok(Outcome { matched: true, json: serde_json::to_string(&report).expect("json") })
+        }
+        Command::EngineHash => Ok(Outcome {
+            matched: true,
+            json: serde_json::json!({ "engine": hex32(&engine_hash()) }).to_string(),
+        }),
+    }
+}

@@ -1,0 +1,61 @@
+//! `assay-verifier`: the arbitrators' replay tool. It runs the deterministic engine's WASM module
+//! (built from `crates/engine-wasm` and embedded in this binary) in wasmtime configured for
+//! determinism, serving it weight chunks checked against the model root.
+//!
+//! Layout:
+//! - [`wasm`]: the embedded engine module and its hash.
+//! - [`runtime`]: wasmtime configuration, limits, the chunk server and the ABI calls.
+//! - [`replay`]: whole-job replay from a job record.
+//! - [`op`]: single-op replay from a JSON description.
+//! - [`cli`]: the `verifier` command line.
+
+pub mod cli;
+pub mod op;
+pub mod replay;
+pub mod runtime;
+pub mod wasm;
+
+/// Verifier errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The model directory holds another model than the job names.
+    #[error("wrong model: the job names model {expected}, the directory holds {actual}")]
+    WrongModel {
+        /// Model id in the job.
+        expected: String,
+        /// Model id of the directory.
+        actual: String,
+    },
+    /// The model directory is unreadable, tampered with or malformed.
+    #[error(transparent)]
+    Model(#[from] assay_convert::Error),
+    /// A chunk served to the module did not hash to its committed value.
+    #[error("chunk {0} does not match the model root")]
+    ChunkMismatch(u32),
+    /// The replay ran out of fuel.
+    #[error("out of fuel (the replay needs more than {0} units; raise --fuel)")]
+    OutOfFuel(u64),
+    /// The module tried to grow its memory past the limit.
+    #[error("out of memory (the replay needs more than {0} bytes; raise --max-memory-mib)")]
+    OutOfMemory(usize),
+    /// The op replay named an op the engine does not have.
+    #[error("unknown op: {0}")]
+    UnknownOp(String),
+    /// The engine rejected the model or the input.
+    #[error("engine error (status {status}): {message}")]
+    Engine {
+        /// ABI status code.
+        status: i32,
+        /// The engine's message.
+        message: String,
+    },
+    /// The op description is malformed.
+    #[error("invalid op description: {0}")]
+    BadOp(String),
+    /// wasmtime failed (compilation, instantiation, a trap other than fuel or memory).
+    #[error("wasm runtime: {0}")]
+    Runtime(String),
+}
+
+/// Verifier result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

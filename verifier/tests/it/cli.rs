@@ -1,0 +1,54 @@
+use assay_verifier::cli::{Cli, run};
+use clap::{CommandFactory, Parser};
+
+use crate::support::{native_record, tiny_model_dir, tmp};
+
+#[test]
+fn replay_command_reproduces_a_record_and_flags_a_forged_one() {
+    let dir = tmp("cli");
+    tiny_model_dir(&dir);
+    let (rec, _) = native_record(&dir, "the dog sat on the mat");
+    let job = dir.join("job.json");
+    std::fs::write(&job, serde_json::to_string(&rec).expect("json")).expect("write");
+    let out = run(&Cli::parse_from(["verifier", "replay", job.to_str().expect("utf-8")]))
+        .expect("replay");
+    let v: serde_json::Value = serde_json::from_str(&out.json).expect("json");
+    assert!(out.matched);
+    assert_eq!(v["output_hash"], rec.output_hash.as_str());
+    assert_eq!(v["trace_root"], rec.trace_root.as_str());
+
+    let mut forged = rec;
+    forged.output.embedding[0] ^= 1;
+    forged.output_hash = forged.trace_root.clone();
+    std::fs::write(&job, serde_json::to_string(&forged).expect("json")).expect("write");
+    let out = run(&Cli::parse_from(["verifier", "replay", job.to_str().expect("utf-8")]))
+        .expect("replay");
+    assert!(!out.matched);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn replay_op_command_reads_model_tensors() {
+    let dir = tmp("cli-op");
+    tiny_model_dir(&dir);
+    let op = serde_json::json!({
+        "op": "lut", "trace_op": 14, "model": dir,
+        "args": [{"dims": [4], "data": [-40000, -4096, 4096, 40000]}, {"tensor": "lut.gelu"}]
+    });
+    let path = dir.join("op.json");
+    std::fs::write(&path, op.to_string()).expect("write");
+    let out = run(&Cli::parse_from(["verifier", "replay-op", path.to_str().expect("utf-8")]))
+        .expect("op");
+    let v: serde_json::Value = serde_json::from_str(&out.json).expect("json");
+    // GELU(-9.77) = 0 (below the table), GELU(±1) from the table, GELU(9.77) = identity.
+    assert_eq!(v["data"], serde_json::json!([0, -650, 3446, 40000]));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn help_explains_every_command() {
+    let help = Cli::command().render_long_help().to_string();
+    for needle in ["replay", "replay-op", "engine-hash", "wasmtime"] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+}

@@ -1,0 +1,133 @@
+//! Worker integration tests: `infer` records replay unchanged in the verifier, on the seeded tiny
+//! BERT and, with `ASSAY_MINILM_DIR` / `ASSAY_SMOLLM2_GGUF`, on all-MiniLM-L6-v2 and
+//! SmolLM2-135M-Instruct converted by `worker convert`.
+
+use std::path::{Path, PathBuf};
+
+use assay_convert::{BERT_CONFIG_KEYS, dir, random::tiny_bert, record::JobRecord};
+use assay_verifier::{
+    replay::replay,
+    runtime::{Limits, Runtime},
+};
+use assay_worker::cli::{Cli, run};
+use clap::{CommandFactory, Parser};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("assay-worker-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    d
+}
+
+fn infer_and_replay(model: &Path, prompt: &str) -> JobRecord {
+    let args = [
+        "worker",
+        "infer",
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--prompt",
+        prompt,
+        "--json",
+    ];
+    let json = run(&Cli::parse_from(args)).expect("infer");
+    let rec = JobRecord::from_json(&json).expect("record");
+    let report =
+        replay(&Runtime::new().expect("runtime"), &rec, model, Limits::default()).expect("replay");
+    assert!(report.matches, "replay disagrees: {report:?}");
+    assert_eq!(report.output_hash, rec.output_hash);
+    assert_eq!(report.trace_root, rec.trace_root);
+    rec
+}
+
+#[test]
+fn infer_records_replay_in_the_verifier() {
+    let d = tmp("tiny");
+    dir::write(&d, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("write");
+    let rec = infer_and_replay(&d, "the cat sat on the mat");
+    assert_eq!(rec.output.tokens.first(), Some(&2), "starts with [CLS]");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn convert_and_infer_minilm() {
+    let Some(src) = std::env::var_os("ASSAY_MINILM_DIR") else {
+        println!("SKIP: ASSAY_MINILM_DIR is not set");
+        return;
+    };
+    let d = tmp("minilm");
+    let args = [
+        "worker",
+        "convert",
+        "--from",
+        src.to_str().expect("utf-8"),
+        "--out",
+        d.to_str().expect("utf-8"),
+    ];
+    println!("{}", run(&Cli::parse_from(args)).expect("convert"));
+    let rec = infer_and_replay(&d, "A man is playing a guitar.");
+    assert_eq!(rec.output.embedding.len(), 384);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let help = Cli::command().render_long_help().to_string();
+    for needle in ["convert", "infer", "pip download", "verifier replay"] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn convert_and_chat_with_smollm2() {
+    let Some(src) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
+        println!("SKIP: ASSAY_SMOLLM2_GGUF is not set");
+        return;
+    };
+    let d = tmp("smollm2");
+    let args = [
+        "worker",
+        "convert",
+        "--from",
+        src.to_str().expect("utf-8"),
+        "--out",
+        d.to_str().expect("utf-8"),
+    ];
+    println!("{}", run(&Cli::parse_from(args)).expect("convert"));
+    let args = [
+        "worker",
+        "infer",
+        "--model",
+        d.to_str().expect("utf-8"),
+        "--prompt",
+        "What is the capital of France?",
+    ];
+    let json = run(&Cli::parse_from([&args[..], &["--max-tokens", "8", "--json"]].concat()))
+        .expect("infer");
+    let rec = JobRecord::from_json(&json).expect("record");
+    println!("SmolLM2 says {:?}", rec.output.text);
+    assert!(rec.output.text.contains("Paris"), "{json}");
+    let report =
+        replay(&Runtime::new().expect("runtime"), &rec, &d, Limits::default()).expect("replay");
+    assert!(report.matches, "replay disagrees: {report:?}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[cfg(feature = "candle")]
+#[test]
+fn candle_f32_route_gives_the_same_record() {
+    let d = tmp("candle");
+    dir::write(&d, &tiny_bert(3).to_blob(), BERT_CONFIG_KEYS).expect("write");
+    let base = [
+        "worker",
+        "infer",
+        "--model",
+        d.to_str().expect("utf-8"),
+        "--prompt",
+        "hello world",
+        "--json",
+    ];
+    let int = run(&Cli::parse_from(base)).expect("integer kernels");
+    let float =
+        run(&Cli::parse_from([&base[..], &["--candle-device", "cpu"]].concat())).expect("candle");
+    assert_eq!(int, float);
+    std::fs::remove_dir_all(&d).ok();
+}
