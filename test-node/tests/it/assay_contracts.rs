@@ -239,12 +239,23 @@ async fn token_staking_and_registry_work_together() {
     let min_stake = U256::from(1_000);
     let args = (owner, token, min_stake, min_stake, 3_600u64).abi_encode_params();
     let staking = deploy_with_constructor(&p, "assay_staking", args).await;
-    assert!(code::root_fragments(&p.get_code_at(staking).await.unwrap()).is_some(), "Staking is a root program");
+    assert!(
+        code::root_fragments(&p.get_code_at(staking).await.unwrap()).is_some(),
+        "Staking is a root program"
+    );
     let registry = deploy_with_constructor(&p, "assay_registry", staking.abi_encode()).await;
 
     // The miner stakes through a real token allowance: Stylus -> Stylus transferFrom.
-    assert!(send(&p, token, IAssayToken::mintCall { to: miner_address, value: U256::from(5_000) }).await.status());
-    assert!(send(&miner, token, IAssayToken::approveCall { spender: staking, value: min_stake }).await.status());
+    assert!(
+        send(&p, token, IAssayToken::mintCall { to: miner_address, value: U256::from(5_000) })
+            .await
+            .status()
+    );
+    assert!(
+        send(&miner, token, IAssayToken::approveCall { spender: staking, value: min_stake })
+            .await
+            .status()
+    );
     let register = IStaking::registerOperatorCall { role: 1, amount: min_stake };
     assert!(send(&miner, staking, register).await.status());
     assert_eq!(call(&p, token, IAssayToken::balanceOfCall { account: staking }).await, min_stake);
@@ -254,14 +265,24 @@ async fn token_staking_and_registry_work_together() {
     // Without allowance the pull fails and the whole call reverts with the named error.
     let again = IStaking::stakeCall { operator: miner_address, amount: U256::from(1) };
     let failed = IStaking::TokenCallFailed { token };
-    assert_eq!(revert_data(&node, miner_address, staking, again).await, hex::encode_prefixed(failed.abi_encode()));
+    assert_eq!(
+        revert_data(&node, miner_address, staking, again).await,
+        hex::encode_prefixed(failed.abi_encode())
+    );
 
     // The registry asks Staking (Stylus -> Stylus) before letting the miner serve.
     let model = B256::repeat_byte(0x42);
-    let register_model = IModelRegistry::registerModelCall { modelId: model, engineHash: B256::ZERO, pricePerUnit: U256::from(1) };
+    let register_model = IModelRegistry::registerModelCall {
+        modelId: model,
+        engineHash: B256::ZERO,
+        pricePerUnit: U256::from(1),
+    };
     assert!(send(&p, registry, register_model).await.status());
     assert!(send(&miner, registry, IModelRegistry::serveCall { modelId: model }).await.status());
     let stranger = IModelRegistry::NotEligibleMiner { miner: owner };
     let serve = IModelRegistry::serveCall { modelId: model };
-    assert_eq!(revert_data(&node, owner, registry, serve).await, hex::encode_prefixed(stranger.abi_encode()));
+    assert_eq!(
+        revert_data(&node, owner, registry, serve).await,
+        hex::encode_prefixed(stranger.abi_encode())
+    );
 }
