@@ -37,7 +37,6 @@ use alloc::vec::Vec;
 use alloy_primitives::{aliases::U64, Address, B256, U256};
 use alloy_sol_types::sol;
 use assay_contract_common::records::JobRecord;
-use assay_contract_kit::OwnableError;
 use stylus_sdk::prelude::*;
 
 pub use crate::state::{status, JobMarket};
@@ -158,14 +157,7 @@ pub enum MarketError {
     InvalidOwner(assay_contract_kit::OwnableInvalidOwner),
 }
 
-impl From<OwnableError> for MarketError {
-    fn from(e: OwnableError) -> Self {
-        match e {
-            OwnableError::Unauthorized(e) => Self::Unauthorized(e),
-            OwnableError::InvalidOwner(e) => Self::InvalidOwner(e),
-        }
-    }
-}
+assay_contract_kit::ownable_errors_into!(MarketError);
 
 pub(crate) type Result<T, E = MarketError> = core::result::Result<T, E>;
 

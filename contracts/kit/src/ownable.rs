@@ -99,3 +99,20 @@ impl Ownable {
         self.vm().log(OwnershipTransferred { previousOwner: previous_owner, newOwner: new_owner });
     }
 }
+
+/// Implements `From<OwnableError>` for a contract's error enum whose variants
+/// `Unauthorized(OwnableUnauthorizedAccount)` and `InvalidOwner(OwnableInvalidOwner)` carry the
+/// ownership errors, so owner-only entry points can use `?` on [`Ownable`]'s checks.
+#[macro_export]
+macro_rules! ownable_errors_into {
+    ($error:ty) => {
+        impl From<$crate::OwnableError> for $error {
+            fn from(e: $crate::OwnableError) -> Self {
+                match e {
+                    $crate::OwnableError::Unauthorized(e) => Self::Unauthorized(e),
+                    $crate::OwnableError::InvalidOwner(e) => Self::InvalidOwner(e),
+                }
+            }
+        }
+    };
+}

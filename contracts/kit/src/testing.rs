@@ -322,6 +322,27 @@ fn signatures(kind: &str, exported: &str) -> Vec<String> {
         .collect()
 }
 
+/// Defines the test `exported_abi_matches_interface` for `$contract`: its export must equal the
+/// committed `contracts/abi/$file` and its selectors those of the listed `sol!` interfaces.
+///
+/// ```ignore
+/// assay_contract_kit::abi_test!(Staking, "Staking.sol", [IStaking::IStakingCalls, IOwnable::IOwnableCalls],
+///     [IStaking::IStakingErrors, IOwnable::IOwnableErrors]);
+/// ```
+#[macro_export]
+macro_rules! abi_test {
+    ($contract:ty, $file:literal, [$($calls:ty),*], [$($errors:ty),*]) => {
+        #[test]
+        fn exported_abi_matches_interface() {
+            use ::alloy_sol_types::SolInterface;
+            let functions: Vec<[u8; 4]> = [$(<$calls>::selectors().collect::<Vec<_>>()),*].concat();
+            let errors: Vec<[u8; 4]> = [$(<$errors>::selectors().collect::<Vec<_>>()),*].concat();
+            let path = ::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(concat!("../abi/", $file));
+            $crate::testing::check_abi(&$crate::exported_abi!($contract), &path, &functions, &errors);
+        }
+    };
+}
+
 /// Renders a contract's exported ABI text.
 #[macro_export]
 macro_rules! exported_abi {

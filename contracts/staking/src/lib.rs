@@ -30,7 +30,7 @@ use alloy_primitives::{
     Address, U256,
 };
 use alloy_sol_types::sol;
-use assay_contract_kit::{Ownable, OwnableError};
+use assay_contract_kit::Ownable;
 use stylus_sdk::{
     prelude::*,
     storage::{StorageAddress, StorageBool, StorageMap, StorageU256, StorageU64},
@@ -104,14 +104,7 @@ pub enum StakingError {
     InvalidOwner(assay_contract_kit::OwnableInvalidOwner),
 }
 
-impl From<OwnableError> for StakingError {
-    fn from(e: OwnableError) -> Self {
-        match e {
-            OwnableError::Unauthorized(e) => Self::Unauthorized(e),
-            OwnableError::InvalidOwner(e) => Self::InvalidOwner(e),
-        }
-    }
-}
+assay_contract_kit::ownable_errors_into!(StakingError);
 
 pub(crate) type Result<T, E = StakingError> = core::result::Result<T, E>;
 

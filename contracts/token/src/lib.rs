@@ -18,7 +18,7 @@ use alloc::string::String;
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::sol;
-use assay_contract_kit::{Ownable, OwnableError};
+use assay_contract_kit::Ownable;
 use stylus_sdk::{
     prelude::*,
     storage::{StorageAddress, StorageMap, StorageU256},
@@ -73,14 +73,7 @@ pub enum TokenError {
     InvalidOwner(assay_contract_kit::OwnableInvalidOwner),
 }
 
-impl From<OwnableError> for TokenError {
-    fn from(e: OwnableError) -> Self {
-        match e {
-            OwnableError::Unauthorized(e) => Self::Unauthorized(e),
-            OwnableError::InvalidOwner(e) => Self::InvalidOwner(e),
-        }
-    }
-}
+assay_contract_kit::ownable_errors_into!(TokenError);
 
 #[public]
 impl AssayToken {
