@@ -5,9 +5,12 @@
 //! folder, SmolLM2-135M-Instruct when `ASSAY_SMOLLM2_GGUF` points at its `.gguf`; the seeded tiny
 //! BERT when neither is set. Run with `cargo run --release -p assay-bench`.
 //!
-//! The float32 reference is this repository's plain Rust forward pass (`assay_convert::reference`),
-//! not candle; for SmolLM2 it runs one teacher-forced pass over the generated sequence, the same
-//! work as generating with a KV cache.
+//! The float32 reference is this repository's plain Rust forward pass (`assay_convert::reference`);
+//! for SmolLM2 it runs one teacher-forced pass over the generated sequence, the same work as
+//! generating with a KV cache. With `--features candle` a second float32 column runs
+//! candle-transformers on candle's CPU device (its `BertModel`; its quantized llama on the GGUF
+//! dequantized to f32, fed the sequence one token at a time through its KV cache). It and the
+//! engine's rayon kernels both use all cores unless `RAYON_NUM_THREADS` says otherwise.
 
 use std::{path::Path, sync::Arc, time::Instant};
 
@@ -59,28 +62,75 @@ fn wasm(blob: &[u8], inputs: &[JobInput]) -> eyre::Result<(f64, u64)> {
     Ok((t.elapsed().as_secs_f64(), session.fuel_used() - before))
 }
 
-fn report(
-    name: &str,
-    tokens: usize,
+/// Timings of one model, in seconds over the same tokens.
+struct Timings {
     scalar: f64,
     parallel: f64,
     float: f64,
-    (wasm, fuel): (f64, u64),
-) {
+    /// candle-transformers f32, when built with the `candle` feature and the model is a real one.
+    candle: Option<f64>,
+    wasm: (f64, u64),
+}
+
+fn report(name: &str, tokens: usize, t: &Timings) {
     let tps = |s: f64| tokens as f64 / s;
     println!(
         "== {name}: {tokens} tokens, {} cores",
         std::thread::available_parallelism().map_or(1, usize::from)
     );
-    println!("engine scalar   : {:>9.1} tokens/s", tps(scalar));
-    println!("engine rayon    : {:>9.1} tokens/s", tps(parallel));
-    println!("float32 ref     : {:>9.1} tokens/s (plain Rust f32, not candle)", tps(float));
-    println!("engine/float32  : {:>9.2}x (goal >= 0.8x)", float / parallel);
+    println!("engine scalar   : {:>9.1} tokens/s", tps(t.scalar));
+    println!("engine rayon    : {:>9.1} tokens/s", tps(t.parallel));
+    println!("float32 ref     : {:>9.1} tokens/s (plain Rust f32)", tps(t.float));
+    println!("engine/float32  : {:>9.2}x", t.float / t.parallel);
+    if let Some(candle) = t.candle {
+        println!("candle f32      : {:>9.1} tokens/s (candle-transformers, CPU)", tps(candle));
+        println!("engine/candle   : {:>9.2}x (goal >= 0.8x)", candle / t.parallel);
+    }
+    let (wasm, fuel) = t.wasm;
     println!("wasm replay     : {:>9.1} tokens/s with fuel on ({fuel} fuel)", tps(wasm));
-    println!("wasm/native     : {:>9.2}x the scalar native time (goal <= 2x)", wasm / scalar);
+    println!("wasm/native     : {:>9.2}x the scalar native time (goal <= 2x)", wasm / t.scalar);
 }
 
-fn bench_bert(name: &str, weights: &assay_convert::bert::BertWeights) -> eyre::Result<()> {
+/// Seconds candle-transformers' `BertModel` takes to embed the tokenized sentences `runs`, given
+/// the safetensors folder `dir` (`None` for the seeded model, which has none).
+#[cfg(feature = "candle")]
+fn candle_bert(dir: Option<&Path>, runs: &[Vec<u32>]) -> eyre::Result<Option<f64>> {
+    let Some(dir) = dir else { return Ok(None) };
+    let bert = assay_convert::candle_reference::CandleBert::load(dir)?;
+    let t = Instant::now();
+    for r in runs {
+        bert.embed(r)?;
+    }
+    Ok(Some(t.elapsed().as_secs_f64()))
+}
+
+/// Without the `candle` feature there is no candle column.
+#[cfg(not(feature = "candle"))]
+fn candle_bert(_dir: Option<&Path>, _runs: &[Vec<u32>]) -> eyre::Result<Option<f64>> {
+    Ok(None)
+}
+
+/// Seconds candle-transformers' llama (f32 weights) takes over `seq`, one token at a time.
+#[cfg(feature = "candle")]
+fn candle_llama(path: &Path, seq: &[u32]) -> eyre::Result<Option<f64>> {
+    let mut llama = assay_convert::candle_reference::CandleLlama::from_gguf(path)?;
+    let t = Instant::now();
+    llama.next_tokens(seq)?;
+    Ok(Some(t.elapsed().as_secs_f64()))
+}
+
+/// Without the `candle` feature there is no candle column.
+#[cfg(not(feature = "candle"))]
+fn candle_llama(_path: &Path, _seq: &[u32]) -> eyre::Result<Option<f64>> {
+    Ok(None)
+}
+
+/// `dir`: the safetensors folder the weights came from, for the candle column.
+fn bench_bert(
+    name: &str,
+    weights: &assay_convert::bert::BertWeights,
+    dir: Option<&Path>,
+) -> eyre::Result<()> {
     let blob = weights.to_blob();
     let model = Model::load(&blob)?;
     let inputs: Vec<JobInput> =
@@ -91,14 +141,15 @@ fn bench_bert(name: &str, weights: &assay_convert::bert::BertWeights) -> eyre::R
         .collect::<Result<Vec<_>, _>>()?;
     let tokens = runs.iter().map(Vec::len).sum();
     let ((), float) = secs(|| runs.iter().for_each(|t| drop(bert_embed(weights, t))));
-    report(
-        name,
-        tokens,
-        native(&model, &Scalar, &inputs)?,
-        native(&model, &Parallel, &inputs)?,
+    let candle = candle_bert(dir, &runs)?;
+    let t = Timings {
+        scalar: native(&model, &Scalar, &inputs)?,
+        parallel: native(&model, &Parallel, &inputs)?,
         float,
-        wasm(&blob, &inputs)?,
-    );
+        candle,
+        wasm: wasm(&blob, &inputs)?,
+    };
+    report(name, tokens, &t);
     Ok(())
 }
 
@@ -114,16 +165,15 @@ fn bench_llama(path: &Path) -> eyre::Result<()> {
     let mut seq = m.prompt_tokens(prompt);
     seq.extend(&out.tokens);
     let (_, float) = secs(|| llama_next_tokens(&weights, &seq));
-    let scalar = native(&model, &Scalar, &inputs)?;
-    let parallel = native(&model, &Parallel, &inputs)?;
-    report(
-        "SmolLM2-135M-Instruct (prompt + 16 generated)",
-        seq.len(),
-        scalar,
-        parallel,
+    let candle = candle_llama(path, &seq)?;
+    let t = Timings {
+        scalar: native(&model, &Scalar, &inputs)?,
+        parallel: native(&model, &Parallel, &inputs)?,
         float,
-        wasm(&blob, &inputs)?,
-    );
+        candle,
+        wasm: wasm(&blob, &inputs)?,
+    };
+    report("SmolLM2-135M-Instruct (prompt + 16 generated)", seq.len(), &t);
     Ok(())
 }
 
@@ -131,7 +181,7 @@ fn main() -> eyre::Result<()> {
     let minilm = std::env::var_os("ASSAY_MINILM_DIR");
     let smollm = std::env::var_os("ASSAY_SMOLLM2_GGUF");
     if let Some(d) = &minilm {
-        bench_bert("all-MiniLM-L6-v2", &read_bert_dir(Path::new(d))?)?;
+        bench_bert("all-MiniLM-L6-v2", &read_bert_dir(Path::new(d))?, Some(Path::new(d)))?;
     }
     if let Some(p) = &smollm {
         bench_llama(Path::new(p))?;
@@ -140,6 +190,7 @@ fn main() -> eyre::Result<()> {
         bench_bert(
             "tiny seeded BERT (set ASSAY_MINILM_DIR / ASSAY_SMOLLM2_GGUF for real models)",
             &tiny_bert(1),
+            None,
         )?;
     }
     Ok(())

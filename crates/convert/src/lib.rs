@@ -8,6 +8,7 @@
 //! - [`gguf`], [`llama`]: GGUF reading (F32/F16/Q8_0/Q4_1) and llama weights to blob.
 //! - [`random`]: seeded small models for tests.
 //! - [`reference`]: float32 reference forward passes for accuracy checks.
+//! - `candle_reference` (feature `candle-reference`): the same through candle-transformers.
 //! - [`dir`]: model directories (`model.bin` + `manifest.json`).
 //! - [`record`]: the JSON job record shared by the worker and the verifier.
 //!
@@ -19,6 +20,8 @@
 use std::path::Path;
 
 pub mod bert;
+#[cfg(feature = "candle-reference")]
+pub mod candle_reference;
 pub mod dir;
 pub mod gguf;
 pub mod llama;
@@ -40,6 +43,10 @@ pub enum Error {
     /// The engine rejected the model.
     #[error(transparent)]
     Engine(#[from] assay_engine::Error),
+    /// candle failed in a reference forward pass (feature `candle-reference`).
+    #[cfg(feature = "candle-reference")]
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
     /// A chunk of `model.bin` does not match the hash its manifest commits to.
     #[error("chunk {index} of model.bin does not match its committed hash (tampered or corrupt)")]
     TamperedChunk {

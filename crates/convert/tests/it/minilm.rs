@@ -33,26 +33,35 @@ pub(crate) fn minilm_dir() -> Option<PathBuf> {
     }
 }
 
+/// Cosine similarity between the engine's embedding and `float(tokens)` over [`SENTENCES`]:
+/// (min, mean).
+pub(crate) fn embedding_cosines(
+    model: &Model,
+    mut float: impl FnMut(&[u32]) -> Vec<f32>,
+) -> (f64, f64) {
+    let cos: Vec<f64> = SENTENCES
+        .iter()
+        .map(|s| {
+            let out = model
+                .run(&Scalar, &JobInput { task: Task::Embed, prompt: (*s).into() })
+                .expect("run")
+                .0;
+            let int: Vec<f32> = out.embedding.iter().map(|&v| f32::from(v) / 32768.0).collect();
+            reference::cosine(&int, &float(&out.tokens))
+        })
+        .collect();
+    (cos.iter().copied().fold(1.0, f64::min), cos.iter().sum::<f64>() / cos.len() as f64)
+}
+
 #[test]
 fn minilm_integer_embeddings_match_float32() {
     let Some(dir) = minilm_dir() else { return };
     let w = read_bert_dir(&dir).expect("read MiniLM");
     let model = Model::load(&w.to_blob()).expect("load");
-    let mut cos = Vec::new();
-    for s in SENTENCES {
-        let out = model
-            .run(&Scalar, &JobInput { task: Task::Embed, prompt: (*s).into() })
-            .expect("run")
-            .0;
-        let float = reference::bert_embed(&w, &out.tokens);
-        let int: Vec<f32> = out.embedding.iter().map(|&v| f32::from(v) / 32768.0).collect();
-        cos.push(reference::cosine(&int, &float));
-    }
-    let min = cos.iter().copied().fold(1.0, f64::min);
-    let mean = cos.iter().sum::<f64>() / cos.len() as f64;
+    let (min, mean) = embedding_cosines(&model, |t| reference::bert_embed(&w, t));
     println!(
         "all-MiniLM-L6-v2 integer vs float32 cosine over {} sentences: min {min:.4}, mean {mean:.4}",
-        cos.len()
+        SENTENCES.len()
     );
     assert!(min >= 0.99, "min cosine {min}");
 }
