@@ -132,6 +132,9 @@ impl JobMarket {
 
     /// Adds `amount` wei to `account`'s withdrawable fee balance.
     pub(crate) fn _credit_fee(&mut self, account: Address, amount: U256) -> Result<()> {
+        if amount.is_zero() {
+            return Ok(());
+        }
         let balance = self.fees.get(account).checked_add(amount).ok_or_else(overflow)?;
         self.fees.insert(account, balance);
         Ok(())

@@ -31,6 +31,12 @@ impl JobMarket {
         Ok(())
     }
 
+    /// Last second the assigned asserter may assert (saturates for a far-future timeout).
+    fn assertion_due(&self, job_id: U256) -> u64 {
+        let assigned_at = self.jobs.get(job_id).assigned_at.get().to::<u64>();
+        assigned_at.saturating_add(self.params.assert_timeout.get().to::<u64>())
+    }
+
     pub(crate) fn _set_status(&mut self, job_id: U256, new: u8) {
         self.jobs.setter(job_id).status.set(U8::from(new));
     }
@@ -109,15 +115,7 @@ impl JobMarket {
     ) -> Result<()> {
         self._expect(job_id, status::ASSIGNED)?;
         let (caller, now) = (self.vm().msg_sender(), self.vm().block_timestamp());
-        let (asserter, due) = {
-            let job = self.jobs.get(job_id);
-            let due = job
-                .assigned_at
-                .get()
-                .to::<u64>()
-                .saturating_add(self.params.assert_timeout.get().to::<u64>());
-            (job.asserter.get(), due)
-        };
+        let (asserter, due) = (self.jobs.get(job_id).asserter.get(), self.assertion_due(job_id));
         if caller != asserter {
             return Err(IJobMarket::NotAsserter { jobId: job_id, account: caller }.into());
         }
@@ -143,15 +141,11 @@ impl JobMarket {
     pub(crate) fn _timeout(&mut self, job_id: U256) -> Result<u8> {
         let current = self._status(job_id)?;
         let now = self.vm().block_timestamp();
-        let (deadline, asserter, due) = {
+        let (deadline, asserter) = {
             let job = self.jobs.get(job_id);
-            let due = job
-                .assigned_at
-                .get()
-                .to::<u64>()
-                .saturating_add(self.params.assert_timeout.get().to::<u64>());
-            (job.deadline.get().to::<u64>(), job.asserter.get(), due)
+            (job.deadline.get().to::<u64>(), job.asserter.get())
         };
+        let due = self.assertion_due(job_id);
         match current {
             status::SUBMITTED if now > deadline => self._refund(job_id),
             status::ASSIGNED if now > due => {

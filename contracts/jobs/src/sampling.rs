@@ -42,8 +42,8 @@ impl JobMarket {
             .collect()
     }
 
-    fn validator_index(&self, job_id: U256, who: Address) -> Result<usize> {
-        self.drawn(job_id)
+    fn validator_index(drawn: &[Drawn], job_id: U256, who: Address) -> Result<usize> {
+        drawn
             .iter()
             .position(|d| d.validator == who)
             .ok_or_else(|| IJobMarket::NotValidator { jobId: job_id, account: who }.into())
@@ -118,7 +118,7 @@ impl JobMarket {
         if now > deadline {
             return Err(IJobMarket::CommitClosed { jobId: job_id, deadline }.into());
         }
-        let index = self.validator_index(job_id, caller)?;
+        let index = Self::validator_index(&self.drawn(job_id), job_id, caller)?;
         let mut job = self.jobs.setter(job_id);
         let Some(mut slot) = job.validators.setter(index) else {
             return Err(IJobMarket::NotValidator { jobId: job_id, account: caller }.into());
@@ -140,8 +140,8 @@ impl JobMarket {
     ) -> Result<()> {
         self._expect(job_id, status::CHALLENGED)?;
         let (caller, now) = (self.vm().msg_sender(), self.vm().block_timestamp());
-        let index = self.validator_index(job_id, caller)?;
         let drawn = self.drawn(job_id);
+        let index = Self::validator_index(&drawn, job_id, caller)?;
         let (commit_deadline, reveal_deadline, job_key) = {
             let job = self.jobs.get(job_id);
             (

@@ -357,11 +357,8 @@ impl Staking {
     /// Whether `operator` may act in `role` now: registered for it, own active stake at least the
     /// minimum, not frozen.
     pub fn is_eligible(&self, operator: Address, role: u8) -> bool {
-        let Ok(minimum) = self.min_stake_for(role) else { return false };
         let pool = self.pools.get(operator);
-        pool.role.get() == U8::from(role)
-            && pool.open_disputes.get() == U32::ZERO
-            && pool.value_of(pool.shares.get(operator)) >= minimum
+        pool.role.get() == U8::from(role) && self.pool_eligible(&pool, operator)
     }
 
     /// Selection weights of `operators`: active pool stake times reputation / 10 000 for eligible
@@ -370,9 +367,9 @@ impl Staking {
         operators
             .into_iter()
             .map(|operator| {
-                let role = self.pools.get(operator).role.get().to::<u8>();
-                if self.is_eligible(operator, role) {
-                    self.pools.get(operator).weight()
+                let pool = self.pools.get(operator);
+                if self.pool_eligible(&pool, operator) {
+                    pool.weight()
                 } else {
                     U256::ZERO
                 }
@@ -470,6 +467,13 @@ impl Staking {
             ROLE_COORDINATOR => Ok(self.min_coordinator_stake.get()),
             _ => Err(IStaking::UnknownRole { role }.into()),
         }
+    }
+
+    /// Eligibility for the pool's own role: registered, not frozen, own active stake at least
+    /// the role's minimum.
+    fn pool_eligible(&self, pool: &Pool, operator: Address) -> bool {
+        let Ok(minimum) = self.min_stake_for(pool.role.get().to::<u8>()) else { return false };
+        pool.open_disputes.get() == U32::ZERO && pool.value_of(pool.shares.get(operator)) >= minimum
     }
 
     fn registered(&self, operator: Address) -> Result<()> {
