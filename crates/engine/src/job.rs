@@ -13,6 +13,9 @@ use crate::{
     trace::{Op, Trace},
 };
 
+/// Size of the chunks the input commitment ([`JobInput::input_root`]) is built over.
+pub const INPUT_CHUNK_SIZE: usize = 1024;
+
 /// What a job asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
@@ -48,6 +51,15 @@ impl JobInput {
         b.extend_from_slice(&seed.to_le_bytes());
         b.extend_from_slice(self.prompt.as_bytes());
         b
+    }
+
+    /// The input commitment: the Merkle root (the model-chunk tree of [`crate::hash`]) over the
+    /// keccak hashes of [`INPUT_CHUNK_SIZE`]-byte chunks of [`JobInput::encode`], so a miner can
+    /// prove any part of what it was given.
+    pub fn input_root(&self) -> Hash {
+        let encoded = self.encode();
+        let leaves: Vec<Hash> = encoded.chunks(INPUT_CHUNK_SIZE).map(keccak).collect();
+        crate::hash::merkle_root(&leaves)
     }
 
     /// Decodes [`JobInput::encode`].
@@ -214,6 +226,13 @@ mod tests {
             JobInput { task: Task::Generate { max_tokens: 9, seed: 3 }, prompt: "héllo".into() };
         assert_eq!(JobInput::decode(&i.encode()).expect("decode"), i);
         assert!(JobInput::decode(&[7; 13]).is_err());
+        // The commitment covers every byte, across chunk boundaries.
+        let long = JobInput { task: Task::Embed, prompt: "x".repeat(3000) };
+        let mut other = long.clone();
+        other.prompt.replace_range(2500..2501, "y");
+        assert_ne!(long.input_root(), other.input_root());
+        assert_eq!(long.input_root(), long.clone().input_root());
+        assert_ne!(i.input_root(), long.input_root());
         let o = JobOutput {
             tokens: alloc::vec![1, 2],
             embedding: alloc::vec![-3],

@@ -5,8 +5,12 @@
 //! - [`math`]: the contracts' own draw, Merkle, record, share and honesty-condition code
 //!   (`contracts/common`), so every draw the chain makes can be recomputed off-chain bit for bit.
 //! - [`batch`]: building a batch of job records, its root and each record's proof.
+//! - [`deployment`]: the manifest `deploy` writes (chain, block, contract addresses, models).
+//! - [`wire`]: the worker ⇄ coordinator channel: frames, receipts and their signatures.
 
 pub mod batch;
 pub mod bindings;
+pub mod deployment;
+pub mod wire;
 
 pub use assay_contract_common as math;

@@ -1,0 +1,316 @@
+//! The worker ⇄ coordinator channel: JSON text frames over a WebSocket.
+//!
+//! 1. The coordinator opens with [`CoordinatorMsg::Challenge`] (a fresh nonce and its chain id).
+//! 2. The worker answers [`WorkerMsg::Hello`], signing [`hello_digest`] with its staked key
+//!    (EIP-191), which proves it controls the address it claims; the coordinator checks the
+//!    signature, then the address's stake and models on-chain, and answers
+//!    [`CoordinatorMsg::Welcome`] or [`CoordinatorMsg::Rejected`].
+//! 3. Jobs arrive as [`CoordinatorMsg::Execute`]. An asserter answers [`WorkerMsg::Result`] with
+//!    the output and a signed [`Receipt`]; a validator answers [`WorkerMsg::Committed`] with
+//!    `validation_commitment(jobKey, validator, outputHash, salt)` (the contracts' formula) and,
+//!    once every validator has committed and the coordinator sends [`CoordinatorMsg::Reveal`],
+//!    [`WorkerMsg::Revealed`] with the hash, the salt and its receipt.
+//! 4. [`WorkerMsg::Heartbeat`] every few seconds carries load; a silent worker is dropped and its
+//!    jobs are reassigned.
+
+use alloy_primitives::{Address, B256, Signature, keccak256};
+use alloy_sol_types::SolValue;
+use assay_engine::job::{JobInput, Task};
+use serde::{Deserialize, Serialize};
+
+/// Version of this channel; the coordinator refuses a worker speaking another.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What a job asks the engine to do (the JSON form of the engine's `JobInput`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum JobSpec {
+    /// A sentence embedding of `prompt`.
+    Embed {
+        /// Text to embed.
+        prompt: String,
+    },
+    /// Text generation from `prompt` (the model's chat template is applied by the engine).
+    Generate {
+        /// Prompt text.
+        prompt: String,
+        /// Most tokens to generate.
+        max_tokens: u32,
+        /// Sampling seed (0 = greedy).
+        seed: u64,
+    },
+}
+
+impl JobSpec {
+    /// The engine's input.
+    pub fn to_input(&self) -> JobInput {
+        match self {
+            Self::Embed { prompt } => JobInput { task: Task::Embed, prompt: prompt.clone() },
+            Self::Generate { prompt, max_tokens, seed } => JobInput {
+                task: Task::Generate { max_tokens: *max_tokens, seed: *seed },
+                prompt: prompt.clone(),
+            },
+        }
+    }
+
+    /// The input commitment (`JobInput::input_root`).
+    pub fn input_root(&self) -> B256 {
+        B256::from(self.to_input().input_root())
+    }
+}
+
+/// The part a worker plays in a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The assigned miner: its result goes to the user.
+    Asserter,
+    /// A drawn validator: re-executes and commits, then reveals, its output hash.
+    Validator,
+}
+
+/// A job sent to a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The coordinator's job id (also the tracing key).
+    pub job_id: String,
+    /// The job's key in draws, commitments and batch records.
+    pub job_key: B256,
+    /// Model id (the Merkle root of its weights).
+    pub model_id: B256,
+    /// What to run.
+    pub spec: JobSpec,
+    /// Asserter or validator.
+    pub role: Role,
+}
+
+/// The engine's output as it travels back to the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// Token ids (input tokens of an embedding, generated tokens of a generation).
+    pub tokens: Vec<u32>,
+    /// Normalised embedding in Q15 (divide by 32768); empty for generation.
+    pub embedding: Vec<i16>,
+    /// Generated text decoded from `tokens` (not hashed: the tokens are).
+    pub text: String,
+}
+
+/// What a worker signs about a job it executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The job's key.
+    pub job_key: B256,
+    /// Model id.
+    pub model_id: B256,
+    /// Input commitment.
+    pub input_root: B256,
+    /// Hash of the output.
+    pub output_hash: B256,
+    /// Root of the execution trace.
+    pub trace_root: B256,
+    /// The worker's staked address.
+    pub worker: Address,
+}
+
+impl Receipt {
+    /// The digest the worker signs (EIP-191):
+    /// `keccak256(abi.encode(keccak256("assay.receipt.v1"), chainId, jobKey, modelId, inputRoot,
+    /// outputHash, traceRoot, worker))`.
+    pub fn digest(&self, chain_id: u64) -> B256 {
+        keccak256(
+            (
+                keccak256("assay.receipt.v1"),
+                alloy_primitives::U256::from(chain_id),
+                self.job_key,
+                self.model_id,
+                self.input_root,
+                self.output_hash,
+                self.trace_root,
+                self.worker,
+            )
+                .abi_encode(),
+        )
+    }
+}
+
+/// A receipt with the worker's signature over [`Receipt::digest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedReceipt {
+    /// The receipt.
+    #[serde(flatten)]
+    pub receipt: Receipt,
+    /// EIP-191 signature, 65 bytes `r ‖ s ‖ v`.
+    pub signature: Signature,
+}
+
+impl SignedReceipt {
+    /// Whether the signature is the receipt's worker's, for `chain_id`.
+    pub fn verify(&self, chain_id: u64) -> bool {
+        recovers_to(&self.signature, self.receipt.digest(chain_id), self.receipt.worker)
+    }
+}
+
+/// The digest a worker signs (EIP-191) in its hello:
+/// `keccak256(abi.encode(keccak256("assay.worker.hello.v1"), chainId, nonce, worker))`.
+pub fn hello_digest(chain_id: u64, nonce: B256, worker: Address) -> B256 {
+    keccak256(
+        (keccak256("assay.worker.hello.v1"), alloy_primitives::U256::from(chain_id), nonce, worker)
+            .abi_encode(),
+    )
+}
+
+/// Whether `signature` is an EIP-191 signature of `digest` by `signer`.
+pub fn recovers_to(signature: &Signature, digest: B256, signer: Address) -> bool {
+    signature.recover_address_from_msg(digest).is_ok_and(|a| a == signer)
+}
+
+/// Frames the coordinator sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CoordinatorMsg {
+    /// First frame: the nonce to sign.
+    Challenge {
+        /// Fresh random nonce.
+        nonce: B256,
+        /// The chain the coordinator settles on (signatures are bound to it).
+        chain_id: u64,
+        /// Channel version the coordinator speaks.
+        protocol: u32,
+    },
+    /// Handshake accepted.
+    Welcome {
+        /// The worker's address as the coordinator knows it.
+        worker: Address,
+        /// Seconds between heartbeats the coordinator expects.
+        heartbeat_secs: u64,
+    },
+    /// Handshake refused; the coordinator closes the socket after this frame.
+    Rejected {
+        /// Why, for the operator.
+        reason: String,
+    },
+    /// Run a job.
+    Execute(Assignment),
+    /// Every validator of `job_id` has committed: reveal now.
+    Reveal {
+        /// The job.
+        job_id: String,
+    },
+    /// Forget a job (it was reassigned, or its result is no longer needed).
+    Cancel {
+        /// The job.
+        job_id: String,
+    },
+}
+
+/// Frames the worker sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkerMsg {
+    /// Handshake answer.
+    Hello {
+        /// The staked address.
+        worker: Address,
+        /// EIP-191 signature of [`hello_digest`].
+        signature: Signature,
+        /// Channel version.
+        protocol: u32,
+        /// Model ids the worker has loaded.
+        models: Vec<B256>,
+        /// Jobs it runs at once.
+        slots: u32,
+        /// Capability benchmark: engine tokens per second on its hardware.
+        tokens_per_sec: f64,
+    },
+    /// Liveness and load.
+    Heartbeat {
+        /// Jobs running now.
+        active: u32,
+    },
+    /// An asserter's result.
+    Result {
+        /// The job.
+        job_id: String,
+        /// Output.
+        output: Output,
+        /// Signed receipt.
+        receipt: SignedReceipt,
+    },
+    /// A validator's commitment.
+    Committed {
+        /// The job.
+        job_id: String,
+        /// `validation_commitment(jobKey, validator, outputHash, salt)`.
+        commitment: B256,
+    },
+    /// A validator's reveal.
+    Revealed {
+        /// The job.
+        job_id: String,
+        /// Salt of the commitment.
+        salt: B256,
+        /// Signed receipt (its output hash is the revealed one).
+        receipt: SignedReceipt,
+    },
+    /// The job could not run (bad input for the model, engine error).
+    Failed {
+        /// The job.
+        job_id: String,
+        /// Why.
+        error: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(worker: Address) -> Receipt {
+        Receipt {
+            job_key: B256::repeat_byte(1),
+            model_id: B256::repeat_byte(2),
+            input_root: B256::repeat_byte(3),
+            output_hash: B256::repeat_byte(4),
+            trace_root: B256::repeat_byte(5),
+            worker,
+        }
+    }
+
+    #[test]
+    fn digests_bind_every_field_and_the_chain() {
+        let r = receipt(Address::repeat_byte(9));
+        let base = r.digest(412346);
+        assert_ne!(base, r.digest(1));
+        let mut changed = r;
+        changed.output_hash = B256::repeat_byte(7);
+        assert_ne!(base, changed.digest(412346));
+        changed = r;
+        changed.worker = Address::repeat_byte(8);
+        assert_ne!(base, changed.digest(412346));
+        let nonce = B256::repeat_byte(6);
+        assert_ne!(hello_digest(1, nonce, r.worker), hello_digest(2, nonce, r.worker));
+    }
+
+    #[test]
+    fn frames_round_trip_as_tagged_json() {
+        let msg = CoordinatorMsg::Execute(Assignment {
+            job_id: "job-1".into(),
+            job_key: B256::repeat_byte(1),
+            model_id: B256::repeat_byte(2),
+            spec: JobSpec::Generate { prompt: "hi".into(), max_tokens: 4, seed: 0 },
+            role: Role::Validator,
+        });
+        let json = serde_json::to_string(&msg).expect("serialise");
+        assert!(json.contains(r#""type":"execute""#) && json.contains(r#""role":"validator""#));
+        assert_eq!(serde_json::from_str::<CoordinatorMsg>(&json).expect("parse"), msg);
+        assert!(serde_json::from_str::<WorkerMsg>(r#"{"type":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn input_root_is_the_engine_commitment() {
+        let spec = JobSpec::Embed { prompt: "a sentence".into() };
+        assert_eq!(spec.input_root(), B256::from(spec.to_input().input_root()));
+        let other = JobSpec::Embed { prompt: "a sentence!".into() };
+        assert_ne!(spec.input_root(), other.input_root());
+    }
+}
