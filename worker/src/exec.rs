@@ -1,0 +1,198 @@
+//! Job execution: the loaded engine models, one job run into an output and a signed receipt, the
+//! validator's commitment, and the start-up capability benchmark.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant,
+};
+
+use alloy_primitives::{Address, B256};
+use assay_convert::dir::ModelDir;
+use assay_engine::job::{JobInput, Model, Task};
+use assay_protocol::{
+    math::records::validation_commitment,
+    wire::{JobSpec, Output, Receipt, SignedReceipt},
+};
+
+use crate::{kernels::Parallel, key::WorkerKey};
+
+/// A model loaded once at start.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// Its id (the Merkle root of its weight chunks).
+    pub id: B256,
+    /// Where it was read from.
+    pub dir: PathBuf,
+    /// The engine model.
+    pub model: Model,
+}
+
+/// The models a worker serves, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Models(BTreeMap<B256, Arc<LoadedModel>>);
+
+impl Models {
+    /// Reads and loads each model directory (checking every chunk against its manifest).
+    ///
+    /// # Errors
+    /// A [`crate::error::Error`] naming the directory that failed.
+    pub fn load(dirs: &[PathBuf]) -> Result<Self, crate::error::Error> {
+        let mut models = BTreeMap::new();
+        for dir in dirs {
+            let loaded = load_one(dir)?;
+            models.insert(loaded.id, Arc::new(loaded));
+        }
+        Ok(Self(models))
+    }
+
+    /// The model with id `id`.
+    pub fn get(&self, id: &B256) -> Option<Arc<LoadedModel>> {
+        self.0.get(id).cloned()
+    }
+
+    /// The ids, in order.
+    pub fn ids(&self) -> Vec<B256> {
+        self.0.keys().copied().collect()
+    }
+
+    /// Whether no model is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Iterates over the loaded models.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.0.values()
+    }
+}
+
+fn load_one(dir: &Path) -> Result<LoadedModel, crate::error::Error> {
+    let d = ModelDir::open(dir)?;
+    let model = Model::load(&d.blob)?;
+    Ok(LoadedModel { id: B256::from(d.model_id), dir: dir.to_path_buf(), model })
+}
+
+/// What one engine run produced.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    /// The output as sent to the coordinator.
+    pub output: Output,
+    /// The engine's output hash (corrupted when the worker is dishonest).
+    pub output_hash: B256,
+    /// The engine's trace root.
+    pub trace_root: B256,
+}
+
+/// Runs `spec` on `model` with the parallel integer kernels. A `dishonest` worker flips a bit of
+/// the output hash (a test double for a cheating miner).
+///
+/// # Errors
+/// The engine's error, as text, when the task does not fit the model or the input is invalid.
+pub fn execute(model: &Model, spec: &JobSpec, dishonest: bool) -> Result<Executed, String> {
+    let (out, _) = model.run(&Parallel, &spec.to_input()).map_err(|e| e.to_string())?;
+    let mut output_hash = B256::from(out.output_hash);
+    if dishonest {
+        output_hash[31] ^= 1;
+    }
+    Ok(Executed {
+        output: Output {
+            text: model.decode(&out.tokens),
+            tokens: out.tokens,
+            embedding: out.embedding,
+        },
+        output_hash,
+        trace_root: B256::from(out.trace_root),
+    })
+}
+
+/// The receipt of an executed job, signed for `chain_id`.
+pub fn sign_receipt(
+    key: &WorkerKey,
+    chain_id: u64,
+    job_key: B256,
+    model_id: B256,
+    spec: &JobSpec,
+    done: &Executed,
+) -> SignedReceipt {
+    let receipt = Receipt {
+        job_key,
+        model_id,
+        input_root: spec.input_root(),
+        output_hash: done.output_hash,
+        trace_root: done.trace_root,
+        worker: key.address(),
+    };
+    SignedReceipt { signature: key.sign_digest(receipt.digest(chain_id)), receipt }
+}
+
+/// A validator's commitment with a fresh random salt: `(commitment, salt)`.
+pub fn commit(job_key: B256, worker: Address, output_hash: B256) -> (B256, B256) {
+    let salt = B256::random();
+    (validation_commitment(job_key, worker, output_hash, salt), salt)
+}
+
+/// Capability benchmark: a short embedding (encoders) or an 8-token greedy generation (decoders)
+/// on each model; returns engine tokens per second over all of them (0 with no model).
+pub fn benchmark(models: &Models) -> f64 {
+    const PROMPT: &str = "The quick brown fox jumps over the lazy dog near the river bank.";
+    let (mut tokens, mut secs) = (0usize, 0f64);
+    for m in models.iter() {
+        let task = if m.model.is_encoder() {
+            Task::Embed
+        } else {
+            Task::Generate { max_tokens: 8, seed: 0 }
+        };
+        let start = Instant::now();
+        if let Ok((out, _)) = m.model.run(&Parallel, &JobInput { task, prompt: PROMPT.into() }) {
+            secs += start.elapsed().as_secs_f64();
+            tokens += out.tokens.len();
+        }
+    }
+    if secs > 0.0 { tokens as f64 / secs } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executed() -> Executed {
+        Executed {
+            output: Output { tokens: vec![1, 2], embedding: Vec::new(), text: "hi".into() },
+            output_hash: B256::repeat_byte(4),
+            trace_root: B256::repeat_byte(5),
+        }
+    }
+
+    #[test]
+    fn receipts_verify_for_their_chain_and_fields() {
+        let key = WorkerKey::random();
+        let spec = JobSpec::Embed { prompt: "a sentence".into() };
+        let (job_key, model_id) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        let signed = sign_receipt(&key, 412346, job_key, model_id, &spec, &executed());
+        assert!(signed.verify(412346));
+        assert!(!signed.verify(1));
+        let r = signed.receipt;
+        assert_eq!((r.job_key, r.model_id, r.worker), (job_key, model_id, key.address()));
+        assert_eq!((r.input_root, r.output_hash), (spec.input_root(), B256::repeat_byte(4)));
+        let mut forged = signed.clone();
+        forged.receipt.output_hash = B256::repeat_byte(6);
+        assert!(!forged.verify(412346), "a changed hash breaks the signature");
+        let json = serde_json::to_string(&signed).expect("json");
+        let back: SignedReceipt = serde_json::from_str(&json).expect("parse");
+        assert!(back.verify(412346));
+    }
+
+    #[test]
+    fn commitments_use_the_contracts_formula_with_fresh_salts() {
+        let worker = Address::repeat_byte(7);
+        let (job_key, hash) = (B256::repeat_byte(1), B256::repeat_byte(4));
+        let (c1, s1) = commit(job_key, worker, hash);
+        let (c2, s2) = commit(job_key, worker, hash);
+        assert_eq!(c1, validation_commitment(job_key, worker, hash, s1));
+        assert_eq!(c2, validation_commitment(job_key, worker, hash, s2));
+        assert_ne!(s1, s2);
+        assert_ne!(c1, c2);
+    }
+}

@@ -1,0 +1,145 @@
+//! The miner's signing key: loaded from a hex key file, an environment variable or an encrypted
+//! JSON keystore, used for the coordinator handshake and job receipts, and never printed: its
+//! `Debug` shows the address only.
+
+use std::{fmt, path::Path};
+
+use alloy_primitives::{Address, B256, Signature};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+
+/// Errors loading a key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The key or password file could not be read.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The text is not a 32-byte hex private key (the key itself is never shown).
+    #[error("{0} does not hold a valid hex private key")]
+    Invalid(String),
+    /// The keystore could not be decrypted.
+    #[error("keystore {path}: {reason}")]
+    Keystore {
+        /// The file.
+        path: String,
+        /// Why (wrong password, malformed file).
+        reason: String,
+    },
+}
+
+/// The miner's key. `Debug` redacts it.
+#[derive(Clone)]
+pub struct WorkerKey(PrivateKeySigner);
+
+impl fmt::Debug for WorkerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerKey")
+            .field("address", &format_args!("{}", self.address()))
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl WorkerKey {
+    /// Parses a hex private key (with or without `0x`, surrounding whitespace ignored); `source`
+    /// names where it came from in the error.
+    ///
+    /// # Errors
+    /// [`KeyError::Invalid`].
+    pub fn from_hex(text: &str, source: &str) -> Result<Self, KeyError> {
+        text.trim().parse().map(Self).map_err(|_| KeyError::Invalid(source.into()))
+    }
+
+    /// Reads a file holding a hex private key.
+    ///
+    /// # Errors
+    /// [`KeyError::Io`] or [`KeyError::Invalid`].
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        Self::from_hex(&read(path)?, &path.display().to_string())
+    }
+
+    /// Decrypts an Ethereum JSON keystore (as `cast wallet new` writes).
+    ///
+    /// # Errors
+    /// [`KeyError::Keystore`].
+    pub fn from_keystore(path: &Path, password: &str) -> Result<Self, KeyError> {
+        PrivateKeySigner::decrypt_keystore(path, password).map(Self).map_err(|e| {
+            KeyError::Keystore { path: path.display().to_string(), reason: e.to_string() }
+        })
+    }
+
+    /// A random key (tests).
+    pub fn random() -> Self {
+        Self(PrivateKeySigner::random())
+    }
+
+    /// The staked address.
+    pub fn address(&self) -> Address {
+        self.0.address()
+    }
+
+    /// EIP-191 signature of a 32-byte digest (the form `recovers_to` checks).
+    pub fn sign_digest(&self, digest: B256) -> Signature {
+        self.0.sign_message_sync(digest.as_slice()).expect("a local key signs any message")
+    }
+
+    /// The underlying signer, for transaction signing.
+    pub fn signer(&self) -> &PrivateKeySigner {
+        &self.0
+    }
+}
+
+/// Reads a key or password file.
+///
+/// # Errors
+/// [`KeyError::Io`].
+pub fn read(path: &Path) -> Result<String, KeyError> {
+    std::fs::read_to_string(path)
+        .map_err(|source| KeyError::Io { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use assay_protocol::wire::{hello_digest, recovers_to};
+
+    use super::*;
+
+    const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+    #[test]
+    fn debug_redacts_the_key() {
+        let key = WorkerKey::from_hex(KEY, "test").expect("key");
+        let shown = format!("{key:?} {key:#?}");
+        assert!(!shown.to_lowercase().contains(&KEY[2..10]), "{shown}");
+        assert!(shown.contains("redacted"));
+        assert!(shown.contains(&key.address().to_string()));
+    }
+
+    #[test]
+    fn parses_files_and_never_echoes_bad_keys() {
+        let dir = std::env::temp_dir().join(format!("assay-worker-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("key");
+        std::fs::write(&path, format!("{}\n", &KEY[2..])).expect("write");
+        let key = WorkerKey::from_file(&path).expect("key without 0x and with a newline");
+        assert_eq!(key.address(), WorkerKey::from_hex(KEY, "x").expect("key").address());
+        std::fs::write(&path, "0xnot-a-key-secret").expect("write");
+        let err = WorkerKey::from_file(&path).unwrap_err().to_string();
+        assert!(!err.contains("secret"), "{err}");
+        assert!(matches!(WorkerKey::from_file(&dir.join("none")), Err(KeyError::Io { .. })));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn signatures_recover_to_the_address() {
+        let key = WorkerKey::random();
+        let digest = hello_digest(412346, B256::repeat_byte(7), key.address());
+        assert!(recovers_to(&key.sign_digest(digest), digest, key.address()));
+        assert!(!recovers_to(&key.sign_digest(digest), B256::ZERO, key.address()));
+    }
+}
