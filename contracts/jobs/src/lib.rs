@@ -60,91 +60,51 @@ pub const ROLE_MINER: u8 = 1;
 /// Role of a coordinator in the staking contract.
 pub const ROLE_COORDINATOR: u8 = 2;
 
-/// Every revert of the job market, each a named Solidity error.
-#[derive(SolidityError, Debug)]
-pub enum MarketError {
-    /// `UnknownJob`.
-    UnknownJob(IJobMarket::UnknownJob),
-    /// `WrongStatus`.
-    WrongStatus(IJobMarket::WrongStatus),
-    /// `UnknownModel`.
-    UnknownModel(IJobMarket::UnknownModel),
-    /// `ModelInactive`.
-    ModelInactive(IJobMarket::ModelInactive),
-    /// `FeeTooLow`.
-    FeeTooLow(IJobMarket::FeeTooLow),
-    /// `DeadlinePassed`.
-    DeadlinePassed(IJobMarket::DeadlinePassed),
-    /// `TooEarly`.
-    TooEarly(IJobMarket::TooEarly),
-    /// `NoEligibleMiner`.
-    NoEligibleMiner(IJobMarket::NoEligibleMiner),
-    /// `NotAsserter`.
-    NotAsserter(IJobMarket::NotAsserter),
-    /// `NotTimedOut`.
-    NotTimedOut(IJobMarket::NotTimedOut),
-    /// `NotCoordinator`.
-    NotCoordinator(IJobMarket::NotCoordinator),
-    /// `InvalidBatch`.
-    InvalidBatch(IJobMarket::InvalidBatch),
-    /// `UnknownBatch`.
-    UnknownBatch(IJobMarket::UnknownBatch),
-    /// `BatchNotSealed`.
-    BatchNotSealed(IJobMarket::BatchNotSealed),
-    /// `BatchAlreadySealed`.
-    BatchAlreadySealed(IJobMarket::BatchAlreadySealed),
-    /// `BatchWindowClosed`.
-    BatchWindowClosed(IJobMarket::BatchWindowClosed),
-    /// `BatchWindowOpen`.
-    BatchWindowOpen(IJobMarket::BatchWindowOpen),
-    /// `InvalidProof`.
-    InvalidProof(IJobMarket::InvalidProof),
-    /// `AsserterNotMiner`.
-    AsserterNotMiner(IJobMarket::AsserterNotMiner),
-    /// `RecordAlreadyUsed`.
-    RecordAlreadyUsed(IJobMarket::RecordAlreadyUsed),
-    /// `NotChallenged`.
-    NotChallenged(IJobMarket::NotChallenged),
-    /// `ChallengedNotOpened`.
-    ChallengedNotOpened(IJobMarket::ChallengedNotOpened),
-    /// `EscrowExceeded`.
-    EscrowExceeded(IJobMarket::EscrowExceeded),
-    /// `EpochNotFuture`.
-    EpochNotFuture(IJobMarket::EpochNotFuture),
-    /// `EpochNotStarted`.
-    EpochNotStarted(IJobMarket::EpochNotStarted),
-    /// `EpochNotOver`.
-    EpochNotOver(IJobMarket::EpochNotOver),
-    /// `SeedAlreadyCommitted`.
-    SeedAlreadyCommitted(IJobMarket::SeedAlreadyCommitted),
-    /// `SeedNotCommitted`.
-    SeedNotCommitted(IJobMarket::SeedNotCommitted),
-    /// `SeedNotRevealed`.
-    SeedNotRevealed(IJobMarket::SeedNotRevealed),
-    /// `SeedMismatch`.
-    SeedMismatch(IJobMarket::SeedMismatch),
-    /// `SeedAlreadySettled`.
-    SeedAlreadySettled(IJobMarket::SeedAlreadySettled),
-    /// `RevealGraceOpen`.
-    RevealGraceOpen(IJobMarket::RevealGraceOpen),
-    /// `NothingToClaim`.
-    NothingToClaim(IJobMarket::NothingToClaim),
-    /// `InvalidParams`.
-    InvalidParams(IJobMarket::InvalidParams),
-    /// `ExternalCallFailed`.
-    ExternalCallFailed(IJobMarket::ExternalCallFailed),
-    /// `EthTransferFailed`.
-    EthTransferFailed(IJobMarket::EthTransferFailed),
-    /// `ArithmeticOverflow`.
-    ArithmeticOverflow(IJobMarket::ArithmeticOverflow),
-    /// `NotSampling`.
-    NotSampling(IJobMarket::NotSampling),
-    /// `SamplingAlreadySet`.
-    SamplingAlreadySet(IJobMarket::SamplingAlreadySet),
-    /// `OwnableUnauthorizedAccount`.
-    Unauthorized(assay_contract_kit::OwnableUnauthorizedAccount),
-    /// `OwnableInvalidOwner`.
-    InvalidOwner(assay_contract_kit::OwnableInvalidOwner),
+assay_contract_kit::solidity_errors! {
+    /// Every revert of the job market, each a named Solidity error.
+    pub enum MarketError {
+        UnknownJob(IJobMarket::UnknownJob) [jobId],
+        WrongStatus(IJobMarket::WrongStatus) [jobId, status],
+        UnknownModel(IJobMarket::UnknownModel) [modelId],
+        ModelInactive(IJobMarket::ModelInactive) [modelId],
+        FeeTooLow(IJobMarket::FeeTooLow) [fee, price],
+        DeadlinePassed(IJobMarket::DeadlinePassed) [deadline, timestamp],
+        TooEarly(IJobMarket::TooEarly) [notBefore, current],
+        NoEligibleMiner(IJobMarket::NoEligibleMiner) [modelId],
+        NotAsserter(IJobMarket::NotAsserter) [jobId, account],
+        NotTimedOut(IJobMarket::NotTimedOut) [jobId],
+        NotCoordinator(IJobMarket::NotCoordinator) [account],
+        InvalidBatch(IJobMarket::InvalidBatch) [],
+        UnknownBatch(IJobMarket::UnknownBatch) [batchId],
+        BatchNotSealed(IJobMarket::BatchNotSealed) [batchId],
+        BatchAlreadySealed(IJobMarket::BatchAlreadySealed) [batchId],
+        BatchWindowClosed(IJobMarket::BatchWindowClosed) [batchId],
+        BatchWindowOpen(IJobMarket::BatchWindowOpen) [batchId, closesAt],
+        InvalidProof(IJobMarket::InvalidProof) [batchId, jobKey],
+        AsserterNotMiner(IJobMarket::AsserterNotMiner) [asserter],
+        RecordAlreadyUsed(IJobMarket::RecordAlreadyUsed) [batchId, jobKey],
+        NotChallenged(IJobMarket::NotChallenged) [batchId, jobKey],
+        ChallengedNotOpened(IJobMarket::ChallengedNotOpened) [batchId, jobKey],
+        EscrowExceeded(IJobMarket::EscrowExceeded) [batchId, escrow, needed],
+        EpochNotFuture(IJobMarket::EpochNotFuture) [epoch, current],
+        EpochNotStarted(IJobMarket::EpochNotStarted) [epoch],
+        EpochNotOver(IJobMarket::EpochNotOver) [epoch, current],
+        SeedAlreadyCommitted(IJobMarket::SeedAlreadyCommitted) [epoch],
+        SeedNotCommitted(IJobMarket::SeedNotCommitted) [epoch],
+        SeedNotRevealed(IJobMarket::SeedNotRevealed) [epoch],
+        SeedMismatch(IJobMarket::SeedMismatch) [epoch],
+        SeedAlreadySettled(IJobMarket::SeedAlreadySettled) [epoch],
+        RevealGraceOpen(IJobMarket::RevealGraceOpen) [epoch, closesAt],
+        NothingToClaim(IJobMarket::NothingToClaim) [account],
+        InvalidParams(IJobMarket::InvalidParams) [],
+        ExternalCallFailed(IJobMarket::ExternalCallFailed) [target],
+        EthTransferFailed(IJobMarket::EthTransferFailed) [to, amount],
+        ArithmeticOverflow(IJobMarket::ArithmeticOverflow) [],
+        NotSampling(IJobMarket::NotSampling) [account],
+        SamplingAlreadySet(IJobMarket::SamplingAlreadySet) [sampling],
+        Unauthorized(assay_contract_kit::OwnableUnauthorizedAccount) [account],
+        InvalidOwner(assay_contract_kit::OwnableInvalidOwner) [owner],
+    }
 }
 
 assay_contract_kit::ownable_errors_into!(MarketError);

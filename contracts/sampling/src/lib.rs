@@ -41,41 +41,26 @@ sol!("../interfaces/IJobMarket.sol");
 sol!("../interfaces/IModelRegistry.sol");
 sol!("../interfaces/IStaking.sol");
 
-/// Every revert of the sampling contract, each a named Solidity error.
-#[derive(SolidityError, Debug)]
-pub enum SamplingError {
-    /// `UnknownJob`.
-    UnknownJob(ISampling::UnknownJob),
-    /// `WrongStatus`.
-    WrongStatus(ISampling::WrongStatus),
-    /// `NotValidator`.
-    NotValidator(ISampling::NotValidator),
-    /// `AlreadyCommitted`.
-    AlreadyCommitted(ISampling::AlreadyCommitted),
-    /// `CommitClosed`.
-    CommitClosed(ISampling::CommitClosed),
-    /// `RevealNotOpen`.
-    RevealNotOpen(ISampling::RevealNotOpen),
-    /// `RevealClosed`.
-    RevealClosed(ISampling::RevealClosed),
-    /// `CommitmentMismatch`.
-    CommitmentMismatch(ISampling::CommitmentMismatch),
-    /// `ChallengeStillOpen`.
-    ChallengeStillOpen(ISampling::ChallengeStillOpen),
-    /// `NotDisputeResolver`.
-    NotDisputeResolver(ISampling::NotDisputeResolver),
-    /// `NotJobMarket`.
-    NotJobMarket(ISampling::NotJobMarket),
-    /// `HonestyConditionViolated`.
-    HonestyConditionViolated(ISampling::HonestyConditionViolated),
-    /// `InvalidParams`.
-    InvalidParams(ISampling::InvalidParams),
-    /// `ExternalCallFailed`.
-    ExternalCallFailed(ISampling::ExternalCallFailed),
-    /// `OwnableUnauthorizedAccount`.
-    Unauthorized(assay_contract_kit::OwnableUnauthorizedAccount),
-    /// `OwnableInvalidOwner`.
-    InvalidOwner(assay_contract_kit::OwnableInvalidOwner),
+assay_contract_kit::solidity_errors! {
+    /// Every revert of the sampling contract, each a named Solidity error.
+    pub enum SamplingError {
+        UnknownJob(ISampling::UnknownJob) [jobId],
+        WrongStatus(ISampling::WrongStatus) [jobId, status],
+        NotValidator(ISampling::NotValidator) [jobId, account],
+        AlreadyCommitted(ISampling::AlreadyCommitted) [jobId, validator],
+        CommitClosed(ISampling::CommitClosed) [jobId, deadline],
+        RevealNotOpen(ISampling::RevealNotOpen) [jobId],
+        RevealClosed(ISampling::RevealClosed) [jobId, deadline],
+        CommitmentMismatch(ISampling::CommitmentMismatch) [jobId, validator],
+        ChallengeStillOpen(ISampling::ChallengeStillOpen) [jobId, revealDeadline],
+        NotDisputeResolver(ISampling::NotDisputeResolver) [account],
+        NotJobMarket(ISampling::NotJobMarket) [account],
+        HonestyConditionViolated(ISampling::HonestyConditionViolated) [expectedLossScaled, cheatCostScaled],
+        InvalidParams(ISampling::InvalidParams) [],
+        ExternalCallFailed(ISampling::ExternalCallFailed) [target],
+        Unauthorized(assay_contract_kit::OwnableUnauthorizedAccount) [account],
+        InvalidOwner(assay_contract_kit::OwnableInvalidOwner) [owner],
+    }
 }
 
 assay_contract_kit::ownable_errors_into!(SamplingError);
