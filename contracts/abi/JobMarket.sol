@@ -7,14 +7,6 @@ interface IJobMarket {
 
     function drawChallenge(uint256 job_id) external returns (bool);
 
-    function commitValidation(uint256 job_id, bytes32 commitment) external;
-
-    function revealValidation(uint256 job_id, bytes32 output_hash, bytes32 salt) external;
-
-    function finalizeChallenge(uint256 job_id) external returns (uint8);
-
-    function resolveDispute(uint256 job_id, bytes32 correct_output_hash) external;
-
     function timeoutJob(uint256 job_id) external returns (uint8);
 
     function commitBatch(bytes32 jobs_root, uint32 job_count) external payable returns (uint256);
@@ -37,8 +29,6 @@ interface IJobMarket {
 
     function job(uint256 job_id) external view returns (uint8, address, bytes32, bytes32, uint256, address, bytes32, bytes32, uint64);
 
-    function jobValidators(uint256 job_id) external view returns (address[] memory, uint8[] memory, bytes32[] memory);
-
     function batch(uint256 batch_id) external view returns (address, bytes32, uint32, uint256, uint256, bytes32, bool);
 
     function epochSeed(uint64 epoch) external view returns (address, bytes32, bytes32, uint8);
@@ -51,13 +41,13 @@ interface IJobMarket {
 
     function feeBalance(address account) external view returns (uint256);
 
-    function params() external view returns (uint32, uint8, uint256, uint256, uint256, uint256, uint32, uint16, uint64, uint64, uint64, uint64, uint64);
-
     function contracts() external view returns (address, address, address, address);
 
-    function setParams(uint32 challenge_ppm, uint8 validators, uint256 asserter_reward, uint256 validator_reward, uint256 slash_amount, uint256 cheat_cost, uint32 collusion_ppm, uint16 user_discount_bps, uint64 assert_timeout, uint64 commit_timeout, uint64 reveal_timeout, uint64 batch_window, uint64 seed_reveal_grace) external;
+    function setSampling(address sampling) external;
 
-    function setDisputeResolver(address resolver) external;
+    function setMarketParams(uint32 challenge_ppm, uint256 asserter_reward, uint256 slash_amount, uint16 user_discount_bps, uint64 assert_timeout, uint64 batch_window, uint64 seed_reveal_grace) external;
+
+    function settleJob(uint256 job_id, uint8 outcome, address[] memory accounts, uint256[] memory amounts) external;
 
     function owner() external view returns (address);
 
@@ -83,23 +73,7 @@ interface IJobMarket {
 
     error NotAsserter(uint256, address);
 
-    error NotValidator(uint256, address);
-
-    error AlreadyCommitted(uint256, address);
-
-    error CommitClosed(uint256, uint64);
-
-    error RevealNotOpen(uint256);
-
-    error RevealClosed(uint256, uint64);
-
-    error CommitmentMismatch(uint256, address);
-
-    error ChallengeStillOpen(uint256, uint64);
-
     error NotTimedOut(uint256);
-
-    error NotDisputeResolver(address);
 
     error NotCoordinator(address);
 
@@ -147,8 +121,6 @@ interface IJobMarket {
 
     error NothingToClaim(address);
 
-    error HonestyConditionViolated(uint256, uint256);
-
     error InvalidParams();
 
     error ExternalCallFailed(address);
@@ -156,6 +128,10 @@ interface IJobMarket {
     error EthTransferFailed(address, uint256);
 
     error ArithmeticOverflow();
+
+    error NotSampling(address);
+
+    error SamplingAlreadySet(address);
 
     error OwnableUnauthorizedAccount(address);
 

@@ -2,20 +2,15 @@
 pragma solidity ^0.8.23;
 
 /// The Assay job market: on-chain jobs with escrowed fees, batched off-chain jobs committed as
-/// Merkle roots, Proof-of-Sampling challenges with commit-reveal validation, disputes, epoch
-/// rewards and fee payouts. Job status codes: 1 Submitted, 2 Assigned, 3 Asserted, 4 Challenged,
-/// 5 Accepted, 6 Disputed, 7 Rejected, 8 Refunded.
+/// Merkle roots, the challenge coin, coordinators' epoch seeds, epoch rewards and fee payouts.
+/// Challenged jobs are handed to the paired `ISampling` contract (validators, commit-reveal,
+/// disputes), which settles them back through `settleJob`. Job status codes: 1 Submitted,
+/// 2 Assigned, 3 Asserted, 4 Challenged, 5 Accepted, 6 Disputed, 7 Rejected, 8 Refunded.
 interface IJobMarket {
     event JobSubmitted(uint256 indexed jobId, address indexed requester, bytes32 indexed modelId, bytes32 inputRoot, uint256 fee, uint64 deadline);
     event JobAssigned(uint256 indexed jobId, address indexed asserter);
     event ResultAsserted(uint256 indexed jobId, address indexed asserter, bytes32 outputHash, bytes32 traceRoot);
-    event ChallengeDrawn(uint256 indexed jobId, address[] validators, uint64 commitDeadline, uint64 revealDeadline);
-    event ValidationCommitted(uint256 indexed jobId, address indexed validator);
-    event ValidationRevealed(uint256 indexed jobId, address indexed validator, bytes32 outputHash);
-    event ValidatorAbsent(uint256 indexed jobId, address indexed validator);
     event JobAccepted(uint256 indexed jobId, address indexed asserter, bytes32 outputHash, bool challenged);
-    event JobDisputed(uint256 indexed jobId, address indexed asserter, address[] dissenters);
-    event DisputeResolved(uint256 indexed jobId, bytes32 correctOutputHash, address[] losers);
     event JobRefunded(uint256 indexed jobId, address indexed to, uint256 amount);
     event AssignmentTimedOut(uint256 indexed jobId, address indexed asserter);
     event CallbackFailed(uint256 indexed jobId, address indexed callback);
@@ -29,8 +24,7 @@ interface IJobMarket {
     event RewardAccrued(uint64 indexed epoch, address indexed operator, uint256 amount);
     event RewardClaimed(uint64 indexed epoch, address indexed operator, uint256 amount);
     event FeesWithdrawn(address indexed account, uint256 amount);
-    event ParamsUpdated(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount);
-    event DisputeResolverSet(address indexed resolver);
+    event SamplingSet(address indexed sampling);
 
     error UnknownJob(uint256 jobId);
     error WrongStatus(uint256 jobId, uint8 status);
@@ -41,15 +35,7 @@ interface IJobMarket {
     error TooEarly(uint64 notBefore, uint64 current);
     error NoEligibleMiner(bytes32 modelId);
     error NotAsserter(uint256 jobId, address account);
-    error NotValidator(uint256 jobId, address account);
-    error AlreadyCommitted(uint256 jobId, address validator);
-    error CommitClosed(uint256 jobId, uint64 deadline);
-    error RevealNotOpen(uint256 jobId);
-    error RevealClosed(uint256 jobId, uint64 deadline);
-    error CommitmentMismatch(uint256 jobId, address validator);
-    error ChallengeStillOpen(uint256 jobId, uint64 revealDeadline);
     error NotTimedOut(uint256 jobId);
-    error NotDisputeResolver(address account);
     error NotCoordinator(address account);
     error InvalidBatch();
     error UnknownBatch(uint256 batchId);
@@ -73,20 +59,17 @@ interface IJobMarket {
     error SeedAlreadySettled(uint64 epoch);
     error RevealGraceOpen(uint64 epoch, uint64 closesAt);
     error NothingToClaim(address account);
-    error HonestyConditionViolated(uint256 expectedLossScaled, uint256 cheatCostScaled);
     error InvalidParams();
     error ExternalCallFailed(address target);
     error EthTransferFailed(address to, uint256 amount);
     error ArithmeticOverflow();
+    error NotSampling(address account);
+    error SamplingAlreadySet(address sampling);
 
     function submitJob(bytes32 modelId, bytes32 inputRoot, address callback, uint64 deadline) external payable returns (uint256);
     function assignJob(uint256 jobId) external returns (address);
     function assertResult(uint256 jobId, bytes32 outputHash, bytes32 traceRoot) external;
     function drawChallenge(uint256 jobId) external returns (bool);
-    function commitValidation(uint256 jobId, bytes32 commitment) external;
-    function revealValidation(uint256 jobId, bytes32 outputHash, bytes32 salt) external;
-    function finalizeChallenge(uint256 jobId) external returns (uint8);
-    function resolveDispute(uint256 jobId, bytes32 correctOutputHash) external;
     function timeoutJob(uint256 jobId) external returns (uint8);
 
     function commitBatch(bytes32 jobsRoot, uint32 jobCount) external payable returns (uint256);
@@ -101,16 +84,21 @@ interface IJobMarket {
     function withdrawFees() external returns (uint256);
 
     function job(uint256 jobId) external view returns (uint8, address, bytes32, bytes32, uint256, address, bytes32, bytes32, uint64);
-    function jobValidators(uint256 jobId) external view returns (address[] memory, uint8[] memory, bytes32[] memory);
     function batch(uint256 batchId) external view returns (address, bytes32, uint32, uint256, uint256, bytes32, bool);
     function epochSeed(uint64 epoch) external view returns (address, bytes32, bytes32, uint8);
     function currentEpoch() external view returns (uint64);
     function epochTiming() external view returns (uint64, uint64);
     function accruedReward(uint64 epoch, address operator) external view returns (uint256);
     function feeBalance(address account) external view returns (uint256);
-    function params() external view returns (uint32, uint8, uint256, uint256, uint256, uint256, uint32, uint16, uint64, uint64, uint64, uint64, uint64);
+    /// `(token, staking, registry, sampling)`.
     function contracts() external view returns (address, address, address, address);
 
-    function setParams(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace) external;
-    function setDisputeResolver(address resolver) external;
+    /// Owner only, once: the paired sampling contract.
+    function setSampling(address sampling) external;
+    /// Sampling only: the parameters the market applies itself (set by `ISampling.setParams`).
+    function setMarketParams(uint32 challengePpm, uint256 asserterReward, uint256 slashAmount, uint16 userDiscountBps, uint64 assertTimeout, uint64 batchWindow, uint64 seedRevealGrace) external;
+    /// Sampling only: settles a challenged job. `outcome` 5 accepts it (fee to the asserter less
+    /// the user's discount, R_A), 6 marks it disputed, 7 rejects it (fee refunded); `accounts`
+    /// accrue `amounts` as epoch rewards first.
+    function settleJob(uint256 jobId, uint8 outcome, address[] memory accounts, uint256[] memory amounts) external;
 }

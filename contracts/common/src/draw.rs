@@ -44,7 +44,7 @@ pub fn challenge_seed(epoch_seed: B256, assertion_block_hash: B256, job_key: B25
 
 /// The challenge coin: true with probability `p_ppm / 1e6`.
 pub fn is_challenged(seed: B256, p_ppm: u32) -> bool {
-    U256::from_be_bytes(seed.0).checked_rem(U256::from(PPM)).is_some_and(|r| r < U256::from(p_ppm))
+    crate::wide::div_rem_small(U256::from_be_bytes(seed.0), PPM).is_some_and(|(_, r)| r < p_ppm)
 }
 
 /// Picks one index with probability proportional to its weight; `None` when all weights are zero.
@@ -53,7 +53,7 @@ pub fn weighted_pick(seed: B256, weights: &[U256]) -> Option<usize> {
     if total.is_zero() {
         return None;
     }
-    let target = U256::from_be_bytes(seed.0).checked_rem(total)?;
+    let target = crate::wide::rem(U256::from_be_bytes(seed.0), total)?;
     let mut cumulative = U256::ZERO;
     for (index, weight) in weights.iter().enumerate() {
         cumulative = cumulative.saturating_add(*weight);

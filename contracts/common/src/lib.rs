@@ -9,6 +9,7 @@
 //! - [`shares`]: pro-rata stake-pool accounting (delegation, rewards, slashes).
 //! - [`records`]: hashes committing to job records, validator commitments and epoch seeds.
 //! - [`honesty`]: the Proof-of-Sampling safety inequality `p * (1 - r^n) * (R_A + S) > C`.
+//! - [`wide`]: compact 256-bit remainder and small-divisor division (no `ruint` division code).
 #![no_std]
 
 extern crate alloc;
@@ -18,6 +19,7 @@ pub mod honesty;
 pub mod merkle;
 pub mod records;
 pub mod shares;
+pub mod wide;
 
 /// Fixed-point scale for probabilities and fractions: parts per million.
 pub const PPM: u32 = 1_000_000;

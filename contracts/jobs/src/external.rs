@@ -1,4 +1,5 @@
-//! Calls out of the market: the model registry, staking, the token, ArbSys and dApp callbacks.
+//! Calls out of the market: the model registry, staking, the token, the sampling contract, ArbSys
+//! and dApp callbacks.
 //! Every failure becomes `ExternalCallFailed(target)`, except callbacks, whose failure is only
 //! logged so a broken consumer cannot block its own job.
 
@@ -10,8 +11,8 @@ use assay_contract_kit::calls::{call_mut, call_view};
 use stylus_sdk::{call::RawCall, prelude::*};
 
 use crate::{
-    IArbSys, IAssayJobConsumer, IAssayToken, IJobMarket, IModelRegistry, IStaking, JobMarket,
-    MarketError, Result,
+    IArbSys, IAssayJobConsumer, IAssayToken, IJobMarket, IModelRegistry, ISampling, IStaking,
+    JobMarket, MarketError, Result,
 };
 
 /// The ArbSys precompile.
@@ -58,20 +59,6 @@ impl JobMarket {
             .ok_or_else(|| failed(staking))
     }
 
-    pub(crate) fn _freeze(&mut self, operator: Address) -> Result<()> {
-        let staking = self.staking.get();
-        call_mut(self, staking, &IStaking::freezeCall { operator })
-            .map(|_| ())
-            .ok_or_else(|| failed(staking))
-    }
-
-    pub(crate) fn _unfreeze(&mut self, operator: Address) -> Result<()> {
-        let staking = self.staking.get();
-        call_mut(self, staking, &IStaking::unfreezeCall { operator })
-            .map(|_| ())
-            .ok_or_else(|| failed(staking))
-    }
-
     /// Slashes up to `amount` and burns it; returns what was taken.
     pub(crate) fn _slash(&mut self, operator: Address, amount: U256) -> Result<U256> {
         let staking = self.staking.get();
@@ -94,6 +81,28 @@ impl JobMarket {
         call_mut(self, staking, &IStaking::addRewardCall { operator, amount })
             .ok_or_else(|| failed(staking))?;
         Ok(())
+    }
+
+    /// Hands a challenged job to the sampling contract; returns whether validators were drawn.
+    pub(crate) fn _open_challenge(
+        &mut self,
+        job_id: U256,
+        seed: B256,
+        model_id: B256,
+        asserter: Address,
+        job_key: B256,
+        output_hash: B256,
+    ) -> Result<bool> {
+        let sampling = self.sampling.get();
+        let call = ISampling::openChallengeCall {
+            jobId: job_id,
+            seed,
+            modelId: model_id,
+            asserter,
+            jobKey: job_key,
+            outputHash: output_hash,
+        };
+        call_mut(self, sampling, &call).ok_or_else(|| failed(sampling))
     }
 
     /// The current L2 block number.

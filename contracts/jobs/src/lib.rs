@@ -1,5 +1,5 @@
 //! The Assay job market (interface: `contracts/interfaces/IJobMarket.sol`; the call sequence of
-//! one sampled job is in `contracts/README.md`).
+//! one sampled job across this contract and `Sampling` is in `contracts/README.md`).
 //!
 //! - **On-chain jobs**: a dApp submits a job with its fee in ETH; the asserter is drawn by stake x
 //!   reputation from the miners serving the model, seeded by the hash of the submission block;
@@ -8,18 +8,19 @@
 //! - **Batched off-chain jobs**: a staked coordinator commits a Merkle root of job records with
 //!   the fees in escrow; the sealed batch's draw decides which records are challenged; those are
 //!   opened on-chain and sampled, the rest are claimed by their asserters after the batch window.
-//! - **Sampling**: `n` validators drawn by stake (never the asserter) commit
-//!   `keccak256(jobKey, validator, outputHash, salt)`, then reveal. All equal: accepted, rewards
-//!   accrue. Any mismatch: disputed, stakes frozen, until the dispute resolver names the correct
-//!   hash; every party that asserted or revealed another hash is slashed.
+//! - **Sampling** happens in the paired `Sampling` contract (`contracts/sampling`): a challenged
+//!   job is handed over with `openChallenge`, and comes back through `settleJob` (callable only
+//!   by that contract) as accepted, disputed or rejected, with the epoch rewards to accrue.
+//!   `Sampling.setParams` checks the protocol parameters and copies the ones the market applies
+//!   here (`setMarketParams`, also callable only by it).
 //! - **Epochs**: rewards (`R_A`, `R_V`) accrue per epoch and operator and are minted into the
 //!   operator's stake pool on claim (delegators share pro rata); fees in ETH are withdrawn.
 //! - **Late draws**: Stylus reads L2 block hashes through ArbSys, which knows only the last 256
 //!   blocks. A draw made after that window can no longer be checked, so it counts as challenged.
 //!
-//! Layout: `state` (storage), `jobs` (on-chain job lifecycle), `sampling` (challenge, validation,
-//! outcomes, disputes), `batches`, `epochs` (seeds, rewards, fees), `params`, `external` (calls to
-//! the registry, staking, token, ArbSys and callbacks).
+//! Layout: `state` (storage), `jobs` (on-chain job lifecycle), `settle` (challenge coin, hand-off
+//! to `Sampling`, settlement, acceptance), `batches`, `epochs` (seeds, rewards, fees), `external`
+//! (calls to the registry, staking, token, sampling, ArbSys and callbacks).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;
@@ -28,13 +29,15 @@ mod batches;
 mod epochs;
 mod external;
 mod jobs;
-mod params;
-mod sampling;
+mod settle;
 mod state;
 
 use alloc::vec::Vec;
 
-use alloy_primitives::{aliases::U64, Address, B256, U256};
+use alloy_primitives::{
+    aliases::{U16, U32, U64},
+    Address, B256, U256,
+};
 use alloy_sol_types::sol;
 use assay_contract_common::records::JobRecord;
 use stylus_sdk::prelude::*;
@@ -50,111 +53,58 @@ sol!("../interfaces/IStaking.sol");
 sol!("../interfaces/IAssayToken.sol");
 sol!("../interfaces/IArbSys.sol");
 sol!("../interfaces/IAssayJobConsumer.sol");
+sol!("../interfaces/ISampling.sol");
 
 /// Role of a miner in the staking contract.
 pub const ROLE_MINER: u8 = 1;
 /// Role of a coordinator in the staking contract.
 pub const ROLE_COORDINATOR: u8 = 2;
 
-/// Every revert of the job market, each a named Solidity error.
-#[derive(SolidityError, Debug)]
-pub enum MarketError {
-    /// `UnknownJob`.
-    UnknownJob(IJobMarket::UnknownJob),
-    /// `WrongStatus`.
-    WrongStatus(IJobMarket::WrongStatus),
-    /// `UnknownModel`.
-    UnknownModel(IJobMarket::UnknownModel),
-    /// `ModelInactive`.
-    ModelInactive(IJobMarket::ModelInactive),
-    /// `FeeTooLow`.
-    FeeTooLow(IJobMarket::FeeTooLow),
-    /// `DeadlinePassed`.
-    DeadlinePassed(IJobMarket::DeadlinePassed),
-    /// `TooEarly`.
-    TooEarly(IJobMarket::TooEarly),
-    /// `NoEligibleMiner`.
-    NoEligibleMiner(IJobMarket::NoEligibleMiner),
-    /// `NotAsserter`.
-    NotAsserter(IJobMarket::NotAsserter),
-    /// `NotValidator`.
-    NotValidator(IJobMarket::NotValidator),
-    /// `AlreadyCommitted`.
-    AlreadyCommitted(IJobMarket::AlreadyCommitted),
-    /// `CommitClosed`.
-    CommitClosed(IJobMarket::CommitClosed),
-    /// `RevealNotOpen`.
-    RevealNotOpen(IJobMarket::RevealNotOpen),
-    /// `RevealClosed`.
-    RevealClosed(IJobMarket::RevealClosed),
-    /// `CommitmentMismatch`.
-    CommitmentMismatch(IJobMarket::CommitmentMismatch),
-    /// `ChallengeStillOpen`.
-    ChallengeStillOpen(IJobMarket::ChallengeStillOpen),
-    /// `NotTimedOut`.
-    NotTimedOut(IJobMarket::NotTimedOut),
-    /// `NotDisputeResolver`.
-    NotDisputeResolver(IJobMarket::NotDisputeResolver),
-    /// `NotCoordinator`.
-    NotCoordinator(IJobMarket::NotCoordinator),
-    /// `InvalidBatch`.
-    InvalidBatch(IJobMarket::InvalidBatch),
-    /// `UnknownBatch`.
-    UnknownBatch(IJobMarket::UnknownBatch),
-    /// `BatchNotSealed`.
-    BatchNotSealed(IJobMarket::BatchNotSealed),
-    /// `BatchAlreadySealed`.
-    BatchAlreadySealed(IJobMarket::BatchAlreadySealed),
-    /// `BatchWindowClosed`.
-    BatchWindowClosed(IJobMarket::BatchWindowClosed),
-    /// `BatchWindowOpen`.
-    BatchWindowOpen(IJobMarket::BatchWindowOpen),
-    /// `InvalidProof`.
-    InvalidProof(IJobMarket::InvalidProof),
-    /// `AsserterNotMiner`.
-    AsserterNotMiner(IJobMarket::AsserterNotMiner),
-    /// `RecordAlreadyUsed`.
-    RecordAlreadyUsed(IJobMarket::RecordAlreadyUsed),
-    /// `NotChallenged`.
-    NotChallenged(IJobMarket::NotChallenged),
-    /// `ChallengedNotOpened`.
-    ChallengedNotOpened(IJobMarket::ChallengedNotOpened),
-    /// `EscrowExceeded`.
-    EscrowExceeded(IJobMarket::EscrowExceeded),
-    /// `EpochNotFuture`.
-    EpochNotFuture(IJobMarket::EpochNotFuture),
-    /// `EpochNotStarted`.
-    EpochNotStarted(IJobMarket::EpochNotStarted),
-    /// `EpochNotOver`.
-    EpochNotOver(IJobMarket::EpochNotOver),
-    /// `SeedAlreadyCommitted`.
-    SeedAlreadyCommitted(IJobMarket::SeedAlreadyCommitted),
-    /// `SeedNotCommitted`.
-    SeedNotCommitted(IJobMarket::SeedNotCommitted),
-    /// `SeedNotRevealed`.
-    SeedNotRevealed(IJobMarket::SeedNotRevealed),
-    /// `SeedMismatch`.
-    SeedMismatch(IJobMarket::SeedMismatch),
-    /// `SeedAlreadySettled`.
-    SeedAlreadySettled(IJobMarket::SeedAlreadySettled),
-    /// `RevealGraceOpen`.
-    RevealGraceOpen(IJobMarket::RevealGraceOpen),
-    /// `NothingToClaim`.
-    NothingToClaim(IJobMarket::NothingToClaim),
-    /// `HonestyConditionViolated`.
-    HonestyConditionViolated(IJobMarket::HonestyConditionViolated),
-    /// `InvalidParams`.
-    InvalidParams(IJobMarket::InvalidParams),
-    /// `ExternalCallFailed`.
-    ExternalCallFailed(IJobMarket::ExternalCallFailed),
-    /// `EthTransferFailed`.
-    EthTransferFailed(IJobMarket::EthTransferFailed),
-    /// `ArithmeticOverflow`.
-    ArithmeticOverflow(IJobMarket::ArithmeticOverflow),
-    /// `OwnableUnauthorizedAccount`.
-    Unauthorized(assay_contract_kit::OwnableUnauthorizedAccount),
-    /// `OwnableInvalidOwner`.
-    InvalidOwner(assay_contract_kit::OwnableInvalidOwner),
+assay_contract_kit::solidity_errors! {
+    /// Every revert of the job market, each a named Solidity error.
+    pub enum MarketError {
+        UnknownJob(IJobMarket::UnknownJob) [jobId],
+        WrongStatus(IJobMarket::WrongStatus) [jobId, status],
+        UnknownModel(IJobMarket::UnknownModel) [modelId],
+        ModelInactive(IJobMarket::ModelInactive) [modelId],
+        FeeTooLow(IJobMarket::FeeTooLow) [fee, price],
+        DeadlinePassed(IJobMarket::DeadlinePassed) [deadline, timestamp],
+        TooEarly(IJobMarket::TooEarly) [notBefore, current],
+        NoEligibleMiner(IJobMarket::NoEligibleMiner) [modelId],
+        NotAsserter(IJobMarket::NotAsserter) [jobId, account],
+        NotTimedOut(IJobMarket::NotTimedOut) [jobId],
+        NotCoordinator(IJobMarket::NotCoordinator) [account],
+        InvalidBatch(IJobMarket::InvalidBatch) [],
+        UnknownBatch(IJobMarket::UnknownBatch) [batchId],
+        BatchNotSealed(IJobMarket::BatchNotSealed) [batchId],
+        BatchAlreadySealed(IJobMarket::BatchAlreadySealed) [batchId],
+        BatchWindowClosed(IJobMarket::BatchWindowClosed) [batchId],
+        BatchWindowOpen(IJobMarket::BatchWindowOpen) [batchId, closesAt],
+        InvalidProof(IJobMarket::InvalidProof) [batchId, jobKey],
+        AsserterNotMiner(IJobMarket::AsserterNotMiner) [asserter],
+        RecordAlreadyUsed(IJobMarket::RecordAlreadyUsed) [batchId, jobKey],
+        NotChallenged(IJobMarket::NotChallenged) [batchId, jobKey],
+        ChallengedNotOpened(IJobMarket::ChallengedNotOpened) [batchId, jobKey],
+        EscrowExceeded(IJobMarket::EscrowExceeded) [batchId, escrow, needed],
+        EpochNotFuture(IJobMarket::EpochNotFuture) [epoch, current],
+        EpochNotStarted(IJobMarket::EpochNotStarted) [epoch],
+        EpochNotOver(IJobMarket::EpochNotOver) [epoch, current],
+        SeedAlreadyCommitted(IJobMarket::SeedAlreadyCommitted) [epoch],
+        SeedNotCommitted(IJobMarket::SeedNotCommitted) [epoch],
+        SeedNotRevealed(IJobMarket::SeedNotRevealed) [epoch],
+        SeedMismatch(IJobMarket::SeedMismatch) [epoch],
+        SeedAlreadySettled(IJobMarket::SeedAlreadySettled) [epoch],
+        RevealGraceOpen(IJobMarket::RevealGraceOpen) [epoch, closesAt],
+        NothingToClaim(IJobMarket::NothingToClaim) [account],
+        InvalidParams(IJobMarket::InvalidParams) [],
+        ExternalCallFailed(IJobMarket::ExternalCallFailed) [target],
+        EthTransferFailed(IJobMarket::EthTransferFailed) [to, amount],
+        ArithmeticOverflow(IJobMarket::ArithmeticOverflow) [],
+        NotSampling(IJobMarket::NotSampling) [account],
+        SamplingAlreadySet(IJobMarket::SamplingAlreadySet) [sampling],
+        Unauthorized(assay_contract_kit::OwnableUnauthorizedAccount) [account],
+        InvalidOwner(assay_contract_kit::OwnableInvalidOwner) [owner],
+    }
 }
 
 assay_contract_kit::ownable_errors_into!(MarketError);
@@ -181,8 +131,9 @@ fn record(
 
 #[public]
 impl JobMarket {
-    /// Wires the market to its contracts and fixes the epoch clock. Parameters start unset (no
-    /// challenges) until the owner calls `setParams`.
+    /// Wires the market to its contracts and fixes the epoch clock. The sampling contract is
+    /// paired afterwards (`setSampling`); parameters start unset (no challenges) until the owner
+    /// calls `Sampling.setParams`.
     #[constructor]
     pub fn constructor(
         &mut self,
@@ -251,63 +202,16 @@ impl JobMarket {
     }
 
     /// Flips the challenge coin of an asserted job. Unchallenged jobs are accepted at once;
-    /// challenged ones get their validators. Returns whether the job was challenged.
+    /// challenged ones go to `Sampling.openChallenge`, which draws their validators. Returns
+    /// whether the job was challenged.
     ///
     /// # Errors
     /// `UnknownJob`, `WrongStatus`, `TooEarly`, `SeedNotRevealed`, `ExternalCallFailed`.
     ///
     /// # Events
-    /// `ChallengeDrawn`, or `JobAccepted`.
+    /// `JobAccepted` (and `Sampling`'s `ChallengeDrawn` when challenged).
     pub fn draw_challenge(&mut self, job_id: U256) -> Result<bool> {
         self._draw_challenge(job_id)
-    }
-
-    /// A drawn validator commits to its output hash before the commit deadline.
-    ///
-    /// # Errors
-    /// `UnknownJob`, `WrongStatus`, `NotValidator`, `AlreadyCommitted`, `CommitClosed`.
-    ///
-    /// # Events
-    /// `ValidationCommitted`.
-    pub fn commit_validation(&mut self, job_id: U256, commitment: B256) -> Result<()> {
-        self._commit_validation(job_id, commitment)
-    }
-
-    /// A validator reveals the hash behind its commitment, once every validator has committed or
-    /// the commit deadline has passed.
-    ///
-    /// # Errors
-    /// `UnknownJob`, `WrongStatus`, `NotValidator`, `RevealNotOpen`, `RevealClosed`,
-    /// `CommitmentMismatch`.
-    ///
-    /// # Events
-    /// `ValidationRevealed`.
-    pub fn reveal_validation(&mut self, job_id: U256, output_hash: B256, salt: B256) -> Result<()> {
-        self._reveal_validation(job_id, output_hash, salt)
-    }
-
-    /// Compares the revealed hashes with the assertion once all are revealed or the reveal
-    /// deadline has passed. Returns the new status (Accepted or Disputed).
-    ///
-    /// # Errors
-    /// `UnknownJob`, `WrongStatus`, `ChallengeStillOpen`, `ExternalCallFailed`.
-    ///
-    /// # Events
-    /// `ValidatorAbsent`, then `JobAccepted` or `JobDisputed`.
-    pub fn finalize_challenge(&mut self, job_id: U256) -> Result<u8> {
-        self._finalize_challenge(job_id)
-    }
-
-    /// The dispute resolver settles a disputed job by naming the correct output hash: everyone
-    /// who claimed another hash is slashed, frozen stakes are released.
-    ///
-    /// # Errors
-    /// `NotDisputeResolver`, `UnknownJob`, `WrongStatus`, `ExternalCallFailed`.
-    ///
-    /// # Events
-    /// `DisputeResolved`, then `JobAccepted` or `JobRefunded`.
-    pub fn resolve_dispute(&mut self, job_id: U256, correct_output_hash: B256) -> Result<()> {
-        self._resolve_dispute(job_id, correct_output_hash)
     }
 
     /// Handles a missed deadline: an unassigned job past its deadline is refunded; an asserter
@@ -356,7 +260,7 @@ impl JobMarket {
     /// `NotChallenged`, `AsserterNotMiner`, `EscrowExceeded`, `ExternalCallFailed`.
     ///
     /// # Events
-    /// `BatchJobOpened`, `ChallengeDrawn` or `JobAccepted`.
+    /// `BatchJobOpened`, then `Sampling`'s `ChallengeDrawn`, or `JobAccepted`.
     #[allow(clippy::too_many_arguments)]
     pub fn open_batch_job(
         &mut self,
@@ -472,20 +376,6 @@ impl JobMarket {
         )
     }
 
-    /// `(validators, states, revealedHashes)` of a challenged job.
-    pub fn job_validators(&self, job_id: U256) -> (Vec<Address>, Vec<u8>, Vec<B256>) {
-        let job = self.jobs.get(job_id);
-        let mut out = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..job.validators.len() {
-            if let Some(v) = job.validators.getter(i) {
-                out.0.push(v.validator.get());
-                out.1.push(v.state.get().to());
-                out.2.push(v.revealed.get());
-            }
-        }
-        out
-    }
-
     /// `(coordinator, jobsRoot, jobCount, escrow, paid, drawHash, sealed)`.
     pub fn batch(&self, batch_id: U256) -> (Address, B256, u32, U256, U256, B256, bool) {
         let b = self.batches.get(batch_id);
@@ -526,88 +416,78 @@ impl JobMarket {
         self.fees.get(account)
     }
 
-    /// `(challengePpm, validators, R_A, R_V, S, C, collusionPpm, userDiscountBps, assertTimeout,
-    /// commitTimeout, revealTimeout, batchWindow, seedRevealGrace)`.
-    #[allow(clippy::type_complexity)]
-    pub fn params(&self) -> (u32, u8, U256, U256, U256, U256, u32, u16, u64, u64, u64, u64, u64) {
-        let p = &self.params;
-        (
-            p.challenge_ppm.get().to(),
-            p.validators.get().to(),
-            p.asserter_reward.get(),
-            p.validator_reward.get(),
-            p.slash_amount.get(),
-            p.cheat_cost.get(),
-            p.collusion_ppm.get().to(),
-            p.user_discount_bps.get().to(),
-            p.assert_timeout.get().to(),
-            p.commit_timeout.get().to(),
-            p.reveal_timeout.get().to(),
-            p.batch_window.get().to(),
-            p.seed_reveal_grace.get().to(),
-        )
-    }
-
-    /// `(token, staking, registry, disputeResolver)`.
+    /// `(token, staking, registry, sampling)`.
     pub fn contracts(&self) -> (Address, Address, Address, Address) {
-        (self.token.get(), self.staking.get(), self.registry.get(), self.dispute_resolver.get())
+        (self.token.get(), self.staking.get(), self.registry.get(), self.sampling.get())
     }
 
-    /// Sets every protocol parameter at once; owner only. Reverts with
-    /// `HonestyConditionViolated` when `p * (1 - r^n) * (R_A + S) <= C`.
+    /// Pairs the market with its sampling contract; owner only, once.
     ///
     /// # Errors
-    /// `OwnableUnauthorizedAccount`, `HonestyConditionViolated`, `InvalidParams`.
+    /// `OwnableUnauthorizedAccount`, `SamplingAlreadySet`, `InvalidParams` (zero address).
     ///
     /// # Events
-    /// `ParamsUpdated`.
+    /// `SamplingSet`.
+    pub fn set_sampling(&mut self, sampling: Address) -> Result<()> {
+        self.ownable.only_owner()?;
+        let current = self.sampling.get();
+        if !current.is_zero() {
+            return Err(IJobMarket::SamplingAlreadySet { sampling: current }.into());
+        }
+        if sampling.is_zero() {
+            return Err(IJobMarket::InvalidParams {}.into());
+        }
+        self.sampling.set(sampling);
+        self.vm().log(IJobMarket::SamplingSet { sampling });
+        Ok(())
+    }
+
+    /// Stores the parameters the market applies itself; only the sampling contract calls it,
+    /// from `setParams`, after checking the whole set.
+    ///
+    /// # Errors
+    /// `NotSampling`.
     #[allow(clippy::too_many_arguments)]
-    pub fn set_params(
+    pub fn set_market_params(
         &mut self,
         challenge_ppm: u32,
-        validators: u8,
         asserter_reward: U256,
-        validator_reward: U256,
         slash_amount: U256,
-        cheat_cost: U256,
-        collusion_ppm: u32,
         user_discount_bps: u16,
         assert_timeout: u64,
-        commit_timeout: u64,
-        reveal_timeout: u64,
         batch_window: u64,
         seed_reveal_grace: u64,
     ) -> Result<()> {
-        self.ownable.only_owner()?;
-        self._set_params(params::NewParams {
-            challenge_ppm,
-            validators,
-            asserter_reward,
-            validator_reward,
-            slash_amount,
-            cheat_cost,
-            collusion_ppm,
-            user_discount_bps,
-            assert_timeout,
-            commit_timeout,
-            reveal_timeout,
-            batch_window,
-            seed_reveal_grace,
-        })
+        self._only_sampling()?;
+        let p = &mut self.params;
+        p.challenge_ppm.set(U32::from(challenge_ppm));
+        p.asserter_reward.set(asserter_reward);
+        p.slash_amount.set(slash_amount);
+        p.user_discount_bps.set(U16::from(user_discount_bps));
+        p.assert_timeout.set(U64::from(assert_timeout));
+        p.batch_window.set(U64::from(batch_window));
+        p.seed_reveal_grace.set(U64::from(seed_reveal_grace));
+        Ok(())
     }
 
-    /// Appoints the dispute resolver (the dispute-game contract); owner only.
+    /// Settles a challenged job; only the sampling contract calls it. `outcome` 5 accepts the
+    /// job, 6 marks it disputed, 7 rejects it (fee refunded); `accounts` first accrue `amounts`
+    /// as rewards of the current epoch.
     ///
     /// # Errors
-    /// `OwnableUnauthorizedAccount`.
+    /// `NotSampling`, `UnknownJob`, `WrongStatus`, `InvalidParams`, `ArithmeticOverflow`,
+    /// `ExternalCallFailed`.
     ///
     /// # Events
-    /// `DisputeResolverSet`.
-    pub fn set_dispute_resolver(&mut self, resolver: Address) -> Result<()> {
-        self.ownable.only_owner()?;
-        self.dispute_resolver.set(resolver);
-        self.vm().log(IJobMarket::DisputeResolverSet { resolver });
-        Ok(())
+    /// `RewardAccrued`, then `JobAccepted` (maybe `CallbackFailed`) or `JobRefunded`.
+    pub fn settle_job(
+        &mut self,
+        job_id: U256,
+        outcome: u8,
+        accounts: Vec<Address>,
+        amounts: Vec<U256>,
+    ) -> Result<()> {
+        self._settle(job_id, outcome, &accounts, &amounts)
     }
 
     /// The owner.

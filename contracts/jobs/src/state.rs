@@ -5,7 +5,7 @@ use stylus_sdk::{
     prelude::*,
     storage::{
         StorageAddress, StorageB256, StorageBool, StorageMap, StorageU16, StorageU256, StorageU32,
-        StorageU64, StorageU8, StorageVec,
+        StorageU64, StorageU8,
     },
 };
 
@@ -29,16 +29,6 @@ pub mod status {
     pub const REFUNDED: u8 = 8;
 }
 
-/// Validation states of a drawn validator.
-pub mod validation {
-    /// Drawn, nothing sent yet.
-    pub const DRAWN: u8 = 0;
-    /// Commitment sent.
-    pub const COMMITTED: u8 = 1;
-    /// Output hash revealed and checked against the commitment.
-    pub const REVEALED: u8 = 2;
-}
-
 /// One job, on-chain or opened from a batch.
 #[storage]
 pub struct Job {
@@ -58,21 +48,9 @@ pub struct Job {
     /// L2 block whose hash seeds the challenge coin.
     pub(crate) asserted_block: StorageU64,
     pub(crate) asserted_at: StorageU64,
-    pub(crate) commit_deadline: StorageU64,
-    pub(crate) reveal_deadline: StorageU64,
     /// Zero for on-chain jobs; the batch id for jobs opened from a batch.
     pub(crate) batch_id: StorageU256,
     pub(crate) job_key: StorageB256,
-    pub(crate) validators: StorageVec<Validation>,
-}
-
-/// A drawn validator's commit-reveal state.
-#[storage]
-pub struct Validation {
-    pub(crate) validator: StorageAddress,
-    pub(crate) state: StorageU8,
-    pub(crate) commitment: StorageB256,
-    pub(crate) revealed: StorageB256,
 }
 
 /// A committed batch of off-chain jobs.
@@ -111,20 +89,15 @@ pub mod seed {
     pub const FORFEITED: u8 = 3;
 }
 
-/// Protocol parameters (DESIGN 3.2).
+/// The protocol parameters the market applies itself; `Sampling.setParams` checks the whole set
+/// (DESIGN 3.2) and copies these here.
 #[storage]
-pub struct Params {
+pub struct MarketParams {
     pub(crate) challenge_ppm: StorageU32,
-    pub(crate) validators: StorageU8,
-    pub(crate) asserter_reward: StorageU256,
-    pub(crate) validator_reward: StorageU256,
-    pub(crate) slash_amount: StorageU256,
-    pub(crate) cheat_cost: StorageU256,
-    pub(crate) collusion_ppm: StorageU32,
     pub(crate) user_discount_bps: StorageU16,
+    pub(crate) asserter_reward: StorageU256,
+    pub(crate) slash_amount: StorageU256,
     pub(crate) assert_timeout: StorageU64,
-    pub(crate) commit_timeout: StorageU64,
-    pub(crate) reveal_timeout: StorageU64,
     pub(crate) batch_window: StorageU64,
     pub(crate) seed_reveal_grace: StorageU64,
 }
@@ -136,10 +109,11 @@ pub struct JobMarket {
     pub(crate) token: StorageAddress,
     pub(crate) staking: StorageAddress,
     pub(crate) registry: StorageAddress,
-    pub(crate) dispute_resolver: StorageAddress,
+    /// The paired sampling contract (set once by the owner).
+    pub(crate) sampling: StorageAddress,
     pub(crate) genesis_time: StorageU64,
     pub(crate) epoch_length: StorageU64,
-    pub(crate) params: Params,
+    pub(crate) params: MarketParams,
     pub(crate) next_job_id: StorageU256,
     pub(crate) next_batch_id: StorageU256,
     pub(crate) jobs: StorageMap<alloy_primitives::U256, Job>,

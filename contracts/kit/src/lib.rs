@@ -3,11 +3,13 @@
 //! - [`ownable`]: single-owner access control (OpenZeppelin `Ownable` semantics).
 //! - [`calls`]: typed calls to other contracts through the `sol!` bindings of the shared
 //!   `contracts/interfaces/*.sol` files, so no ABI is written twice.
+//! - [`errors`]: compact revert data (`solidity_errors!`), one out-of-line encoder per contract.
 //! - `testing` (feature `testing`): a test host whose mocked calls answer with their own data.
 
 extern crate alloc;
 
 pub mod calls;
+pub mod errors;
 pub mod ownable;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -6,6 +6,9 @@
 //! values, all its setters through `Deref`) and answers each call with the data mocked for it.
 //! An unmocked call reverts with empty data, like a call to an account without code that
 //! returns nothing would fail to decode.
+//!
+//! [`MockHost::route`] instead hands every call to an address to a handler, so a test can wire
+//! two real contracts, each on its own `MockHost` (its own storage), to call each other.
 #![allow(clippy::arithmetic_side_effects)] // test support, never in a contract
 
 use alloc::vec::Vec;
@@ -24,6 +27,8 @@ use stylus_sdk::{
 
 type Reply = Result<Vec<u8>, Vec<u8>>;
 type Mocks<K> = Rc<RefCell<HashMap<K, Reply>>>;
+/// A live callee: `(calldata, value, is_static) -> reply`.
+pub type Handler = Rc<dyn Fn(&[u8], U256, bool) -> Reply>;
 
 /// `TestVM` with per-call mocked replies. See the module docs.
 #[derive(Clone, Default)]
@@ -31,6 +36,7 @@ pub struct MockHost {
     vm: TestVM,
     calls: Mocks<(Address, Vec<u8>, U256)>,
     static_calls: Mocks<(Address, Vec<u8>)>,
+    routes: Rc<RefCell<HashMap<Address, Handler>>>,
 }
 
 impl Deref for MockHost {
@@ -52,6 +58,16 @@ impl MockHost {
         self.static_calls.borrow_mut().insert((to, data), reply);
     }
 
+    /// Sends every call to `to` (mutating or static) to `handler` instead of the mocks.
+    pub fn route(&self, to: Address, handler: Handler) {
+        self.routes.borrow_mut().insert(to, handler);
+    }
+
+    fn routed(&self, to: Address, data: &[u8], value: U256, is_static: bool) -> Option<Reply> {
+        let handler = self.routes.borrow().get(&to).cloned()?;
+        Some(handler(data, value, is_static))
+    }
+
     fn answer(&self, reply: Option<Reply>, outs_len: &mut usize) -> u8 {
         let (status, data) = match reply {
             Some(Ok(data)) => (0, data),
@@ -65,6 +81,39 @@ impl MockHost {
 }
 
 impl Host for MockHost {}
+
+/// A handler that runs calls through contract `C`'s router on `callee` (the contract's own
+/// host and storage), as `caller`: the callee sees `msg.sender == caller` and the call's value,
+/// both restored afterwards. Returns what the entry point returned or reverted with.
+pub fn contract_handler<C>(callee: &MockHost, caller: Address) -> Handler
+where
+    C: for<'a> From<&'a MockHost>
+        + stylus_sdk::abi::Router<C>
+        + stylus_sdk::stylus_core::storage::TopLevelStorage
+        + core::borrow::BorrowMut<<C as stylus_sdk::abi::Router<C>>::Storage>
+        + stylus_sdk::stylus_core::ValueDenier,
+{
+    let callee = callee.clone();
+    Rc::new(move |data: &[u8], value: U256, _is_static: bool| {
+        let (sender, old_value) = (callee.msg_sender(), callee.msg_value());
+        callee.set_sender(caller);
+        callee.set_value(value);
+        let mut contract = C::from(&callee);
+        let reply = match data.get(..4) {
+            Some(selector) => {
+                let selector =
+                    u32::from_be_bytes([selector[0], selector[1], selector[2], selector[3]]);
+                <C as stylus_sdk::abi::Router<C>>::route(&mut contract, selector, &data[4..])
+                    .unwrap_or(Err(Vec::new()))
+            }
+            None => Err(Vec::new()),
+        };
+        callee.flush_cache(false);
+        callee.set_sender(sender);
+        callee.set_value(old_value);
+        reply
+    })
+}
 
 // SAFETY: pointers come from the SDK's call wrappers, which pass valid buffers of the given
 // lengths (20-byte address, `data_len` bytes of calldata, 32-byte value).
@@ -81,7 +130,10 @@ unsafe impl UnsafeCallAccess for MockHost {
         let to = Address::from_slice(slice::from_raw_parts(to, 20));
         let data = slice::from_raw_parts(data, data_len).to_vec();
         let value = U256::from_be_slice(slice::from_raw_parts(value, 32));
-        let reply = self.calls.borrow().get(&(to, data, value)).cloned();
+        let reply = match self.routed(to, &data, value, false) {
+            Some(reply) => Some(reply),
+            None => self.calls.borrow().get(&(to, data, value)).cloned(),
+        };
         self.answer(reply, outs_len)
     }
 
@@ -95,7 +147,10 @@ unsafe impl UnsafeCallAccess for MockHost {
     ) -> u8 {
         let to = Address::from_slice(slice::from_raw_parts(to, 20));
         let data = slice::from_raw_parts(data, data_len).to_vec();
-        let reply = self.static_calls.borrow().get(&(to, data)).cloned();
+        let reply = match self.routed(to, &data, U256::ZERO, true) {
+            Some(reply) => Some(reply),
+            None => self.static_calls.borrow().get(&(to, data)).cloned(),
+        };
         self.answer(reply, outs_len)
     }
 

@@ -23,6 +23,10 @@ sol!(
 );
 sol!(
     #[sol(all_derives)]
+    "../../contracts/interfaces/ISampling.sol"
+);
+sol!(
+    #[sol(all_derives)]
     "../../contracts/interfaces/IAssayJobConsumer.sol"
 );
 sol!(

@@ -23,7 +23,7 @@ fn records(n: u64, fee: u64) -> Vec<JobRecord> {
 
 fn commit(env: &mut Env, recs: &[JobRecord], escrow: u64) -> U256 {
     let leaves: Vec<B256> = recs.iter().map(JobRecord::leaf).collect();
-    env.vm.set_sender(COORD);
+    env.sender(COORD);
     env.vm.set_value(u(escrow));
     let id = env.market.commit_batch(merkle::root(&leaves), recs.len() as u32).unwrap();
     env.vm.set_value(U256::ZERO);
@@ -65,19 +65,19 @@ fn claim(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<(), 
 
 fn challenged(env: &Env, batch: U256, r: &JobRecord) -> bool {
     let hash = env.market.batch(batch).5;
-    draw::is_challenged(draw::challenge_seed(B256::ZERO, hash, r.job_key), env.market.params().0)
+    draw::is_challenged(draw::challenge_seed(B256::ZERO, hash, r.job_key), env.sampling.params().0)
 }
 
 #[test]
 fn only_staked_coordinators_commit_valid_batches() {
     let mut env = Env::new(1);
-    env.vm.set_sender(USER);
+    env.sender(USER);
     env.set_eligible(USER, 2, false);
     assert!(matches!(
         env.market.commit_batch(B256::repeat_byte(1), 1),
         Err(MarketError::NotCoordinator(_))
     ));
-    env.vm.set_sender(COORD);
+    env.sender(COORD);
     assert!(matches!(env.market.commit_batch(B256::ZERO, 1), Err(MarketError::InvalidBatch(_))));
     assert!(matches!(
         env.market.commit_batch(B256::repeat_byte(1), 0),
@@ -98,7 +98,7 @@ fn claims_wait_for_the_window_and_pay_once() {
     let mut env = Env::new(1);
     let recs = records(5, 10);
     let id = commit(&mut env, &recs, 50);
-    env.vm.set_sender(USER);
+    env.sender(USER);
     assert!(matches!(
         claim(&mut env, id, &recs[0], proof(&recs, 0)),
         Err(MarketError::BatchNotSealed(_))
@@ -151,7 +151,7 @@ fn challenged_records_are_opened_for_sampling_and_cannot_be_claimed() {
     let job = open(&mut env, id, &recs[0], proof(&recs, 0)).unwrap();
     assert_eq!(env.status(job), status::CHALLENGED);
     assert_eq!(env.market.job(job).5, recs[0].asserter);
-    assert!(!env.market.job_validators(job).0.contains(&recs[0].asserter));
+    assert!(!env.sampling.job_validators(job).0.contains(&recs[0].asserter));
     assert!(matches!(
         open(&mut env, id, &recs[0], proof(&recs, 0)),
         Err(MarketError::RecordAlreadyUsed(_))

@@ -1,6 +1,7 @@
 use alloy_primitives::{address, keccak256, Address, B256, U256};
 use alloy_sol_types::SolCall;
-use assay_contract_kit::testing::MockHost;
+use assay_contract_kit::testing::{contract_handler, MockHost};
+use assay_sampling::Sampling;
 
 use crate::{
     external::ARB_SYS, IArbSys, IAssayToken, IModelRegistry, IStaking, JobMarket, ROLE_MINER,
@@ -12,6 +13,7 @@ pub(super) const STAKING: Address = address!("0x00000000000000000000000000000000
 pub(super) const REGISTRY: Address = address!("0x00000000000000000000000000000000000000a4");
 pub(super) const MARKET: Address = address!("0x00000000000000000000000000000000000000a5");
 pub(super) const RESOLVER: Address = address!("0x00000000000000000000000000000000000000a6");
+pub(super) const SAMPLING: Address = address!("0x00000000000000000000000000000000000000a7");
 pub(super) const USER: Address = address!("0x00000000000000000000000000000000000000c1");
 pub(super) const COORD: Address = address!("0x00000000000000000000000000000000000000c2");
 pub(super) const MODEL: B256 = B256::repeat_byte(0x11);
@@ -35,23 +37,39 @@ pub(super) fn block_hash(n: u64) -> B256 {
     keccak256(n.to_be_bytes())
 }
 
-/// A deployed market with four eligible miners serving MODEL and a staked coordinator.
+/// A deployed market and its sampling contract, paired and calling each other (each on its own
+/// host and storage), with four eligible miners serving MODEL and a staked coordinator.
 pub(super) struct Env {
+    /// The market's host.
     pub(super) vm: MockHost,
+    /// The sampling contract's host.
+    pub(super) svm: MockHost,
     pub(super) market: JobMarket,
+    pub(super) sampling: Sampling,
     pub(super) block: u64,
     pub(super) now: u64,
 }
 
 impl Env {
-    pub(super) fn new(challenge_ppm: u32) -> Self {
-        let vm = MockHost::default();
+    /// Both contracts deployed and paired, nothing else set up.
+    pub(super) fn deployed() -> Self {
+        let (vm, svm) = (MockHost::default(), MockHost::default());
         vm.set_contract_address(MARKET);
-        vm.set_block_timestamp(T0);
-        let mut market = JobMarket::from(&vm);
-        vm.set_sender(OWNER);
-        market.constructor(OWNER, TOKEN, STAKING, REGISTRY, EPOCH).unwrap();
-        let mut env = Self { vm, market, block: 100, now: T0 };
+        svm.set_contract_address(SAMPLING);
+        vm.route(SAMPLING, contract_handler::<Sampling>(&svm, MARKET));
+        svm.route(MARKET, contract_handler::<JobMarket>(&vm, SAMPLING));
+        let (market, sampling) = (JobMarket::from(&vm), Sampling::from(&svm));
+        let mut env = Self { vm, svm, market, sampling, block: 100, now: T0 };
+        env.both(|vm| vm.set_block_timestamp(T0));
+        env.sender(OWNER);
+        env.market.constructor(OWNER, TOKEN, STAKING, REGISTRY, EPOCH).unwrap();
+        env.sampling.constructor(OWNER, MARKET, STAKING, REGISTRY).unwrap();
+        env.market.set_sampling(SAMPLING).unwrap();
+        env
+    }
+
+    pub(super) fn new(challenge_ppm: u32) -> Self {
+        let mut env = Self::deployed();
         env.set_block(100);
         env.mock_model(true);
         env.set_weights(&[100, 100, 100, 100]);
@@ -59,15 +77,26 @@ impl Env {
         for m in miners() {
             env.mock_staking_writes(m);
         }
-        env.vm.set_sender(OWNER);
+        env.sender(OWNER);
         env.set_params(challenge_ppm, 2);
-        env.market.set_dispute_resolver(RESOLVER).unwrap();
+        env.sampling.set_dispute_resolver(RESOLVER).unwrap();
         env
     }
 
+    /// Runs `f` on both hosts (mocks both contracts see, block values).
+    pub(super) fn both(&self, f: impl Fn(&MockHost)) {
+        f(&self.vm);
+        f(&self.svm);
+    }
+
+    /// The next calls to either contract come from `who`.
+    pub(super) fn sender(&self, who: Address) {
+        self.both(|vm| vm.set_sender(who));
+    }
+
     pub(super) fn set_params(&mut self, challenge_ppm: u32, validators: u8) {
-        self.vm.set_sender(OWNER);
-        self.market
+        self.sender(OWNER);
+        self.sampling
             .set_params(
                 challenge_ppm,
                 validators,
@@ -104,7 +133,8 @@ impl Env {
     pub(super) fn advance(&mut self, blocks: u64, seconds: u64) {
         self.set_block(self.block + blocks);
         self.now += seconds;
-        self.vm.set_block_timestamp(self.now);
+        let now = self.now;
+        self.both(|vm| vm.set_block_timestamp(now));
     }
 
     pub(super) fn mock_model(&self, active: bool) {
@@ -121,21 +151,25 @@ impl Env {
             Ok(ret),
         );
         let servers = IModelRegistry::serversCall::abi_encode_returns(&miners());
-        self.vm.mock_static_call(
-            REGISTRY,
-            IModelRegistry::serversCall { modelId: MODEL }.abi_encode(),
-            Ok(servers),
-        );
+        self.both(|vm| {
+            vm.mock_static_call(
+                REGISTRY,
+                IModelRegistry::serversCall { modelId: MODEL }.abi_encode(),
+                Ok(servers.clone()),
+            )
+        });
     }
 
     pub(super) fn set_weights(&self, weights: &[u64]) {
         let call = IStaking::weightsCall { operators: miners() };
         let ret: Vec<U256> = weights.iter().map(|w| u(*w)).collect();
-        self.vm.mock_static_call(
-            STAKING,
-            call.abi_encode(),
-            Ok(IStaking::weightsCall::abi_encode_returns(&ret)),
-        );
+        self.both(|vm| {
+            vm.mock_static_call(
+                STAKING,
+                call.abi_encode(),
+                Ok(IStaking::weightsCall::abi_encode_returns(&ret)),
+            )
+        });
         for m in miners() {
             let info = IStaking::operatorInfoCall { operator: m };
             let ret =
@@ -161,22 +195,26 @@ impl Env {
     }
 
     fn mock_staking_writes(&self, who: Address) {
+        self.both(|vm| Self::mock_staking_writes_on(vm, who));
+    }
+
+    fn mock_staking_writes_on(vm: &MockHost, who: Address) {
         for delta in [10, -500, -5_000] {
             let call = IStaking::adjustReputationCall { operator: who, delta };
-            self.vm.mock_call(
+            vm.mock_call(
                 STAKING,
                 call.abi_encode(),
                 U256::ZERO,
                 Ok(IStaking::adjustReputationCall::abi_encode_returns(&10_000)),
             );
         }
-        self.vm.mock_call(
+        vm.mock_call(
             STAKING,
             IStaking::freezeCall { operator: who }.abi_encode(),
             U256::ZERO,
             Ok(Vec::new()),
         );
-        self.vm.mock_call(
+        vm.mock_call(
             STAKING,
             IStaking::unfreezeCall { operator: who }.abi_encode(),
             U256::ZERO,
@@ -184,7 +222,7 @@ impl Env {
         );
         let slash =
             IStaking::slashCall { operator: who, amount: u(SLASH), recipient: Address::ZERO };
-        self.vm.mock_call(
+        vm.mock_call(
             STAKING,
             slash.abi_encode(),
             U256::ZERO,
@@ -201,7 +239,7 @@ impl Env {
     }
 
     pub(super) fn submit(&mut self) -> U256 {
-        self.vm.set_sender(USER);
+        self.sender(USER);
         self.vm.set_value(u(PRICE));
         let id = self.market.submit_job(MODEL, INPUT, Address::ZERO, self.now + 1_000).unwrap();
         self.vm.set_value(U256::ZERO);
@@ -213,7 +251,7 @@ impl Env {
         let id = self.submit();
         self.advance(1, 1);
         let asserter = self.market.assign_job(id).unwrap();
-        self.vm.set_sender(asserter);
+        self.sender(asserter);
         self.market.assert_result(id, output, B256::repeat_byte(0x77)).unwrap();
         (id, asserter)
     }

@@ -5,6 +5,8 @@ use assay_contract_common::draw;
 use assay_contract_kit::testing::MockHost;
 
 use super::harness::*;
+use assay_sampling::SamplingError;
+
 use crate::{status, JobMarket, MarketError};
 
 #[test]
@@ -16,7 +18,8 @@ fn constructor_rejects_zero_epoch_and_sets_wiring() {
         Err(MarketError::InvalidParams(_))
     ));
     let env = Env::new(1);
-    assert_eq!(env.market.contracts(), (TOKEN, STAKING, REGISTRY, RESOLVER));
+    assert_eq!(env.market.contracts(), (TOKEN, STAKING, REGISTRY, SAMPLING));
+    assert_eq!(env.sampling.contracts(), (MARKET, STAKING, REGISTRY, RESOLVER));
     assert_eq!(env.market.epoch_timing(), (T0, EPOCH));
     assert_eq!(env.market.owner(), OWNER);
 }
@@ -24,36 +27,34 @@ fn constructor_rejects_zero_epoch_and_sets_wiring() {
 #[test]
 fn params_are_owner_only_and_must_keep_cheating_unprofitable() {
     let mut env = Env::new(1);
-    let m = &mut env.market;
-    env.vm.set_sender(USER);
-    let ok = |m: &mut JobMarket, p: u32, n: u8, s: u64, c: u64, disc: u16, t: u64| {
-        m.set_params(p, n, u(R_A), u(R_V), u(s), u(c), 100_000, disc, t, t, t, t, t)
+    let set = |env: &mut Env, p: u32, n: u8, s: u64, c: u64, disc: u16, t: u64| {
+        env.sampling.set_params(p, n, u(R_A), u(R_V), u(s), u(c), 100_000, disc, t, t, t, t, t)
     };
-    assert!(matches!(ok(m, 10_000, 2, 100, 1, 0, 60), Err(MarketError::Unauthorized(_))));
-    env.vm.set_sender(OWNER);
+    env.sender(USER);
+    assert!(matches!(set(&mut env, 10_000, 2, 100, 1, 0, 60), Err(SamplingError::Unauthorized(_))));
+    env.sender(OWNER);
     // DESIGN 3.2: S = 100 C needs p near 1 %; 0.9 % fails, 1.1 % passes.
     assert!(matches!(
-        ok(m, 9_000, 2, 100_000, 1_000, 0, 60),
-        Err(MarketError::HonestyConditionViolated(_))
+        set(&mut env, 9_000, 2, 100_000, 1_000, 0, 60),
+        Err(SamplingError::HonestyConditionViolated(_))
     ));
-    ok(m, 11_000, 2, 100_000, 1_000, 0, 60).unwrap();
-    assert!(matches!(ok(m, 11_000, 9, 100_000, 1_000, 0, 60), Err(MarketError::InvalidParams(_))));
-    assert!(matches!(
-        ok(m, 11_000, 2, 100_000, 1_000, 10_001, 60),
-        Err(MarketError::InvalidParams(_))
-    ));
-    assert!(matches!(ok(m, 11_000, 2, 100_000, 1_000, 0, 0), Err(MarketError::InvalidParams(_))));
-    assert!(matches!(ok(m, 11_000, 0, 100_000, 1_000, 0, 60), Err(MarketError::InvalidParams(_))));
-    let p = m.params();
+    set(&mut env, 11_000, 2, 100_000, 1_000, 0, 60).unwrap();
+    for bad in [(9, 0, 60), (2, 10_001, 60), (2, 0, 0), (0, 0, 60)] {
+        assert!(matches!(
+            set(&mut env, 11_000, bad.0, 100_000, 1_000, bad.1, bad.2),
+            Err(SamplingError::InvalidParams(_))
+        ));
+    }
+    let p = env.sampling.params();
     assert_eq!((p.0, p.1, p.4, p.5), (11_000, 2, u(100_000), u(1_000)));
-    env.vm.set_sender(USER);
-    assert!(matches!(env.market.set_dispute_resolver(USER), Err(MarketError::Unauthorized(_))));
+    env.sender(USER);
+    assert!(matches!(env.sampling.set_dispute_resolver(USER), Err(SamplingError::Unauthorized(_))));
 }
 
 #[test]
 fn submission_checks_model_fee_and_deadline() {
     let mut env = Env::new(1);
-    env.vm.set_sender(USER);
+    env.sender(USER);
     env.vm.set_value(u(PRICE - 1));
     let deadline = env.now + 100;
     assert!(matches!(
@@ -110,7 +111,7 @@ fn unknown_models_are_named() {
         crate::IModelRegistry::modelCall { modelId: MODEL }.abi_encode(),
         Ok(ret),
     );
-    env.vm.set_sender(USER);
+    env.sender(USER);
     env.vm.set_value(u(PRICE));
     assert!(matches!(
         env.market.submit_job(MODEL, INPUT, Address::ZERO, env.now + 9),
@@ -143,13 +144,13 @@ fn only_the_asserter_asserts_and_only_in_time() {
     env.advance(1, 1);
     let asserter = env.market.assign_job(id).unwrap();
     let stranger = miners().into_iter().find(|m| *m != asserter).unwrap();
-    env.vm.set_sender(stranger);
+    env.sender(stranger);
     assert!(matches!(
         env.market.assert_result(id, B256::ZERO, B256::ZERO),
         Err(MarketError::NotAsserter(_))
     ));
     env.advance(1, 61);
-    env.vm.set_sender(asserter);
+    env.sender(asserter);
     assert!(matches!(
         env.market.assert_result(id, B256::ZERO, B256::ZERO),
         Err(MarketError::DeadlinePassed(_))

@@ -6,5 +6,6 @@
 mod batches;
 mod harness;
 mod lifecycle;
+mod pairing;
 mod sampling;
 mod settlement;

@@ -7,6 +7,8 @@ use assay_contract_common::{
 };
 
 use super::harness::*;
+use assay_sampling::SamplingError;
+
 use crate::{status, MarketError};
 
 const OUT: B256 = B256::repeat_byte(0x55);
@@ -21,20 +23,20 @@ fn challenged(env: &mut Env) -> (U256, Address, Vec<Address>) {
     let (id, asserter) = env.asserted(OUT);
     env.advance(1, 1);
     assert!(env.market.draw_challenge(id).unwrap());
-    let validators = env.market.job_validators(id).0;
+    let validators = env.sampling.job_validators(id).0;
     (id, asserter, validators)
 }
 
 fn commit(env: &mut Env, id: U256, v: Address, hash: B256) {
-    env.vm.set_sender(v);
-    env.market
+    env.sender(v);
+    env.sampling
         .commit_validation(id, validation_commitment(onchain_job_key(id), v, hash, salt(v)))
         .unwrap();
 }
 
 fn reveal(env: &mut Env, id: U256, v: Address, hash: B256) {
-    env.vm.set_sender(v);
-    env.market.reveal_validation(id, hash, salt(v)).unwrap();
+    env.sender(v);
+    env.sampling.reveal_validation(id, hash, salt(v)).unwrap();
 }
 
 #[test]
@@ -79,7 +81,7 @@ fn validators_exclude_the_asserter_and_follow_the_draw() {
 fn a_hidden_epoch_seed_blocks_draws_until_revealed() {
     let mut env = Env::new(1_000_000);
     let seed = B256::repeat_byte(9);
-    env.vm.set_sender(COORD);
+    env.sender(COORD);
     env.market.commit_epoch_seed(1, seed_commitment(1, seed)).unwrap();
     env.advance(0, EPOCH);
     let (id, _) = env.asserted(OUT);
@@ -92,45 +94,48 @@ fn a_hidden_epoch_seed_blocks_draws_until_revealed() {
     let weights: Vec<U256> =
         miners().iter().map(|m| if *m == asserter { U256::ZERO } else { u(100) }).collect();
     let first = draw::pick_distinct(expected, &weights, 2)[0];
-    assert_eq!(env.market.job_validators(id).0[0], miners()[first]);
+    assert_eq!(env.sampling.job_validators(id).0[0], miners()[first]);
 }
 
 #[test]
 fn commit_reveal_enforces_membership_order_and_deadlines() {
     let mut env = Env::new(1_000_000);
     let (id, asserter, v) = challenged(&mut env);
-    env.vm.set_sender(asserter);
+    env.sender(asserter);
     assert!(matches!(
-        env.market.commit_validation(id, B256::ZERO),
-        Err(MarketError::NotValidator(_))
+        env.sampling.commit_validation(id, B256::ZERO),
+        Err(SamplingError::NotValidator(_))
     ));
     commit(&mut env, id, v[0], OUT);
     assert!(matches!(
-        env.market.commit_validation(id, B256::ZERO),
-        Err(MarketError::AlreadyCommitted(_))
+        env.sampling.commit_validation(id, B256::ZERO),
+        Err(SamplingError::AlreadyCommitted(_))
     ));
     // Reveal opens only when everyone committed or the commit phase ended.
     assert!(matches!(
-        env.market.reveal_validation(id, OUT, salt(v[0])),
-        Err(MarketError::RevealNotOpen(_))
+        env.sampling.reveal_validation(id, OUT, salt(v[0])),
+        Err(SamplingError::RevealNotOpen(_))
     ));
     commit(&mut env, id, v[1], OUT);
-    env.vm.set_sender(v[0]);
+    env.sender(v[0]);
     assert!(matches!(
-        env.market.reveal_validation(id, BAD, salt(v[0])),
-        Err(MarketError::CommitmentMismatch(_))
+        env.sampling.reveal_validation(id, BAD, salt(v[0])),
+        Err(SamplingError::CommitmentMismatch(_))
     ));
-    assert!(matches!(env.market.finalize_challenge(id), Err(MarketError::ChallengeStillOpen(_))));
+    assert!(matches!(
+        env.sampling.finalize_challenge(id),
+        Err(SamplingError::ChallengeStillOpen(_))
+    ));
     reveal(&mut env, id, v[0], OUT);
     env.advance(1, 121);
-    env.vm.set_sender(v[1]);
+    env.sender(v[1]);
     assert!(matches!(
-        env.market.reveal_validation(id, OUT, salt(v[1])),
-        Err(MarketError::RevealClosed(_))
+        env.sampling.reveal_validation(id, OUT, salt(v[1])),
+        Err(SamplingError::RevealClosed(_))
     ));
     assert!(matches!(
-        env.market.commit_validation(id, B256::ZERO),
-        Err(MarketError::CommitClosed(_))
+        env.sampling.commit_validation(id, B256::ZERO),
+        Err(SamplingError::CommitClosed(_))
     ));
 }
 
@@ -144,7 +149,7 @@ fn matching_validators_accept_the_job_and_share_rewards() {
     for x in &v {
         reveal(&mut env, id, *x, OUT);
     }
-    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::ACCEPTED);
+    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::ACCEPTED);
     // 10 % user discount on a verified job.
     assert_eq!(env.market.fee_balance(USER), u(PRICE / 10));
     assert_eq!(env.market.fee_balance(asserter), u(PRICE - PRICE / 10));
@@ -160,7 +165,7 @@ fn an_absent_validator_does_not_block_acceptance() {
     env.advance(1, 61);
     reveal(&mut env, id, v[0], OUT);
     env.advance(1, 60);
-    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::ACCEPTED);
+    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::ACCEPTED);
     assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V));
     assert_eq!(env.market.accrued_reward(0, v[1]), U256::ZERO);
 }
@@ -173,18 +178,21 @@ fn a_mismatch_disputes_and_the_resolver_slashes_the_liar() {
     commit(&mut env, id, v[1], BAD);
     reveal(&mut env, id, v[0], BAD);
     reveal(&mut env, id, v[1], BAD);
-    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::DISPUTED);
-    env.vm.set_sender(USER);
-    assert!(matches!(env.market.resolve_dispute(id, BAD), Err(MarketError::NotDisputeResolver(_))));
-    env.vm.set_sender(RESOLVER);
-    env.market.resolve_dispute(id, BAD).unwrap();
+    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
+    env.sender(USER);
+    assert!(matches!(
+        env.sampling.resolve_dispute(id, BAD),
+        Err(SamplingError::NotDisputeResolver(_))
+    ));
+    env.sender(RESOLVER);
+    env.sampling.resolve_dispute(id, BAD).unwrap();
     // The asserter lied: the job is rejected, the fee refunded, the validators rewarded with
     // R_V and half the slash.
     assert_eq!(env.status(id), status::REJECTED);
     assert_eq!(env.market.fee_balance(USER), u(PRICE));
     assert_eq!(env.market.fee_balance(asserter), U256::ZERO);
     assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V / 2 + SLASH / 4));
-    assert!(matches!(env.market.resolve_dispute(id, BAD), Err(MarketError::WrongStatus(_))));
+    assert!(matches!(env.sampling.resolve_dispute(id, BAD), Err(SamplingError::WrongStatus(_))));
 }
 
 #[test]
@@ -195,9 +203,9 @@ fn a_lying_validator_loses_the_dispute() {
     commit(&mut env, id, v[1], BAD);
     reveal(&mut env, id, v[0], OUT);
     reveal(&mut env, id, v[1], BAD);
-    assert_eq!(env.market.finalize_challenge(id).unwrap(), status::DISPUTED);
-    env.vm.set_sender(RESOLVER);
-    env.market.resolve_dispute(id, OUT).unwrap();
+    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
+    env.sender(RESOLVER);
+    env.sampling.resolve_dispute(id, OUT).unwrap();
     assert_eq!(env.status(id), status::ACCEPTED);
     // Winners (asserter and the honest validator) split half of the liar's slash.
     assert_eq!(env.market.accrued_reward(0, asserter), u(R_A + SLASH / 4));

@@ -10,13 +10,13 @@ use crate::MarketError;
 fn seeds_are_committed_ahead_and_revealed_only_once_matching() {
     let mut env = Env::new(1);
     let seed = B256::repeat_byte(3);
-    env.vm.set_sender(USER);
+    env.sender(USER);
     env.set_eligible(USER, 2, false);
     assert!(matches!(
         env.market.commit_epoch_seed(1, seed_commitment(1, seed)),
         Err(MarketError::NotCoordinator(_))
     ));
-    env.vm.set_sender(COORD);
+    env.sender(COORD);
     assert!(matches!(
         env.market.commit_epoch_seed(0, seed_commitment(0, seed)),
         Err(MarketError::EpochNotFuture(_))
@@ -46,7 +46,7 @@ fn seeds_are_committed_ahead_and_revealed_only_once_matching() {
 #[test]
 fn a_seed_never_revealed_is_forfeited_and_slashed() {
     let mut env = Env::new(1);
-    env.vm.set_sender(COORD);
+    env.sender(COORD);
     env.market.commit_epoch_seed(1, B256::repeat_byte(1)).unwrap();
     let slash =
         crate::IStaking::slashCall { operator: COORD, amount: u(SLASH), recipient: Address::ZERO };
@@ -86,7 +86,7 @@ fn paid_asserter(env: &mut Env) -> Address {
     let (id, asserter) = env.asserted(B256::repeat_byte(5));
     env.advance(1, 1);
     env.market.draw_challenge(id).unwrap();
-    env.vm.set_sender(asserter);
+    env.sender(asserter);
     asserter
 }
 
@@ -111,13 +111,13 @@ fn a_refused_fee_transfer_is_named() {
 fn a_failing_callback_is_logged_and_never_blocks_the_job() {
     let mut env = Env::new(1);
     let consumer = Address::repeat_byte(0xcc);
-    env.vm.set_sender(USER);
+    env.sender(USER);
     env.vm.set_value(u(PRICE));
     let id = env.market.submit_job(MODEL, INPUT, consumer, env.now + 100).unwrap();
     env.vm.set_value(U256::ZERO);
     env.advance(1, 1);
     let asserter = env.market.assign_job(id).unwrap();
-    env.vm.set_sender(asserter);
+    env.sender(asserter);
     env.market.assert_result(id, B256::repeat_byte(5), B256::ZERO).unwrap();
     env.advance(1, 1);
     env.market.draw_challenge(id).unwrap();

@@ -1,5 +1,6 @@
 //! Protocol parameters and their validation: a parameter set that breaks the honesty condition
-//! `p * (1 - r^n) * (R_A + S) > C` never takes effect.
+//! `p * (1 - r^n) * (R_A + S) > C` never takes effect. The ones the job market applies itself
+//! are copied to it in the same transaction (`JobMarket.setMarketParams`).
 
 use alloy_primitives::{
     aliases::{U16, U32, U64, U8},
@@ -8,7 +9,7 @@ use alloy_primitives::{
 use assay_contract_common::honesty::{self, HonestyError};
 use stylus_sdk::prelude::*;
 
-use crate::{IJobMarket, JobMarket, MarketError, Result};
+use crate::{ISampling, Result, Sampling, SamplingError};
 
 /// Most validators a challenge may draw (bounds the gas of a challenge).
 pub const MAX_VALIDATORS: u8 = 8;
@@ -30,22 +31,22 @@ pub(crate) struct NewParams {
     pub(crate) seed_reveal_grace: u64,
 }
 
-fn honesty_error(e: HonestyError) -> MarketError {
+fn honesty_error(e: HonestyError) -> SamplingError {
     match e {
         HonestyError::Unprofitable { expected_loss_scaled, cheat_cost_scaled } => {
-            IJobMarket::HonestyConditionViolated {
+            ISampling::HonestyConditionViolated {
                 expectedLossScaled: expected_loss_scaled,
                 cheatCostScaled: cheat_cost_scaled,
             }
             .into()
         }
         HonestyError::FractionOutOfRange | HonestyError::NoValidators | HonestyError::Overflow => {
-            IJobMarket::InvalidParams {}.into()
+            ISampling::InvalidParams {}.into()
         }
     }
 }
 
-impl JobMarket {
+impl Sampling {
     pub(crate) fn _set_params(&mut self, new: NewParams) -> Result<()> {
         let timeouts =
             [new.assert_timeout, new.commit_timeout, new.reveal_timeout, new.batch_window];
@@ -53,7 +54,7 @@ impl JobMarket {
             || new.user_discount_bps > 10_000
             || timeouts.contains(&0)
         {
-            return Err(IJobMarket::InvalidParams {}.into());
+            return Err(ISampling::InvalidParams {}.into());
         }
         honesty::check(
             new.challenge_ppm,
@@ -78,13 +79,13 @@ impl JobMarket {
         p.reveal_timeout.set(U64::from(new.reveal_timeout));
         p.batch_window.set(U64::from(new.batch_window));
         p.seed_reveal_grace.set(U64::from(new.seed_reveal_grace));
-        self.vm().log(IJobMarket::ParamsUpdated {
+        self.vm().log(ISampling::ParamsUpdated {
             challengePpm: new.challenge_ppm,
             validators: new.validators,
             asserterReward: new.asserter_reward,
             validatorReward: new.validator_reward,
             slashAmount: new.slash_amount,
         });
-        Ok(())
+        self._push_market_params()
     }
 }

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.23;
+
+/// Proof-of-Sampling for the Assay job market: the paired `IJobMarket` opens a challenge for every
+/// job its challenge coin selects; `n` validators drawn by stake (never the asserter) commit
+/// `keccak256(jobKey, validator, outputHash, salt)` and reveal; the comparison accepts the job or
+/// disputes it (stakes frozen) until the dispute resolver names the correct hash, and every
+/// outcome is settled back on the market (`IJobMarket.settleJob`). Also holds the protocol
+/// parameters and checks the honesty condition. Challenge states use the job status codes:
+/// 4 Challenged, 5 Accepted, 6 Disputed, 7 Rejected.
+interface ISampling {
+    event ChallengeDrawn(uint256 indexed jobId, address[] validators, uint64 commitDeadline, uint64 revealDeadline);
+    event ValidationCommitted(uint256 indexed jobId, address indexed validator);
+    event ValidationRevealed(uint256 indexed jobId, address indexed validator, bytes32 outputHash);
+    event ValidatorAbsent(uint256 indexed jobId, address indexed validator);
+    event JobDisputed(uint256 indexed jobId, address indexed asserter, address[] dissenters);
+    event DisputeResolved(uint256 indexed jobId, bytes32 correctOutputHash, address[] losers);
+    event ParamsUpdated(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount);
+    event DisputeResolverSet(address indexed resolver);
+
+    error UnknownJob(uint256 jobId);
+    error WrongStatus(uint256 jobId, uint8 status);
+    error NotValidator(uint256 jobId, address account);
+    error AlreadyCommitted(uint256 jobId, address validator);
+    error CommitClosed(uint256 jobId, uint64 deadline);
+    error RevealNotOpen(uint256 jobId);
+    error RevealClosed(uint256 jobId, uint64 deadline);
+    error CommitmentMismatch(uint256 jobId, address validator);
+    error ChallengeStillOpen(uint256 jobId, uint64 revealDeadline);
+    error NotDisputeResolver(address account);
+    error NotJobMarket(address account);
+    error HonestyConditionViolated(uint256 expectedLossScaled, uint256 cheatCostScaled);
+    error InvalidParams();
+    error ExternalCallFailed(address target);
+
+    /// Job market only: draws the validators of a challenged job from `seed`. Returns false (and
+    /// stores nothing) when no miner other than the asserter has weight.
+    function openChallenge(uint256 jobId, bytes32 seed, bytes32 modelId, address asserter, bytes32 jobKey, bytes32 outputHash) external returns (bool);
+    function commitValidation(uint256 jobId, bytes32 commitment) external;
+    function revealValidation(uint256 jobId, bytes32 outputHash, bytes32 salt) external;
+    function finalizeChallenge(uint256 jobId) external returns (uint8);
+    function resolveDispute(uint256 jobId, bytes32 correctOutputHash) external;
+
+    /// `(status, asserter, outputHash, commitDeadline, revealDeadline)`.
+    function challenge(uint256 jobId) external view returns (uint8, address, bytes32, uint64, uint64);
+    function jobValidators(uint256 jobId) external view returns (address[] memory, uint8[] memory, bytes32[] memory);
+    function params() external view returns (uint32, uint8, uint256, uint256, uint256, uint256, uint32, uint16, uint64, uint64, uint64, uint64, uint64);
+    /// `(jobMarket, staking, registry, disputeResolver)`.
+    function contracts() external view returns (address, address, address, address);
+
+    function setParams(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace) external;
+    function setDisputeResolver(address resolver) external;
+}

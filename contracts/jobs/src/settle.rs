@@ -1,0 +1,133 @@
+//! The challenge coin and the hand-off to `Sampling`: an asserted job is accepted at once unless
+//! the coin challenges it; a challenged job goes to the sampling contract, which settles it back
+//! through `settleJob` (accepted, disputed or rejected). Acceptance pays the fee (less the user's
+//! discount on verified jobs), accrues `R_A` and calls the dApp's callback.
+
+use alloy_primitives::{Address, B256, U256};
+use assay_contract_common::{draw, wide};
+use stylus_sdk::prelude::*;
+
+use crate::{status, IJobMarket, JobMarket, Result};
+
+/// Reputation gained by an asserter for each accepted job (basis points).
+pub const ACCEPT_BONUS: i32 = 10;
+
+impl JobMarket {
+    /// Reverts with `NotSampling` unless the paired sampling contract is calling.
+    pub(crate) fn _only_sampling(&self) -> Result<()> {
+        let caller = self.vm().msg_sender();
+        if caller.is_zero() || caller != self.sampling.get() {
+            return Err(IJobMarket::NotSampling { account: caller }.into());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn _draw_challenge(&mut self, job_id: U256) -> Result<bool> {
+        self._expect(job_id, status::ASSERTED)?;
+        let (asserted_block, asserted_at, job_key) = {
+            let job = self.jobs.get(job_id);
+            (
+                job.asserted_block.get().to::<u64>(),
+                job.asserted_at.get().to::<u64>(),
+                job.job_key.get(),
+            )
+        };
+        let current = self._l2_block()?;
+        let (hash, late) = self._draw_hash(asserted_block, current)?;
+        let epoch_seed = self._seed_for(self.epoch_at(asserted_at))?;
+        let seed = draw::challenge_seed(epoch_seed, hash, job_key);
+        let p = self.params.challenge_ppm.get().to::<u32>();
+        if !late && !draw::is_challenged(seed, p) {
+            self._accept(job_id, false)?;
+            return Ok(false);
+        }
+        self._start_challenge(job_id, seed)
+    }
+
+    /// Hands a challenged job to `Sampling`; with no validator to draw, the job is accepted.
+    pub(crate) fn _start_challenge(&mut self, job_id: U256, seed: B256) -> Result<bool> {
+        let (model_id, asserter, job_key, output_hash) = {
+            let job = self.jobs.get(job_id);
+            (job.model_id.get(), job.asserter.get(), job.job_key.get(), job.output_hash.get())
+        };
+        self._set_status(job_id, status::CHALLENGED);
+        if self._open_challenge(job_id, seed, model_id, asserter, job_key, output_hash)? {
+            return Ok(true);
+        }
+        self._accept(job_id, false)?;
+        Ok(false)
+    }
+
+    /// `settleJob`: the sampling contract's verdict on a challenged job.
+    pub(crate) fn _settle(
+        &mut self,
+        job_id: U256,
+        outcome: u8,
+        accounts: &[Address],
+        amounts: &[U256],
+    ) -> Result<()> {
+        self._only_sampling()?;
+        let current = self._status(job_id)?;
+        let allowed = match outcome {
+            status::DISPUTED => current == status::CHALLENGED,
+            status::ACCEPTED => current == status::CHALLENGED || current == status::DISPUTED,
+            status::REJECTED => current == status::DISPUTED,
+            _ => return Err(IJobMarket::InvalidParams {}.into()),
+        };
+        if !allowed {
+            return Err(IJobMarket::WrongStatus { jobId: job_id, status: current }.into());
+        }
+        if accounts.len() != amounts.len() {
+            return Err(IJobMarket::InvalidParams {}.into());
+        }
+        for (account, amount) in accounts.iter().zip(amounts) {
+            self._accrue(*account, *amount)?;
+        }
+        match outcome {
+            status::DISPUTED => self._set_status(job_id, status::DISPUTED),
+            status::ACCEPTED => self._accept(job_id, true)?,
+            _ => {
+                self._refund(job_id)?;
+                self._set_status(job_id, status::REJECTED);
+            }
+        }
+        Ok(())
+    }
+
+    /// Final acceptance: the fee goes to the asserter (less the user's discount for a verified
+    /// job), `R_A` accrues, the asserter's reputation rises and the consumer is called.
+    pub(crate) fn _accept(&mut self, job_id: U256, challenged: bool) -> Result<()> {
+        let (requester, asserter, fee, output_hash, trace_root, callback) = {
+            let job = self.jobs.get(job_id);
+            (
+                job.requester.get(),
+                job.asserter.get(),
+                job.fee.get(),
+                job.output_hash.get(),
+                job.trace_root.get(),
+                job.callback.get(),
+            )
+        };
+        self._set_status(job_id, status::ACCEPTED);
+        let discount = if challenged {
+            let bps = U256::from(self.params.user_discount_bps.get().to::<u16>());
+            wide::div_small(fee.saturating_mul(bps), 10_000).unwrap_or_default()
+        } else {
+            U256::ZERO
+        };
+        self._credit_fee(requester, discount)?;
+        self._credit_fee(asserter, fee.saturating_sub(discount))?;
+        self._accrue(asserter, self.params.asserter_reward.get())?;
+        self.vm().log(IJobMarket::JobAccepted {
+            jobId: job_id,
+            asserter,
+            outputHash: output_hash,
+            challenged,
+        });
+        self._adjust_reputation(asserter, ACCEPT_BONUS)?;
+        if !callback.is_zero() && !self._deliver(callback, job_id, output_hash, trace_root) {
+            self.vm().log(IJobMarket::CallbackFailed { jobId: job_id, callback });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! Calls out of the sampling contract: the model registry and staking (candidates, freezes,
+//! slashes, reputation) and the paired job market (settlements, parameters). Every failure
+//! becomes `ExternalCallFailed(target)`.
+
+use alloc::vec::Vec;
+
+use alloy_primitives::{Address, B256, U256};
+use assay_contract_kit::calls::{call_mut, call_view};
+
+use crate::{IJobMarket, IModelRegistry, ISampling, IStaking, Result, Sampling, SamplingError};
+
+fn failed(target: Address) -> SamplingError {
+    ISampling::ExternalCallFailed { target }.into()
+}
+
+impl Sampling {
+    /// Miners serving a model with their current selection weights (zero when ineligible).
+    pub(crate) fn _candidates(&self, model_id: B256) -> Result<(Vec<Address>, Vec<U256>)> {
+        let registry = self.registry.get();
+        let servers = call_view(self, registry, &IModelRegistry::serversCall { modelId: model_id })
+            .ok_or_else(|| failed(registry))?;
+        let staking = self.staking.get();
+        let weights =
+            call_view(self, staking, &IStaking::weightsCall { operators: servers.clone() })
+                .ok_or_else(|| failed(staking))?;
+        if weights.len() != servers.len() {
+            return Err(failed(staking));
+        }
+        Ok((servers, weights))
+    }
+
+    pub(crate) fn _freeze(&mut self, operator: Address) -> Result<()> {
+        let staking = self.staking.get();
+        call_mut(self, staking, &IStaking::freezeCall { operator })
+            .map(|_| ())
+            .ok_or_else(|| failed(staking))
+    }
+
+    pub(crate) fn _unfreeze(&mut self, operator: Address) -> Result<()> {
+        let staking = self.staking.get();
+        call_mut(self, staking, &IStaking::unfreezeCall { operator })
+            .map(|_| ())
+            .ok_or_else(|| failed(staking))
+    }
+
+    /// Slashes up to `amount` and burns it; returns what was taken.
+    pub(crate) fn _slash(&mut self, operator: Address, amount: U256) -> Result<U256> {
+        let staking = self.staking.get();
+        let call = IStaking::slashCall { operator, amount, recipient: Address::ZERO };
+        call_mut(self, staking, &call).ok_or_else(|| failed(staking))
+    }
+
+    pub(crate) fn _adjust_reputation(&mut self, operator: Address, delta: i32) -> Result<()> {
+        let staking = self.staking.get();
+        call_mut(self, staking, &IStaking::adjustReputationCall { operator, delta })
+            .map(|_| ())
+            .ok_or_else(|| failed(staking))
+    }
+
+    /// `JobMarket.settleJob`: the verdict, with the rewards to accrue.
+    pub(crate) fn _settle(
+        &mut self,
+        job_id: U256,
+        outcome: u8,
+        accounts: Vec<Address>,
+        amounts: Vec<U256>,
+    ) -> Result<()> {
+        let market = self.job_market.get();
+        let call = IJobMarket::settleJobCall { jobId: job_id, outcome, accounts, amounts };
+        call_mut(self, market, &call).map(|_| ()).ok_or_else(|| failed(market))
+    }
+
+    /// `JobMarket.setMarketParams`: the parameters the market applies itself.
+    pub(crate) fn _push_market_params(&mut self) -> Result<()> {
+        let market = self.job_market.get();
+        let p = &self.params;
+        let call = IJobMarket::setMarketParamsCall {
+            challengePpm: p.challenge_ppm.get().to(),
+            asserterReward: p.asserter_reward.get(),
+            slashAmount: p.slash_amount.get(),
+            userDiscountBps: p.user_discount_bps.get().to(),
+            assertTimeout: p.assert_timeout.get().to(),
+            batchWindow: p.batch_window.get().to(),
+            seedRevealGrace: p.seed_reveal_grace.get().to(),
+        };
+        call_mut(self, market, &call).map(|_| ()).ok_or_else(|| failed(market))
+    }
+}
