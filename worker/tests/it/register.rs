@@ -116,6 +116,12 @@ fn key(index: usize) -> PrivateKeySigner {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_stakes_serves_and_is_idempotent() {
     let Some(wasm) = wasm_dir() else {
+        // CI (.ci/test) builds the wasm and exports the folder: missing wasm there is a failure.
+        assert!(
+            std::env::var_os("ASSAY_CONTRACTS_TARGET_DIR").is_none(),
+            "ASSAY_CONTRACTS_TARGET_DIR is set but holds no contract wasm; build it with \
+             `cargo build --release --target wasm32-unknown-unknown --lib` in contracts/"
+        );
         println!("SKIP: the contracts' release wasm is not built (ASSAY_CONTRACTS_TARGET_DIR)");
         return;
     };
