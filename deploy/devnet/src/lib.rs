@@ -1,0 +1,53 @@
+//! The whole Assay network on one machine, in one process: the test node (chain id 412346), the
+//! contracts deployed and wired, staked workers serving the bundled models, and the
+//! coordinator's OpenAI-compatible API ([`network::start`]); [`demo::run`] sends a batch of
+//! requests and reports what the network did with them. The `devnet` binary wraps both; the
+//! end-to-end tests use them directly.
+
+pub mod demo;
+pub mod network;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Runs a local Assay network: test node, contracts, coordinator and workers.
+#[derive(Debug, Parser)]
+#[command(name = "devnet", version, about, long_about = None)]
+pub struct Options {
+    /// Folder for the deployment manifest, the coordinator's SQLite database and converted
+    /// models.
+    #[arg(long, env = "ASSAY_DEVNET_DIR", default_value = ".devnet")]
+    pub data_dir: PathBuf,
+    /// all-MiniLM-L6-v2 safetensors folder (from `worker/scripts/fetch-models.sh`).
+    #[arg(long, env = "ASSAY_MINILM_DIR")]
+    pub minilm: PathBuf,
+    /// SmolLM2-135M-Instruct GGUF file (from `worker/scripts/fetch-models.sh`).
+    #[arg(long, env = "ASSAY_SMOLLM2_GGUF")]
+    pub smollm2: PathBuf,
+    /// Folder holding the contracts' release wasm (built from `contracts/` when not given).
+    #[arg(long, env = "ASSAY_WASM_DIR")]
+    pub wasm_dir: Option<PathBuf>,
+    /// Port of the chain's JSON-RPC.
+    #[arg(long, default_value_t = 8547)]
+    pub rpc_port: u16,
+    /// Port of the coordinator's HTTP API.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Workers to start (each a staked miner with its own key, anvil accounts 1..).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub workers: u8,
+    /// Of those, how many cheat (corrupt every output hash), to watch disputes happen.
+    #[arg(long, default_value_t = 0)]
+    pub dishonest: u8,
+    /// Probability that a job is re-executed by validators.
+    #[arg(long, default_value_t = 0.3)]
+    pub challenge_probability: f64,
+    /// Send a batch of chat and embedding requests, print a report and exit.
+    #[arg(long)]
+    pub demo: bool,
+    /// Requests of each kind the demo sends.
+    #[arg(long, default_value_t = 6)]
+    pub demo_jobs: usize,
+}
+

@@ -1,0 +1,256 @@
+//! Bringing the network up: models, chain, contracts, miners, coordinator, workers.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use assay_deploy::{Funding, ModelArg, WasmSource};
+use assay_protocol::deployment::Manifest;
+use assay_test_node::genesis::{ANVIL_ACCOUNTS, DEV_KEY};
+use assay_worker::{chain::Registration, key::WorkerKey, runner};
+use eyre::{Result, WrapErr, bail};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::Options;
+
+/// The API key the local coordinator accepts.
+pub const API_KEY: &str = assay_coordinator::DEV_API_KEY;
+
+/// A running local network.
+pub struct Network {
+    /// The chain.
+    pub node: assay_test_node::NodeHandle,
+    /// The coordinator.
+    pub coordinator: assay_coordinator::Handle,
+    /// Where the contracts are.
+    pub manifest: Manifest,
+    /// Worker addresses and whether each cheats.
+    pub workers: Vec<(Address, bool)>,
+    /// Readable model names served.
+    pub models: Vec<String>,
+    worker_tasks: Vec<JoinHandle<()>>,
+    stop_workers: CancellationToken,
+}
+
+fn step(text: &str) {
+    println!("==> {text}");
+}
+
+/// Converts a published model into the engine's format unless that was done before.
+fn engine_model(from: &Path, out: &Path) -> Result<()> {
+    if assay_convert::dir::ModelDir::open(out).is_ok() {
+        println!("    {} (already converted)", out.display());
+        return Ok(());
+    }
+    let m = assay_convert::convert(from, out)
+        .wrap_err_with(|| format!("converting {} into {}", from.display(), out.display()))?;
+    println!("    {} -> {} (model id {})", from.display(), out.display(), m.model_id);
+    Ok(())
+}
+
+/// Starts everything, in order, printing progress.
+pub async fn start(args: &Options) -> Result<Network> {
+    std::fs::create_dir_all(&args.data_dir)
+        .wrap_err_with(|| format!("creating {}", args.data_dir.display()))?;
+    step("bundled models in the engine's integer format");
+    let minilm = args.data_dir.join("models/minilm");
+    let smollm2 = args.data_dir.join("models/smollm2");
+    engine_model(&args.minilm, &minilm)?;
+    engine_model(&args.smollm2, &smollm2)?;
+
+    step(&format!("test node (chain id 412346) on 127.0.0.1:{}", args.rpc_port));
+    let node_config = assay_test_node::Config {
+        print_banner: false,
+        ..assay_test_node::Config::default().with_port(args.rpc_port)
+    };
+    let node = assay_test_node::spawn(node_config)
+        .await
+        .wrap_err_with(|| format!("starting the test node on port {}", args.rpc_port))?;
+    let rpc_url = node.url();
+    println!("    {rpc_url}");
+
+    step("contracts: deploy, activate, wire, parameters, models");
+    // The chain is new on every start, so is the deployment.
+    let manifest_path = args.data_dir.join("deployment.json");
+    std::fs::remove_file(&manifest_path).ok();
+    let deployer = PrivateKeySigner::from_bytes(&DEV_KEY).expect("the dev key is valid");
+    let mut deploy = assay_deploy::Config::new(rpc_url.clone(), deployer.clone());
+    if let Some(dir) = &args.wasm_dir {
+        deploy.wasm = WasmSource::Dir(dir.clone());
+    }
+    deploy.models = vec![
+        ModelArg { name: "minilm".into(), dir: minilm.clone() },
+        ModelArg { name: "smollm2".into(), dir: smollm2.clone() },
+    ];
+    deploy.out = Some(manifest_path.clone());
+    let min_stake = deploy.params.staking.min_miner_stake;
+    let report = assay_deploy::run_with_report(&deploy).await.wrap_err("deploying")?;
+    for (name, why) in &report.skipped {
+        println!("    warning: {name} not deployed: {why}");
+    }
+    let manifest = report.manifest;
+
+    let keys: Vec<WorkerKey> = ANVIL_ACCOUNTS
+        .iter()
+        .skip(1)
+        .take(usize::from(args.workers))
+        .map(|(_, key)| WorkerKey::from_hex(&key.to_string(), "anvil account").expect("valid"))
+        .collect();
+    step(&format!("{} miners: fund, stake, serve both models", keys.len()));
+    let stake = min_stake.saturating_mul(U256::from(2));
+    let funding = Funding {
+        accounts: keys.iter().map(WorkerKey::address).collect(),
+        eth: U256::from(10u128.pow(19)),
+        assay: stake,
+    };
+    assay_deploy::fund(&rpc_url, deployer, &manifest, &funding, true).await.wrap_err("funding")?;
+    let model_ids: Vec<_> = manifest.models.iter().map(|m| m.model_id).collect();
+    for key in &keys {
+        let reg = Registration {
+            rpc_url: rpc_url.clone(),
+            manifest: manifest.clone(),
+            key: key.clone(),
+            models: model_ids.clone(),
+            stake: Some(stake),
+        };
+        assay_worker::chain::register(&reg, |line| println!("    {line}"))
+            .await
+            .wrap_err_with(|| format!("registering miner {}", key.address()))?;
+    }
+
+    step(&format!("coordinator on 127.0.0.1:{}", args.port));
+    let db = args.data_dir.join("coordinator.db");
+    for suffix in ["", "-wal", "-shm"] {
+        std::fs::remove_file(format!("{}{suffix}", db.display())).ok();
+    }
+    let coordinator = assay_coordinator::spawn(assay_coordinator::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
+        database_url: format!("sqlite://{}?mode=rwc", db.display()),
+        challenge_probability: args.challenge_probability,
+        rpc_url: Some(rpc_url.clone()),
+        manifest: Some(manifest_path),
+        ..assay_coordinator::Config::default()
+    })
+    .await
+    .wrap_err("starting the coordinator")?;
+
+    step(&format!("{} workers (each loads the models and runs a short benchmark)", keys.len()));
+    let stop_workers = CancellationToken::new();
+    let mut workers = Vec::new();
+    let mut worker_tasks = Vec::new();
+    for (i, key) in keys.into_iter().enumerate() {
+        let dishonest = i < usize::from(args.dishonest);
+        workers.push((key.address(), dishonest));
+        let config = runner::Config::new(key)
+            .with_coordinator(&coordinator.workers_url())
+            .with_model(&minilm)
+            .with_model(&smollm2)
+            .with_shutdown_grace(Duration::from_secs(10))
+            .with_chain(runner::ChainCheck { rpc_url: rpc_url.clone(), manifest: manifest.clone() })
+            .with_dishonest(dishonest);
+        let token = stop_workers.child_token();
+        worker_tasks.push(tokio::spawn(async move {
+            if let Err(e) = runner::run(config, token).await {
+                eprintln!("worker {i} stopped: {e}");
+            }
+        }));
+    }
+    let mut net = Network {
+        node,
+        coordinator,
+        manifest,
+        workers,
+        models: vec!["minilm".into(), "smollm2".into()],
+        worker_tasks,
+        stop_workers,
+    };
+    net.wait_until_served(Duration::from_secs(300)).await?;
+    Ok(net)
+}
+
+impl Network {
+    /// The coordinator's API base URL.
+    pub fn api(&self) -> String {
+        format!("{}/v1", self.coordinator.url())
+    }
+
+    /// Waits until every worker serves every model.
+    async fn wait_until_served(&mut self, limit: Duration) -> Result<()> {
+        let client = reqwest::Client::new();
+        let want = self.workers.len();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let models: Value = client
+                .get(format!("{}/models", self.api()))
+                .bearer_auth(API_KEY)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let ready = self.models.iter().all(|name| {
+                models["data"].as_array().into_iter().flatten().any(|m| {
+                    m["id"] == name.as_str() && m["assay"]["workers"].as_u64() == Some(want as u64)
+                })
+            });
+            if ready {
+                return Ok(());
+            }
+            if self.worker_tasks.iter().all(JoinHandle::is_finished) {
+                bail!("every worker stopped before connecting (see the errors above)");
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("workers did not connect within {limit:?}: {models}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Prints where everything is and how to use it.
+    pub fn print_banner(&self) {
+        let api = self.api();
+        println!();
+        println!("Assay local network is up");
+        println!("  chain        {} (chain id {})", self.node.url(), self.manifest.chain_id);
+        for (name, address) in &self.manifest.contracts {
+            println!("  {name:<13}{address}");
+        }
+        for (address, dishonest) in &self.workers {
+            let note = if *dishonest { " (dishonest)" } else { "" };
+            println!("  worker       {address}{note}");
+        }
+        println!("  API          {api}   (key: {API_KEY})");
+        println!();
+        println!("Try it:");
+        println!(
+            "  curl {api}/chat/completions -H 'Authorization: Bearer {API_KEY}' \
+             -H 'Content-Type: application/json' \
+             -d '{{\"model\": \"smollm2\", \"messages\": [{{\"role\": \"user\", \"content\": \"What is the capital of France?\"}}], \"max_tokens\": 16}}'"
+        );
+        println!();
+        println!("  python3 - <<'PY'");
+        println!("  from openai import OpenAI");
+        println!("  client = OpenAI(base_url=\"{api}\", api_key=\"{API_KEY}\")");
+        println!(
+            "  r = client.chat.completions.create(model=\"smollm2\", max_tokens=16, \
+             messages=[{{\"role\": \"user\", \"content\": \"Name a colour.\"}}])"
+        );
+        println!("  print(r.choices[0].message.content)");
+        println!(
+            "  print(len(client.embeddings.create(model=\"minilm\", input=\"hello\").data[0].embedding))"
+        );
+        println!("  PY");
+        println!();
+    }
+
+    /// Stops the workers (letting in-flight jobs finish), then the coordinator and the chain.
+    pub async fn shutdown(self) {
+        self.stop_workers.cancel();
+        for task in self.worker_tasks {
+            task.await.ok();
+        }
+        self.coordinator.shutdown().await;
+        drop(self.node);
+    }
+}

@@ -1,0 +1,181 @@
+//! The network end to end, on real parts: the in-process test node running the contracts' real
+//! wasm, `deploy`, staked miners registered on-chain, the coordinator with its SQLite file, and
+//! workers running the real bundled models, all talking over real HTTP and WebSocket.
+//!
+//! Needs the contracts' release wasm (`ASSAY_CONTRACTS_TARGET_DIR`, which `.ci/test` exports) and
+//! the bundled models (`ASSAY_MINILM_DIR`, `ASSAY_SMOLLM2_GGUF`, which `.ci/run` sets).
+
+use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+
+use alloy_primitives::Address;
+use assay_devnet::{Options, network};
+use serde_json::{Value, json};
+
+fn env_path(name: &str) -> PathBuf {
+    std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{name} is not set: run the tests through .ci/run (it fetches the models and builds the contracts)")
+    })
+}
+
+fn options(data_dir: PathBuf, workers: u8, dishonest: u8) -> Options {
+    Options {
+        data_dir,
+        minilm: env_path("ASSAY_MINILM_DIR"),
+        smollm2: env_path("ASSAY_SMOLLM2_GGUF"),
+        wasm_dir: Some(env_path("ASSAY_CONTRACTS_TARGET_DIR").join("wasm32-unknown-unknown/release")),
+        rpc_port: 0,
+        port: 0,
+        workers,
+        dishonest,
+        challenge_probability: 1.0,
+        demo: false,
+        demo_jobs: 0,
+    }
+}
+
+async fn post(url: String, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(network::API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let value: Value = response.json().await.expect("json");
+    assert!(status.is_success(), "HTTP {status}: {value}");
+    value
+}
+
+async fn job(api: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let job: Value = reqwest::Client::new()
+            .get(format!("{api}/jobs/{id}"))
+            .bearer_auth(network::API_KEY)
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("json");
+        if !matches!(job["status"].as_str(), Some("pending" | "assigned" | "challenged")) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("job {id} did not settle");
+}
+
+fn address(v: &Value) -> Address {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not an address: {v}"))
+}
+
+/// Every job is challenged (p = 1). One of four miners cheats: a job it takes part in (as
+/// asserter or validator) is disputed, every other job matches, and only the cheat is flagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
+    let dir = std::env::temp_dir().join(format!("assay-devnet-e2e-{}", std::process::id()));
+    let net = network::start(&options(dir.clone(), 4, 1)).await.expect("network starts");
+    let api = net.api();
+    let cheat = net.workers.iter().find(|(_, d)| *d).expect("a dishonest worker").0;
+
+    let chat = post(
+        format!("{api}/chat/completions"),
+        json!({"model": "smollm2", "max_tokens": 6,
+               "messages": [{"role": "user", "content": "What is the capital of France?"}]}),
+    )
+    .await;
+    assert!(!chat["choices"][0]["message"]["content"].as_str().expect("text").is_empty());
+    let mut ids = vec![chat["assay"]["job_id"].as_str().expect("job id").to_owned()];
+    for i in 0..7 {
+        let e = post(
+            format!("{api}/embeddings"),
+            json!({"model": "minilm", "input": format!("sentence number {i} about the sea")}),
+        )
+        .await;
+        assert_eq!(e["data"][0]["embedding"].as_array().expect("embedding").len(), 384);
+        ids.push(e["assay"]["job_id"].as_str().expect("job id").to_owned());
+    }
+
+    let (mut disputed, mut matched) = (0, 0);
+    for id in &ids {
+        let job = job(&api, id).await;
+        let mut parties: BTreeSet<Address> = BTreeSet::from([address(&job["asserter"])]);
+        for v in job["validators"].as_array().expect("validators") {
+            parties.insert(address(&v["address"]));
+        }
+        assert!(parties.len() >= 2, "job {id} was not challenged: {job}");
+        let expected = if parties.contains(&cheat) { "disputed" } else { "matched" };
+        assert_eq!(job["status"], expected, "job {id}: {job}");
+        if expected == "disputed" { disputed += 1 } else { matched += 1 }
+    }
+    println!("{} jobs: {matched} matched, {disputed} disputed", ids.len());
+    assert!(disputed > 0, "the cheat took part in no job");
+
+    let flags: Value = reqwest::Client::new()
+        .get(format!("{api}/flags"))
+        .bearer_auth(network::API_KEY)
+        .send()
+        .await
+        .expect("flags")
+        .json()
+        .await
+        .expect("json");
+    let flagged: BTreeSet<Address> = flags["data"]
+        .as_array()
+        .expect("flags list")
+        .iter()
+        .map(|f| address(&f["worker"]))
+        .collect();
+    assert_eq!(flagged, BTreeSet::from([cheat]), "flags: {flags}");
+
+    net.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The official `openai` Python client (from PyPI; `.ci/run` installs it into
+/// `ASSAY_PYTHONPATH`) against the coordinator: chat, streamed chat, embeddings, models, and the
+/// OpenAI error for an unknown model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_official_openai_python_client_works_against_the_network() {
+    let pythonpath = env_path("ASSAY_PYTHONPATH");
+    let dir = std::env::temp_dir().join(format!("assay-devnet-py-{}", std::process::id()));
+    let mut opts = options(dir.clone(), 2, 0);
+    opts.challenge_probability = 0.0;
+    let net = network::start(&opts).await.expect("network starts");
+    let script = r#"
+import sys, openai
+from openai import OpenAI
+client = OpenAI(base_url=sys.argv[1], api_key=sys.argv[2])
+ids = sorted(m.id for m in client.models.list().data)
+assert "minilm" in ids and "smollm2" in ids, ids
+r = client.chat.completions.create(model="smollm2", max_tokens=6,
+    messages=[{"role": "user", "content": "Name a colour."}])
+assert r.choices[0].message.content, r
+chunks = list(client.chat.completions.create(model="smollm2", max_tokens=6, stream=True,
+    messages=[{"role": "user", "content": "Name a fruit."}]))
+streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+assert streamed, chunks
+e = client.embeddings.create(model="minilm", input=["hello", "world"])
+assert len(e.data) == 2 and len(e.data[0].embedding) == 384, e
+try:
+    client.embeddings.create(model="no-such-model", input="x")
+    raise SystemExit("an unknown model was accepted")
+except openai.NotFoundError as err:
+    assert err.status_code == 404, err
+print("chat:", repr(r.choices[0].message.content), "stream:", repr(streamed))
+"#;
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(net.api())
+        .arg(network::API_KEY)
+        .env("PYTHONPATH", &pythonpath)
+        .output()
+        .await
+        .expect("python3 runs");
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "python client failed: {}", String::from_utf8_lossy(&out.stderr));
+    net.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
