@@ -13,6 +13,9 @@ pub enum Error {
     /// The database could not be opened, migrated, read or written.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The writer task could not commit a write.
+    #[error("job store write: {0}")]
+    Write(String),
     /// A migration failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -92,6 +92,7 @@ pub(crate) struct AppState {
     config: Arc<Config>,
     api_keys: Arc<Vec<String>>,
     store: Store,
+    writer: store::Writer,
     events: mpsc::UnboundedSender<Event>,
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
@@ -116,7 +117,7 @@ impl AppState {
         let permit =
             self.permits.clone().try_acquire_owned().map_err(|_| ApiError::overloaded())?;
         let job = JobRow::new(kind, model_id, spec);
-        self.store.insert(&job).await?;
+        self.writer.insert(&job).await?;
         let (tx, rx) = oneshot::channel();
         let event =
             Event::Submit { job: Box::new(job.clone()), waiter: Some(tx), permit: Some(permit) };
@@ -138,7 +139,9 @@ impl AppState {
             Ok(Err(_)) => Err(ApiError::internal("the scheduler has stopped")),
             Ok(Ok(Err(reason))) => Err(ApiError::job_failed(&job.id, &reason)),
             Ok(Ok(Ok(mut a))) => {
-                (&mut a.persisted).await.ok();
+                if let Ok(Err(e)) = (&mut a.persisted).await {
+                    tracing::error!(job_id = %job.id, error = e, "result not stored");
+                }
                 Ok(a)
             }
         }
@@ -225,7 +228,8 @@ pub async fn spawn_with_chain(
     let shared = Arc::new(Shared::default());
     let writer = store.writer();
     let (events, rx) = mpsc::unbounded_channel();
-    let scheduler = Scheduler::new(Params::new(&config, chain.chain_id()), writer, shared.clone());
+    let scheduler =
+        Scheduler::new(Params::new(&config, chain.chain_id()), writer.clone(), shared.clone());
 
     let open = store.open_jobs().await?;
     if !open.is_empty() {
@@ -258,6 +262,7 @@ pub async fn spawn_with_chain(
         permits: Arc::new(Semaphore::new(config.queue_size)),
         config: Arc::new(config),
         store,
+        writer,
         events,
         shared,
         models: Arc::new(ModelNames { by_name: names }),

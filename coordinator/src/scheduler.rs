@@ -43,7 +43,7 @@ pub struct Asserted {
     /// Signed receipt.
     pub receipt: SignedReceipt,
     /// Resolves once the result is durable.
-    pub persisted: oneshot::Receiver<()>,
+    pub persisted: oneshot::Receiver<crate::store::Ack>,
 }
 
 /// Where the HTTP request waits: the result, or why the job failed.

@@ -82,6 +82,8 @@ pub struct Flag {
 /// A change to stored state, applied in order by the [`Writer`].
 #[derive(Debug, Clone)]
 pub enum Write {
+    /// A new job.
+    Insert(Box<JobRow>),
     /// Status (and the asserter holding the job, and attempts).
     Status {
         /// Job.
@@ -168,13 +170,22 @@ impl Store {
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new().max_connections(if sqlite { 4 } else { 16 });
-        let pool = pool.connect(url).await?;
-        if sqlite {
-            // WAL lets readers run beside the writer; synchronous=NORMAL is durable across a
-            // process kill (only an OS crash can lose the last transactions).
-            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
-        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets readers run beside the writer; synchronous=NORMAL keeps every
+                        // committed transaction across a process kill (only an OS crash can lose
+                        // the last ones) without an fsync per commit.
+                        sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous=NORMAL").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
         Migrator::new(Embedded).await?.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -184,21 +195,7 @@ impl Store {
     /// # Errors
     /// [`Error::Database`].
     pub async fn insert(&self, job: &JobRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO jobs (id, job_key, kind, model_id, spec, status, attempts, created_ms, \
-             updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&job.id)
-        .bind(hex(job.job_key))
-        .bind(job.kind.as_str())
-        .bind(hex(job.model_id))
-        .bind(json(&job.spec))
-        .bind(job.status.as_str())
-        .bind(i64::from(job.attempts))
-        .bind(job.created_ms)
-        .bind(job.created_ms)
-        .execute(&self.pool)
-        .await?;
+        insert_query(job).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -290,6 +287,7 @@ impl Store {
         let now = now_ms();
         for w in writes {
             let q = match w {
+                Write::Insert(job) => insert_query(job),
                 Write::Status { id, status, asserter, attempts } => sqlx::query(
                     "UPDATE jobs SET status = $2, asserter = COALESCE($3, asserter), \
                      attempts = $4, updated_ms = $5 WHERE id = $1",
@@ -359,7 +357,7 @@ impl Store {
 
     /// Starts the writer task.
     pub fn writer(&self) -> Writer {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Write, Option<oneshot::Sender<()>>)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Write, Option<oneshot::Sender<Ack>>)>();
         let store = self.clone();
         tokio::spawn(async move {
             let mut batch = Vec::new();
@@ -372,18 +370,35 @@ impl Store {
                     }
                 }
                 let writes: Vec<Write> = batch.iter().map(|(w, _)| w.clone()).collect();
-                if let Err(e) = store.apply(&writes).await {
+                let result = store.apply(&writes).await.map_err(|e| e.to_string());
+                if let Err(e) = &result {
                     tracing::error!(error = %e, count = writes.len(), "job store write failed");
                 }
                 for (_, ack) in batch.drain(..) {
                     if let Some(ack) = ack {
-                        ack.send(()).ok();
+                        ack.send(result.clone()).ok();
                     }
                 }
             }
         });
         Writer { tx }
     }
+}
+
+fn insert_query(job: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "INSERT INTO jobs (id, job_key, kind, model_id, spec, status, attempts, created_ms, \
+         updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&job.id)
+    .bind(hex(job.job_key))
+    .bind(job.kind.as_str())
+    .bind(hex(job.model_id))
+    .bind(json(&job.spec))
+    .bind(job.status.as_str())
+    .bind(i64::from(job.attempts))
+    .bind(job.created_ms)
+    .bind(job.created_ms)
 }
 
 fn decode_job(r: &AnyRow) -> Result<JobRow> {
@@ -410,10 +425,13 @@ fn decode_job(r: &AnyRow) -> Result<JobRow> {
     })
 }
 
-/// Sends ordered writes to the writer task.
+/// Whether a write was committed (the error's text otherwise).
+pub type Ack = std::result::Result<(), String>;
+
+/// Sends ordered writes to the writer task, which commits them in batches (group commit).
 #[derive(Debug, Clone)]
 pub struct Writer {
-    tx: mpsc::UnboundedSender<(Write, Option<oneshot::Sender<()>>)>,
+    tx: mpsc::UnboundedSender<(Write, Option<oneshot::Sender<Ack>>)>,
 }
 
 impl Writer {
@@ -422,11 +440,23 @@ impl Writer {
         self.tx.send((w, None)).ok();
     }
 
-    /// Queues a write; the receiver resolves once it is committed.
-    pub fn send_acked(&self, w: Write) -> oneshot::Receiver<()> {
+    /// Queues a write; the receiver resolves once it is committed (or failed).
+    pub fn send_acked(&self, w: Write) -> oneshot::Receiver<Ack> {
         let (ack, rx) = oneshot::channel();
         self.tx.send((w, Some(ack))).ok();
         rx
+    }
+
+    /// Inserts a new job and returns once it is committed.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when the transaction failed or the writer has stopped.
+    pub async fn insert(&self, job: &JobRow) -> Result<()> {
+        match self.send_acked(Write::Insert(Box::new(job.clone()))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::Write(e)),
+            Err(_) => Err(Error::Write("the job store writer has stopped".into())),
+        }
     }
 }
 
@@ -468,6 +498,8 @@ mod tests {
             ..row
         };
         writer.send(Write::Validation { job_id: job.id.clone(), row: revealed });
+        let other = JobRow::new(Kind::Embedding, B256::ZERO, JobSpec::Embed { prompt: "q".into() });
+        writer.insert(&other).await.unwrap();
         writer
             .send_acked(Write::Flag(Flag {
                 worker: w,
@@ -476,6 +508,7 @@ mod tests {
                 created_ms: 1,
             }))
             .await
+            .unwrap()
             .unwrap();
         drop(store);
 
@@ -483,7 +516,8 @@ mod tests {
         let back = store.job(&job.id).await.unwrap().unwrap();
         assert_eq!((back.status, back.asserter, back.attempts), (Status::Assigned, Some(w), 1));
         assert_eq!(back.spec, job.spec);
-        assert_eq!(store.open_jobs().await.unwrap().len(), 1);
+        assert_eq!(store.open_jobs().await.unwrap().len(), 2);
+        assert_eq!(store.job(&other.id).await.unwrap().unwrap().kind, Kind::Embedding);
         let v = store.validations(&job.id).await.unwrap();
         assert_eq!(v[0].state, "revealed");
         assert_eq!(v[0].commitment, Some(B256::repeat_byte(3)), "upsert keeps the commitment");
