@@ -1,0 +1,149 @@
+//! The HTTP surface: routes, bearer-key auth, JSON bodies with the OpenAI error envelope, and
+//! the small endpoints (`/health`, `/metrics`, `/v1/models`, `/v1/jobs/{id}`, `/v1/flags`).
+
+use alloy_primitives::Address;
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State},
+    http::{StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+
+use crate::{AppState, error::ApiError, openai, ws};
+
+/// The router of the whole service.
+pub(crate) fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/chat/completions", post(openai::chat))
+        .route("/embeddings", post(openai::embeddings))
+        .route("/models", get(openai::models))
+        .route("/jobs/{id}", get(job))
+        .route("/flags", get(flags))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth))
+        // Workers authenticate by signature in the handshake, not by API key.
+        .route("/workers", get(ws::upgrade));
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .nest("/v1", api)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .with_state(state)
+}
+
+async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if key.is_some_and(|k| state.api_keys.iter().any(|a| a == k)) {
+        next.run(req).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+/// A JSON request body: 413 over the limit, 400 when it is not the expected JSON.
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large(state.config.max_body_bytes)
+            } else {
+                ApiError::bad_request(e.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let m = &state.shared.metrics;
+    Json(json!({
+        "status": "ok",
+        "workers": m.workers.load(std::sync::atomic::Ordering::Relaxed),
+        "queued": m.queued.load(std::sync::atomic::Ordering::Relaxed),
+        "chain_id": state.chain.chain_id(),
+    }))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.shared.metrics.render(),
+    )
+}
+
+/// `GET /v1/jobs/{id}`: the job, its receipt, its sampling status and validators.
+async fn job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job =
+        state.store.job(&id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let validators = state.store.validations(&id).await?;
+    let receipt = job.receipt.as_ref().map(|r| r.receipt);
+    Ok(Json(json!({
+        "id": job.id,
+        "object": "assay.job",
+        "kind": job.kind,
+        "model": state.models.name_of(job.model_id),
+        "model_id": job.model_id,
+        "status": job.status,
+        "job_key": job.job_key,
+        "input_root": job.spec.input_root(),
+        "attempts": job.attempts,
+        "asserter": job.asserter,
+        "output_hash": receipt.map(|r| r.output_hash),
+        "trace_root": receipt.map(|r| r.trace_root),
+        "receipt": job.receipt,
+        "output": job.output,
+        "error": job.error,
+        "validators": validators.iter().map(|v| json!({
+            "address": v.validator,
+            "state": v.state,
+            "commitment": v.commitment,
+            "output_hash": v.output_hash,
+            "salt": v.salt,
+            "receipt": v.receipt,
+        })).collect::<Vec<_>>(),
+        "suspects": job.suspects,
+        "transactions": {
+            "batch_id": job.batch_id,
+            "commit_batch": job.commit_tx,
+            "seal_batch": job.seal_tx,
+        },
+        "created": job.created_ms / 1000,
+    })))
+}
+
+/// `GET /v1/flags[?worker=0x...]`: flags raised against workers (invalid receipts, minority
+/// hashes in disputes, failed canaries).
+async fn flags(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let worker =
+        match query.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("worker=")))
+        {
+            Some(w) => Some(
+                w.parse::<Address>()
+                    .map_err(|e| ApiError::bad_param("worker", format!("worker {w}: {e}")))?,
+            ),
+            None => None,
+        };
+    let flags = state.store.flags(worker).await?;
+    Ok(Json(json!({"object": "list", "data": flags})))
+}

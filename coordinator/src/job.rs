@@ -1,0 +1,252 @@
+//! A job as the coordinator stores and reports it: kind, status, and the checks a receipt must
+//! pass.
+
+use alloy_primitives::{Address, B256};
+use assay_engine::{hash::tensor_leaf, trace::Op};
+use assay_protocol::wire::{JobSpec, Output, SignedReceipt};
+use serde::{Deserialize, Serialize};
+
+/// Where a job is in its life (DESIGN 3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Durable, waiting for an asserter.
+    Pending,
+    /// Sent to an asserter.
+    Assigned,
+    /// The asserter's signed result is in (and was returned to the user); not challenged, or the
+    /// challenge drew no validator that answered.
+    Asserted,
+    /// Validators are re-executing it.
+    Challenged,
+    /// Every revealed validator hash equals the asserter's.
+    Matched,
+    /// Some revealed hash differs from the asserter's.
+    Disputed,
+    /// No asserter produced a valid result.
+    Failed,
+}
+
+impl Status {
+    /// The lowercase name stored and reported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Assigned => "assigned",
+            Self::Asserted => "asserted",
+            Self::Challenged => "challenged",
+            Self::Matched => "matched",
+            Self::Disputed => "disputed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses [`Status::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "assigned" => Self::Assigned,
+            "asserted" => Self::Asserted,
+            "challenged" => Self::Challenged,
+            "matched" => Self::Matched,
+            "disputed" => Self::Disputed,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Whether the coordinator still has work to do on the job (re-queued on start-up).
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Assigned | Self::Challenged)
+    }
+}
+
+/// The API a job came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// `/v1/chat/completions`.
+    Chat,
+    /// `/v1/embeddings`.
+    Embedding,
+}
+
+impl Kind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Embedding => "embedding",
+        }
+    }
+
+    /// Parses [`Kind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "chat" => Some(Self::Chat),
+            "embedding" => Some(Self::Embedding),
+            _ => None,
+        }
+    }
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    /// Coordinator job id (`job_<hex>`).
+    pub id: String,
+    /// Key in draws, commitments and batch records.
+    pub job_key: B256,
+    /// API it came through.
+    pub kind: Kind,
+    /// Model id.
+    pub model_id: B256,
+    /// What to run.
+    pub spec: JobSpec,
+    /// Status.
+    pub status: Status,
+    /// The worker whose result was returned (or who holds the job now).
+    pub asserter: Option<Address>,
+    /// The asserter's output.
+    pub output: Option<Output>,
+    /// The asserter's signed receipt.
+    pub receipt: Option<SignedReceipt>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Asserters tried.
+    pub attempts: u32,
+    /// Parties whose hash differed from the majority in a dispute.
+    pub suspects: Vec<Address>,
+    /// Settlement batch and transactions, when settled.
+    pub batch_id: Option<String>,
+    /// `commitBatch` transaction hash.
+    pub commit_tx: Option<String>,
+    /// `sealBatch` transaction hash.
+    pub seal_tx: Option<String>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
+}
+
+impl JobRow {
+    /// A new pending job with a fresh id and key.
+    pub fn new(kind: Kind, model_id: B256, spec: JobSpec) -> Self {
+        let job_key = B256::random();
+        Self {
+            id: format!("job_{}", alloy_primitives::hex::encode(&job_key[..12])),
+            job_key,
+            kind,
+            model_id,
+            spec,
+            status: Status::Pending,
+            asserter: None,
+            output: None,
+            receipt: None,
+            error: None,
+            attempts: 0,
+            suspects: Vec::new(),
+            batch_id: None,
+            commit_tx: None,
+            seal_tx: None,
+            created_ms: now_ms(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The engine's output hash of an output: `keccak(leaf(tokens) ‖ leaf(embedding))`.
+pub fn output_hash(output: &Output) -> B256 {
+    let tokens = &output.tokens;
+    let embedding = &output.embedding;
+    let mut pre = Vec::with_capacity(64);
+    pre.extend_from_slice(&tensor_leaf(Op::Tokens as u32, &[tokens.len() as u32], tokens));
+    pre.extend_from_slice(&tensor_leaf(Op::Normalize as u32, &[embedding.len() as u32], embedding));
+    alloy_primitives::keccak256(pre)
+}
+
+/// Why a receipt is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    /// The signature does not recover to the receipt's worker.
+    #[error("receipt signature does not recover to its worker")]
+    BadSignature,
+    /// The receipt names another worker than the connection's.
+    #[error("receipt is for worker {0}, not this connection's")]
+    WrongWorker(Address),
+    /// The receipt's job key, model or input root are not the job's.
+    #[error("receipt {0} does not match the job")]
+    WrongJob(&'static str),
+    /// The output hash is not the hash of the returned output.
+    #[error("receipt output hash is not the hash of the output")]
+    OutputMismatch,
+}
+
+/// Checks a receipt against the job it answers: signature (EIP-191 over the chain-bound digest),
+/// signer, job key, model id and input root.
+///
+/// # Errors
+/// The first check that fails.
+pub fn check_receipt(
+    receipt: &SignedReceipt,
+    chain_id: u64,
+    worker: Address,
+    job_key: B256,
+    model_id: B256,
+    spec: &JobSpec,
+) -> Result<(), ReceiptError> {
+    let r = &receipt.receipt;
+    if r.worker != worker {
+        return Err(ReceiptError::WrongWorker(r.worker));
+    }
+    if !receipt.verify(chain_id) {
+        return Err(ReceiptError::BadSignature);
+    }
+    if r.job_key != job_key {
+        return Err(ReceiptError::WrongJob("job key"));
+    }
+    if r.model_id != model_id {
+        return Err(ReceiptError::WrongJob("model id"));
+    }
+    if r.input_root != spec.input_root() {
+        return Err(ReceiptError::WrongJob("input root"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in [
+            Status::Pending,
+            Status::Assigned,
+            Status::Asserted,
+            Status::Challenged,
+            Status::Matched,
+            Status::Disputed,
+            Status::Failed,
+        ] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert!(Status::Pending.is_open() && !Status::Matched.is_open());
+        assert_eq!(Kind::parse("chat"), Some(Kind::Chat));
+    }
+
+    #[test]
+    fn output_hash_depends_on_tokens_and_embedding() {
+        let a = Output { tokens: vec![1, 2], embedding: vec![], text: "x".into() };
+        let b = Output { tokens: vec![1, 3], ..a.clone() };
+        let c = Output { text: "other".into(), ..a.clone() };
+        assert_ne!(output_hash(&a), output_hash(&b));
+        assert_eq!(output_hash(&a), output_hash(&c), "text is not hashed");
+        let j = JobRow::new(Kind::Chat, B256::ZERO, JobSpec::Embed { prompt: "p".into() });
+        assert!(j.id.starts_with("job_") && j.id.len() == 28);
+    }
+}

@@ -1,0 +1,277 @@
+//! The OpenAI-compatible endpoints: chat completions (plain and SSE), embeddings, models.
+//! Every response carries an `assay` object: job id, output hash, trace root and the worker's
+//! signed receipt.
+
+use std::convert::Infallible;
+
+use assay_protocol::wire::JobSpec;
+use axum::{
+    Json,
+    extract::State,
+    response::{
+        IntoResponse, Response,
+        sse::{Event as SseEvent, KeepAlive, Sse},
+    },
+};
+use futures::{StreamExt, stream};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    error::ApiError,
+    http::JsonBody,
+    job::{JobRow, Kind},
+    scheduler::Asserted,
+};
+
+#[derive(Deserialize)]
+pub(crate) struct ChatRequest {
+    model: String,
+    messages: Vec<ChatMessage>,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    seed: Option<u64>,
+    stream: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ChatMessage {
+    role: String,
+    content: Option<Value>,
+}
+
+/// The text of a message: a string, or the `text` parts of a content array.
+fn content_text(content: Option<&Value>) -> Option<String> {
+    match content? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => Some(
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<String>(),
+        ),
+        _ => None,
+    }
+}
+
+fn assay_extension(job: &JobRow, a: &Asserted) -> Value {
+    let r = &a.receipt.receipt;
+    json!({
+        "job_id": job.id,
+        "job_key": job.job_key,
+        "model_id": job.model_id,
+        "input_root": r.input_root,
+        "output_hash": r.output_hash,
+        "trace_root": r.trace_root,
+        "worker": r.worker,
+        "receipt": a.receipt,
+        "status_url": format!("/v1/jobs/{}", job.id),
+    })
+}
+
+/// `POST /v1/chat/completions`.
+pub(crate) async fn chat(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<ChatRequest>,
+) -> Result<Response, ApiError> {
+    let prompt = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .and_then(|m| content_text(m.content.as_ref()))
+        .ok_or_else(|| {
+            ApiError::bad_param(
+                "messages",
+                "messages must contain a user message with text content",
+            )
+        })?;
+    let max_tokens =
+        req.max_completion_tokens.or(req.max_tokens).unwrap_or(state.config.default_max_tokens);
+    if max_tokens == 0 || max_tokens > state.config.max_tokens_limit {
+        return Err(ApiError::bad_param(
+            "max_tokens",
+            format!("max_tokens must be within 1..={}", state.config.max_tokens_limit),
+        ));
+    }
+    let spec = JobSpec::Generate { prompt, max_tokens, seed: req.seed.unwrap_or(0) };
+    let (job, rx) = state.submit(Kind::Chat, &req.model, spec).await?;
+    let model = req.model.clone();
+    let created = job.created_ms / 1000;
+    let id = format!("chatcmpl-{}", job.id);
+    if !req.stream.unwrap_or(false) {
+        let a = state.wait(&job, rx).await?;
+        let finish = if a.output.tokens.len() >= max_tokens as usize { "length" } else { "stop" };
+        let completion = a.output.tokens.len();
+        return Ok(Json(json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": a.output.text},
+                "finish_reason": finish,
+            }],
+            "usage": {"prompt_tokens": 0, "completion_tokens": completion, "total_tokens": completion},
+            "assay": assay_extension(&job, &a),
+        }))
+        .into_response());
+    }
+    let chunk = move |delta: Value, finish: Option<&str>, extra: Option<Value>| {
+        let mut c = json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        if let Some(extra) = extra {
+            c["assay"] = extra;
+        }
+        SseEvent::default().data(c.to_string())
+    };
+    let first = chunk(json!({"role": "assistant", "content": ""}), None, None);
+    let rest = async move {
+        let mut events = Vec::new();
+        match state.wait(&job, rx).await {
+            Ok(a) => {
+                for piece in a.output.text.split_inclusive(' ') {
+                    events.push(chunk(json!({"content": piece}), None, None));
+                }
+                let finish =
+                    if a.output.tokens.len() >= max_tokens as usize { "length" } else { "stop" };
+                events.push(chunk(json!({}), Some(finish), Some(assay_extension(&job, &a))));
+            }
+            Err(e) => events.push(SseEvent::default().data(e.body().to_string())),
+        }
+        events.push(SseEvent::default().data("[DONE]"));
+        stream::iter(events)
+    };
+    let events = stream::iter([first]).chain(stream::once(rest).flatten()).map(Ok::<_, Infallible>);
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EmbeddingRequest {
+    model: String,
+    input: Value,
+    encoding_format: Option<String>,
+}
+
+/// `POST /v1/embeddings`: one job per input string.
+pub(crate) async fn embeddings(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<EmbeddingRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let bad_input =
+        || ApiError::bad_param("input", "input must be a string or an array of strings");
+    let inputs: Vec<String> = match &req.input {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or_else(bad_input))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad_input()),
+    };
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::bad_param(
+                "encoding_format",
+                format!("encoding_format must be float or base64, not {other}"),
+            ));
+        }
+    };
+    if state.permits.available_permits() < inputs.len() {
+        return Err(ApiError::overloaded());
+    }
+    let mut pending = Vec::with_capacity(inputs.len());
+    for prompt in inputs {
+        pending.push(state.submit(Kind::Embedding, &req.model, JobSpec::Embed { prompt }).await?);
+    }
+    let mut data = Vec::with_capacity(pending.len());
+    let mut jobs = Vec::with_capacity(pending.len());
+    let mut tokens = 0;
+    for (index, (job, rx)) in pending.into_iter().enumerate() {
+        let a = state.wait(&job, rx).await?;
+        tokens += a.output.tokens.len();
+        let floats: Vec<f32> = a.output.embedding.iter().map(|q| f32::from(*q) / 32768.0).collect();
+        let embedding = if base64 {
+            Value::String(base64_encode(
+                &floats.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>(),
+            ))
+        } else {
+            json!(floats)
+        };
+        data.push(json!({"object": "embedding", "index": index, "embedding": embedding}));
+        jobs.push(assay_extension(&job, &a));
+    }
+    Ok(Json(json!({
+        "object": "list",
+        "data": data,
+        "model": req.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        "assay": {"jobs": jobs},
+    })))
+}
+
+/// Standard base64 with padding.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `GET /v1/models`: models the connected workers serve, and the registered ones.
+pub(crate) async fn models(State(state): State<AppState>) -> Json<Value> {
+    let served = state.shared.served.read().expect("served lock").clone();
+    let mut ids: Vec<_> = served.keys().copied().chain(state.models.ids()).collect();
+    ids.sort();
+    ids.dedup();
+    let data: Vec<Value> = ids
+        .into_iter()
+        .map(|id| {
+            json!({
+                "id": state.models.name_of(id),
+                "object": "model",
+                "created": 0,
+                "owned_by": "assay",
+                "assay": {"model_id": id, "workers": served.get(&id).copied().unwrap_or(0)},
+            })
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (input, want) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")]
+        {
+            assert_eq!(base64_encode(input.as_bytes()), want);
+        }
+    }
+
+    #[test]
+    fn message_text_from_strings_and_parts() {
+        assert_eq!(content_text(Some(&json!("hi"))).as_deref(), Some("hi"));
+        let parts = json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]);
+        assert_eq!(content_text(Some(&parts)).as_deref(), Some("ab"));
+        assert_eq!(content_text(Some(&json!(3))), None);
+    }
+}

@@ -1,0 +1,925 @@
+//! The scheduler (DESIGN 3.1-3.4): one task owns every connected worker and open job, and reacts
+//! to [`Event`]s from the HTTP handlers, the worker connections and a ticker.
+//!
+//! - **Assignment**: the asserter is drawn among connected workers serving the model with a free
+//!   slot, weighted by stake × reputation, with the contracts' `weighted_pick` over a seed derived
+//!   from the coordinator's draw seed and the job key. The result goes to the user at once.
+//! - **Sampling**: the challenge coin (`is_challenged`) and the validator draw (`pick_distinct`,
+//!   excluding the asserter) use `challenge_seed(draw seed, keccak(asserter signature), job key)`,
+//!   fixed only after the assertion. Validators commit, then all reveal; equal hashes → matched,
+//!   any difference → disputed, and parties outside a strict majority are flagged.
+//! - **Canaries**: after a matched job, with the canary rate, one uninvolved worker gets the same
+//!   job again under a fresh key; a wrong answer flags it.
+//! - **Failures**: asserters that time out, fail, disconnect or send an invalid receipt lose the
+//!   job to another worker (up to `max_attempts`); validators that time out are left out.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use assay_protocol::{
+    math::{draw, records::validation_commitment},
+    wire::{Assignment, CoordinatorMsg, JobSpec, Output, Role, SignedReceipt, WorkerMsg},
+};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tracing::{debug, info, info_span, warn};
+
+use crate::{
+    Shared,
+    config::Config,
+    job::{JobRow, Status, check_receipt, now_ms, output_hash},
+    metrics::Metrics,
+    store::{Flag, ValidationRow, Write, Writer},
+};
+
+/// The asserter's result as handed to the waiting HTTP request.
+#[derive(Debug)]
+pub struct Asserted {
+    /// Output.
+    pub output: Output,
+    /// Signed receipt.
+    pub receipt: SignedReceipt,
+    /// Resolves once the result is durable.
+    pub persisted: oneshot::Receiver<crate::store::Ack>,
+}
+
+/// Where the HTTP request waits: the result, or why the job failed.
+pub type Waiter = oneshot::Sender<Result<Asserted, String>>;
+
+/// A worker that completed the handshake.
+#[derive(Debug)]
+pub struct Joined {
+    /// Connection id.
+    pub conn: u64,
+    /// Its proven address.
+    pub address: Address,
+    /// Models loaded.
+    pub models: Vec<B256>,
+    /// Jobs it runs at once.
+    pub slots: u32,
+    /// Selection weight (stake × reputation).
+    pub weight: U256,
+    /// Frames to it.
+    pub tx: mpsc::UnboundedSender<CoordinatorMsg>,
+}
+
+/// What the scheduler reacts to.
+#[derive(Debug)]
+pub enum Event {
+    /// A new (already stored) job, or an open one re-queued at start-up.
+    Submit {
+        /// The job.
+        job: Box<JobRow>,
+        /// The HTTP request waiting for it, if any.
+        waiter: Option<Waiter>,
+        /// Its place in the bounded queue, released once asserted.
+        permit: Option<OwnedSemaphorePermit>,
+    },
+    /// A worker connected.
+    Joined(Joined),
+    /// A frame from a worker.
+    Message {
+        /// Connection id.
+        conn: u64,
+        /// The frame.
+        msg: Box<WorkerMsg>,
+    },
+    /// A worker's connection closed.
+    Left {
+        /// Connection id.
+        conn: u64,
+    },
+    /// Time passed: check deadlines and heartbeats.
+    Tick,
+}
+
+struct Worker {
+    address: Address,
+    models: Vec<B256>,
+    slots: u32,
+    active: u32,
+    weight: U256,
+    tx: mpsc::UnboundedSender<CoordinatorMsg>,
+    last_seen: Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Vote {
+    Drawn,
+    Committed(B256),
+    Revealed(B256),
+    /// Timed out, failed or sent an invalid reveal.
+    Out,
+}
+
+struct Val {
+    conn: u64,
+    address: Address,
+    vote: Vote,
+}
+
+enum Phase {
+    Queued,
+    Assigned {
+        conn: u64,
+    },
+    /// Re-queued at start-up in the middle of a challenge: waits for validators to connect.
+    AwaitValidators,
+    Challenged {
+        validators: Vec<Val>,
+        revealing: bool,
+    },
+}
+
+struct Job {
+    row: JobRow,
+    waiter: Option<Waiter>,
+    permit: Option<OwnedSemaphorePermit>,
+    phase: Phase,
+    tried: Vec<Address>,
+    deadline: Option<Instant>,
+    submitted: Instant,
+}
+
+struct Canary {
+    conn: u64,
+    address: Address,
+    job_key: B256,
+    model_id: B256,
+    spec: JobSpec,
+    expected: B256,
+    commitment: Option<B256>,
+    deadline: Instant,
+}
+
+/// Scheduler settings taken from the [`Config`].
+#[derive(Debug, Clone)]
+pub struct Params {
+    chain_id: u64,
+    p_ppm: u32,
+    validators: usize,
+    canary_ppm: u32,
+    heartbeat: Duration,
+    assert_timeout: Duration,
+    validation_timeout: Duration,
+    max_attempts: u32,
+    seed: B256,
+}
+
+impl Params {
+    /// From the configuration and the chain id.
+    pub fn new(config: &Config, chain_id: u64) -> Self {
+        Self {
+            chain_id,
+            p_ppm: Config::ppm(config.challenge_probability),
+            validators: config.validators,
+            canary_ppm: Config::ppm(config.canary_rate),
+            heartbeat: config.heartbeat(),
+            assert_timeout: Duration::from_millis(config.assert_timeout_ms),
+            validation_timeout: Duration::from_millis(config.validation_timeout_ms),
+            max_attempts: config.max_attempts,
+            seed: config.seed.unwrap_or_else(B256::random),
+        }
+    }
+}
+
+/// The scheduler's state; run it with [`Scheduler::run`].
+pub struct Scheduler {
+    params: Params,
+    writer: Writer,
+    shared: Arc<Shared>,
+    workers: HashMap<u64, Worker>,
+    jobs: HashMap<String, Job>,
+    queue: VecDeque<String>,
+    canaries: HashMap<String, Canary>,
+    known: HashMap<B256, VecDeque<(JobSpec, B256)>>,
+    counter: u64,
+}
+
+/// Known answers kept per model for canaries.
+const KNOWN_ANSWERS: usize = 64;
+
+impl Scheduler {
+    /// A scheduler with no workers and no jobs.
+    pub fn new(params: Params, writer: Writer, shared: Arc<Shared>) -> Self {
+        Self {
+            params,
+            writer,
+            shared,
+            workers: HashMap::new(),
+            jobs: HashMap::new(),
+            queue: VecDeque::new(),
+            canaries: HashMap::new(),
+            known: HashMap::new(),
+            counter: 0,
+        }
+    }
+
+    /// Handles events until every sender is gone.
+    pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) {
+        while let Some(event) = events.recv().await {
+            self.handle(event);
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Reacts to one event.
+    pub fn handle(&mut self, event: Event) {
+        match event {
+            Event::Submit { job, waiter, permit } => self.submit(*job, waiter, permit),
+            Event::Joined(j) => self.joined(j),
+            Event::Message { conn, msg } => self.message(conn, *msg),
+            Event::Left { conn } => self.left(conn),
+            Event::Tick => self.tick(),
+        }
+        self.pump();
+        Metrics::set(&self.shared.metrics.queued, self.queue.len());
+    }
+
+    fn submit(
+        &mut self,
+        row: JobRow,
+        waiter: Option<Waiter>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let id = row.id.clone();
+        let phase = if row.status == Status::Challenged {
+            // Start-up: the asserted result is stored; draw validators again.
+            self.writer.send(Write::ClearValidations { job_id: id.clone() });
+            Phase::AwaitValidators
+        } else {
+            Phase::Queued
+        };
+        let job = Job {
+            row,
+            waiter,
+            permit,
+            phase,
+            tried: Vec::new(),
+            deadline: None,
+            submitted: Instant::now(),
+        };
+        self.jobs.insert(id.clone(), job);
+        self.queue.push_back(id);
+    }
+
+    fn joined(&mut self, j: Joined) {
+        let old: Vec<u64> =
+            self.workers.iter().filter(|(_, w)| w.address == j.address).map(|(c, _)| *c).collect();
+        for conn in old {
+            info!(worker = %j.address, "worker reconnected: dropping its previous connection");
+            self.left(conn);
+        }
+        info!(worker = %j.address, conn = j.conn, models = j.models.len(), slots = j.slots, "worker joined");
+        self.workers.insert(
+            j.conn,
+            Worker {
+                address: j.address,
+                models: j.models,
+                slots: j.slots.max(1),
+                active: 0,
+                weight: j.weight,
+                tx: j.tx,
+                last_seen: Instant::now(),
+            },
+        );
+        self.publish_served();
+    }
+
+    fn publish_served(&self) {
+        let mut served: HashMap<B256, usize> = HashMap::new();
+        for w in self.workers.values() {
+            for m in &w.models {
+                *served.entry(*m).or_default() += 1;
+            }
+        }
+        *self.shared.served.write().expect("served lock") = served;
+        Metrics::set(&self.shared.metrics.workers, self.workers.len());
+    }
+
+    fn send(&self, conn: u64, msg: CoordinatorMsg) {
+        if let Some(w) = self.workers.get(&conn) {
+            // A closed channel means the connection is going; its `Left` event follows.
+            w.tx.send(msg).ok();
+        }
+    }
+
+    fn flag(&self, worker: Address, job_id: &str, reason: String) {
+        warn!(job_id, %worker, reason, "worker flagged");
+        self.writer.send(Write::Flag(Flag {
+            worker,
+            job_id: job_id.into(),
+            reason,
+            created_ms: now_ms(),
+        }));
+    }
+
+    fn next_seed(&mut self, tag: &[u8], key: B256) -> B256 {
+        self.counter += 1;
+        keccak256(
+            [self.params.seed.as_slice(), tag, key.as_slice(), &self.counter.to_be_bytes()]
+                .concat(),
+        )
+    }
+
+    /// Workers serving `model`, not in `exclude`, with a free slot when `need_slot`; ordered by
+    /// connection id so draws are reproducible.
+    fn candidates(&self, model: B256, exclude: &[Address], need_slot: bool) -> Vec<(u64, U256)> {
+        let mut c: Vec<(u64, U256)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.models.contains(&model) && !exclude.contains(&w.address))
+            .filter(|(_, w)| !need_slot || w.active < w.slots)
+            .map(|(conn, w)| (*conn, if w.weight.is_zero() { U256::from(1) } else { w.weight }))
+            .collect();
+        c.sort_by_key(|(conn, _)| *conn);
+        c
+    }
+
+    fn pump(&mut self) {
+        let mut remaining = VecDeque::with_capacity(self.queue.len());
+        while let Some(id) = self.queue.pop_front() {
+            let done = match self.jobs.get(&id).map(|j| &j.phase) {
+                Some(Phase::Queued) => self.assign(&id),
+                Some(Phase::AwaitValidators) => self.start_challenge(&id),
+                _ => true,
+            };
+            if !done {
+                remaining.push_back(id);
+            }
+        }
+        self.queue = remaining;
+    }
+
+    fn assign(&mut self, id: &str) -> bool {
+        let job = &self.jobs[id];
+        let (model, key, attempt) = (job.row.model_id, job.row.job_key, job.row.attempts);
+        let mut cands = self.candidates(model, &job.tried, true);
+        if cands.is_empty() {
+            cands = self.candidates(model, &[], true);
+        }
+        if cands.is_empty() {
+            return false;
+        }
+        let seed = keccak256(
+            [
+                self.params.seed.as_slice(),
+                b"assay.coordinator.assign",
+                key.as_slice(),
+                &attempt.to_be_bytes(),
+            ]
+            .concat(),
+        );
+        let weights: Vec<U256> = cands.iter().map(|(_, w)| *w).collect();
+        let index = draw::weighted_pick(seed, &weights).unwrap_or(0);
+        let conn = cands[index].0;
+        let worker = self.workers.get_mut(&conn).expect("candidate is connected");
+        worker.active += 1;
+        let address = worker.address;
+        let job = self.jobs.get_mut(id).expect("job exists");
+        job.row.attempts += 1;
+        job.tried.push(address);
+        job.phase = Phase::Assigned { conn };
+        job.deadline = Some(Instant::now() + self.params.assert_timeout);
+        self.shared.metrics.observe_dispatch(job.submitted.elapsed());
+        let _span = info_span!("job", job_id = %id).entered();
+        debug!(%address, attempt = job.row.attempts, "assigned");
+        let msg = CoordinatorMsg::Execute(Assignment {
+            job_id: id.into(),
+            job_key: key,
+            model_id: model,
+            spec: job.row.spec.clone(),
+            role: Role::Asserter,
+        });
+        self.writer.send(Write::Status {
+            id: id.into(),
+            status: Status::Assigned,
+            asserter: Some(address),
+            attempts: job.row.attempts,
+        });
+        self.send(conn, msg);
+        true
+    }
+
+    fn release_slot(&mut self, conn: u64) {
+        if let Some(w) = self.workers.get_mut(&conn) {
+            w.active = w.active.saturating_sub(1);
+        }
+    }
+
+    /// The asserter of `id` is gone or failed: queue it again, or fail it after `max_attempts`.
+    fn retry(&mut self, id: &str, reason: &str) {
+        let Some(job) = self.jobs.get_mut(id) else { return };
+        if job.row.attempts >= self.params.max_attempts {
+            self.fail(id, reason);
+            return;
+        }
+        info!(job_id = id, reason, "reassigning");
+        job.phase = Phase::Queued;
+        job.deadline = None;
+        Metrics::inc(&self.shared.metrics.jobs_reassigned);
+        self.writer.send(Write::Status {
+            id: id.into(),
+            status: Status::Pending,
+            asserter: None,
+            attempts: job.row.attempts,
+        });
+        self.queue.push_front(id.into());
+    }
+
+    fn fail(&mut self, id: &str, reason: &str) {
+        let Some(mut job) = self.jobs.remove(id) else { return };
+        warn!(job_id = id, reason, "job failed");
+        Metrics::inc(&self.metrics().jobs_failed);
+        if let Some(w) = job.waiter.take() {
+            w.send(Err(reason.into())).ok();
+        }
+        self.writer.send(Write::Failed { id: id.into(), error: reason.into() });
+    }
+
+    fn message(&mut self, conn: u64, msg: WorkerMsg) {
+        let Some(w) = self.workers.get_mut(&conn) else { return };
+        w.last_seen = Instant::now();
+        match msg {
+            WorkerMsg::Hello { .. } | WorkerMsg::Heartbeat { .. } => {}
+            WorkerMsg::Result { job_id, output, receipt } => {
+                self.on_result(conn, &job_id, output, receipt);
+            }
+            WorkerMsg::Committed { job_id, commitment } => {
+                self.on_commit(conn, &job_id, commitment)
+            }
+            WorkerMsg::Revealed { job_id, salt, receipt } => {
+                self.on_reveal(conn, &job_id, salt, receipt);
+            }
+            WorkerMsg::Failed { job_id, error } => self.on_failed(conn, &job_id, &error),
+        }
+    }
+
+    fn on_result(&mut self, conn: u64, id: &str, output: Output, receipt: SignedReceipt) {
+        let Some(job) = self.jobs.get(id) else { return };
+        if !matches!(job.phase, Phase::Assigned { conn: c } if c == conn) {
+            return;
+        }
+        let _span = info_span!("job", job_id = %id).entered();
+        self.release_slot(conn);
+        let address = self.workers[&conn].address;
+        let job = &self.jobs[id];
+        let check = check_receipt(
+            &receipt,
+            self.params.chain_id,
+            address,
+            job.row.job_key,
+            job.row.model_id,
+            &job.row.spec,
+        )
+        .and_then(|()| {
+            if output_hash(&output) == receipt.receipt.output_hash {
+                Ok(())
+            } else {
+                Err(crate::job::ReceiptError::OutputMismatch)
+            }
+        });
+        if let Err(e) = check {
+            Metrics::inc(&self.metrics().invalid_receipts);
+            self.flag(address, id, format!("invalid asserter receipt: {e}"));
+            self.retry(id, &format!("invalid receipt from {address}: {e}"));
+            return;
+        }
+        Metrics::inc(&self.metrics().jobs_asserted);
+        let persisted = self.writer.send_acked(Write::Asserted {
+            id: id.into(),
+            output: output.clone(),
+            receipt: receipt.clone(),
+        });
+        let job = self.jobs.get_mut(id).expect("job exists");
+        if let Some(w) = job.waiter.take() {
+            w.send(Ok(Asserted { output: output.clone(), receipt: receipt.clone(), persisted }))
+                .ok();
+        }
+        job.permit = None;
+        job.deadline = None;
+        job.row.status = Status::Asserted;
+        job.row.asserter = Some(address);
+        job.row.output = Some(output);
+        job.row.receipt = Some(receipt);
+        debug!(%address, "asserted");
+        if !(self.is_challenged(id) && self.start_challenge(id)) {
+            self.jobs.remove(id);
+        }
+    }
+
+    fn challenge_seed(&self, job: &Job) -> B256 {
+        let sig = job.row.receipt.as_ref().map(|r| r.signature.as_bytes()).unwrap_or([0; 65]);
+        draw::challenge_seed(self.params.seed, keccak256(sig), job.row.job_key)
+    }
+
+    fn is_challenged(&self, id: &str) -> bool {
+        draw::is_challenged(self.challenge_seed(&self.jobs[id]), self.params.p_ppm)
+    }
+
+    /// Draws validators and sends them the job; false when no other worker serves the model.
+    fn start_challenge(&mut self, id: &str) -> bool {
+        let job = &self.jobs[id];
+        let Some(asserter) = job.row.asserter else { return false };
+        let cands = self.candidates(job.row.model_id, &[asserter], false);
+        let weights: Vec<U256> = cands.iter().map(|(_, w)| *w).collect();
+        let picks = draw::pick_distinct(self.challenge_seed(job), &weights, self.params.validators);
+        if picks.is_empty() {
+            debug!(job_id = id, "no validator available: not challenged");
+            return false;
+        }
+        let assignment = Assignment {
+            job_id: id.into(),
+            job_key: job.row.job_key,
+            model_id: job.row.model_id,
+            spec: job.row.spec.clone(),
+            role: Role::Validator,
+        };
+        let mut validators = Vec::with_capacity(picks.len());
+        for i in picks {
+            let conn = cands[i].0;
+            let address = self.workers[&conn].address;
+            self.send(conn, CoordinatorMsg::Execute(assignment.clone()));
+            self.writer.send(Write::Validation {
+                job_id: id.into(),
+                row: validation_row(address, "drawn"),
+            });
+            validators.push(Val { conn, address, vote: Vote::Drawn });
+        }
+        info!(job_id = id, validators = validators.len(), "challenged");
+        Metrics::inc(&self.metrics().challenges);
+        self.writer.send(Write::Status {
+            id: id.into(),
+            status: Status::Challenged,
+            asserter: None,
+            attempts: job.row.attempts,
+        });
+        let job = self.jobs.get_mut(id).expect("job exists");
+        job.row.status = Status::Challenged;
+        job.phase = Phase::Challenged { validators, revealing: false };
+        job.deadline = Some(Instant::now() + self.params.validation_timeout);
+        true
+    }
+
+    fn validator_mut(&mut self, id: &str, conn: u64) -> Option<(&mut Val, bool)> {
+        match &mut self.jobs.get_mut(id)?.phase {
+            Phase::Challenged { validators, revealing } => {
+                let r = *revealing;
+                validators.iter_mut().find(|v| v.conn == conn).map(|v| (v, r))
+            }
+            _ => None,
+        }
+    }
+
+    fn on_commit(&mut self, conn: u64, id: &str, commitment: B256) {
+        if let Some(c) = self.canaries.get_mut(id) {
+            if c.conn == conn && c.commitment.is_none() {
+                c.commitment = Some(commitment);
+                self.send(conn, CoordinatorMsg::Reveal { job_id: id.into() });
+            }
+            return;
+        }
+        let Some((val, false)) = self.validator_mut(id, conn) else { return };
+        if val.vote != Vote::Drawn {
+            return;
+        }
+        val.vote = Vote::Committed(commitment);
+        let row = ValidationRow {
+            commitment: Some(commitment),
+            ..validation_row(val.address, "committed")
+        };
+        self.writer.send(Write::Validation { job_id: id.into(), row });
+        self.advance(id);
+    }
+
+    fn on_reveal(&mut self, conn: u64, id: &str, salt: B256, receipt: SignedReceipt) {
+        if self.canaries.get(id).is_some_and(|c| c.conn == conn) {
+            self.on_canary_reveal(id, salt, receipt);
+            return;
+        }
+        let chain_id = self.params.chain_id;
+        let Some(job) = self.jobs.get(id) else { return };
+        let (key, model, spec) = (job.row.job_key, job.row.model_id, job.row.spec.clone());
+        let Some((val, true)) = self.validator_mut(id, conn) else { return };
+        let Vote::Committed(commitment) = val.vote else { return };
+        let address = val.address;
+        let hash = receipt.receipt.output_hash;
+        let check = check_receipt(&receipt, chain_id, address, key, model, &spec)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                if validation_commitment(key, address, hash, salt) == commitment {
+                    Ok(())
+                } else {
+                    Err("reveal does not open its commitment".to_string())
+                }
+            });
+        let row = match check {
+            Ok(()) => {
+                val.vote = Vote::Revealed(hash);
+                ValidationRow {
+                    output_hash: Some(hash),
+                    salt: Some(salt),
+                    receipt: Some(receipt),
+                    ..validation_row(address, "revealed")
+                }
+            }
+            Err(e) => {
+                val.vote = Vote::Out;
+                Metrics::inc(&self.shared.metrics.invalid_receipts);
+                self.flag(address, id, format!("invalid validator reveal: {e}"));
+                validation_row(address, "invalid")
+            }
+        };
+        self.writer.send(Write::Validation { job_id: id.into(), row });
+        self.advance(id);
+    }
+
+    fn on_failed(&mut self, conn: u64, id: &str, error: &str) {
+        if self.canaries.get(id).is_some_and(|c| c.conn == conn) {
+            self.canaries.remove(id);
+            return;
+        }
+        match self.jobs.get(id).map(|j| &j.phase) {
+            Some(Phase::Assigned { conn: c }) if *c == conn => {
+                self.release_slot(conn);
+                self.retry(id, error);
+            }
+            Some(Phase::Challenged { .. }) => self.drop_validator(id, conn, "failed"),
+            _ => {}
+        }
+    }
+
+    /// Moves a challenge on: all committed (or out) → reveal; all revealed (or out) → conclude.
+    fn advance(&mut self, id: &str) {
+        let Some(job) = self.jobs.get_mut(id) else { return };
+        let Phase::Challenged { validators, revealing } = &mut job.phase else { return };
+        if !*revealing && validators.iter().all(|v| v.vote != Vote::Drawn) {
+            *revealing = true;
+            job.deadline = Some(Instant::now() + self.params.validation_timeout);
+            let conns: Vec<u64> = validators
+                .iter()
+                .filter(|v| matches!(v.vote, Vote::Committed(_)))
+                .map(|v| v.conn)
+                .collect();
+            for conn in conns {
+                self.send(conn, CoordinatorMsg::Reveal { job_id: id.into() });
+            }
+        }
+        let Some(job) = self.jobs.get(id) else { return };
+        if let Phase::Challenged { validators, revealing: true } = &job.phase
+            && validators.iter().all(|v| !matches!(v.vote, Vote::Committed(_)))
+        {
+            self.conclude(id);
+        }
+    }
+
+    /// A validator of `id` failed or left before revealing: it is out of the challenge.
+    fn drop_validator(&mut self, id: &str, conn: u64, state: &str) {
+        let Some((val, _)) = self.validator_mut(id, conn) else { return };
+        if matches!(val.vote, Vote::Drawn | Vote::Committed(_)) {
+            val.vote = Vote::Out;
+            let row = validation_row(val.address, state);
+            self.writer.send(Write::Validation { job_id: id.into(), row });
+            self.advance(id);
+        }
+    }
+
+    /// Compares the revealed hashes with the asserter's and records the outcome.
+    fn conclude(&mut self, id: &str) {
+        let Some(job) = self.jobs.remove(id) else { return };
+        let Phase::Challenged { validators, .. } = job.phase else { return };
+        let asserter = job.row.asserter.expect("challenged jobs are asserted");
+        let asserted =
+            job.row.receipt.as_ref().expect("challenged jobs have receipts").receipt.output_hash;
+        let revealed: Vec<(Address, B256)> = validators
+            .iter()
+            .filter_map(|v| match v.vote {
+                Vote::Revealed(h) => Some((v.address, h)),
+                _ => None,
+            })
+            .collect();
+        let _span = info_span!("job", job_id = %id).entered();
+        if revealed.is_empty() {
+            info!("no validator revealed: the challenge is void");
+            self.writer.send(Write::Outcome {
+                id: id.into(),
+                status: Status::Asserted,
+                suspects: vec![],
+            });
+            return;
+        }
+        let matched = revealed.iter().all(|(_, h)| *h == asserted);
+        let parties: Vec<(Address, B256)> =
+            std::iter::once((asserter, asserted)).chain(revealed.iter().copied()).collect();
+        let suspects = minority(&parties);
+        for (address, hash) in &revealed {
+            let state = if *hash == asserted { "agreed" } else { "dissented" };
+            self.writer.send(Write::Validation {
+                job_id: id.into(),
+                row: validation_row(*address, state),
+            });
+        }
+        for s in &suspects {
+            self.flag(*s, id, "output hash differs from the majority of the challenge".into());
+        }
+        let status = if matched { Status::Matched } else { Status::Disputed };
+        info!(status = status.as_str(), suspects = suspects.len(), "challenge concluded");
+        Metrics::inc(if matched { &self.metrics().matched } else { &self.metrics().disputed });
+        self.writer.send(Write::Outcome { id: id.into(), status, suspects });
+        if matched {
+            let answers = self.known.entry(job.row.model_id).or_default();
+            if answers.len() == KNOWN_ANSWERS {
+                answers.pop_front();
+            }
+            answers.push_back((job.row.spec.clone(), asserted));
+            let involved: Vec<Address> = parties.iter().map(|(a, _)| *a).collect();
+            self.maybe_canary(job.row.model_id, &involved);
+        }
+    }
+
+    fn maybe_canary(&mut self, model: B256, involved: &[Address]) {
+        if self.params.canary_ppm == 0 {
+            return;
+        }
+        let seed = self.next_seed(b"canary", model);
+        if !draw::is_challenged(seed, self.params.canary_ppm) {
+            return;
+        }
+        let cands = self.candidates(model, involved, false);
+        let Some(answers) = self.known.get(&model).filter(|a| !a.is_empty()) else { return };
+        if cands.is_empty() {
+            return;
+        }
+        let pick = |s: B256, n: usize| (U256::from_be_bytes(s.0) % U256::from(n)).to::<usize>();
+        let (spec, expected) = answers[pick(keccak256(seed), answers.len())].clone();
+        let conn = cands[pick(seed, cands.len())].0;
+        let job_key = B256::random();
+        let id = format!("canary_{}", alloy_primitives::hex::encode(&job_key[..12]));
+        let address = self.workers[&conn].address;
+        debug!(job_id = %id, %address, "canary sent");
+        Metrics::inc(&self.metrics().canaries_sent);
+        self.send(
+            conn,
+            CoordinatorMsg::Execute(Assignment {
+                job_id: id.clone(),
+                job_key,
+                model_id: model,
+                spec: spec.clone(),
+                role: Role::Validator,
+            }),
+        );
+        self.canaries.insert(
+            id,
+            Canary {
+                conn,
+                address,
+                job_key,
+                model_id: model,
+                spec,
+                expected,
+                commitment: None,
+                deadline: Instant::now() + self.params.validation_timeout * 2,
+            },
+        );
+    }
+
+    fn on_canary_reveal(&mut self, id: &str, salt: B256, receipt: SignedReceipt) {
+        let Some(c) = self.canaries.remove(id) else { return };
+        let Some(commitment) = c.commitment else { return };
+        let hash = receipt.receipt.output_hash;
+        let valid = check_receipt(
+            &receipt,
+            self.params.chain_id,
+            c.address,
+            c.job_key,
+            c.model_id,
+            &c.spec,
+        )
+        .is_ok()
+            && validation_commitment(c.job_key, c.address, hash, salt) == commitment;
+        if !valid || hash != c.expected {
+            Metrics::inc(&self.metrics().canaries_failed);
+            self.flag(c.address, id, format!("canary answered wrongly (valid reveal: {valid})"));
+        }
+    }
+
+    fn left(&mut self, conn: u64) {
+        let Some(w) = self.workers.remove(&conn) else { return };
+        info!(worker = %w.address, conn, "worker left");
+        self.publish_served();
+        self.canaries.retain(|_, c| c.conn != conn);
+        let ids: Vec<String> = self.jobs.keys().cloned().collect();
+        for id in ids {
+            match &self.jobs[&id].phase {
+                Phase::Assigned { conn: c } if *c == conn => {
+                    self.retry(&id, &format!("asserter {} disconnected", w.address));
+                }
+                Phase::Challenged { .. } => self.drop_validator(&id, conn, "timed_out"),
+                _ => {}
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let silent: Vec<u64> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| now.duration_since(w.last_seen) > self.params.heartbeat * 3)
+            .map(|(c, _)| *c)
+            .collect();
+        for conn in silent {
+            warn!(conn, "worker silent for 3 heartbeats: dropping it");
+            self.left(conn);
+        }
+        let expired: Vec<String> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            match &self.jobs[&id].phase {
+                Phase::Assigned { conn } => {
+                    let conn = *conn;
+                    self.send(conn, CoordinatorMsg::Cancel { job_id: id.clone() });
+                    self.release_slot(conn);
+                    self.retry(&id, "asserter timed out");
+                }
+                Phase::Challenged { .. } => self.expire_votes(&id),
+                _ => {}
+            }
+        }
+        self.canaries.retain(|_, c| c.deadline > now);
+    }
+
+    /// A challenge deadline passed: whoever has not committed (or revealed) is out.
+    fn expire_votes(&mut self, id: &str) {
+        let Some(job) = self.jobs.get_mut(id) else { return };
+        let Phase::Challenged { validators, revealing } = &mut job.phase else { return };
+        let late = "timed_out";
+        let mut rows = Vec::new();
+        for v in validators.iter_mut() {
+            let pending = if *revealing {
+                matches!(v.vote, Vote::Committed(_))
+            } else {
+                v.vote == Vote::Drawn
+            };
+            if pending {
+                v.vote = Vote::Out;
+                rows.push(validation_row(v.address, late));
+            }
+        }
+        for row in rows {
+            self.writer.send(Write::Validation { job_id: id.into(), row });
+        }
+        self.advance(id);
+    }
+}
+
+fn validation_row(validator: Address, state: &str) -> ValidationRow {
+    ValidationRow {
+        validator,
+        state: state.into(),
+        commitment: None,
+        output_hash: None,
+        salt: None,
+        receipt: None,
+    }
+}
+
+/// Parties whose hash is not the strict-majority hash; nobody when no hash has a strict majority
+/// (the fraud proof decides those).
+pub fn minority(parties: &[(Address, B256)]) -> Vec<Address> {
+    let mut counts: HashMap<B256, usize> = HashMap::new();
+    for (_, h) in parties {
+        *counts.entry(*h).or_default() += 1;
+    }
+    match counts.iter().find(|(_, n)| **n * 2 > parties.len()) {
+        Some((majority, _)) => {
+            parties.iter().filter(|(_, h)| h != majority).map(|(a, _)| *a).collect()
+        }
+        None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minority_needs_a_strict_majority() {
+        let (a, b, c) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let (x, y) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        assert_eq!(minority(&[(a, y), (b, x), (c, x)]), vec![a]);
+        assert_eq!(minority(&[(a, x), (b, x), (c, y)]), vec![c]);
+        assert!(minority(&[(a, x), (b, y)]).is_empty());
+        assert!(minority(&[(a, x), (b, x)]).is_empty());
+    }
+}

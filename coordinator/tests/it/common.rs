@@ -1,0 +1,348 @@
+//! Shared helpers: start a coordinator, fake workers, HTTP calls.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use alloy_primitives::{Address, B256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use assay_coordinator::{Config, Handle, job::output_hash};
+use assay_protocol::{
+    math::records::validation_commitment,
+    wire::{
+        CoordinatorMsg, JobSpec, Output, PROTOCOL_VERSION, Receipt, Role, SignedReceipt, WorkerMsg,
+        hello_digest,
+    },
+};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The model every fake worker serves.
+pub(crate) const MODEL: B256 = B256::repeat_byte(0x11);
+/// Its readable name.
+pub(crate) const MODEL_NAME: &str = "test-model";
+/// The dev API key.
+pub(crate) const KEY: &str = "sk-assay-dev";
+
+/// A coordinator (in-process with its temporary directory, or a URL).
+pub(crate) struct Coord {
+    base: String,
+    _handle: Option<Handle>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Coord {
+    pub(crate) fn new(handle: Handle, dir: tempfile::TempDir) -> Self {
+        Self { base: handle.url(), _handle: Some(handle), _dir: Some(dir) }
+    }
+
+    pub(crate) fn external(url: &str) -> Self {
+        Self { base: url.to_owned(), _handle: None, _dir: None }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) fn ws_url(&self) -> String {
+        format!("{}/v1/workers", self.base.replacen("http://", "ws://", 1))
+    }
+}
+
+/// A test configuration on a fresh SQLite file.
+pub(crate) fn config() -> (Config, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c = Config::test(&dir.path().join("coordinator.db")).with_model(MODEL_NAME, MODEL);
+    (c, dir)
+}
+
+pub(crate) async fn start_with(config: Config, dir: tempfile::TempDir) -> Coord {
+    let handle = assay_coordinator::spawn(config).await.expect("coordinator starts");
+    Coord::new(handle, dir)
+}
+
+/// A coordinator with the test configuration, `edit`ed.
+pub(crate) async fn start(edit: impl FnOnce(Config) -> Config) -> Coord {
+    let (c, dir) = config();
+    start_with(edit(c), dir).await
+}
+
+/// How a fake worker behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Behaviour {
+    /// Canned, deterministic answers.
+    Honest,
+    /// Corrupted answers in every role (with a consistent, signed hash).
+    Liar,
+    /// Honest as asserter, wrong as validator.
+    LazyValidator,
+    /// Takes jobs, never answers, never sends heartbeats.
+    Blackhole,
+    /// Closes its socket on its first asserter job.
+    DisconnectOnJob,
+    /// Answers after 500 ms.
+    Slow,
+}
+
+/// A connected fake worker.
+pub(crate) struct Worker {
+    pub(crate) address: Address,
+    /// Asserter jobs received.
+    pub(crate) asserted: Arc<AtomicUsize>,
+    /// Job ids received (any role).
+    pub(crate) seen: Arc<Mutex<Vec<String>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The canned output of a job (`lie` changes it).
+pub(crate) fn canned(spec: &JobSpec, lie: bool) -> Output {
+    let bump = u32::from(lie);
+    match spec {
+        JobSpec::Embed { prompt } => Output {
+            tokens: prompt.bytes().map(|b| u32::from(b) + bump).collect(),
+            embedding: vec![16384, -16384, 0, 1 + i16::from(lie)],
+            text: String::new(),
+        },
+        JobSpec::Generate { prompt, max_tokens, .. } => {
+            let words: Vec<&str> = prompt.split_whitespace().take(*max_tokens as usize).collect();
+            Output {
+                tokens: words.iter().map(|w| w.len() as u32 + bump).collect(),
+                embedding: vec![],
+                text: format!("echo {}", words.join(" ")),
+            }
+        }
+    }
+}
+
+pub(crate) fn sign_receipt(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    job_key: B256,
+    model_id: B256,
+    spec: &JobSpec,
+    output: &Output,
+) -> SignedReceipt {
+    let output_hash = output_hash(output);
+    let receipt = Receipt {
+        job_key,
+        model_id,
+        input_root: spec.input_root(),
+        output_hash,
+        trace_root: keccak256(output_hash),
+        worker: signer.address(),
+    };
+    let signature = signer.sign_message_sync(receipt.digest(chain_id).as_slice()).expect("sign");
+    SignedReceipt { receipt, signature }
+}
+
+fn frame(msg: &WorkerMsg) -> Message {
+    Message::Text(serde_json::to_string(msg).expect("serialise").into())
+}
+
+/// Connects, completes the handshake (panics if rejected), and serves jobs per `behaviour`.
+pub(crate) async fn worker(coord: &Coord, behaviour: Behaviour) -> Worker {
+    worker_with(coord, PrivateKeySigner::random(), behaviour).await
+}
+
+pub(crate) async fn worker_with(
+    coord: &Coord,
+    signer: PrivateKeySigner,
+    behaviour: Behaviour,
+) -> Worker {
+    let (mut ws, _) = tokio_tungstenite::connect_async(coord.ws_url()).await.expect("ws connects");
+    let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("no challenge") };
+    let CoordinatorMsg::Challenge { nonce, chain_id, .. } =
+        serde_json::from_str(&t).expect("challenge")
+    else {
+        panic!("expected a challenge, got {t}")
+    };
+    let address = signer.address();
+    let sig =
+        signer.sign_message_sync(hello_digest(chain_id, nonce, address).as_slice()).expect("sign");
+    let hello = WorkerMsg::Hello {
+        worker: address,
+        signature: sig,
+        protocol: PROTOCOL_VERSION,
+        models: vec![MODEL],
+        slots: 4,
+        tokens_per_sec: 100.0,
+    };
+    ws.send(frame(&hello)).await.expect("send hello");
+    let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("no welcome") };
+    let CoordinatorMsg::Welcome { heartbeat_secs, .. } = serde_json::from_str(&t).expect("welcome")
+    else {
+        panic!("expected welcome, got {t}")
+    };
+    let asserted = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (a2, s2) = (asserted.clone(), seen.clone());
+    let task = tokio::spawn(async move {
+        let mut salts: std::collections::HashMap<String, (B256, SignedReceipt)> =
+            Default::default();
+        let mut beat = tokio::time::interval(Duration::from_millis(heartbeat_secs * 1000 / 2));
+        loop {
+            let msg = tokio::select! {
+                _ = beat.tick() => {
+                    if behaviour == Behaviour::Blackhole { continue; }
+                    if ws.send(frame(&WorkerMsg::Heartbeat { active: 0 })).await.is_err() { return; }
+                    continue;
+                }
+                m = ws.next() => m,
+            };
+            let Some(Ok(Message::Text(t))) = msg else { return };
+            match serde_json::from_str::<CoordinatorMsg>(&t).expect("coordinator frame") {
+                CoordinatorMsg::Execute(a) => {
+                    s2.lock().unwrap().push(a.job_id.clone());
+                    if behaviour == Behaviour::Blackhole {
+                        continue;
+                    }
+                    if behaviour == Behaviour::Slow {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    let lie = match a.role {
+                        Role::Asserter => behaviour == Behaviour::Liar,
+                        Role::Validator => {
+                            matches!(behaviour, Behaviour::Liar | Behaviour::LazyValidator)
+                        }
+                    };
+                    let output = canned(&a.spec, lie);
+                    let receipt =
+                        sign_receipt(&signer, chain_id, a.job_key, a.model_id, &a.spec, &output);
+                    let reply = match a.role {
+                        Role::Asserter => {
+                            if behaviour == Behaviour::DisconnectOnJob {
+                                ws.close(None).await.ok();
+                                return;
+                            }
+                            a2.fetch_add(1, Ordering::SeqCst);
+                            WorkerMsg::Result { job_id: a.job_id, output, receipt }
+                        }
+                        Role::Validator => {
+                            let salt = B256::random();
+                            let commitment = validation_commitment(
+                                a.job_key,
+                                address,
+                                receipt.receipt.output_hash,
+                                salt,
+                            );
+                            salts.insert(a.job_id.clone(), (salt, receipt));
+                            WorkerMsg::Committed { job_id: a.job_id, commitment }
+                        }
+                    };
+                    if ws.send(frame(&reply)).await.is_err() {
+                        return;
+                    }
+                }
+                CoordinatorMsg::Reveal { job_id } => {
+                    if let Some((salt, receipt)) = salts.remove(&job_id) {
+                        let reply = WorkerMsg::Revealed { job_id, salt, receipt };
+                        if ws.send(frame(&reply)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    let w = Worker { address, asserted, seen, task };
+    // Wait until the scheduler has registered the worker.
+    wait_for(|| async { health(coord).await["workers"].as_u64() > Some(0) }).await;
+    w
+}
+
+/// Polls `check` for up to 15 s.
+pub(crate) async fn wait_for<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within 15 s");
+}
+
+pub(crate) async fn health(coord: &Coord) -> Value {
+    get(coord, "/health", None).await.1
+}
+
+/// GET with an optional bearer key; (status, JSON or the text as a JSON string).
+pub(crate) async fn get(coord: &Coord, path: &str, key: Option<&str>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().get(coord.url(path));
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// POST a raw body with the dev key.
+pub(crate) async fn post_raw(
+    coord: &Coord,
+    path: &str,
+    key: Option<&str>,
+    body: String,
+) -> (u16, String) {
+    let mut req = reqwest::Client::new()
+        .post(coord.url(path))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let resp = req.send().await.expect("request");
+    (resp.status().as_u16(), resp.text().await.expect("body"))
+}
+
+/// POST JSON with the dev key.
+pub(crate) async fn post(coord: &Coord, path: &str, body: Value) -> (u16, Value) {
+    let (status, text) = post_raw(coord, path, Some(KEY), body.to_string()).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// A chat request for the test model.
+pub(crate) fn chat_body(prompt: &str) -> Value {
+    json!({"model": MODEL_NAME, "messages": [{"role": "user", "content": prompt}], "max_tokens": 8})
+}
+
+/// Asserts an OpenAI error envelope with `code`.
+pub(crate) fn assert_envelope(body: &Value, code: &str) {
+    let e = &body["error"];
+    assert_eq!(e["code"], code, "{body}");
+    assert!(e["message"].is_string() && e["type"].is_string(), "{body}");
+    assert!(e.get("param").is_some(), "{body}");
+}
+
+/// Polls a job until its status is not `pending|assigned|challenged`.
+pub(crate) async fn settled(coord: &Coord, id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let (status, job) = get(coord, &format!("/v1/jobs/{id}"), Some(KEY)).await;
+        assert_eq!(status, 200, "{job}");
+        if !matches!(job["status"].as_str(), Some("pending" | "assigned" | "challenged")) {
+            return job;
+        }
+        last = job;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not settle: {last}");
+}

@@ -1,0 +1,109 @@
+//! Proof of Sampling: challenged jobs, commit-reveal validators, disputes, canaries.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+async fn chat(coord: &Coord, prompt: &str) -> Value {
+    let (status, body) = post(coord, "/v1/chat/completions", chat_body(prompt)).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn flags(coord: &Coord) -> Vec<Value> {
+    let (status, body) = get(coord, "/v1/flags", Some(KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn honest_validators_match() {
+    let coord = start(|c| c.with_sampling(1.0, 2)).await;
+    let workers = [
+        worker(&coord, Behaviour::Honest).await,
+        worker(&coord, Behaviour::Honest).await,
+        worker(&coord, Behaviour::Honest).await,
+    ];
+    for i in 0..3 {
+        let body = chat(&coord, &format!("job number {i}")).await;
+        let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
+        assert_eq!(job["status"], "matched", "{job}");
+        let validators = job["validators"].as_array().unwrap();
+        assert_eq!(validators.len(), 2, "{job}");
+        for v in validators {
+            assert_eq!(v["state"], "agreed", "{job}");
+            assert_eq!(v["output_hash"], job["output_hash"]);
+            assert!(
+                v["commitment"].is_string() && v["salt"].is_string() && v["receipt"].is_object()
+            );
+            assert_ne!(v["address"], job["asserter"], "the asserter never validates itself");
+        }
+        assert_eq!(job["suspects"], json!([]));
+    }
+    assert!(flags(&coord).await.is_empty());
+    let seen: usize = workers.iter().map(|w| w.seen.lock().unwrap().len()).sum();
+    assert_eq!(seen, 9, "3 jobs × (1 asserter + 2 validators)");
+}
+
+#[tokio::test]
+async fn a_lying_worker_is_disputed_and_only_it_is_flagged() {
+    let coord = start(|c| c.with_sampling(1.0, 2)).await;
+    let liar = worker(&coord, Behaviour::Liar).await;
+    let honest = [worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await];
+    let mut liar_asserted = 0;
+    for i in 0..6 {
+        let body = chat(&coord, &format!("question {i}")).await;
+        let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
+        // Three workers: every job involves all of them, so the liar is always caught.
+        assert_eq!(job["status"], "disputed", "{job}");
+        assert_eq!(job["suspects"], json!([liar.address]), "{job}");
+        if job["asserter"] == json!(liar.address) {
+            liar_asserted += 1;
+            assert!(
+                job["validators"].as_array().unwrap().iter().all(|v| v["state"] == "dissented")
+            );
+        } else {
+            let states: Vec<_> = job["validators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| (v["address"].clone(), v["state"].clone()))
+                .collect();
+            assert!(states.contains(&(json!(liar.address), json!("dissented"))), "{job}");
+        }
+    }
+    assert_eq!(liar_asserted, liar.asserted.load(std::sync::atomic::Ordering::SeqCst));
+    let flags = flags(&coord).await;
+    assert_eq!(flags.len(), 6);
+    assert!(flags.iter().all(|f| f["worker"] == json!(liar.address)), "{flags:?}");
+    for h in &honest {
+        let (_, mine) = get(&coord, &format!("/v1/flags?worker={}", h.address), Some(KEY)).await;
+        assert_eq!(mine["data"], json!([]));
+    }
+}
+
+#[tokio::test]
+async fn canaries_catch_a_lazy_validator() {
+    // One validator per challenge; after each matched job, a canary goes to the uninvolved worker.
+    let coord = start(|c| c.with_sampling(1.0, 1).with_canary_rate(1.0)).await;
+    let lazy = worker(&coord, Behaviour::LazyValidator).await;
+    let _honest =
+        [worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await];
+    let mut matched = 0;
+    for i in 0..8 {
+        let body = chat(&coord, &format!("canary feed {i}")).await;
+        let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
+        if job["status"] == "matched" {
+            matched += 1;
+        }
+    }
+    assert!(matched > 0, "some challenge drew an honest validator");
+    wait_for(|| async {
+        let (_, m) = get(&coord, "/metrics", None).await;
+        !m.as_str().unwrap().contains("assay_canaries_failed_total 0")
+    })
+    .await;
+    let flags = flags(&coord).await;
+    assert!(flags.iter().any(|f| f["reason"].as_str().unwrap().contains("canary")), "{flags:?}");
+    assert!(flags.iter().all(|f| f["worker"] == json!(lazy.address)), "{flags:?}");
+}

@@ -1,0 +1,201 @@
+//! The worker channel: handshake, heartbeats, reassignment.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Address, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use assay_coordinator::chain::{Chain, ChainFuture};
+use assay_protocol::wire::{CoordinatorMsg, PROTOCOL_VERSION, WorkerMsg, hello_digest};
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::*;
+
+/// Sends a hello built by `edit` and returns the coordinator's answer.
+async fn handshake(
+    coord: &Coord,
+    signer: &PrivateKeySigner,
+    edit: impl FnOnce(WorkerMsg, alloy_primitives::B256, u64) -> WorkerMsg,
+) -> CoordinatorMsg {
+    let (mut ws, _) = tokio_tungstenite::connect_async(coord.ws_url()).await.unwrap();
+    let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("no challenge") };
+    let CoordinatorMsg::Challenge { nonce, chain_id, protocol } = serde_json::from_str(&t).unwrap()
+    else {
+        panic!("{t}")
+    };
+    assert_eq!((chain_id, protocol), (412_346, PROTOCOL_VERSION));
+    let sig = signer
+        .sign_message_sync(hello_digest(chain_id, nonce, signer.address()).as_slice())
+        .unwrap();
+    let hello = WorkerMsg::Hello {
+        worker: signer.address(),
+        signature: sig,
+        protocol: PROTOCOL_VERSION,
+        models: vec![MODEL],
+        slots: 1,
+        tokens_per_sec: 1.0,
+    };
+    let hello = edit(hello, nonce, chain_id);
+    ws.send(Message::Text(serde_json::to_string(&hello).unwrap().into())).await.unwrap();
+    let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("no answer") };
+    serde_json::from_str(&t).unwrap()
+}
+
+#[tokio::test]
+async fn handshake_accepts_a_signed_hello_and_rejects_bad_ones() {
+    let coord = start(|c| c).await;
+    let signer = PrivateKeySigner::random();
+    let ok = handshake(&coord, &signer, |h, _, _| h).await;
+    assert!(
+        matches!(ok, CoordinatorMsg::Welcome { worker, heartbeat_secs: 1 } if worker == signer.address())
+    );
+
+    // Signed by another key than the claimed address.
+    let other = PrivateKeySigner::random();
+    let bad_sig = handshake(&coord, &signer, |h, nonce, chain| {
+        let WorkerMsg::Hello { worker, protocol, models, slots, tokens_per_sec, .. } = h else {
+            unreachable!()
+        };
+        let signature =
+            other.sign_message_sync(hello_digest(chain, nonce, worker).as_slice()).unwrap();
+        WorkerMsg::Hello { worker, signature, protocol, models, slots, tokens_per_sec }
+    })
+    .await;
+    assert!(
+        matches!(&bad_sig, CoordinatorMsg::Rejected { reason } if reason.contains("signature")),
+        "{bad_sig:?}"
+    );
+
+    // A signature over another nonce (a replayed hello).
+    let replay = handshake(&coord, &signer, |h, _, chain| {
+        let WorkerMsg::Hello { worker, protocol, models, slots, tokens_per_sec, .. } = h else {
+            unreachable!()
+        };
+        let stale = alloy_primitives::B256::repeat_byte(1);
+        let signature =
+            signer.sign_message_sync(hello_digest(chain, stale, worker).as_slice()).unwrap();
+        WorkerMsg::Hello { worker, signature, protocol, models, slots, tokens_per_sec }
+    })
+    .await;
+    assert!(matches!(replay, CoordinatorMsg::Rejected { .. }));
+
+    let wrong_protocol = handshake(&coord, &signer, |h, _, _| match h {
+        WorkerMsg::Hello { worker, signature, models, slots, tokens_per_sec, .. } => {
+            WorkerMsg::Hello {
+                worker,
+                signature,
+                protocol: PROTOCOL_VERSION + 1,
+                models,
+                slots,
+                tokens_per_sec,
+            }
+        }
+        other => other,
+    })
+    .await;
+    assert!(
+        matches!(&wrong_protocol, CoordinatorMsg::Rejected { reason } if reason.contains("protocol"))
+    );
+
+    let not_hello = handshake(&coord, &signer, |_, _, _| WorkerMsg::Heartbeat { active: 0 }).await;
+    assert!(matches!(not_hello, CoordinatorMsg::Rejected { .. }));
+    let (_, metrics) = get(&coord, "/metrics", None).await;
+    assert!(metrics.as_str().unwrap().contains("assay_handshakes_rejected_total 4"));
+}
+
+/// A chain where only `allowed` is staked.
+struct OnlyOne {
+    allowed: Address,
+}
+
+impl Chain for OnlyOne {
+    fn chain_id(&self) -> u64 {
+        412_346
+    }
+    fn is_eligible(&self, worker: Address) -> ChainFuture<'_, bool> {
+        let ok = worker == self.allowed;
+        Box::pin(async move { Ok(ok) })
+    }
+    fn weights(&self, workers: Vec<Address>) -> ChainFuture<'_, Vec<U256>> {
+        Box::pin(async move { Ok(vec![U256::from(5); workers.len()]) })
+    }
+}
+
+#[tokio::test]
+async fn unstaked_workers_are_rejected() {
+    let (config, dir) = config();
+    let staked = PrivateKeySigner::random();
+    let chain = Arc::new(OnlyOne { allowed: staked.address() });
+    let handle = assay_coordinator::spawn_with_chain(config, chain, None).await.unwrap();
+    let coord = Coord::new(handle, dir);
+    let ok = handshake(&coord, &staked, |h, _, _| h).await;
+    assert!(matches!(ok, CoordinatorMsg::Welcome { .. }));
+    let stranger = PrivateKeySigner::random();
+    let no = handshake(&coord, &stranger, |h, _, _| h).await;
+    assert!(
+        matches!(&no, CoordinatorMsg::Rejected { reason } if reason.contains("eligible")),
+        "{no:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_disconnecting_asserter_loses_the_job_to_another_worker() {
+    let coord = start(|c| c.with_sampling(0.0, 2)).await;
+    let quitter = worker(&coord, Behaviour::DisconnectOnJob).await;
+    let url = coord.url("/v1/chat/completions");
+    let request = tokio::spawn(async move {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(KEY)
+            .body(chat_body("keep going").to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json_value().await)
+    });
+    wait_for(|| async { !quitter.seen.lock().unwrap().is_empty() }).await;
+    wait_for(|| async { health(&coord).await["workers"] == 0 }).await;
+    let honest = worker(&coord, Behaviour::Honest).await;
+    let (status, body) = request.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["assay"]["worker"], serde_json::json!(honest.address));
+    let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["attempts"], 2);
+    assert_eq!(job["status"], "asserted");
+}
+
+#[tokio::test]
+async fn a_silent_worker_is_dropped_and_its_job_reassigned() {
+    let coord = start(|c| c.with_sampling(0.0, 2)).await;
+    let silent = worker(&coord, Behaviour::Blackhole).await;
+    let url = coord.url("/v1/chat/completions");
+    let request = tokio::spawn(async move {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(KEY)
+            .body(chat_body("are you there").to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json_value().await)
+    });
+    wait_for(|| async { !silent.seen.lock().unwrap().is_empty() }).await;
+    // No heartbeat for 3 intervals (1 s each here): dropped while its socket stays open.
+    wait_for(|| async { health(&coord).await["workers"] == 0 }).await;
+    let honest = worker(&coord, Behaviour::Honest).await;
+    let (status, body) = request.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["assay"]["worker"], serde_json::json!(honest.address));
+}
+
+trait JsonValue {
+    async fn json_value(self) -> serde_json::Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> serde_json::Value {
+        let text = self.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+}
