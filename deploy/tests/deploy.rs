@@ -339,6 +339,37 @@ async fn the_binary_deploys_with_flags_and_env() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("wrong chain"));
 
+    // The same settings from a --config file (paths relative to it), then `deploy fund`.
+    let config = dir.join("deploy.toml");
+    let toml = format!(
+        "rpc_url = \"{}\"\nkey_file = \"dev.key\"\nwasm_dir = \"{}\"\nout = \"deployment.json\"\nskip = [\"JobMarket\"]\n",
+        node.url(),
+        wasm_dir().display()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let bin = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_deploy"));
+        cmd.env_remove("ETH_RPC_URL").env_remove("ASSAY_DEPLOYER_PRIVATE_KEY");
+        cmd.arg("--config").arg(&config).arg("--quiet");
+        cmd
+    };
+    let output = bin().output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(serde_json::from_slice::<Manifest>(&output.stdout).unwrap(), printed);
+    let miner = Address::repeat_byte(0x61);
+    let output = bin()
+        .args(["fund", "--to", &miner.to_string(), "--eth", "0.5", "--assay", "1000"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let p = provider(&node);
+    assert_eq!(p.get_balance(miner).await.unwrap(), U256::from(500_000_000_000_000_000u64));
+    let token = printed.contract(specs::TOKEN).unwrap();
+    assert_eq!(
+        call(&p, token, IAssayToken::balanceOfCall { account: miner }).await,
+        U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64))
+    );
+
     let help = Command::new(env!("CARGO_BIN_EXE_deploy")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     for flag in [
