@@ -23,7 +23,7 @@ use std::{
 use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use assay_protocol::{
-    bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, IStaking},
+    bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
     deployment::{DeployedModel, Manifest, ManifestError},
 };
 
@@ -39,7 +39,7 @@ pub use params::Params;
 pub use specs::{ContractSpec, Role, SPECS};
 
 use chain::Chain;
-use specs::{Ctx, REGISTRY, STAKING, TOKEN};
+use specs::{Ctx, JOB_MARKET, REGISTRY, STAKING, TOKEN};
 
 /// Errors of a deployment.
 #[derive(Debug, thiserror::Error)]
@@ -657,6 +657,16 @@ async fn configure(
                         chain.send(&step, staking, call, U256::ZERO).await?;
                     }
                 }
+                Role::JobMarketSampling => {
+                    let market = required(live, JOB_MARKET)?;
+                    let sampling = chain.call(market, IJobMarket::contractsCall {}).await?._3;
+                    if sampling != address {
+                        ensure_owner(chain, JOB_MARKET, market).await?;
+                        let step = format!("JobMarket.setSampling({})", spec.name);
+                        let call = IJobMarket::setSamplingCall { sampling: address };
+                        chain.send(&step, market, call, U256::ZERO).await?;
+                    }
+                }
                 Role::MarketParams => set_market_params(chain, config, spec.name, address).await?,
             }
         }
@@ -671,7 +681,7 @@ async fn set_market_params(
     address: Address,
 ) -> Result<(), Error> {
     let m = &config.params.market;
-    let want = IJobMarket::setParamsCall {
+    let want = ISampling::setParamsCall {
         challengePpm: m.challenge_ppm,
         validators: m.validators,
         asserterReward: m.asserter_reward,
@@ -686,7 +696,7 @@ async fn set_market_params(
         batchWindow: m.batch_window,
         seedRevealGrace: m.seed_reveal_grace,
     };
-    let have = chain.call(address, IJobMarket::paramsCall {}).await?;
+    let have = chain.call(address, ISampling::paramsCall {}).await?;
     // (Tuples compare up to 12 fields: two halves.)
     let same = (have._0, have._1, have._2, have._3, have._4, have._5, have._6)
         == (

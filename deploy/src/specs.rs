@@ -16,6 +16,8 @@ pub const STAKING: &str = "Staking";
 pub const REGISTRY: &str = "ModelRegistry";
 /// Manifest name of the job market.
 pub const JOB_MARKET: &str = "JobMarket";
+/// Manifest name of the sampling contract (challenges, validators, disputes, parameters).
+pub const SAMPLING: &str = "Sampling";
 
 /// What a constructor may read: the deployer and the contracts deployed before it.
 #[derive(Debug)]
@@ -49,7 +51,11 @@ pub enum Role {
     /// A staking controller (`Staking.setController`): slashes, rewards, freezes, adjusts
     /// reputation.
     StakingController,
-    /// Takes the market parameters (`setParams` of `IJobMarket`) from the `[market]` table.
+    /// The job market's sampling contract (`JobMarket.setSampling`, once): opens challenges
+    /// and settles challenged jobs.
+    JobMarketSampling,
+    /// Takes the market parameters (`setParams` of `ISampling`, which forwards the job market's
+    /// share to it) from the `[market]` table.
     MarketParams,
 }
 
@@ -105,6 +111,11 @@ fn job_market_args(ctx: &Ctx<'_>) -> Vec<u8> {
         .abi_encode_params()
 }
 
+fn sampling_args(ctx: &Ctx<'_>) -> Vec<u8> {
+    (ctx.deployer, ctx.address(JOB_MARKET), ctx.address(STAKING), ctx.address(REGISTRY))
+        .abi_encode_params()
+}
+
 /// The Assay contracts, in deployment order.
 pub const SPECS: &[ContractSpec] = &[
     ContractSpec {
@@ -140,7 +151,16 @@ pub const SPECS: &[ContractSpec] = &[
         wasm: "assay_jobs.wasm",
         depends_on: &[TOKEN, STAKING, REGISTRY],
         constructor: job_market_args,
-        roles: &[Role::TokenMinter, Role::StakingController, Role::MarketParams],
+        roles: &[Role::TokenMinter, Role::StakingController],
+        optional: true,
+    },
+    ContractSpec {
+        name: SAMPLING,
+        package: "assay-sampling",
+        wasm: "assay_sampling.wasm",
+        depends_on: &[JOB_MARKET, STAKING, REGISTRY],
+        constructor: sampling_args,
+        roles: &[Role::StakingController, Role::JobMarketSampling, Role::MarketParams],
         optional: true,
     },
 ];

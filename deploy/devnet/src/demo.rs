@@ -88,7 +88,9 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
                 if let Some(text) = v["choices"][0]["message"]["content"].as_str() {
                     println!("    chat {i}: {text:?}");
                 }
-                ids.push(v["assay"]["job_id"].as_str().unwrap_or_default().to_owned());
+                // A chat completion carries one job, an embedding list one per input.
+                let jobs = v["assay"]["jobs"].as_array().cloned().unwrap_or_else(|| vec![v["assay"].clone()]);
+                ids.extend(jobs.iter().filter_map(|j| j["job_id"].as_str().map(str::to_owned)));
             }
             Err(e) => {
                 println!("    request {i} failed: {e:#}");

@@ -94,7 +94,7 @@ async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
         )
         .await;
         assert_eq!(e["data"][0]["embedding"].as_array().expect("embedding").len(), 384);
-        ids.push(e["assay"]["job_id"].as_str().expect("job id").to_owned());
+        ids.push(e["assay"]["jobs"][0]["job_id"].as_str().expect("job id").to_owned());
     }
 
     let (mut disputed, mut matched) = (0, 0);
