@@ -29,3 +29,36 @@ fn emit_raw<H: RawLogAccess + ?Sized>(host: &H, topics: &[WordToken], data: &[u8
     bytes.extend_from_slice(data);
     host.emit_log(&bytes, topics.len());
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use alloy_primitives::{Address, B256, U256};
+    use alloy_sol_types::sol;
+    use stylus_sdk::{stylus_core::host::LogAccess, testing::TestVM};
+
+    use super::emit;
+
+    sol! {
+        event NoIndexed(uint256 a, bytes32 b);
+        event SomeIndexed(address indexed from, uint64 indexed epoch, uint256 amount, bool flag);
+        event AllIndexed(address indexed a, bytes32 indexed b, uint256 indexed c);
+    }
+
+    /// `emit` logs exactly what the SDK's `LogAccess::log` logs.
+    #[test]
+    fn emit_matches_the_sdk_log() {
+        let (ours, sdk) = (TestVM::new(), TestVM::new());
+        let a = Address::repeat_byte(3);
+        let b = B256::repeat_byte(5);
+        let c = U256::from(77u8);
+        emit(&ours, NoIndexed { a: c, b });
+        sdk.log(NoIndexed { a: c, b });
+        emit(&ours, SomeIndexed { from: a, epoch: 9, amount: c, flag: true });
+        sdk.log(SomeIndexed { from: a, epoch: 9, amount: c, flag: true });
+        emit(&ours, AllIndexed { a, b, c });
+        sdk.log(AllIndexed { a, b, c });
+        let logs = ours.get_emitted_logs();
+        assert_eq!(logs.len(), 3);
+        assert_eq!(logs, sdk.get_emitted_logs());
+    }
+}
