@@ -39,13 +39,16 @@ impl JobMarket {
         batch.escrow.set(escrow);
         batch.committed_at.set(U64::from(now));
         batch.committed_block.set(U64::from(block));
-        self.vm().log(IJobMarket::BatchCommitted {
-            batchId: batch_id,
-            coordinator,
-            jobsRoot: jobs_root,
-            jobCount: job_count,
-            escrow,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::BatchCommitted {
+                batchId: batch_id,
+                coordinator,
+                jobsRoot: jobs_root,
+                jobCount: job_count,
+                escrow,
+            },
+        );
         Ok(batch_id)
     }
 
@@ -66,7 +69,10 @@ impl JobMarket {
         batch.draw_hash.set(hash);
         batch.sealed.set(true);
         batch.late.set(late);
-        self.vm().log(IJobMarket::BatchSealed { batchId: batch_id, drawHash: hash, late });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::BatchSealed { batchId: batch_id, drawHash: hash, late },
+        );
         Ok(hash)
     }
 
@@ -168,11 +174,10 @@ impl JobMarket {
         job.asserted_at.set(committed_at);
         job.batch_id.set(batch_id);
         job.job_key.set(record.job_key);
-        self.vm().log(IJobMarket::BatchJobOpened {
-            batchId: batch_id,
-            jobKey: record.job_key,
-            jobId: job_id,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::BatchJobOpened { batchId: batch_id, jobKey: record.job_key, jobId: job_id },
+        );
         self._start_challenge(job_id, seed)?;
         Ok(job_id)
     }
@@ -200,12 +205,15 @@ impl JobMarket {
         self._spend_record(batch_id, leaf, record.fee, CLAIMED)?;
         self._credit_fee(record.asserter, record.fee)?;
         self._accrue(record.asserter, self.params.asserter_reward.get())?;
-        self.vm().log(IJobMarket::BatchJobClaimed {
-            batchId: batch_id,
-            jobKey: record.job_key,
-            asserter: record.asserter,
-            fee: record.fee,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::BatchJobClaimed {
+                batchId: batch_id,
+                jobKey: record.job_key,
+                asserter: record.asserter,
+                fee: record.fee,
+            },
+        );
         Ok(())
     }
 }

@@ -56,7 +56,10 @@ impl JobMarket {
         entry.coordinator.set(coordinator);
         entry.commitment.set(commitment);
         entry.state.set(U8::from(seed::COMMITTED));
-        self.vm().log(IJobMarket::EpochSeedCommitted { epoch, coordinator, commitment });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::EpochSeedCommitted { epoch, coordinator, commitment },
+        );
         Ok(())
     }
 
@@ -76,7 +79,10 @@ impl JobMarket {
         }
         entry.seed.set(seed_value);
         entry.state.set(U8::from(seed::REVEALED));
-        self.vm().log(IJobMarket::EpochSeedRevealed { epoch, seed: seed_value });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::EpochSeedRevealed { epoch, seed: seed_value },
+        );
         Ok(())
     }
 
@@ -98,7 +104,10 @@ impl JobMarket {
         self.seeds.setter(epoch).state.set(U8::from(seed::FORFEITED));
         let amount = self.params.slash_amount.get();
         let slashed = self._slash(coordinator, amount)?;
-        self.vm().log(IJobMarket::EpochSeedForfeited { epoch, coordinator, slashed });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::EpochSeedForfeited { epoch, coordinator, slashed },
+        );
         Ok(slashed)
     }
 
@@ -111,7 +120,7 @@ impl JobMarket {
         let mut book = self.rewards.setter(epoch);
         let total = book.get(operator).checked_add(amount).ok_or_else(overflow)?;
         book.insert(operator, total);
-        self.vm().log(IJobMarket::RewardAccrued { epoch, operator, amount });
+        assay_contract_kit::emit(self.vm(), IJobMarket::RewardAccrued { epoch, operator, amount });
         Ok(())
     }
 
@@ -125,7 +134,7 @@ impl JobMarket {
             return Err(IJobMarket::NothingToClaim { account: operator }.into());
         }
         self.rewards.setter(epoch).insert(operator, U256::ZERO);
-        self.vm().log(IJobMarket::RewardClaimed { epoch, operator, amount });
+        assay_contract_kit::emit(self.vm(), IJobMarket::RewardClaimed { epoch, operator, amount });
         self._pay_reward(operator, amount)?;
         Ok(amount)
     }
@@ -147,7 +156,7 @@ impl JobMarket {
             return Err(IJobMarket::NothingToClaim { account }.into());
         }
         self.fees.insert(account, U256::ZERO);
-        self.vm().log(IJobMarket::FeesWithdrawn { account, amount });
+        assay_contract_kit::emit(self.vm(), IJobMarket::FeesWithdrawn { account, amount });
         transfer_eth(self.vm(), account, amount)
             .map_err(|_| IJobMarket::EthTransferFailed { to: account, amount })?;
         Ok(amount)

@@ -73,14 +73,17 @@ impl JobMarket {
         job.deadline.set(U64::from(deadline));
         job.created_block.set(U64::from(block));
         job.job_key.set(onchain_job_key(job_id));
-        self.vm().log(IJobMarket::JobSubmitted {
-            jobId: job_id,
-            requester,
-            modelId: model_id,
-            inputRoot: input_root,
-            fee,
-            deadline,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::JobSubmitted {
+                jobId: job_id,
+                requester,
+                modelId: model_id,
+                inputRoot: input_root,
+                fee,
+                deadline,
+            },
+        );
         Ok(job_id)
     }
 
@@ -103,7 +106,7 @@ impl JobMarket {
         job.asserter.set(asserter);
         job.assigned_at.set(U64::from(now));
         job.status.set(U8::from(status::ASSIGNED));
-        self.vm().log(IJobMarket::JobAssigned { jobId: job_id, asserter });
+        assay_contract_kit::emit(self.vm(), IJobMarket::JobAssigned { jobId: job_id, asserter });
         Ok(asserter)
     }
 
@@ -129,12 +132,15 @@ impl JobMarket {
         job.asserted_block.set(U64::from(block));
         job.asserted_at.set(U64::from(now));
         job.status.set(U8::from(status::ASSERTED));
-        self.vm().log(IJobMarket::ResultAsserted {
-            jobId: job_id,
-            asserter,
-            outputHash: output_hash,
-            traceRoot: trace_root,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::ResultAsserted {
+                jobId: job_id,
+                asserter,
+                outputHash: output_hash,
+                traceRoot: trace_root,
+            },
+        );
         Ok(())
     }
 
@@ -149,7 +155,10 @@ impl JobMarket {
         match current {
             status::SUBMITTED if now > deadline => self._refund(job_id),
             status::ASSIGNED if now > due => {
-                self.vm().log(IJobMarket::AssignmentTimedOut { jobId: job_id, asserter });
+                assay_contract_kit::emit(
+                    self.vm(),
+                    IJobMarket::AssignmentTimedOut { jobId: job_id, asserter },
+                );
                 self._adjust_reputation(asserter, TIMEOUT_PENALTY)?;
                 if now > deadline {
                     return self._refund(job_id);
@@ -173,7 +182,7 @@ impl JobMarket {
         };
         self._set_status(job_id, status::REFUNDED);
         self._credit_fee(to, amount)?;
-        self.vm().log(IJobMarket::JobRefunded { jobId: job_id, to, amount });
+        assay_contract_kit::emit(self.vm(), IJobMarket::JobRefunded { jobId: job_id, to, amount });
         Ok(status::REFUNDED)
     }
 }

@@ -438,7 +438,7 @@ impl JobMarket {
             return Err(IJobMarket::InvalidParams {}.into());
         }
         self.sampling.set(sampling);
-        self.vm().log(IJobMarket::SamplingSet { sampling });
+        assay_contract_kit::emit(self.vm(), IJobMarket::SamplingSet { sampling });
         Ok(())
     }
 

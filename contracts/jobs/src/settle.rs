@@ -118,15 +118,21 @@ impl JobMarket {
         self._credit_fee(requester, discount)?;
         self._credit_fee(asserter, fee.saturating_sub(discount))?;
         self._accrue(asserter, self.params.asserter_reward.get())?;
-        self.vm().log(IJobMarket::JobAccepted {
-            jobId: job_id,
-            asserter,
-            outputHash: output_hash,
-            challenged,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::JobAccepted {
+                jobId: job_id,
+                asserter,
+                outputHash: output_hash,
+                challenged,
+            },
+        );
         self._adjust_reputation(asserter, ACCEPT_BONUS)?;
         if !callback.is_zero() && !self._deliver(callback, job_id, output_hash, trace_root) {
-            self.vm().log(IJobMarket::CallbackFailed { jobId: job_id, callback });
+            assay_contract_kit::emit(
+                self.vm(),
+                IJobMarket::CallbackFailed { jobId: job_id, callback },
+            );
         }
         Ok(())
     }

@@ -96,7 +96,10 @@ impl Ownable {
     fn set_owner(&mut self, new_owner: Address) {
         let previous_owner = self.owner.get();
         self.owner.set(new_owner);
-        self.vm().log(OwnershipTransferred { previousOwner: previous_owner, newOwner: new_owner });
+        crate::emit(
+            self.vm(),
+            OwnershipTransferred { previousOwner: previous_owner, newOwner: new_owner },
+        );
     }
 }
 

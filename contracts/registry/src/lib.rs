@@ -121,12 +121,15 @@ impl ModelRegistry {
         model.engine_hash.set(engine_hash);
         model.price_per_unit.set(price_per_unit);
         model.active.set(true);
-        self.vm().log(IModelRegistry::ModelRegistered {
-            modelId: model_id,
-            owner,
-            engineHash: engine_hash,
-            pricePerUnit: price_per_unit,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IModelRegistry::ModelRegistered {
+                modelId: model_id,
+                owner,
+                engineHash: engine_hash,
+                pricePerUnit: price_per_unit,
+            },
+        );
         Ok(())
     }
 
@@ -151,11 +154,14 @@ impl ModelRegistry {
         let mut model = self.models.setter(model_id);
         model.price_per_unit.set(price_per_unit);
         model.active.set(active);
-        self.vm().log(IModelRegistry::ModelUpdated {
-            modelId: model_id,
-            pricePerUnit: price_per_unit,
-            active,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IModelRegistry::ModelUpdated {
+                modelId: model_id,
+                pricePerUnit: price_per_unit,
+                active,
+            },
+        );
         Ok(())
     }
 
@@ -198,7 +204,10 @@ impl ModelRegistry {
         // At most MAX_SERVERS entries, so the slot fits in 32 bits.
         let slot = U32::from(model.servers.len());
         model.server_slot.insert(miner, slot);
-        self.vm().log(IModelRegistry::ServingStarted { modelId: model_id, miner });
+        assay_contract_kit::emit(
+            self.vm(),
+            IModelRegistry::ServingStarted { modelId: model_id, miner },
+        );
         Ok(())
     }
 
@@ -227,7 +236,10 @@ impl ModelRegistry {
         }
         model.servers.erase_last();
         model.server_slot.insert(miner, U32::ZERO);
-        self.vm().log(IModelRegistry::ServingStopped { modelId: model_id, miner });
+        assay_contract_kit::emit(
+            self.vm(),
+            IModelRegistry::ServingStopped { modelId: model_id, miner },
+        );
         Ok(())
     }
 

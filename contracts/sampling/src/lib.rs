@@ -270,7 +270,7 @@ impl Sampling {
     pub fn set_dispute_resolver(&mut self, resolver: Address) -> Result<()> {
         self.ownable.only_owner()?;
         self.dispute_resolver.set(resolver);
-        self.vm().log(ISampling::DisputeResolverSet { resolver });
+        assay_contract_kit::emit(self.vm(), ISampling::DisputeResolverSet { resolver });
         Ok(())
     }
 

@@ -79,13 +79,16 @@ impl Sampling {
         p.reveal_timeout.set(U64::from(new.reveal_timeout));
         p.batch_window.set(U64::from(new.batch_window));
         p.seed_reveal_grace.set(U64::from(new.seed_reveal_grace));
-        self.vm().log(ISampling::ParamsUpdated {
-            challengePpm: new.challenge_ppm,
-            validators: new.validators,
-            asserterReward: new.asserter_reward,
-            validatorReward: new.validator_reward,
-            slashAmount: new.slash_amount,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            ISampling::ParamsUpdated {
+                challengePpm: new.challenge_ppm,
+                validators: new.validators,
+                asserterReward: new.asserter_reward,
+                validatorReward: new.validator_reward,
+                slashAmount: new.slash_amount,
+            },
+        );
         self._push_market_params()
     }
 }

@@ -116,12 +116,15 @@ impl Sampling {
         challenge.commit_deadline.set(U64::from(commit_deadline));
         challenge.reveal_deadline.set(U64::from(reveal_deadline));
         challenge.status.set(U8::from(status::CHALLENGED));
-        self.vm().log(ISampling::ChallengeDrawn {
-            jobId: job_id,
-            validators: picked,
-            commitDeadline: commit_deadline,
-            revealDeadline: reveal_deadline,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            ISampling::ChallengeDrawn {
+                jobId: job_id,
+                validators: picked,
+                commitDeadline: commit_deadline,
+                revealDeadline: reveal_deadline,
+            },
+        );
         Ok(true)
     }
 
@@ -142,7 +145,10 @@ impl Sampling {
         }
         slot.commitment.set(commitment);
         slot.state.set(U8::from(validation::COMMITTED));
-        self.vm().log(ISampling::ValidationCommitted { jobId: job_id, validator: caller });
+        assay_contract_kit::emit(
+            self.vm(),
+            ISampling::ValidationCommitted { jobId: job_id, validator: caller },
+        );
         Ok(())
     }
 
@@ -181,11 +187,14 @@ impl Sampling {
         }
         slot.revealed.set(output_hash);
         slot.state.set(U8::from(validation::REVEALED));
-        self.vm().log(ISampling::ValidationRevealed {
-            jobId: job_id,
-            validator: caller,
-            outputHash: output_hash,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            ISampling::ValidationRevealed {
+                jobId: job_id,
+                validator: caller,
+                outputHash: output_hash,
+            },
+        );
         Ok(())
     }
 
@@ -224,11 +233,10 @@ impl Sampling {
             split(&agreeing, self.params.validator_reward.get(), &mut rewards);
         } else {
             let dissenters: Vec<Address> = dissent.iter().map(|d| d.validator).collect();
-            self.vm().log(ISampling::JobDisputed {
-                jobId: job_id,
-                asserter,
-                dissenters: dissenters.clone(),
-            });
+            assay_contract_kit::emit(
+                self.vm(),
+                ISampling::JobDisputed { jobId: job_id, asserter, dissenters: dissenters.clone() },
+            );
             self._freeze(asserter)?;
             for dissenter in dissenters {
                 self._freeze(dissenter)?;
@@ -271,11 +279,10 @@ impl Sampling {
             slashed = slashed.saturating_add(self._slash(*loser, slash_amount)?);
             self._adjust_reputation(*loser, DISPUTE_PENALTY)?;
         }
-        self.vm().log(ISampling::DisputeResolved {
-            jobId: job_id,
-            correctOutputHash: correct,
-            losers,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            ISampling::DisputeResolved { jobId: job_id, correctOutputHash: correct, losers },
+        );
         // Half of what was slashed goes to the parties that were right, as epoch rewards; the
         // right validators also share R_V.
         let mut winners = right_validators.clone();

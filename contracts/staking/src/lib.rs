@@ -157,7 +157,7 @@ impl Staking {
         let mut pool = self.pools.setter(operator);
         pool.role.set(U8::from(role));
         pool.reputation.set(U32::from(INITIAL_REPUTATION));
-        self.vm().log(IStaking::OperatorRegistered { operator, role });
+        assay_contract_kit::emit(self.vm(), IStaking::OperatorRegistered { operator, role });
         self._deposit(operator, operator, amount)
     }
 
@@ -196,12 +196,10 @@ impl Staking {
             .checked_add(self.unbonding_delay.get().to::<u64>())
             .ok_or_else(overflow)?;
         self._start_unbonding(operator, staker, shares, release_at)?;
-        self.vm().log(IStaking::UnstakeRequested {
-            staker,
-            operator,
-            shares,
-            releaseAt: release_at,
-        });
+        assay_contract_kit::emit(
+            self.vm(),
+            IStaking::UnstakeRequested { staker, operator, shares, releaseAt: release_at },
+        );
         Ok(release_at)
     }
 
@@ -216,7 +214,10 @@ impl Staking {
     pub fn withdraw(&mut self, operator: Address) -> Result<U256> {
         let staker = self.vm().msg_sender();
         let (shares, assets) = self._finish_unbonding(operator, staker)?;
-        self.vm().log(IStaking::Withdrawn { staker, operator, shares, assets });
+        assay_contract_kit::emit(
+            self.vm(),
+            IStaking::Withdrawn { staker, operator, shares, assets },
+        );
         self._pay(staker, assets)?;
         Ok(assets)
     }
@@ -233,7 +234,10 @@ impl Staking {
         self.only_controller()?;
         self.registered(operator)?;
         let taken = self._take_assets(operator, amount)?;
-        self.vm().log(IStaking::Slashed { operator, amount: taken, recipient });
+        assay_contract_kit::emit(
+            self.vm(),
+            IStaking::Slashed { operator, amount: taken, recipient },
+        );
         if recipient.is_zero() {
             self._burn(taken)?;
         } else {
@@ -259,7 +263,7 @@ impl Staking {
             return Err(IStaking::UnbackedReward { balance, needed }.into());
         }
         self._add_assets(operator, amount)?;
-        self.vm().log(IStaking::RewardAdded { operator, amount });
+        assay_contract_kit::emit(self.vm(), IStaking::RewardAdded { operator, amount });
         Ok(())
     }
 
@@ -276,7 +280,10 @@ impl Staking {
         let mut pool = self.pools.setter(operator);
         let open = pool.open_disputes.get().checked_add(U32::from(1)).ok_or_else(overflow)?;
         pool.open_disputes.set(open);
-        self.vm().log(IStaking::FreezeChanged { operator, openDisputes: open.to() });
+        assay_contract_kit::emit(
+            self.vm(),
+            IStaking::FreezeChanged { operator, openDisputes: open.to() },
+        );
         Ok(())
     }
 
@@ -294,7 +301,10 @@ impl Staking {
             return Err(IStaking::NotFrozen { operator }.into());
         };
         pool.open_disputes.set(open);
-        self.vm().log(IStaking::FreezeChanged { operator, openDisputes: open.to() });
+        assay_contract_kit::emit(
+            self.vm(),
+            IStaking::FreezeChanged { operator, openDisputes: open.to() },
+        );
         Ok(())
     }
 
@@ -314,7 +324,7 @@ impl Staking {
         let updated = current.saturating_add(i64::from(delta)).clamp(0, i64::from(MAX_REPUTATION));
         let reputation = u32::try_from(updated).map_err(|_| overflow())?;
         pool.reputation.set(U32::from(reputation));
-        self.vm().log(IStaking::ReputationChanged { operator, reputation });
+        assay_contract_kit::emit(self.vm(), IStaking::ReputationChanged { operator, reputation });
         Ok(reputation)
     }
 
@@ -406,7 +416,7 @@ impl Staking {
             ROLE_COORDINATOR => self.min_coordinator_stake.set(amount),
             _ => return Err(IStaking::UnknownRole { role }.into()),
         }
-        self.vm().log(IStaking::MinStakeSet { role, amount });
+        assay_contract_kit::emit(self.vm(), IStaking::MinStakeSet { role, amount });
         Ok(())
     }
 
@@ -420,7 +430,7 @@ impl Staking {
     pub fn set_unbonding_delay(&mut self, delay: u64) -> Result<()> {
         self.ownable.only_owner()?;
         self.unbonding_delay.set(U64::from(delay));
-        self.vm().log(IStaking::UnbondingDelaySet { delay });
+        assay_contract_kit::emit(self.vm(), IStaking::UnbondingDelaySet { delay });
         Ok(())
     }
 
@@ -434,7 +444,7 @@ impl Staking {
     pub fn set_controller(&mut self, controller: Address, allowed: bool) -> Result<()> {
         self.ownable.only_owner()?;
         self.controllers.insert(controller, allowed);
-        self.vm().log(IStaking::ControllerSet { controller, allowed });
+        assay_contract_kit::emit(self.vm(), IStaking::ControllerSet { controller, allowed });
         Ok(())
     }
 

@@ -77,7 +77,10 @@ impl Staking {
         let held = pool.shares.get(staker);
         pool.shares.insert(staker, held.checked_add(minted).ok_or_else(overflow)?);
         self.total_accounted.set(total);
-        self.vm().log(IStaking::Staked { staker, operator, assets: amount, shares: minted });
+        assay_contract_kit::emit(
+            self.vm(),
+            IStaking::Staked { staker, operator, assets: amount, shares: minted },
+        );
         self._pull(staker, amount)?;
         Ok(minted)
     }

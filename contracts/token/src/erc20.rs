@@ -23,7 +23,7 @@ impl AssayToken {
         // Cannot overflow: the sum of all balances is the total supply, itself a U256.
         let to_balance = self.balances.get(to);
         self.balances.insert(to, to_balance.saturating_add(value));
-        self.vm().log(I::Transfer { from, to, value });
+        assay_contract_kit::emit(self.vm(), I::Transfer { from, to, value });
         Ok(())
     }
 
@@ -40,7 +40,7 @@ impl AssayToken {
             return Err(I::ERC20InvalidSpender { spender }.into());
         }
         self.allowances.setter(owner).insert(spender, value);
-        self.vm().log(I::Approval { owner, spender, value });
+        assay_contract_kit::emit(self.vm(), I::Approval { owner, spender, value });
         Ok(())
     }
 
@@ -71,7 +71,7 @@ impl AssayToken {
         self.total_supply.set(self.total_supply.get().saturating_add(value));
         let balance = self.balances.get(to);
         self.balances.insert(to, balance.saturating_add(value));
-        self.vm().log(I::Transfer { from: Address::ZERO, to, value });
+        assay_contract_kit::emit(self.vm(), I::Transfer { from: Address::ZERO, to, value });
         Ok(())
     }
 
@@ -79,7 +79,7 @@ impl AssayToken {
         self._debit(from, value)?;
         // A balance never exceeds the supply, so this cannot underflow.
         self.total_supply.set(self.total_supply.get().saturating_sub(value));
-        self.vm().log(I::Transfer { from, to: Address::ZERO, value });
+        assay_contract_kit::emit(self.vm(), I::Transfer { from, to: Address::ZERO, value });
         Ok(())
     }
 

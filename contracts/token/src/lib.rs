@@ -207,7 +207,7 @@ impl AssayToken {
     pub fn set_minter(&mut self, minter: Address) -> Result<(), TokenError> {
         self.ownable.only_owner()?;
         self.minter.set(minter);
-        self.vm().log(IAssayToken::MinterSet { minter });
+        assay_contract_kit::emit(self.vm(), IAssayToken::MinterSet { minter });
         Ok(())
     }
 
