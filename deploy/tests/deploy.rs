@@ -16,7 +16,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use assay_deploy::{Config, Error, Funding, ModelArg, Params, Report, WasmSource, specs};
 use assay_protocol::{
-    bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, IStaking},
+    bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
     deployment::Manifest,
 };
 use assay_test_node::{NodeHandle, genesis};
@@ -155,12 +155,14 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     if let Ok(market) = m.contract(specs::JOB_MARKET) {
         assert_eq!(call(&p, token, IAssayToken::minterCall {}).await, market);
         assert!(call(&p, staking, IStaking::isControllerCall { account: market }).await);
-        let (contracts, on_chain) = (
-            call(&p, market, IJobMarket::contractsCall {}).await,
-            call(&p, market, IJobMarket::paramsCall {}).await,
-        );
+        let contracts = call(&p, market, IJobMarket::contractsCall {}).await;
         assert_eq!((contracts._0, contracts._1, contracts._2), (token, staking, registry));
-        assert_eq!(on_chain._0, params.market.challenge_ppm);
+        if let Ok(sampling) = m.contract(specs::SAMPLING) {
+            assert_eq!(contracts._3, sampling, "JobMarket.setSampling");
+            assert!(call(&p, staking, IStaking::isControllerCall { account: sampling }).await);
+            let on_chain = call(&p, sampling, ISampling::paramsCall {}).await;
+            assert_eq!(on_chain._0, params.market.challenge_ppm);
+        }
     }
 
     // The model: id from its directory, this build's engine hash, the parameter file's price.

@@ -89,7 +89,10 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
                     println!("    chat {i}: {text:?}");
                 }
                 // A chat completion carries one job, an embedding list one per input.
-                let jobs = v["assay"]["jobs"].as_array().cloned().unwrap_or_else(|| vec![v["assay"].clone()]);
+                let jobs = v["assay"]["jobs"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_else(|| vec![v["assay"].clone()]);
                 ids.extend(jobs.iter().filter_map(|j| j["job_id"].as_str().map(str::to_owned)));
             }
             Err(e) => {
@@ -247,8 +250,15 @@ impl fmt::Display for Report {
             self.served, self.failed, self.challenged, self.matched, self.disputed
         )?;
         writeln!(f, "  batches committed on-chain {}", self.batches)?;
-        writeln!(f, "  gas: set-up {} (deploy, stake, serve), demo {}", self.setup_gas, self.demo_gas)?;
-        writeln!(f, "  miner                                       asserted validated flagged fees (wei)")?;
+        writeln!(
+            f,
+            "  gas: set-up {} (deploy, stake, serve), demo {}",
+            self.setup_gas, self.demo_gas
+        )?;
+        writeln!(
+            f,
+            "  miner                                       asserted validated flagged fees (wei)"
+        )?;
         for (address, m) in &self.miners {
             let fees = m.fee_balance.map_or_else(|| "n/a".to_owned(), |v| v.to_string());
             let note = if m.dishonest { "  (dishonest)" } else { "" };

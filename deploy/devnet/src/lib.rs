@@ -50,4 +50,3 @@ pub struct Options {
     #[arg(long, default_value_t = 6)]
     pub demo_jobs: usize,
 }
-

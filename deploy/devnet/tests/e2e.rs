@@ -22,7 +22,9 @@ fn options(data_dir: PathBuf, workers: u8, dishonest: u8) -> Options {
         data_dir,
         minilm: env_path("ASSAY_MINILM_DIR"),
         smollm2: env_path("ASSAY_SMOLLM2_GGUF"),
-        wasm_dir: Some(env_path("ASSAY_CONTRACTS_TARGET_DIR").join("wasm32-unknown-unknown/release")),
+        wasm_dir: Some(
+            env_path("ASSAY_CONTRACTS_TARGET_DIR").join("wasm32-unknown-unknown/release"),
+        ),
         rpc_port: 0,
         port: 0,
         workers,
