@@ -89,6 +89,10 @@ pub(crate) enum Behaviour {
     DisconnectOnJob,
     /// Answers after 500 ms.
     Slow,
+    /// Heartbeats, takes jobs, never answers.
+    Stall,
+    /// Signs its receipts with another key than its own.
+    ForgedReceipt,
 }
 
 /// A connected fake worker.
@@ -206,7 +210,7 @@ pub(crate) async fn worker_with(
             match serde_json::from_str::<CoordinatorMsg>(&t).expect("coordinator frame") {
                 CoordinatorMsg::Execute(a) => {
                     s2.lock().unwrap().push(a.job_id.clone());
-                    if behaviour == Behaviour::Blackhole {
+                    if matches!(behaviour, Behaviour::Blackhole | Behaviour::Stall) {
                         continue;
                     }
                     if behaviour == Behaviour::Slow {
@@ -219,8 +223,14 @@ pub(crate) async fn worker_with(
                         }
                     };
                     let output = canned(&a.spec, lie);
-                    let receipt =
+                    let mut receipt =
                         sign_receipt(&signer, chain_id, a.job_key, a.model_id, &a.spec, &output);
+                    if behaviour == Behaviour::ForgedReceipt {
+                        let forger = PrivateKeySigner::random();
+                        let digest = receipt.receipt.digest(chain_id);
+                        receipt.signature =
+                            forger.sign_message_sync(digest.as_slice()).expect("sign");
+                    }
                     let reply = match a.role {
                         Role::Asserter => {
                             if behaviour == Behaviour::DisconnectOnJob {

@@ -199,3 +199,51 @@ impl JsonValue for reqwest::Response {
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
     }
 }
+
+#[tokio::test]
+async fn a_stalled_asserter_times_out_and_a_forged_receipt_is_refused() {
+    let coord = start(|mut c| {
+        c.assert_timeout_ms = 400;
+        c.with_sampling(0.0, 2)
+    })
+    .await;
+    let stall = worker(&coord, Behaviour::Stall).await;
+    let forger = worker(&coord, Behaviour::ForgedReceipt).await;
+    let url = coord.url("/v1/chat/completions");
+    let request = tokio::spawn(async move {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(KEY)
+            .body(chat_body("who answers").to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json_value().await)
+    });
+    // Both bad workers get the job once (timeout, then refused receipt), then it fails: 3
+    // attempts, and the third goes to one of them again.
+    let (status, body) = request.await.unwrap();
+    assert_eq!(status, 502, "{body}");
+    assert_envelope(&body, "job_failed");
+    assert!(!stall.seen.lock().unwrap().is_empty());
+    assert!(!forger.seen.lock().unwrap().is_empty());
+    let (_, flags) = get(&coord, "/v1/flags", Some(KEY)).await;
+    let flags = flags["data"].as_array().unwrap();
+    assert!(!flags.is_empty());
+    assert!(
+        flags.iter().all(|f| f["worker"] == serde_json::json!(forger.address)
+            && f["reason"].as_str().unwrap().contains("signature")),
+        "{flags:?}"
+    );
+    let id = flags[0]["job_id"].as_str().unwrap();
+    let job = settled(&coord, id).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["attempts"], 3);
+    assert!(job["error"].is_string());
+
+    // An honest worker joins: the next job succeeds even if a bad one is drawn first.
+    let honest = worker(&coord, Behaviour::Honest).await;
+    let (status, body) = post(&coord, "/v1/chat/completions", chat_body("now")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["assay"]["worker"], serde_json::json!(honest.address));
+}
