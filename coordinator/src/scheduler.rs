@@ -362,6 +362,11 @@ impl Scheduler {
         let (model, key, attempt) = (job.row.model_id, job.row.job_key, job.row.attempts);
         let mut cands = self.candidates(model, &job.tried, true);
         if cands.is_empty() {
+            // An untried worker that is busy now is worth waiting for: going back to one that
+            // already failed this job (a cheat sending bad receipts) would only fail it again.
+            if !self.candidates(model, &job.tried, false).is_empty() {
+                return false;
+            }
             cands = self.candidates(model, &[], true);
         }
         if cands.is_empty() {
