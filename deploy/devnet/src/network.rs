@@ -212,15 +212,15 @@ impl Network {
         let api = self.api();
         println!();
         println!("Assay local network is up");
-        println!("  chain        {} (chain id {})", self.node.url(), self.manifest.chain_id);
+        println!("  chain         {} (chain id {})", self.node.url(), self.manifest.chain_id);
         for (name, address) in &self.manifest.contracts {
-            println!("  {name:<13}{address}");
+            println!("  {name:<14}{address}");
         }
         for (address, dishonest) in &self.workers {
             let note = if *dishonest { " (dishonest)" } else { "" };
-            println!("  worker       {address}{note}");
+            println!("  worker        {address}{note}");
         }
-        println!("  API          {api}   (key: {API_KEY})");
+        println!("  API           {api}   (key: {API_KEY})");
         println!();
         println!("Try it:");
         println!(
