@@ -60,7 +60,7 @@ async fn mock_worker(url: String) {
                 let receipt = Receipt {
                     job_key: a.job_key,
                     model_id: a.model_id,
-                    input_root: a.spec.input_root(),
+                    input_root: a.spec.input_root().into(),
                     output_hash: hash,
                     trace_root: keccak256(hash),
                     worker: address,

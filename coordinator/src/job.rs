@@ -212,7 +212,7 @@ pub fn check_receipt(
     if r.model_id != model_id {
         return Err(ReceiptError::WrongJob("model id"));
     }
-    if r.input_root != spec.input_root() {
+    if r.input_root != B256::from(spec.input_root()) {
         return Err(ReceiptError::WrongJob("input root"));
     }
     Ok(())

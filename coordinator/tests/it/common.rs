@@ -143,7 +143,7 @@ pub(crate) fn sign_receipt(
     let receipt = Receipt {
         job_key,
         model_id,
-        input_root: spec.input_root(),
+        input_root: spec.input_root().into(),
         output_hash,
         trace_root: keccak256(output_hash),
         worker: signer.address(),

@@ -29,6 +29,11 @@ pub enum InputRecord {
 }
 
 impl InputRecord {
+    /// The input commitment (`JobInput::input_root`).
+    pub fn input_root(&self) -> [u8; 32] {
+        self.to_input().input_root()
+    }
+
     /// The engine's job input.
     pub fn to_input(&self) -> JobInput {
         match self {

@@ -15,49 +15,14 @@
 
 use alloy_primitives::{Address, B256, Signature, keccak256};
 use alloy_sol_types::SolValue;
-use assay_engine::job::{JobInput, Task};
 use serde::{Deserialize, Serialize};
 
 /// Version of this channel; the coordinator refuses a worker speaking another.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// What a job asks the engine to do (the JSON form of the engine's `JobInput`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "task", rename_all = "snake_case")]
-pub enum JobSpec {
-    /// A sentence embedding of `prompt`.
-    Embed {
-        /// Text to embed.
-        prompt: String,
-    },
-    /// Text generation from `prompt` (the model's chat template is applied by the engine).
-    Generate {
-        /// Prompt text.
-        prompt: String,
-        /// Most tokens to generate.
-        max_tokens: u32,
-        /// Sampling seed (0 = greedy).
-        seed: u64,
-    },
-}
-
-impl JobSpec {
-    /// The engine's input.
-    pub fn to_input(&self) -> JobInput {
-        match self {
-            Self::Embed { prompt } => JobInput { task: Task::Embed, prompt: prompt.clone() },
-            Self::Generate { prompt, max_tokens, seed } => JobInput {
-                task: Task::Generate { max_tokens: *max_tokens, seed: *seed },
-                prompt: prompt.clone(),
-            },
-        }
-    }
-
-    /// The input commitment (`JobInput::input_root`).
-    pub fn input_root(&self) -> B256 {
-        B256::from(self.to_input().input_root())
-    }
-}
+/// What a job asks the engine to do: the same JSON (`{"task": "embed" | "generate", ...}`) as
+/// the `input` of the job records `worker infer` prints and `verifier replay` reads.
+pub use assay_convert::record::InputRecord as JobSpec;
 
 /// The part a worker plays in a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,7 +274,7 @@ mod tests {
     #[test]
     fn input_root_is_the_engine_commitment() {
         let spec = JobSpec::Embed { prompt: "a sentence".into() };
-        assert_eq!(spec.input_root(), B256::from(spec.to_input().input_root()));
+        assert_eq!(spec.input_root(), spec.to_input().input_root());
         let other = JobSpec::Embed { prompt: "a sentence!".into() };
         assert_ne!(spec.input_root(), other.input_root());
     }

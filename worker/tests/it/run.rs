@@ -157,7 +157,7 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     let (_, trace_root, tokens) = expected(&m.llama, &generate());
     assert_eq!((r.worker, r.model_id, r.trace_root), (worker, m.llama_id, trace_root));
     assert_eq!(r.job_key, B256::from(alloy_primitives::keccak256("job-a")));
-    assert_eq!(r.input_root, generate().input_root());
+    assert_eq!(r.input_root, B256::from(generate().input_root()));
     assert_eq!(output.tokens, tokens);
     let asserted = r.output_hash;
 
@@ -174,7 +174,7 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     assert!(receipt.verify(CHAIN));
     let r = receipt.receipt;
     assert_eq!(validation_commitment(r.job_key, worker, r.output_hash, salt), commitment);
-    assert_eq!((r.model_id, r.input_root), (m.bert_id, embed().input_root()));
+    assert_eq!((r.model_id, r.input_root), (m.bert_id, B256::from(embed().input_root())));
     (asserted, r.output_hash)
 }
 
