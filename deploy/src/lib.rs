@@ -98,6 +98,9 @@ pub enum Error {
         /// Cause.
         reason: String,
     },
+    /// Binaryen's wasm-opt, which the contracts' on-chain code needs, is missing or failed.
+    #[error("wasm-opt: {0}")]
+    WasmOpt(String),
     /// Building the contracts failed.
     #[error("building the contracts: {0}")]
     Build(String),
@@ -224,8 +227,6 @@ pub struct Config {
     pub out: Option<PathBuf>,
     /// Contracts not to deploy or configure (manifest names).
     pub skip: Vec<String>,
-    /// Fail instead of leaving out an optional contract whose program is too large.
-    pub strict: bool,
     /// Refuse any other chain.
     pub expected_chain_id: Option<u64>,
     /// The StylusDeployer.
@@ -246,12 +247,105 @@ impl Config {
             models: Vec::new(),
             out: None,
             skip: Vec::new(),
-            strict: false,
             expected_chain_id: None,
             stylus_deployer: STYLUS_DEPLOYER,
             quiet: false,
         }
     }
+}
+
+/// A contract's size at each step to the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramSize {
+    /// Manifest name.
+    pub contract: &'static str,
+    /// The release wasm as cargo built it.
+    pub built: usize,
+    /// The wasm the chain decompresses (after the pinned wasm-opt recipe and the section
+    /// changes); at most [`wasm::MAX_WASM_SIZE`] to deploy.
+    pub wasm: usize,
+    /// Code bytes on chain: prefix plus brotli-compressed wasm, over fragments when needed.
+    pub code: usize,
+    /// Fragments it deploys as (0: one classic contract).
+    pub fragments: usize,
+}
+
+impl ProgramSize {
+    /// Whether the chain can take it (fragments allowed).
+    pub fn deployable(&self) -> bool {
+        self.wasm <= wasm::MAX_WASM_SIZE
+    }
+
+    /// A Markdown table of `sizes`.
+    pub fn table(sizes: &[Self]) -> String {
+        let mut out = format!(
+            "| contract | built wasm | wasm on chain (limit {}) | code, brotli (limit {} per contract) | deploys as |\n|---|---|---|---|---|\n",
+            wasm::MAX_WASM_SIZE,
+            wasm::MAX_CODE_SIZE
+        );
+        for s in sizes {
+            let shape = match (s.deployable(), s.fragments) {
+                (false, _) => "**too large**".to_owned(),
+                (true, 0) => "one contract".to_owned(),
+                (true, n) => format!("root program + {n} fragments"),
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {shape} |\n",
+                s.contract, s.built, s.wasm, s.code
+            ));
+        }
+        out
+    }
+}
+
+/// The on-chain size of every contract in [`SPECS`], from `source` (built first when it says
+/// so), processed exactly as [`run`] deploys it. Needs no chain.
+///
+/// # Errors
+/// A build, a missing or invalid wasm file, or wasm-opt failing.
+pub fn sizes(source: &WasmSource) -> Result<Vec<ProgramSize>, Error> {
+    let dir = match source {
+        WasmSource::Dir(dir) => dir.clone(),
+        WasmSource::Build { contracts_dir } => {
+            let packages: Vec<&str> = SPECS.iter().map(|s| s.package).collect();
+            wasm::build(contracts_dir, &packages)?
+        }
+    };
+    let optimizer = wasm::WasmOpt::pinned();
+    SPECS
+        .iter()
+        .map(|spec| {
+            let raw = read_wasm(&dir, spec)?;
+            let processed = wasm::process(spec.name, &raw, Some(&optimizer))?;
+            let compressed = wasm::compress(&processed).len();
+            let classic = compressed + wasm::CLASSIC_PREFIX.len();
+            let (code, fragments) = if classic <= wasm::MAX_CODE_SIZE {
+                (classic, 0)
+            } else {
+                let count = compressed.div_ceil(wasm::FRAGMENT_PAYLOAD);
+                (compressed + count * wasm::FRAGMENT_PREFIX.len(), count)
+            };
+            Ok(ProgramSize {
+                contract: spec.name,
+                built: raw.len(),
+                wasm: processed.len(),
+                code,
+                fragments,
+            })
+        })
+        .collect()
+}
+
+fn read_wasm(dir: &Path, spec: &ContractSpec) -> Result<Vec<u8>, Error> {
+    let path = dir.join(spec.wasm);
+    std::fs::read(&path).map_err(|_| Error::MissingWasm {
+        contract: spec.name.into(),
+        path: path.clone(),
+        hint: format!(
+            "build it with `cd contracts && cargo build --release --target wasm32-unknown-unknown --lib -p {}` (it lands in <target dir>/wasm32-unknown-unknown/release), or leave out --wasm-dir to let deploy build it",
+            spec.package
+        ),
+    })
 }
 
 /// `./contracts` when it exists, else this repository's (from the build).
@@ -467,6 +561,7 @@ pub async fn run_with_report(config: &Config) -> Result<Report, Error> {
                 wasm::build(contracts_dir, &packages)?
             }
         };
+        let optimizer = wasm::WasmOpt::pinned();
         let mut max_fragments = None;
         for spec in to_deploy {
             if let Some((dep, _)) =
@@ -475,43 +570,22 @@ pub async fn run_with_report(config: &Config) -> Result<Report, Error> {
                 skipped.push((spec.name.into(), format!("depends on {dep}, which is left out")));
                 continue;
             }
-            let path = dir.join(spec.wasm);
-            let raw = std::fs::read(&path).map_err(|_| Error::MissingWasm {
-                contract: spec.name.into(),
-                path: path.clone(),
-                hint: format!(
-                    "build it with `cd contracts && cargo build --release --target wasm32-unknown-unknown --lib -p {}` (it lands in <target dir>/wasm32-unknown-unknown/release), or leave out --wasm-dir to let deploy build it",
-                    spec.package
-                ),
-            })?;
-            let checked = match wasm::program(spec.name, &raw) {
-                Ok(program @ wasm::Program::Fragmented { .. }) => {
-                    if max_fragments.is_none() {
-                        max_fragments = Some(chain.max_fragments().await.unwrap_or(0));
-                    }
-                    let allowed = usize::from(max_fragments.unwrap_or(0));
-                    if program.fragment_count() > allowed {
-                        Err(Error::TooManyFragments {
-                            contract: spec.name.into(),
-                            needed: program.fragment_count(),
-                            allowed,
-                        })
-                    } else {
-                        Ok(program)
-                    }
+            let raw = read_wasm(&dir, spec)?;
+            let program = wasm::program(spec.name, &raw, Some(&optimizer))?;
+            if program.fragment_count() > 0 {
+                if max_fragments.is_none() {
+                    max_fragments = Some(chain.max_fragments().await.unwrap_or(0));
                 }
-                other => other,
-            };
-            match checked {
-                Ok(program) => planned.push(Planned { spec, program }),
-                Err(e @ (Error::ProgramTooLarge { .. } | Error::TooManyFragments { .. }))
-                    if spec.optional && !config.strict =>
-                {
-                    chain.say(format!("warning: leaving out {}: {e}", spec.name));
-                    skipped.push((spec.name.into(), e.to_string()));
+                let allowed = usize::from(max_fragments.unwrap_or(0));
+                if program.fragment_count() > allowed {
+                    return Err(Error::TooManyFragments {
+                        contract: spec.name.into(),
+                        needed: program.fragment_count(),
+                        allowed,
+                    });
                 }
-                Err(e) => return Err(e),
             }
+            planned.push(Planned { spec, program });
         }
     }
     if !planned.is_empty() && chain.code(config.stylus_deployer).await?.is_empty() {

@@ -23,12 +23,12 @@ Steps, each printed with its transaction hashes:
      is for the same chain;
   2. get the contracts' wasm: build it with the contracts workspace's pinned toolchain
      (`cargo build --release --target wasm32-unknown-unknown` in --contracts-dir), or read it from
-     --wasm-dir; process it as cargo-stylus does and check every size before sending anything;
+     --wasm-dir; process it as cargo-stylus does (including the pinned wasm-opt recipe of
+     contracts/Stylus.toml: Binaryen's wasm-opt must be on PATH) and check every size before
+     sending anything (`deploy size` prints them without a chain);
   3. deploy each contract through the StylusDeployer, which activates it (paying the ArbWasm data
      fee) and runs its constructor in one transaction; a program over one contract's 24 KiB code
-     limit goes out as fragments plus a root program, one over the 128 KiB wasm limit is refused
-     (an optional contract, the JobMarket until it is split, is left out with a warning unless
-     --strict);
+     limit goes out as fragments plus a root program, one over the 128 KiB wasm limit is refused;
   4. wire them: the job market becomes the token's minter and a staking controller;
   5. apply the protocol parameters (--params, default: the built-in deploy/params.toml, which
      documents every value and the honesty condition p*(1-r^n)*(R_A+S) > C);
@@ -41,7 +41,7 @@ configuration step reads the chain first, so a second run sends no transaction.
 
 Settings come from flags, then environment variables, then the --config TOML file (keys named like
 the long flags with underscores: rpc_url, key_file, keystore, password_file, wasm_dir,
-contracts_dir, params, out, chain_id, skip = [..], strict, stylus_deployer, and a [models] table of
+contracts_dir, params, out, chain_id, skip = [..], stylus_deployer, and a [models] table of
 NAME = DIR; relative paths are relative to the config file).
 
 The deployer key: --private-key / ASSAY_DEPLOYER_PRIVATE_KEY (hex), --key-file (a file holding the
@@ -69,6 +69,9 @@ enum Command {
     /// Top up accounts with ETH and bootstrap ASSAY (minted by the deployer, the token's owner)
     /// so they can stake, e.g. a local network's miners. Only the missing amount is sent.
     Fund(FundArgs),
+    /// Print each contract's on-chain size (the wasm as built, after the pinned wasm-opt recipe,
+    /// brotli-compressed code and fragments) against the Stylus limits; no chain needed.
+    Size(SizeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -102,10 +105,10 @@ struct ConnArgs {
 #[derive(Args, Debug)]
 struct DeployArgs {
     /// Take the built wasm (assay_token.wasm, ...) from this folder instead of building it
-    #[arg(long, env = "ASSAY_WASM_DIR")]
+    #[arg(long, env = "ASSAY_WASM_DIR", global = true)]
     wasm_dir: Option<PathBuf>,
     /// The contracts workspace to build [default: ./contracts, else this repository's]
-    #[arg(long)]
+    #[arg(long, global = true)]
     contracts_dir: Option<PathBuf>,
     /// Protocol parameter file [default: the built-in deploy/params.toml]
     #[arg(long, env = "ASSAY_PARAMS")]
@@ -119,9 +122,6 @@ struct DeployArgs {
     /// Leave a contract out (manifest name, e.g. JobMarket); repeatable
     #[arg(long, value_name = "NAME")]
     skip: Vec<String>,
-    /// Fail when an optional contract is too large instead of leaving it out with a warning
-    #[arg(long)]
-    strict: bool,
     /// StylusDeployer address [default: 0xcEcba2F1DC234f70Dd89F2041029807F8D03A990]
     #[arg(long)]
     stylus_deployer: Option<Address>,
@@ -143,6 +143,13 @@ struct FundArgs {
     assay: String,
 }
 
+#[derive(Args, Debug)]
+struct SizeArgs {
+    /// Exit with an error when a contract cannot be deployed (over the 128 KiB wasm limit)
+    #[arg(long)]
+    check: bool,
+}
+
 /// The optional `--config` file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,8 +166,6 @@ struct FileConfig {
     out: Option<PathBuf>,
     #[serde(default)]
     skip: Vec<String>,
-    #[serde(default)]
-    strict: bool,
     stylus_deployer: Option<Address>,
     #[serde(default)]
     models: std::collections::BTreeMap<String, PathBuf>,
@@ -224,6 +229,29 @@ async fn main() -> eyre::Result<()> {
     let cli = Cli::parse();
     let (file, base) = FileConfig::load(cli.conn.config.as_deref())?;
     let rel = |p: &PathBuf| base.join(p);
+    let wasm = match cli.deploy.wasm_dir.clone().or_else(|| file.wasm_dir.as_ref().map(rel)) {
+        Some(dir) => WasmSource::Dir(dir),
+        None => WasmSource::Build {
+            contracts_dir: cli
+                .deploy
+                .contracts_dir
+                .clone()
+                .or_else(|| file.contracts_dir.as_ref().map(rel))
+                .unwrap_or_else(assay_deploy::default_contracts_dir),
+        },
+    };
+    if let Some(Command::Size(args)) = &cli.command {
+        let sizes = assay_deploy::sizes(&wasm)?;
+        println!("{}", assay_deploy::ProgramSize::table(&sizes));
+        if args.check {
+            let over: Vec<&str> =
+                sizes.iter().filter(|s| !s.deployable()).map(|s| s.contract).collect();
+            if !over.is_empty() {
+                bail!("too large to deploy: {}", over.join(", "));
+            }
+        }
+        return Ok(());
+    }
     let rpc_url = cli
         .conn
         .rpc_url
@@ -252,17 +280,6 @@ async fn main() -> eyre::Result<()> {
         Some(path) => Params::load(&path)?,
         None => Params::default_params(),
     };
-    let wasm = match cli.deploy.wasm_dir.clone().or_else(|| file.wasm_dir.as_ref().map(rel)) {
-        Some(dir) => WasmSource::Dir(dir),
-        None => WasmSource::Build {
-            contracts_dir: cli
-                .deploy
-                .contracts_dir
-                .clone()
-                .or_else(|| file.contracts_dir.as_ref().map(rel))
-                .unwrap_or_else(assay_deploy::default_contracts_dir),
-        },
-    };
     let mut models = cli.deploy.models.clone();
     for (name, dir) in &file.models {
         if !models.iter().any(|m| &m.name == name) {
@@ -277,7 +294,6 @@ async fn main() -> eyre::Result<()> {
     config.models = models;
     config.out = Some(out.unwrap_or_else(|| "deployment.json".into()));
     config.skip = skip;
-    config.strict = cli.deploy.strict || file.strict;
     config.expected_chain_id = cli.conn.chain_id.or(file.chain_id);
     if let Some(deployer) = cli.deploy.stylus_deployer.or(file.stylus_deployer) {
         config.stylus_deployer = deployer;

@@ -1,8 +1,9 @@
 //! Contract wasm: building it, and turning it into on-chain Stylus code the way cargo-stylus 0.10
 //! does (`stylus-tools` `process_wasm`): wasm -> WAT -> wasm (drops dangling reference-type
-//! encodings), every custom section stripped, a 32-byte zero `project_hash` section added, brotli
-//! quality 11, `EF F0 00 00` prefix. A program over one contract's code limit is split into
-//! `EF F0 01` fragments and deployed behind an `EF F0 02` root.
+//! encodings), the pinned `wasm-opt` recipe of `contracts/Stylus.toml`, every custom section
+//! stripped, a 32-byte zero `project_hash` section added, brotli quality 11, `EF F0 00 00`
+//! prefix. A program over one contract's code limit is split into `EF F0 01` fragments and
+//! deployed behind an `EF F0 02` root.
 
 use std::{
     io::Write,
@@ -74,16 +75,31 @@ pub fn deploy_init(code: &[u8]) -> Vec<u8> {
     init
 }
 
-/// Processes a contract's built wasm into its program. `name` is only used in errors.
+/// Processes a contract's built wasm into the wasm that goes on chain (before compression):
+/// the WAT round trip, then `optimizer` when given, then the custom sections. `name` is only
+/// used in errors.
 ///
 /// # Errors
-/// [`Error::InvalidWasm`] when the file is not wasm, [`Error::ProgramTooLarge`] when the
-/// processed wasm is over [`MAX_WASM_SIZE`] (no fragmenting helps then).
-pub fn program(name: &str, raw: &[u8]) -> Result<Program, Error> {
+/// [`Error::InvalidWasm`] when the file is not wasm, [`Error::WasmOpt`] when wasm-opt fails.
+pub fn process(name: &str, raw: &[u8], optimizer: Option<&WasmOpt>) -> Result<Vec<u8>, Error> {
     let invalid = |reason: String| Error::InvalidWasm { contract: name.to_owned(), reason };
     let text = wasmprinter::print_bytes(raw).map_err(|e| invalid(e.to_string()))?;
     let round_trip = wat::parse_str(text).map_err(|e| invalid(e.to_string()))?;
-    let wasm = strip_and_tag(&round_trip).ok_or_else(|| invalid("malformed sections".into()))?;
+    let optimized = match optimizer {
+        Some(optimizer) => optimizer.run(&round_trip)?,
+        None => round_trip,
+    };
+    strip_and_tag(&optimized).ok_or_else(|| invalid("malformed sections".into()))
+}
+
+/// Processes a contract's built wasm into its program ([`process`], then compression and, when
+/// over one contract's code limit, fragments). `name` is only used in errors.
+///
+/// # Errors
+/// Those of [`process`], and [`Error::ProgramTooLarge`] when the processed wasm is over
+/// [`MAX_WASM_SIZE`] (no fragmenting helps then).
+pub fn program(name: &str, raw: &[u8], optimizer: Option<&WasmOpt>) -> Result<Program, Error> {
+    let wasm = process(name, raw, optimizer)?;
     if wasm.len() > MAX_WASM_SIZE {
         return Err(Error::ProgramTooLarge {
             contract: name.to_owned(),
@@ -109,13 +125,140 @@ pub fn program(name: &str, raw: &[u8]) -> Result<Program, Error> {
     Ok(Program::Fragmented { fragments, wasm_len })
 }
 
-fn compress(wasm: &[u8]) -> Vec<u8> {
+/// Brotli at quality 11 with a 4 MiB window, as cargo-stylus compresses a program.
+pub fn compress(wasm: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     {
         let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
         writer.write_all(wasm).expect("compressing into memory");
     }
     out
+}
+
+/// Binaryen's `wasm-opt` recipe the contracts opt into: the `[wasm-opt]` table of
+/// `contracts/Stylus.toml`, the file `cargo stylus deploy` reads too, so both tools put the same
+/// bytes on chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmOpt {
+    /// The pinned Binaryen version (`wasm-opt --version` must report it).
+    pub version: String,
+    /// Flags passed to wasm-opt, in order.
+    pub flags: Vec<String>,
+}
+
+/// Environment variable naming the wasm-opt binary (default: `wasm-opt` on `PATH`).
+pub const WASM_OPT_ENV: &str = "ASSAY_WASM_OPT";
+
+impl WasmOpt {
+    /// The recipe in this repository's `contracts/Stylus.toml` (compiled in).
+    ///
+    /// # Panics
+    /// Never for the committed file; a unit test parses it.
+    pub fn pinned() -> Self {
+        #[derive(serde::Deserialize)]
+        struct StylusToml {
+            #[serde(rename = "wasm-opt")]
+            wasm_opt: WasmOpt,
+        }
+        let file: StylusToml = toml::from_str(include_str!("../../contracts/Stylus.toml"))
+            .expect("contracts/Stylus.toml has a [wasm-opt] table");
+        file.wasm_opt
+    }
+
+    /// The wasm-opt to run: `$ASSAY_WASM_OPT`, else `wasm-opt` on `PATH`.
+    pub fn binary() -> PathBuf {
+        std::env::var_os(WASM_OPT_ENV)
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from("wasm-opt"), PathBuf::from)
+    }
+
+    fn error(&self, reason: impl std::fmt::Display) -> Error {
+        Error::WasmOpt(format!(
+            "{reason}; the contracts need Binaryen {v}'s wasm-opt on PATH (or in ${WASM_OPT_ENV}): `npm install -g binaryen@{v}.0.0`, or run .ci/run / deploy/devnet.sh, which install it",
+            v = self.version
+        ))
+    }
+
+    /// Runs the recipe on `wasm` with [`WasmOpt::binary`]. Results are cached by the hash of the
+    /// recipe and the input (wasm-opt is deterministic), so deploying the same build again does
+    /// not rerun it.
+    ///
+    /// # Errors
+    /// [`Error::WasmOpt`] when wasm-opt is missing, is another version, or fails.
+    pub fn run(&self, wasm: &[u8]) -> Result<Vec<u8>, Error> {
+        self.run_with(&Self::binary(), wasm)
+    }
+
+    /// [`WasmOpt::run`] with the given wasm-opt binary.
+    ///
+    /// # Errors
+    /// As [`WasmOpt::run`].
+    pub fn run_with(&self, binary: &Path, wasm: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut key = Vec::from(self.version.as_bytes());
+        for flag in &self.flags {
+            key.push(0);
+            key.extend_from_slice(flag.as_bytes());
+        }
+        key.push(0);
+        key.extend_from_slice(wasm);
+        let cache_dir = std::env::temp_dir().join("assay-wasm-opt");
+        let cached = cache_dir.join(format!("{:x}.wasm", alloy_primitives::keccak256(&key)));
+        if let Ok(bytes) = std::fs::read(&cached) {
+            return Ok(bytes);
+        }
+        self.check_version(binary)?;
+        let work = cache_dir.join(format!("work-{}", std::process::id()));
+        std::fs::create_dir_all(&work).map_err(|e| self.error(format!("{}: {e}", work.display())))?;
+        let (input, output) = (work.join("in.wasm"), work.join("out.wasm"));
+        std::fs::write(&input, wasm).map_err(|e| self.error(format!("{}: {e}", input.display())))?;
+        let result = Command::new(binary)
+            .args(&self.flags)
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .output()
+            .map_err(|e| self.error(format!("running {}: {e}", binary.display())))
+            .and_then(|out| {
+                if out.status.success() {
+                    std::fs::read(&output).map_err(|e| self.error(e))
+                } else {
+                    Err(self.error(format!(
+                        "wasm-opt failed ({}): {}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )))
+                }
+            });
+        if let Ok(bytes) = &result {
+            // Written whole, then renamed, so a concurrent reader never sees half a file.
+            let staged = work.join("done.wasm");
+            if std::fs::write(&staged, bytes).is_ok() {
+                let _ = std::fs::rename(&staged, &cached);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&work);
+        result
+    }
+
+    fn check_version(&self, binary: &Path) -> Result<(), Error> {
+        let out = Command::new(binary)
+            .arg("--version")
+            .output()
+            .map_err(|e| self.error(format!("running {}: {e}", binary.display())))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let found = text
+            .split_whitespace()
+            .skip_while(|t| *t != "version")
+            .nth(1)
+            .map(|t| t.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .unwrap_or_default();
+        if found == self.version {
+            Ok(())
+        } else {
+            Err(self.error(format!("found wasm-opt version {found:?} ({})", text.trim())))
+        }
+    }
 }
 
 fn read_leb(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
@@ -264,7 +407,7 @@ mod tests {
 
     #[test]
     fn small_program_is_classic_stripped_and_tagged() {
-        let Program::Classic(code) = program("Small", &module(100)).unwrap() else {
+        let Program::Classic(code) = program("Small", &module(100), None).unwrap() else {
             panic!("small programs are classic")
         };
         assert_eq!(code[..4], CLASSIC_PREFIX);
@@ -284,7 +427,7 @@ mod tests {
     #[test]
     fn large_program_is_fragmented_and_huge_one_refused() {
         let raw = module(40_000);
-        let Program::Fragmented { fragments, wasm_len } = program("Big", &raw).unwrap() else {
+        let Program::Fragmented { fragments, wasm_len } = program("Big", &raw, None).unwrap() else {
             panic!("incompressible 40 KB needs fragments")
         };
         assert_eq!(fragments.len(), 2);
@@ -294,10 +437,53 @@ mod tests {
         let root = root_code(wasm_len, &[Address::repeat_byte(1), Address::repeat_byte(2)]);
         assert_eq!(root.len(), 4 + 4 + 40);
 
-        let err = program("Huge", &module(140_000)).unwrap_err();
+        let err = program("Huge", &module(140_000), None).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("Huge") && text.contains("131072"), "{text}");
-        assert!(matches!(program("Bad", b"not wasm"), Err(Error::InvalidWasm { .. })));
+        assert!(matches!(program("Bad", b"not wasm", None), Err(Error::InvalidWasm { .. })));
+    }
+
+    #[test]
+    fn the_pinned_recipe_is_the_contracts_stylus_toml() {
+        let recipe = WasmOpt::pinned();
+        assert!(recipe.version.parse::<u32>().is_ok(), "{recipe:?}");
+        assert_eq!(recipe.flags.first().map(String::as_str), Some("-Oz"));
+        // Only features Stylus validates may be enabled.
+        for flag in recipe.flags.iter().filter(|f| f.starts_with("--enable-")) {
+            assert!(
+                [
+                    "--enable-bulk-memory",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "--enable-nontrapping-float-to-int"
+                ]
+                .contains(&flag.as_str()),
+                "{flag}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_or_mismatched_wasm_opt_is_a_clear_error() {
+        let recipe = WasmOpt::pinned();
+        // Distinct inputs so no cached result answers.
+        let missing = recipe
+            .run_with(Path::new("/nonexistent/wasm-opt"), &module(7))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("/nonexistent/wasm-opt"), "{missing}");
+        assert!(missing.contains(&format!("binaryen@{}", recipe.version)), "{missing}");
+
+        let dir = std::env::temp_dir().join(format!("assay-fake-wasm-opt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("wasm-opt");
+        std::fs::write(&fake, "#!/bin/sh\necho 'wasm-opt version 99 (version_99)'\n").unwrap();
+        let mut perms = std::fs::metadata(&fake).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&fake, perms).unwrap();
+        let mismatch = recipe.run_with(&fake, &module(8)).unwrap_err().to_string();
+        assert!(mismatch.contains("found wasm-opt version \"99\""), "{mismatch}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

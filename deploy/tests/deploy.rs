@@ -1,7 +1,8 @@
 //! `deploy` against the real test node, in process: the contracts' release wasm (from
 //! `ASSAY_CONTRACTS_TARGET_DIR`, which `.ci/test` builds first), deployed, wired and configured,
 //! checked through the bindings the services use; a second run sends nothing; the errors people
-//! meet (wrong chain, unfunded key, missing or oversized wasm) are clear.
+//! meet (wrong chain, unfunded key, missing wasm) are clear; `deploy size` reports every contract
+//! deployable.
 
 use std::{
     path::{Path, PathBuf},
@@ -14,7 +15,7 @@ use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
-use assay_deploy::{Config, Error, Funding, ModelArg, Params, Report, WasmSource, specs};
+use assay_deploy::{Config, Error, Funding, ModelArg, Params, SPECS, WasmSource, specs};
 use assay_protocol::{
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
     deployment::Manifest,
@@ -32,7 +33,7 @@ fn wasm_dir() -> PathBuf {
         specs::SPECS.iter().map(|s| dir.join(s.wasm)).filter(|p| !p.exists()).collect();
     assert!(
         missing.is_empty(),
-        "contract wasm missing: {missing:?}. Build it first: `cd contracts && CARGO_TARGET_DIR={} cargo build --release --target wasm32-unknown-unknown --lib -p assay-token -p assay-staking -p assay-registry -p assay-jobs` and export ASSAY_CONTRACTS_TARGET_DIR={} (.ci/test does both)",
+        "contract wasm missing: {missing:?}. Build it first: `cd contracts && CARGO_TARGET_DIR={} cargo build --release --target wasm32-unknown-unknown --lib -p assay-token -p assay-staking -p assay-registry -p assay-jobs -p assay-sampling` and export ASSAY_CONTRACTS_TARGET_DIR={} (.ci/test does both)",
         target.display(),
         target.display()
     );
@@ -94,11 +95,6 @@ fn config(node: &NodeHandle, out: &Path) -> Config {
     config
 }
 
-/// Whether JobMarket fits the chain (it does not until it is split into two contracts).
-fn job_market_expected(report: &Report) -> bool {
-    report.manifest.contracts.contains_key(specs::JOB_MARKET)
-}
-
 #[tokio::test]
 async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     let node = node().await;
@@ -113,17 +109,10 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     assert_eq!(m.chain_id, 412_346);
     assert!(m.deploy_block > 0);
     assert_eq!(Manifest::load(&out).expect("written"), *m);
-    for name in [specs::TOKEN, specs::STAKING, specs::REGISTRY] {
-        assert!(report.deployed.contains(&name.to_owned()), "{name} deployed");
+    for spec in SPECS {
+        assert!(report.deployed.contains(&spec.name.to_owned()), "{} deployed", spec.name);
     }
-    if !job_market_expected(&report) {
-        let (_, reason) = report
-            .skipped
-            .iter()
-            .find(|(n, _)| n == specs::JOB_MARKET)
-            .expect("JobMarket is either deployed or reported as left out");
-        assert!(reason.contains("JobMarket is too large"), "{reason}");
-    }
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
     let p = provider(&node);
     for (name, address) in &m.contracts {
         let code = p.get_code_at(*address).await.expect("code");
@@ -134,8 +123,13 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
         m.contract(specs::STAKING).unwrap(),
         m.contract(specs::REGISTRY).unwrap(),
     );
-    // Staking is over one contract's code limit: a root program over fragments.
-    assert_eq!(&p.get_code_at(staking).await.unwrap()[..3], &[0xef, 0xf0, 0x02]);
+    let (market, sampling) =
+        (m.contract(specs::JOB_MARKET).unwrap(), m.contract(specs::SAMPLING).unwrap());
+    // Staking and both halves of the job market are over one contract's code limit: root
+    // programs over fragments.
+    for program in [staking, market, sampling] {
+        assert_eq!(&p.get_code_at(program).await.unwrap()[..3], &[0xef, 0xf0, 0x02]);
+    }
 
     // Wiring and parameters, read back through the bindings.
     let deployer = genesis::DEV_ACCOUNT;
@@ -152,18 +146,14 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
         call(&p, staking, IStaking::unbondingDelayCall {}).await,
         params.staking.unbonding_delay
     );
-    if let Ok(market) = m.contract(specs::JOB_MARKET) {
-        assert_eq!(call(&p, token, IAssayToken::minterCall {}).await, market);
-        assert!(call(&p, staking, IStaking::isControllerCall { account: market }).await);
-        let contracts = call(&p, market, IJobMarket::contractsCall {}).await;
-        assert_eq!((contracts._0, contracts._1, contracts._2), (token, staking, registry));
-        if let Ok(sampling) = m.contract(specs::SAMPLING) {
-            assert_eq!(contracts._3, sampling, "JobMarket.setSampling");
-            assert!(call(&p, staking, IStaking::isControllerCall { account: sampling }).await);
-            let on_chain = call(&p, sampling, ISampling::paramsCall {}).await;
-            assert_eq!(on_chain._0, params.market.challenge_ppm);
-        }
-    }
+    assert_eq!(call(&p, token, IAssayToken::minterCall {}).await, market);
+    assert!(call(&p, staking, IStaking::isControllerCall { account: market }).await);
+    let contracts = call(&p, market, IJobMarket::contractsCall {}).await;
+    assert_eq!((contracts._0, contracts._1, contracts._2), (token, staking, registry));
+    assert_eq!(contracts._3, sampling, "JobMarket.setSampling");
+    assert!(call(&p, staking, IStaking::isControllerCall { account: sampling }).await);
+    let on_chain = call(&p, sampling, ISampling::paramsCall {}).await;
+    assert_eq!(on_chain._0, params.market.challenge_ppm);
 
     // The model: id from its directory, this build's engine hash, the parameter file's price.
     let info = call(&p, registry, IModelRegistry::modelCall { modelId: minilm }).await;
@@ -296,15 +286,6 @@ async fn errors_are_clear_and_nothing_is_sent() {
     let err = assay_deploy::run(&bad_model).await.unwrap_err().to_string();
     assert!(err.starts_with("model ghost:"), "{err}");
 
-    // An oversized program in strict mode names the contract and its size.
-    let mut strict = config(&node, &dir.join("strict.json"));
-    strict.strict = true;
-    let raw = std::fs::read(wasm_dir().join("assay_jobs.wasm")).unwrap();
-    if let Err(e @ Error::ProgramTooLarge { .. }) = assay_deploy::wasm::program("JobMarket", &raw) {
-        let err = assay_deploy::run(&strict).await.unwrap_err().to_string();
-        assert_eq!(err, e.to_string());
-        assert!(err.contains("JobMarket is too large to deploy"), "{err}");
-    }
     assert_eq!(p.get_block_number().await.unwrap(), start, "no transaction was sent");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -371,6 +352,20 @@ async fn the_binary_deploys_with_flags_and_env() {
         call(&p, token, IAssayToken::balanceOfCall { account: miner }).await,
         U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64))
     );
+
+    // Sizes without a chain: every contract fits, the job market's halves as root programs.
+    let sizes = Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .args(["size", "--check", "--wasm-dir"])
+        .arg(wasm_dir())
+        .output()
+        .unwrap();
+    assert!(sizes.status.success(), "{}", String::from_utf8_lossy(&sizes.stderr));
+    let table = String::from_utf8_lossy(&sizes.stdout);
+    for spec in SPECS {
+        let row = table.lines().find(|l| l.starts_with(&format!("| {} |", spec.name)));
+        let row = row.unwrap_or_else(|| panic!("{} in {table}", spec.name));
+        assert!(!row.contains("too large"), "{row}");
+    }
 
     let help = Command::new(env!("CARGO_BIN_EXE_deploy")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
