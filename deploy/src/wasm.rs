@@ -208,10 +208,15 @@ impl WasmOpt {
             return Ok(bytes);
         }
         self.check_version(binary)?;
-        let work = cache_dir.join(format!("work-{}", std::process::id()));
-        std::fs::create_dir_all(&work).map_err(|e| self.error(format!("{}: {e}", work.display())))?;
+        // One scratch folder per run: several deployments may optimise at once.
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let work = cache_dir.join(format!("work-{}-{run}", std::process::id()));
+        std::fs::create_dir_all(&work)
+            .map_err(|e| self.error(format!("{}: {e}", work.display())))?;
         let (input, output) = (work.join("in.wasm"), work.join("out.wasm"));
-        std::fs::write(&input, wasm).map_err(|e| self.error(format!("{}: {e}", input.display())))?;
+        std::fs::write(&input, wasm)
+            .map_err(|e| self.error(format!("{}: {e}", input.display())))?;
         let result = Command::new(binary)
             .args(&self.flags)
             .arg(&input)
@@ -427,7 +432,8 @@ mod tests {
     #[test]
     fn large_program_is_fragmented_and_huge_one_refused() {
         let raw = module(40_000);
-        let Program::Fragmented { fragments, wasm_len } = program("Big", &raw, None).unwrap() else {
+        let Program::Fragmented { fragments, wasm_len } = program("Big", &raw, None).unwrap()
+        else {
             panic!("incompressible 40 KB needs fragments")
         };
         assert_eq!(fragments.len(), 2);
