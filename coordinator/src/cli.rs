@@ -91,6 +91,19 @@ pub struct Args {
     /// Chain id signatures are bound to when running chain-less [default: 412346].
     #[arg(long, env = "ASSAY_COORDINATOR_CHAIN_ID", help_heading = "Chain")]
     pub chain_id: Option<u64>,
+
+    /// File holding the coordinator's hex private key. With a chain whose manifest has the job
+    /// market, served jobs are settled on chain from this account: batches of job records with
+    /// their fees in escrow, sealed, challenged records opened for on-chain validators, the rest
+    /// claimed for their miners. It must be a staked coordinator holding ETH for the fees.
+    #[arg(long, env = "ASSAY_COORDINATOR_KEY_FILE", help_heading = "Settlement")]
+    pub key_file: Option<PathBuf>,
+    /// Milliseconds between settlement rounds [default: 10000].
+    #[arg(long, env = "ASSAY_COORDINATOR_BATCH_INTERVAL_MS", help_heading = "Settlement")]
+    pub batch_interval_ms: Option<u64>,
+    /// Most job records per settlement batch [default: 256].
+    #[arg(long, env = "ASSAY_COORDINATOR_BATCH_MAX_JOBS", help_heading = "Settlement")]
+    pub batch_max_jobs: Option<usize>,
 }
 
 fn parse_model(s: &str) -> Result<(String, B256), String> {
@@ -125,8 +138,13 @@ impl Args {
             assert_timeout_ms,
             validation_timeout_ms,
             max_attempts,
-            chain_id
+            chain_id,
+            batch_interval_ms,
+            batch_max_jobs
         );
+        if self.key_file.is_some() {
+            c.key_file = self.key_file;
+        }
         if self.seed.is_some() {
             c.seed = self.seed;
         }

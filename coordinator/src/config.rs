@@ -56,6 +56,14 @@ pub struct Config {
     pub models: std::collections::BTreeMap<String, B256>,
     /// Seed of the deterministic draws (random per start when unset).
     pub seed: Option<B256>,
+    /// File holding the coordinator's hex private key: with a chain whose manifest has the job
+    /// market, served jobs are settled on chain from this account (a staked coordinator with
+    /// ETH for the fees it escrows). Without it nothing is sent on chain.
+    pub key_file: Option<PathBuf>,
+    /// Milliseconds between settlement rounds (batch, seal, open or claim, finalize).
+    pub batch_interval_ms: u64,
+    /// Most job records per settlement batch.
+    pub batch_max_jobs: usize,
 }
 
 impl Default for Config {
@@ -81,6 +89,9 @@ impl Default for Config {
             manifest: None,
             models: Default::default(),
             seed: None,
+            key_file: None,
+            batch_interval_ms: 10_000,
+            batch_max_jobs: 256,
         }
     }
 }
@@ -194,6 +205,16 @@ impl Config {
         }
         if self.rpc_url.is_some() != self.manifest.is_some() {
             return Err(Error::Config("rpc_url and manifest go together (or neither)".into()));
+        }
+        if self.key_file.is_some() && self.rpc_url.is_none() {
+            return Err(Error::Config(
+                "key_file settles on chain: it needs rpc_url and manifest".into(),
+            ));
+        }
+        if self.batch_interval_ms == 0 || self.batch_max_jobs == 0 {
+            return Err(Error::Config(
+                "batch_interval_ms and batch_max_jobs must be at least 1".into(),
+            ));
         }
         Ok(())
     }

@@ -95,6 +95,10 @@ async fn job(
         state.store.job(&id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     let validators = state.store.validations(&id).await?;
     let receipt = job.receipt.as_ref().map(|r| r.receipt);
+    let batch = match &job.batch_id {
+        Some(root) => state.store.batch(root).await?,
+        None => None,
+    };
     Ok(Json(json!({
         "id": job.id,
         "object": "assay.job",
@@ -120,10 +124,15 @@ async fn job(
             "receipt": v.receipt,
         })).collect::<Vec<_>>(),
         "suspects": job.suspects,
+        "fee": job.fee.map(|f| f.to_string()),
+        "settlement": job.settlement,
         "transactions": {
-            "batch_id": job.batch_id,
-            "commit_batch": job.commit_tx,
-            "seal_batch": job.seal_tx,
+            "batch_root": job.batch_id,
+            "batch_id": batch.as_ref().and_then(|b| b.chain_batch_id).map(|id| id.to_string()),
+            "commit_batch": batch.as_ref().and_then(|b| b.commit_tx),
+            "seal_batch": batch.as_ref().and_then(|b| b.seal_tx),
+            "settle": job.settle_tx,
+            "chain_job_id": job.chain_job_id,
         },
         "created": job.created_ms / 1000,
     })))

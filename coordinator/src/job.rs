@@ -117,12 +117,17 @@ pub struct JobRow {
     pub attempts: u32,
     /// Parties whose hash differed from the majority in a dispute.
     pub suspects: Vec<Address>,
-    /// Settlement batch and transactions, when settled.
+    /// Root of the settlement batch holding its record (see [`crate::settlement`]).
     pub batch_id: Option<String>,
-    /// `commitBatch` transaction hash.
-    pub commit_tx: Option<String>,
-    /// `sealBatch` transaction hash.
-    pub seal_tx: Option<String>,
+    /// The fee its record carries, in wei.
+    pub fee: Option<alloy_primitives::U256>,
+    /// Where its record is on chain: `batched`, `claimed` (paid), `opened` (challenged on
+    /// chain), then the challenge's `accepted`, `disputed` or `rejected`.
+    pub settlement: Option<String>,
+    /// The transaction that claimed or opened its record.
+    pub settle_tx: Option<String>,
+    /// The on-chain job id of an opened record.
+    pub chain_job_id: Option<String>,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: i64,
 }
@@ -145,8 +150,10 @@ impl JobRow {
             attempts: 0,
             suspects: Vec::new(),
             batch_id: None,
-            commit_tx: None,
-            seal_tx: None,
+            fee: None,
+            settlement: None,
+            settle_tx: None,
+            chain_job_id: None,
             created_ms: now_ms(),
         }
     }

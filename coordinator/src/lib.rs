@@ -9,6 +9,7 @@
 //! - [`scheduler`]: assignment, challenges, canaries, timeouts (one task owns the state).
 //! - [`store`]: sqlx storage (SQLite default, PostgreSQL by URL) and migrations.
 //! - [`chain`]: stake eligibility and weights (`IStaking`), or allow-all without a chain.
+//! - [`settlement`]: batches of served jobs committed, sealed, opened or claimed on `JobMarket`.
 //! - [`job`], [`metrics`], [`error`].
 //!
 //! [`spawn`] starts everything in-process and returns a [`Handle`].
@@ -22,6 +23,7 @@ pub mod job;
 pub mod metrics;
 pub mod openai;
 pub mod scheduler;
+pub mod settlement;
 pub mod store;
 pub mod ws;
 
@@ -148,6 +150,36 @@ impl AppState {
     }
 }
 
+/// The settlement task, when a key is configured and the manifest has the job market.
+fn settler(
+    config: &Config,
+    manifest: Option<&Manifest>,
+    store: &Store,
+) -> Result<Option<settlement::Settler>> {
+    let (Some(path), Some(rpc_url), Some(manifest)) = (&config.key_file, &config.rpc_url, manifest)
+    else {
+        return Ok(None);
+    };
+    if manifest.contract("JobMarket").is_err() {
+        tracing::warn!("the manifest has no JobMarket: jobs are not settled on chain");
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("key_file {}: {e}", path.display())))?;
+    let key: alloy_signer_local::PrivateKeySigner = text.trim().parse().map_err(|_| {
+        Error::Config(format!("key_file {}: not a hex private key", path.display()))
+    })?;
+    let settings = settlement::Settings {
+        interval: Duration::from_millis(config.batch_interval_ms),
+        max_jobs: config.batch_max_jobs,
+        settle_after_ms: 2_000,
+    };
+    Ok(Some(
+        settlement::Settler::new(rpc_url, manifest, key, store.clone(), settings)
+            .map_err(Error::Chain)?,
+    ))
+}
+
 /// A running coordinator.
 #[derive(Debug)]
 pub struct Handle {
@@ -252,6 +284,11 @@ pub async fn spawn_with_chain(
         }
     }));
 
+    let (shutdown, stop) = watch::channel(false);
+    if let Some(settler) = settler(&config, manifest.as_ref(), &store)? {
+        tasks.push(tokio::spawn(settler.run(stop.clone())));
+    }
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Bind { addr: config.listen, source })?;
@@ -270,7 +307,7 @@ pub async fn spawn_with_chain(
         next_conn: Arc::new(AtomicU64::new(1)),
     };
     let app = http::router(state);
-    let (shutdown, mut stop) = watch::channel(false);
+    let mut stop = stop;
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             stop.wait_for(|s| *s).await.ok();

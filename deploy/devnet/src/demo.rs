@@ -57,6 +57,10 @@ pub struct Report {
     pub demo_gas: u128,
     /// Distinct on-chain batches the demo's jobs were committed in.
     pub batches: usize,
+    /// Records claimed for their asserters (unchallenged on chain).
+    pub claimed: usize,
+    /// Records the on-chain draw challenged, settled through Sampling.
+    pub opened: usize,
 }
 
 /// Sends the requests, waits for sampling to finish and collects the report.
@@ -103,7 +107,20 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
     }
 
     println!("==> waiting for sampling (challenged jobs are re-executed by validators)");
-    let jobs = settle(&client, &api, &ids, Duration::from_secs(600)).await?;
+    settle(&client, &api, &ids, Duration::from_secs(600), |j| {
+        !matches!(j["status"].as_str(), Some("pending" | "assigned" | "challenged"))
+    })
+    .await?;
+    println!("==> waiting for on-chain settlement (batch committed, sealed, records claimed)");
+    let jobs = settle(&client, &api, &ids, Duration::from_secs(300), |j| {
+        j["status"] == "failed"
+            || j["status"] == "disputed"
+            || matches!(
+                j["settlement"].as_str(),
+                Some("claimed" | "accepted" | "disputed" | "rejected" | "expired")
+            )
+    })
+    .await?;
     for (address, dishonest) in &net.workers {
         report.miners.insert(*address, MinerLine { dishonest: *dishonest, ..Default::default() });
     }
@@ -129,8 +146,13 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
                 report.miners.entry(a).or_default().validated += 1;
             }
         }
-        if let Some(b) = job["transactions"]["batch_id"].as_u64() {
-            batches.insert(b);
+        if let Some(b) = job["transactions"]["batch_id"].as_str() {
+            batches.insert(b.to_owned());
+        }
+        match job["settlement"].as_str() {
+            Some("claimed") => report.claimed += 1,
+            Some("accepted" | "disputed" | "rejected") => report.opened += 1,
+            _ => {}
         }
     }
     report.batches = batches.len();
@@ -168,12 +190,13 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> Result<Valu
     Ok(value)
 }
 
-/// Polls every job until none is still pending, assigned or being validated.
+/// Polls every job until `done` holds for all of them.
 async fn settle(
     client: &reqwest::Client,
     api: &str,
     ids: &[String],
     limit: Duration,
+    done: impl Fn(&Value) -> bool,
 ) -> Result<Vec<Value>> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
@@ -188,10 +211,7 @@ async fn settle(
                 .await?;
             jobs.push(job);
         }
-        let open = jobs
-            .iter()
-            .filter(|j| matches!(j["status"].as_str(), Some("pending" | "assigned" | "challenged")))
-            .count();
+        let open = jobs.iter().filter(|j| !done(j)).count();
         if open == 0 {
             return Ok(jobs);
         }
@@ -249,7 +269,11 @@ impl fmt::Display for Report {
             "  jobs served {}, failed {}, challenged {}, matched {}, disputed {}",
             self.served, self.failed, self.challenged, self.matched, self.disputed
         )?;
-        writeln!(f, "  batches committed on-chain {}", self.batches)?;
+        writeln!(
+            f,
+            "  on chain: batches {}, records claimed {}, challenged and settled by validators {}",
+            self.batches, self.claimed, self.opened
+        )?;
         writeln!(
             f,
             "  gas: set-up {} (deploy, stake, serve), demo {}",

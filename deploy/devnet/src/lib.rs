@@ -43,6 +43,10 @@ pub struct Options {
     /// Probability that a job is re-executed by validators.
     #[arg(long, default_value_t = 0.3)]
     pub challenge_probability: f64,
+    /// Probability, in parts per million, that the on-chain draw challenges a settled job record
+    /// [default: the parameter file's, 20000]. Must keep the honesty condition.
+    #[arg(long)]
+    pub chain_challenge_ppm: Option<u32>,
     /// Send a batch of chat and embedding requests, print a report and exit.
     #[arg(long)]
     pub demo: bool,

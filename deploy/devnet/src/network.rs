@@ -38,6 +38,83 @@ fn step(text: &str) {
     println!("==> {text}");
 }
 
+/// Seconds of the batch window and of the validators' commit and reveal phases on the local
+/// chain (the built-in parameters use minutes).
+pub const SETTLEMENT_WINDOW_SECS: u64 = 10;
+
+fn deployer_key() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&DEV_KEY).expect("the dev key is valid")
+}
+
+/// The local coordinator's key: fixed, so a restarted network reuses the same account.
+fn coordinator_key() -> PrivateKeySigner {
+    let secret = alloy_primitives::keccak256(b"assay devnet coordinator");
+    PrivateKeySigner::from_bytes(&secret).expect("a keccak digest is a valid key")
+}
+
+fn write_key(path: &Path, key: &PrivateKeySigner) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut file, alloy_primitives::hex::encode(key.to_bytes()).as_bytes())?;
+    Ok(())
+}
+
+/// Registers `key` as a coordinator in Staking with `amount` of its own ASSAY.
+async fn stake_coordinator(
+    rpc_url: &str,
+    manifest: &Manifest,
+    key: &PrivateKeySigner,
+    amount: U256,
+) -> Result<()> {
+    use alloy_network::{EthereumWallet, TransactionBuilder};
+    use alloy_provider::{Provider, ProviderBuilder};
+    use alloy_sol_types::SolCall;
+    use assay_protocol::bindings::{IAssayToken, IStaking};
+
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_http(rpc_url.parse().wrap_err("rpc url")?);
+    let staking = manifest.contract("Staking")?;
+    let token = manifest.contract("AssayToken")?;
+    let calls: [(Address, Vec<u8>); 2] = [
+        (token, IAssayToken::approveCall { spender: staking, value: amount }.abi_encode()),
+        (staking, IStaking::registerOperatorCall { role: COORDINATOR_ROLE, amount }.abi_encode()),
+    ];
+    for (to, input) in calls {
+        let tx = alloy_rpc_types_eth::TransactionRequest::default()
+            .with_from(key.address())
+            .with_to(to)
+            .with_input(input);
+        let receipt = provider.send_transaction(tx).await?.get_receipt().await?;
+        if !receipt.status() {
+            bail!("staking the coordinator: transaction {} reverted", receipt.transaction_hash);
+        }
+    }
+    Ok(())
+}
+
+/// Interval between blocks once the network runs.
+const BLOCK_TIME_MS: u64 = 250;
+
+async fn set_interval_mining(rpc_url: &str, millis: u64) -> Result<()> {
+    use alloy_provider::{Provider, ProviderBuilder};
+    let provider = ProviderBuilder::new().connect_http(rpc_url.parse().wrap_err("rpc url")?);
+    let _: serde_json::Value = provider
+        .raw_request("evm_setIntervalMining".into(), (millis,))
+        .await
+        .wrap_err("switching the test node to interval mining")?;
+    Ok(())
+}
+
+/// The coordinator role in Staking.
+const COORDINATOR_ROLE: u8 = 2;
+
 /// Converts a published model into the engine's format unless that was done before.
 fn engine_model(from: &Path, out: &Path) -> Result<()> {
     if assay_convert::dir::ModelDir::open(out).is_ok() {
@@ -75,7 +152,7 @@ pub async fn start(args: &Options) -> Result<Network> {
     // The chain is new on every start, so is the deployment.
     let manifest_path = args.data_dir.join("deployment.json");
     std::fs::remove_file(&manifest_path).ok();
-    let deployer = PrivateKeySigner::from_bytes(&DEV_KEY).expect("the dev key is valid");
+    let deployer = deployer_key();
     let mut deploy = assay_deploy::Config::new(rpc_url.clone(), deployer.clone());
     if let Some(dir) = &args.wasm_dir {
         deploy.wasm = WasmSource::Dir(dir.clone());
@@ -85,7 +162,15 @@ pub async fn start(args: &Options) -> Result<Network> {
         ModelArg { name: "smollm2".into(), dir: smollm2.clone() },
     ];
     deploy.out = Some(manifest_path.clone());
+    // Short on-chain windows so a local demo sees its batches settle within a minute.
+    deploy.params.market.batch_window = SETTLEMENT_WINDOW_SECS;
+    deploy.params.market.commit_timeout = SETTLEMENT_WINDOW_SECS;
+    deploy.params.market.reveal_timeout = SETTLEMENT_WINDOW_SECS;
+    if let Some(ppm) = args.chain_challenge_ppm {
+        deploy.params.market.challenge_ppm = ppm;
+    }
     let min_stake = deploy.params.staking.min_miner_stake;
+    let coordinator_stake = deploy.params.staking.min_coordinator_stake;
     let report = assay_deploy::run_with_report(&deploy).await.wrap_err("deploying")?;
     for (name, why) in &report.skipped {
         println!("    warning: {name} not deployed: {why}");
@@ -120,6 +205,24 @@ pub async fn start(args: &Options) -> Result<Network> {
             .wrap_err_with(|| format!("registering miner {}", key.address()))?;
     }
 
+    step("coordinator account: fund, stake (it escrows the fees of the batches it settles)");
+    let coordinator_key = coordinator_key();
+    let funding = Funding {
+        accounts: vec![coordinator_key.address()],
+        eth: U256::from(10u128.pow(20)),
+        assay: coordinator_stake,
+    };
+    assay_deploy::fund(&rpc_url, deployer_key(), &manifest, &funding, true)
+        .await
+        .wrap_err("funding the coordinator")?;
+    stake_coordinator(&rpc_url, &manifest, &coordinator_key, coordinator_stake).await?;
+    // From here on blocks come every 250 ms, as on Arbitrum One, so the chain's clock and block
+    // number move while the network is quiet (settlement waits on both).
+    set_interval_mining(&rpc_url, BLOCK_TIME_MS).await?;
+    let key_file = args.data_dir.join("coordinator.key");
+    write_key(&key_file, &coordinator_key)?;
+    println!("    {}", coordinator_key.address());
+
     step(&format!("coordinator on 127.0.0.1:{}", args.port));
     let db = args.data_dir.join("coordinator.db");
     for suffix in ["", "-wal", "-shm"] {
@@ -131,6 +234,8 @@ pub async fn start(args: &Options) -> Result<Network> {
         challenge_probability: args.challenge_probability,
         rpc_url: Some(rpc_url.clone()),
         manifest: Some(manifest_path),
+        key_file: Some(key_file),
+        batch_interval_ms: 2_000,
         ..assay_coordinator::Config::default()
     })
     .await

@@ -30,6 +30,7 @@ fn options(data_dir: PathBuf, workers: u8, dishonest: u8) -> Options {
         workers,
         dishonest,
         challenge_probability: 1.0,
+        chain_challenge_ppm: None,
         demo: false,
         demo_jobs: 0,
     }
@@ -133,6 +134,116 @@ async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
 
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Served jobs are settled on chain: committed in batches with their fees in escrow, sealed,
+/// and claimed for their asserters after the window (or, for the few records the on-chain draw
+/// challenges at p = 2 %, opened and settled through Sampling). A miner's fee balance in the
+/// JobMarket equals the fees of its claimed records in the coordinator's records, and every
+/// transaction the coordinator reports succeeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
+    use alloy_primitives::U256;
+    use alloy_provider::Provider;
+    use alloy_sol_types::SolCall;
+    use assay_protocol::bindings::IJobMarket;
+
+    let dir = std::env::temp_dir().join(format!("assay-devnet-settle-{}", std::process::id()));
+    let mut opts = options(dir.clone(), 2, 0);
+    opts.challenge_probability = 0.0;
+    let net = network::start(&opts).await.expect("network starts");
+    let api = net.api();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let e = post(
+            format!("{api}/embeddings"),
+            json!({"model": "minilm", "input": format!("settled sentence {i}")}),
+        )
+        .await;
+        ids.push(e["assay"]["jobs"][0]["job_id"].as_str().expect("job id").to_owned());
+    }
+
+    let provider =
+        alloy_provider::ProviderBuilder::new().connect_http(net.node.url().parse().expect("url"));
+    let market = net.manifest.contract("JobMarket").expect("JobMarket deployed");
+    let mut earned: std::collections::BTreeMap<Address, U256> = Default::default();
+    let mut challenged_on_chain = BTreeSet::new();
+    let mut batches = BTreeSet::new();
+    for id in &ids {
+        let mut job = Value::Null;
+        for _ in 0..240 {
+            job = job_json(&api, id).await;
+            if matches!(job["settlement"].as_str(), Some("claimed" | "accepted")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let fee: U256 = job["fee"].as_str().expect("fee").parse().expect("decimal fee");
+        assert!(fee > U256::ZERO, "the registry prices minilm: {job}");
+        let asserter = address(&job["asserter"]);
+        match job["settlement"].as_str() {
+            Some("claimed") => *earned.entry(asserter).or_default() += fee,
+            Some("accepted") => {
+                challenged_on_chain.insert(asserter);
+            }
+            other => panic!("job {id} settled as {other:?}: {job}"),
+        }
+        let txs = &job["transactions"];
+        batches.insert(txs["batch_id"].as_str().expect("batch id").to_owned());
+        for step in ["commit_batch", "seal_batch", "settle"] {
+            let hash = txs[step].as_str().unwrap_or_else(|| panic!("{step} of {id}: {job}"));
+            assert!(job["transactions"]["batch_root"].is_string(), "{job}");
+            let receipt = provider
+                .get_transaction_receipt(hash.parse().expect("tx hash"))
+                .await
+                .expect("rpc")
+                .unwrap_or_else(|| panic!("{step} {hash} is on chain"));
+            assert!(receipt.status(), "{step} {hash} succeeded");
+        }
+    }
+    for (miner, fees) in &earned {
+        let call = IJobMarket::feeBalanceCall { account: *miner };
+        let tx = alloy_rpc_types_eth::TransactionRequest::default()
+            .to(market)
+            .input(call.abi_encode().into());
+        let out = provider.call(tx).await.expect("feeBalance");
+        let balance = IJobMarket::feeBalanceCall::abi_decode_returns(&out).expect("decodes");
+        if challenged_on_chain.contains(miner) {
+            // An accepted challenge pays the fee less the user's discount on top.
+            assert!(balance > *fees, "miner {miner}: {balance} vs claimed {fees}");
+        } else {
+            assert_eq!(
+                balance, *fees,
+                "miner {miner}: on-chain fee balance vs the coordinator's records"
+            );
+        }
+    }
+    // Every batch's escrow was paid out in full, no more.
+    for id in &batches {
+        let call = IJobMarket::batchCall { batchId: id.parse().expect("batch id") };
+        let tx = alloy_rpc_types_eth::TransactionRequest::default()
+            .to(market)
+            .input(call.abi_encode().into());
+        let b = IJobMarket::batchCall::abi_decode_returns(&provider.call(tx).await.expect("batch"))
+            .expect("decodes");
+        assert_eq!(b._3, b._4, "batch {id}: escrow {} paid {}", b._3, b._4);
+        assert!(b._6, "batch {id} sealed");
+    }
+    println!("{} jobs settled in {} batch(es); fees {earned:?}", ids.len(), batches.len());
+    net.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+async fn job_json(api: &str, id: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{api}/jobs/{id}"))
+        .bearer_auth(network::API_KEY)
+        .send()
+        .await
+        .expect("job")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// The official `openai` Python client (from PyPI; `.ci/run` installs it into

@@ -17,14 +17,20 @@ use sqlx::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+mod batches;
+
+pub use batches::{BatchRow, BatchState};
+
 use crate::{
     error::{Error, Result},
     job::{JobRow, Kind, Status, now_ms},
 };
 
 /// The embedded migrations.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "jobs", include_str!("../migrations/0001_jobs.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "jobs", include_str!("../../migrations/0001_jobs.sql")),
+    (2, "settlement", include_str!("../../migrations/0002_settlement.sql")),
+];
 
 /// The migrations in `coordinator/migrations/`, compiled into the binary.
 #[derive(Debug)]
@@ -142,7 +148,7 @@ pub struct Store {
     pool: AnyPool,
 }
 
-fn hex<T: AsRef<[u8]>>(v: T) -> String {
+pub(crate) fn hex<T: AsRef<[u8]>>(v: T) -> String {
     format!("0x{}", alloy_primitives::hex::encode(v))
 }
 
@@ -150,7 +156,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("serialisable")
 }
 
-fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T> {
+pub(crate) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T> {
     s.parse().map_err(|_| Error::Corrupt(format!("{what}: {s}")))
 }
 
@@ -158,7 +164,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> 
     serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
 }
 
-fn opt<T>(s: Option<String>, f: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
+pub(crate) fn opt<T>(s: Option<String>, f: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
     s.as_deref().map(f).transpose()
 }
 
@@ -401,7 +407,7 @@ fn insert_query(job: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::An
     .bind(job.created_ms)
 }
 
-fn decode_job(r: &AnyRow) -> Result<JobRow> {
+pub(crate) fn decode_job(r: &AnyRow) -> Result<JobRow> {
     let status: String = r.try_get("status")?;
     let kind: String = r.try_get("kind")?;
     let suspects: Option<String> = r.try_get("suspects")?;
@@ -419,8 +425,10 @@ fn decode_job(r: &AnyRow) -> Result<JobRow> {
         attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
         suspects: opt(suspects, |s| parse_json("suspects", s))?.unwrap_or_default(),
         batch_id: r.try_get("batch_id")?,
-        commit_tx: r.try_get("commit_tx")?,
-        seal_tx: r.try_get("seal_tx")?,
+        fee: opt(r.try_get("fee")?, |s| parse("fee", s))?,
+        settlement: r.try_get("settlement")?,
+        settle_tx: r.try_get("settle_tx")?,
+        chain_job_id: r.try_get("chain_job_id")?,
         created_ms: r.try_get("created_ms")?,
     })
 }

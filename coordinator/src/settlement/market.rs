@@ -1,0 +1,370 @@
+//! The job market as the settler uses it: the coordinator's signed transactions (simulated
+//! first, so a revert is reported by its Solidity error name and costs no gas) and the views the
+//! challenge draw needs.
+
+use std::collections::HashMap;
+
+use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_primitives::{Address, B256, U256};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{SolCall, SolEvent};
+use assay_protocol::{
+    bindings::{IJobMarket, IModelRegistry, ISampling},
+    deployment::Manifest,
+    math::records::JobRecord,
+};
+
+use crate::chain::ChainError;
+
+/// Text of a failed call: the contract's named error when the revert data decodes.
+fn describe(e: &alloy_provider::transport::TransportError) -> String {
+    if let Some(payload) = e.as_error_resp() {
+        if let Some(err) = payload.as_decoded_interface_error::<IJobMarket::IJobMarketErrors>() {
+            return format!("JobMarket reverted: {err:?}");
+        }
+        if let Some(err) = payload.as_decoded_interface_error::<ISampling::ISamplingErrors>() {
+            return format!("Sampling reverted: {err:?}");
+        }
+    }
+    e.to_string()
+}
+
+/// What the market's parameters fix for settlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketParams {
+    /// Challenge probability in parts per million.
+    pub challenge_ppm: u32,
+    /// Seconds after a batch's commit during which its challenged records are opened.
+    pub batch_window: u64,
+}
+
+/// A sealed batch's draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seal {
+    /// `sealBatch` transaction.
+    pub tx: B256,
+    /// Block hash every record's draw mixes in.
+    pub draw_hash: B256,
+    /// Sealed too late: every record is challenged.
+    pub late: bool,
+}
+
+/// A committed batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commit {
+    /// `commitBatch` transaction.
+    pub tx: B256,
+    /// The market's batch id.
+    pub batch_id: U256,
+    /// Block of the commit.
+    pub block: u64,
+    /// Its timestamp.
+    pub timestamp: u64,
+}
+
+/// The job market, signed by the coordinator's key.
+#[derive(Debug)]
+pub struct Market {
+    provider: DynProvider,
+    me: Address,
+    market: Address,
+    sampling: Address,
+    registry: Address,
+    prices: HashMap<B256, U256>,
+}
+
+impl Market {
+    /// Connects with `key` to the contracts of `manifest`.
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`] for a bad URL; [`ChainError::Manifest`] when the manifest lacks the
+    /// job market, Sampling or the registry.
+    pub fn connect(
+        rpc_url: &str,
+        manifest: &Manifest,
+        key: PrivateKeySigner,
+    ) -> Result<Self, ChainError> {
+        let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("{rpc_url}: {e}")))?;
+        let me = key.address();
+        let provider =
+            ProviderBuilder::new().wallet(EthereumWallet::from(key)).connect_http(url).erased();
+        Ok(Self {
+            provider,
+            me,
+            market: manifest.contract("JobMarket")?,
+            sampling: manifest.contract("Sampling")?,
+            registry: manifest.contract("ModelRegistry")?,
+            prices: HashMap::new(),
+        })
+    }
+
+    /// The coordinator's address.
+    pub fn address(&self) -> Address {
+        self.me
+    }
+
+    async fn view<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, ChainError> {
+        let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
+        let out = self
+            .provider
+            .call(tx)
+            .await
+            .map_err(|e| ChainError::Rpc(format!("{}: {}", C::SIGNATURE, describe(&e))))?;
+        C::abi_decode_returns(&out)
+            .map_err(|source| ChainError::Decode { call: C::SIGNATURE, source })
+    }
+
+    async fn send<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        value: U256,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let tx = TransactionRequest::default()
+            .with_from(self.me)
+            .with_to(to)
+            .with_input(call.abi_encode())
+            .with_value(value);
+        let fail = |e: String| ChainError::Rpc(format!("{}: {e}", C::SIGNATURE));
+        self.provider.call(tx.clone()).await.map_err(|e| fail(describe(&e)))?;
+        let pending = self.provider.send_transaction(tx).await.map_err(|e| fail(describe(&e)))?;
+        let receipt = pending.get_receipt().await.map_err(|e| fail(e.to_string()))?;
+        if !receipt.status() {
+            return Err(fail(format!("transaction {} reverted", receipt.transaction_hash)));
+        }
+        Ok(receipt)
+    }
+
+    fn event<E: SolEvent>(&self, receipt: &TransactionReceipt) -> Option<E> {
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .filter(|log| log.address() == self.market)
+            .find_map(|log| E::decode_log_data(log.data()).ok())
+    }
+
+    /// A model's fee per job: its registry price (one unit of work per job).
+    ///
+    /// # Errors
+    /// [`ChainError`] when the registry cannot be read.
+    pub async fn price(&mut self, model_id: B256) -> Result<U256, ChainError> {
+        if let Some(price) = self.prices.get(&model_id) {
+            return Ok(*price);
+        }
+        let info =
+            self.view(self.registry, IModelRegistry::modelCall { modelId: model_id }).await?;
+        self.prices.insert(model_id, info._2);
+        Ok(info._2)
+    }
+
+    /// The parameters settlement follows.
+    ///
+    /// # Errors
+    /// [`ChainError`] when Sampling cannot be read.
+    pub async fn params(&self) -> Result<MarketParams, ChainError> {
+        let p = self.view(self.sampling, ISampling::paramsCall {}).await?;
+        Ok(MarketParams { challenge_ppm: p._0, batch_window: p._11 })
+    }
+
+    /// The latest block's timestamp.
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn now(&self) -> Result<u64, ChainError> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy_rpc_types_eth::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| ChainError::Rpc(format!("eth_getBlockByNumber: {e}")))?
+            .ok_or_else(|| ChainError::Rpc("no latest block".into()))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// The latest block number.
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn block_number(&self) -> Result<u64, ChainError> {
+        self.provider
+            .get_block_number()
+            .await
+            .map_err(|e| ChainError::Rpc(format!("eth_blockNumber: {e}")))
+    }
+
+    /// The epoch seed draws of a batch committed at `timestamp` mix in: the revealed seed, zero
+    /// when none was committed or it was forfeited.
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`] while a committed seed is not revealed yet.
+    pub async fn epoch_seed(&self, timestamp: u64) -> Result<B256, ChainError> {
+        let timing = self.view(self.market, IJobMarket::epochTimingCall {}).await?;
+        let epoch = timestamp.saturating_sub(timing._0).checked_div(timing._1).unwrap_or(0);
+        let entry = self.view(self.market, IJobMarket::epochSeedCall { epoch }).await?;
+        match entry._3 {
+            SEED_COMMITTED => Err(ChainError::Rpc(format!("epoch {epoch}'s seed is not revealed"))),
+            SEED_REVEALED => Ok(entry._2),
+            _ => Ok(B256::ZERO),
+        }
+    }
+
+    /// `commitBatch(root, count)` with `escrow`.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name.
+    pub async fn commit_batch(
+        &self,
+        root: B256,
+        count: u32,
+        escrow: U256,
+    ) -> Result<Commit, ChainError> {
+        let call = IJobMarket::commitBatchCall { jobsRoot: root, jobCount: count };
+        let receipt = self.send(self.market, call, escrow).await?;
+        let committed = self
+            .event::<IJobMarket::BatchCommitted>(&receipt)
+            .ok_or_else(|| ChainError::Rpc("commitBatch: no BatchCommitted event".into()))?;
+        let block = receipt.block_number.unwrap_or_default();
+        Ok(Commit {
+            tx: receipt.transaction_hash,
+            batch_id: committed.batchId,
+            block,
+            timestamp: self.block_timestamp(block).await?,
+        })
+    }
+
+    async fn block_timestamp(&self, number: u64) -> Result<u64, ChainError> {
+        let block = self
+            .provider
+            .get_block_by_number(number.into())
+            .await
+            .map_err(|e| ChainError::Rpc(format!("eth_getBlockByNumber: {e}")))?
+            .ok_or_else(|| ChainError::Rpc(format!("no block {number}")))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// A batch this coordinator committed with `root`, found in the market's logs (a commit
+    /// sent before a crash).
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn find_commit(&self, root: B256) -> Result<Option<Commit>, ChainError> {
+        let filter = alloy_rpc_types_eth::Filter::new()
+            .address(self.market)
+            .event_signature(IJobMarket::BatchCommitted::SIGNATURE_HASH)
+            .topic2(self.me.into_word())
+            .from_block(0);
+        let logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(|e| ChainError::Rpc(format!("eth_getLogs: {e}")))?;
+        for log in logs {
+            let Ok(event) = IJobMarket::BatchCommitted::decode_log_data(log.data()) else {
+                continue;
+            };
+            if event.jobsRoot == root {
+                let block = log.block_number.unwrap_or_default();
+                return Ok(Some(Commit {
+                    tx: log.transaction_hash.unwrap_or_default(),
+                    batch_id: event.batchId,
+                    block,
+                    timestamp: self.block_timestamp(block).await?,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `sealBatch(batchId)`.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name (`TooEarly` in the commit's block).
+    pub async fn seal_batch(&self, batch_id: U256) -> Result<Seal, ChainError> {
+        let receipt = self
+            .send(self.market, IJobMarket::sealBatchCall { batchId: batch_id }, U256::ZERO)
+            .await?;
+        let sealed = self
+            .event::<IJobMarket::BatchSealed>(&receipt)
+            .ok_or_else(|| ChainError::Rpc("sealBatch: no BatchSealed event".into()))?;
+        Ok(Seal { tx: receipt.transaction_hash, draw_hash: sealed.drawHash, late: sealed.late })
+    }
+
+    /// `openBatchJob`: hands a challenged record to Sampling; returns the transaction and the
+    /// on-chain job id.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name.
+    pub async fn open(
+        &self,
+        batch_id: U256,
+        record: &JobRecord,
+        proof: Vec<B256>,
+    ) -> Result<(B256, U256), ChainError> {
+        let call = IJobMarket::openBatchJobCall {
+            batchId: batch_id,
+            jobKey: record.job_key,
+            modelId: record.model_id,
+            inputRoot: record.input_root,
+            asserter: record.asserter,
+            outputHash: record.output_hash,
+            traceRoot: record.trace_root,
+            fee: record.fee,
+            proof,
+        };
+        let receipt = self.send(self.market, call, U256::ZERO).await?;
+        let opened = self
+            .event::<IJobMarket::BatchJobOpened>(&receipt)
+            .ok_or_else(|| ChainError::Rpc("openBatchJob: no BatchJobOpened event".into()))?;
+        Ok((receipt.transaction_hash, opened.jobId))
+    }
+
+    /// `claimBatchJob`: pays an unchallenged record's fee to its asserter.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name.
+    pub async fn claim(
+        &self,
+        batch_id: U256,
+        record: &JobRecord,
+        proof: Vec<B256>,
+    ) -> Result<B256, ChainError> {
+        let call = IJobMarket::claimBatchJobCall {
+            batchId: batch_id,
+            jobKey: record.job_key,
+            modelId: record.model_id,
+            inputRoot: record.input_root,
+            asserter: record.asserter,
+            outputHash: record.output_hash,
+            traceRoot: record.trace_root,
+            fee: record.fee,
+            proof,
+        };
+        Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
+    }
+
+    /// An opened job's challenge: `(status, reveal deadline)`.
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn challenge(&self, job_id: U256) -> Result<(u8, u64), ChainError> {
+        let c = self.view(self.sampling, ISampling::challengeCall { jobId: job_id }).await?;
+        Ok((c._0, c._4))
+    }
+
+    /// `finalizeChallenge(jobId)`: the outcome status and the transaction.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name (`ChallengeStillOpen`).
+    pub async fn finalize(&self, job_id: U256) -> Result<(B256, u8), ChainError> {
+        let call = ISampling::finalizeChallengeCall { jobId: job_id };
+        let receipt = self.send(self.sampling, call, U256::ZERO).await?;
+        let (status, _) = self.challenge(job_id).await?;
+        Ok((receipt.transaction_hash, status))
+    }
+}
+
+/// `epochSeed` states.
+const SEED_COMMITTED: u8 = 1;
+const SEED_REVEALED: u8 = 2;

@@ -1,0 +1,306 @@
+//! On-chain settlement of served jobs (DESIGN 3.1 step 6, 3.3): every `batch_interval_ms` the
+//! records of served jobs go to `JobMarket` as one Merkle root with their fees in escrow
+//! (`commitBatch`); a block later the batch is sealed (`sealBatch`), which fixes the draw; each
+//! record the draw challenges is opened on chain within the batch window (`openBatchJob`, then
+//! `Sampling` draws validators by stake), every other record is claimed for its asserter once the
+//! window has closed (`claimBatchJob`), and opened challenges are finalized after their reveal
+//! deadline (`finalizeChallenge`).
+//!
+//! Every step is stored before the next: a batch and its jobs are written before `commitBatch`
+//! is sent, and a batch left `committing` by a crash is looked up in the market's logs before it
+//! is sent again, so no record is escrowed twice. The draw is recomputed here with the
+//! contracts' own code (`assay_protocol::math::draw`), so nothing is opened or claimed that the
+//! market would refuse.
+
+mod market;
+
+use std::time::Duration;
+
+use alloy_primitives::U256;
+use alloy_signer_local::PrivateKeySigner;
+use assay_protocol::{
+    batch::Batch,
+    deployment::Manifest,
+    math::{draw, records::JobRecord},
+};
+use tokio::sync::watch;
+use tracing::{Instrument, info, info_span, warn};
+
+pub use self::market::{Market, MarketParams};
+use crate::{
+    chain::ChainError,
+    job::JobRow,
+    store::{BatchRow, BatchState, Store},
+};
+
+/// Errors of one settlement step (logged; the step is retried on the next round).
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    /// The chain refused or could not be reached.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+    /// A stored job cannot form a record.
+    #[error("job {0} has no receipt or fee")]
+    Incomplete(String),
+}
+
+/// `ISampling` challenge states.
+const CHALLENGED: u8 = 4;
+const ACCEPTED: u8 = 5;
+const DISPUTED: u8 = 6;
+const REJECTED: u8 = 7;
+
+/// Settlement settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Time between rounds.
+    pub interval: Duration,
+    /// Most records per batch.
+    pub max_jobs: usize,
+    /// How long an asserted job waits for an off-chain challenge to start before it is batched.
+    pub settle_after_ms: i64,
+}
+
+/// The settlement task.
+pub struct Settler {
+    market: Market,
+    store: Store,
+    settings: Settings,
+}
+
+impl Settler {
+    /// Connects to the job market of `manifest` with the coordinator's `key`.
+    ///
+    /// # Errors
+    /// As [`Market::connect`].
+    pub fn new(
+        rpc_url: &str,
+        manifest: &Manifest,
+        key: PrivateKeySigner,
+        store: Store,
+        settings: Settings,
+    ) -> Result<Self, ChainError> {
+        Ok(Self { market: Market::connect(rpc_url, manifest, key)?, store, settings })
+    }
+
+    /// Runs rounds until `stop` turns true.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        info!(coordinator = %self.market.address(), "settling jobs on chain");
+        let mut interval = tokio::time::interval(self.settings.interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            if let Err(e) = self.round().await {
+                warn!(error = %e, "settlement round failed; retrying next round");
+            }
+        }
+    }
+
+    /// One round: recover, form, seal, open or claim, finalize.
+    ///
+    /// # Errors
+    /// The first failing step's error.
+    pub async fn round(&mut self) -> Result<(), SettleError> {
+        for batch in self.store.batches(BatchState::Committing).await? {
+            self.commit(batch).await?;
+        }
+        self.form().await?;
+        for batch in self.store.batches(BatchState::Committed).await? {
+            self.seal(batch).await?;
+        }
+        let params = self.market.params().await?;
+        for batch in self.store.batches(BatchState::Sealed).await? {
+            self.settle(batch, params).await?;
+        }
+        self.finalize().await
+    }
+
+    /// Puts the oldest unbatched jobs into a new batch and commits it.
+    async fn form(&mut self) -> Result<(), SettleError> {
+        let jobs = self
+            .store
+            .unbatched_jobs(self.settings.max_jobs, self.settings.settle_after_ms)
+            .await?;
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut fees = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            fees.push((job.id.clone(), self.market.price(job.model_id).await?));
+        }
+        let records: Vec<JobRecord> = jobs
+            .iter()
+            .zip(&fees)
+            .map(|(job, (_, fee))| record(job, Some(*fee)))
+            .collect::<Result<_, _>>()?;
+        let ordered = order_by_id(&jobs, records);
+        let batch = Batch::new(ordered).map_err(|e| SettleError::Incomplete(e.to_string()))?;
+        let escrow = fees.iter().map(|(_, fee)| *fee).sum();
+        let row = BatchRow::new(batch.root(), escrow);
+        self.store.insert_batch(&row, &fees).await?;
+        info!(root = %row.root, jobs = jobs.len(), %escrow, "batch formed");
+        self.commit(row).await
+    }
+
+    /// Sends (or, after a crash, finds) a stored batch's `commitBatch`.
+    async fn commit(&mut self, mut batch: BatchRow) -> Result<(), SettleError> {
+        let span = info_span!("batch", root = %batch.root);
+        async {
+            let commit = match self.market.find_commit(batch.root).await? {
+                Some(commit) => commit,
+                None => {
+                    let count = self.store.batch_jobs(batch.root).await?.len();
+                    let count = u32::try_from(count).unwrap_or(u32::MAX);
+                    self.market.commit_batch(batch.root, count, batch.escrow).await?
+                }
+            };
+            batch.state = BatchState::Committed;
+            batch.chain_batch_id = Some(commit.batch_id);
+            batch.commit_tx = Some(commit.tx);
+            batch.commit_block = Some(commit.block);
+            batch.committed_at = Some(commit.timestamp);
+            self.store.update_batch(&batch).await?;
+            info!(batch_id = %commit.batch_id, tx = %commit.tx, "batch committed");
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Seals a committed batch once a later block exists.
+    async fn seal(&mut self, mut batch: BatchRow) -> Result<(), SettleError> {
+        let (Some(batch_id), Some(block)) = (batch.chain_batch_id, batch.commit_block) else {
+            return Ok(());
+        };
+        if self.market.block_number().await? <= block {
+            return Ok(());
+        }
+        let seal = self.market.seal_batch(batch_id).await?;
+        batch.state = BatchState::Sealed;
+        batch.seal_tx = Some(seal.tx);
+        batch.draw_hash = Some(seal.draw_hash);
+        batch.late = seal.late;
+        self.store.update_batch(&batch).await?;
+        info!(%batch_id, tx = %seal.tx, late = seal.late, "batch sealed");
+        Ok(())
+    }
+
+    /// Opens the challenged records of a sealed batch while its window is open and claims the
+    /// others once it has closed.
+    async fn settle(
+        &mut self,
+        mut batch: BatchRow,
+        params: MarketParams,
+    ) -> Result<(), SettleError> {
+        let (Some(batch_id), Some(committed_at), Some(draw_hash)) =
+            (batch.chain_batch_id, batch.committed_at, batch.draw_hash)
+        else {
+            return Ok(());
+        };
+        let jobs = self.store.batch_jobs(batch.root).await?;
+        let records: Vec<JobRecord> =
+            jobs.iter().map(|job| record(job, job.fee)).collect::<Result<_, _>>()?;
+        let tree =
+            Batch::new(records.clone()).map_err(|e| SettleError::Incomplete(e.to_string()))?;
+        let epoch_seed = self.market.epoch_seed(committed_at).await?;
+        let window_closed =
+            self.market.now().await? > committed_at.saturating_add(params.batch_window);
+        let mut pending = 0;
+        for (job, record) in jobs.iter().zip(&records) {
+            if job.settlement.as_deref() != Some("batched") {
+                continue;
+            }
+            let seed = draw::challenge_seed(epoch_seed, draw_hash, record.job_key);
+            let challenged = batch.late || draw::is_challenged(seed, params.challenge_ppm);
+            let (_, proof) =
+                tree.proof(record.job_key).map_err(|e| SettleError::Incomplete(e.to_string()))?;
+            let span = info_span!("job", job_id = %job.id, %batch_id);
+            if challenged && !window_closed {
+                let (tx, chain_job_id) =
+                    self.market.open(batch_id, record, proof).instrument(span.clone()).await?;
+                self.store.set_settlement(&job.id, "opened", Some(tx), Some(chain_job_id)).await?;
+                span.in_scope(|| info!(%chain_job_id, %tx, "record challenged: opened on chain"));
+            } else if challenged {
+                // Left unopened past the window: the market keeps its fee in escrow.
+                self.store.set_settlement(&job.id, "expired", None, None).await?;
+                span.in_scope(|| warn!("challenged record not opened within the batch window"));
+            } else if window_closed {
+                let tx =
+                    self.market.claim(batch_id, record, proof).instrument(span.clone()).await?;
+                self.store.set_settlement(&job.id, "claimed", Some(tx), None).await?;
+                span.in_scope(|| info!(%tx, fee = %record.fee, "record claimed"));
+            } else {
+                pending += 1;
+            }
+        }
+        if pending == 0 {
+            batch.state = BatchState::Settled;
+            self.store.update_batch(&batch).await?;
+            info!(%batch_id, "batch settled");
+        }
+        Ok(())
+    }
+
+    /// Finalizes opened challenges whose reveal deadline has passed (or that every validator
+    /// revealed), recording the outcome.
+    async fn finalize(&mut self) -> Result<(), SettleError> {
+        let opened = self.store.opened_jobs().await?;
+        if opened.is_empty() {
+            return Ok(());
+        }
+        let now = self.market.now().await?;
+        for job in opened {
+            let Some(chain_job_id) = job.chain_job_id.as_deref().and_then(|id| id.parse().ok())
+            else {
+                continue;
+            };
+            let (status, reveal_deadline) = self.market.challenge(chain_job_id).await?;
+            let outcome = if status == CHALLENGED && now > reveal_deadline {
+                let (tx, status) = self.market.finalize(chain_job_id).await?;
+                info!(job_id = %job.id, %chain_job_id, %tx, status, "challenge finalized");
+                status
+            } else {
+                status
+            };
+            let name = match outcome {
+                ACCEPTED => "accepted",
+                DISPUTED => "disputed",
+                REJECTED => "rejected",
+                _ => continue,
+            };
+            self.store.set_settlement(&job.id, name, None, None).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A job's batch record.
+fn record(job: &JobRow, fee: Option<U256>) -> Result<JobRecord, SettleError> {
+    let (Some(signed), Some(fee)) = (&job.receipt, fee) else {
+        return Err(SettleError::Incomplete(job.id.clone()));
+    };
+    let r = &signed.receipt;
+    Ok(JobRecord {
+        job_key: r.job_key,
+        model_id: r.model_id,
+        input_root: r.input_root,
+        asserter: r.worker,
+        output_hash: r.output_hash,
+        trace_root: r.trace_root,
+        fee,
+    })
+}
+
+/// Records in job-id order, the order [`Store::batch_jobs`] returns them in.
+fn order_by_id(jobs: &[JobRow], records: Vec<JobRecord>) -> Vec<JobRecord> {
+    let mut pairs: Vec<(&str, JobRecord)> =
+        jobs.iter().map(|j| j.id.as_str()).zip(records).collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    pairs.into_iter().map(|(_, r)| r).collect()
+}
