@@ -13,7 +13,9 @@ use alloy_rpc_types_eth::{
 };
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolError, SolEvent, SolInterface};
-use assay_protocol::bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, IStaking};
+use assay_protocol::bindings::{
+    IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking,
+};
 
 use crate::{Error, TxRecord, wasm};
 
@@ -85,6 +87,7 @@ pub fn describe_revert(data: &[u8]) -> String {
         IStaking::IStakingErrors,
         IModelRegistry::IModelRegistryErrors,
         IJobMarket::IJobMarketErrors,
+        ISampling::ISamplingErrors,
         IOwnable::IOwnableErrors,
         ArbWasm::ArbWasmErrors,
         StylusDeployer::StylusDeployerErrors

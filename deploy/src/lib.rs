@@ -754,22 +754,7 @@ async fn set_market_params(
     name: &str,
     address: Address,
 ) -> Result<(), Error> {
-    let m = &config.params.market;
-    let want = ISampling::setParamsCall {
-        challengePpm: m.challenge_ppm,
-        validators: m.validators,
-        asserterReward: m.asserter_reward,
-        validatorReward: m.validator_reward,
-        slashAmount: m.slash_amount,
-        cheatCost: m.cheat_cost,
-        collusionPpm: m.collusion_ppm,
-        userDiscountBps: m.user_discount_bps,
-        assertTimeout: m.assert_timeout,
-        commitTimeout: m.commit_timeout,
-        revealTimeout: m.reveal_timeout,
-        batchWindow: m.batch_window,
-        seedRevealGrace: m.seed_reveal_grace,
-    };
+    let want = config.params.market.set_params_call();
     let have = chain.call(address, ISampling::paramsCall {}).await?;
     // (Tuples compare up to 12 fields: two halves.)
     let same = (have._0, have._1, have._2, have._3, have._4, have._5, have._6)

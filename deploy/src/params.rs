@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, path::Path};
 
 use alloy_primitives::U256;
-use assay_protocol::math::honesty;
+use assay_protocol::{bindings::ISampling, math::honesty};
 use serde::Deserialize;
 
 use crate::Error;
@@ -139,6 +139,27 @@ fn amounts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, U2
         .map(|(k, v)| v.value().map(|v| (k, v)))
         .collect::<Result<_, _>>()
         .map_err(serde::de::Error::custom)
+}
+
+impl MarketParams {
+    /// The `Sampling.setParams` call that applies these parameters (all but the epoch length).
+    pub fn set_params_call(&self) -> ISampling::setParamsCall {
+        ISampling::setParamsCall {
+            challengePpm: self.challenge_ppm,
+            validators: self.validators,
+            asserterReward: self.asserter_reward,
+            validatorReward: self.validator_reward,
+            slashAmount: self.slash_amount,
+            cheatCost: self.cheat_cost,
+            collusionPpm: self.collusion_ppm,
+            userDiscountBps: self.user_discount_bps,
+            assertTimeout: self.assert_timeout,
+            commitTimeout: self.commit_timeout,
+            revealTimeout: self.reveal_timeout,
+            batchWindow: self.batch_window,
+            seedRevealGrace: self.seed_reveal_grace,
+        }
+    }
 }
 
 impl ModelParams {
