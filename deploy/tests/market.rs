@@ -1237,14 +1237,10 @@ async fn an_unrevealed_seed_is_forfeited(m: &mut Market, epoch: u64) {
     assert_eq!(e.account, m.coordinator.address);
 }
 
-/// The draw of a sealed batch should be final: a record the coin spared under the p in force when
-/// the batch was sealed stays claimable after the owner raises p. JobMarket reads p when the
-/// record is claimed (`_check_record`), so raising p after the window turns every unclaimed
-/// record into `ChallengedNotOpened` while `openBatchJob` says `BatchWindowClosed`: its fee is
-/// locked in the escrow for good. (Lowering p likewise lets records the sealed draw challenged be
-/// claimed unverified.)
+/// The draw of a sealed batch is final: a record the coin spared under the p in force when the
+/// batch was committed stays claimable after the owner raises p (the batch keeps its p and its
+/// window end), so no fee is locked by `ChallengedNotOpened` after `BatchWindowClosed`.
 #[tokio::test]
-#[ignore = "JobMarket bug: claimBatchJob applies the current challenge probability to batches sealed earlier"]
 async fn a_sealed_batch_draw_survives_a_parameter_change() {
     let mut m = Market::deploy().await;
     m.set_challenge_ppm(RARELY).await;

@@ -39,6 +39,9 @@ impl JobMarket {
         batch.escrow.set(escrow);
         batch.committed_at.set(U64::from(now));
         batch.committed_block.set(U64::from(block));
+        batch.challenge_ppm.set(self.params.challenge_ppm.get());
+        let window = self.params.batch_window.get().to::<u64>();
+        batch.window_closes_at.set(U64::from(now.saturating_add(window)));
         assay_contract_kit::emit(
             self.vm(),
             IJobMarket::BatchCommitted {
@@ -105,8 +108,8 @@ impl JobMarket {
         }
         let epoch_seed = self._seed_for(self.epoch_at(batch.committed_at.get().to::<u64>()))?;
         let seed = draw::challenge_seed(epoch_seed, batch.draw_hash.get(), record.job_key);
-        let challenged = batch.late.get()
-            || draw::is_challenged(seed, self.params.challenge_ppm.get().to::<u32>());
+        let challenged =
+            batch.late.get() || draw::is_challenged(seed, batch.challenge_ppm.get().to::<u32>());
         Ok((leaf, seed, challenged))
     }
 
@@ -124,8 +127,7 @@ impl JobMarket {
     }
 
     fn window_closes_at(&self, batch_id: U256) -> u64 {
-        let committed_at = self.batches.get(batch_id).committed_at.get().to::<u64>();
-        committed_at.saturating_add(self.params.batch_window.get().to::<u64>())
+        self.batches.get(batch_id).window_closes_at.get().to::<u64>()
     }
 
     pub(crate) fn _open_batch_job(

@@ -67,6 +67,11 @@ pub struct Batch {
     pub(crate) sealed: StorageBool,
     /// Sealed after the commit block's hash expired: every job may be opened.
     pub(crate) late: StorageBool,
+    /// The challenge probability when it was committed: its draw keeps it whatever the
+    /// parameters become.
+    pub(crate) challenge_ppm: StorageU32,
+    /// End of its window (commit time + the batch window then in force).
+    pub(crate) window_closes_at: StorageU64,
 }
 
 /// A coordinator's epoch seed under commit-reveal.

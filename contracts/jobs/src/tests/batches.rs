@@ -231,3 +231,36 @@ fn records_of_unregistered_asserters_cannot_be_opened() {
         Err(MarketError::AsserterNotMiner(_))
     ));
 }
+
+#[test]
+fn a_sealed_batch_keeps_the_challenge_probability_it_was_committed_under() {
+    // Committed at p = 1 ppm; p raised to 100 % afterwards: its records stay unchallenged.
+    let mut env = Env::new(1);
+    let recs = records(4, 10);
+    let id = commit(&mut env, &recs, 40);
+    env.advance(1, 1);
+    env.market.seal_batch(id).unwrap();
+    env.set_params(1_000_000, 2);
+    env.advance(1, 600);
+    env.sender(USER);
+    for (i, r) in recs.iter().enumerate() {
+        claim(&mut env, id, r, proof(&recs, i)).unwrap();
+    }
+
+    // Committed at p = 100 %; p lowered afterwards: its records still must be opened.
+    let recs = records(2, 10);
+    let id = commit(&mut env, &recs, 20);
+    env.advance(1, 1);
+    env.market.seal_batch(id).unwrap();
+    env.set_params(1, 2);
+    env.sender(USER);
+    assert!(matches!(
+        claim(&mut env, id, &recs[0], proof(&recs, 0)),
+        Err(MarketError::BatchWindowOpen(_))
+    ));
+    env.advance(1, 600);
+    assert!(matches!(
+        claim(&mut env, id, &recs[0], proof(&recs, 0)),
+        Err(MarketError::ChallengedNotOpened(_))
+    ));
+}
