@@ -155,6 +155,7 @@ fn settler(
     config: &Config,
     manifest: Option<&Manifest>,
     store: &Store,
+    scheduler: mpsc::UnboundedSender<Event>,
 ) -> Result<Option<settlement::Settler>> {
     let (Some(path), Some(rpc_url), Some(manifest)) = (&config.key_file, &config.rpc_url, manifest)
     else {
@@ -175,7 +176,7 @@ fn settler(
         settle_after_ms: 2_000,
     };
     Ok(Some(
-        settlement::Settler::new(rpc_url, manifest, key, store.clone(), settings)
+        settlement::Settler::new(rpc_url, manifest, key, store.clone(), settings, scheduler)
             .map_err(Error::Chain)?,
     ))
 }
@@ -285,7 +286,7 @@ pub async fn spawn_with_chain(
     }));
 
     let (shutdown, stop) = watch::channel(false);
-    if let Some(settler) = settler(&config, manifest.as_ref(), &store)? {
+    if let Some(settler) = settler(&config, manifest.as_ref(), &store, events.clone())? {
         tasks.push(tokio::spawn(settler.run(stop.clone())));
     }
 

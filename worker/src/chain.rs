@@ -1,6 +1,7 @@
 //! The miner on-chain: [`check_ready`] (before `worker run` connects: is the key an eligible
 //! miner in `Staking`, and does it serve each model in `ModelRegistry`?) and [`register`]
-//! (`worker register`: approve and stake as a miner, then serve each model; idempotent).
+//! (`worker register`: approve and stake as a miner, then serve each model; idempotent), and
+//! [`ChainValidator`] (commit and reveal as a validator `Sampling` drew).
 
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, B256, U256};
@@ -8,7 +9,7 @@ use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::SolCall;
 use assay_protocol::{
-    bindings::{IAssayToken, IModelRegistry, IStaking},
+    bindings::{IAssayToken, IModelRegistry, ISampling, IStaking},
     deployment::Manifest,
 };
 
@@ -37,6 +38,9 @@ fn describe(e: &alloy_provider::transport::TransportError) -> String {
         }
         if let Some(err) = payload.as_decoded_interface_error::<IAssayToken::IAssayTokenErrors>() {
             return format!("AssayToken reverted: {err:?}");
+        }
+        if let Some(err) = payload.as_decoded_interface_error::<ISampling::ISamplingErrors>() {
+            return format!("Sampling reverted: {err:?}");
         }
     }
     e.to_string()
@@ -77,6 +81,63 @@ async fn check_chain(p: &impl Provider, manifest: &Manifest) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The worker as a validator on `Sampling`: one signer and one nonce sequence shared by all of
+/// its on-chain validations, which may run at once.
+#[derive(Debug, Clone)]
+pub struct ChainValidator {
+    provider: alloy_provider::DynProvider,
+    me: Address,
+    sampling: Address,
+}
+
+impl ChainValidator {
+    /// A validator signing with `key` on the chain at `rpc_url`.
+    ///
+    /// # Errors
+    /// [`Error::Chain`] for a bad URL; [`Error::Manifest`] without `Sampling`.
+    pub fn connect(rpc_url: &str, manifest: &Manifest, key: &WorkerKey) -> Result<Self> {
+        let url = rpc_url.parse().map_err(|e| Error::Chain(format!("{rpc_url}: {e}")))?;
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_cached_nonce_management()
+            .fetch_chain_id()
+            .wallet(EthereumWallet::from(key.signer().clone()))
+            .connect_http(url)
+            .erased();
+        Ok(Self { provider, me: key.address(), sampling: manifest.contract("Sampling")? })
+    }
+
+    /// Validates `Sampling`'s job `job_id` as one of its drawn validators: commits
+    /// `validation_commitment(jobKey, worker, outputHash, salt)`, waits until reveals open
+    /// (every drawn validator committed, or the commit deadline passed), then reveals.
+    ///
+    /// # Errors
+    /// [`Error::Chain`] for RPC failures and reverts (named), e.g. `NotValidator`,
+    /// `CommitClosed`, `RevealClosed`.
+    pub async fn validate(&self, job_id: U256, job_key: B256, output_hash: B256) -> Result<()> {
+        let (p, me, sampling) = (&self.provider, self.me, self.sampling);
+        let (commitment, salt) = crate::exec::commit(job_key, me, output_hash);
+        let commit = ISampling::commitValidationCall { jobId: job_id, commitment };
+        let tx = send(p, me, sampling, commit).await?;
+        tracing::info!(%job_id, %tx, "committed on chain");
+        let reveal =
+            ISampling::revealValidationCall { jobId: job_id, outputHash: output_hash, salt };
+        loop {
+            match send(p, me, sampling, reveal.clone()).await {
+                Ok(tx) => {
+                    tracing::info!(%job_id, %tx, "revealed on chain");
+                    return Ok(());
+                }
+                Err(Error::Chain(e)) if e.contains("RevealNotOpen") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// Why an operator is not an eligible miner, from `operatorInfo`.

@@ -168,10 +168,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         .unwrap_or_default();
     info!(tokens_per_sec = %format!("{tokens_per_sec:.1}"), "capability benchmark");
 
+    let validator = match &config.chain {
+        Some(c) => {
+            Some(crate::chain::ChainValidator::connect(&c.rpc_url, &c.manifest, &config.key)?)
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.slots as usize)),
         models,
         tokens_per_sec,
+        validator,
         config,
     });
     let mut backoff = Backoff::new(shared.config.backoff_initial, shared.config.backoff_max);
@@ -207,6 +214,8 @@ struct Shared {
     models: Models,
     slots: Arc<Semaphore>,
     tokens_per_sec: f64,
+    /// Signs on-chain validations, when the chain is configured.
+    validator: Option<crate::chain::ChainValidator>,
 }
 
 /// How a session ended.
@@ -518,6 +527,25 @@ impl Session {
                 job.span.in_scope(|| info!(output_hash = %executed.output_hash, "result sent"));
                 let msg = WorkerMsg::Result { job_id, output: executed.output, receipt };
                 send(&mut self.sink, &msg).await
+            }
+            Role::ChainValidator { chain_job_id } => {
+                let Some(validator) = self.shared.validator.clone() else {
+                    let error = "on-chain validation needs the chain (--rpc-url and --deployment)";
+                    job.span.in_scope(|| warn!(error, "refused"));
+                    let msg = WorkerMsg::Failed { job_id, error: error.to_string() };
+                    return send(&mut self.sink, &msg).await;
+                };
+                let r = receipt.receipt;
+                tokio::spawn(
+                    async move {
+                        match validator.validate(chain_job_id, r.job_key, r.output_hash).await {
+                            Ok(()) => info!(output_hash = %r.output_hash, "validated on chain"),
+                            Err(e) => warn!(error = %e, "on-chain validation failed"),
+                        }
+                    }
+                    .instrument(job.span),
+                );
+                Ok(())
             }
             Role::Validator => {
                 let r = &receipt.receipt;

@@ -240,3 +240,33 @@ impl Scheduler {
         self.advance(id);
     }
 }
+
+impl Scheduler {
+    /// Sends an opened batch record's job to the validators `Sampling` drew on chain, where
+    /// they are connected; each commits and reveals on chain with its own key.
+    pub(super) fn chain_validation(
+        &mut self,
+        job: &JobRow,
+        chain_job_id: U256,
+        validators: &[Address],
+    ) {
+        let _span = info_span!("job", job_id = %job.id, %chain_job_id).entered();
+        for validator in validators {
+            let Some(conn) =
+                self.workers.iter().find(|(_, w)| w.address == *validator).map(|(c, _)| *c)
+            else {
+                warn!(%validator, "drawn on chain but not connected: it will be absent");
+                continue;
+            };
+            info!(%validator, "on-chain validation requested");
+            let assignment = Assignment {
+                job_id: format!("{}#chain", job.id),
+                job_key: job.job_key,
+                model_id: job.model_id,
+                spec: job.spec.clone(),
+                role: Role::ChainValidator { chain_job_id },
+            };
+            self.send(conn, CoordinatorMsg::Execute(assignment));
+        }
+    }
+}

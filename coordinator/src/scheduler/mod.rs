@@ -95,6 +95,16 @@ pub enum Event {
         /// Connection id.
         conn: u64,
     },
+    /// Validators `Sampling` drew on chain for an opened batch record: each connected one gets
+    /// the job as a [`Role::ChainValidator`] and commits and reveals on chain itself.
+    ChainValidation {
+        /// The job.
+        job: Box<JobRow>,
+        /// Its id in the job market.
+        chain_job_id: U256,
+        /// The drawn validators.
+        validators: Vec<Address>,
+    },
     /// Time passed: check deadlines and heartbeats.
     Tick,
 }
@@ -240,6 +250,9 @@ impl Scheduler {
             Event::Message { conn, msg } => self.message(conn, *msg),
             Event::Left { conn } => self.left(conn),
             Event::Tick => self.tick(),
+            Event::ChainValidation { job, chain_job_id, validators } => {
+                self.chain_validation(&job, chain_job_id, &validators);
+            }
         }
         self.pump();
         Metrics::set(&self.shared.metrics.queued, self.queue.len());

@@ -344,24 +344,31 @@ impl Market {
         Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
     }
 
-    /// An opened job's challenge: `(status, reveal deadline)`.
+    /// The validators `Sampling` drew for an opened job.
     ///
     /// # Errors
     /// [`ChainError`].
-    pub async fn challenge(&self, job_id: U256) -> Result<(u8, u64), ChainError> {
-        let c = self.view(self.sampling, ISampling::challengeCall { jobId: job_id }).await?;
-        Ok((c._0, c._4))
+    pub async fn validators(&self, job_id: U256) -> Result<Vec<Address>, ChainError> {
+        Ok(self.view(self.sampling, ISampling::jobValidatorsCall { jobId: job_id }).await?._0)
     }
 
-    /// `finalizeChallenge(jobId)`: the outcome status and the transaction.
+    /// An opened job's challenge status (the job status codes: 4 challenged, 5 accepted,
+    /// 6 disputed, 7 rejected).
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn challenge_status(&self, job_id: U256) -> Result<u8, ChainError> {
+        Ok(self.view(self.sampling, ISampling::challengeCall { jobId: job_id }).await?._0)
+    }
+
+    /// `finalizeChallenge(jobId)`: the transaction and the outcome status.
     ///
     /// # Errors
     /// [`ChainError`], a revert by name (`ChallengeStillOpen`).
     pub async fn finalize(&self, job_id: U256) -> Result<(B256, u8), ChainError> {
         let call = ISampling::finalizeChallengeCall { jobId: job_id };
         let receipt = self.send(self.sampling, call, U256::ZERO).await?;
-        let (status, _) = self.challenge(job_id).await?;
-        Ok((receipt.transaction_hash, status))
+        Ok((receipt.transaction_hash, self.challenge_status(job_id).await?))
     }
 }
 

@@ -23,13 +23,14 @@ use assay_protocol::{
     deployment::Manifest,
     math::{draw, records::JobRecord},
 };
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, info, info_span, warn};
 
 pub use self::market::{Market, MarketParams};
 use crate::{
     chain::ChainError,
     job::JobRow,
+    scheduler::Event,
     store::{BatchRow, BatchState, Store},
 };
 
@@ -69,10 +70,12 @@ pub struct Settler {
     market: Market,
     store: Store,
     settings: Settings,
+    scheduler: mpsc::UnboundedSender<Event>,
 }
 
 impl Settler {
-    /// Connects to the job market of `manifest` with the coordinator's `key`.
+    /// Connects to the job market of `manifest` with the coordinator's `key`; validators drawn
+    /// on chain are reached through `scheduler`.
     ///
     /// # Errors
     /// As [`Market::connect`].
@@ -82,8 +85,10 @@ impl Settler {
         key: PrivateKeySigner,
         store: Store,
         settings: Settings,
+        scheduler: mpsc::UnboundedSender<Event>,
     ) -> Result<Self, ChainError> {
-        Ok(Self { market: Market::connect(rpc_url, manifest, key)?, store, settings })
+        let market = Market::connect(rpc_url, manifest, key)?;
+        Ok(Self { market, store, settings, scheduler })
     }
 
     /// Runs rounds until `stop` turns true.
@@ -225,7 +230,13 @@ impl Settler {
                 let (tx, chain_job_id) =
                     self.market.open(batch_id, record, proof).instrument(span.clone()).await?;
                 self.store.set_settlement(&job.id, "opened", Some(tx), Some(chain_job_id)).await?;
-                span.in_scope(|| info!(%chain_job_id, %tx, "record challenged: opened on chain"));
+                let validators = self.market.validators(chain_job_id).await?;
+                span.in_scope(|| {
+                    info!(%chain_job_id, %tx, ?validators, "record challenged: opened on chain");
+                });
+                let event =
+                    Event::ChainValidation { job: Box::new(job.clone()), chain_job_id, validators };
+                self.scheduler.send(event).ok();
             } else if challenged {
                 // Left unopened past the window: the market keeps its fee in escrow.
                 self.store.set_settlement(&job.id, "expired", None, None).await?;
@@ -247,27 +258,25 @@ impl Settler {
         Ok(())
     }
 
-    /// Finalizes opened challenges whose reveal deadline has passed (or that every validator
-    /// revealed), recording the outcome.
+    /// Finalizes opened challenges once every validator revealed or the reveal deadline passed,
+    /// recording the outcome.
     async fn finalize(&mut self) -> Result<(), SettleError> {
-        let opened = self.store.opened_jobs().await?;
-        if opened.is_empty() {
-            return Ok(());
-        }
-        let now = self.market.now().await?;
-        for job in opened {
+        for job in self.store.opened_jobs().await? {
             let Some(chain_job_id) = job.chain_job_id.as_deref().and_then(|id| id.parse().ok())
             else {
                 continue;
             };
-            let (status, reveal_deadline) = self.market.challenge(chain_job_id).await?;
-            let outcome = if status == CHALLENGED && now > reveal_deadline {
-                let (tx, status) = self.market.finalize(chain_job_id).await?;
-                info!(job_id = %job.id, %chain_job_id, %tx, status, "challenge finalized");
-                status
-            } else {
-                status
-            };
+            let mut outcome = self.market.challenge_status(chain_job_id).await?;
+            if outcome == CHALLENGED {
+                match self.market.finalize(chain_job_id).await {
+                    Ok((tx, status)) => {
+                        info!(job_id = %job.id, %chain_job_id, %tx, status, "challenge finalized");
+                        outcome = status;
+                    }
+                    Err(e) if e.to_string().contains("ChallengeStillOpen") => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let name = match outcome {
                 ACCEPTED => "accepted",
                 DISPUTED => "disputed",

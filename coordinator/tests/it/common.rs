@@ -210,7 +210,9 @@ pub(crate) async fn worker_with(
             match serde_json::from_str::<CoordinatorMsg>(&t).expect("coordinator frame") {
                 CoordinatorMsg::Execute(a) => {
                     s2.lock().unwrap().push(a.job_id.clone());
-                    if matches!(behaviour, Behaviour::Blackhole | Behaviour::Stall) {
+                    // Fake workers have no chain: they never validate on chain.
+                    let on_chain = matches!(a.role, Role::ChainValidator { .. });
+                    if on_chain || matches!(behaviour, Behaviour::Blackhole | Behaviour::Stall) {
                         continue;
                     }
                     if behaviour == Behaviour::Slow {
@@ -218,7 +220,7 @@ pub(crate) async fn worker_with(
                     }
                     let lie = match a.role {
                         Role::Asserter => behaviour == Behaviour::Liar,
-                        Role::Validator => {
+                        Role::Validator | Role::ChainValidator { .. } => {
                             matches!(behaviour, Behaviour::Liar | Behaviour::LazyValidator)
                         }
                     };
@@ -240,7 +242,7 @@ pub(crate) async fn worker_with(
                             a2.fetch_add(1, Ordering::SeqCst);
                             WorkerMsg::Result { job_id: a.job_id, output, receipt }
                         }
-                        Role::Validator => {
+                        Role::Validator | Role::ChainValidator { .. } => {
                             let salt = B256::random();
                             let commitment = validation_commitment(
                                 a.job_key,

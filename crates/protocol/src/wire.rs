@@ -32,6 +32,13 @@ pub enum Role {
     Asserter,
     /// A drawn validator: re-executes and commits, then reveals, its output hash.
     Validator,
+    /// A validator `Sampling` drew on chain for the job market's job `chain_job_id` (an opened
+    /// batch record): re-executes, then commits and reveals its output hash on chain with its
+    /// own key. Nothing goes back over the channel.
+    ChainValidator {
+        /// The job's id in `JobMarket` and `Sampling`.
+        chain_job_id: alloy_primitives::U256,
+    },
 }
 
 /// A job sent to a worker.

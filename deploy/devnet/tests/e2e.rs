@@ -17,7 +17,15 @@ fn env_path(name: &str) -> PathBuf {
     })
 }
 
+/// Logs of the network's services with `RUST_LOG` set (e.g. `RUST_LOG=info`), shown on failure.
+fn logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init().ok();
+}
+
 fn options(data_dir: PathBuf, workers: u8, dishonest: u8) -> Options {
+    logs();
     Options {
         data_dir,
         minilm: env_path("ASSAY_MINILM_DIR"),
@@ -230,6 +238,76 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
         assert!(b._6, "batch {id} sealed");
     }
     println!("{} jobs settled in {} batch(es); fees {earned:?}", ids.len(), batches.len());
+    net.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// p = 100 % on chain and none off chain; one of four miners cheats. Every served job's record is
+/// opened on chain, the validators `Sampling` draws (the three other miners) commit and reveal on
+/// chain with their own keys, the honest reveals equal the asserter's hash, and the cheat's does
+/// not: the job is disputed on chain and the cheat's stake frozen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_disputed() {
+    use alloy_primitives::{B256, U256};
+    use alloy_provider::Provider;
+    use alloy_sol_types::SolCall;
+    use assay_protocol::bindings::{ISampling, IStaking};
+
+    let dir = std::env::temp_dir().join(format!("assay-devnet-onchain-{}", std::process::id()));
+    let mut opts = options(dir.clone(), 4, 1);
+    opts.challenge_probability = 0.0;
+    opts.chain_challenge_ppm = Some(1_000_000);
+    let net = network::start(&opts).await.expect("network starts");
+    let api = net.api();
+    let cheat = net.workers.iter().find(|(_, d)| *d).expect("a dishonest worker").0;
+    let provider =
+        alloy_provider::ProviderBuilder::new().connect_http(net.node.url().parse().expect("url"));
+    let view = async |to: Address, data: Vec<u8>| {
+        let tx = alloy_rpc_types_eth::TransactionRequest::default().to(to).input(data.into());
+        provider.call(tx).await.expect("view call")
+    };
+    let sampling = net.manifest.contract("Sampling").expect("Sampling deployed");
+    let staking = net.manifest.contract("Staking").expect("Staking deployed");
+
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let e = post(
+            format!("{api}/embeddings"),
+            json!({"model": "minilm", "input": format!("challenged sentence {i}")}),
+        )
+        .await;
+        ids.push(e["assay"]["jobs"][0]["job_id"].as_str().expect("job id").to_owned());
+    }
+    for id in &ids {
+        let mut job = Value::Null;
+        for _ in 0..360 {
+            job = job_json(&api, id).await;
+            if matches!(job["settlement"].as_str(), Some("accepted" | "disputed" | "rejected")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert_eq!(job["settlement"], "disputed", "job {id}: {job}");
+        assert_ne!(address(&job["asserter"]), cheat, "the cheat's own results are refused");
+        let asserted: B256 = job["output_hash"].as_str().expect("hash").parse().expect("hash");
+        let chain_job_id: U256 =
+            job["transactions"]["chain_job_id"].as_str().expect("opened").parse().expect("id");
+        let out =
+            view(sampling, ISampling::jobValidatorsCall { jobId: chain_job_id }.abi_encode()).await;
+        let drawn = ISampling::jobValidatorsCall::abi_decode_returns(&out).expect("decodes");
+        assert!(drawn._0.contains(&cheat), "job {id}: validators {:?}", drawn._0);
+        for ((validator, state), hash) in drawn._0.iter().zip(&drawn._1).zip(&drawn._2) {
+            assert_eq!(*state, 2, "job {id}: {validator} revealed on chain");
+            if *validator == cheat {
+                assert_ne!(*hash, asserted, "job {id}: the cheat's reveal");
+            } else {
+                assert_eq!(*hash, asserted, "job {id}: honest validator {validator}");
+            }
+        }
+    }
+    let out = view(staking, IStaking::operatorInfoCall { operator: cheat }.abi_encode()).await;
+    let info = IStaking::operatorInfoCall::abi_decode_returns(&out).expect("decodes");
+    assert!(info._5 > 0, "the cheat's stake is frozen by its open disputes: {info:?}");
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
 }
