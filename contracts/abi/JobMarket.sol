@@ -15,7 +15,7 @@ interface IJobMarket {
 
     function openBatchJob(uint256 batch_id, bytes32 job_key, bytes32 model_id, bytes32 input_root, address asserter, bytes32 output_hash, bytes32 trace_root, uint256 fee, bytes32[] memory proof) external returns (uint256);
 
-    function claimBatchJob(uint256 batch_id, bytes32 job_key, bytes32 model_id, bytes32 input_root, address asserter, bytes32 output_hash, bytes32 trace_root, uint256 fee, bytes32[] memory proof) external;
+    function claimBatchJobs(uint256 batch_id, bytes32[][] memory claims) external;
 
     function commitEpochSeed(uint64 epoch, bytes32 commitment) external;
 

@@ -75,7 +75,10 @@ interface IJobMarket {
     function commitBatch(bytes32 jobsRoot, uint32 jobCount) external payable returns (uint256);
     function sealBatch(uint256 batchId) external returns (bytes32);
     function openBatchJob(uint256 batchId, bytes32 jobKey, bytes32 modelId, bytes32 inputRoot, address asserter, bytes32 outputHash, bytes32 traceRoot, uint256 fee, bytes32[] memory proof) external returns (uint256);
-    function claimBatchJob(uint256 batchId, bytes32 jobKey, bytes32 modelId, bytes32 inputRoot, address asserter, bytes32 outputHash, bytes32 traceRoot, uint256 fee, bytes32[] memory proof) external;
+    /// Claims unchallenged records of a batch in one transaction: `claims[i]` is a record's seven
+    /// words `jobKey, modelId, inputRoot, asserter, outputHash, traceRoot, fee` (address and fee
+    /// as 32-byte words) followed by its Merkle proof.
+    function claimBatchJobs(uint256 batchId, bytes32[][] memory claims) external;
 
     function commitEpochSeed(uint64 epoch, bytes32 commitment) external;
     function revealEpochSeed(uint64 epoch, bytes32 seed) external;

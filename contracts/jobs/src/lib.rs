@@ -117,6 +117,9 @@ pub(crate) fn overflow() -> MarketError {
 
 /// A batch record as the public entry points take it, flattened into Solidity arguments.
 #[allow(clippy::too_many_arguments)]
+/// Words of one record in a `claimBatchJobs` claim.
+const RECORD_WORDS: usize = 7;
+
 fn record(
     job_key: B256,
     model_id: B256,
@@ -278,29 +281,40 @@ impl JobMarket {
         self._open_batch_job(batch_id, &rec, &proof)
     }
 
-    /// Pays an unchallenged record's fee to its asserter and accrues `R_A`, after the batch window.
+    /// Pays unchallenged records' fees to their asserters and accrues `R_A` for each, after the
+    /// batch window. `claims[i]` is one record's seven words, `jobKey, modelId, inputRoot,
+    /// asserter, outputHash, traceRoot, fee` (the address and the fee as 32-byte words), followed
+    /// by its Merkle proof. One transaction for many records is the cheap happy path; all
+    /// succeed or none.
     ///
     /// # Errors
-    /// `UnknownBatch`, `BatchNotSealed`, `BatchWindowOpen`, `InvalidProof`, `RecordAlreadyUsed`,
+    /// `InvalidBatch` (no claims, or one shorter than a record), `UnknownBatch`,
+    /// `BatchNotSealed`, `BatchWindowOpen`, `InvalidProof`, `RecordAlreadyUsed`,
     /// `ChallengedNotOpened`, `EscrowExceeded`.
     ///
     /// # Events
-    /// `BatchJobClaimed`, `RewardAccrued`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn claim_batch_job(
-        &mut self,
-        batch_id: U256,
-        job_key: B256,
-        model_id: B256,
-        input_root: B256,
-        asserter: Address,
-        output_hash: B256,
-        trace_root: B256,
-        fee: U256,
-        proof: Vec<B256>,
-    ) -> Result<()> {
-        let rec = record(job_key, model_id, input_root, asserter, output_hash, trace_root, fee);
-        self._claim_batch_job(batch_id, &rec, &proof)
+    /// `BatchJobClaimed`, `RewardAccrued`, per record.
+    pub fn claim_batch_jobs(&mut self, batch_id: U256, claims: Vec<Vec<B256>>) -> Result<()> {
+        if claims.is_empty() {
+            return Err(IJobMarket::InvalidBatch {}.into());
+        }
+        for claim in &claims {
+            let (Some(words), Some(proof)) = (claim.get(..RECORD_WORDS), claim.get(RECORD_WORDS..))
+            else {
+                return Err(IJobMarket::InvalidBatch {}.into());
+            };
+            let rec = record(
+                words[0],
+                words[1],
+                words[2],
+                Address::from_word(words[3]),
+                words[4],
+                words[5],
+                words[6].into(),
+            );
+            self._claim_batch_job(batch_id, &rec, proof)?;
+        }
+        Ok(())
     }
 
     /// A staked coordinator commits `keccak256(abi.encodePacked(epoch, seed))` for a future epoch.

@@ -320,27 +320,33 @@ impl Market {
         Ok((receipt.transaction_hash, opened.jobId))
     }
 
-    /// `claimBatchJob`: pays an unchallenged record's fee to its asserter.
+    /// `claimBatchJobs`: pays unchallenged records' fees to their asserters, all in one
+    /// transaction (or none).
     ///
     /// # Errors
     /// [`ChainError`], a revert by name.
     pub async fn claim(
         &self,
         batch_id: U256,
-        record: &JobRecord,
-        proof: Vec<B256>,
+        records: &[(JobRecord, Vec<B256>)],
     ) -> Result<B256, ChainError> {
-        let call = IJobMarket::claimBatchJobCall {
-            batchId: batch_id,
-            jobKey: record.job_key,
-            modelId: record.model_id,
-            inputRoot: record.input_root,
-            asserter: record.asserter,
-            outputHash: record.output_hash,
-            traceRoot: record.trace_root,
-            fee: record.fee,
-            proof,
-        };
+        let claims = records
+            .iter()
+            .map(|(r, proof)| {
+                let mut words = vec![
+                    r.job_key,
+                    r.model_id,
+                    r.input_root,
+                    r.asserter.into_word(),
+                    r.output_hash,
+                    r.trace_root,
+                    r.fee.into(),
+                ];
+                words.extend_from_slice(proof);
+                words
+            })
+            .collect();
+        let call = IJobMarket::claimBatchJobsCall { batchId: batch_id, claims };
         Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
     }
 

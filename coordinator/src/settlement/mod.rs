@@ -3,7 +3,7 @@
 //! (`commitBatch`); a block later the batch is sealed (`sealBatch`), which fixes the draw; each
 //! record the draw challenges is opened on chain within the batch window (`openBatchJob`, then
 //! `Sampling` draws validators by stake), every other record is claimed for its asserter once the
-//! window has closed (`claimBatchJob`), and opened challenges are finalized after their reveal
+//! window has closed (`claimBatchJobs`, many records per transaction), and opened challenges are finalized after their reveal
 //! deadline (`finalizeChallenge`).
 //!
 //! Every step is stored before the next: a batch and its jobs are written before `commitBatch`
@@ -47,6 +47,10 @@ pub enum SettleError {
     #[error("job {0} has no receipt or fee")]
     Incomplete(String),
 }
+
+/// Records claimed per `claimBatchJobs` transaction (~0.5 KB of calldata each, far below a
+/// transaction's size limit).
+const CLAIMS_PER_TX: usize = 64;
 
 /// `ISampling` challenge states.
 const CHALLENGED: u8 = 4;
@@ -217,6 +221,7 @@ impl Settler {
         let window_closed =
             self.market.now().await? > committed_at.saturating_add(params.batch_window);
         let mut pending = 0;
+        let mut claims: Vec<(&JobRow, JobRecord, Vec<alloy_primitives::B256>)> = Vec::new();
         for (job, record) in jobs.iter().zip(&records) {
             if job.settlement.as_deref() != Some("batched") {
                 continue;
@@ -242,12 +247,17 @@ impl Settler {
                 self.store.set_settlement(&job.id, "expired", None, None).await?;
                 span.in_scope(|| warn!("challenged record not opened within the batch window"));
             } else if window_closed {
-                let tx =
-                    self.market.claim(batch_id, record, proof).instrument(span.clone()).await?;
-                self.store.set_settlement(&job.id, "claimed", Some(tx), None).await?;
-                span.in_scope(|| info!(%tx, fee = %record.fee, "record claimed"));
+                claims.push((job, record.clone(), proof));
             } else {
                 pending += 1;
+            }
+        }
+        for chunk in claims.chunks(CLAIMS_PER_TX) {
+            let records: Vec<_> = chunk.iter().map(|(_, r, p)| (r.clone(), p.clone())).collect();
+            let tx = self.market.claim(batch_id, &records).await?;
+            for (job, record, _) in chunk {
+                self.store.set_settlement(&job.id, "claimed", Some(tx), None).await?;
+                info!(job_id = %job.id, %batch_id, %tx, fee = %record.fee, "record claimed");
             }
         }
         if pending == 0 {

@@ -1,6 +1,6 @@
 //! A batch of off-chain job records as a coordinator commits it with `JobMarket.commitBatch`:
 //! the Merkle root over the records' leaves, and each record's proof for `openBatchJob` and
-//! `claimBatchJob`.
+//! `claimBatchJobs`.
 
 use alloy_primitives::B256;
 
