@@ -247,13 +247,13 @@ impl Settler {
                 self.store.set_settlement(&job.id, "expired", None, None).await?;
                 span.in_scope(|| warn!("challenged record not opened within the batch window"));
             } else if window_closed {
-                claims.push((job, record.clone(), proof));
+                claims.push((job, *record, proof));
             } else {
                 pending += 1;
             }
         }
         for chunk in claims.chunks(CLAIMS_PER_TX) {
-            let records: Vec<_> = chunk.iter().map(|(_, r, p)| (r.clone(), p.clone())).collect();
+            let records: Vec<_> = chunk.iter().map(|(_, r, p)| (*r, p.clone())).collect();
             let tx = self.market.claim(batch_id, &records).await?;
             for (job, record, _) in chunk {
                 self.store.set_settlement(&job.id, "claimed", Some(tx), None).await?;

@@ -50,7 +50,7 @@ fn open(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<U256,
 }
 
 fn claim(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<(), MarketError> {
-    claim_all(env, batch, &[(r.clone(), p)])
+    claim_all(env, batch, &[(*r, p)])
 }
 
 fn claim_all(
@@ -294,7 +294,7 @@ fn many_records_are_claimed_in_one_call() {
 
     // (That one bad record reverts the whole call is the chain's doing: deploy/tests/market.rs.)
     let batch: Vec<(JobRecord, Vec<B256>)> =
-        recs.iter().enumerate().map(|(i, r)| (r.clone(), proof(&recs, i))).collect();
+        recs.iter().enumerate().map(|(i, r)| (*r, proof(&recs, i))).collect();
     claim_all(&mut env, id, &batch).unwrap();
     assert_eq!(env.market.batch(id).4, u(60));
     for r in &recs {
