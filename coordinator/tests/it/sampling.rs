@@ -89,20 +89,26 @@ async fn canaries_catch_a_lazy_validator() {
     let lazy = worker(&coord, Behaviour::LazyValidator).await;
     let _honest =
         [worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await];
+    // A job sends the lazy worker a canary when it is neither the asserter nor the drawn
+    // validator of a matched job: a third of the jobs, so keep sending until one has (40 jobs
+    // miss with probability (2/3)^40 < 1e-7).
+    let canary_failed = || async {
+        let (_, m) = get(&coord, "/metrics", None).await;
+        !m.as_str().unwrap().contains("assay_canaries_failed_total 0")
+    };
     let mut matched = 0;
-    for i in 0..8 {
+    for i in 0..40 {
         let body = chat(&coord, &format!("canary feed {i}")).await;
         let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
         if job["status"] == "matched" {
             matched += 1;
         }
+        if matched > 0 && canary_failed().await {
+            break;
+        }
     }
     assert!(matched > 0, "some challenge drew an honest validator");
-    wait_for(|| async {
-        let (_, m) = get(&coord, "/metrics", None).await;
-        !m.as_str().unwrap().contains("assay_canaries_failed_total 0")
-    })
-    .await;
+    wait_for(canary_failed).await;
     let flags = flags(&coord).await;
     assert!(flags.iter().any(|f| f["reason"].as_str().unwrap().contains("canary")), "{flags:?}");
     assert!(flags.iter().all(|f| f["worker"] == json!(lazy.address)), "{flags:?}");
