@@ -742,6 +742,15 @@ async fn configure(
                     }
                 }
                 Role::MarketParams => set_market_params(chain, config, spec.name, address).await?,
+                Role::OwnerResolvesDisputes => {
+                    let resolver = chain.call(address, ISampling::contractsCall {}).await?._3;
+                    if resolver.is_zero() {
+                        ensure_owner(chain, spec.name, address).await?;
+                        let step = format!("{}.setDisputeResolver(deployer)", spec.name);
+                        let call = ISampling::setDisputeResolverCall { resolver: chain.from };
+                        chain.send(&step, address, call, U256::ZERO).await?;
+                    }
+                }
             }
         }
     }

@@ -29,7 +29,9 @@ Steps, each printed with its transaction hashes:
   3. deploy each contract through the StylusDeployer, which activates it (paying the ArbWasm data
      fee) and runs its constructor in one transaction; a program over one contract's 24 KiB code
      limit goes out as fragments plus a root program, one over the 128 KiB wasm limit is refused;
-  4. wire them: the job market becomes the token's minter and a staking controller;
+  4. wire them: the job market becomes the token's minter and a staking controller, Sampling a
+     staking controller and the market's pair, and the deployer Sampling's dispute resolver
+     (a bootstrap until the on-chain dispute game; only while none is set);
   5. apply the protocol parameters (--params, default: the built-in deploy/params.toml, which
      documents every value and the honesty condition p*(1-r^n)*(R_A+S) > C);
   6. register the models given with --model NAME=DIR (model id from the directory, engine hash of

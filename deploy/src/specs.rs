@@ -57,6 +57,10 @@ pub enum Role {
     /// Takes the market parameters (`setParams` of `ISampling`, which forwards the job market's
     /// share to it) from the `[market]` table.
     MarketParams,
+    /// Resolves disputes (`ISampling.setDisputeResolver`): the deployer, as a bootstrap until the
+    /// on-chain dispute game takes the role, and only while no resolver is set; without one a
+    /// disputed job keeps its parties' stakes frozen for good.
+    OwnerResolvesDisputes,
 }
 
 /// One deployable contract.
@@ -160,7 +164,12 @@ pub const SPECS: &[ContractSpec] = &[
         wasm: "assay_sampling.wasm",
         depends_on: &[JOB_MARKET, STAKING, REGISTRY],
         constructor: sampling_args,
-        roles: &[Role::StakingController, Role::JobMarketSampling, Role::MarketParams],
+        roles: &[
+            Role::StakingController,
+            Role::JobMarketSampling,
+            Role::MarketParams,
+            Role::OwnerResolvesDisputes,
+        ],
         optional: true,
     },
 ];

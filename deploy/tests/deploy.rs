@@ -154,6 +154,11 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     assert!(call(&p, staking, IStaking::isControllerCall { account: sampling }).await);
     let on_chain = call(&p, sampling, ISampling::paramsCall {}).await;
     assert_eq!(on_chain._0, params.market.challenge_ppm);
+    let sampling_contracts = call(&p, sampling, ISampling::contractsCall {}).await;
+    assert_eq!(
+        sampling_contracts._3, deployer,
+        "the deployer resolves disputes until the game does"
+    );
 
     // The model: id from its directory, this build's engine hash, the parameter file's price.
     let info = call(&p, registry, IModelRegistry::modelCall { modelId: minilm }).await;
