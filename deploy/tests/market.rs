@@ -611,24 +611,9 @@ impl Market {
     }
 }
 
-/// A claim as `claimBatchJobs` takes it: the record's seven words, then its proof.
-fn claim_words(r: &JobRecord, proof: Vec<B256>) -> Vec<B256> {
-    let mut words = vec![
-        r.job_key,
-        r.model_id,
-        r.input_root,
-        r.asserter.into_word(),
-        r.output_hash,
-        r.trace_root,
-        r.fee.into(),
-    ];
-    words.extend(proof);
-    words
-}
-
 /// Claims one record.
 fn claim_call(id: U256, r: &JobRecord, proof: Vec<B256>) -> IJobMarket::claimBatchJobsCall {
-    IJobMarket::claimBatchJobsCall { batchId: id, claims: vec![claim_words(r, proof)] }
+    IJobMarket::claimBatchJobsCall { batchId: id, claims: vec![r.claim(&proof)] }
 }
 
 fn open_call(id: U256, r: &JobRecord, proof: Vec<B256>) -> IJobMarket::openBatchJobCall {
@@ -1003,7 +988,7 @@ async fn batch_records_are_opened_or_claimed(m: &mut Market) {
         .iter()
         .map(|r| {
             let (r, proof) = batch.proof(r.job_key).unwrap();
-            claim_words(r, proof)
+            r.claim(&proof)
         })
         .collect();
     let last = claims.len() - 1;
@@ -1129,7 +1114,7 @@ async fn batches_amortise_their_gas(m: &mut Market, sizes: &[usize]) {
             .filter(|r| !m.challenged(draw_hash, r)) // about one in 4 000 runs at 1 ppm
             .map(|record| {
                 let (r, proof) = batch.proof(record.job_key).unwrap();
-                claim_words(r, proof)
+                r.claim(&proof)
             })
             .collect();
         m.gas.count(format!("records claimed (N={n})"), claims.len() as u64);

@@ -2,6 +2,8 @@
 //! the Solidity expression named on each function, so contracts, workers, coordinators and
 //! observers derive identical bytes.
 
+use alloc::vec::Vec;
+
 use alloy_primitives::{keccak256, Address, B256, U256};
 
 /// One batched off-chain job as the coordinator commits it.
@@ -37,7 +39,43 @@ impl JobRecord {
         buf[192..].copy_from_slice(&self.fee.to_be_bytes::<32>());
         keccak256(buf)
     }
+
+    /// One claim of `JobMarket.claimBatchJobs`: the record's [`CLAIM_RECORD_WORDS`] words
+    /// (`jobKey, modelId, inputRoot, asserter, outputHash, traceRoot, fee`, the address and the
+    /// fee as 32-byte words), then its Merkle proof.
+    pub fn claim(&self, proof: &[B256]) -> Vec<B256> {
+        let mut words = Vec::with_capacity(CLAIM_RECORD_WORDS.saturating_add(proof.len()));
+        words.extend_from_slice(&[
+            self.job_key,
+            self.model_id,
+            self.input_root,
+            self.asserter.into_word(),
+            self.output_hash,
+            self.trace_root,
+            self.fee.into(),
+        ]);
+        words.extend_from_slice(proof);
+        words
+    }
+
+    /// The record and proof of a [`JobRecord::claim`]; `None` when it is shorter than a record.
+    pub fn from_claim(words: &[B256]) -> Option<(Self, &[B256])> {
+        let (record, proof) = (words.get(..CLAIM_RECORD_WORDS)?, words.get(CLAIM_RECORD_WORDS..)?);
+        let record = Self {
+            job_key: record[0],
+            model_id: record[1],
+            input_root: record[2],
+            asserter: Address::from_word(record[3]),
+            output_hash: record[4],
+            trace_root: record[5],
+            fee: record[6].into(),
+        };
+        Some((record, proof))
+    }
 }
+
+/// Words of the record at the start of a claim.
+pub const CLAIM_RECORD_WORDS: usize = 7;
 
 /// A validator's commitment to its output hash:
 /// `keccak256(abi.encodePacked(jobKey, validator, outputHash, salt))`. Binding the job and the
@@ -84,6 +122,16 @@ mod tests {
             trace_root: B256::repeat_byte(6),
             fee: U256::from(7u64),
         }
+    }
+
+    #[test]
+    fn a_claim_round_trips_and_a_short_one_is_refused() {
+        let record = record();
+        let proof = [B256::repeat_byte(8), B256::repeat_byte(9)];
+        let words = record.claim(&proof);
+        assert_eq!(words.len(), CLAIM_RECORD_WORDS + 2);
+        assert_eq!(JobRecord::from_claim(&words), Some((record, &proof[..])));
+        assert_eq!(JobRecord::from_claim(&words[..6]), None);
     }
 
     #[test]

@@ -117,9 +117,6 @@ pub(crate) fn overflow() -> MarketError {
 
 /// A batch record as the public entry points take it, flattened into Solidity arguments.
 #[allow(clippy::too_many_arguments)]
-/// Words of one record in a `claimBatchJobs` claim.
-const RECORD_WORDS: usize = 7;
-
 fn record(
     job_key: B256,
     model_id: B256,
@@ -299,19 +296,9 @@ impl JobMarket {
             return Err(IJobMarket::InvalidBatch {}.into());
         }
         for claim in &claims {
-            let (Some(words), Some(proof)) = (claim.get(..RECORD_WORDS), claim.get(RECORD_WORDS..))
-            else {
+            let Some((rec, proof)) = JobRecord::from_claim(claim) else {
                 return Err(IJobMarket::InvalidBatch {}.into());
             };
-            let rec = record(
-                words[0],
-                words[1],
-                words[2],
-                Address::from_word(words[3]),
-                words[4],
-                words[5],
-                words[6].into(),
-            );
             self._claim_batch_job(batch_id, &rec, proof)?;
         }
         Ok(())

@@ -330,22 +330,7 @@ impl Market {
         batch_id: U256,
         records: &[(JobRecord, Vec<B256>)],
     ) -> Result<B256, ChainError> {
-        let claims = records
-            .iter()
-            .map(|(r, proof)| {
-                let mut words = vec![
-                    r.job_key,
-                    r.model_id,
-                    r.input_root,
-                    r.asserter.into_word(),
-                    r.output_hash,
-                    r.trace_root,
-                    r.fee.into(),
-                ];
-                words.extend_from_slice(proof);
-                words
-            })
-            .collect();
+        let claims = records.iter().map(|(r, proof)| r.claim(proof)).collect();
         let call = IJobMarket::claimBatchJobsCall { batchId: batch_id, claims };
         Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
     }

@@ -58,22 +58,7 @@ fn claim_all(
     batch: U256,
     records: &[(JobRecord, Vec<B256>)],
 ) -> Result<(), MarketError> {
-    let claims = records
-        .iter()
-        .map(|(r, p)| {
-            let mut words = vec![
-                r.job_key,
-                r.model_id,
-                r.input_root,
-                r.asserter.into_word(),
-                r.output_hash,
-                r.trace_root,
-                r.fee.into(),
-            ];
-            words.extend_from_slice(p);
-            words
-        })
-        .collect();
+    let claims = records.iter().map(|(r, p)| r.claim(p)).collect();
     env.market.claim_batch_jobs(batch, claims)
 }
 
