@@ -5,10 +5,18 @@
 //! Needs the contracts' release wasm (`ASSAY_CONTRACTS_TARGET_DIR`, which `.ci/test` exports) and
 //! the bundled models (`ASSAY_MINILM_DIR`, `ASSAY_SMOLLM2_GGUF`, which `.ci/run` sets).
 
-use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
+    time::Duration,
+};
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256, U256};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_sol_types::SolCall;
 use assay_devnet::{Options, network};
+use assay_protocol::bindings::{IJobMarket, ISampling, IStaking};
 use serde_json::{Value, json};
 
 fn env_path(name: &str) -> PathBuf {
@@ -58,23 +66,48 @@ async fn post(url: String, body: Value) -> Value {
     value
 }
 
+/// The job once its off-chain sampling is over.
 async fn job(api: &str, id: &str) -> Value {
+    settled(api, id, |j| {
+        !matches!(j["status"].as_str(), Some("pending" | "assigned" | "challenged"))
+    })
+    .await
+}
+
+/// The job once its on-chain settlement is one of `states`.
+async fn settled_on_chain(api: &str, id: &str, states: &[&str]) -> Value {
+    settled(api, id, |j| states.iter().any(|s| j["settlement"] == *s)).await
+}
+
+/// Polls `GET /v1/jobs/{id}` until `done` holds (at most 5 minutes).
+async fn settled(api: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..600 {
-        let job: Value = reqwest::Client::new()
-            .get(format!("{api}/jobs/{id}"))
-            .bearer_auth(network::API_KEY)
-            .send()
-            .await
-            .expect("job")
-            .json()
-            .await
-            .expect("json");
-        if !matches!(job["status"].as_str(), Some("pending" | "assigned" | "challenged")) {
+        let job = job_json(api, id).await;
+        if done(&job) {
             return job;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    panic!("job {id} did not settle");
+    panic!("job {id} did not settle: {}", job_json(api, id).await);
+}
+
+/// An embedding request; its job id.
+async fn embed(api: &str, text: &str) -> String {
+    let e = post(format!("{api}/embeddings"), json!({"model": "minilm", "input": text})).await;
+    assert_eq!(e["data"][0]["embedding"].as_array().expect("embedding").len(), 384);
+    e["assay"]["jobs"][0]["job_id"].as_str().expect("job id").to_owned()
+}
+
+/// A client of the network's chain.
+fn chain(net: &network::Network) -> DynProvider {
+    ProviderBuilder::new().connect_http(net.node.url().parse().expect("url")).erased()
+}
+
+/// A view call.
+async fn view<C: SolCall>(chain: &DynProvider, to: Address, call: C) -> C::Return {
+    let tx = TransactionRequest::default().to(to).input(call.abi_encode().into());
+    let out = chain.call(tx).await.unwrap_or_else(|e| panic!("{}: {e}", C::SIGNATURE));
+    C::abi_decode_returns(&out).expect("decodes")
 }
 
 fn address(v: &Value) -> Address {
@@ -99,13 +132,7 @@ async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
     assert!(!chat["choices"][0]["message"]["content"].as_str().expect("text").is_empty());
     let mut ids = vec![chat["assay"]["job_id"].as_str().expect("job id").to_owned()];
     for i in 0..7 {
-        let e = post(
-            format!("{api}/embeddings"),
-            json!({"model": "minilm", "input": format!("sentence number {i} about the sea")}),
-        )
-        .await;
-        assert_eq!(e["data"][0]["embedding"].as_array().expect("embedding").len(), 384);
-        ids.push(e["assay"]["jobs"][0]["job_id"].as_str().expect("job id").to_owned());
+        ids.push(embed(&api, &format!("sentence number {i} about the sea")).await);
     }
 
     let (mut disputed, mut matched) = (0, 0);
@@ -151,11 +178,6 @@ async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
 /// transaction the coordinator reports succeeded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
-    use alloy_primitives::U256;
-    use alloy_provider::Provider;
-    use alloy_sol_types::SolCall;
-    use assay_protocol::bindings::IJobMarket;
-
     let dir = std::env::temp_dir().join(format!("assay-devnet-settle-{}", std::process::id()));
     let mut opts = options(dir.clone(), 2, 0);
     opts.challenge_probability = 0.0;
@@ -163,29 +185,16 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
     let api = net.api();
     let mut ids = Vec::new();
     for i in 0..6 {
-        let e = post(
-            format!("{api}/embeddings"),
-            json!({"model": "minilm", "input": format!("settled sentence {i}")}),
-        )
-        .await;
-        ids.push(e["assay"]["jobs"][0]["job_id"].as_str().expect("job id").to_owned());
+        ids.push(embed(&api, &format!("settled sentence {i}")).await);
     }
 
-    let provider =
-        alloy_provider::ProviderBuilder::new().connect_http(net.node.url().parse().expect("url"));
+    let provider = chain(&net);
     let market = net.manifest.contract("JobMarket").expect("JobMarket deployed");
-    let mut earned: std::collections::BTreeMap<Address, U256> = Default::default();
+    let mut earned: BTreeMap<Address, U256> = BTreeMap::new();
     let mut challenged_on_chain = BTreeSet::new();
     let mut batches = BTreeSet::new();
     for id in &ids {
-        let mut job = Value::Null;
-        for _ in 0..240 {
-            job = job_json(&api, id).await;
-            if matches!(job["settlement"].as_str(), Some("claimed" | "accepted")) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        let job = settled_on_chain(&api, id, &["claimed", "accepted"]).await;
         let fee: U256 = job["fee"].as_str().expect("fee").parse().expect("decimal fee");
         assert!(fee > U256::ZERO, "the registry prices minilm: {job}");
         let asserter = address(&job["asserter"]);
@@ -197,10 +206,10 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
             other => panic!("job {id} settled as {other:?}: {job}"),
         }
         let txs = &job["transactions"];
+        assert!(txs["batch_root"].is_string(), "{job}");
         batches.insert(txs["batch_id"].as_str().expect("batch id").to_owned());
         for step in ["commit_batch", "seal_batch", "settle"] {
             let hash = txs[step].as_str().unwrap_or_else(|| panic!("{step} of {id}: {job}"));
-            assert!(job["transactions"]["batch_root"].is_string(), "{job}");
             let receipt = provider
                 .get_transaction_receipt(hash.parse().expect("tx hash"))
                 .await
@@ -210,12 +219,7 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
         }
     }
     for (miner, fees) in &earned {
-        let call = IJobMarket::feeBalanceCall { account: *miner };
-        let tx = alloy_rpc_types_eth::TransactionRequest::default()
-            .to(market)
-            .input(call.abi_encode().into());
-        let out = provider.call(tx).await.expect("feeBalance");
-        let balance = IJobMarket::feeBalanceCall::abi_decode_returns(&out).expect("decodes");
+        let balance = view(&provider, market, IJobMarket::feeBalanceCall { account: *miner }).await;
         if challenged_on_chain.contains(miner) {
             // An accepted challenge pays the fee less the user's discount on top.
             assert!(balance > *fees, "miner {miner}: {balance} vs claimed {fees}");
@@ -229,11 +233,7 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
     // Every batch's escrow was paid out in full, no more.
     for id in &batches {
         let call = IJobMarket::batchCall { batchId: id.parse().expect("batch id") };
-        let tx = alloy_rpc_types_eth::TransactionRequest::default()
-            .to(market)
-            .input(call.abi_encode().into());
-        let b = IJobMarket::batchCall::abi_decode_returns(&provider.call(tx).await.expect("batch"))
-            .expect("decodes");
+        let b = view(&provider, market, call).await;
         assert_eq!(b._3, b._4, "batch {id}: escrow {} paid {}", b._3, b._4);
         assert!(b._6, "batch {id} sealed");
     }
@@ -248,11 +248,6 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
 /// not: the job is disputed on chain and the cheat's stake frozen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_disputed() {
-    use alloy_primitives::{B256, U256};
-    use alloy_provider::Provider;
-    use alloy_sol_types::SolCall;
-    use assay_protocol::bindings::{ISampling, IStaking};
-
     let dir = std::env::temp_dir().join(format!("assay-devnet-onchain-{}", std::process::id()));
     let mut opts = options(dir.clone(), 4, 1);
     opts.challenge_probability = 0.0;
@@ -260,41 +255,23 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_di
     let net = network::start(&opts).await.expect("network starts");
     let api = net.api();
     let cheat = net.workers.iter().find(|(_, d)| *d).expect("a dishonest worker").0;
-    let provider =
-        alloy_provider::ProviderBuilder::new().connect_http(net.node.url().parse().expect("url"));
-    let view = async |to: Address, data: Vec<u8>| {
-        let tx = alloy_rpc_types_eth::TransactionRequest::default().to(to).input(data.into());
-        provider.call(tx).await.expect("view call")
-    };
+    let provider = chain(&net);
     let sampling = net.manifest.contract("Sampling").expect("Sampling deployed");
     let staking = net.manifest.contract("Staking").expect("Staking deployed");
 
     let mut ids = Vec::new();
     for i in 0..3 {
-        let e = post(
-            format!("{api}/embeddings"),
-            json!({"model": "minilm", "input": format!("challenged sentence {i}")}),
-        )
-        .await;
-        ids.push(e["assay"]["jobs"][0]["job_id"].as_str().expect("job id").to_owned());
+        ids.push(embed(&api, &format!("challenged sentence {i}")).await);
     }
     for id in &ids {
-        let mut job = Value::Null;
-        for _ in 0..360 {
-            job = job_json(&api, id).await;
-            if matches!(job["settlement"].as_str(), Some("accepted" | "disputed" | "rejected")) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        let job = settled_on_chain(&api, id, &["accepted", "disputed", "rejected"]).await;
         assert_eq!(job["settlement"], "disputed", "job {id}: {job}");
         assert_ne!(address(&job["asserter"]), cheat, "the cheat's own results are refused");
         let asserted: B256 = job["output_hash"].as_str().expect("hash").parse().expect("hash");
         let chain_job_id: U256 =
             job["transactions"]["chain_job_id"].as_str().expect("opened").parse().expect("id");
-        let out =
-            view(sampling, ISampling::jobValidatorsCall { jobId: chain_job_id }.abi_encode()).await;
-        let drawn = ISampling::jobValidatorsCall::abi_decode_returns(&out).expect("decodes");
+        let drawn =
+            view(&provider, sampling, ISampling::jobValidatorsCall { jobId: chain_job_id }).await;
         assert!(drawn._0.contains(&cheat), "job {id}: validators {:?}", drawn._0);
         for ((validator, state), hash) in drawn._0.iter().zip(&drawn._1).zip(&drawn._2) {
             assert_eq!(*state, 2, "job {id}: {validator} revealed on chain");
@@ -305,8 +282,7 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_di
             }
         }
     }
-    let out = view(staking, IStaking::operatorInfoCall { operator: cheat }.abi_encode()).await;
-    let info = IStaking::operatorInfoCall::abi_decode_returns(&out).expect("decodes");
+    let info = view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
     assert!(info._5 > 0, "the cheat's stake is frozen by its open disputes: {info:?}");
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();

@@ -277,7 +277,7 @@ fn many_records_are_claimed_in_one_call() {
     let short = env.market.claim_batch_jobs(id, vec![vec![recs[0].job_key; 6]]);
     assert!(matches!(short, Err(MarketError::InvalidBatch(_))));
 
-    // (That one bad record reverts the whole call is the chain's doing: deploy/tests/market.rs.)
+    // (That one bad record reverts the whole call is the chain's doing: deploy/tests/market/batches.rs.)
     let batch: Vec<(JobRecord, Vec<B256>)> =
         recs.iter().enumerate().map(|(i, r)| (*r, proof(&recs, i))).collect();
     claim_all(&mut env, id, &batch).unwrap();
