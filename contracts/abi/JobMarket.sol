@@ -13,9 +13,11 @@ interface IJobMarket {
 
     function sealBatch(uint256 batch_id) external returns (bytes32);
 
-    function openBatchJob(uint256 batch_id, bytes32 job_key, bytes32 model_id, bytes32 input_root, address asserter, bytes32 output_hash, bytes32 trace_root, uint256 fee, bytes32[] memory proof) external returns (uint256);
+    function openBatchJob(uint256 batch_id, bytes32[] memory claim) external returns (uint256);
 
     function claimBatchJobs(uint256 batch_id, bytes32[][] memory claims) external;
+
+    function reclaimBatchEscrow(uint256 batch_id) external returns (uint256);
 
     function commitEpochSeed(uint64 epoch, bytes32 commitment) external;
 
@@ -100,6 +102,10 @@ interface IJobMarket {
     error ChallengedNotOpened(uint256, bytes32);
 
     error EscrowExceeded(uint256, uint256, uint256);
+
+    error ClaimPeriodOpen(uint256, uint64);
+
+    error ClaimPeriodOver(uint256);
 
     error EpochNotFuture(uint64, uint64);
 

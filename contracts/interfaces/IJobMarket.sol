@@ -18,6 +18,7 @@ interface IJobMarket {
     event BatchSealed(uint256 indexed batchId, bytes32 drawHash, bool late);
     event BatchJobOpened(uint256 indexed batchId, bytes32 indexed jobKey, uint256 jobId);
     event BatchJobClaimed(uint256 indexed batchId, bytes32 indexed jobKey, address indexed asserter, uint256 fee);
+    event BatchEscrowReclaimed(uint256 indexed batchId, address indexed coordinator, uint256 amount);
     event EpochSeedCommitted(uint64 indexed epoch, address indexed coordinator, bytes32 commitment);
     event EpochSeedRevealed(uint64 indexed epoch, bytes32 seed);
     event EpochSeedForfeited(uint64 indexed epoch, address indexed coordinator, uint256 slashed);
@@ -49,6 +50,8 @@ interface IJobMarket {
     error NotChallenged(uint256 batchId, bytes32 jobKey);
     error ChallengedNotOpened(uint256 batchId, bytes32 jobKey);
     error EscrowExceeded(uint256 batchId, uint256 escrow, uint256 needed);
+    error ClaimPeriodOpen(uint256 batchId, uint64 closesAt);
+    error ClaimPeriodOver(uint256 batchId);
     error EpochNotFuture(uint64 epoch, uint64 current);
     error EpochNotStarted(uint64 epoch);
     error EpochNotOver(uint64 epoch, uint64 current);
@@ -74,11 +77,17 @@ interface IJobMarket {
 
     function commitBatch(bytes32 jobsRoot, uint32 jobCount) external payable returns (uint256);
     function sealBatch(uint256 batchId) external returns (bytes32);
-    function openBatchJob(uint256 batchId, bytes32 jobKey, bytes32 modelId, bytes32 inputRoot, address asserter, bytes32 outputHash, bytes32 traceRoot, uint256 fee, bytes32[] memory proof) external returns (uint256);
+    /// Opens a challenged record of a batch for sampling: `claim` is encoded as in `claimBatchJobs`.
+    function openBatchJob(uint256 batchId, bytes32[] memory claim) external returns (uint256);
     /// Claims unchallenged records of a batch in one transaction: `claims[i]` is a record's seven
     /// words `jobKey, modelId, inputRoot, asserter, outputHash, traceRoot, fee` (address and fee
-    /// as 32-byte words) followed by its Merkle proof.
+    /// as 32-byte words) followed by its Merkle proof. A record earns R_A only when its model is
+    /// registered and active and its fee is at least the model's price; claims close 30 days
+    /// after the batch window.
     function claimBatchJobs(uint256 batchId, bytes32[][] memory claims) external;
+    /// After the claim period, credits what the batch's records did not take (never-claimed and
+    /// challenged-but-unopened records, over-escrow) to its coordinator's fee balance, once.
+    function reclaimBatchEscrow(uint256 batchId) external returns (uint256);
 
     function commitEpochSeed(uint64 epoch, bytes32 commitment) external;
     function revealEpochSeed(uint64 epoch, bytes32 seed) external;

@@ -11,8 +11,13 @@ use assay_contract_common::{draw, merkle, records::JobRecord};
 use stylus_sdk::prelude::*;
 
 use crate::{
-    overflow, status, IJobMarket, IStaking, JobMarket, Result, ROLE_COORDINATOR, ROLE_MINER,
+    overflow, status, IJobMarket, IStaking, JobMarket, MarketError, Result, ROLE_COORDINATOR,
+    ROLE_MINER,
 };
+
+/// Seconds after a batch window during which its records may be claimed; afterwards the
+/// coordinator reclaims what is left of the escrow.
+pub const CLAIM_PERIOD: u64 = 30 * 24 * 60 * 60;
 
 /// Record states in `used_records`.
 const OPENED: u8 = 1;
@@ -130,6 +135,10 @@ impl JobMarket {
         self.batches.get(batch_id).window_closes_at.get().to::<u64>()
     }
 
+    fn claims_close_at(&self, batch_id: U256) -> u64 {
+        self.window_closes_at(batch_id).saturating_add(CLAIM_PERIOD)
+    }
+
     pub(crate) fn _open_batch_job(
         &mut self,
         batch_id: U256,
@@ -191,11 +200,14 @@ impl JobMarket {
         proof: &[B256],
     ) -> Result<()> {
         let (leaf, _, challenged) = self._check_record(batch_id, record, proof)?;
-        let closes_at = self.window_closes_at(batch_id);
-        if self.vm().block_timestamp() <= closes_at {
+        let (closes_at, now) = (self.window_closes_at(batch_id), self.vm().block_timestamp());
+        if now <= closes_at {
             return Err(
                 IJobMarket::BatchWindowOpen { batchId: batch_id, closesAt: closes_at }.into()
             );
+        }
+        if now > self.claims_close_at(batch_id) {
+            return Err(IJobMarket::ClaimPeriodOver { batchId: batch_id }.into());
         }
         if challenged {
             return Err(IJobMarket::ChallengedNotOpened {
@@ -206,7 +218,9 @@ impl JobMarket {
         }
         self._spend_record(batch_id, leaf, record.fee, CLAIMED)?;
         self._credit_fee(record.asserter, record.fee)?;
-        self._accrue(record.asserter, self.params.asserter_reward.get())?;
+        if self._priced(record.model_id, record.fee)? {
+            self._accrue(record.asserter, self.params.asserter_reward.get())?;
+        }
         assay_contract_kit::emit(
             self.vm(),
             IJobMarket::BatchJobClaimed {
@@ -217,5 +231,42 @@ impl JobMarket {
             },
         );
         Ok(())
+    }
+
+    /// Whether a batch record's fee pays for its model: the model is registered and active and
+    /// the fee is at least its price. Only such records earn `R_A`, so a coordinator cannot mint
+    /// rewards with free records for unregistered models.
+    pub(crate) fn _priced(&self, model_id: B256, fee: U256) -> Result<bool> {
+        match self._model(model_id) {
+            Ok((price, active)) => Ok(active && !fee.is_zero() && fee >= price),
+            Err(MarketError::UnknownModel(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn _reclaim_batch_escrow(&mut self, batch_id: U256) -> Result<U256> {
+        let coordinator = self.batches.get(batch_id).coordinator.get();
+        if coordinator.is_zero() {
+            return Err(IJobMarket::UnknownBatch { batchId: batch_id }.into());
+        }
+        let closes_at = self.claims_close_at(batch_id);
+        if self.vm().block_timestamp() <= closes_at {
+            return Err(
+                IJobMarket::ClaimPeriodOpen { batchId: batch_id, closesAt: closes_at }.into()
+            );
+        }
+        let mut batch = self.batches.setter(batch_id);
+        let (escrow, paid) = (batch.escrow.get(), batch.paid.get());
+        let amount = escrow.saturating_sub(paid);
+        if amount.is_zero() {
+            return Err(IJobMarket::NothingToClaim { account: coordinator }.into());
+        }
+        batch.paid.set(escrow);
+        self._credit_fee(coordinator, amount)?;
+        assay_contract_kit::emit(
+            self.vm(),
+            IJobMarket::BatchEscrowReclaimed { batchId: batch_id, coordinator, amount },
+        );
+        Ok(amount)
     }
 }

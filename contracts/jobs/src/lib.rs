@@ -86,6 +86,8 @@ assay_contract_kit::solidity_errors! {
         NotChallenged(IJobMarket::NotChallenged) [batchId, jobKey],
         ChallengedNotOpened(IJobMarket::ChallengedNotOpened) [batchId, jobKey],
         EscrowExceeded(IJobMarket::EscrowExceeded) [batchId, escrow, needed],
+        ClaimPeriodOpen(IJobMarket::ClaimPeriodOpen) [batchId, closesAt],
+        ClaimPeriodOver(IJobMarket::ClaimPeriodOver) [batchId],
         EpochNotFuture(IJobMarket::EpochNotFuture) [epoch, current],
         EpochNotStarted(IJobMarket::EpochNotStarted) [epoch],
         EpochNotOver(IJobMarket::EpochNotOver) [epoch, current],
@@ -115,18 +117,10 @@ pub(crate) fn overflow() -> MarketError {
     IJobMarket::ArithmeticOverflow {}.into()
 }
 
-/// A batch record as the public entry points take it, flattened into Solidity arguments.
-#[allow(clippy::too_many_arguments)]
-fn record(
-    job_key: B256,
-    model_id: B256,
-    input_root: B256,
-    asserter: Address,
-    output_hash: B256,
-    trace_root: B256,
-    fee: U256,
-) -> JobRecord {
-    JobRecord { job_key, model_id, input_root, asserter, output_hash, trace_root, fee }
+/// The record and proof of one claim (`JobRecord::claim`), or `InvalidBatch` when it is
+/// shorter than a record.
+fn decode_claim(claim: &[B256]) -> Result<(JobRecord, &[B256])> {
+    JobRecord::from_claim(claim).ok_or_else(|| IJobMarket::InvalidBatch {}.into())
 }
 
 #[public]
@@ -253,33 +247,24 @@ impl JobMarket {
     }
 
     /// Brings a challenged record of a batch on-chain for sampling, within the batch window.
-    /// Anyone may open a record the batch's draw challenges. Returns the on-chain job id.
+    /// Anyone may open a record the batch's draw challenges; `claim` is the record's words and
+    /// its proof as in `claimBatchJobs`. Returns the on-chain job id.
     ///
     /// # Errors
-    /// `UnknownBatch`, `BatchNotSealed`, `BatchWindowClosed`, `InvalidProof`, `RecordAlreadyUsed`,
-    /// `NotChallenged`, `AsserterNotMiner`, `EscrowExceeded`, `ExternalCallFailed`.
+    /// `InvalidBatch` (a claim shorter than a record), `UnknownBatch`, `BatchNotSealed`,
+    /// `BatchWindowClosed`, `InvalidProof`, `RecordAlreadyUsed`, `NotChallenged`,
+    /// `AsserterNotMiner`, `EscrowExceeded`, `ExternalCallFailed`.
     ///
     /// # Events
     /// `BatchJobOpened`, then `Sampling`'s `ChallengeDrawn`, or `JobAccepted`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn open_batch_job(
-        &mut self,
-        batch_id: U256,
-        job_key: B256,
-        model_id: B256,
-        input_root: B256,
-        asserter: Address,
-        output_hash: B256,
-        trace_root: B256,
-        fee: U256,
-        proof: Vec<B256>,
-    ) -> Result<U256> {
-        let rec = record(job_key, model_id, input_root, asserter, output_hash, trace_root, fee);
-        self._open_batch_job(batch_id, &rec, &proof)
+    pub fn open_batch_job(&mut self, batch_id: U256, claim: Vec<B256>) -> Result<U256> {
+        let (rec, proof) = decode_claim(&claim)?;
+        self._open_batch_job(batch_id, &rec, proof)
     }
 
-    /// Pays unchallenged records' fees to their asserters and accrues `R_A` for each, after the
-    /// batch window. `claims[i]` is one record's seven words, `jobKey, modelId, inputRoot,
+    /// Pays unchallenged records' fees to their asserters after the batch window, and accrues
+    /// `R_A` for each record whose fee pays for its model (registered, active, fee at least the
+    /// price), until the claim period (30 days after the window) ends. `claims[i]` is one record's seven words, `jobKey, modelId, inputRoot,
     /// asserter, outputHash, traceRoot, fee` (the address and the fee as 32-byte words), followed
     /// by its Merkle proof. One transaction for many records is the cheap happy path; all
     /// succeed or none.
@@ -287,21 +272,32 @@ impl JobMarket {
     /// # Errors
     /// `InvalidBatch` (no claims, or one shorter than a record), `UnknownBatch`,
     /// `BatchNotSealed`, `BatchWindowOpen`, `InvalidProof`, `RecordAlreadyUsed`,
-    /// `ChallengedNotOpened`, `EscrowExceeded`.
+    /// `ClaimPeriodOver`, `ChallengedNotOpened`, `EscrowExceeded`, `ExternalCallFailed`.
     ///
     /// # Events
-    /// `BatchJobClaimed`, `RewardAccrued`, per record.
+    /// `BatchJobClaimed`, and `RewardAccrued` for a priced record, per record.
     pub fn claim_batch_jobs(&mut self, batch_id: U256, claims: Vec<Vec<B256>>) -> Result<()> {
         if claims.is_empty() {
             return Err(IJobMarket::InvalidBatch {}.into());
         }
         for claim in &claims {
-            let Some((rec, proof)) = JobRecord::from_claim(claim) else {
-                return Err(IJobMarket::InvalidBatch {}.into());
-            };
+            let (rec, proof) = decode_claim(claim)?;
             self._claim_batch_job(batch_id, &rec, proof)?;
         }
         Ok(())
+    }
+
+    /// After a batch's claim period, credits the escrow its records did not take (never-claimed
+    /// or challenged-but-unopened records, over-escrow) to the batch's coordinator's fee balance.
+    /// Anyone may call it; it pays once. Returns the amount.
+    ///
+    /// # Errors
+    /// `UnknownBatch`, `ClaimPeriodOpen`, `NothingToClaim`.
+    ///
+    /// # Events
+    /// `BatchEscrowReclaimed`.
+    pub fn reclaim_batch_escrow(&mut self, batch_id: U256) -> Result<U256> {
+        self._reclaim_batch_escrow(batch_id)
     }
 
     /// A staked coordinator commits `keccak256(abi.encodePacked(epoch, seed))` for a future epoch.

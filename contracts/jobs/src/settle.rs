@@ -95,9 +95,10 @@ impl JobMarket {
     }
 
     /// Final acceptance: the fee goes to the asserter (less the user's discount for a verified
-    /// job), `R_A` accrues, the asserter's reputation rises and the consumer is called.
+    /// job), `R_A` accrues (for a batch record, only if priced), the asserter's reputation rises
+    /// and the consumer is called.
     pub(crate) fn _accept(&mut self, job_id: U256, challenged: bool) -> Result<()> {
-        let (requester, asserter, fee, output_hash, trace_root, callback) = {
+        let (requester, asserter, fee, output_hash, trace_root, callback, model_id, batch_id) = {
             let job = self.jobs.get(job_id);
             (
                 job.requester.get(),
@@ -106,6 +107,8 @@ impl JobMarket {
                 job.output_hash.get(),
                 job.trace_root.get(),
                 job.callback.get(),
+                job.model_id.get(),
+                job.batch_id.get(),
             )
         };
         self._set_status(job_id, status::ACCEPTED);
@@ -117,7 +120,11 @@ impl JobMarket {
         };
         self._credit_fee(requester, discount)?;
         self._credit_fee(asserter, fee.saturating_sub(discount))?;
-        self._accrue(asserter, self.params.asserter_reward.get())?;
+        // On-chain jobs paid at least the price on submission; a batch record earns R_A only if
+        // its fee pays for its model.
+        if batch_id.is_zero() || self._priced(model_id, fee)? {
+            self._accrue(asserter, self.params.asserter_reward.get())?;
+        }
         assay_contract_kit::emit(
             self.vm(),
             IJobMarket::JobAccepted {

@@ -1,11 +1,15 @@
 //! Batched off-chain jobs: commit, seal, open challenged records, claim the rest exactly once.
 
-use alloy_primitives::{B256, U256};
-use assay_contract_common::{draw, merkle, records::JobRecord};
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::SolCall;
+use assay_contract_common::{
+    draw, merkle,
+    records::{validation_commitment, JobRecord},
+};
 use proptest::prelude::*;
 
 use super::harness::*;
-use crate::{status, MarketError};
+use crate::{batches::CLAIM_PERIOD, status, IModelRegistry, MarketError};
 
 fn records(n: u64, fee: u64) -> Vec<JobRecord> {
     (0..n)
@@ -36,17 +40,7 @@ fn proof(recs: &[JobRecord], i: usize) -> Vec<B256> {
 }
 
 fn open(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<U256, MarketError> {
-    env.market.open_batch_job(
-        batch,
-        r.job_key,
-        r.model_id,
-        r.input_root,
-        r.asserter,
-        r.output_hash,
-        r.trace_root,
-        r.fee,
-        p,
-    )
+    env.market.open_batch_job(batch, r.claim(&p))
 }
 
 fn claim(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<(), MarketError> {
@@ -122,8 +116,95 @@ fn claims_wait_for_the_window_and_pay_once() {
         Err(MarketError::RecordAlreadyUsed(_))
     ));
     assert_eq!(env.market.fee_balance(recs[0].asserter), u(10));
-    assert_eq!(env.market.accrued_reward(0, recs[0].asserter), u(R_A));
     assert_eq!(env.market.batch(id).4, u(10));
+}
+
+#[test]
+fn records_earn_r_a_only_when_their_fee_pays_for_a_registered_active_model() {
+    let mut env = Env::new(1);
+    let mut recs = records(4, PRICE);
+    recs[1].fee = u(PRICE - 1);
+    recs[2].fee = U256::ZERO;
+    recs[3].model_id = B256::repeat_byte(0x99);
+    let unknown = IModelRegistry::modelCall { modelId: recs[3].model_id };
+    let none = IModelRegistry::modelReturn {
+        _0: Address::ZERO,
+        _1: B256::ZERO,
+        _2: U256::ZERO,
+        _3: false,
+        _4: U256::ZERO,
+    };
+    env.vm.mock_static_call(
+        REGISTRY,
+        unknown.abi_encode(),
+        Ok(IModelRegistry::modelCall::abi_encode_returns(&none)),
+    );
+    let id = commit(&mut env, &recs, 4 * PRICE);
+    env.advance(1, 1);
+    env.market.seal_batch(id).unwrap();
+    env.advance(1, 600);
+    env.sender(USER);
+    let all: Vec<(JobRecord, Vec<B256>)> =
+        recs.iter().enumerate().map(|(i, r)| (*r, proof(&recs, i))).collect();
+    claim_all(&mut env, id, &all).unwrap();
+    // Each record pays its fee; only the priced one (miner 0) accrues R_A.
+    for r in &recs {
+        assert_eq!(env.market.fee_balance(r.asserter), r.fee);
+    }
+    assert_eq!(env.market.accrued_reward(0, recs[0].asserter), u(R_A));
+    for r in &recs[1..] {
+        assert_eq!(env.market.accrued_reward(0, r.asserter), U256::ZERO, "{:?}", r.fee);
+    }
+
+    // An inactive model's records earn no R_A either.
+    env.mock_model(false);
+    let recs = records(1, PRICE);
+    let id = commit(&mut env, &recs, PRICE);
+    env.advance(1, 1);
+    env.market.seal_batch(id).unwrap();
+    env.advance(1, 600);
+    claim(&mut env, id, &recs[0], proof(&recs, 0)).unwrap();
+    assert_eq!(env.market.fee_balance(recs[0].asserter), u(2 * PRICE));
+    assert_eq!(env.market.accrued_reward(0, recs[0].asserter), u(R_A));
+}
+
+#[test]
+fn unpaid_escrow_goes_back_to_the_coordinator_after_the_claim_period() {
+    // p = 30 %: some records are challenged; none is opened, one is claimed, 5 wei over-escrowed.
+    let mut env = Env::new(300_000);
+    let recs = records(6, 10);
+    let committed_at = env.now;
+    let id = commit(&mut env, &recs, 65);
+    env.advance(1, 1);
+    env.market.seal_batch(id).unwrap();
+    let unchallenged: Vec<usize> = (0..6).filter(|&i| !challenged(&env, id, &recs[i])).collect();
+    assert!(unchallenged.len() >= 2, "{unchallenged:?}");
+    env.advance(1, 600);
+    env.sender(USER);
+    let first = unchallenged[0];
+    claim(&mut env, id, &recs[first], proof(&recs, first)).unwrap();
+    let closes_at = committed_at + BATCH_WINDOW + CLAIM_PERIOD;
+    match env.market.reclaim_batch_escrow(id) {
+        Err(MarketError::ClaimPeriodOpen(e)) => assert_eq!(e.closesAt, closes_at),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(env.market.reclaim_batch_escrow(u(9)), Err(MarketError::UnknownBatch(_))));
+
+    env.advance(1, CLAIM_PERIOD);
+    let late = unchallenged[1];
+    assert!(matches!(
+        claim(&mut env, id, &recs[late], proof(&recs, late)),
+        Err(MarketError::ClaimPeriodOver(_))
+    ));
+    let before = env.market.fee_balance(COORD);
+    assert_eq!(env.market.reclaim_batch_escrow(id).unwrap(), u(55));
+    assert_eq!(env.market.fee_balance(COORD), before + u(55));
+    assert_eq!(env.market.batch(id).4, u(65));
+    assert!(matches!(env.market.reclaim_batch_escrow(id), Err(MarketError::NothingToClaim(_))));
+    assert!(matches!(
+        open(&mut env, id, &recs[late], proof(&recs, late)),
+        Err(MarketError::BatchWindowClosed(_))
+    ));
 }
 
 #[test]
@@ -216,7 +297,6 @@ fn records_of_unregistered_asserters_cannot_be_opened() {
         _4: 0,
         _5: 0,
     };
-    use alloy_sol_types::SolCall;
     env.vm.mock_static_call(
         STAKING,
         info.abi_encode(),
@@ -286,4 +366,36 @@ fn many_records_are_claimed_in_one_call() {
         assert!(env.market.fee_balance(r.asserter) >= u(10));
     }
     assert!(matches!(claim_all(&mut env, id, &batch[..1]), Err(MarketError::RecordAlreadyUsed(_))));
+}
+
+#[test]
+fn an_opened_record_earns_r_a_only_when_priced() {
+    let mut env = Env::new(1_000_000);
+    let mut recs = records(2, PRICE);
+    recs[1].fee = u(10);
+    let id = commit(&mut env, &recs, PRICE + 10);
+    env.advance(1, 1);
+    env.market.seal_batch(id).unwrap();
+    let mut expected = vec![U256::ZERO; 4];
+    for (i, r) in recs.iter().enumerate() {
+        let job = open(&mut env, id, r, proof(&recs, i)).unwrap();
+        let validators = env.sampling.job_validators(job).0;
+        let salt = B256::repeat_byte(7);
+        for v in &validators {
+            env.sender(*v);
+            let commitment = validation_commitment(r.job_key, *v, r.output_hash, salt);
+            env.sampling.commit_validation(job, commitment).unwrap();
+        }
+        for v in &validators {
+            env.sender(*v);
+            env.sampling.reveal_validation(job, r.output_hash, salt).unwrap();
+            expected[miners().iter().position(|m| m == v).unwrap()] += u(R_V) / u(2);
+        }
+        assert_eq!(env.sampling.finalize_challenge(job).unwrap(), status::ACCEPTED);
+        if i == 0 {
+            expected[0] += u(R_A);
+        }
+    }
+    let accrued: Vec<U256> = miners().iter().map(|m| env.market.accrued_reward(0, *m)).collect();
+    assert_eq!(accrued, expected);
 }

@@ -23,6 +23,8 @@ pub(super) const EPOCH: u64 = 3_600;
 pub(super) const T0: u64 = 1_000_000;
 pub(super) const SLASH: u64 = 500;
 pub(super) const R_A: u64 = 10;
+/// The batch window `Env::set_params` sets (seconds).
+pub(super) const BATCH_WINDOW: u64 = 600;
 pub(super) const R_V: u64 = 6;
 
 pub(super) fn miners() -> Vec<Address> {
@@ -109,7 +111,7 @@ impl Env {
                 60,
                 60,
                 60,
-                600,
+                BATCH_WINDOW,
                 600,
             )
             .unwrap();
