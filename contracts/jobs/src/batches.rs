@@ -23,6 +23,13 @@ pub const CLAIM_PERIOD: u64 = 30 * 24 * 60 * 60;
 const OPENED: u8 = 1;
 const CLAIMED: u8 = 2;
 
+/// Whether a batch record's fee pays for its model: the model is registered and active and the
+/// fee is non-zero and at least its price. Only such records earn `R_A`, so a coordinator cannot
+/// mint rewards with free records or records of unregistered models.
+pub(crate) fn priced(terms: Option<(U256, bool)>, fee: U256) -> bool {
+    matches!(terms, Some((price, true)) if !fee.is_zero() && fee >= price)
+}
+
 impl JobMarket {
     pub(crate) fn _commit_batch(&mut self, jobs_root: B256, job_count: u32) -> Result<U256> {
         let (coordinator, escrow, now) =
@@ -193,11 +200,14 @@ impl JobMarket {
         Ok(job_id)
     }
 
+    /// Claims one record; `terms` are its model's terms (`_model_terms`), which the caller may
+    /// reuse across records of the same model.
     pub(crate) fn _claim_batch_job(
         &mut self,
         batch_id: U256,
         record: &JobRecord,
         proof: &[B256],
+        terms: Option<(U256, bool)>,
     ) -> Result<()> {
         let (leaf, _, challenged) = self._check_record(batch_id, record, proof)?;
         let (closes_at, now) = (self.window_closes_at(batch_id), self.vm().block_timestamp());
@@ -218,7 +228,7 @@ impl JobMarket {
         }
         self._spend_record(batch_id, leaf, record.fee, CLAIMED)?;
         self._credit_fee(record.asserter, record.fee)?;
-        if self._priced(record.model_id, record.fee)? {
+        if priced(terms, record.fee) {
             self._accrue(record.asserter, self.params.asserter_reward.get())?;
         }
         assay_contract_kit::emit(
@@ -233,13 +243,11 @@ impl JobMarket {
         Ok(())
     }
 
-    /// Whether a batch record's fee pays for its model: the model is registered and active and
-    /// the fee is at least its price. Only such records earn `R_A`, so a coordinator cannot mint
-    /// rewards with free records for unregistered models.
-    pub(crate) fn _priced(&self, model_id: B256, fee: U256) -> Result<bool> {
+    /// The `(price, active)` terms of a model, `None` when it is not registered.
+    pub(crate) fn _model_terms(&self, model_id: B256) -> Result<Option<(U256, bool)>> {
         match self._model(model_id) {
-            Ok((price, active)) => Ok(active && !fee.is_zero() && fee >= price),
-            Err(MarketError::UnknownModel(_)) => Ok(false),
+            Ok(terms) => Ok(Some(terms)),
+            Err(MarketError::UnknownModel(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }

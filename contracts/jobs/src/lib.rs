@@ -280,9 +280,14 @@ impl JobMarket {
         if claims.is_empty() {
             return Err(IJobMarket::InvalidBatch {}.into());
         }
-        for claim in &claims {
+        // Records of one batch usually share a model: ask the registry once per run of it.
+        let mut terms = (B256::ZERO, None);
+        for (i, claim) in claims.iter().enumerate() {
             let (rec, proof) = decode_claim(claim)?;
-            self._claim_batch_job(batch_id, &rec, proof)?;
+            if i == 0 || terms.0 != rec.model_id {
+                terms = (rec.model_id, self._model_terms(rec.model_id)?);
+            }
+            self._claim_batch_job(batch_id, &rec, proof, terms.1)?;
         }
         Ok(())
     }

@@ -122,7 +122,7 @@ impl JobMarket {
         self._credit_fee(asserter, fee.saturating_sub(discount))?;
         // On-chain jobs paid at least the price on submission; a batch record earns R_A only if
         // its fee pays for its model.
-        if batch_id.is_zero() || self._priced(model_id, fee)? {
+        if batch_id.is_zero() || crate::batches::priced(self._model_terms(model_id)?, fee) {
             self._accrue(asserter, self.params.asserter_reward.get())?;
         }
         assay_contract_kit::emit(

@@ -302,17 +302,7 @@ impl Market {
         record: &JobRecord,
         proof: Vec<B256>,
     ) -> Result<(B256, U256), ChainError> {
-        let call = IJobMarket::openBatchJobCall {
-            batchId: batch_id,
-            jobKey: record.job_key,
-            modelId: record.model_id,
-            inputRoot: record.input_root,
-            asserter: record.asserter,
-            outputHash: record.output_hash,
-            traceRoot: record.trace_root,
-            fee: record.fee,
-            proof,
-        };
+        let call = IJobMarket::openBatchJobCall { batchId: batch_id, claim: record.claim(&proof) };
         let receipt = self.send(self.market, call, U256::ZERO).await?;
         let opened = self
             .event::<IJobMarket::BatchJobOpened>(&receipt)

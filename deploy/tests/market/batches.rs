@@ -5,7 +5,9 @@ use super::*;
 /// p = 50 %: the sealed batch's draw challenges about half of 16 records. One challenged record
 /// is opened and sampled (one validator never shows up); the unchallenged ones are claimed after
 /// the window; everything else is refused by name.
-pub(super) async fn batch_records_are_opened_or_claimed(m: &mut Market) {
+/// Returns the batch's id: its skipped challenged records' fees stay in escrow until
+/// [`unpaid_escrow_is_reclaimed_after_the_claim_period`].
+pub(super) async fn batch_records_are_opened_or_claimed(m: &mut Market) -> U256 {
     let records = m.records("mixed", 16);
     let escrow = records.iter().map(|r| r.fee).sum::<U256>();
     let batch = Batch::new(records.clone()).unwrap();
@@ -61,6 +63,9 @@ pub(super) async fn batch_records_are_opened_or_claimed(m: &mut Market) {
         m.gas.add("claimBatchJobs (one record)", &receipt);
         let claimed = event::<IJobMarket::BatchJobClaimed>(&receipt, m.market);
         assert_eq!((claimed.jobKey, claimed.asserter, claimed.fee), (r.job_key, r.asserter, r.fee));
+        // Every record here pays at least the model's price, so it earns R_A.
+        let accrued = event::<IJobMarket::RewardAccrued>(&receipt, m.market);
+        assert_eq!((accrued.operator, accrued.amount), (r.asserter, m.params.asserter_reward));
         assert_eq!(m.fee_balance(r.asserter).await - before, r.fee);
     }
     let (r, proof) = batch.proof(unchallenged[0].job_key).unwrap();
@@ -82,6 +87,32 @@ pub(super) async fn batch_records_are_opened_or_claimed(m: &mut Market) {
     }
     let paid: U256 = unchallenged.iter().map(|r| r.fee).sum::<U256>() + challenged[0].fee;
     assert_eq!(m.view(m.market, IJobMarket::batchCall { batchId: id }).await._4, paid);
+    let e: IJobMarket::ClaimPeriodOpen =
+        m.revert(&m.owner, m.market, IJobMarket::reclaimBatchEscrowCall { batchId: id }).await;
+    assert_eq!(e.batchId, id);
+    id
+}
+
+/// 30 days after the batch window, claims close and anyone can return what the batch's records
+/// did not take (here the challenged records never opened) to the coordinator, once.
+pub(super) async fn unpaid_escrow_is_reclaimed_after_the_claim_period(m: &mut Market, id: U256) {
+    const CLAIM_PERIOD: u64 = 30 * 24 * 3600;
+    let batch = m.view(m.market, IJobMarket::batchCall { batchId: id }).await;
+    let unpaid = batch._3 - batch._4;
+    assert!(unpaid > U256::ZERO, "the mixed batch left challenged records unopened");
+    m.advance(CLAIM_PERIOD + 1).await;
+    let reclaim = IJobMarket::reclaimBatchEscrowCall { batchId: id };
+    let before = m.fee_balance(m.coordinator.address).await;
+    let receipt = m.send(&m.miners[0], m.market, reclaim.clone(), U256::ZERO).await;
+    m.gas.add("reclaimBatchEscrow", &receipt);
+    let reclaimed = event::<IJobMarket::BatchEscrowReclaimed>(&receipt, m.market);
+    assert_eq!(
+        (reclaimed.batchId, reclaimed.coordinator, reclaimed.amount),
+        (id, m.coordinator.address, unpaid)
+    );
+    assert_eq!(m.fee_balance(m.coordinator.address).await - before, unpaid);
+    let e: IJobMarket::NothingToClaim = m.revert(&m.owner, m.market, reclaim).await;
+    assert_eq!(e.account, m.coordinator.address);
 }
 
 /// Opens a challenged record: the job is sampled like an on-chain one. The validators but the

@@ -628,17 +628,7 @@ fn claim_call(id: U256, r: &JobRecord, proof: Vec<B256>) -> IJobMarket::claimBat
 }
 
 fn open_call(id: U256, r: &JobRecord, proof: Vec<B256>) -> IJobMarket::openBatchJobCall {
-    IJobMarket::openBatchJobCall {
-        batchId: id,
-        jobKey: r.job_key,
-        modelId: r.model_id,
-        inputRoot: r.input_root,
-        asserter: r.asserter,
-        outputHash: r.output_hash,
-        traceRoot: r.trace_root,
-        fee: r.fee,
-        proof,
-    }
+    IJobMarket::openBatchJobCall { batchId: id, claim: r.claim(&proof) }
 }
 
 fn discount(fee: U256, params: &MarketParams) -> U256 {
@@ -663,7 +653,7 @@ async fn the_job_market_runs_on_the_test_node() {
     missed_deadlines_are_handled(&mut m).await;
 
     m.set_challenge_ppm(HALF).await;
-    batch_records_are_opened_or_claimed(&mut m).await;
+    let mixed = batch_records_are_opened_or_claimed(&mut m).await;
     m.set_challenge_ppm(RARELY).await;
     let sizes = [1, 16, 256];
     batches_amortise_their_gas(&mut m, &sizes).await;
@@ -673,6 +663,7 @@ async fn the_job_market_runs_on_the_test_node() {
     rewards_and_fees_are_paid_after_the_epoch(&mut m, epoch).await;
     the_revealed_seed_drives_the_next_epoch(&mut m, epoch + 1, seed).await;
     an_unrevealed_seed_is_forfeited(&mut m, epoch + 2).await;
+    unpaid_escrow_is_reclaimed_after_the_claim_period(&mut m, mixed).await;
 
     println!("\n{}", m.gas.tables(&sizes));
     let amortised: Vec<u64> = sizes.iter().map(|n| m.gas.amortised(*n)).collect();
