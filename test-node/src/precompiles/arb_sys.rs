@@ -36,7 +36,7 @@ sol! {
 }
 
 /// Offset Nitro adds to L1 contract addresses to alias them on L2.
-const ALIAS_OFFSET: U256 = U256::from_limbs([0x1111, 0, 0x1111_0000_0000, 0]);
+const ALIAS_OFFSET: U256 = U256::from_limbs([0x1111, 0, 0x1111_0000, 0]);
 
 /// Serves a call to ArbSys.
 pub(super) fn run<CTX>(ctx: &mut CTX, call: PrecompileCall<'_>) -> InterpreterResult
