@@ -17,6 +17,7 @@ use revm::{
 use crate::{
     arb_evm::{ArbContext, ArbEvm},
     error::Error,
+    retryables::retry::CurrentRetry,
 };
 
 /// The live state: an in-memory database over nothing.
@@ -80,8 +81,24 @@ pub(crate) fn transact<DB>(
 where
     DB: Database<Error = Infallible>,
 {
+    transact_as(db, block, cfg, tx, None)
+}
+
+/// Executes `tx` as the retry `retry` of a ticket (an `ArbitrumRetryTx`), or as a plain
+/// transaction for `None`; nothing is committed.
+pub(crate) fn transact_as<DB>(
+    db: DB,
+    block: BlockInfo,
+    cfg: CfgEnv,
+    tx: TxEnv,
+    retry: Option<CurrentRetry>,
+) -> Result<ResultAndState, Error>
+where
+    DB: Database<Error = Infallible>,
+{
     let ctx = ArbContext::<DB>::new(db, cfg.spec).with_block(block.env()).with_cfg(cfg);
     let mut evm = ArbEvm::new(ctx);
+    evm.set_current_retry(retry);
     evm.transact(tx).map_err(|err| map_evm_error(err, evm.tx()))
 }
 

@@ -12,7 +12,8 @@
 //! - `evm`, `arb_evm`, `tx`: one transaction on revm (with Stylus frames run by wasmtime);
 //!   decoding and signer recovery.
 //! - [`stylus`]: program format, activation, runtime and host ABI; [`precompiles`]: ArbSys,
-//!   ArbWasm and friends.
+//!   ArbWasm, ArbRetryableTx and friends; [`retryables`]: tickets, their transactions and the
+//!   entry point for L1 messages ([`NodeHandle::submit_retryable`]).
 //! - `chain`: state, blocks, mining, calls, cheats, snapshots, state dumps.
 //! - `rpc`: the tagged request enum, its dispatch, and the HTTP/WebSocket server.
 //! - [`spawn`]: start a node in-process (tests use [`Config::test`] for a free port).
@@ -25,6 +26,7 @@ mod evm;
 pub mod genesis;
 mod node;
 pub mod precompiles;
+pub mod retryables;
 mod rpc;
 pub mod stylus;
 mod tx;
@@ -34,6 +36,7 @@ use std::{net::SocketAddr, path::PathBuf};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use evm::{BASE_FEE, COINBASE};
+pub use retryables::{RetryOutcome, RetryableMessage, RetryableSubmission};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tracing::info;
 
@@ -67,6 +70,23 @@ impl NodeHandle {
     /// The WebSocket URL (same port).
     pub fn ws_url(&self) -> String {
         format!("ws://{}", self.addr)
+    }
+
+    /// Takes in an L1 message creating a retryable ticket, as if `Inbox.createRetryableTicket`
+    /// had been called on L1 (the same as the `testnode_submitRetryable` RPC method): mines a
+    /// block holding the `ArbitrumSubmitRetryableTx` (whose hash is the ticket id) and, when
+    /// the gas limit and bid allow, the auto-redeem right after it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParams`] for messages `createRetryableTicket` would revert on (too
+    /// little deposit or submission cost, a gas limit above 2^64 - 1, the gas-estimation values
+    /// of 1) or a reused `request_id`; [`Error::Rejected`] when the submission failed on L2.
+    ///
+    /// # Events
+    /// `TicketCreated(ticketId)` and `RedeemScheduled(...)` from ArbRetryableTx (0x6e), then
+    /// the auto-redeem's logs.
+    pub fn submit_retryable(&self, message: &RetryableMessage) -> Result<RetryableSubmission> {
+        self.node.submit_retryable(message)
     }
 
     /// Stops the server and writes the state file when one is configured.

@@ -11,7 +11,9 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{
     chain::{Block, Chain},
+    error::Result,
     genesis::{ANVIL_ACCOUNTS, DEV_ACCOUNT},
+    retryables::{RetryableMessage, RetryableSubmission},
     rpc::Filters,
 };
 
@@ -63,6 +65,21 @@ impl Node {
     /// The installed polling filters.
     pub(crate) fn filters(&self) -> &Filters {
         &self.filters
+    }
+
+    /// Takes in an L1 message creating a retryable ticket (see `Chain::submit_retryable`) and
+    /// announces the block it mined.
+    ///
+    /// # Errors
+    /// As `Chain::submit_retryable`: [`crate::Error::InvalidParams`] for messages the Inbox
+    /// would reject, [`crate::Error::Rejected`] when the submission failed on L2.
+    pub(crate) fn submit_retryable(
+        &self,
+        message: &RetryableMessage,
+    ) -> Result<RetryableSubmission> {
+        let (submission, block) = self.chain().submit_retryable(message)?;
+        self.announce(block);
+        submission
     }
 
     /// Announces newly mined blocks to subscribers.

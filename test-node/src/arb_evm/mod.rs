@@ -30,6 +30,7 @@ mod evm_api;
 
 use crate::{
     precompiles::{self, ArbPrecompiles},
+    retryables::retry::CurrentRetry,
     stylus::{
         api::{EvmApi, FrameEnv},
         code,
@@ -88,6 +89,11 @@ impl<DB: Database<Error = Infallible>> ArbEvm<DB> {
                 .run(self);
         let state = self.inner.ctx.journal_mut().finalize();
         result.map(|result| ResultAndState::new(result, state))
+    }
+
+    /// Runs the next transactions as the retry `retry` of a ticket (or as plain ones).
+    pub(crate) fn set_current_retry(&mut self, retry: Option<CurrentRetry>) {
+        self.inner.precompiles.set_current_retry(retry);
     }
 
     /// The transaction being executed.

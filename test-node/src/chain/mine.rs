@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 
 use super::{
     Chain,
-    block::{Block, HISTORY_STATES, HeaderFields, MinedTx, build_header},
+    block::{Block, BlockTx, Executed, HISTORY_STATES, HeaderFields, MinedTx, build_header},
 };
 use crate::{
     error::{Error, Result},
@@ -43,8 +43,20 @@ impl Chain {
         if self.automine {
             let timestamp = self.next_timestamp();
             let info = BlockInfo { number: self.latest().number() + 1, timestamp };
-            let mined = self.execute(tx, hash, info, 0, 0)?;
-            let block = self.seal_block(vec![mined], Some(timestamp));
+            let before_reaping = self.reap_expired(timestamp);
+            let mined = match self.execute(tx, hash, info) {
+                Ok(mined) => mined,
+                Err(err) => {
+                    // No block after all: undo the start-of-block reaping too.
+                    if let Some(db) = before_reaping {
+                        self.data.db = db;
+                    }
+                    return Err(err);
+                }
+            };
+            let mut txs = Vec::new();
+            self.append_with_retries(&mut txs, mined, info);
+            let block = self.seal_block(txs, Some(timestamp));
             return Ok((hash, Some(block)));
         }
         let state_nonce = self.account(tx.signer(), None)?.nonce;
@@ -66,19 +78,15 @@ impl Chain {
         }
         let timestamp = self.next_timestamp();
         let info = BlockInfo { number: self.latest().number() + 1, timestamp };
+        self.reap_expired(timestamp);
         let mut pending = std::mem::take(&mut self.data.pending);
         // Lower nonces first per sender, keeping arrival order otherwise.
         pending.sort_by_key(|tx| (tx.signer(), alloy_consensus::Transaction::nonce(tx.inner())));
         let mut mined = Vec::with_capacity(pending.len());
-        let (mut gas, mut logs) = (0, 0);
         for tx in pending {
             let hash = tx_hash(&tx);
-            match self.execute(tx, hash, info, gas, logs) {
-                Ok(done) => {
-                    gas = done.cumulative_gas_used;
-                    logs = done.first_log_index + done.logs.len() as u64;
-                    mined.push(done);
-                }
+            match self.execute(tx, hash, info) {
+                Ok(done) => self.append_with_retries(&mut mined, done, info),
                 Err(err) => warn!(%hash, %err, "dropped pending transaction"),
             }
         }
@@ -91,8 +99,6 @@ impl Chain {
         tx: Recovered<TxEnvelope>,
         hash: B256,
         info: BlockInfo,
-        gas_before: u64,
-        logs_before: u64,
     ) -> Result<MinedTx> {
         let env = tx::tx_env(&tx);
         let contract_address = tx::create_address(env.kind, env.caller, env.nonce);
@@ -101,16 +107,13 @@ impl Chain {
         let ResultAndState { result, state } = evm::transact(&mut self.data.db, info, cfg, env)?;
         self.data.db.commit(state);
         debug!(%hash, success = result.is_success(), gas = result.tx_gas_used(), "executed");
-        Ok(MinedTx {
-            tx,
-            hash,
+        let executed = Executed {
             success: result.is_success(),
             gas_used: result.tx_gas_used(),
-            cumulative_gas_used: gas_before + result.tx_gas_used(),
             logs: result.into_logs(),
             contract_address,
-            first_log_index: logs_before,
-        })
+        };
+        Ok(MinedTx::new(BlockTx::Ethereum(tx), hash, executed))
     }
 
     /// Closes a block over already executed transactions and records it.

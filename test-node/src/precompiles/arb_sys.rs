@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use alloy_primitives::{Address, Log, U256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface, sol};
 use revm::{
-    context::{Block, Cfg, ContextTr, JournalTr},
+    context::{Block, Cfg, ContextTr, JournalTr, Transaction},
     context_interface::journaled_state::account::JournaledAccountTr,
     database::Database,
     interpreter::InterpreterResult,
@@ -35,11 +35,9 @@ sol! {
     event SendMerkleUpdate(uint256 indexed reserved, bytes32 indexed hash, uint256 indexed position);
 }
 
-/// Offset Nitro adds to L1 contract addresses to alias them on L2.
-const ALIAS_OFFSET: U256 = U256::from_limbs([0x1111, 0, 0x1111_0000_0000, 0]);
-
-/// Serves a call to ArbSys.
-pub(super) fn run<CTX>(ctx: &mut CTX, call: PrecompileCall<'_>) -> InterpreterResult
+/// Serves a call to ArbSys; `in_retry` tells whether the transaction is a retryable's retry,
+/// whose sender is an aliased L1 address.
+pub(super) fn run<CTX>(ctx: &mut CTX, call: PrecompileCall<'_>, in_retry: bool) -> InterpreterResult
 where
     CTX: ContextTr<Db: Database<Error = Infallible>>,
 {
@@ -80,20 +78,31 @@ where
             call.ok(ArbSys::isTopLevelCallCall::abi_encode_returns(&top))
         }
         C::wasMyCallersAddressAliased(_) => {
-            call.ok(ArbSys::wasMyCallersAddressAliasedCall::abi_encode_returns(&false))
+            let aliased = in_retry && caller_called_by_origin(ctx);
+            call.ok(ArbSys::wasMyCallersAddressAliasedCall::abi_encode_returns(&aliased))
         }
         C::mapL1SenderContractAddressToL2Alias(args) => {
-            let sum = U256::from_be_slice(args.sender.as_slice()).wrapping_add(ALIAS_OFFSET);
-            let alias = Address::from_slice(&sum.to_be_bytes::<32>()[12..]);
+            let alias = crate::retryables::l1_to_l2_alias(args.sender);
             call.ok(ArbSys::mapL1SenderContractAddressToL2AliasCall::abi_encode_returns(&alias))
         }
         C::sendTxToL1(args) => send_to_l1(ctx, call, args.destination, args.data.to_vec()),
         C::withdrawEth(args) => send_to_l1(ctx, call, args.destination, Vec::new()),
         C::myCallersAddressWithoutAliasing(_) => {
-            let caller = call.inputs.caller;
+            // In a retry, the contract the retry called learns the L1 sender.
+            let caller = if in_retry && caller_called_by_origin(ctx) {
+                crate::retryables::l2_to_l1_alias(ctx.tx().caller())
+            } else {
+                call.inputs.caller
+            };
             call.ok(ArbSys::myCallersAddressWithoutAliasingCall::abi_encode_returns(&caller))
         }
     }
+}
+
+/// Whether ArbSys's caller was called by the transaction's sender (the caller is the
+/// transaction's target: this call is at depth 2).
+fn caller_called_by_origin<CTX: ContextTr>(ctx: &mut CTX) -> bool {
+    ctx.journal_mut().depth() == 2
 }
 
 /// `sendTxToL1` / `withdrawEth`: appends to the send accumulator, burns the value and emits

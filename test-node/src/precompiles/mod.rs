@@ -1,7 +1,9 @@
 //! Arbitrum precompiles, served next to Ethereum's: ArbSys (0x64, with the L2 -> L1 send
-//! accumulator), ArbWasm (0x71), ArbOwnerPublic (0x6b), ArbGasInfo (0x6c), ArbRetryableTx (0x6e),
-//! NodeInterface (0xc8), and ArbDebug / ArbOwner (0xff, 0x70) as accepted no-ops.
+//! accumulator), ArbWasm (0x71), ArbOwnerPublic (0x6b), ArbGasInfo (0x6c), ArbRetryableTx (0x6e,
+//! retryable tickets), NodeInterface (0xc8), and ArbDebug / ArbOwner (0xff, 0x70) as accepted
+//! no-ops.
 
+mod arb_retryable;
 mod arb_sys;
 mod arb_wasm;
 mod fees;
@@ -19,6 +21,8 @@ use revm::{
     interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
     primitives::{AddressSet, hardfork::SpecId},
 };
+
+use crate::retryables::retry::CurrentRetry;
 
 /// ArbSys.
 pub const ARB_SYS: Address = address!("0000000000000000000000000000000000000064");
@@ -73,14 +77,25 @@ pub(crate) fn program_not_activated() -> Bytes {
 pub(crate) struct ArbPrecompiles {
     eth: EthPrecompiles,
     warm: AddressSet,
+    /// The retry the transaction runs (an `ArbitrumRetryTx`), for ArbRetryableTx.
+    current_retry: Option<CurrentRetry>,
 }
 
 impl ArbPrecompiles {
     /// Precompiles for `spec`.
     pub(crate) fn new(spec: SpecId) -> Self {
-        let mut this = Self { eth: EthPrecompiles::new(spec), warm: AddressSet::default() };
+        let mut this = Self {
+            eth: EthPrecompiles::new(spec),
+            warm: AddressSet::default(),
+            current_retry: None,
+        };
         this.rebuild_warm();
         this
+    }
+
+    /// Marks the transaction as the retry `retry` (or as none).
+    pub(crate) fn set_current_retry(&mut self, retry: Option<CurrentRetry>) {
+        self.current_retry = retry;
     }
 
     fn rebuild_warm(&mut self) {
@@ -109,6 +124,12 @@ impl PrecompileCall<'_> {
 
     pub(crate) fn revert(self, output: Vec<u8>) -> InterpreterResult {
         InterpreterResult::new(InstructionResult::Revert, output.into(), self.gas)
+    }
+
+    /// Reverts consuming all gas, as Nitro does for calls that break a method's rules.
+    pub(crate) fn fail(mut self) -> InterpreterResult {
+        self.gas.spend_all();
+        InterpreterResult::new(InstructionResult::Revert, Bytes::new(), self.gas)
     }
 
     pub(crate) fn out_of_gas(mut self) -> InterpreterResult {
@@ -177,11 +198,11 @@ where
             return Ok(Some(call.out_of_gas()));
         }
         let result = match address {
-            ARB_SYS => arb_sys::run(context, call),
+            ARB_SYS => arb_sys::run(context, call, self.current_retry.is_some()),
             ARB_WASM => arb_wasm::run(context, call),
             NODE_INTERFACE => node_interface::run(context, call),
             ARB_GAS_INFO => fees::gas_info(call),
-            ARB_RETRYABLE_TX => fees::retryable(call),
+            ARB_RETRYABLE_TX => arb_retryable::run(context, call, self.current_retry),
             ARB_OWNER_PUBLIC => owner_public(call),
             // ArbOwner and ArbDebug accept anything and do nothing.
             _ => call.ok(Vec::new()),

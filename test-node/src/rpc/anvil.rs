@@ -1,4 +1,5 @@
-//! Handlers of anvil's mining, time and state cheat methods.
+//! Handlers of anvil's mining, time and state cheat methods, and of the test node's own
+//! `testnode_*` methods.
 
 use alloy_primitives::Bytes;
 use serde_json::{Value, json};
@@ -8,6 +9,7 @@ use crate::{
     chain::StateDump,
     error::{Error, Result},
     node::Node,
+    retryables::RetryableMessage,
 };
 
 /// The most blocks one `anvil_mine` may produce.
@@ -72,4 +74,22 @@ pub(super) fn load_state(node: &Node, bytes: &Bytes) -> Result<Value> {
     let dump = StateDump::from_json(bytes)?;
     node.chain().load_state(dump)?;
     Ok(json!(true))
+}
+
+/// `testnode_submitRetryable(message)`: an L1 `createRetryableTicket` arriving on L2; answers
+/// `{ticketId, blockNumber, autoRedeem: {retryTxHash, success, gasUsed} | null}`.
+pub(super) fn submit_retryable(node: &Node, message: &RetryableMessage) -> Result<Value> {
+    let submission = node.submit_retryable(message)?;
+    let auto_redeem = submission.auto_redeem.map(|retry| {
+        json!({
+            "retryTxHash": retry.retry_tx_hash,
+            "success": retry.success,
+            "gasUsed": format!("{:#x}", retry.gas_used),
+        })
+    });
+    Ok(json!({
+        "ticketId": submission.ticket_id,
+        "blockNumber": format!("{:#x}", submission.block_number),
+        "autoRedeem": auto_redeem,
+    }))
 }

@@ -1,22 +1,34 @@
 //! Chain data to the JSON shapes of the Ethereum RPC (alloy's RPC types), with Nitro's extra
 //! block fields.
 
-use alloy_consensus::Transaction as _;
 use alloy_primitives::U256;
 use alloy_rpc_types_eth::{BlockTransactions, Header, Log, Transaction, TransactionReceipt};
 use serde_json::{Value, json};
 
-use crate::chain::{Block, MinedTx};
+use crate::chain::{Block, BlockTx, MinedTx};
 
-/// A mined transaction as `eth_getTransactionByHash` returns it.
-pub(crate) fn transaction(block: &Block, index: usize, tx: &MinedTx) -> Transaction {
-    Transaction {
-        inner: tx.tx.clone(),
-        block_hash: Some(block.hash),
-        block_number: Some(block.number()),
-        transaction_index: Some(index as u64),
-        effective_gas_price: Some(tx.effective_gas_price()),
-        block_timestamp: None,
+/// A mined transaction as `eth_getTransactionByHash` returns it (ArbOS's transactions with
+/// Nitro's fields).
+pub(crate) fn transaction(block: &Block, index: usize, tx: &MinedTx) -> Value {
+    match &tx.tx {
+        BlockTx::Ethereum(signed) => {
+            let rpc = Transaction {
+                inner: signed.clone(),
+                block_hash: Some(block.hash),
+                block_number: Some(block.number()),
+                transaction_index: Some(index as u64),
+                effective_gas_price: Some(tx.effective_gas_price()),
+                block_timestamp: None,
+            };
+            serde_json::to_value(rpc).expect("transactions serialize")
+        }
+        BlockTx::Arbitrum(arb) => {
+            let mut map = arb.rpc_fields(tx.hash);
+            map.insert("blockHash".into(), json!(block.hash));
+            map.insert("blockNumber".into(), json!(format!("{:#x}", block.number())));
+            map.insert("transactionIndex".into(), json!(format!("{index:#x}")));
+            Value::Object(map)
+        }
     }
 }
 
@@ -42,6 +54,9 @@ pub(crate) fn logs(block: &Block, index: usize, tx: &MinedTx) -> Vec<Log> {
 pub(crate) fn receipt_json(block: &Block, index: usize, tx: &MinedTx) -> Value {
     let mut value = serde_json::to_value(receipt(block, index, tx)).expect("receipts serialize");
     if let Value::Object(map) = &mut value {
+        if let BlockTx::Arbitrum(arb) = &tx.tx {
+            map.insert("type".into(), json!(format!("{:#x}", arb.ty())));
+        }
         map.insert("gasUsedForL1".into(), json!("0x0"));
         map.insert("l1BlockNumber".into(), json!(format!("{:#x}", block.number())));
     }
@@ -60,8 +75,8 @@ fn receipt(block: &Block, index: usize, tx: &MinedTx) -> TransactionReceipt {
         effective_gas_price: tx.effective_gas_price(),
         blob_gas_used: None,
         blob_gas_price: None,
-        from: tx.tx.signer(),
-        to: tx.tx.inner().to(),
+        from: tx.tx.from(),
+        to: tx.tx.to(),
         contract_address: tx.contract_address,
     }
 }
@@ -79,21 +94,18 @@ pub(crate) fn header(block: &Block) -> Header {
 /// A block, with full transactions or hashes, plus Nitro's `sendRoot`, `sendCount` and
 /// `l1BlockNumber`.
 pub(crate) fn block(block: &Block, full: bool) -> Value {
-    let transactions = if full {
-        BlockTransactions::Full(
-            block.txs.iter().enumerate().map(|(i, tx)| transaction(block, i, tx)).collect(),
-        )
-    } else {
-        BlockTransactions::Hashes(block.txs.iter().map(|tx| tx.hash).collect())
-    };
-    let rpc = alloy_rpc_types_eth::Block {
+    let rpc = alloy_rpc_types_eth::Block::<Transaction> {
         header: header(block),
         uncles: Vec::new(),
-        transactions,
+        transactions: BlockTransactions::Hashes(block.txs.iter().map(|tx| tx.hash).collect()),
         withdrawals: None,
     };
     let mut value = serde_json::to_value(rpc).expect("blocks serialize");
     if let Value::Object(map) = &mut value {
+        if full {
+            let txs = block.txs.iter().enumerate().map(|(i, tx)| transaction(block, i, tx));
+            map.insert("transactions".into(), Value::Array(txs.collect()));
+        }
         let mix = block.header.mix_hash.0;
         let send_count = u64::from_be_bytes(mix[..8].try_into().expect("8 bytes"));
         let l1_block = u64::from_be_bytes(mix[8..16].try_into().expect("8 bytes"));

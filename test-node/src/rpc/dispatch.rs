@@ -111,5 +111,6 @@ pub(crate) fn execute(node: &Node, request: Request) -> Result<Value> {
             Ok(json!(alloy_primitives::Bytes::from(node.chain().dump_state().to_json())))
         }
         R::LoadState((bytes,)) => anvil::load_state(node, &bytes),
+        R::SubmitRetryable((message,)) => anvil::submit_retryable(node, &message),
     }
 }

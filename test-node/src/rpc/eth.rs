@@ -15,6 +15,10 @@ use crate::{
     tx::{self, RequestDefaults},
 };
 
+/// Nitro's internal transaction types: deposit, unsigned, contract, (unused 0x67), retry,
+/// submit-retryable and internal.
+const ARBITRUM_TX_TYPES: std::ops::RangeInclusive<u8> = 0x64..=0x6a;
+
 /// The most blocks one `eth_getLogs` may scan.
 const MAX_LOG_RANGE: u64 = 100_000;
 
@@ -66,6 +70,14 @@ pub(super) fn estimate_gas(
 
 /// `eth_sendRawTransaction`.
 pub(super) fn send_raw(node: &Node, raw: &Bytes) -> Result<Value> {
+    if let Some(&ty) = raw.first()
+        && ARBITRUM_TX_TYPES.contains(&ty)
+    {
+        return Err(Error::Rejected(format!(
+            "transaction type not supported: {ty:#x} is an Arbitrum-internal type that ArbOS creates \
+             from L1 messages; submit retryables with testnode_submitRetryable"
+        )));
+    }
     let tx = tx::decode_raw(raw)?;
     submit(node, tx)
 }
@@ -122,7 +134,7 @@ pub(super) fn transaction(node: &Node, hash: B256) -> Value {
     let chain = node.chain();
     chain.transaction(hash).map_or(Value::Null, |(block, tx)| {
         let index = block.txs.iter().position(|t| t.hash == tx.hash).unwrap_or_default();
-        json!(convert::transaction(block, index, tx))
+        convert::transaction(block, index, tx)
     })
 }
 
@@ -130,7 +142,7 @@ pub(super) fn transaction(node: &Node, hash: B256) -> Value {
 pub(super) fn transaction_at(block: Option<&Block>, index: u64) -> Value {
     let found = block.and_then(|block| {
         let index = usize::try_from(index).ok()?;
-        block.txs.get(index).map(|tx| json!(convert::transaction(block, index, tx)))
+        block.txs.get(index).map(|tx| convert::transaction(block, index, tx))
     });
     found.unwrap_or(Value::Null)
 }

@@ -6,7 +6,7 @@ use alloy_rpc_types_eth::{Filter, TransactionRequest, state::StateOverride};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::{error::Error, retryables::RetryableMessage};
 
 /// A number given either as JSON number or as hex / decimal string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +132,9 @@ pub(crate) enum Request {
     DumpState,
     #[serde(rename = "anvil_loadState", alias = "hardhat_loadState")]
     LoadState((Bytes,)),
+    /// Test-node specific: an L1 `createRetryableTicket` message arriving on L2.
+    #[serde(rename = "testnode_submitRetryable")]
+    SubmitRetryable((Box<RetryableMessage>,)),
 }
 
 /// The largest number of positional parameters any method takes.

@@ -8,6 +8,7 @@ mod cheats;
 mod common;
 mod contracts;
 mod errors;
+mod retryables;
 mod stylus;
 mod tools;
 mod transactions;
