@@ -197,8 +197,12 @@ impl Net {
         for i in 0..n {
             let spec = JobSpec::Embed { prompt: format!("{label} {i}") };
             let job = JobRow::new(Kind::Embedding, self.model, spec.clone());
-            let output =
-                Output { tokens: vec![1, 2, 3], embedding: vec![7; 4], text: String::new() };
+            let output = Output {
+                tokens: vec![1, 2, 3],
+                embedding: vec![7; 4],
+                text: String::new(),
+                prompt_tokens: Some(3),
+            };
             let done = Executed {
                 output_hash: assay_coordinator::job::output_hash(&output),
                 trace_root: keccak256(format!("{label} {i} trace")),
