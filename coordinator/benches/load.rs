@@ -55,6 +55,7 @@ async fn mock_worker(url: String) {
                     tokens: vec![prompt.len() as u32],
                     embedding: vec![],
                     text: "ok".into(),
+                    prompt_tokens: None,
                 };
                 let hash = output_hash(&output);
                 let receipt = Receipt {

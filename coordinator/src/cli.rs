@@ -104,6 +104,16 @@ pub struct Args {
     /// Most job records per settlement batch [default: 256].
     #[arg(long, env = "ASSAY_COORDINATOR_BATCH_MAX_JOBS", help_heading = "Settlement")]
     pub batch_max_jobs: Option<usize>,
+    /// With --key-file: commit the next epoch's seed to the job market and reveal it once the
+    /// epoch starts, so on-chain challenge draws mix in a seed fixed in advance and unknown to
+    /// others (a committed seed left unrevealed is slashed) [default: true].
+    #[arg(
+        long,
+        env = "ASSAY_COORDINATOR_EPOCH_SEEDS",
+        value_name = "BOOL",
+        help_heading = "Settlement"
+    )]
+    pub epoch_seeds: Option<bool>,
 }
 
 fn parse_model(s: &str) -> Result<(String, B256), String> {
@@ -140,7 +150,8 @@ impl Args {
             max_attempts,
             chain_id,
             batch_interval_ms,
-            batch_max_jobs
+            batch_max_jobs,
+            epoch_seeds
         );
         if self.key_file.is_some() {
             c.key_file = self.key_file;
@@ -187,6 +198,9 @@ mod tests {
         let c = args.into_config().unwrap();
         assert_eq!((c.validators, c.queue_size), (5, 9));
         assert_eq!(c.models["minilm"], B256::repeat_byte(1));
+        assert!(c.epoch_seeds);
+        let off = Args::try_parse_from(["coordinator", "--epoch-seeds", "false"]).unwrap();
+        assert!(!off.into_config().unwrap().epoch_seeds);
         Args::command().debug_assert();
     }
 }

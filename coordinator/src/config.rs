@@ -64,6 +64,9 @@ pub struct Config {
     pub batch_interval_ms: u64,
     /// Most job records per settlement batch.
     pub batch_max_jobs: usize,
+    /// With `key_file`: commit the next epoch's seed to the job market and reveal it once the
+    /// epoch starts (DESIGN 3.3), so the market's draws mix in a seed nobody knew in advance.
+    pub epoch_seeds: bool,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             key_file: None,
             batch_interval_ms: 10_000,
             batch_max_jobs: 256,
+            epoch_seeds: true,
         }
     }
 }
@@ -235,6 +239,8 @@ mod tests {
         assert_eq!(c.challenge_probability, 0.5);
         assert_eq!(c.validators, 2);
         assert_eq!(c.models["minilm"], B256::repeat_byte(1));
+        assert!(c.epoch_seeds, "on by default");
+        assert!(!toml::from_str::<Config>("epoch_seeds = false").unwrap().epoch_seeds);
         assert!(toml::from_str::<Config>("nope = 1").is_err());
     }
 

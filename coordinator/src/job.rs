@@ -248,11 +248,18 @@ mod tests {
 
     #[test]
     fn output_hash_depends_on_tokens_and_embedding() {
-        let a = Output { tokens: vec![1, 2], embedding: vec![], text: "x".into() };
+        let a = Output {
+            tokens: vec![1, 2],
+            embedding: vec![],
+            text: "x".into(),
+            prompt_tokens: Some(4),
+        };
         let b = Output { tokens: vec![1, 3], ..a.clone() };
         let c = Output { text: "other".into(), ..a.clone() };
         assert_ne!(output_hash(&a), output_hash(&b));
         assert_eq!(output_hash(&a), output_hash(&c), "text is not hashed");
+        let d = Output { prompt_tokens: None, ..a.clone() };
+        assert_eq!(output_hash(&a), output_hash(&d), "nor the prompt token count");
         let j = JobRow::new(Kind::Chat, B256::ZERO, JobSpec::Embed { prompt: "p".into() });
         assert!(j.id.starts_with("job_") && j.id.len() == 28);
     }

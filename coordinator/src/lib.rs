@@ -156,6 +156,7 @@ fn settler(
     manifest: Option<&Manifest>,
     store: &Store,
     scheduler: mpsc::UnboundedSender<Event>,
+    shared: Arc<Shared>,
 ) -> Result<Option<settlement::Settler>> {
     let (Some(path), Some(rpc_url), Some(manifest)) = (&config.key_file, &config.rpc_url, manifest)
     else {
@@ -174,11 +175,12 @@ fn settler(
         interval: Duration::from_millis(config.batch_interval_ms),
         max_jobs: config.batch_max_jobs,
         settle_after_ms: 2_000,
+        epoch_seeds: config.epoch_seeds,
     };
-    Ok(Some(
+    let settler =
         settlement::Settler::new(rpc_url, manifest, key, store.clone(), settings, scheduler)
-            .map_err(Error::Chain)?,
-    ))
+            .map_err(Error::Chain)?;
+    Ok(Some(settler.with_metrics(shared)))
 }
 
 /// A running coordinator.
@@ -286,7 +288,9 @@ pub async fn spawn_with_chain(
     }));
 
     let (shutdown, stop) = watch::channel(false);
-    if let Some(settler) = settler(&config, manifest.as_ref(), &store, events.clone())? {
+    if let Some(settler) =
+        settler(&config, manifest.as_ref(), &store, events.clone(), shared.clone())?
+    {
         tasks.push(tokio::spawn(settler.run(stop.clone())));
     }
 

@@ -38,6 +38,10 @@ pub struct Metrics {
     pub queued: AtomicU64,
     /// Handshakes refused.
     pub handshakes_rejected: AtomicU64,
+    /// Epoch seeds committed on chain (`commitEpochSeed`).
+    pub epoch_seeds_committed: AtomicU64,
+    /// Epoch seeds revealed on chain (`revealEpochSeed`).
+    pub epoch_seeds_revealed: AtomicU64,
     dispatch_buckets: [AtomicU64; BUCKETS.len()],
     dispatch_count: AtomicU64,
     dispatch_sum_us: AtomicU64,
@@ -70,7 +74,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &AtomicU64, &str, &str); 13] = [
+        let counters: [(&str, &AtomicU64, &str, &str); 15] = [
             (
                 "assay_jobs_submitted_total",
                 &self.jobs_submitted,
@@ -107,6 +111,18 @@ impl Metrics {
                 "counter",
                 "Handshakes refused.",
             ),
+            (
+                "assay_epoch_seeds_committed_total",
+                &self.epoch_seeds_committed,
+                "counter",
+                "Epoch seeds committed on chain.",
+            ),
+            (
+                "assay_epoch_seeds_revealed_total",
+                &self.epoch_seeds_revealed,
+                "counter",
+                "Epoch seeds revealed on chain.",
+            ),
             ("assay_workers_connected", &self.workers, "gauge", "Workers connected."),
             ("assay_jobs_queued", &self.queued, "gauge", "Jobs waiting for an asserter."),
         ];
@@ -141,9 +157,13 @@ mod tests {
     fn renders_counters_and_cumulative_buckets() {
         let m = Metrics::default();
         Metrics::inc(&m.jobs_submitted);
+        Metrics::inc(&m.epoch_seeds_revealed);
         m.observe_dispatch(std::time::Duration::from_micros(700));
         let text = m.render();
         assert!(text.contains("assay_jobs_submitted_total 1"));
+        assert!(text.contains("assay_epoch_seeds_committed_total 0"));
+        assert!(text.contains("# TYPE assay_epoch_seeds_revealed_total counter"));
+        assert!(text.contains("assay_epoch_seeds_revealed_total 1"));
         assert!(text.contains("assay_dispatch_seconds_bucket{le=\"0.0005\"} 0"));
         assert!(text.contains("assay_dispatch_seconds_bucket{le=\"0.001\"} 1"));
         assert!(text.contains("assay_dispatch_seconds_count 1"));

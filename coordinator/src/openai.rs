@@ -101,6 +101,8 @@ pub(crate) async fn chat(
         let a = state.wait(&job, rx).await?;
         let finish = if a.output.tokens.len() >= max_tokens as usize { "length" } else { "stop" };
         let completion = a.output.tokens.len();
+        // Workers older than the prompt token count report none: 0, as before.
+        let prompt_tokens = a.output.prompt_tokens.map_or(0, |n| n as usize);
         return Ok(Json(json!({
             "id": id,
             "object": "chat.completion",
@@ -111,7 +113,11 @@ pub(crate) async fn chat(
                 "message": {"role": "assistant", "content": a.output.text},
                 "finish_reason": finish,
             }],
-            "usage": {"prompt_tokens": 0, "completion_tokens": completion, "total_tokens": completion},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion,
+                "total_tokens": prompt_tokens + completion,
+            },
             "assay": assay_extension(&job, &a),
         }))
         .into_response());

@@ -401,10 +401,19 @@ pub fn signer_from_file(path: &Path) -> Result<PrivateKeySigner, Error> {
 /// Decrypts a keystore (Web3 secret storage, as `cast wallet` and geth write).
 ///
 /// # Errors
-/// [`Error::Key`].
+/// [`Error::Key`] naming the file and why (a wrong password says so); neither the password nor
+/// the key appears in it.
 pub fn signer_from_keystore(path: &Path, password: &str) -> Result<PrivateKeySigner, Error> {
-    PrivateKeySigner::decrypt_keystore(path, password)
-        .map_err(|e| Error::Key(format!("keystore {}: {e}", path.display())))
+    PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
+        let reason = e.to_string();
+        // eth-keystore's "Mac Mismatch": the password does not decrypt the key.
+        let reason = if reason.contains("Mac Mismatch") {
+            "wrong password (or a damaged keystore: its MAC does not match)".to_owned()
+        } else {
+            reason
+        };
+        Error::Key(format!("keystore {}: {reason}", path.display()))
+    })
 }
 
 /// Deploys (what is missing), configures and returns the manifest.
@@ -890,4 +899,38 @@ pub async fn fund(
         ));
     }
     Ok(chain.txs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real keystore (scrypt, as `cast wallet` writes) opens with its password and gives the
+    /// same account as the hex key; a wrong password is an error naming the file that shows
+    /// neither password nor key.
+    #[test]
+    fn keystores_open_with_their_password_only() {
+        const KEY: &str = "b6b15c8cb491557369f3c7d2c287b053eb229daa9c22138887752191c9520659";
+        let dir = std::env::temp_dir().join(format!("assay-deploy-ks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret: B256 = KEY.parse().unwrap();
+        let mut rng = rand::thread_rng();
+        PrivateKeySigner::encrypt_keystore(&dir, &mut rng, secret, "deployer pw", Some("ks.json"))
+            .unwrap();
+        let path = dir.join("ks.json");
+        let signer = signer_from_keystore(&path, "deployer pw").unwrap();
+        assert_eq!(signer.address(), signer_from_hex(KEY).unwrap().address());
+
+        let err = signer_from_keystore(&path, "other pw").unwrap_err().to_string();
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains("wrong password"),
+            "{err}"
+        );
+        for secret in ["deployer pw", "other pw", &KEY[..8]] {
+            assert!(!err.contains(secret), "{secret} in {err}");
+        }
+        let err = signer_from_keystore(&dir.join("none.json"), "x").unwrap_err().to_string();
+        assert!(err.contains("none.json"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

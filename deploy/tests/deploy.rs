@@ -352,6 +352,43 @@ async fn the_binary_deploys_with_flags_and_env() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let p = provider(&node);
     assert_eq!(p.get_balance(miner).await.unwrap(), U256::from(500_000_000_000_000_000u64));
+
+    // The deployer's key from an encrypted keystore (`--keystore` with `--password-file`, over
+    // the file's `key_file`): right password funds, a wrong one names the keystore and shows no
+    // secret.
+    let mut rng = rand::thread_rng();
+    PrivateKeySigner::encrypt_keystore(
+        &dir,
+        &mut rng,
+        genesis::DEV_KEY,
+        "keystore pw",
+        Some("dev.json"),
+    )
+    .unwrap();
+    let (keystore, password) = (dir.join("dev.json"), dir.join("password"));
+    let keystore_fund = |pw: &str, to: Address| {
+        std::fs::write(&password, format!("{pw}\n")).unwrap();
+        bin()
+            .arg("--keystore")
+            .arg(&keystore)
+            .arg("--password-file")
+            .arg(&password)
+            .args(["fund", "--to", &to.to_string(), "--eth", "0.25"])
+            .output()
+            .unwrap()
+    };
+    let other = Address::repeat_byte(0x62);
+    let output = keystore_fund("keystore pw", other);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(p.get_balance(other).await.unwrap(), U256::from(250_000_000_000_000_000u64));
+    let output = keystore_fund("not the pw", Address::repeat_byte(0x63));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&keystore.display().to_string()), "{stderr}");
+    assert!(stderr.contains("wrong password"), "{stderr}");
+    for secret in ["keystore pw", "not the pw", &genesis::DEV_KEY.to_string()[2..10]] {
+        assert!(!stderr.contains(secret), "{secret} in {stderr}");
+    }
     let token = printed.contract(specs::TOKEN).unwrap();
     assert_eq!(
         call(&p, token, IAssayToken::balanceOfCall { account: miner }).await,

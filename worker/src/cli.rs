@@ -370,3 +370,62 @@ pub fn run(cli: &Cli) -> Result<String, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_signer_local::PrivateKeySigner;
+
+    use super::*;
+
+    const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+    fn keystore_args(keystore: PathBuf, password_file: Option<PathBuf>) -> KeyArgs {
+        KeyArgs {
+            key_file: None,
+            private_key: None,
+            keystore: Some(keystore),
+            password_file,
+            password: None,
+        }
+    }
+
+    /// `--keystore` with `--password-file` (its trailing newline dropped) or
+    /// `ASSAY_KEYSTORE_PASSWORD` loads the key; a wrong password is a key error naming the
+    /// keystore, and no password at all a usage error.
+    #[test]
+    fn keystore_flags_load_the_key() {
+        let dir = std::env::temp_dir().join(format!("assay-worker-cli-ks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let secret = B256::from_str(KEY).expect("hex key");
+        PrivateKeySigner::encrypt_keystore(
+            &dir,
+            &mut rand::thread_rng(),
+            secret,
+            "s3cret pass",
+            Some("miner.json"),
+        )
+        .expect("keystore written");
+        let (keystore, password) = (dir.join("miner.json"), dir.join("password"));
+        std::fs::write(&password, "s3cret pass\n").expect("write");
+        let want = WorkerKey::from_hex(KEY, "x").expect("key").address();
+
+        let key = keystore_args(keystore.clone(), Some(password.clone())).load().expect("loads");
+        assert_eq!(key.address(), want);
+        let mut by_env = keystore_args(keystore.clone(), None);
+        by_env.password = Some(Secret("s3cret pass".into()));
+        assert_eq!(by_env.load().expect("loads").address(), want);
+
+        std::fs::write(&password, "another pass\n").expect("write");
+        let err = keystore_args(keystore.clone(), Some(password)).load().unwrap_err();
+        assert!(matches!(err, Error::Key(key::KeyError::Keystore { .. })), "{err:?}");
+        let shown = err.to_string();
+        assert!(shown.contains(&keystore.display().to_string()), "{shown}");
+        assert!(shown.contains("wrong password"), "{shown}");
+        for secret in ["s3cret", "another", &KEY[2..10]] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let err = keystore_args(keystore, None).load().unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -86,7 +86,9 @@ pub struct Executed {
 }
 
 /// Runs `spec` on `model` with the parallel integer kernels. A `dishonest` worker flips a bit of
-/// the output hash (a test double for a cheating miner).
+/// the output hash (a test double for a cheating miner). The output carries the prompt's token
+/// count: the chat-formatted prompt of a generation (tokenized again: cheap next to the run),
+/// the input tokens of an embedding.
 ///
 /// # Errors
 /// The engine's error, as text, when the task does not fit the model or the input is invalid.
@@ -96,11 +98,16 @@ pub fn execute(model: &Model, spec: &JobSpec, dishonest: bool) -> Result<Execute
     if dishonest {
         output_hash[31] ^= 1;
     }
+    let prompt_tokens = match (model, spec) {
+        (Model::Llama(m), JobSpec::Generate { prompt, .. }) => m.prompt_tokens(prompt).len(),
+        _ => out.tokens.len(),
+    };
     Ok(Executed {
         output: Output {
             text: model.decode(&out.tokens),
             tokens: out.tokens,
             embedding: out.embedding,
+            prompt_tokens: u32::try_from(prompt_tokens).ok(),
         },
         output_hash,
         trace_root: B256::from(out.trace_root),
@@ -159,7 +166,12 @@ mod tests {
 
     fn executed() -> Executed {
         Executed {
-            output: Output { tokens: vec![1, 2], embedding: Vec::new(), text: "hi".into() },
+            output: Output {
+                tokens: vec![1, 2],
+                embedding: Vec::new(),
+                text: "hi".into(),
+                prompt_tokens: Some(3),
+            },
             output_hash: B256::repeat_byte(4),
             trace_root: B256::repeat_byte(5),
         }

@@ -66,10 +66,11 @@ impl WorkerKey {
     /// Decrypts an Ethereum JSON keystore (as `cast wallet new` writes).
     ///
     /// # Errors
-    /// [`KeyError::Keystore`].
+    /// [`KeyError::Keystore`] naming the file and why (a wrong password says so); neither the
+    /// password nor the key appears in it.
     pub fn from_keystore(path: &Path, password: &str) -> Result<Self, KeyError> {
         PrivateKeySigner::decrypt_keystore(path, password).map(Self).map_err(|e| {
-            KeyError::Keystore { path: path.display().to_string(), reason: e.to_string() }
+            KeyError::Keystore { path: path.display().to_string(), reason: keystore_reason(&e) }
         })
     }
 
@@ -94,6 +95,17 @@ impl WorkerKey {
     }
 }
 
+/// Why a keystore did not open: eth-keystore's "Mac Mismatch" is a wrong password (or a damaged
+/// file); other reasons (unreadable, malformed JSON) as they are.
+fn keystore_reason(e: &alloy_signer_local::LocalSignerError) -> String {
+    let reason = e.to_string();
+    if reason.contains("Mac Mismatch") {
+        "wrong password (or a damaged keystore: its MAC does not match)".into()
+    } else {
+        reason
+    }
+}
+
 /// Reads a key or password file.
 ///
 /// # Errors
@@ -105,6 +117,8 @@ pub fn read(path: &Path) -> Result<String, KeyError> {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use assay_protocol::wire::{hello_digest, recovers_to};
 
     use super::*;
@@ -132,6 +146,41 @@ mod tests {
         let err = WorkerKey::from_file(&path).unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
         assert!(matches!(WorkerKey::from_file(&dir.join("none")), Err(KeyError::Io { .. })));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Writes `KEY` as an encrypted JSON keystore (Web3 secret storage, scrypt, as `cast wallet`
+    /// writes) under `password`.
+    pub(crate) fn write_keystore(dir: &Path, name: &str, password: &str) -> std::path::PathBuf {
+        let secret = B256::from_str(KEY).expect("hex key");
+        let mut rng = rand::thread_rng();
+        PrivateKeySigner::encrypt_keystore(dir, &mut rng, secret, password, Some(name))
+            .expect("keystore written");
+        dir.join(name)
+    }
+
+    #[test]
+    fn keystores_open_with_their_password_only() {
+        let dir = std::env::temp_dir().join(format!("assay-worker-ks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = write_keystore(&dir, "miner.json", "correct horse");
+        let text = std::fs::read_to_string(&path).expect("keystore");
+        assert!(text.contains("\"crypto\"") && !text.to_lowercase().contains(&KEY[2..]));
+
+        let key = WorkerKey::from_keystore(&path, "correct horse").expect("decrypts");
+        assert_eq!(key.address(), WorkerKey::from_hex(KEY, "x").expect("key").address());
+
+        let err = WorkerKey::from_keystore(&path, "wrong horse").unwrap_err();
+        assert!(matches!(err, KeyError::Keystore { .. }), "{err:?}");
+        let shown = format!("{err} {err:?}");
+        assert!(shown.contains(&path.display().to_string()), "names the file: {shown}");
+        assert!(shown.contains("wrong password"), "{shown}");
+        for secret in [&KEY[2..10], "correct horse", "wrong horse"] {
+            assert!(!shown.to_lowercase().contains(secret), "{secret} in {shown}");
+        }
+        std::fs::write(dir.join("broken.json"), "{\"not\": \"a keystore\"}").expect("write");
+        let err = WorkerKey::from_keystore(&dir.join("broken.json"), "x").unwrap_err();
+        assert!(err.to_string().contains("broken.json"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

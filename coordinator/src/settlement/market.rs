@@ -16,6 +16,7 @@ use assay_protocol::{
     math::records::JobRecord,
 };
 
+use super::seeds::SeedEntry;
 use crate::chain::ChainError;
 
 /// Text of a failed call: the contract's named error when the revert data decodes.
@@ -194,20 +195,103 @@ impl Market {
             .map_err(|e| ChainError::Rpc(format!("eth_blockNumber: {e}")))
     }
 
-    /// The epoch seed draws of a batch committed at `timestamp` mix in: the revealed seed, zero
-    /// when none was committed or it was forfeited.
+    /// The job market's address.
+    pub fn contract(&self) -> Address {
+        self.market
+    }
+
+    /// The epoch a batch committed at `timestamp` belongs to (the contract's `epoch_at`).
     ///
     /// # Errors
-    /// [`ChainError::Rpc`] while a committed seed is not revealed yet.
-    pub async fn epoch_seed(&self, timestamp: u64) -> Result<B256, ChainError> {
+    /// [`ChainError`] when the market cannot be read.
+    pub async fn epoch_at(&self, timestamp: u64) -> Result<u64, ChainError> {
         let timing = self.view(self.market, IJobMarket::epochTimingCall {}).await?;
-        let epoch = timestamp.saturating_sub(timing._0).checked_div(timing._1).unwrap_or(0);
-        let entry = self.view(self.market, IJobMarket::epochSeedCall { epoch }).await?;
-        match entry._3 {
-            SEED_COMMITTED => Err(ChainError::Rpc(format!("epoch {epoch}'s seed is not revealed"))),
-            SEED_REVEALED => Ok(entry._2),
-            _ => Ok(B256::ZERO),
+        Ok(timestamp.saturating_sub(timing._0).checked_div(timing._1).unwrap_or(0))
+    }
+
+    /// The epoch of the latest block (`currentEpoch()`).
+    ///
+    /// # Errors
+    /// [`ChainError`] when the market cannot be read.
+    pub async fn current_epoch(&self) -> Result<u64, ChainError> {
+        self.view(self.market, IJobMarket::currentEpochCall {}).await
+    }
+
+    /// `epochSeed(epoch)`.
+    ///
+    /// # Errors
+    /// [`ChainError`] when the market cannot be read.
+    pub async fn seed_entry(&self, epoch: u64) -> Result<SeedEntry, ChainError> {
+        let e = self.view(self.market, IJobMarket::epochSeedCall { epoch }).await?;
+        Ok(SeedEntry { coordinator: e._0, commitment: e._1, seed: e._2, state: e._3 })
+    }
+
+    /// The epoch of a batch committed at `timestamp` and the seed its draws mix in: the revealed
+    /// seed, zero when none was committed or it was forfeited; `None` while a committed seed is
+    /// still hidden (the market refuses every draw of that epoch with `SeedNotRevealed` until then).
+    ///
+    /// # Errors
+    /// [`ChainError`] when the market cannot be read.
+    pub async fn epoch_seed(&self, timestamp: u64) -> Result<(u64, Option<B256>), ChainError> {
+        let epoch = self.epoch_at(timestamp).await?;
+        Ok((epoch, self.seed_entry(epoch).await?.draw_seed()))
+    }
+
+    /// `commitEpochSeed(epoch, commitment)`; returns the transaction.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name (`EpochNotFuture`, `SeedAlreadyCommitted`,
+    /// `NotCoordinator`).
+    pub async fn commit_seed(&self, epoch: u64, commitment: B256) -> Result<B256, ChainError> {
+        let call = IJobMarket::commitEpochSeedCall { epoch, commitment };
+        Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
+    }
+
+    /// `revealEpochSeed(epoch, seed)`; returns the transaction.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name (`EpochNotStarted`, `SeedAlreadySettled`,
+    /// `SeedMismatch`).
+    pub async fn reveal_seed(&self, epoch: u64, seed: B256) -> Result<B256, ChainError> {
+        let call = IJobMarket::revealEpochSeedCall { epoch, seed };
+        Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
+    }
+
+    /// The epochs whose seed this coordinator committed and that were neither revealed nor
+    /// forfeited, from the market's `EpochSeedCommitted`, `EpochSeedRevealed` and
+    /// `EpochSeedForfeited` logs (commits sent before a restart).
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn my_hidden_seeds(&self) -> Result<Vec<u64>, ChainError> {
+        let committed = self.seed_logs::<IJobMarket::EpochSeedCommitted>(true).await?;
+        let revealed = self.seed_logs::<IJobMarket::EpochSeedRevealed>(false).await?;
+        let forfeited = self.seed_logs::<IJobMarket::EpochSeedForfeited>(true).await?;
+        let settled: std::collections::BTreeSet<u64> =
+            revealed.into_iter().chain(forfeited).collect();
+        Ok(committed.into_iter().filter(|epoch| !settled.contains(epoch)).collect())
+    }
+
+    /// The epochs (first topic) of the market's `E` logs, only this coordinator's (second
+    /// topic) when `mine`.
+    async fn seed_logs<E: SolEvent>(&self, mine: bool) -> Result<Vec<u64>, ChainError> {
+        let mut filter = alloy_rpc_types_eth::Filter::new()
+            .address(self.market)
+            .event_signature(E::SIGNATURE_HASH)
+            .from_block(0);
+        if mine {
+            filter = filter.topic2(self.me.into_word());
         }
+        let logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(|e| ChainError::Rpc(format!("eth_getLogs {}: {e}", E::SIGNATURE)))?;
+        Ok(logs
+            .iter()
+            .filter_map(|log| log.topics().get(1))
+            .map(|topic| U256::from_be_bytes(topic.0).saturating_to::<u64>())
+            .collect())
     }
 
     /// `commitBatch(root, count)` with `escrow`.
@@ -353,6 +437,34 @@ impl Market {
     }
 }
 
-/// `epochSeed` states.
-const SEED_COMMITTED: u8 = 1;
-const SEED_REVEALED: u8 = 2;
+/// Whether `error` is the market's (or Sampling's) revert with the Solidity error `name`.
+pub(crate) fn reverted_with(error: &ChainError, name: &str) -> bool {
+    let ChainError::Rpc(text) = error else { return false };
+    text.contains(&format!("{name}(")) || text.contains(&format!("{name} {{"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverts_are_told_apart_by_name() {
+        let err =
+            IJobMarket::IJobMarketErrors::SeedAlreadyCommitted(IJobMarket::SeedAlreadyCommitted {
+                epoch: 3,
+            });
+        // As `send` reports a simulated revert.
+        let e = ChainError::Rpc(format!(
+            "commitEpochSeed(uint64,bytes32): JobMarket reverted: {err:?}"
+        ));
+        assert!(reverted_with(&e, "SeedAlreadyCommitted"), "{e}");
+        assert!(!reverted_with(&e, "EpochNotFuture"));
+        assert!(!reverted_with(&e, "SeedAlready"), "whole names only");
+        let err = IJobMarket::IJobMarketErrors::EpochNotFuture(IJobMarket::EpochNotFuture {
+            epoch: 3,
+            current: 3,
+        });
+        assert!(reverted_with(&ChainError::Rpc(format!("x: {err:?}")), "EpochNotFuture"));
+        assert!(!reverted_with(&ChainError::Rpc("connection refused".into()), "EpochNotFuture"));
+    }
+}

@@ -3,18 +3,21 @@
 //! (`commitBatch`); a block later the batch is sealed (`sealBatch`), which fixes the draw; each
 //! record the draw challenges is opened on chain within the batch window (`openBatchJob`, then
 //! `Sampling` draws validators by stake), every other record is claimed for its asserter once the
-//! window has closed (`claimBatchJobs`, many records per transaction), and opened challenges are finalized after their reveal
-//! deadline (`finalizeChallenge`).
+//! window has closed (`claimBatchJobs`, many records per transaction), and opened challenges are
+//! finalized after their reveal deadline (`finalizeChallenge`). Each round starts with the
+//! coordinator's epoch seeds ([`seeds`]): the seeds it committed for epochs that have started are
+//! revealed, and the next epoch's seed is committed.
 //!
 //! Every step is stored before the next: a batch and its jobs are written before `commitBatch`
 //! is sent, and a batch left `committing` by a crash is looked up in the market's logs before it
 //! is sent again, so no record is escrowed twice. The draw is recomputed here with the
 //! contracts' own code (`assay_protocol::math::draw`), so nothing is opened or claimed that the
-//! market would refuse.
+//! market would refuse; a batch whose epoch seed is committed but not revealed yet waits.
 
 mod market;
+pub mod seeds;
 
-use std::time::Duration;
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
@@ -27,7 +30,9 @@ use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, info, info_span, warn};
 
 pub use self::market::{Market, MarketParams};
+use self::seeds::{SeedKey, Seeds};
 use crate::{
+    Shared,
     chain::ChainError,
     job::JobRow,
     scheduler::Event,
@@ -67,6 +72,8 @@ pub struct Settings {
     pub max_jobs: usize,
     /// How long an asserted job waits for an off-chain challenge to start before it is batched.
     pub settle_after_ms: i64,
+    /// Commit the next epoch's seed and reveal it once the epoch starts ([`seeds`]).
+    pub epoch_seeds: bool,
 }
 
 /// The settlement task.
@@ -75,11 +82,16 @@ pub struct Settler {
     store: Store,
     settings: Settings,
     scheduler: mpsc::UnboundedSender<Event>,
+    seeds: Option<Seeds>,
+    shared: Arc<Shared>,
+    /// Batches already reported as waiting for their epoch's seed.
+    waiting: BTreeSet<alloy_primitives::U256>,
 }
 
 impl Settler {
     /// Connects to the job market of `manifest` with the coordinator's `key`; validators drawn
-    /// on chain are reached through `scheduler`.
+    /// on chain are reached through `scheduler`. With [`Settings::epoch_seeds`] the epoch seeds
+    /// are derived from `key` ([`SeedKey`]).
     ///
     /// # Errors
     /// As [`Market::connect`].
@@ -91,8 +103,28 @@ impl Settler {
         settings: Settings,
         scheduler: mpsc::UnboundedSender<Event>,
     ) -> Result<Self, ChainError> {
+        let seeds = if settings.epoch_seeds {
+            let market = manifest.contract("JobMarket")?;
+            Some(Seeds::new(SeedKey::new(&key, manifest.chain_id, market), key.address()))
+        } else {
+            None
+        };
         let market = Market::connect(rpc_url, manifest, key)?;
-        Ok(Self { market, store, settings, scheduler })
+        Ok(Self {
+            market,
+            store,
+            settings,
+            scheduler,
+            seeds,
+            shared: Arc::default(),
+            waiting: BTreeSet::new(),
+        })
+    }
+
+    /// Counts into `shared`'s metrics (the seeds committed and revealed).
+    pub fn with_metrics(mut self, shared: Arc<Shared>) -> Self {
+        self.shared = shared;
+        self
     }
 
     /// Runs rounds until `stop` turns true.
@@ -111,11 +143,18 @@ impl Settler {
         }
     }
 
-    /// One round: recover, form, seal, open or claim, finalize.
+    /// One round: epoch seeds, then recover, form, seal, open or claim, finalize. A failing
+    /// seed step is logged and does not hold the batches up (a batch whose seed is hidden waits
+    /// by itself).
     ///
     /// # Errors
-    /// The first failing step's error.
+    /// The first failing batch step's error.
     pub async fn round(&mut self) -> Result<(), SettleError> {
+        if let Some(seeds) = &mut self.seeds
+            && let Err(e) = seeds.tick(&self.market, &self.shared.metrics).await
+        {
+            warn!(error = %e, "epoch seeds: retrying next round");
+        }
         for batch in self.store.batches(BatchState::Committing).await? {
             self.commit(batch).await?;
         }
@@ -212,12 +251,20 @@ impl Settler {
         else {
             return Ok(());
         };
+        let (epoch, seed) = self.market.epoch_seed(committed_at).await?;
+        let Some(epoch_seed) = seed else {
+            // The market refuses every draw of the epoch (`SeedNotRevealed`) until it is revealed.
+            if self.waiting.insert(batch_id) {
+                info!(%batch_id, epoch, "waiting for the epoch's seed to be revealed");
+            }
+            return Ok(());
+        };
+        self.waiting.remove(&batch_id);
         let jobs = self.store.batch_jobs(batch.root).await?;
         let records: Vec<JobRecord> =
             jobs.iter().map(|job| record(job, job.fee)).collect::<Result<_, _>>()?;
         let tree =
             Batch::new(records.clone()).map_err(|e| SettleError::Incomplete(e.to_string()))?;
-        let epoch_seed = self.market.epoch_seed(committed_at).await?;
         let window_closed =
             self.market.now().await? > committed_at.saturating_add(params.batch_window);
         let mut pending = 0;

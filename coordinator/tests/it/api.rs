@@ -16,6 +16,8 @@ async fn chat_completion_returns_the_output_and_a_verifiable_receipt() {
     assert_eq!(body["choices"][0]["message"]["content"], "echo what is assay");
     assert_eq!(body["choices"][0]["message"]["role"], "assistant");
     assert_eq!(body["usage"]["completion_tokens"], 3);
+    assert_eq!(body["usage"]["prompt_tokens"], prompt_tokens("what is assay"));
+    assert_eq!(body["usage"]["total_tokens"], prompt_tokens("what is assay") + 3);
     let assay = &body["assay"];
     let receipt: SignedReceipt = serde_json::from_value(assay["receipt"].clone()).unwrap();
     assert!(receipt.verify(412_346));
@@ -30,6 +32,7 @@ async fn chat_completion_returns_the_output_and_a_verifiable_receipt() {
     assert_eq!(job["asserter"], json!(w.address));
     assert_eq!(job["receipt"], assay["receipt"]);
     assert_eq!(job["output"]["text"], "echo what is assay");
+    assert_eq!(job["output"]["prompt_tokens"], prompt_tokens("what is assay"), "stored");
     assert_eq!(job["attempts"], 1);
 
     // The hex model id is accepted too.

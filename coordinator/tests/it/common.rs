@@ -119,6 +119,7 @@ pub(crate) fn canned(spec: &JobSpec, lie: bool) -> Output {
             tokens: prompt.bytes().map(|b| u32::from(b) + bump).collect(),
             embedding: vec![16384, -16384, 0, 1 + i16::from(lie)],
             text: String::new(),
+            prompt_tokens: Some(prompt.len() as u32),
         },
         JobSpec::Generate { prompt, max_tokens, .. } => {
             let words: Vec<&str> = prompt.split_whitespace().take(*max_tokens as usize).collect();
@@ -126,9 +127,16 @@ pub(crate) fn canned(spec: &JobSpec, lie: bool) -> Output {
                 tokens: words.iter().map(|w| w.len() as u32 + bump).collect(),
                 embedding: vec![],
                 text: format!("echo {}", words.join(" ")),
+                prompt_tokens: Some(prompt_tokens(prompt)),
             }
         }
     }
+}
+
+/// The prompt token count the fake workers report for a generation: one per word, plus the
+/// two turn markers of a chat template.
+pub(crate) fn prompt_tokens(prompt: &str) -> u32 {
+    prompt.split_whitespace().count() as u32 + 2
 }
 
 pub(crate) fn sign_receipt(

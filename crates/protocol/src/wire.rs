@@ -65,6 +65,10 @@ pub struct Output {
     pub embedding: Vec<i16>,
     /// Generated text decoded from `tokens` (not hashed: the tokens are).
     pub text: String,
+    /// Tokens of the prompt the engine read: the chat-formatted prompt of a generation, the input
+    /// of an embedding (not hashed; for `usage`). Absent from older workers' results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u32>,
 }
 
 /// What a worker signs about a job it executed.
@@ -276,6 +280,36 @@ mod tests {
         assert!(json.contains(r#""type":"execute""#) && json.contains(r#""role":"validator""#));
         assert_eq!(serde_json::from_str::<CoordinatorMsg>(&json).expect("parse"), msg);
         assert!(serde_json::from_str::<WorkerMsg>(r#"{"type":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn results_without_a_prompt_token_count_still_parse() {
+        let receipt = SignedReceipt {
+            receipt: receipt(Address::repeat_byte(9)),
+            signature: Signature::new(
+                alloy_primitives::U256::from(1),
+                alloy_primitives::U256::from(2),
+                false,
+            ),
+        };
+        let old = serde_json::json!({
+            "type": "result",
+            "job_id": "job-1",
+            "output": {"tokens": [1, 2], "embedding": [], "text": "hi"},
+            "receipt": receipt,
+        });
+        let Ok(WorkerMsg::Result { output, .. }) = serde_json::from_value(old) else {
+            panic!("an old result parses");
+        };
+        assert_eq!(output.prompt_tokens, None);
+        let new = WorkerMsg::Result {
+            job_id: "job-1".into(),
+            output: Output { prompt_tokens: Some(7), ..output },
+            receipt,
+        };
+        let json = serde_json::to_string(&new).expect("serialise");
+        assert!(json.contains(r#""prompt_tokens":7"#), "{json}");
+        assert_eq!(serde_json::from_str::<WorkerMsg>(&json).expect("parse"), new);
     }
 
     #[test]

@@ -301,8 +301,8 @@ async fn job_json(api: &str, id: &str) -> Value {
 }
 
 /// The official `openai` Python client (from PyPI; `.ci/run` installs it into
-/// `ASSAY_PYTHONPATH`) against the coordinator: chat, streamed chat, embeddings, models, and the
-/// OpenAI error for an unknown model.
+/// `ASSAY_PYTHONPATH`) against the coordinator: chat (with its token usage), streamed chat,
+/// embeddings, models, and the OpenAI error for an unknown model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_official_openai_python_client_works_against_the_network() {
     let pythonpath = env_path("ASSAY_PYTHONPATH");
@@ -319,6 +319,9 @@ assert "minilm" in ids and "smollm2" in ids, ids
 r = client.chat.completions.create(model="smollm2", max_tokens=6,
     messages=[{"role": "user", "content": "Name a colour."}])
 assert r.choices[0].message.content, r
+u = r.usage
+assert u.prompt_tokens > 0 and u.completion_tokens > 0, u
+assert u.total_tokens == u.prompt_tokens + u.completion_tokens, u
 chunks = list(client.chat.completions.create(model="smollm2", max_tokens=6, stream=True,
     messages=[{"role": "user", "content": "Name a fruit."}]))
 streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -330,7 +333,7 @@ try:
     raise SystemExit("an unknown model was accepted")
 except openai.NotFoundError as err:
     assert err.status_code == 404, err
-print("chat:", repr(r.choices[0].message.content), "stream:", repr(streamed))
+print("chat:", repr(r.choices[0].message.content), "usage:", u, "stream:", repr(streamed))
 "#;
     let out = tokio::process::Command::new("python3")
         .arg("-c")

@@ -159,6 +159,12 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     assert_eq!(r.job_key, B256::from(alloy_primitives::keccak256("job-a")));
     assert_eq!(r.input_root, B256::from(generate().input_root()));
     assert_eq!(output.tokens, tokens);
+    let JobSpec::Generate { prompt, .. } = generate() else { unreachable!() };
+    let model = Model::load(&ModelDir::open(&m.llama).expect("open").blob).expect("load");
+    let Model::Llama(llama) = &model else { panic!("a llama") };
+    let prompt_tokens = llama.prompt_tokens(&prompt).len();
+    assert!(prompt_tokens > 3, "the chat template adds tokens: {prompt_tokens}");
+    assert_eq!(output.prompt_tokens, u32::try_from(prompt_tokens).ok());
     let asserted = r.output_hash;
 
     conn.send(&assignment("job-v", m.bert_id, embed(), Role::Validator)).await;

@@ -1,0 +1,424 @@
+//! The coordinator's epoch seeds (DESIGN 3.3) against the contracts' real wasm on the in-process
+//! test node: `deploy`, four staked miners serving a registered model, the coordinator's
+//! settlement task (`Settler`) on a real SQLite store, and a second coordinator competing for
+//! the seeds. No workers or models: served jobs are written into the store with receipts signed
+//! by the miners' keys, as the scheduler writes them.
+//!
+//! Needs the contracts' release wasm (`ASSAY_CONTRACTS_TARGET_DIR`) and `wasm-opt` on `PATH`.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use assay_coordinator::{
+    Shared,
+    job::{JobRow, Kind, Status},
+    settlement::{
+        Settings, Settler,
+        seeds::{SEED_COMMITTED, SEED_REVEALED, SeedKey},
+    },
+    store::{BatchState, Store, Write},
+};
+use assay_protocol::{
+    bindings::{IAssayToken, IJobMarket, IModelRegistry, IStaking},
+    deployment::Manifest,
+    math::{draw, records::seed_commitment},
+    wire::{JobSpec, Output},
+};
+use assay_test_node::genesis::{ANVIL_ACCOUNTS, DEV_KEY};
+use assay_worker::{chain::Registration, exec::Executed, key::WorkerKey};
+
+/// Half the records are challenged, so a batch has both opened and claimed ones.
+const HALF: u32 = 500_000;
+/// Seconds a batch's challenged records can be opened.
+const WINDOW: u64 = 60;
+/// Records per batch: with p = 1/2 all of them land on one side once in 2^15 runs.
+const JOBS: usize = 16;
+const COORDINATOR_ROLE: u8 = 2;
+
+fn wasm_dir() -> PathBuf {
+    let dir =
+        std::env::var_os("ASSAY_CONTRACTS_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
+            panic!("ASSAY_CONTRACTS_TARGET_DIR is not set: run the tests through .ci/run")
+        });
+    dir.join("wasm32-unknown-unknown/release")
+}
+
+fn signer(key: B256) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&key).expect("valid key")
+}
+
+/// The chain with everything deployed, and the clients that use it.
+struct Net {
+    node: assay_test_node::NodeHandle,
+    manifest: Manifest,
+    market: Address,
+    model: B256,
+    miners: Vec<WorkerKey>,
+}
+
+impl Net {
+    async fn start() -> Self {
+        let node =
+            assay_test_node::spawn(assay_test_node::Config::test()).await.expect("node starts");
+        let mut config = assay_deploy::Config::new(node.url(), signer(DEV_KEY));
+        config.wasm = assay_deploy::WasmSource::Dir(wasm_dir());
+        config.quiet = true;
+        config.params.market.challenge_ppm = HALF;
+        config.params.market.batch_window = WINDOW;
+        let manifest = assay_deploy::run(&config).await.expect("deploys");
+        let market = manifest.contract("JobMarket").expect("JobMarket");
+        let miners: Vec<WorkerKey> = ANVIL_ACCOUNTS[1..=4]
+            .iter()
+            .map(|(_, key)| WorkerKey::from_hex(&key.to_string(), "anvil account").expect("key"))
+            .collect();
+        let coordinators = [ANVIL_ACCOUNTS[5].0, ANVIL_ACCOUNTS[6].0];
+        let (miner_stake, coordinator_stake) =
+            (config.params.staking.min_miner_stake, config.params.staking.min_coordinator_stake);
+        let mut accounts: Vec<Address> = miners.iter().map(WorkerKey::address).collect();
+        accounts.extend(coordinators);
+        let funding = assay_deploy::Funding {
+            accounts,
+            eth: U256::from(10u128.pow(20)),
+            assay: miner_stake.max(coordinator_stake).saturating_mul(U256::from(2)),
+        };
+        assay_deploy::fund(&node.url(), signer(DEV_KEY), &manifest, &funding, true)
+            .await
+            .expect("funded");
+        let net = Self { model: keccak256("seeds test model"), node, manifest, market, miners };
+        let registry = net.manifest.contract("ModelRegistry").expect("registry");
+        let register = IModelRegistry::registerModelCall {
+            modelId: net.model,
+            engineHash: B256::repeat_byte(0xee),
+            pricePerUnit: U256::from(1_000_000_000u64),
+        };
+        net.send(DEV_KEY, registry, register).await;
+        for key in &net.miners {
+            let reg = Registration {
+                rpc_url: net.node.url(),
+                manifest: net.manifest.clone(),
+                key: key.clone(),
+                models: vec![net.model],
+                stake: Some(miner_stake),
+            };
+            assay_worker::chain::register(&reg, |_| {}).await.expect("miner registered");
+        }
+        let (token, staking) = (
+            net.manifest.contract("AssayToken").expect("token"),
+            net.manifest.contract("Staking").expect("staking"),
+        );
+        for key in [ANVIL_ACCOUNTS[5].1, ANVIL_ACCOUNTS[6].1] {
+            let approve = IAssayToken::approveCall { spender: staking, value: coordinator_stake };
+            net.send(key, token, approve).await;
+            let stake = IStaking::registerOperatorCall {
+                role: COORDINATOR_ROLE,
+                amount: coordinator_stake,
+            };
+            net.send(key, staking, stake).await;
+        }
+        net
+    }
+
+    fn client(&self, key: B256) -> DynProvider {
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer(key)))
+            .connect_http(self.node.url().parse().expect("url"))
+            .erased()
+    }
+
+    async fn send<C: SolCall>(&self, key: B256, to: Address, call: C) {
+        let tx = TransactionRequest::default()
+            .with_from(signer(key).address())
+            .with_to(to)
+            .with_input(call.abi_encode());
+        let pending = self.client(key).send_transaction(tx).await;
+        let receipt = pending
+            .unwrap_or_else(|e| panic!("{}: {e}", C::SIGNATURE))
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(receipt.status(), "{} reverted", C::SIGNATURE);
+    }
+
+    async fn view<C: SolCall>(&self, to: Address, call: C) -> C::Return {
+        let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
+        let out = self.client(DEV_KEY).call(tx).await.expect("view");
+        C::abi_decode_returns(&out).expect("decodes")
+    }
+
+    async fn nonce(&self, account: Address) -> u64 {
+        self.client(DEV_KEY).get_transaction_count(account).await.expect("nonce")
+    }
+
+    async fn now(&self) -> u64 {
+        let p = self.client(DEV_KEY);
+        p.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp
+    }
+
+    /// Mines a block, as the chain does between settlement rounds (a batch is sealed in a block
+    /// after its commit's).
+    async fn mine(&self) {
+        let p = self.client(DEV_KEY);
+        let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.expect("evm_mine");
+    }
+
+    /// Moves the clock `seconds` forward and mines a block at the new time.
+    async fn advance(&self, seconds: u64) {
+        let p = self.client(DEV_KEY);
+        let _: serde_json::Value =
+            p.raw_request("evm_increaseTime".into(), (seconds,)).await.expect("evm_increaseTime");
+        let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.expect("evm_mine");
+    }
+
+    async fn advance_to_epoch(&self, epoch: u64) {
+        let timing = self.view(self.market, IJobMarket::epochTimingCall {}).await;
+        let start = timing._0 + epoch * timing._1;
+        self.advance(start.saturating_sub(self.now().await)).await;
+        assert_eq!(self.current_epoch().await, epoch);
+    }
+
+    async fn current_epoch(&self) -> u64 {
+        self.view(self.market, IJobMarket::currentEpochCall {}).await
+    }
+
+    /// `(coordinator, commitment, seed, state)` of an epoch.
+    async fn seed_entry(&self, epoch: u64) -> (Address, B256, B256, u8) {
+        self.view(self.market, IJobMarket::epochSeedCall { epoch }).await.into()
+    }
+
+    /// `n` embedding jobs served by the miners in turn and matched off chain, written into the
+    /// store as the scheduler writes them.
+    async fn served_jobs(&self, store: &Store, label: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let spec = JobSpec::Embed { prompt: format!("{label} {i}") };
+            let job = JobRow::new(Kind::Embedding, self.model, spec.clone());
+            let output = Output {
+                tokens: vec![1, 2, 3],
+                embedding: vec![7; 4],
+                text: String::new(),
+                prompt_tokens: Some(3),
+            };
+            let done = Executed {
+                output_hash: assay_coordinator::job::output_hash(&output),
+                trace_root: keccak256(format!("{label} {i} trace")),
+                output: output.clone(),
+            };
+            let key = &self.miners[i % self.miners.len()];
+            let receipt = assay_worker::exec::sign_receipt(
+                key,
+                self.manifest.chain_id,
+                job.job_key,
+                self.model,
+                &spec,
+                &done,
+            );
+            let id = job.id.clone();
+            store
+                .apply(&[
+                    Write::Insert(Box::new(job)),
+                    Write::Asserted { id: id.clone(), output, receipt },
+                    Write::Outcome { id: id.clone(), status: Status::Matched, suspects: vec![] },
+                ])
+                .await
+                .expect("stored");
+            ids.push(id);
+        }
+        ids
+    }
+}
+
+/// One settlement round a block after the last one.
+async fn round(net: &Net, settler: &mut Settler, what: &str) {
+    net.mine().await;
+    settler.round().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+}
+
+/// Checks that every job of `ids` was settled the way the market's draw with `seed` decides:
+/// challenged records opened on chain, the others claimed; and that the batch paid out its
+/// escrow in full. Returns `(opened, claimed, records the zero seed would have drawn otherwise)`.
+async fn settled_by_the_draw(
+    net: &Net,
+    store: &Store,
+    ids: &[String],
+    seed: B256,
+) -> (usize, usize, usize) {
+    let (mut opened, mut claimed, mut differ) = (0, 0, 0);
+    let mut batch_ids = std::collections::BTreeSet::new();
+    for id in ids {
+        let job = store.job(id).await.expect("store").expect("job");
+        let root = job.batch_id.clone().expect("batched");
+        let batch = store.batch(&root).await.expect("store").expect("batch");
+        let batch_id = batch.chain_batch_id.expect("committed");
+        batch_ids.insert(batch_id);
+        let on_chain = net.view(net.market, IJobMarket::batchCall { batchId: batch_id }).await;
+        assert!(on_chain._6, "batch {batch_id} sealed");
+        assert_eq!(Some(on_chain._5), batch.draw_hash, "the draw hash the coordinator stored");
+        let coin =
+            |seed| draw::is_challenged(draw::challenge_seed(seed, on_chain._5, job.job_key), HALF);
+        let challenged = batch.late || coin(seed);
+        differ += usize::from(coin(seed) != coin(B256::ZERO));
+        let state = job.settlement.as_deref();
+        if challenged {
+            assert!(matches!(state, Some("opened" | "accepted")), "job {id}: {job:?}");
+            assert!(job.chain_job_id.is_some(), "job {id} opened on chain");
+            opened += 1;
+        } else {
+            assert_eq!(state, Some("claimed"), "job {id}: {job:?}");
+            claimed += 1;
+        }
+    }
+    for batch_id in batch_ids {
+        let b = net.view(net.market, IJobMarket::batchCall { batchId: batch_id }).await;
+        assert_eq!(b._3, b._4, "batch {batch_id}: escrow {} paid {}", b._3, b._4);
+    }
+    (opened, claimed, differ)
+}
+
+/// The coordinator commits the next epoch's seed (once), reveals it as soon as the epoch starts,
+/// and its batches of that epoch are opened or claimed exactly as the market draws them with
+/// the revealed seed. An epoch whose seed another coordinator committed first is left to it;
+/// a batch of that epoch waits, sealed, while the seed is hidden, and is settled with that seed
+/// once revealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init().ok();
+    let net = Net::start().await;
+    let (coordinator, rival) = (ANVIL_ACCOUNTS[5], ANVIL_ACCOUNTS[6]);
+    let seeds = SeedKey::new(&signer(coordinator.1), net.manifest.chain_id, net.market);
+
+    let dir = std::env::temp_dir().join(format!("assay-devnet-seeds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.join("c.db").display()))
+        .await
+        .expect("store");
+    let settings = Settings {
+        interval: Duration::from_secs(1),
+        max_jobs: 64,
+        settle_after_ms: 0,
+        epoch_seeds: true,
+    };
+    let (validators, _dispatched) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared::default());
+    let mut settler = Settler::new(
+        &net.node.url(),
+        &net.manifest,
+        signer(coordinator.1),
+        store.clone(),
+        settings.clone(),
+        validators,
+    )
+    .expect("connects")
+    .with_metrics(shared.clone());
+    let metrics = &shared.metrics;
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+
+    // The first round commits the next epoch's seed; the next sends nothing.
+    let e = net.current_epoch().await;
+    round(&net, &mut settler, "round").await;
+    assert_eq!(
+        net.seed_entry(e + 1).await,
+        (coordinator.0, seeds.commitment(e + 1), B256::ZERO, SEED_COMMITTED)
+    );
+    assert_eq!(count(&metrics.epoch_seeds_committed), 1);
+    let nonce = net.nonce(coordinator.0).await;
+    round(&net, &mut settler, "round").await;
+    assert_eq!(net.nonce(coordinator.0).await, nonce, "nothing sent twice");
+
+    // Another coordinator takes epoch e + 3 ahead of time.
+    let rival_seed = keccak256("the rival's seed");
+    let call = IJobMarket::commitEpochSeedCall {
+        epoch: e + 3,
+        commitment: seed_commitment(e + 3, rival_seed),
+    };
+    net.send(rival.1, net.market, call).await;
+
+    // Epoch e + 1 starts: the first round reveals its seed before batching, commits e + 2's.
+    net.advance_to_epoch(e + 1).await;
+    let first = net.served_jobs(&store, "first", JOBS).await;
+    round(&net, &mut settler, "round").await;
+    let seed = seeds.seed(e + 1);
+    assert_eq!(
+        net.seed_entry(e + 1).await,
+        (coordinator.0, seed_commitment(e + 1, seed), seed, SEED_REVEALED)
+    );
+    assert_eq!(net.seed_entry(e + 2).await.1, seeds.commitment(e + 2));
+    assert_eq!(
+        (count(&metrics.epoch_seeds_committed), count(&metrics.epoch_seeds_revealed)),
+        (2, 1)
+    );
+    assert_eq!(store.batches(BatchState::Committed).await.expect("store").len(), 1);
+    round(&net, &mut settler, "round: seal, open the challenged records").await;
+    net.advance(WINDOW + 1).await;
+    round(&net, &mut settler, "round: claim the others").await;
+    let (opened, claimed, differ) = settled_by_the_draw(&net, &store, &first, seed).await;
+    println!("epoch {}: {opened} records opened, {claimed} claimed", e + 1);
+    assert!(opened > 0 && claimed > 0, "p = 1/2 over {JOBS} records");
+    let mut seed_mattered = differ;
+
+    // Epoch e + 2: its seed is revealed; e + 3 is the rival's, so nothing is committed.
+    // (The opened challenges' reveal deadlines have passed too: they are finalized.)
+    net.advance_to_epoch(e + 2).await;
+    round(&net, &mut settler, "round").await;
+    assert_eq!(net.seed_entry(e + 2).await.3, SEED_REVEALED);
+    assert_eq!(net.seed_entry(e + 3).await.0, rival.0);
+    let counts = (count(&metrics.epoch_seeds_committed), count(&metrics.epoch_seeds_revealed));
+    assert_eq!(counts, (2, 2));
+    let nonce = net.nonce(coordinator.0).await;
+    round(&net, &mut settler, "round").await;
+    assert_eq!(net.nonce(coordinator.0).await, nonce, "the rival's epoch is left alone");
+
+    // Epoch e + 3: the rival has not revealed. The batch is committed and sealed, then waits.
+    net.advance_to_epoch(e + 3).await;
+    let second = net.served_jobs(&store, "second", JOBS).await;
+    for _ in 0..3 {
+        round(&net, &mut settler, "round").await;
+    }
+    assert_eq!(net.seed_entry(e + 4).await.0, coordinator.0, "the next free epoch is taken");
+    assert_eq!(store.batches(BatchState::Sealed).await.expect("store").len(), 1);
+    for id in &second {
+        let job = store.job(id).await.expect("store").expect("job");
+        assert_eq!(job.settlement.as_deref(), Some("batched"), "waits for the seed: {job:?}");
+    }
+    net.send(
+        rival.1,
+        net.market,
+        IJobMarket::revealEpochSeedCall { epoch: e + 3, seed: rival_seed },
+    )
+    .await;
+    round(&net, &mut settler, "round: open the challenged records").await;
+    net.advance(WINDOW + 1).await;
+    round(&net, &mut settler, "round: claim the others").await;
+    let (opened, claimed, differ) = settled_by_the_draw(&net, &store, &second, rival_seed).await;
+    println!("epoch {}: {opened} records opened, {claimed} claimed", e + 3);
+    assert!(opened > 0 && claimed > 0, "p = 1/2 over {JOBS} records");
+    seed_mattered += differ;
+    assert!(seed_mattered > 0, "the zero seed would have drawn every record the same way");
+    assert_eq!(count(&metrics.epoch_seeds_revealed), 2);
+
+    // A restarted coordinator (no memory) finds its commit of e + 4 in the logs and reveals it.
+    let mut restarted = Settler::new(
+        &net.node.url(),
+        &net.manifest,
+        signer(coordinator.1),
+        store.clone(),
+        settings,
+        tokio::sync::mpsc::unbounded_channel().0,
+    )
+    .expect("connects");
+    drop(settler);
+    net.advance_to_epoch(e + 4).await;
+    round(&net, &mut restarted, "round").await;
+    let seed = seeds.seed(e + 4);
+    assert_eq!(
+        net.seed_entry(e + 4).await,
+        (coordinator.0, seed_commitment(e + 4, seed), seed, SEED_REVEALED)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
