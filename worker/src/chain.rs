@@ -90,6 +90,9 @@ pub struct ChainValidator {
     provider: alloy_provider::DynProvider,
     me: Address,
     sampling: Address,
+    /// `Sampling` jobs this worker has started validating: a coordinator that restarted may ask
+    /// again, and a second commitment would only revert.
+    started: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<U256>>>,
 }
 
 impl ChainValidator {
@@ -107,17 +110,41 @@ impl ChainValidator {
             .wallet(EthereumWallet::from(key.signer().clone()))
             .connect_http(url)
             .erased();
-        Ok(Self { provider, me: key.address(), sampling: manifest.contract("Sampling")? })
+        Ok(Self {
+            provider,
+            me: key.address(),
+            sampling: manifest.contract("Sampling")?,
+            started: Default::default(),
+        })
     }
 
     /// Validates `Sampling`'s job `job_id` as one of its drawn validators: commits
     /// `validation_commitment(jobKey, worker, outputHash, salt)`, waits until reveals open
-    /// (every drawn validator committed, or the commit deadline passed), then reveals.
+    /// (every drawn validator committed, or the commit deadline passed), then reveals. A job
+    /// asked for again while its validation runs or after it succeeded is not validated twice.
     ///
     /// # Errors
     /// [`Error::Chain`] for RPC failures and reverts (named), e.g. `NotValidator`,
     /// `CommitClosed`, `RevealClosed`.
     pub async fn validate(&self, job_id: U256, job_key: B256, output_hash: B256) -> Result<()> {
+        if !self.started.lock().expect("not poisoned").insert(job_id) {
+            tracing::info!(%job_id, "already validating this job on chain");
+            return Ok(());
+        }
+        let validated = self.commit_and_reveal(job_id, job_key, output_hash).await;
+        if validated.is_err() {
+            // Not committed, or not revealed: a later request may try again.
+            self.started.lock().expect("not poisoned").remove(&job_id);
+        }
+        validated
+    }
+
+    async fn commit_and_reveal(
+        &self,
+        job_id: U256,
+        job_key: B256,
+        output_hash: B256,
+    ) -> Result<()> {
         let (p, me, sampling) = (&self.provider, self.me, self.sampling);
         let (commitment, salt) = crate::exec::commit(job_key, me, output_hash);
         let commit = ISampling::commitValidationCall { jobId: job_id, commitment };
@@ -291,4 +318,50 @@ pub async fn register(reg: &Registration, mut progress: impl FnMut(&str)) -> Res
     }
     progress("registered");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeMap, time::Duration};
+
+    use super::*;
+
+    fn validator(rpc_url: &str) -> ChainValidator {
+        let manifest = Manifest {
+            chain_id: 412_346,
+            deploy_block: 0,
+            contracts: BTreeMap::from([("Sampling".to_string(), Address::repeat_byte(7))]),
+            models: Vec::new(),
+        };
+        let key = WorkerKey::from_hex(&format!("0x{}", "11".repeat(32)), "test").expect("key");
+        ChainValidator::connect(rpc_url, &manifest, &key).expect("connects")
+    }
+
+    #[tokio::test]
+    async fn a_job_asked_for_again_while_it_is_validated_is_not_validated_twice() {
+        // A node that accepts connections and never answers: the first validation hangs.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let v = validator(&format!("http://{}", silent.local_addr().expect("addr")));
+        let first = tokio::spawn({
+            let v = v.clone();
+            async move { v.validate(U256::from(1u8), B256::ZERO, B256::ZERO).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let again = v.validate(U256::from(1u8), B256::ZERO, B256::ZERO);
+        let again = tokio::time::timeout(Duration::from_secs(5), again).await;
+        assert!(matches!(again, Ok(Ok(()))), "{again:?}");
+        first.abort();
+    }
+
+    #[tokio::test]
+    async fn a_failed_validation_can_be_asked_for_again() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", closed.local_addr().expect("addr"));
+        drop(closed);
+        let v = validator(&url);
+        for _ in 0..2 {
+            let r = v.validate(U256::from(2u8), B256::ZERO, B256::ZERO).await;
+            assert!(matches!(r, Err(Error::Chain(_))), "{r:?}");
+        }
+    }
 }

@@ -85,7 +85,9 @@ pub struct Settler {
     seeds: Option<Seeds>,
     shared: Arc<Shared>,
     /// Batches already reported as waiting for their epoch's seed.
-    waiting: BTreeSet<alloy_primitives::U256>,
+    waiting: BTreeSet<U256>,
+    /// Opened challenges whose drawn validators this process has asked to validate.
+    dispatched: BTreeSet<U256>,
 }
 
 impl Settler {
@@ -118,6 +120,7 @@ impl Settler {
             seeds,
             shared: Arc::default(),
             waiting: BTreeSet::new(),
+            dispatched: BTreeSet::new(),
         })
     }
 
@@ -282,13 +285,8 @@ impl Settler {
                 let (tx, chain_job_id) =
                     self.market.open(batch_id, record, proof).instrument(span.clone()).await?;
                 self.store.set_settlement(&job.id, "opened", Some(tx), Some(chain_job_id)).await?;
-                let validators = self.market.validators(chain_job_id).await?;
-                span.in_scope(|| {
-                    info!(%chain_job_id, %tx, ?validators, "record challenged: opened on chain");
-                });
-                let event =
-                    Event::ChainValidation { job: Box::new(job.clone()), chain_job_id, validators };
-                self.scheduler.send(event).ok();
+                span.in_scope(|| info!(%chain_job_id, %tx, "record challenged: opened on chain"));
+                self.dispatch(job, chain_job_id).instrument(span).await?;
             } else if challenged {
                 // Left unopened past the window: the market keeps its fee in escrow.
                 self.store.set_settlement(&job.id, "expired", None, None).await?;
@@ -315,6 +313,17 @@ impl Settler {
         Ok(())
     }
 
+    /// Asks the validators `Sampling` drew for an opened record to validate it on chain (through
+    /// the scheduler, which reaches the connected ones), once per process.
+    async fn dispatch(&mut self, job: &JobRow, chain_job_id: U256) -> Result<(), SettleError> {
+        let validators = self.market.validators(chain_job_id).await?;
+        info!(%chain_job_id, ?validators, "on-chain validators drawn");
+        let event = Event::ChainValidation { job: Box::new(job.clone()), chain_job_id, validators };
+        self.scheduler.send(event).ok();
+        self.dispatched.insert(chain_job_id);
+        Ok(())
+    }
+
     /// Finalizes opened challenges once every validator revealed or the reveal deadline passed,
     /// recording the outcome.
     async fn finalize(&mut self) -> Result<(), SettleError> {
@@ -324,6 +333,12 @@ impl Settler {
                 continue;
             };
             let mut outcome = self.market.challenge_status(chain_job_id).await?;
+            if outcome == CHALLENGED && !self.dispatched.contains(&chain_job_id) {
+                // Opened before a restart: its validators may never have been asked.
+                let span = info_span!("job", job_id = %job.id);
+                span.in_scope(|| info!(%chain_job_id, "asking the drawn validators again"));
+                self.dispatch(&job, chain_job_id).instrument(span).await?;
+            }
             if outcome == CHALLENGED {
                 match self.market.finalize(chain_job_id).await {
                     Ok((tx, status)) => {

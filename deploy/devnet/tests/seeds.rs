@@ -17,6 +17,7 @@ use alloy_sol_types::SolCall;
 use assay_coordinator::{
     Shared,
     job::{JobRow, Kind, Status},
+    scheduler::Event,
     settlement::{
         Settings, Settler,
         seeds::{SEED_COMMITTED, SEED_REVEALED, SeedKey},
@@ -233,6 +234,21 @@ impl Net {
 }
 
 /// One settlement round a block after the last one.
+/// The on-chain jobs (and their drawn validators) the settler asked the scheduler to have
+/// validated since the last call.
+fn chain_validations(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+) -> Vec<(U256, Vec<Address>)> {
+    let mut asked = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Event::ChainValidation { chain_job_id, validators, .. } = event {
+            asked.push((chain_job_id, validators));
+        }
+    }
+    asked.sort();
+    asked
+}
+
 async fn round(net: &Net, settler: &mut Settler, what: &str) {
     net.mine().await;
     settler.round().await.unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -304,7 +320,7 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
         settle_after_ms: 0,
         epoch_seeds: true,
     };
-    let (validators, _dispatched) = tokio::sync::mpsc::unbounded_channel();
+    let (validators, mut dispatched) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared::default());
     let mut settler = Settler::new(
         &net.node.url(),
@@ -355,6 +371,24 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     );
     assert_eq!(store.batches(BatchState::Committed).await.expect("store").len(), 1);
     round(&net, &mut settler, "round: seal, open the challenged records").await;
+    let asked = chain_validations(&mut dispatched);
+    assert!(!asked.is_empty(), "the opened records' validators are asked to validate");
+    // A coordinator restarted with challenges still open asks their validators again, once.
+    let (validators, mut again) = tokio::sync::mpsc::unbounded_channel();
+    let mut restarted = Settler::new(
+        &net.node.url(),
+        &net.manifest,
+        signer(coordinator.1),
+        store.clone(),
+        settings.clone(),
+        validators,
+    )
+    .expect("connects");
+    round(&net, &mut restarted, "restarted round").await;
+    assert_eq!(chain_validations(&mut again), asked);
+    round(&net, &mut restarted, "restarted round").await;
+    assert!(chain_validations(&mut again).is_empty(), "asked once per process");
+    drop(restarted);
     net.advance(WINDOW + 1).await;
     round(&net, &mut settler, "round: claim the others").await;
     let (opened, claimed, differ) = settled_by_the_draw(&net, &store, &first, seed).await;
