@@ -76,6 +76,9 @@ pub struct Market {
     prices: HashMap<B256, U256>,
 }
 
+/// How long a sent transaction may take to be mined before the round gives up on it.
+const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl Market {
     /// Connects with `key` to the contracts of `manifest`.
     ///
@@ -131,6 +134,9 @@ impl Market {
         let fail = |e: String| ChainError::Rpc(format!("{}: {e}", C::SIGNATURE));
         self.provider.call(tx.clone()).await.map_err(|e| fail(describe(&e)))?;
         let pending = self.provider.send_transaction(tx).await.map_err(|e| fail(describe(&e)))?;
+        // A transaction lost with its node (a dev node restarted without its history) must fail
+        // the round rather than hold settlement forever.
+        let pending = pending.with_timeout(Some(RECEIPT_TIMEOUT));
         let receipt = pending.get_receipt().await.map_err(|e| fail(e.to_string()))?;
         if !receipt.status() {
             return Err(fail(format!("transaction {} reverted", receipt.transaction_hash)));

@@ -1,5 +1,5 @@
-//! The coordinator's epoch seeds (DESIGN 3.3) against the contracts' real wasm on the in-process
-//! test node: `deploy`, four staked miners serving a registered model, the coordinator's
+//! The coordinator's settlement task against the contracts' real wasm on the in-process test
+//! node: its epoch seeds (DESIGN 3.3) and a restart of the node under it. The set-up: `deploy`, four staked miners serving a registered model, the coordinator's
 //! settlement task (`Settler`) on a real SQLite store, and a second coordinator competing for
 //! the seeds. No workers or models: served jobs are written into the store with receipts signed
 //! by the miners' keys, as the scheduler writes them.
@@ -64,8 +64,11 @@ struct Net {
 
 impl Net {
     async fn start() -> Self {
-        let node =
-            assay_test_node::spawn(assay_test_node::Config::test()).await.expect("node starts");
+        Self::start_with(assay_test_node::Config::test()).await
+    }
+
+    async fn start_with(node: assay_test_node::Config) -> Self {
+        let node = assay_test_node::spawn(node).await.expect("node starts");
         let mut config = assay_deploy::Config::new(node.url(), signer(DEV_KEY));
         config.wasm = assay_deploy::WasmSource::Dir(wasm_dir());
         config.quiet = true;
@@ -454,5 +457,62 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
         net.seed_entry(e + 4).await,
         (coordinator.0, seed_commitment(e + 4, seed), seed, SEED_REVEALED)
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The settlement task outlives its chain node: a round while the node is down fails with an
+/// error (no hang, no panic), and once the node is back (same port, its state file reloaded;
+/// the test node restarts its block history at genesis) the batch committed before the restart
+/// is sealed and settled by the market's draw, and the jobs that were waiting for a batch are
+/// batched and settled too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settlement_survives_a_restart_of_the_node() {
+    let dir = std::env::temp_dir().join(format!("assay-devnet-restart-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("dir");
+    let state = dir.join("chain.json");
+    let net = Net::start_with(assay_test_node::Config::test().with_state_file(&state)).await;
+    let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.join("c.db").display()))
+        .await
+        .expect("store");
+    let settings = Settings {
+        interval: Duration::from_secs(1),
+        max_jobs: 64,
+        settle_after_ms: 0,
+        epoch_seeds: false,
+    };
+    let (validators, _dispatched) = tokio::sync::mpsc::unbounded_channel();
+    let key = signer(ANVIL_ACCOUNTS[5].1);
+    let mut settler =
+        Settler::new(&net.node.url(), &net.manifest, key, store.clone(), settings, validators)
+            .expect("connects");
+    let before = net.served_jobs(&store, "before", JOBS).await;
+    round(&net, &mut settler, "round: commit").await;
+    assert_eq!(store.batches(BatchState::Committed).await.expect("store").len(), 1);
+    let height = net.client(DEV_KEY).get_block_number().await.expect("block number");
+    let queued = net.served_jobs(&store, "queued", JOBS).await;
+
+    let Net { node, manifest, market, model, miners } = net;
+    let port = node.addr().port();
+    node.stop().await.expect("the node stops and saves its state");
+    let down = settler.round().await;
+    assert!(down.is_err(), "a round without its node fails: {down:?}");
+    let config = assay_test_node::Config::test().with_port(port).with_state_file(&state);
+    let node = assay_test_node::spawn(config).await.expect("the node restarts from its state");
+    let net = Net { node, manifest, market, model, miners };
+    // Back to the height the batch was committed at, so that it can be sealed.
+    let p = net.client(DEV_KEY);
+    let _: serde_json::Value =
+        p.raw_request("anvil_mine".into(), (height + 1,)).await.expect("anvil_mine");
+
+    round(&net, &mut settler, "round: commit the new jobs, seal the old batch").await;
+    round(&net, &mut settler, "round: seal, open the challenged records").await;
+    net.advance(WINDOW + 1).await;
+    round(&net, &mut settler, "round: claim the others").await;
+    for (label, ids) in [("committed", &before), ("queued", &queued)] {
+        let (opened, claimed, _) = settled_by_the_draw(&net, &store, ids, B256::ZERO).await;
+        println!("jobs {label} before the restart: {opened} records opened, {claimed} claimed");
+        assert_eq!(opened + claimed, JOBS);
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
