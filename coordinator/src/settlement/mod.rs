@@ -183,7 +183,8 @@ impl Settler {
         }
         let mut fees = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            fees.push((job.id.clone(), self.market.price(job.model_id).await?));
+            let price = self.market.price(job.model_id).await?;
+            fees.push((job.id.clone(), price.saturating_mul(U256::from(units_of_work(job)))));
         }
         let records: Vec<JobRecord> = jobs
             .iter()
@@ -359,6 +360,13 @@ impl Settler {
         }
         Ok(())
     }
+}
+
+/// The units of work a job is paid for: the tokens its output hash covers (the input tokens of
+/// an embedding, the generated tokens of a generation), at least one. Validators re-executing
+/// the job agree on them, so a miner cannot inflate them.
+fn units_of_work(job: &JobRow) -> usize {
+    job.output.as_ref().map_or(1, |output| output.tokens.len().max(1))
 }
 
 /// A job's batch record.

@@ -190,13 +190,19 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
 
     let provider = chain(&net);
     let market = net.manifest.contract("JobMarket").expect("JobMarket deployed");
+    let minilm = net.manifest.models.iter().find(|m| m.name == "minilm").expect("minilm");
+    let minilm_price = minilm.price;
+    assert!(minilm_price > U256::ZERO, "the registry prices minilm");
     let mut earned: BTreeMap<Address, U256> = BTreeMap::new();
     let mut challenged_on_chain = BTreeSet::new();
     let mut batches = BTreeSet::new();
     for id in &ids {
         let job = settled_on_chain(&api, id, &["claimed", "accepted"]).await;
         let fee: U256 = job["fee"].as_str().expect("fee").parse().expect("decimal fee");
-        assert!(fee > U256::ZERO, "the registry prices minilm: {job}");
+        // The model's registry price per unit of work, times the tokens the output hash covers.
+        let tokens = job["output"]["tokens"].as_array().expect("output tokens").len();
+        assert!(tokens > 1, "{job}");
+        assert_eq!(fee, minilm_price * U256::from(tokens), "{job}");
         let asserter = address(&job["asserter"]);
         match job["settlement"].as_str() {
             Some("claimed") => *earned.entry(asserter).or_default() += fee,
