@@ -72,6 +72,9 @@ pub struct Args {
     /// Seconds between worker heartbeats; 3 missed drop the worker [default: 5].
     #[arg(long, env = "ASSAY_COORDINATOR_HEARTBEAT_SECS", help_heading = "Workers")]
     pub heartbeat_secs: Option<u64>,
+    /// Seconds between re-reads of each worker's on-chain selection weight [default: 30].
+    #[arg(long, env = "ASSAY_COORDINATOR_WEIGHTS_REFRESH_SECS", help_heading = "Workers")]
+    pub weights_refresh_secs: Option<u64>,
     /// Milliseconds an asserter has before its job is reassigned [default: 120000].
     #[arg(long, env = "ASSAY_COORDINATOR_ASSERT_TIMEOUT_MS", help_heading = "Workers")]
     pub assert_timeout_ms: Option<u64>,
@@ -145,6 +148,7 @@ impl Args {
             validators,
             canary_rate,
             heartbeat_secs,
+            weights_refresh_secs,
             assert_timeout_ms,
             validation_timeout_ms,
             max_attempts,

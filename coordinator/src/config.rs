@@ -30,6 +30,9 @@ pub struct Config {
     pub canary_rate: f64,
     /// Seconds between worker heartbeats; a worker silent for 3 intervals is dropped.
     pub heartbeat_secs: u64,
+    /// Seconds between re-reads of a connected worker's selection weight on chain (stake ×
+    /// reputation; zero once it is frozen or under-staked, and then it gets no work).
+    pub weights_refresh_secs: u64,
     /// Milliseconds an asserter has to return a result before the job is reassigned.
     pub assert_timeout_ms: u64,
     /// Milliseconds validators have to commit, and then again to reveal.
@@ -79,6 +82,7 @@ impl Default for Config {
             validators: 2,
             canary_rate: 0.02,
             heartbeat_secs: 5,
+            weights_refresh_secs: 30,
             assert_timeout_ms: 120_000,
             validation_timeout_ms: 120_000,
             request_timeout_ms: 300_000,
@@ -188,6 +192,10 @@ impl Config {
 
     pub(crate) fn heartbeat(&self) -> Duration {
         Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+
+    pub(crate) fn weights_refresh(&self) -> Duration {
+        Duration::from_secs(self.weights_refresh_secs.max(1))
     }
 
     /// Checks ranges and that chain settings come together.

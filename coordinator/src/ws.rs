@@ -153,9 +153,27 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             }
         }
     };
+    // Stake and reputation change on chain (rewards, slashes, freezes): keep the weight current.
+    let refresher = async {
+        let mut every = tokio::time::interval(state.config.weights_refresh());
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match state.chain.weights(vec![hello.worker]).await {
+                Ok(w) => {
+                    let weight = w.first().copied().unwrap_or_default();
+                    if events.send(Event::Weight { conn, weight }).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => warn!(worker = %hello.worker, error = %e, "cannot re-read weight"),
+            }
+        }
+    };
     tokio::select! {
         () = writer => {}
         () = reader => {}
+        () = refresher => {}
     }
     state.events.send(Event::Left { conn }).ok();
 }

@@ -105,6 +105,13 @@ pub enum Event {
         /// The drawn validators.
         validators: Vec<Address>,
     },
+    /// A connected worker's selection weight read again from the chain.
+    Weight {
+        /// Connection id.
+        conn: u64,
+        /// Stake × reputation; zero when it may no longer serve.
+        weight: U256,
+    },
     /// Time passed: check deadlines and heartbeats.
     Tick,
 }
@@ -253,6 +260,14 @@ impl Scheduler {
             Event::ChainValidation { job, chain_job_id, validators } => {
                 self.chain_validation(&job, chain_job_id, &validators);
             }
+            Event::Weight { conn, weight } => {
+                if let Some(w) = self.workers.get_mut(&conn)
+                    && w.weight != weight
+                {
+                    info!(worker = %w.address, conn, old = %w.weight, new = %weight, "weight changed");
+                    w.weight = weight;
+                }
+            }
         }
         self.pump();
         Metrics::set(&self.shared.metrics.queued, self.queue.len());
@@ -344,15 +359,16 @@ impl Scheduler {
         )
     }
 
-    /// Workers serving `model`, not in `exclude`, with a free slot when `need_slot`; ordered by
-    /// connection id so draws are reproducible.
+    /// Workers serving `model` with a selection weight, not in `exclude`, with a free slot when
+    /// `need_slot`; ordered by connection id so draws are reproducible. A worker whose weight
+    /// fell to zero (frozen, under-staked, no reputation left) gets no work, as on chain.
     fn candidates(&self, model: B256, exclude: &[Address], need_slot: bool) -> Vec<(u64, U256)> {
         let mut c: Vec<(u64, U256)> = self
             .workers
             .iter()
             .filter(|(_, w)| w.models.contains(&model) && !exclude.contains(&w.address))
-            .filter(|(_, w)| !need_slot || w.active < w.slots)
-            .map(|(conn, w)| (*conn, if w.weight.is_zero() { U256::from(1) } else { w.weight }))
+            .filter(|(_, w)| !w.weight.is_zero() && (!need_slot || w.active < w.slots))
+            .map(|(conn, w)| (*conn, w.weight))
             .collect();
         c.sort_by_key(|(conn, _)| *conn);
         c

@@ -1,6 +1,9 @@
 //! The worker channel: handshake, heartbeats, reassignment.
 
-use std::sync::Arc;
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 use alloy_primitives::{Address, U256};
 use alloy_signer::SignerSync;
@@ -246,4 +249,59 @@ async fn a_stalled_asserter_times_out_and_a_forged_receipt_is_refused() {
     let (status, body) = post(&coord, "/v1/chat/completions", chat_body("now")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["assay"]["worker"], serde_json::json!(honest.address));
+}
+
+/// A chain where every worker is staked and the test sets the weights (1 until set).
+#[derive(Default)]
+struct SetWeights {
+    weights: Mutex<BTreeMap<Address, U256>>,
+}
+
+impl Chain for SetWeights {
+    fn chain_id(&self) -> u64 {
+        412_346
+    }
+    fn is_eligible(&self, _worker: Address) -> ChainFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    fn weights(&self, workers: Vec<Address>) -> ChainFuture<'_, Vec<U256>> {
+        let set = self.weights.lock().unwrap();
+        let w = workers.iter().map(|a| set.get(a).copied().unwrap_or(U256::from(1))).collect();
+        Box::pin(async move { Ok(w) })
+    }
+}
+
+#[tokio::test]
+async fn a_worker_whose_weight_falls_to_zero_on_chain_gets_no_more_work() {
+    let (mut config, dir) = config();
+    config = config.with_sampling(0.0, 2);
+    config.weights_refresh_secs = 1;
+    let chain = Arc::new(SetWeights::default());
+    let handle = assay_coordinator::spawn_with_chain(config, chain.clone(), None).await.unwrap();
+    let coord = Coord::new(handle, dir);
+    let (frozen, other) =
+        (worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await);
+    wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
+
+    // Frozen on chain: its weight reads zero at the next refresh.
+    chain.weights.lock().unwrap().insert(frozen.address, U256::ZERO);
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let before = frozen.asserted.load(std::sync::atomic::Ordering::SeqCst);
+    for i in 0..8 {
+        let (status, body) =
+            post(&coord, "/v1/chat/completions", chat_body(&format!("job {i}"))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["assay"]["worker"], serde_json::json!(other.address));
+    }
+    assert_eq!(frozen.asserted.load(std::sync::atomic::Ordering::SeqCst), before);
+
+    // Unfrozen: it is drawn again.
+    chain.weights.lock().unwrap().insert(frozen.address, U256::from(1_000_000u64));
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    for i in 0..4 {
+        let (status, body) =
+            post(&coord, "/v1/chat/completions", chat_body(&format!("back {i}"))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert!(frozen.asserted.load(std::sync::atomic::Ordering::SeqCst) > before, "weight 10^6 : 1");
 }
