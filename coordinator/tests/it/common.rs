@@ -284,6 +284,20 @@ pub(crate) async fn worker_with(
     w
 }
 
+/// The flags `/v1/flags` lists.
+pub(crate) async fn flags(coord: &Coord) -> Vec<Value> {
+    let (status, body) = get(coord, "/v1/flags", Some(KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+/// The flags once there is one: a flag is stored a moment after the event that raised it (and
+/// after the metric it counts).
+pub(crate) async fn raised_flags(coord: &Coord) -> Vec<Value> {
+    wait_for(|| async { !flags(coord).await.is_empty() }).await;
+    flags(coord).await
+}
+
 /// Polls `check` for up to 15 s.
 pub(crate) async fn wait_for<F, Fut>(mut check: F)
 where

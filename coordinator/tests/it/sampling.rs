@@ -10,12 +10,6 @@ async fn chat(coord: &Coord, prompt: &str) -> Value {
     body
 }
 
-async fn flags(coord: &Coord) -> Vec<Value> {
-    let (status, body) = get(coord, "/v1/flags", Some(KEY)).await;
-    assert_eq!(status, 200, "{body}");
-    body["data"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn honest_validators_match() {
     let coord = start(|c| c.with_sampling(1.0, 2)).await;
@@ -109,7 +103,7 @@ async fn canaries_catch_a_lazy_validator() {
     }
     assert!(matched > 0, "some challenge drew an honest validator");
     wait_for(canary_failed).await;
-    let flags = flags(&coord).await;
+    let flags = raised_flags(&coord).await;
     assert!(flags.iter().any(|f| f["reason"].as_str().unwrap().contains("canary")), "{flags:?}");
     assert!(flags.iter().all(|f| f["worker"] == json!(lazy.address)), "{flags:?}");
 }

@@ -230,9 +230,7 @@ async fn a_stalled_asserter_times_out_and_a_forged_receipt_is_refused() {
     assert_envelope(&body, "job_failed");
     assert!(!stall.seen.lock().unwrap().is_empty());
     assert!(!forger.seen.lock().unwrap().is_empty());
-    let (_, flags) = get(&coord, "/v1/flags", Some(KEY)).await;
-    let flags = flags["data"].as_array().unwrap();
-    assert!(!flags.is_empty());
+    let flags = raised_flags(&coord).await;
     assert!(
         flags.iter().all(|f| f["worker"] == serde_json::json!(forger.address)
             && f["reason"].as_str().unwrap().contains("signature")),
