@@ -312,17 +312,8 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     let (coordinator, rival) = (ANVIL_ACCOUNTS[5], ANVIL_ACCOUNTS[6]);
     let seeds = SeedKey::new(&signer(coordinator.1), net.manifest.chain_id, net.market);
 
-    let dir = std::env::temp_dir().join(format!("assay-devnet-seeds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.join("c.db").display()))
-        .await
-        .expect("store");
-    let settings = Settings {
-        interval: Duration::from_secs(1),
-        max_jobs: 64,
-        settle_after_ms: 0,
-        epoch_seeds: true,
-    };
+    let (dir, store) = fresh_store("seeds").await;
+    let settings = settings(true);
     let (validators, mut dispatched) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared::default());
     let mut settler = Settler::new(
@@ -467,20 +458,10 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
 /// batched and settled too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settlement_survives_a_restart_of_the_node() {
-    let dir = std::env::temp_dir().join(format!("assay-devnet-restart-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).expect("dir");
+    let (dir, store) = fresh_store("restart").await;
     let state = dir.join("chain.json");
     let net = Net::start_with(assay_test_node::Config::test().with_state_file(&state)).await;
-    let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.join("c.db").display()))
-        .await
-        .expect("store");
-    let settings = Settings {
-        interval: Duration::from_secs(1),
-        max_jobs: 64,
-        settle_after_ms: 0,
-        epoch_seeds: false,
-    };
+    let settings = settings(false);
     let (validators, _dispatched) = tokio::sync::mpsc::unbounded_channel();
     let key = signer(ANVIL_ACCOUNTS[5].1);
     let mut settler =
@@ -515,4 +496,20 @@ async fn settlement_survives_a_restart_of_the_node() {
         assert_eq!(opened + claimed, JOBS);
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A fresh directory for one test and the coordinator's SQLite store in it.
+async fn fresh_store(name: &str) -> (PathBuf, Store) {
+    let dir = std::env::temp_dir().join(format!("assay-devnet-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.join("c.db").display()))
+        .await
+        .expect("store");
+    (dir, store)
+}
+
+/// Settlement rounds as these tests drive them (by hand), with or without epoch seeds.
+fn settings(epoch_seeds: bool) -> Settings {
+    Settings { interval: Duration::from_secs(1), max_jobs: 64, settle_after_ms: 0, epoch_seeds }
 }
