@@ -28,6 +28,8 @@ use assay_protocol::{
 };
 
 mod chain;
+mod funding;
+mod keys;
 pub mod params;
 pub mod specs;
 pub mod wasm;
@@ -35,6 +37,8 @@ pub mod wasm;
 pub use chain::{
     ARB_OWNER_PUBLIC, ARB_WASM, CONSTRUCTOR_SELECTOR, STYLUS_DEPLOYER, describe_revert,
 };
+pub use funding::{Funding, fund};
+pub use keys::{signer_from_file, signer_from_hex, signer_from_keystore};
 pub use params::Params;
 pub use specs::{ContractSpec, Role, SPECS};
 
@@ -379,43 +383,6 @@ pub struct Report {
     pub skipped: Vec<(String, String)>,
 }
 
-/// Reads a private key: `0x`-prefixed or bare hex.
-///
-/// # Errors
-/// [`Error::Key`].
-pub fn signer_from_hex(hex: &str) -> Result<PrivateKeySigner, Error> {
-    hex.trim().parse().map_err(|_| Error::Key("not a 32-byte hex private key".into()))
-}
-
-/// Reads a private key from a file holding its hex.
-///
-/// # Errors
-/// [`Error::Key`].
-pub fn signer_from_file(path: &Path) -> Result<PrivateKeySigner, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Key(format!("{}: {e}", path.display())))?;
-    signer_from_hex(&text)
-        .map_err(|_| Error::Key(format!("{}: not a hex private key", path.display())))
-}
-
-/// Decrypts a keystore (Web3 secret storage, as `cast wallet` and geth write).
-///
-/// # Errors
-/// [`Error::Key`] naming the file and why (a wrong password says so); neither the password nor
-/// the key appears in it.
-pub fn signer_from_keystore(path: &Path, password: &str) -> Result<PrivateKeySigner, Error> {
-    PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
-        let reason = e.to_string();
-        // eth-keystore's "Mac Mismatch": the password does not decrypt the key.
-        let reason = if reason.contains("Mac Mismatch") {
-            "wrong password (or a damaged keystore: its MAC does not match)".to_owned()
-        } else {
-            reason
-        };
-        Error::Key(format!("keystore {}: {reason}", path.display()))
-    })
-}
-
 /// Deploys (what is missing), configures and returns the manifest.
 ///
 /// # Errors
@@ -670,7 +637,7 @@ fn required(live: &BTreeMap<String, Address>, name: &str) -> Result<Address, Err
 }
 
 /// Checks that the deployer owns `contract` before configuring it.
-async fn ensure_owner(chain: &Chain, name: &str, address: Address) -> Result<(), Error> {
+pub(crate) async fn ensure_owner(chain: &Chain, name: &str, address: Address) -> Result<(), Error> {
     let owner = chain.call(address, IOwnable::ownerCall {}).await?;
     if owner != chain.from {
         return Err(Error::NotOwner {
@@ -842,63 +809,6 @@ async fn register_model(
             .await?;
     }
     Ok(())
-}
-
-/// What [`fund`] tops each account up to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Funding {
-    /// Accounts to fund.
-    pub accounts: Vec<Address>,
-    /// ETH balance each should have at least, wei.
-    pub eth: U256,
-    /// ASSAY balance each should have at least, wei (minted by the deployer, the token's owner).
-    pub assay: U256,
-}
-
-/// Tops accounts up to the given ETH and ASSAY balances (sending or minting only the
-/// difference), for a local network whose miners must stake. Returns the transactions sent.
-///
-/// # Errors
-/// [`Error::WrongChain`] when the manifest is for another chain, [`Error::NotOwner`] when the
-/// deployer cannot mint, RPC errors.
-pub async fn fund(
-    rpc_url: &str,
-    signer: PrivateKeySigner,
-    manifest: &Manifest,
-    funding: &Funding,
-    quiet: bool,
-) -> Result<Vec<TxRecord>, Error> {
-    use alloy_network::TransactionBuilder;
-    let mut chain = Chain::connect(rpc_url, signer, quiet).await?;
-    if manifest.chain_id != chain.chain_id {
-        return Err(Error::WrongChain {
-            expected_from: "the manifest".into(),
-            expected: manifest.chain_id,
-            actual: chain.chain_id,
-        });
-    }
-    let token = manifest.contract(TOKEN)?;
-    for &account in &funding.accounts {
-        let eth = chain.balance(account).await?;
-        if eth < funding.eth {
-            let tx = alloy_rpc_types_eth::TransactionRequest::default()
-                .with_to(account)
-                .with_value(funding.eth - eth);
-            chain.send_tx(&format!("send {} wei to {account}", funding.eth - eth), tx).await?;
-        }
-        let assay = chain.call(token, IAssayToken::balanceOfCall { account }).await?;
-        if assay < funding.assay {
-            ensure_owner(&chain, TOKEN, token).await?;
-            let call = IAssayToken::mintCall { to: account, value: funding.assay - assay };
-            let step = format!("mint {} ASSAY wei to {account}", funding.assay - assay);
-            chain.send(&step, token, call, U256::ZERO).await?;
-        }
-        chain.say(format!(
-            "{account}: at least {} wei ETH and {} ASSAY wei",
-            funding.eth, funding.assay
-        ));
-    }
-    Ok(chain.txs)
 }
 
 #[cfg(test)]
