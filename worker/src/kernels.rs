@@ -12,7 +12,7 @@ use assay_engine::x86::{Isa, Level};
 use assay_engine::{
     gemm::{Kernels, MAX_K},
     hash::{BatchHasher, Hash},
-    linear::{BLOCK, Linear},
+    linear::Linear,
 };
 use rayon::prelude::*;
 
@@ -157,24 +157,31 @@ impl Kernels for Parallel {
                     .map(move |b| (l, b * COLS_PER_TASK..((b + 1) * COLS_PER_TASK).min(lin.n)))
             })
             .collect();
+        #[cfg(target_arch = "x86_64")]
+        let packed = isa().pack(x_q, x_max, rows, layers.first().map_or(0, |l| l.k));
         let blocks: Vec<Vec<i32>> = tasks
             .par_iter()
             .map(|(l, cols)| {
                 let lin = layers[*l];
-                let mut acc = vec![0i128; rows * cols.len()];
-                gemm_blocked_cols(
-                    x_q,
-                    rows,
-                    lin.k,
-                    &lin.w,
-                    BLOCK,
-                    x_max,
-                    &lin.r,
-                    cols.clone(),
-                    &mut acc,
-                );
                 let mut y = vec![0i32; rows * cols.len()];
-                lin.requantize(&acc, cols.clone(), &mut y);
+                #[cfg(target_arch = "x86_64")]
+                isa().linear_cols(lin, x_q, x_max, rows, &packed, cols.clone(), &mut y);
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let mut acc = vec![0i128; rows * cols.len()];
+                    gemm_blocked_cols(
+                        x_q,
+                        rows,
+                        lin.k,
+                        &lin.w,
+                        assay_engine::linear::BLOCK,
+                        x_max,
+                        &lin.r,
+                        cols.clone(),
+                        &mut acc,
+                    );
+                    lin.requantize(&acc, cols.clone(), &mut y);
+                }
                 y
             })
             .collect();

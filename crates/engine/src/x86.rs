@@ -29,11 +29,15 @@ use core::ops::Range;
 use crate::{
     gemm::{Kernels, MAX_K},
     hash::{Hash, keccak},
+    linear::Linear,
 };
 
 mod avx2;
 mod avx512;
 mod keccak;
+mod rows16;
+
+pub use rows16::Packed;
 
 /// An x86-64 instruction-set level with its own GEMM kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -143,6 +147,69 @@ impl Isa {
 }
 
 impl Isa {
+    /// Packs the full 16-row tiles of a quantised input (`x_q`, `x_max` as
+    /// [`crate::linear::quantize_blocks`] returns them, `rows` rows of `k`) for the row-lane
+    /// kernel of [`Self::linear_cols`] (at [`Level::Avx512Vnni`]; empty otherwise).
+    pub fn pack(self, x_q: &[i8], x_max: &[u32], rows: usize, k: usize) -> Packed {
+        if self.0 != Level::Avx512Vnni || rows < rows16::ROWS || k == 0 || !k.is_multiple_of(BLOCK)
+        {
+            return Packed::default();
+        }
+        Packed::new(x_q, x_max, rows, k)
+    }
+
+    /// Output columns `cols` of linear layer `lin` (rows of `cols.len()` values) for the
+    /// quantised input `x_q`, `x_max` of `rows` rows, `packed` by [`Self::pack`]: the bits of
+    /// [`Linear::forward`]. The packed tiles run the row-lane kernel, the other rows the tiled
+    /// block-scaled kernels.
+    ///
+    /// # Panics
+    /// When a slice is shorter than the shapes say.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_cols(
+        self,
+        lin: &Linear,
+        x_q: &[i8],
+        x_max: &[u32],
+        rows: usize,
+        packed: &Packed,
+        cols: Range<usize>,
+        out: &mut [i32],
+    ) {
+        let (k, width) = (lin.k, cols.len());
+        let nb = k / BLOCK;
+        let mut acc = alloc::vec![0i128; rows * width];
+        let mut done = 0;
+        if packed.tiles > 0 && packed.k == k && Scales::fits(nb, &lin.r, cols.clone()) {
+            assert!(lin.w.len() >= cols.end * k && lin.r.len() >= cols.end * nb);
+            done = packed.tiles * rows16::ROWS;
+            let tiles = &mut acc[..done * width];
+            // SAFETY: the level has AVX-512 VNNI (`pack` packs nothing otherwise); the shapes,
+            // the ratio bound and the limb count are checked.
+            unsafe {
+                if packed.limbs == 2 {
+                    rows16::blocked::<2>(packed, &lin.w, &lin.r, cols.clone(), tiles);
+                } else {
+                    rows16::blocked::<3>(packed, &lin.w, &lin.r, cols.clone(), tiles);
+                }
+            }
+        }
+        if done < rows {
+            self.gemm_blocked_cols(
+                &x_q[done * k..],
+                rows - done,
+                k,
+                &lin.w,
+                BLOCK,
+                &x_max[done * nb..],
+                &lin.r,
+                cols.clone(),
+                &mut acc[done * width..],
+            );
+        }
+        lin.requantize(&acc, cols, out);
+    }
+
     /// `out[i] = keccak(msgs[i])`: eight messages at a time with AVX-512 (at
     /// [`Level::Avx512Vnni`]), one by one otherwise. Similar lengths in each run of eight waste
     /// the least.
@@ -165,6 +232,19 @@ impl Isa {
 }
 
 impl Kernels for Isa {
+    fn linear(&self, layers: &[&Linear], x_q: &[i8], x_max: &[u32], rows: usize) -> Vec<Vec<i32>> {
+        let k = layers.first().map_or(0, |l| l.k);
+        let packed = self.pack(x_q, x_max, rows, k);
+        layers
+            .iter()
+            .map(|l| {
+                let mut y = alloc::vec![0i32; rows * l.n];
+                self.linear_cols(l, x_q, x_max, rows, &packed, 0..l.n, &mut y);
+                y
+            })
+            .collect()
+    }
+
     fn gemm_i8(&self, a: &[i8], m: usize, k: usize, w: &[i8], n: usize, out: &mut [i32]) {
         assert!(k <= MAX_K, "gemm K {k} exceeds {MAX_K}");
         self.gemm_i8_cols(a, m, k, w, 0..n, out);
@@ -202,10 +282,16 @@ struct Scales {
 }
 
 impl Scales {
-    /// `None` when `max|w_s| · blocks ≥ 2^32`, beyond which the per-limb i64 sums could wrap.
-    fn new(m: usize, nb: usize, a_s: &[u32], w_s: &[i32], cols: Range<usize>) -> Option<Self> {
+    /// Whether `max|w_s| · blocks < 2^32` over columns `cols`: beyond, the per-limb i64 sums
+    /// could wrap.
+    fn fits(nb: usize, w_s: &[i32], cols: Range<usize>) -> bool {
         let wmax = w_s[cols.start * nb..cols.end * nb].iter().map(|v| v.unsigned_abs()).max();
-        if u64::from(wmax.unwrap_or(0)) * nb as u64 >= 1 << 32 {
+        u64::from(wmax.unwrap_or(0)) * (nb as u64) < 1 << 32
+    }
+
+    /// `None` when the ratios do not [`Self::fits`].
+    fn new(m: usize, nb: usize, a_s: &[u32], w_s: &[i32], cols: Range<usize>) -> Option<Self> {
+        if !Self::fits(nb, w_s, cols.clone()) {
             return None;
         }
         let nb2 = nb.next_multiple_of(2);
@@ -358,6 +444,97 @@ mod tests {
             isa.gemm_blocked_cols(&a, m, k, &w, BLOCK, &a_s, &w_s, cols.clone(), &mut part);
             gemm_blocked_cols(&a, m, k, &w, BLOCK, &a_s, &w_s, cols, &mut reference);
             assert_eq!(part, reference, "{isa:?} columns");
+        }
+    }
+
+    /// A layer of `n` outputs over `k` inputs and an input of `rows` rows, quantised: weights
+    /// and codes from `pattern`, block maxima below 2^24 or not, ratios as `ratios`.
+    fn layer_case(
+        rows: usize,
+        k: usize,
+        n: usize,
+        pattern: u8,
+        wide_maxima: bool,
+        ratios: Ratios,
+        seed: u64,
+    ) -> (Linear, Vec<i8>, Vec<u32>) {
+        let nb = k / BLOCK;
+        let mut s = seed;
+        let w = fill(n * k, pattern, &mut s);
+        let x_q = fill(rows * k, pattern / 5, &mut s);
+        let mut next = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s
+        };
+        let x_max: Vec<u32> = (0..rows * nb)
+            .map(|i| match (wide_maxima, i % 3) {
+                (true, 0) => u32::MAX,
+                (true, _) => next() as u32,
+                (false, 0) => (1 << 24) - 1,
+                (false, _) => (next() % (1 << 24)) as u32,
+            })
+            .collect();
+        let bound = (((1u64 << 32) - 1) / nb as u64).min(i32::MAX as u64) as i32;
+        let r: Vec<i32> = (0..n * nb)
+            .map(|i| match ratios {
+                Ratios::Normal => (next() % (1 << 16)) as i32,
+                Ratios::AtBound => [bound, -bound][i % 2],
+                Ratios::Beyond if i % nb == 0 => i32::MIN,
+                Ratios::Beyond => next() as i32,
+            })
+            .collect();
+        let m = (0..n)
+            .map(|_| crate::fixed::Multiplier {
+                m0: ((1 << 30) + next() % (1 << 30)) as i32,
+                shift: (next() % 28) as i8 - 20,
+            })
+            .collect();
+        let b = (0..n).map(|_| next() as i32 >> 8).collect();
+        (Linear { w, m, r, b, n, k }, x_q, x_max)
+    }
+
+    #[test]
+    fn linear_layers_equal_the_reference() {
+        use crate::gemm::Scalar;
+        let mut seed = 11;
+        for rows in [1, 15, 16, 17, 31, 32, 33, 48] {
+            for (k, n) in [(32, 5), (64, 9), (96, 4), (384, 7)] {
+                for case in 0..4u8 {
+                    seed += 1;
+                    let ratios = [Ratios::Normal, Ratios::AtBound, Ratios::Normal, Ratios::Beyond]
+                        [usize::from(case)];
+                    let (l1, x_q, x_max) =
+                        layer_case(rows, k, n, case * 6, case == 2, ratios, seed);
+                    let (l2, ..) =
+                        layer_case(rows, k, n + 3, case, case == 1, Ratios::Normal, seed);
+                    let want = Scalar.linear(&[&l1, &l2], &x_q, &x_max, rows);
+                    for isa in supported() {
+                        let got = isa.linear(&[&l1, &l2], &x_q, &x_max, rows);
+                        assert_eq!(got, want, "{isa:?} rows {rows} k {k} n {n} case {case}");
+                        let packed = isa.pack(&x_q, &x_max, rows, k);
+                        let cols = 1..n;
+                        let mut part = vec![0i32; rows * cols.len()];
+                        isa.linear_cols(&l1, &x_q, &x_max, rows, &packed, cols.clone(), &mut part);
+                        for (i, row) in part.chunks_exact(cols.len()).enumerate() {
+                            assert_eq!(row, &want[0][i * n + 1..(i + 1) * n], "{isa:?} columns");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn linear_layers_of_random_shapes_equal_the_reference(
+            rows in 1usize..50, nb in 1usize..14, n in 1usize..10, pattern in 0u8..25,
+            wide in any::<bool>(), seed in any::<u64>(),
+        ) {
+            let (l, x_q, x_max) = layer_case(rows, nb * BLOCK, n, pattern, wide, Ratios::Normal, seed);
+            let want = crate::gemm::Scalar.linear(&[&l], &x_q, &x_max, rows);
+            for isa in supported() {
+                prop_assert_eq!(&isa.linear(&[&l], &x_q, &x_max, rows), &want);
+            }
         }
     }
 
