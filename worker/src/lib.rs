@@ -11,7 +11,8 @@
 //! - [`chain`]: the on-chain readiness check and `worker register`.
 //! - [`key`]: the miner's key (file, environment or keystore), never printed.
 //! - [`backoff`]: reconnection delays.
-//! - [`kernels`]: the engine's kernels parallelised over output channels with rayon.
+//! - [`kernels`]: the engine's kernels (the widest x86-64 level, detected at run time)
+//!   parallelised over output channels with rayon; trace leaves hashed on the pool.
 //! - `float_gemm` (features `candle`, `cuda`): exact int8 GEMMs through candle's f32 matmul in
 //!   K-chunks of at most 1024, the route for GPUs.
 //! - [`cli`]: the `worker` command line (`convert`, `infer`, `run`, `register`).

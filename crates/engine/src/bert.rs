@@ -208,11 +208,9 @@ impl Bert {
     ) -> Vec<i32> {
         let h = self.cfg.hidden;
         let dims = [t as u32, h as u32];
-        let q = l.q.forward(kern, &x, t);
+        let [q, k, v] = Linear::forward_all(kern, [&l.q, &l.k, &l.v], &x, t);
         trace.op(Op::Query, &dims, &q);
-        let k = l.k.forward(kern, &x, t);
         trace.op(Op::Key, &dims, &k);
-        let v = l.v.forward(kern, &x, t);
         trace.op(Op::Value, &dims, &v);
         let ctx = self.attention(&q, &k, &v, t, trace);
         let o = l.o.forward(kern, &ctx, t);

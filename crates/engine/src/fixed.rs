@@ -97,8 +97,24 @@ impl Multiplier {
     /// `round_half_away(acc · m0 · 2^(shift − 31 − extra))`, saturated. `|acc · m0|` must fit an
     /// i128 (it saturates otherwise).
     pub fn apply_wide(self, acc: i128, extra: u32) -> i32 {
-        let prod = acc.saturating_mul(i128::from(self.m0));
         let right = 31 + extra as i32 - i32::from(self.shift);
+        if let Ok(a) = i64::try_from(acc)
+            && (1..127).contains(&right)
+        {
+            // The common case, without the general path's branches: |a · m0| < 2^94 is exact,
+            // and for x < 0, −((−x + half) >> s) = (x + half − 1) >> s (both are
+            // ⌈(x − half) / 2^s⌉).
+            let x = i128::from(a) * i128::from(self.m0);
+            let v = (x + (1i128 << (right - 1)) - i128::from(x < 0)) >> right;
+            return v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+        }
+        // |m0| ≤ 2^31: below 2^96 the product cannot overflow, so it equals the saturating one
+        // (which costs a checked 128-bit multiply).
+        let prod = if acc.unsigned_abs() < 1 << 96 {
+            acc * i128::from(self.m0)
+        } else {
+            acc.saturating_mul(i128::from(self.m0))
+        };
         let v = if right >= 0 {
             round_shift_i128(prod, right as u32)
         } else {
@@ -136,8 +152,23 @@ pub fn div_round_i128(n: i128, d: i128) -> i128 {
 pub fn quantize_max(x: &[i32], out: &mut [i8]) -> u32 {
     debug_assert_eq!(x.len(), out.len());
     let max = x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+    if max == 0 {
+        out.fill(0);
+        return 0;
+    }
+    // div_round(v · 127, max) without a division per element: the quotient of
+    // n = |v| · 127 + max / 2 < 2^39 by d = max is at most 127, and
+    // n · floor((2^64 − 1) / d) / 2^64 undershoots it by less than 1, so one correction step
+    // makes it exact.
+    let d = u64::from(max);
+    let recip = u64::MAX / d;
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = if max == 0 { 0 } else { div_round(i64::from(v) * 127, i64::from(max)) as i8 };
+        let n = u64::from(v.unsigned_abs()) * 127 + d / 2;
+        let mut q = ((u128::from(n) * u128::from(recip)) >> 64) as u64;
+        if n - q * d >= d {
+            q += 1;
+        }
+        *o = if v < 0 { -(q as i8) } else { q as i8 };
     }
     max
 }
@@ -220,6 +251,47 @@ mod tests {
             let want = if 2 * r.abs() >= d { q + r.signum() } else { q };
             let want = want.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
             prop_assert_eq!(m.apply(x, e), want);
+        }
+
+        #[test]
+        fn quantize_max_equals_the_division_definition(
+            x in proptest::collection::vec(
+                prop_oneof![any::<i32>(), Just(i32::MIN), Just(i32::MAX), -3i32..3],
+                1..64,
+            ),
+        ) {
+            let mut q = vec![0i8; x.len()];
+            let max = quantize_max(&x, &mut q);
+            prop_assert_eq!(max, x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0));
+            for (&v, &qv) in x.iter().zip(&q) {
+                let want = if max == 0 { 0 } else { div_round(i64::from(v) * 127, i64::from(max)) };
+                prop_assert_eq!(i64::from(qv), want);
+            }
+        }
+
+        #[test]
+        fn apply_wide_equals_the_saturating_definition(
+            // Beyond 2^96 the definition's saturated product can overflow its own rounding.
+            acc in prop_oneof![
+                -(1i128 << 96)..(1i128 << 96),
+                any::<i64>().prop_map(i128::from),
+                (any::<i64>(), 0u32..32).prop_map(|(v, s)| i128::from(v) << s),
+            ],
+            m0 in prop_oneof![(1i32 << 30)..i32::MAX, Just(0), Just(i32::MIN), any::<i32>()],
+            shift in any::<i8>(), extra in 0u32..40,
+        ) {
+            let m = Multiplier { m0, shift };
+            let prod = acc.saturating_mul(i128::from(m0));
+            let right = 31 + extra as i32 - i32::from(shift);
+            let v = if right >= 0 {
+                round_shift_i128(prod, right as u32)
+            } else {
+                let left = (-right).min(64) as u32;
+                let sat = if prod < 0 { i128::MIN } else { i128::MAX };
+                prod.checked_shl(left).filter(|x| (x >> left) == prod).unwrap_or(sat)
+            };
+            let want = v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+            prop_assert_eq!(m.apply_wide(acc, extra), want);
         }
 
         #[test]

@@ -5,6 +5,13 @@
 //! product of activation row `i` and weight row `j`. Every output element is one exact integer
 //! dot product, so any partition of the output over threads gives the same bits.
 
+use alloc::{vec, vec::Vec};
+
+use crate::{
+    hash::BatchHasher,
+    linear::{BLOCK, Linear},
+};
+
 /// Largest `k` for which an i8·i8 dot product cannot overflow i32 (`k · 128 · 128 < 2^31`).
 pub const MAX_K: usize = 131_071;
 
@@ -178,6 +185,31 @@ pub trait Kernels {
         out: &mut [i128],
     ) {
         gemm_blocked_cols(a, m, k, w, block, a_s, w_s, 0..n, out);
+    }
+
+    /// Linear layers reading the same input, quantised by [`crate::linear::quantize_blocks`]
+    /// (`x_q`, `x_max`, `rows` rows): `out[l]` is `layers[l]`'s output `y = x · wᵀ + b` (see
+    /// [`crate::linear`]).
+    /// The default runs [`Self::gemm_blocked`] and [`Linear::requantize`] layer by layer; a
+    /// native caller may split all the layers' output channels over threads at once.
+    fn linear(&self, layers: &[&Linear], x_q: &[i8], x_max: &[u32], rows: usize) -> Vec<Vec<i32>> {
+        layers
+            .iter()
+            .map(|l| {
+                let mut acc = vec![0i128; rows * l.n];
+                self.gemm_blocked(x_q, rows, l.k, &l.w, l.n, BLOCK, x_max, &l.r, &mut acc);
+                let mut y = vec![0i32; rows * l.n];
+                l.requantize(&acc, 0..l.n, &mut y);
+                y
+            })
+            .collect()
+    }
+
+    /// How a run's trace hashes op outputs: `None` (the default) hashes each one as it is
+    /// recorded; a native caller may return a [`BatchHasher`] that hashes a step's leaves on
+    /// several threads (see [`crate::trace::Trace::with_batch_hasher`]). The leaves are the same.
+    fn batch_hasher(&self) -> Option<BatchHasher> {
+        None
     }
 }
 

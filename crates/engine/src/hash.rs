@@ -27,6 +27,8 @@ pub trait Element: Copy {
     const DTYPE: u8;
     /// Appends the little-endian bytes of `xs` to the hasher.
     fn update(k: &mut Keccak, xs: &[Self]);
+    /// Appends the little-endian bytes of `xs` to `out`.
+    fn extend_le(out: &mut Vec<u8>, xs: &[Self]);
 }
 
 macro_rules! element {
@@ -41,6 +43,14 @@ macro_rules! element {
                         b.copy_from_slice(&x.to_le_bytes());
                     }
                     k.update(&buf[..chunk.len() * W]);
+                }
+            }
+            fn extend_le(out: &mut Vec<u8>, xs: &[Self]) {
+                const W: usize = core::mem::size_of::<$t>();
+                let start = out.len();
+                out.resize(start + xs.len() * W, 0);
+                for (b, x) in out[start..].chunks_exact_mut(W).zip(xs) {
+                    b.copy_from_slice(&x.to_le_bytes());
                 }
             }
         }
@@ -68,6 +78,31 @@ pub fn tensor_leaf<T: Element>(op: u32, dims: &[u32], data: &[T]) -> Hash {
     let mut out = [0u8; 32];
     k.finalize(&mut out);
     out
+}
+
+/// The bytes [`tensor_leaf`] hashes: `keccak(leaf_preimage(..)) == tensor_leaf(..)`.
+pub fn leaf_preimage<T: Element>(op: u32, dims: &[u32], data: &[T]) -> Vec<u8> {
+    debug_assert_eq!(dims.iter().map(|&d| d as usize).product::<usize>(), data.len());
+    let mut out = Vec::with_capacity(7 + 4 * dims.len() + core::mem::size_of_val(data));
+    out.push(0);
+    out.extend_from_slice(&op.to_le_bytes());
+    out.extend_from_slice(&[T::DTYPE, dims.len() as u8]);
+    for d in dims {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    T::extend_le(&mut out, data);
+    out
+}
+
+/// Hashes a batch of byte strings: `out[i] = keccak(pre[i])`. A native caller may spread a batch
+/// over threads (see [`crate::gemm::Kernels::batch_hasher`]).
+pub type BatchHasher = fn(pre: &[Vec<u8>], out: &mut [Hash]);
+
+/// The serial [`BatchHasher`].
+pub fn keccak_batch(pre: &[Vec<u8>], out: &mut [Hash]) {
+    for (o, p) in out.iter_mut().zip(pre) {
+        *o = keccak(p);
+    }
 }
 
 /// Hash of two child nodes.
@@ -142,6 +177,15 @@ mod tests {
             bad[n - 1][0] ^= 1;
             assert_ne!(merkle_root(&bad), root);
         }
+    }
+
+    #[test]
+    fn preimage_hashes_to_the_leaf() {
+        let big: Vec<i32> = (0..1000).map(|i| i * -7919).collect();
+        assert_eq!(keccak(&leaf_preimage(4, &[10, 100], &big)), tensor_leaf(4, &[10, 100], &big));
+        let small: Vec<u16> = (0..3).collect();
+        assert_eq!(keccak(&leaf_preimage(9, &[3], &small)), tensor_leaf(9, &[3], &small));
+        assert_eq!(keccak(&leaf_preimage::<i8>(1, &[0], &[])), tensor_leaf::<i8>(1, &[0], &[]));
     }
 
     #[test]

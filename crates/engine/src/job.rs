@@ -184,7 +184,7 @@ impl Model {
         kern: &K,
         input: &JobInput,
     ) -> Result<(JobOutput, Trace)> {
-        let mut trace = Trace::new();
+        let mut trace = Trace::with_batch_hasher(kern.batch_hasher());
         let (tokens, embedding) = match (self, &input.task) {
             (Self::Bert(m), Task::Embed) => {
                 let tokens = m.tokenize(&input.prompt);

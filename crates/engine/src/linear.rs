@@ -71,19 +71,37 @@ impl Linear {
 
     /// `y = x · wᵀ + b` for `rows` rows of Q12 input (see the module docs).
     pub fn forward<K: Kernels + ?Sized>(&self, kern: &K, x: &[i32], rows: usize) -> Vec<i32> {
-        let (n, k) = (self.n, self.k);
-        debug_assert_eq!(x.len(), rows * k);
+        let [y] = Self::forward_all(kern, [self], x, rows);
+        y
+    }
+
+    /// [`Self::forward`] of several layers reading the same input: it is quantised once and the
+    /// kernels get all the layers in one call ([`Kernels::linear`]).
+    pub fn forward_all<K: Kernels + ?Sized, const N: usize>(
+        kern: &K,
+        layers: [&Self; N],
+        x: &[i32],
+        rows: usize,
+    ) -> [Vec<i32>; N] {
+        let k = layers.first().map_or(0, |l| l.k);
+        debug_assert!(x.len() == rows * k && layers.iter().all(|l| l.k == k));
         let (q, maxes) = quantize_blocks(x, k);
-        let mut acc = vec![0i128; rows * n];
-        kern.gemm_blocked(&q, rows, k, &self.w, n, BLOCK, &maxes, &self.r, &mut acc);
-        acc.chunks_exact(n)
-            .flat_map(|row| {
-                row.iter()
-                    .zip(&self.m)
-                    .zip(&self.b)
-                    .map(|((&a, m), &b)| m.apply_wide(a, RATIO_BITS).saturating_add(b))
-            })
-            .collect()
+        let out = kern.linear(&layers, &q, &maxes, rows);
+        out.try_into().unwrap_or_else(|_| panic!("one output per layer"))
+    }
+
+    /// Requantises output columns `cols` of the exact block-scaled accumulators `acc` (rows of
+    /// `cols.len()`): `out[i, c] = m_j · acc[i, c] / 2^16 + b_j` with `j = cols.start + c`, one
+    /// rounding ([`Multiplier::apply_wide`]), saturated.
+    pub fn requantize(&self, acc: &[i128], cols: core::ops::Range<usize>, out: &mut [i32]) {
+        let width = cols.len();
+        debug_assert_eq!(acc.len(), out.len());
+        let (m, b) = (&self.m[cols.clone()], &self.b[cols]);
+        for (orow, arow) in out.chunks_exact_mut(width).zip(acc.chunks_exact(width)) {
+            for (((o, &a), m), &b) in orow.iter_mut().zip(arow).zip(m).zip(b) {
+                *o = m.apply_wide(a, RATIO_BITS).saturating_add(b);
+            }
+        }
     }
 }
 

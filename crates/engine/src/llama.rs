@@ -218,7 +218,7 @@ impl Llama {
             return Err(Error::Input("sequence too long or ids outside the vocabulary".into()));
         }
         let mut caches = vec![Cache::default(); self.cfg.layers];
-        let mut trace = Trace::new();
+        let mut trace = Trace::with_batch_hasher(kern.batch_hasher());
         Ok(tokens
             .iter()
             .map(|&t| {
@@ -301,9 +301,7 @@ impl Llama {
         let kvd = hd * nkv;
         let pos0 = cache.v.len() / kvd;
         let n = self.norm_rows(&x, &l.attn_norm, trace);
-        let mut q = l.q.forward(kern, &n, t);
-        let mut k = l.k.forward(kern, &n, t);
-        let v = l.v.forward(kern, &n, t);
+        let [mut q, mut k, v] = Linear::forward_all(kern, [&l.q, &l.k, &l.v], &n, t);
         self.rope(&mut q, h, pos0);
         self.rope(&mut k, kvd, pos0);
         trace.op(Op::Query, &[t as u32, h as u32], &q);
@@ -354,9 +352,8 @@ impl Llama {
         let r: Vec<i32> = x.iter().zip(&o).map(|(a, b)| a.saturating_add(*b)).collect();
         trace.op(Op::Residual, &[t as u32, h as u32], &r);
         let n = self.norm_rows(&r, &l.ffn_norm, trace);
-        let g = l.gate.forward(kern, &n, t);
+        let [g, u] = Linear::forward_all(kern, [&l.gate, &l.up], &n, t);
         trace.op(Op::FfnGate, &[t as u32, l.gate.n as u32], &g);
-        let u = l.up.forward(kern, &n, t);
         trace.op(Op::FfnUp, &[t as u32, l.up.n as u32], &u);
         let a: Vec<i32> = g
             .iter()

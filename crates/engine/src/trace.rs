@@ -6,7 +6,7 @@
 
 use alloc::vec::Vec;
 
-use crate::hash::{Element, Hash, keccak, merkle_root, tensor_leaf};
+use crate::hash::{BatchHasher, Element, Hash, keccak, leaf_preimage, merkle_root, tensor_leaf};
 
 /// Identifies the kind of an op in a trace leaf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +60,18 @@ pub struct Trace {
     steps: Vec<Vec<Vec<Hash>>>,
     layer: Vec<Hash>,
     step: Vec<Vec<Hash>>,
+    /// With a batch hasher, op outputs are encoded into `pending`, with the place of their leaf
+    /// (layer within the step, op) in `pending_at`, and hashed together when the step closes (or
+    /// a layer closes with [`FLUSH_BYTES`] pending).
+    batch: Option<BatchHasher>,
+    pending: Vec<Vec<u8>>,
+    pending_at: Vec<(usize, usize)>,
+    pending_bytes: usize,
 }
+
+/// Pending preimage bytes beyond which a batch-hashing trace hashes at the end of a layer rather
+/// than of the step (bounds its memory).
+const FLUSH_BYTES: usize = 16 << 20;
 
 impl Trace {
     /// An empty trace.
@@ -68,15 +79,32 @@ impl Trace {
         Self::default()
     }
 
+    /// An empty trace that hashes a step's leaves in one call to `batch` (when given) as the
+    /// step closes, instead of each as it is recorded. The leaves are the same.
+    pub fn with_batch_hasher(batch: Option<BatchHasher>) -> Self {
+        Self { batch, ..Self::default() }
+    }
+
     /// Records the output of one op.
     pub fn op<T: Element>(&mut self, op: Op, dims: &[u32], data: &[T]) {
-        self.layer.push(tensor_leaf(op as u32, dims, data));
+        if self.batch.is_some() {
+            let pre = leaf_preimage(op as u32, dims, data);
+            self.pending_bytes += pre.len();
+            self.pending.push(pre);
+            self.pending_at.push((self.step.len(), self.layer.len()));
+            self.layer.push([0; 32]);
+        } else {
+            self.layer.push(tensor_leaf(op as u32, dims, data));
+        }
     }
 
     /// Closes the current layer (the embedding and the head count as layers too).
     pub fn end_layer(&mut self) {
         let layer = core::mem::take(&mut self.layer);
         self.step.push(layer);
+        if self.pending_bytes >= FLUSH_BYTES {
+            self.flush();
+        }
     }
 
     /// Closes the current step.
@@ -84,8 +112,25 @@ impl Trace {
         if !self.layer.is_empty() {
             self.end_layer();
         }
+        self.flush();
         let step = core::mem::take(&mut self.step);
         self.steps.push(step);
+    }
+
+    /// Hashes the pending leaves (all in closed layers of the current step).
+    fn flush(&mut self) {
+        let Some(batch) = self.batch else { return };
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut leaves = alloc::vec![[0u8; 32]; self.pending.len()];
+        batch(&self.pending, &mut leaves);
+        for (&(layer, op), leaf) in self.pending_at.iter().zip(leaves) {
+            self.step[layer][op] = leaf;
+        }
+        self.pending.clear();
+        self.pending_at.clear();
+        self.pending_bytes = 0;
     }
 
     /// Op leaves, grouped by step and layer.
@@ -153,6 +198,27 @@ mod tests {
             t.leaves().iter().map(|s| s.iter().map(Vec::len).collect()).collect();
         assert_eq!(shape, [vec![1, 2], vec![1]]);
         assert_eq!(t.leaves()[0][1][0], tensor_leaf(Op::Key as u32, &[1], &[2i32]));
+        let mut batched = Trace::with_batch_hasher(Some(crate::hash::keccak_batch));
+        batched.op(Op::Embed, &[1], &[1i32]);
+        batched.end_layer();
+        batched.op(Op::Key, &[1], &[2i32]);
+        batched.op(Op::Value, &[1], &[3i32]);
+        batched.end_step();
+        batched.op(Op::Logits, &[1], &[4i32]);
+        batched.end_step();
+        assert_eq!(batched.leaves(), t.leaves());
+        assert_eq!(batched.root(&[5; 32]), t.root(&[5; 32]));
+        // A layer past the flush threshold is hashed before the step closes.
+        let big: Vec<i32> = (0..FLUSH_BYTES as i32 / 4 + 1).collect();
+        let (mut a, mut b) =
+            (Trace::new(), Trace::with_batch_hasher(Some(crate::hash::keccak_batch)));
+        for t in [&mut a, &mut b] {
+            t.op(Op::FfnUp, &[big.len() as u32], &big);
+            t.end_layer();
+            t.op(Op::Key, &[1], &[2i32]);
+            t.end_step();
+        }
+        assert_eq!(a.leaves(), b.leaves());
         assert_ne!(run(2, true), run(3, true));
         assert_ne!(run(2, true), run(2, false));
         assert_eq!(run(2, true), run(2, true));
