@@ -4,13 +4,14 @@
 //! [`ChainValidator`] (commit and reveal as a validator `Sampling` drew).
 
 use alloy_network::{EthereumWallet, TransactionBuilder};
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::SolCall;
 use assay_protocol::{
     bindings::{IAssayToken, IModelRegistry, ISampling, IStaking},
     deployment::Manifest,
+    math::records::validation_commitment,
 };
 
 use crate::{
@@ -20,6 +21,14 @@ use crate::{
 
 /// The miner role in `Staking`.
 pub const ROLE_MINER: u8 = 1;
+
+/// A drawn validator's state in `Sampling.jobValidators`: committed.
+const VALIDATOR_COMMITTED: u8 = 1;
+/// A drawn validator's state in `Sampling.jobValidators`: revealed.
+const VALIDATOR_REVEALED: u8 = 2;
+
+/// Domain tag of the on-chain validation salts.
+const SALT_DOMAIN: &[u8] = b"assay.validation-salt.v1";
 
 /// What to tell an operator who is not set up.
 const REGISTER_HINT: &str = "run `worker register --rpc-url <url> --deployment <manifest> \
@@ -85,14 +94,30 @@ async fn check_chain(p: &impl Provider, manifest: &Manifest) -> Result<()> {
 
 /// The worker as a validator on `Sampling`: one signer and one nonce sequence shared by all of
 /// its on-chain validations, which may run at once.
-#[derive(Debug, Clone)]
+///
+/// The salt of each commitment is derived from the worker's key, the chain and the job
+/// (`keccak256(abi.encodePacked("assay.validation-salt.v1", bytes32 key, uint64 chainId,
+/// address sampling, uint256 jobId))`), so a worker restarted between its commit and its reveal
+/// can still reveal; the salt is secret (others cannot test a commitment against the asserter's
+/// hash) and never logged.
+#[derive(Clone)]
 pub struct ChainValidator {
     provider: alloy_provider::DynProvider,
     me: Address,
     sampling: Address,
+    salt_secret: B256,
     /// `Sampling` jobs this worker has started validating: a coordinator that restarted may ask
     /// again, and a second commitment would only revert.
     started: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<U256>>>,
+}
+
+impl std::fmt::Debug for ChainValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainValidator")
+            .field("me", &self.me)
+            .field("sampling", &self.sampling)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ChainValidator {
@@ -110,12 +135,31 @@ impl ChainValidator {
             .wallet(EthereumWallet::from(key.signer().clone()))
             .connect_http(url)
             .erased();
+        let sampling = manifest.contract("Sampling")?;
+        let mut pre = Vec::with_capacity(SALT_DOMAIN.len() + 32 + 8 + 20);
+        pre.extend_from_slice(SALT_DOMAIN);
+        pre.extend_from_slice(key.signer().to_bytes().as_slice());
+        pre.extend_from_slice(&manifest.chain_id.to_be_bytes());
+        pre.extend_from_slice(sampling.as_slice());
         Ok(Self {
             provider,
             me: key.address(),
-            sampling: manifest.contract("Sampling")?,
+            sampling,
+            salt_secret: keccak256(&pre),
             started: Default::default(),
         })
+    }
+
+    /// The salt of this worker's commitment for `Sampling` job `job_id`.
+    fn salt(&self, job_id: U256) -> B256 {
+        keccak256([self.salt_secret.as_slice(), &job_id.to_be_bytes::<32>()].concat())
+    }
+
+    /// This worker's state among `job_id`'s drawn validators (`None` when not drawn).
+    async fn my_state(&self, job_id: U256) -> Result<Option<u8>> {
+        let call = ISampling::jobValidatorsCall { jobId: job_id };
+        let drawn = view(&self.provider, self.sampling, call).await?;
+        Ok(drawn._0.iter().position(|v| *v == self.me).map(|i| drawn._1[i]))
     }
 
     /// Validates `Sampling`'s job `job_id` as one of its drawn validators: commits
@@ -146,10 +190,22 @@ impl ChainValidator {
         output_hash: B256,
     ) -> Result<()> {
         let (p, me, sampling) = (&self.provider, self.me, self.sampling);
-        let (commitment, salt) = crate::exec::commit(job_key, me, output_hash);
-        let commit = ISampling::commitValidationCall { jobId: job_id, commitment };
-        let tx = send(p, me, sampling, commit).await?;
-        tracing::info!(%job_id, %tx, "committed on chain");
+        let salt = self.salt(job_id);
+        match self.my_state(job_id).await? {
+            Some(VALIDATOR_REVEALED) => {
+                tracing::info!(%job_id, "already revealed on chain");
+                return Ok(());
+            }
+            Some(VALIDATOR_COMMITTED) => {
+                tracing::info!(%job_id, "already committed on chain (before a restart): revealing");
+            }
+            _ => {
+                let commitment = validation_commitment(job_key, me, output_hash, salt);
+                let commit = ISampling::commitValidationCall { jobId: job_id, commitment };
+                let tx = send(p, me, sampling, commit).await?;
+                tracing::info!(%job_id, %tx, "committed on chain");
+            }
+        }
         let reveal =
             ISampling::revealValidationCall { jobId: job_id, outputHash: output_hash, salt };
         loop {
@@ -335,6 +391,26 @@ mod tests {
         };
         let key = WorkerKey::from_hex(&format!("0x{}", "11".repeat(32)), "test").expect("key");
         ChainValidator::connect(rpc_url, &manifest, &key).expect("connects")
+    }
+
+    #[test]
+    fn salts_are_the_same_after_a_restart_and_differ_per_job_and_key() {
+        let (a, restarted) = (validator("http://127.0.0.1:1"), validator("http://127.0.0.1:1"));
+        let (one, two) = (U256::from(1u8), U256::from(2u8));
+        assert_eq!(a.salt(one), restarted.salt(one), "a restarted worker can reveal");
+        assert_ne!(a.salt(one), a.salt(two));
+        let manifest = Manifest {
+            chain_id: 412_346,
+            deploy_block: 0,
+            contracts: BTreeMap::from([("Sampling".to_string(), Address::repeat_byte(7))]),
+            models: Vec::new(),
+        };
+        let key = WorkerKey::from_hex(&format!("0x{}", "22".repeat(32)), "test").expect("key");
+        let other =
+            ChainValidator::connect("http://127.0.0.1:1", &manifest, &key).expect("connects");
+        assert_ne!(a.salt(one), other.salt(one));
+        let shown = format!("{a:?}");
+        assert!(!shown.contains(&hex::encode(a.salt_secret)), "{shown}");
     }
 
     #[tokio::test]

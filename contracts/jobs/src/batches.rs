@@ -40,6 +40,9 @@ impl JobMarket {
         if !self._is_eligible(coordinator, ROLE_COORDINATOR)? {
             return Err(IJobMarket::NotCoordinator { account: coordinator }.into());
         }
+        // A batch's records are drawn with its epoch's seed and must be opened within the batch
+        // window: while the seed is hidden, the window would run out before anyone could draw.
+        self._seed_for(self.epoch_at(now))?;
         let block = self._l2_block()?;
         let batch_id =
             self.next_batch_id.get().checked_add(U256::from(1u8)).ok_or_else(overflow)?;

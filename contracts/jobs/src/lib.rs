@@ -222,10 +222,11 @@ impl JobMarket {
     }
 
     /// A staked coordinator commits a Merkle root over `jobCount` job records, escrowing their
-    /// fees as `msg.value`. Returns the batch id.
+    /// fees as `msg.value`. Returns the batch id. Refused while the current epoch's seed is
+    /// committed but hidden: the batch window would close before its records could be drawn.
     ///
     /// # Errors
-    /// `NotCoordinator`, `InvalidBatch`, `ExternalCallFailed`.
+    /// `NotCoordinator`, `InvalidBatch`, `SeedNotRevealed`, `ExternalCallFailed`.
     ///
     /// # Events
     /// `BatchCommitted`.

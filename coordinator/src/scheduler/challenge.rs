@@ -248,25 +248,36 @@ impl Scheduler {
         &mut self,
         job: &JobRow,
         chain_job_id: U256,
-        validators: &[Address],
+        validators: Vec<Address>,
     ) {
         let _span = info_span!("job", job_id = %job.id, %chain_job_id).entered();
-        for validator in validators {
-            let Some(conn) =
-                self.workers.iter().find(|(_, w)| w.address == *validator).map(|(c, _)| *c)
-            else {
-                warn!(%validator, "drawn on chain but not connected: it will be absent");
-                continue;
-            };
-            info!(%validator, "on-chain validation requested");
-            let assignment = Assignment {
-                job_id: format!("{}#chain", job.id),
-                job_key: job.job_key,
-                model_id: job.model_id,
-                spec: job.spec.clone(),
-                role: Role::ChainValidator { chain_job_id },
-            };
-            self.send(conn, CoordinatorMsg::Execute(assignment));
+        let assignment = Assignment {
+            job_id: format!("{}#chain", job.id),
+            job_key: job.job_key,
+            model_id: job.model_id,
+            spec: job.spec.clone(),
+            role: Role::ChainValidator { chain_job_id },
+        };
+        for validator in &validators {
+            let conn = self.workers.iter().find(|(_, w)| w.address == *validator).map(|(c, _)| *c);
+            match conn {
+                Some(conn) => {
+                    info!(%validator, "on-chain validation requested");
+                    self.send(conn, CoordinatorMsg::Execute(assignment.clone()));
+                }
+                None => warn!(%validator, "drawn on chain but not connected: asked when it joins"),
+            }
+        }
+        self.chain_open.insert(chain_job_id, ChainOpen { assignment, validators });
+    }
+
+    /// Sends a worker that joined the open on-chain challenges it was drawn for (a worker that
+    /// already validated one, or is validating it, does not do it twice).
+    pub(super) fn ask_chain_validator(&self, conn: u64, address: Address) {
+        for open in self.chain_open.values().filter(|open| open.validators.contains(&address)) {
+            let _span = info_span!("job", job_id = %open.assignment.job_id).entered();
+            info!(validator = %address, "on-chain validation requested of a joining worker");
+            self.send(conn, CoordinatorMsg::Execute(open.assignment.clone()));
         }
     }
 }

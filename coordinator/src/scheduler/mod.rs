@@ -96,7 +96,8 @@ pub enum Event {
         conn: u64,
     },
     /// Validators `Sampling` drew on chain for an opened batch record: each connected one gets
-    /// the job as a [`Role::ChainValidator`] and commits and reveals on chain itself.
+    /// the job as a [`Role::ChainValidator`] and commits and reveals on chain itself; one that
+    /// connects (or reconnects) later gets it when it joins, until the challenge is closed.
     ChainValidation {
         /// The job.
         job: Box<JobRow>,
@@ -104,6 +105,12 @@ pub enum Event {
         chain_job_id: U256,
         /// The drawn validators.
         validators: Vec<Address>,
+    },
+    /// An opened record's on-chain challenge is over (finalized): its validators are no longer
+    /// asked when they connect.
+    ChainValidationClosed {
+        /// Its id in the job market.
+        chain_job_id: U256,
     },
     /// A connected worker's selection weight read again from the chain.
     Weight {
@@ -216,7 +223,15 @@ pub struct Scheduler {
     queue: VecDeque<String>,
     canaries: HashMap<String, Canary>,
     known: HashMap<B256, VecDeque<(JobSpec, B256)>>,
+    /// Open on-chain challenges by market job id: the validation each drawn validator gets.
+    chain_open: HashMap<U256, ChainOpen>,
     counter: u64,
+}
+
+/// An open on-chain challenge: what its drawn validators are asked to run.
+struct ChainOpen {
+    assignment: Assignment,
+    validators: Vec<Address>,
 }
 
 /// Known answers kept per model for canaries.
@@ -234,6 +249,7 @@ impl Scheduler {
             queue: VecDeque::new(),
             canaries: HashMap::new(),
             known: HashMap::new(),
+            chain_open: HashMap::new(),
             counter: 0,
         }
     }
@@ -258,7 +274,10 @@ impl Scheduler {
             Event::Left { conn } => self.left(conn),
             Event::Tick => self.tick(),
             Event::ChainValidation { job, chain_job_id, validators } => {
-                self.chain_validation(&job, chain_job_id, &validators);
+                self.chain_validation(&job, chain_job_id, validators);
+            }
+            Event::ChainValidationClosed { chain_job_id } => {
+                self.chain_open.remove(&chain_job_id);
             }
             Event::Weight { conn, weight } => {
                 if let Some(w) = self.workers.get_mut(&conn)
@@ -320,6 +339,7 @@ impl Scheduler {
                 last_seen: Instant::now(),
             },
         );
+        self.ask_chain_validator(j.conn, j.address);
         self.publish_served();
     }
 
@@ -648,6 +668,73 @@ pub fn minority(parties: &[(Address, B256)]) -> Vec<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::Kind;
+
+    fn join(
+        s: &mut Scheduler,
+        conn: u64,
+        address: Address,
+    ) -> mpsc::UnboundedReceiver<CoordinatorMsg> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        s.handle(Event::Joined(Joined {
+            conn,
+            address,
+            models: vec![B256::repeat_byte(9)],
+            slots: 1,
+            weight: U256::from(1u8),
+            tx,
+        }));
+        rx
+    }
+
+    fn chain_jobs(rx: &mut mpsc::UnboundedReceiver<CoordinatorMsg>) -> Vec<U256> {
+        let mut ids = Vec::new();
+        while let Ok(msg) = rx.try_recv() {
+            if let CoordinatorMsg::Execute(Assignment {
+                role: Role::ChainValidator { chain_job_id },
+                ..
+            }) = msg
+            {
+                ids.push(chain_job_id);
+            }
+        }
+        ids
+    }
+
+    /// A validator `Sampling` drew is asked to validate whether it is connected when the record
+    /// is opened or joins later (or again after a restart), until the challenge is closed.
+    #[test]
+    fn validators_drawn_on_chain_are_asked_when_they_join_until_the_challenge_closes() {
+        let (writer, _writes) = Writer::detached();
+        let params = Params::new(&Config::default(), 412_346);
+        let mut s = Scheduler::new(params, writer, Arc::new(Shared::default()));
+        let (online, late, other) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let mut online_rx = join(&mut s, 1, online);
+        let job = JobRow::new(
+            Kind::Chat,
+            B256::repeat_byte(9),
+            JobSpec::Generate { prompt: "hi".into(), max_tokens: 4, seed: 0 },
+        );
+        let id = U256::from(7u8);
+        s.handle(Event::ChainValidation {
+            job: Box::new(job),
+            chain_job_id: id,
+            validators: vec![online, late],
+        });
+        assert_eq!(chain_jobs(&mut online_rx), vec![id], "a connected validator is asked at once");
+
+        let mut late_rx = join(&mut s, 2, late);
+        assert_eq!(chain_jobs(&mut late_rx), vec![id], "a late validator is asked when it joins");
+        let mut other_rx = join(&mut s, 3, other);
+        assert!(chain_jobs(&mut other_rx).is_empty(), "a worker not drawn is not asked");
+        let mut again_rx = join(&mut s, 4, online);
+        assert_eq!(chain_jobs(&mut again_rx), vec![id], "a reconnecting validator is asked again");
+
+        s.handle(Event::ChainValidationClosed { chain_job_id: id });
+        let mut after_rx = join(&mut s, 5, late);
+        assert!(chain_jobs(&mut after_rx).is_empty(), "a closed challenge is not asked for");
+    }
 
     #[test]
     fn minority_needs_a_strict_majority() {

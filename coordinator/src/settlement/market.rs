@@ -73,11 +73,17 @@ pub struct Market {
     market: Address,
     sampling: Address,
     registry: Address,
+    /// First block of the deployment: where log searches start.
+    deploy_block: u64,
     prices: HashMap<B256, U256>,
 }
 
 /// How long a sent transaction may take to be mined before the round gives up on it.
 const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Blocks per `eth_getLogs` request: public RPC endpoints refuse wide ranges, so a search from
+/// the deployment block to the head is split into ranges of this many blocks.
+const LOG_RANGE: u64 = 50_000;
 
 impl Market {
     /// Connects with `key` to the contracts of `manifest`.
@@ -100,6 +106,7 @@ impl Market {
             market: manifest.contract("JobMarket")?,
             sampling: manifest.contract("Sampling")?,
             registry: manifest.contract("ModelRegistry")?,
+            deploy_block: manifest.deploy_block,
             prices: HashMap::new(),
         })
     }
@@ -283,21 +290,50 @@ impl Market {
     async fn seed_logs<E: SolEvent>(&self, mine: bool) -> Result<Vec<u64>, ChainError> {
         let mut filter = alloy_rpc_types_eth::Filter::new()
             .address(self.market)
-            .event_signature(E::SIGNATURE_HASH)
-            .from_block(0);
+            .event_signature(E::SIGNATURE_HASH);
         if mine {
             filter = filter.topic2(self.me.into_word());
         }
-        let logs = self
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| ChainError::Rpc(format!("eth_getLogs {}: {e}", E::SIGNATURE)))?;
+        let logs = self.logs(filter, E::SIGNATURE).await?;
         Ok(logs
             .iter()
             .filter_map(|log| log.topics().get(1))
             .map(|topic| U256::from_be_bytes(topic.0).saturating_to::<u64>())
             .collect())
+    }
+
+    /// The logs matching `filter` from the deployment block to the latest block, asked for in
+    /// ranges of [`LOG_RANGE`] blocks.
+    async fn logs(
+        &self,
+        filter: alloy_rpc_types_eth::Filter,
+        what: &str,
+    ) -> Result<Vec<alloy_rpc_types_eth::Log>, ChainError> {
+        let head = self.block_number().await?;
+        let mut logs = Vec::new();
+        let mut from = self.deploy_block;
+        while from <= head {
+            let to = from.saturating_add(LOG_RANGE - 1).min(head);
+            let range = filter.clone().from_block(from).to_block(to);
+            let found =
+                self.provider.get_logs(&range).await.map_err(|e| {
+                    ChainError::Rpc(format!("eth_getLogs {what} {from}..={to}: {e}"))
+                })?;
+            logs.extend(found);
+            from = to + 1;
+        }
+        Ok(logs)
+    }
+
+    /// `forfeitEpochSeed(epoch)`: slashes the coordinator that committed `epoch`'s seed and never
+    /// revealed it; the epoch's draws then use the zero seed. Returns the transaction.
+    ///
+    /// # Errors
+    /// [`ChainError`], a revert by name (`RevealGraceOpen` until the grace after the epoch's
+    /// end is over, `SeedAlreadySettled`).
+    pub async fn forfeit_seed(&self, epoch: u64) -> Result<B256, ChainError> {
+        let call = IJobMarket::forfeitEpochSeedCall { epoch };
+        Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
     }
 
     /// `commitBatch(root, count)` with `escrow`.
@@ -343,13 +379,8 @@ impl Market {
         let filter = alloy_rpc_types_eth::Filter::new()
             .address(self.market)
             .event_signature(IJobMarket::BatchCommitted::SIGNATURE_HASH)
-            .topic2(self.me.into_word())
-            .from_block(0);
-        let logs = self
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| ChainError::Rpc(format!("eth_getLogs: {e}")))?;
+            .topic2(self.me.into_word());
+        let logs = self.logs(filter, IJobMarket::BatchCommitted::SIGNATURE).await?;
         for log in logs {
             let Ok(event) = IJobMarket::BatchCommitted::decode_log_data(log.data()) else {
                 continue;

@@ -12,7 +12,10 @@
 //! is sent, and a batch left `committing` by a crash is looked up in the market's logs before it
 //! is sent again, so no record is escrowed twice. The draw is recomputed here with the
 //! contracts' own code (`assay_protocol::math::draw`), so nothing is opened or claimed that the
-//! market would refuse; a batch whose epoch seed is committed but not revealed yet waits.
+//! market would refuse. While the current epoch's seed is committed but not revealed the market
+//! refuses batches, so served jobs wait; once that epoch is over and the seed's reveal grace has
+//! passed without a reveal by its (other) coordinator, the seed is forfeited (`forfeitEpochSeed`,
+//! which slashes that coordinator).
 
 mod market;
 pub mod seeds;
@@ -27,8 +30,9 @@ use assay_protocol::{
     math::{draw, records::JobRecord},
 };
 use tokio::sync::{mpsc, watch};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
+use self::market::reverted_with;
 pub use self::market::{Market, MarketParams};
 use self::seeds::{SeedKey, Seeds};
 use crate::{
@@ -84,8 +88,9 @@ pub struct Settler {
     scheduler: mpsc::UnboundedSender<Event>,
     seeds: Option<Seeds>,
     shared: Arc<Shared>,
-    /// Batches already reported as waiting for their epoch's seed.
-    waiting: BTreeSet<U256>,
+    /// Epochs whose committed seed was seen hidden while batches waited for it: forfeited once
+    /// their reveal grace is over, unless revealed.
+    hidden: BTreeSet<u64>,
     /// Opened challenges whose drawn validators this process has asked to validate.
     dispatched: BTreeSet<U256>,
 }
@@ -119,7 +124,7 @@ impl Settler {
             scheduler,
             seeds,
             shared: Arc::default(),
-            waiting: BTreeSet::new(),
+            hidden: BTreeSet::new(),
             dispatched: BTreeSet::new(),
         })
     }
@@ -158,8 +163,9 @@ impl Settler {
         {
             warn!(error = %e, "epoch seeds: retrying next round");
         }
+        self.forfeit_overdue().await?;
         for batch in self.store.batches(BatchState::Committing).await? {
-            self.commit(batch).await?;
+            self.commit(batch, Sent::Maybe).await?;
         }
         self.form().await?;
         for batch in self.store.batches(BatchState::Committed).await? {
@@ -181,6 +187,12 @@ impl Settler {
         if jobs.is_empty() {
             return Ok(());
         }
+        // The market refuses batches while the current epoch's seed is hidden.
+        let (epoch, seed) = self.market.epoch_seed(self.market.now().await?).await?;
+        if seed.is_none() {
+            self.wait_for_seed(epoch);
+            return Ok(());
+        }
         let mut fees = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let price = self.market.price(job.model_id).await?;
@@ -197,19 +209,32 @@ impl Settler {
         let row = BatchRow::new(batch.root(), escrow);
         self.store.insert_batch(&row, &fees).await?;
         info!(root = %row.root, jobs = jobs.len(), %escrow, "batch formed");
-        self.commit(row).await
+        self.commit(row, Sent::No).await
     }
 
-    /// Sends (or, after a crash, finds) a stored batch's `commitBatch`.
-    async fn commit(&mut self, mut batch: BatchRow) -> Result<(), SettleError> {
+    /// Sends a stored batch's `commitBatch`, or finds it in the market's logs when it may have
+    /// been sent before a crash.
+    async fn commit(&mut self, mut batch: BatchRow, sent: Sent) -> Result<(), SettleError> {
         let span = info_span!("batch", root = %batch.root);
         async {
-            let commit = match self.market.find_commit(batch.root).await? {
+            let found = match sent {
+                Sent::No => None,
+                Sent::Maybe => self.market.find_commit(batch.root).await?,
+            };
+            let commit = match found {
                 Some(commit) => commit,
                 None => {
                     let count = self.store.batch_jobs(batch.root).await?.len();
                     let count = u32::try_from(count).unwrap_or(u32::MAX);
-                    self.market.commit_batch(batch.root, count, batch.escrow).await?
+                    match self.market.commit_batch(batch.root, count, batch.escrow).await {
+                        Ok(commit) => commit,
+                        // A new epoch began with its seed hidden: sent again next round.
+                        Err(e) if reverted_with(&e, "SeedNotRevealed") => {
+                            info!("the epoch's seed is hidden: the batch waits");
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             };
             batch.state = BatchState::Committed;
@@ -258,12 +283,9 @@ impl Settler {
         let (epoch, seed) = self.market.epoch_seed(committed_at).await?;
         let Some(epoch_seed) = seed else {
             // The market refuses every draw of the epoch (`SeedNotRevealed`) until it is revealed.
-            if self.waiting.insert(batch_id) {
-                info!(%batch_id, epoch, "waiting for the epoch's seed to be revealed");
-            }
+            self.wait_for_seed(epoch);
             return Ok(());
         };
-        self.waiting.remove(&batch_id);
         let jobs = self.store.batch_jobs(batch.root).await?;
         let records: Vec<JobRecord> =
             jobs.iter().map(|job| record(job, job.fee)).collect::<Result<_, _>>()?;
@@ -314,6 +336,45 @@ impl Settler {
         Ok(())
     }
 
+    /// Notes that batches wait for `epoch`'s hidden seed (logged once per epoch).
+    fn wait_for_seed(&mut self, epoch: u64) {
+        if self.hidden.insert(epoch) {
+            info!(epoch, "batches wait for the epoch's seed to be revealed");
+        }
+    }
+
+    /// Forfeits each seed batches waited for once its epoch is over and its reveal grace has
+    /// passed without a reveal: its coordinator is slashed (DESIGN 3.3), and the epoch's draws
+    /// use the zero seed. This coordinator's own seeds are revealed by [`Seeds`], not forfeited.
+    async fn forfeit_overdue(&mut self) -> Result<(), SettleError> {
+        if self.hidden.is_empty() {
+            return Ok(());
+        }
+        let current = self.market.current_epoch().await?;
+        let over: Vec<u64> = self.hidden.range(..current).copied().collect();
+        for epoch in over {
+            let entry = self.market.seed_entry(epoch).await?;
+            if entry.state != seeds::SEED_COMMITTED || entry.coordinator == self.market.address() {
+                self.hidden.remove(&epoch);
+                continue;
+            }
+            match self.market.forfeit_seed(epoch).await {
+                Ok(tx) => {
+                    warn!(epoch, owner = %entry.coordinator, %tx, "epoch seed never revealed: forfeited");
+                    self.hidden.remove(&epoch);
+                }
+                Err(e) if reverted_with(&e, "RevealGraceOpen") => {
+                    debug!(epoch, owner = %entry.coordinator, "epoch seed overdue: reveal grace open");
+                }
+                Err(e) if reverted_with(&e, "SeedAlreadySettled") => {
+                    self.hidden.remove(&epoch);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// Asks the validators `Sampling` drew for an opened record to validate it on chain (through
     /// the scheduler, which reaches the connected ones), once per process.
     async fn dispatch(&mut self, job: &JobRow, chain_job_id: U256) -> Result<(), SettleError> {
@@ -357,9 +418,19 @@ impl Settler {
                 _ => continue,
             };
             self.store.set_settlement(&job.id, name, None, None).await?;
+            self.scheduler.send(Event::ChainValidationClosed { chain_job_id }).ok();
         }
         Ok(())
     }
+}
+
+/// Whether a batch's `commitBatch` may have been sent already.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    /// Just formed: nothing was sent.
+    No,
+    /// Stored as committing by an earlier round or process: look for it in the logs first.
+    Maybe,
 }
 
 /// The units of work a job is paid for: the tokens its output hash covers (the input tokens of

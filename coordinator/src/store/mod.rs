@@ -363,7 +363,7 @@ impl Store {
 
     /// Starts the writer task.
     pub fn writer(&self) -> Writer {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Write, Option<oneshot::Sender<Ack>>)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Queued>();
         let store = self.clone();
         tokio::spawn(async move {
             let mut batch = Vec::new();
@@ -439,10 +439,20 @@ pub type Ack = std::result::Result<(), String>;
 /// Sends ordered writes to the writer task, which commits them in batches (group commit).
 #[derive(Debug, Clone)]
 pub struct Writer {
-    tx: mpsc::UnboundedSender<(Write, Option<oneshot::Sender<Ack>>)>,
+    tx: mpsc::UnboundedSender<Queued>,
 }
 
+/// A queued write and who waits for it to be committed.
+type Queued = (Write, Option<oneshot::Sender<Ack>>);
+
 impl Writer {
+    /// A writer whose writes go to the returned receiver instead of a store (unit tests).
+    #[cfg(test)]
+    pub(crate) fn detached() -> (Self, mpsc::UnboundedReceiver<Queued>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
     /// Queues a write.
     pub fn send(&self, w: Write) {
         self.tx.send((w, None)).ok();

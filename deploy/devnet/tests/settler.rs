@@ -20,7 +20,7 @@ use assay_coordinator::{
     scheduler::Event,
     settlement::{
         Settings, Settler,
-        seeds::{SEED_COMMITTED, SEED_REVEALED, SeedKey},
+        seeds::{SEED_COMMITTED, SEED_FORFEITED, SEED_REVEALED, SeedKey},
     },
     store::{BatchState, Store, Write},
 };
@@ -37,6 +37,8 @@ use assay_worker::{chain::Registration, exec::Executed, key::WorkerKey};
 const HALF: u32 = 500_000;
 /// Seconds a batch's challenged records can be opened.
 const WINDOW: u64 = 60;
+/// Seconds after an epoch's end its seed may still be revealed (deploy's default).
+const GRACE: u64 = 600;
 /// Records per batch: with p = 1/2 all of them land on one side once in 2^15 runs.
 const JOBS: usize = 16;
 const COORDINATOR_ROLE: u8 = 2;
@@ -185,6 +187,12 @@ impl Net {
         assert_eq!(self.current_epoch().await, epoch);
     }
 
+    /// The assets of an operator's pool in `Staking`.
+    async fn stake(&self, operator: Address) -> U256 {
+        let staking = self.manifest.contract("Staking").expect("staking");
+        self.view(staking, IStaking::operatorInfoCall { operator }).await._1
+    }
+
     async fn current_epoch(&self) -> u64 {
         self.view(self.market, IJobMarket::currentEpochCall {}).await
     }
@@ -301,8 +309,8 @@ async fn settled_by_the_draw(
 /// The coordinator commits the next epoch's seed (once), reveals it as soon as the epoch starts,
 /// and its batches of that epoch are opened or claimed exactly as the market draws them with
 /// the revealed seed. An epoch whose seed another coordinator committed first is left to it;
-/// a batch of that epoch waits, sealed, while the seed is hidden, and is settled with that seed
-/// once revealed.
+/// its jobs wait unbatched while the seed is hidden (the market refuses batches) and are settled
+/// with that seed once revealed; a seed never revealed is forfeited after its grace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -402,17 +410,16 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     round(&net, &mut settler, "round").await;
     assert_eq!(net.nonce(coordinator.0).await, nonce, "the rival's epoch is left alone");
 
-    // Epoch e + 3: the rival has not revealed. The batch is committed and sealed, then waits.
+    // Epoch e + 3: the rival has not revealed. The market refuses batches, so the jobs wait.
     net.advance_to_epoch(e + 3).await;
     let second = net.served_jobs(&store, "second", JOBS).await;
     for _ in 0..3 {
         round(&net, &mut settler, "round").await;
     }
     assert_eq!(net.seed_entry(e + 4).await.0, coordinator.0, "the next free epoch is taken");
-    assert_eq!(store.batches(BatchState::Sealed).await.expect("store").len(), 1);
     for id in &second {
         let job = store.job(id).await.expect("store").expect("job");
-        assert_eq!(job.settlement.as_deref(), Some("batched"), "waits for the seed: {job:?}");
+        assert_eq!(job.batch_id, None, "waits for the seed: {job:?}");
     }
     net.send(
         rival.1,
@@ -420,7 +427,8 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
         IJobMarket::revealEpochSeedCall { epoch: e + 3, seed: rival_seed },
     )
     .await;
-    round(&net, &mut settler, "round: open the challenged records").await;
+    round(&net, &mut settler, "round: commit the waiting jobs").await;
+    round(&net, &mut settler, "round: seal, open the challenged records").await;
     net.advance(WINDOW + 1).await;
     round(&net, &mut settler, "round: claim the others").await;
     let (opened, claimed, differ) = settled_by_the_draw(&net, &store, &second, rival_seed).await;
@@ -448,6 +456,35 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
         net.seed_entry(e + 4).await,
         (coordinator.0, seed_commitment(e + 4, seed), seed, SEED_REVEALED)
     );
+
+    // The rival takes e + 6 and never reveals: the jobs served in e + 6 wait, are batched in
+    // e + 7 (with this coordinator's seed), and once e + 6's reveal grace is over the rival's
+    // seed is forfeited and its stake slashed.
+    let call = IJobMarket::commitEpochSeedCall {
+        epoch: e + 6,
+        commitment: seed_commitment(e + 6, keccak256("never revealed")),
+    };
+    net.send(rival.1, net.market, call).await;
+    net.advance_to_epoch(e + 5).await;
+    round(&net, &mut restarted, "round").await;
+    net.advance_to_epoch(e + 6).await;
+    let third = net.served_jobs(&store, "third", JOBS).await;
+    round(&net, &mut restarted, "round").await;
+    assert_eq!(store.job(&third[0]).await.expect("store").expect("job").batch_id, None);
+    net.advance_to_epoch(e + 7).await;
+    let stake_before = net.stake(rival.0).await;
+    round(&net, &mut restarted, "round: commit the waiting jobs").await;
+    round(&net, &mut restarted, "round: seal").await;
+    round(&net, &mut restarted, "round: open the challenged records").await;
+    net.advance(WINDOW + 1).await;
+    round(&net, &mut restarted, "round: claim the others; e + 6's grace is still open").await;
+    assert_eq!(net.seed_entry(e + 6).await.3, SEED_COMMITTED);
+    net.advance(GRACE).await;
+    round(&net, &mut restarted, "round: forfeit").await;
+    assert_eq!(net.seed_entry(e + 6).await.3, SEED_FORFEITED);
+    assert!(net.stake(rival.0).await < stake_before, "the rival is slashed");
+    let (opened, claimed, _) = settled_by_the_draw(&net, &store, &third, seeds.seed(e + 7)).await;
+    assert_eq!(opened + claimed, JOBS);
     std::fs::remove_dir_all(&dir).ok();
 }
 

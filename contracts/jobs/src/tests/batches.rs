@@ -4,7 +4,7 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::SolCall;
 use assay_contract_common::{
     draw, merkle,
-    records::{validation_commitment, JobRecord},
+    records::{seed_commitment, validation_commitment, JobRecord},
 };
 use proptest::prelude::*;
 
@@ -59,6 +59,26 @@ fn claim_all(
 fn challenged(env: &Env, batch: U256, r: &JobRecord) -> bool {
     let hash = env.market.batch(batch).5;
     draw::is_challenged(draw::challenge_seed(B256::ZERO, hash, r.job_key), env.sampling.params().0)
+}
+
+#[test]
+fn batches_wait_for_a_hidden_epoch_seed() {
+    let mut env = Env::new(1);
+    let seed = B256::repeat_byte(3);
+    env.sender(COORD);
+    env.market.commit_epoch_seed(1, seed_commitment(1, seed)).unwrap();
+    env.advance(0, EPOCH);
+    let recs = records(2, 10);
+    let leaves: Vec<B256> = recs.iter().map(JobRecord::leaf).collect();
+    env.vm.set_value(u(20));
+    assert!(matches!(
+        env.market.commit_batch(merkle::root(&leaves), 2),
+        Err(MarketError::SeedNotRevealed(_))
+    ));
+    env.vm.set_value(U256::ZERO);
+    env.market.reveal_epoch_seed(1, seed).unwrap();
+    let id = commit(&mut env, &recs, 20);
+    assert_eq!(env.market.batch(id).1, merkle::root(&leaves));
 }
 
 #[test]
