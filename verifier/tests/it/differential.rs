@@ -163,7 +163,6 @@ fn tiny_bert_jobs_agree_natively_and_in_wasm() {
         assert_eq!(native, wasm, "job {prompt:?} differs");
         println!("tiny bert {prompt:?}: wasm replay used {fuel} fuel");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -191,7 +190,6 @@ fn minilm_job_agrees_natively_and_in_wasm() {
         rec.trace_root,
         "0xdf70672dd254b1fbd90a665587c22afa722ceebd8a00026905651972c2dd1d24"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -206,7 +204,6 @@ fn tiny_llama_generation_agrees_natively_and_in_wasm() {
         assert_eq!(native, wasm, "generation {prompt:?} differs");
         println!("tiny llama {prompt:?} seed {seed}: {} tokens, {fuel} fuel", native.tokens.len());
     }
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
@@ -239,5 +236,4 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
         rec.trace_root,
         "0x181e24977acdc265dc3b6589ad3e993e513a3c753197980b19ea68d9d524e0d7"
     );
-    std::fs::remove_dir_all(&d).ok();
 }

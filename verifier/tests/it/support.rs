@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 use assay_convert::{
     BERT_CONFIG_KEYS, dir,
     random::tiny_bert,
@@ -12,10 +10,20 @@ use assay_engine::{
 use assay_verifier::runtime::Runtime;
 
 /// A fresh temporary directory for one test.
-pub(crate) fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("assay-verifier-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&d).ok();
-    d
+pub(crate) fn tmp(name: &str) -> TmpDir {
+    let dir = tempfile::Builder::new().prefix(&format!("assay-verifier-{name}-")).tempdir();
+    TmpDir(dir.expect("temporary directory"))
+}
+
+/// A temporary directory removed when dropped (also when the test fails); derefs to its path.
+pub(crate) struct TmpDir(tempfile::TempDir);
+
+impl std::ops::Deref for TmpDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
 }
 
 /// Writes the seeded tiny BERT to a model directory and returns its manifest.

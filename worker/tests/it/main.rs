@@ -2,7 +2,7 @@
 //! BERT and, with `ASSAY_MINILM_DIR` / `ASSAY_SMOLLM2_GGUF`, on all-MiniLM-L6-v2 and
 //! SmolLM2-135M-Instruct converted by `worker convert`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assay_convert::{BERT_CONFIG_KEYS, dir, random::tiny_bert, record::JobRecord};
 use assay_verifier::{
@@ -15,10 +15,20 @@ use clap::{CommandFactory, Parser};
 mod register;
 mod run;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("assay-worker-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&d).ok();
-    d
+fn tmp(name: &str) -> TmpDir {
+    let dir = tempfile::Builder::new().prefix(&format!("assay-worker-{name}-")).tempdir();
+    TmpDir(dir.expect("temporary directory"))
+}
+
+/// A temporary directory removed when dropped (also when the test fails); derefs to its path.
+pub(crate) struct TmpDir(tempfile::TempDir);
+
+impl std::ops::Deref for TmpDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
 }
 
 fn infer_and_replay(model: &Path, prompt: &str) -> JobRecord {
@@ -47,7 +57,6 @@ fn infer_records_replay_in_the_verifier() {
     dir::write(&d, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("write");
     let rec = infer_and_replay(&d, "the cat sat on the mat");
     assert_eq!(rec.output.tokens.first(), Some(&2), "starts with [CLS]");
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
@@ -68,7 +77,6 @@ fn convert_and_infer_minilm() {
     println!("{}", run(&Cli::parse_from(args)).expect("convert"));
     let rec = infer_and_replay(&d, "A man is playing a guitar.");
     assert_eq!(rec.output.embedding.len(), 384);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
@@ -133,7 +141,6 @@ fn convert_and_chat_with_smollm2() {
     let report =
         replay(&Runtime::new().expect("runtime"), &rec, &d, Limits::default()).expect("replay");
     assert!(report.matches, "replay disagrees: {report:?}");
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[cfg(feature = "candle")]
@@ -154,5 +161,4 @@ fn candle_f32_route_gives_the_same_record() {
     let float =
         run(&Cli::parse_from([&base[..], &["--candle-device", "cpu"]].concat())).expect("candle");
     assert_eq!(int, float);
-    std::fs::remove_dir_all(&d).ok();
 }

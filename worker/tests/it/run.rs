@@ -40,11 +40,22 @@ struct Models {
 fn models() -> &'static Models {
     static M: std::sync::OnceLock<Models> = std::sync::OnceLock::new();
     M.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("assay-worker-run-{}", std::process::id()));
+        // Seeded, so every test process writes the same bytes: written once under the target
+        // directory (staged, then renamed into place) instead of once per process in /tmp.
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-worker-run-models");
+        if !root.exists() {
+            let staging = root.with_extension(std::process::id().to_string());
+            std::fs::remove_dir_all(&staging).ok();
+            dir::write(&staging.join("bert"), &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS)
+                .expect("bert");
+            dir::write(&staging.join("llama"), &tiny_llama(5).to_blob(), LLAMA_CONFIG_KEYS)
+                .expect("llama");
+            // Another process may have won the race: its copy is the same.
+            if std::fs::rename(&staging, &root).is_err() {
+                std::fs::remove_dir_all(&staging).ok();
+            }
+        }
         let (bert, llama) = (root.join("bert"), root.join("llama"));
-        std::fs::remove_dir_all(&root).ok();
-        dir::write(&bert, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("bert");
-        dir::write(&llama, &tiny_llama(5).to_blob(), LLAMA_CONFIG_KEYS).expect("llama");
         let id = |d: &PathBuf| B256::from(ModelDir::open(d).expect("open").model_id);
         Models { bert_id: id(&bert), llama_id: id(&llama), bert, llama }
     })
