@@ -41,15 +41,18 @@ fn models() -> &'static Models {
     static M: std::sync::OnceLock<Models> = std::sync::OnceLock::new();
     M.get_or_init(|| {
         // Seeded, so every test process writes the same bytes: written once under the target
-        // directory (staged, then renamed into place) instead of once per process in /tmp.
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-worker-run-models");
+        // directory (staged, then renamed into place) instead of once per process in /tmp, in
+        // a folder named after the bytes (a changed model format gets a new folder).
+        let (bert_blob, llama_blob) = (tiny_bert(1).to_blob(), tiny_llama(5).to_blob());
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(&bert_blob, &llama_blob), &mut hasher);
+        let name = format!("assay-worker-run-models-{:016x}", std::hash::Hasher::finish(&hasher));
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         if !root.exists() {
             let staging = root.with_extension(std::process::id().to_string());
             std::fs::remove_dir_all(&staging).ok();
-            dir::write(&staging.join("bert"), &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS)
-                .expect("bert");
-            dir::write(&staging.join("llama"), &tiny_llama(5).to_blob(), LLAMA_CONFIG_KEYS)
-                .expect("llama");
+            dir::write(&staging.join("bert"), &bert_blob, BERT_CONFIG_KEYS).expect("bert");
+            dir::write(&staging.join("llama"), &llama_blob, LLAMA_CONFIG_KEYS).expect("llama");
             // Another process may have won the race: its copy is the same.
             if std::fs::rename(&staging, &root).is_err() {
                 std::fs::remove_dir_all(&staging).ok();
