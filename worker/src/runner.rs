@@ -258,8 +258,8 @@ struct Done {
 enum Update {
     /// Text an asserter's generation produced (sent as [`WorkerMsg::Partial`]).
     Delta { job_id: String, text: String },
-    /// A run finished.
-    Done(Done),
+    /// A run finished (boxed: it is large).
+    Done(Box<Done>),
 }
 
 type Ws =
@@ -407,7 +407,7 @@ impl Session {
                 },
                 Some(update) = self.updates.1.recv() => match update {
                     Update::Delta { job_id, text } => self.forward_delta(job_id, text).await,
-                    Update::Done(done) => self.finished(done).await,
+                    Update::Done(done) => self.finished(*done).await,
                 },
                 _ = heartbeat.tick() => {
                     let active = self.running();
@@ -528,7 +528,7 @@ impl Session {
                 .await;
                 let result = run.unwrap_or_else(|e| Err(format!("engine panicked: {e}")));
                 info!(ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "executed");
-                tx.send(Update::Done(Done { job_id: id, result })).ok();
+                tx.send(Update::Done(Box::new(Done { job_id: id, result }))).ok();
             }
             .instrument(span.clone()),
         );

@@ -33,12 +33,17 @@ pub(crate) struct ChatStream {
     streamed: String,
 }
 
-/// What the stream waits for next.
+/// What the scheduler answered: the result, or why the job failed.
+type Received = Result<Result<Asserted, String>, oneshot::error::RecvError>;
+
+/// What the stream waited for.
 enum Step {
     /// Text from the asserter.
     Delta(String),
-    /// The result (durable), or why there is none.
-    Finished(Result<Asserted, ApiError>),
+    /// The scheduler's answer (boxed: it is large).
+    Received(Box<Received>),
+    /// The request timeout passed.
+    TimedOut,
 }
 
 impl ChatStream {
@@ -62,14 +67,16 @@ impl ChatStream {
         let opening = self.chunk(json!({"role": "assistant", "content": ""}), None, None);
         let rest = stream::unfold(Some(self), |chat| async move {
             let mut chat = chat?;
-            match chat.next_step().await {
+            let outcome = match chat.next_step().await {
                 Step::Delta(text) => {
                     let events = chat.content(&text).into_iter().collect::<Vec<_>>();
                     chat.streamed.push_str(&text);
-                    Some((events, Some(chat)))
+                    return Some((events, Some(chat)));
                 }
-                Step::Finished(outcome) => Some((chat.closing(outcome), None)),
-            }
+                Step::Received(received) => AppState::outcome(&chat.job, *received).await,
+                Step::TimedOut => Err(ApiError::timeout(&chat.job.id)),
+            };
+            Some((chat.closing(outcome), None))
         });
         stream::iter([opening]).chain(rest.flat_map(stream::iter))
     }
@@ -77,23 +84,11 @@ impl ChatStream {
     /// The next delta or the result. Deltas queued before the result go first: the scheduler
     /// forwards them before it answers.
     async fn next_step(&mut self) -> Step {
-        enum Ready {
-            Delta(String),
-            Received(Result<Result<Asserted, String>, oneshot::error::RecvError>),
-            TimedOut,
-        }
-        let ready = tokio::select! {
+        tokio::select! {
             biased;
-            Some(text) = self.deltas.recv() => Ready::Delta(text),
-            received = &mut self.result => Ready::Received(received),
-            () = &mut self.deadline => Ready::TimedOut,
-        };
-        match ready {
-            Ready::Delta(text) => Step::Delta(text),
-            Ready::Received(received) => {
-                Step::Finished(AppState::outcome(&self.job, received).await)
-            }
-            Ready::TimedOut => Step::Finished(Err(ApiError::timeout(&self.job.id))),
+            Some(text) = self.deltas.recv() => Step::Delta(text),
+            received = &mut self.result => Step::Received(Box::new(received)),
+            () = &mut self.deadline => Step::TimedOut,
         }
     }
 
