@@ -155,6 +155,21 @@ impl ApiError {
         )
     }
 
+    /// A streamed completion whose final text does not continue the text already streamed
+    /// (sent as an event: the response status, 200, is gone by then; 502 if it were not).
+    pub fn stream_diverged(job_id: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "server_error",
+            "stream_diverged",
+            format!(
+                "job {job_id}: the final output does not continue the text streamed so far (the \
+                 job moved to another worker after streaming began); the verified result is at \
+                 GET /v1/jobs/{job_id}"
+            ),
+        )
+    }
+
     /// 500: an internal failure (database).
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Self::new(

@@ -49,7 +49,7 @@ pub use crate::{
 use crate::{
     job::{JobRow, Kind},
     metrics::Metrics,
-    scheduler::{Asserted, Event, Params, Scheduler},
+    scheduler::{Asserted, Event, Params, Partials, Scheduler},
     store::Store,
 };
 
@@ -104,12 +104,14 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    /// Stores a new job (durable before anything else happens) and hands it to the scheduler.
+    /// Stores a new job (durable before anything else happens) and hands it to the scheduler;
+    /// with `partials`, the text its asserter streams is forwarded there as it comes.
     async fn submit(
         &self,
         kind: Kind,
         model: &str,
         spec: JobSpec,
+        partials: Option<Partials>,
     ) -> Result<(JobRow, oneshot::Receiver<Result<Asserted, String>>), ApiError> {
         let model_id = self.models.resolve(model).ok_or_else(|| ApiError::unknown_model(model))?;
         let serving = self.shared.served.read().expect("served lock").get(&model_id).copied();
@@ -121,12 +123,21 @@ impl AppState {
         let job = JobRow::new(kind, model_id, spec);
         self.writer.insert(&job).await?;
         let (tx, rx) = oneshot::channel();
-        let event =
-            Event::Submit { job: Box::new(job.clone()), waiter: Some(tx), permit: Some(permit) };
+        let event = Event::Submit {
+            job: Box::new(job.clone()),
+            waiter: Some(tx),
+            permit: Some(permit),
+            partials,
+        };
         self.events.send(event).map_err(|_| ApiError::internal("the scheduler has stopped"))?;
         Metrics::inc(&self.shared.metrics.jobs_submitted);
         tracing::debug!(job_id = %job.id, model, "job accepted");
         Ok((job, rx))
+    }
+
+    /// How long a request waits for its job's result.
+    fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.request_timeout_ms)
     }
 
     /// Waits for the asserter's result (durable before it is returned).
@@ -135,12 +146,22 @@ impl AppState {
         job: &JobRow,
         rx: oneshot::Receiver<Result<Asserted, String>>,
     ) -> Result<Asserted, ApiError> {
-        let timeout = Duration::from_millis(self.config.request_timeout_ms);
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout(self.request_timeout(), rx).await {
             Err(_) => Err(ApiError::timeout(&job.id)),
-            Ok(Err(_)) => Err(ApiError::internal("the scheduler has stopped")),
-            Ok(Ok(Err(reason))) => Err(ApiError::job_failed(&job.id, &reason)),
-            Ok(Ok(Ok(mut a))) => {
+            Ok(received) => Self::outcome(job, received).await,
+        }
+    }
+
+    /// What the scheduler answered a waiting request: the result once it is durable, or why the
+    /// job failed.
+    async fn outcome(
+        job: &JobRow,
+        received: Result<Result<Asserted, String>, oneshot::error::RecvError>,
+    ) -> Result<Asserted, ApiError> {
+        match received {
+            Err(_) => Err(ApiError::internal("the scheduler has stopped")),
+            Ok(Err(reason)) => Err(ApiError::job_failed(&job.id, &reason)),
+            Ok(Ok(mut a)) => {
                 if let Ok(Err(e)) = (&mut a.persisted).await {
                     tracing::error!(job_id = %job.id, error = e, "result not stored");
                 }
@@ -271,7 +292,9 @@ pub async fn spawn_with_chain(
         tracing::info!(jobs = open.len(), "re-queueing open jobs from the store");
     }
     for job in open {
-        events.send(Event::Submit { job: Box::new(job), waiter: None, permit: None }).ok();
+        let event =
+            Event::Submit { job: Box::new(job), waiter: None, permit: None, partials: None };
+        events.send(event).ok();
     }
     let mut tasks = vec![tokio::spawn(scheduler.run(rx))];
     let ticker = events.clone();

@@ -1,6 +1,8 @@
 //! The OpenAI-compatible endpoints: chat completions (plain and SSE), embeddings, models.
 //! Every response carries an `assay` object: job id, output hash, trace root and the worker's
 //! signed receipt.
+//!
+//! `stream`: the server-sent events of a streamed chat completion.
 
 use std::convert::Infallible;
 
@@ -10,12 +12,13 @@ use axum::{
     extract::State,
     response::{
         IntoResponse, Response,
-        sse::{Event as SseEvent, KeepAlive, Sse},
+        sse::{KeepAlive, Sse},
     },
 };
-use futures::{StreamExt, stream};
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use crate::{
     AppState,
@@ -24,6 +27,8 @@ use crate::{
     job::{JobRow, Kind},
     scheduler::Asserted,
 };
+
+mod stream;
 
 #[derive(Deserialize)]
 pub(crate) struct ChatRequest {
@@ -67,6 +72,11 @@ fn assay_extension(job: &JobRow, a: &Asserted) -> Value {
     })
 }
 
+/// `"length"` when the generation used every token it was allowed, else `"stop"`.
+fn finish_reason(a: &Asserted, max_tokens: u32) -> &'static str {
+    if a.output.tokens.len() >= max_tokens as usize { "length" } else { "stop" }
+}
+
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(
     State(state): State<AppState>,
@@ -93,67 +103,36 @@ pub(crate) async fn chat(
         ));
     }
     let spec = JobSpec::Generate { prompt, max_tokens, seed: req.seed.unwrap_or(0) };
-    let (job, rx) = state.submit(Kind::Chat, &req.model, spec).await?;
-    let model = req.model.clone();
-    let created = job.created_ms / 1000;
-    let id = format!("chatcmpl-{}", job.id);
-    if !req.stream.unwrap_or(false) {
-        let a = state.wait(&job, rx).await?;
-        let finish = if a.output.tokens.len() >= max_tokens as usize { "length" } else { "stop" };
-        let completion = a.output.tokens.len();
-        // Workers older than the prompt token count report none: 0, as before.
-        let prompt_tokens = a.output.prompt_tokens.map_or(0, |n| n as usize);
-        return Ok(Json(json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": a.output.text},
-                "finish_reason": finish,
-            }],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion,
-                "total_tokens": prompt_tokens + completion,
-            },
-            "assay": assay_extension(&job, &a),
-        }))
-        .into_response());
+    if req.stream.unwrap_or(false) {
+        let (partials, deltas) = mpsc::unbounded_channel();
+        let (job, rx) = state.submit(Kind::Chat, &req.model, spec, Some(partials)).await?;
+        let chat = stream::ChatStream::new(&state, job, req.model, max_tokens, rx, deltas);
+        let events = chat.into_events().map(Ok::<_, Infallible>);
+        return Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response());
     }
-    let chunk = move |delta: Value, finish: Option<&str>, extra: Option<Value>| {
-        let mut c = json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        if let Some(extra) = extra {
-            c["assay"] = extra;
-        }
-        SseEvent::default().data(c.to_string())
-    };
-    let first = chunk(json!({"role": "assistant", "content": ""}), None, None);
-    let rest = async move {
-        let mut events = Vec::new();
-        match state.wait(&job, rx).await {
-            Ok(a) => {
-                for piece in a.output.text.split_inclusive(' ') {
-                    events.push(chunk(json!({"content": piece}), None, None));
-                }
-                let finish =
-                    if a.output.tokens.len() >= max_tokens as usize { "length" } else { "stop" };
-                events.push(chunk(json!({}), Some(finish), Some(assay_extension(&job, &a))));
-            }
-            Err(e) => events.push(SseEvent::default().data(e.body().to_string())),
-        }
-        events.push(SseEvent::default().data("[DONE]"));
-        stream::iter(events)
-    };
-    let events = stream::iter([first]).chain(stream::once(rest).flatten()).map(Ok::<_, Infallible>);
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+    let (job, rx) = state.submit(Kind::Chat, &req.model, spec, None).await?;
+    let a = state.wait(&job, rx).await?;
+    let completion = a.output.tokens.len();
+    // Workers older than the prompt token count report none: 0, as before.
+    let prompt_tokens = a.output.prompt_tokens.map_or(0, |n| n as usize);
+    Ok(Json(json!({
+        "id": format!("chatcmpl-{}", job.id),
+        "object": "chat.completion",
+        "created": job.created_ms / 1000,
+        "model": req.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": a.output.text},
+            "finish_reason": finish_reason(&a, max_tokens),
+        }],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        },
+        "assay": assay_extension(&job, &a),
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -193,7 +172,8 @@ pub(crate) async fn embeddings(
     }
     let mut pending = Vec::with_capacity(inputs.len());
     for prompt in inputs {
-        pending.push(state.submit(Kind::Embedding, &req.model, JobSpec::Embed { prompt }).await?);
+        let spec = JobSpec::Embed { prompt };
+        pending.push(state.submit(Kind::Embedding, &req.model, spec, None).await?);
     }
     let mut data = Vec::with_capacity(pending.len());
     let mut jobs = Vec::with_capacity(pending.len());

@@ -10,13 +10,13 @@ use std::{
 
 use alloy_primitives::{Address, B256};
 use assay_convert::dir::ModelDir;
-use assay_engine::job::{JobInput, Model, Task};
+use assay_engine::job::{JobInput, JobOutput, Model, Task};
 use assay_protocol::{
     math::records::validation_commitment,
     wire::{JobSpec, Output, Receipt, SignedReceipt},
 };
 
-use crate::{kernels::Parallel, key::WorkerKey};
+use crate::{delta::TextDeltas, kernels::Parallel, key::WorkerKey};
 
 /// A model loaded once at start.
 #[derive(Debug)]
@@ -94,6 +94,34 @@ pub struct Executed {
 /// The engine's error, as text, when the task does not fit the model or the input is invalid.
 pub fn execute(model: &Model, spec: &JobSpec, dishonest: bool) -> Result<Executed, String> {
     let (out, _) = model.run(&Parallel, &spec.to_input()).map_err(|e| e.to_string())?;
+    Ok(executed(model, spec, out, dishonest))
+}
+
+/// [`execute`], calling `on_text` with the text of a generation as it is produced: non-empty
+/// deltas of complete characters, whose concatenation is a prefix of the output's text (the
+/// rest, at most one unfinished character read as U+FFFD, is only in the output).
+///
+/// # Errors
+/// As [`execute`].
+pub fn execute_streaming(
+    model: &Model,
+    spec: &JobSpec,
+    dishonest: bool,
+    on_text: &mut dyn FnMut(String),
+) -> Result<Executed, String> {
+    let mut deltas = TextDeltas::default();
+    let mut on_token = |token| {
+        let delta = deltas.push(&model.decode_bytes(&[token]));
+        if !delta.is_empty() {
+            on_text(delta);
+        }
+    };
+    let (out, _) =
+        model.run_with(&Parallel, &spec.to_input(), &mut on_token).map_err(|e| e.to_string())?;
+    Ok(executed(model, spec, out, dishonest))
+}
+
+fn executed(model: &Model, spec: &JobSpec, out: JobOutput, dishonest: bool) -> Executed {
     let mut output_hash = B256::from(out.output_hash);
     if dishonest {
         output_hash[31] ^= 1;
@@ -102,7 +130,7 @@ pub fn execute(model: &Model, spec: &JobSpec, dishonest: bool) -> Result<Execute
         (Model::Llama(m), JobSpec::Generate { prompt, .. }) => m.prompt_tokens(prompt).len(),
         _ => out.tokens.len(),
     };
-    Ok(Executed {
+    Executed {
         output: Output {
             text: model.decode(&out.tokens),
             tokens: out.tokens,
@@ -111,7 +139,7 @@ pub fn execute(model: &Model, spec: &JobSpec, dishonest: bool) -> Result<Execute
         },
         output_hash,
         trace_root: B256::from(out.trace_root),
-    })
+    }
 }
 
 /// The receipt of an executed job, signed for `chain_id`.
@@ -197,6 +225,34 @@ mod tests {
         let json = serde_json::to_string(&signed).expect("json");
         let back: SignedReceipt = serde_json::from_str(&json).expect("parse");
         assert!(back.verify(412346));
+    }
+
+    /// The seeded tiny llama samples byte tokens, so its generations split multi-byte
+    /// characters across tokens and hold invalid bytes: the deltas stay a prefix of the text.
+    #[test]
+    fn streamed_deltas_add_up_to_the_output_text() {
+        let model = Model::load(&assay_convert::random::tiny_llama(5).to_blob()).expect("load");
+        let mut split_characters = 0;
+        for seed in 0..24 {
+            let spec = JobSpec::Generate { prompt: "the weather is".into(), max_tokens: 32, seed };
+            let mut deltas = Vec::new();
+            let done = execute_streaming(&model, &spec, false, &mut |d| deltas.push(d))
+                .expect("generates");
+            let plain = execute(&model, &spec, false).expect("generates");
+            assert_eq!(done.output, plain.output, "streaming changes no output");
+            assert_eq!((done.output_hash, done.trace_root), (plain.output_hash, plain.trace_root));
+            assert!(deltas.iter().all(|d| !d.is_empty()), "no empty delta");
+            let streamed = deltas.concat();
+            let rest = done.output.text.strip_prefix(&streamed).expect("deltas are a prefix");
+            assert!(matches!(rest, "" | "\u{fffd}"), "at most one unfinished character: {rest:?}");
+            split_characters += done
+                .output
+                .tokens
+                .iter()
+                .filter(|&&t| std::str::from_utf8(&model.decode_bytes(&[t])).is_err())
+                .count();
+        }
+        assert!(split_characters > 0, "some token holds part of a character");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   a shutdown token, so tests run workers in-process).
 //! - [`exec`]: loaded models, one job's output and signed receipt, validator commitments, the
 //!   capability benchmark.
+//! - [`delta`]: incremental UTF-8 decoding of generated tokens into the text deltas an asserter
+//!   streams.
 //! - [`chain`]: the on-chain readiness check and `worker register`.
 //! - [`key`]: the miner's key (file, environment or keystore), never printed.
 //! - [`backoff`]: reconnection delays.
@@ -20,6 +22,7 @@
 pub mod backoff;
 pub mod chain;
 pub mod cli;
+pub mod delta;
 pub mod error;
 pub mod exec;
 #[cfg(feature = "candle")]

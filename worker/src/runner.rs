@@ -6,6 +6,8 @@
 //! reconnecting with [`Backoff`] until `shutdown` is cancelled. A session is one WebSocket:
 //! handshake, then jobs. Jobs run on the blocking pool, at most `slots` at once; an asserter
 //! answers `Result`, a validator `Committed` and, on `Reveal`, `Revealed` with the salt it kept.
+//! An asserter of a generation streams its text as it is produced (`Partial` deltas, before its
+//! `Result`; advisory, covered by no receipt).
 //! On shutdown the worker takes no new job, finishes what it runs within the grace period, answers
 //! `Failed` for the rest and closes the socket.
 
@@ -15,7 +17,8 @@ use alloy_primitives::B256;
 use assay_protocol::{
     deployment::Manifest,
     wire::{
-        Assignment, CoordinatorMsg, PROTOCOL_VERSION, Role, SignedReceipt, WorkerMsg, hello_digest,
+        Assignment, CoordinatorMsg, JobSpec, PROTOCOL_VERSION, Role, SignedReceipt, WorkerMsg,
+        hello_digest,
     },
 };
 use futures::{SinkExt, StreamExt};
@@ -250,6 +253,15 @@ struct Done {
     result: Result<(Executed, SignedReceipt), String>,
 }
 
+/// What the engine runs report to their session, in the order they happen.
+#[derive(Debug)]
+enum Update {
+    /// Text an asserter's generation produced (sent as [`WorkerMsg::Partial`]).
+    Delta { job_id: String, text: String },
+    /// A run finished (boxed: it is large).
+    Done(Box<Done>),
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 type Sink = futures::stream::SplitSink<Ws, Message>;
@@ -340,7 +352,7 @@ async fn session(
         chain_id,
         jobs: HashMap::new(),
         sink,
-        done: mpsc::unbounded_channel(),
+        updates: mpsc::unbounded_channel(),
         draining: None,
     };
     let end = s.serve(&mut stream, heartbeat_secs, shutdown).await;
@@ -358,7 +370,9 @@ struct Session {
     chain_id: u64,
     jobs: HashMap<String, Job>,
     sink: Sink,
-    done: (mpsc::UnboundedSender<Done>, mpsc::UnboundedReceiver<Done>),
+    /// Deltas and finished runs from the engine, in one channel so a job's deltas go out before
+    /// its result.
+    updates: (mpsc::UnboundedSender<Update>, mpsc::UnboundedReceiver<Update>),
     /// When shutdown was asked for: the grace deadline.
     draining: Option<Instant>,
 }
@@ -391,7 +405,10 @@ impl Session {
                     Some(Ok(Message::Close(_))) => Err("closed by the coordinator".to_string()),
                     Some(Ok(_)) => Ok(()),
                 },
-                Some(done) = self.done.1.recv() => self.finished(done).await,
+                Some(update) = self.updates.1.recv() => match update {
+                    Update::Delta { job_id, text } => self.forward_delta(job_id, text).await,
+                    Update::Done(done) => self.finished(*done).await,
+                },
                 _ = heartbeat.tick() => {
                     let active = self.running();
                     send(&mut self.sink, &WorkerMsg::Heartbeat { active }).await
@@ -478,8 +495,9 @@ impl Session {
             return send(&mut self.sink, &WorkerMsg::Failed { job_id: a.job_id, error }).await;
         }
         let model = self.shared.models.get(&a.model_id).expect("checked above");
-        let (shared, chain_id, tx) = (self.shared.clone(), self.chain_id, self.done.0.clone());
+        let (shared, chain_id, tx) = (self.shared.clone(), self.chain_id, self.updates.0.clone());
         let (job_id, role) = (a.job_id.clone(), a.role);
+        let streams = role == Role::Asserter && matches!(a.spec, JobSpec::Generate { .. });
         let blocking_span = span.clone();
         let task = tokio::spawn(
             async move {
@@ -487,11 +505,20 @@ impl Session {
                 let permit = shared.slots.clone().acquire_owned().await.expect("never closed");
                 debug!("slot acquired");
                 let started = std::time::Instant::now();
+                let deltas = tx.clone();
                 let run = tokio::task::spawn_blocking(move || {
                     let _enter = blocking_span.enter();
                     let _permit = permit;
                     let cfg = &shared.config;
-                    exec::execute(&model.model, &a.spec, cfg.dishonest).map(|done| {
+                    let executed = if streams {
+                        let job_id = a.job_id.clone();
+                        exec::execute_streaming(&model.model, &a.spec, cfg.dishonest, &mut |text| {
+                            deltas.send(Update::Delta { job_id: job_id.clone(), text }).ok();
+                        })
+                    } else {
+                        exec::execute(&model.model, &a.spec, cfg.dishonest)
+                    };
+                    executed.map(|done| {
                         let receipt = exec::sign_receipt(
                             &cfg.key, chain_id, a.job_key, a.model_id, &a.spec, &done,
                         );
@@ -501,13 +528,21 @@ impl Session {
                 .await;
                 let result = run.unwrap_or_else(|e| Err(format!("engine panicked: {e}")));
                 info!(ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "executed");
-                tx.send(Done { job_id: id, result }).ok();
+                tx.send(Update::Done(Box::new(Done { job_id: id, result }))).ok();
             }
             .instrument(span.clone()),
         );
         span.in_scope(|| info!("accepted"));
         self.jobs.insert(job_id, Job { role, span, state: JobState::Running(task.abort_handle()) });
         Ok(())
+    }
+
+    /// Sends a generation's text delta, unless the job was cancelled meanwhile.
+    async fn forward_delta(&mut self, job_id: String, text: String) -> Result<(), String> {
+        if !self.jobs.contains_key(&job_id) {
+            return Ok(());
+        }
+        send(&mut self.sink, &WorkerMsg::Partial { job_id, text }).await
     }
 
     async fn finished(&mut self, done: Done) -> Result<(), String> {

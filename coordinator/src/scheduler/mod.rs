@@ -52,6 +52,10 @@ pub struct Asserted {
 /// Where the HTTP request waits: the result, or why the job failed.
 pub type Waiter = oneshot::Sender<Result<Asserted, String>>;
 
+/// Where a streaming HTTP request takes the text deltas of its job's current asserter
+/// ([`WorkerMsg::Partial`]; advisory, never stored).
+pub type Partials = mpsc::UnboundedSender<String>;
+
 /// A worker that completed the handshake.
 #[derive(Debug)]
 pub struct Joined {
@@ -80,6 +84,8 @@ pub enum Event {
         waiter: Option<Waiter>,
         /// Its place in the bounded queue, released once asserted.
         permit: Option<OwnedSemaphorePermit>,
+        /// A streaming request's text deltas, if it streams.
+        partials: Option<Partials>,
     },
     /// A worker connected.
     Joined(Joined),
@@ -165,6 +171,9 @@ struct Job {
     row: JobRow,
     waiter: Option<Waiter>,
     permit: Option<OwnedSemaphorePermit>,
+    partials: Option<Partials>,
+    /// Whether any delta went to `partials`.
+    streamed: bool,
     phase: Phase,
     tried: Vec<Address>,
     deadline: Option<Instant>,
@@ -268,7 +277,9 @@ impl Scheduler {
     /// Reacts to one event.
     pub fn handle(&mut self, event: Event) {
         match event {
-            Event::Submit { job, waiter, permit } => self.submit(*job, waiter, permit),
+            Event::Submit { job, waiter, permit, partials } => {
+                self.submit(*job, waiter, permit, partials);
+            }
             Event::Joined(j) => self.joined(j),
             Event::Message { conn, msg } => self.message(conn, *msg),
             Event::Left { conn } => self.left(conn),
@@ -297,6 +308,7 @@ impl Scheduler {
         row: JobRow,
         waiter: Option<Waiter>,
         permit: Option<OwnedSemaphorePermit>,
+        partials: Option<Partials>,
     ) {
         let id = row.id.clone();
         let phase = if row.status == Status::Challenged {
@@ -310,6 +322,8 @@ impl Scheduler {
             row,
             waiter,
             permit,
+            partials,
+            streamed: false,
             phase,
             tried: Vec::new(),
             deadline: None,
@@ -478,6 +492,12 @@ impl Scheduler {
             return;
         }
         info!(job_id = id, reason, "reassigning");
+        if job.streamed {
+            // The next asserter's deltas would repeat or contradict what was streamed: the request
+            // gets the rest of the text from the final result, or an error if it does not continue
+            // what was streamed.
+            job.partials = None;
+        }
         job.phase = Phase::Queued;
         job.deadline = None;
         Metrics::inc(&self.shared.metrics.jobs_reassigned);
@@ -505,6 +525,7 @@ impl Scheduler {
         w.last_seen = Instant::now();
         match msg {
             WorkerMsg::Hello { .. } | WorkerMsg::Heartbeat { .. } => {}
+            WorkerMsg::Partial { job_id, text } => self.on_partial(conn, &job_id, text),
             WorkerMsg::Result { job_id, output, receipt } => {
                 self.on_result(conn, &job_id, output, receipt);
             }
@@ -515,6 +536,21 @@ impl Scheduler {
                 self.on_reveal(conn, &job_id, salt, receipt);
             }
             WorkerMsg::Failed { job_id, error } => self.on_failed(conn, &job_id, &error),
+        }
+    }
+
+    /// Forwards a text delta to a streaming request, if it comes from the job's current
+    /// asserter. Nothing is stored.
+    fn on_partial(&mut self, conn: u64, id: &str, text: String) {
+        let Some(job) = self.jobs.get_mut(id) else { return };
+        if !matches!(job.phase, Phase::Assigned { conn: c } if c == conn) {
+            return;
+        }
+        let Some(partials) = &job.partials else { return };
+        if partials.send(text).is_ok() {
+            job.streamed = true;
+        } else {
+            job.partials = None; // the request has gone
         }
     }
 
@@ -560,6 +596,7 @@ impl Scheduler {
                 .ok();
         }
         job.permit = None;
+        job.partials = None;
         job.deadline = None;
         job.row.status = Status::Asserted;
         job.row.asserter = Some(address);

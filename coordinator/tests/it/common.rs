@@ -15,8 +15,8 @@ use assay_coordinator::{Config, Handle, job::output_hash};
 use assay_protocol::{
     math::records::validation_commitment,
     wire::{
-        CoordinatorMsg, JobSpec, Output, PROTOCOL_VERSION, Receipt, Role, SignedReceipt, WorkerMsg,
-        hello_digest,
+        Assignment, CoordinatorMsg, JobSpec, Output, PROTOCOL_VERSION, Receipt, Role,
+        SignedReceipt, WorkerMsg, hello_digest,
     },
 };
 use futures::{SinkExt, StreamExt};
@@ -169,11 +169,12 @@ pub(crate) async fn worker(coord: &Coord, behaviour: Behaviour) -> Worker {
     worker_with(coord, PrivateKeySigner::random(), behaviour).await
 }
 
-pub(crate) async fn worker_with(
-    coord: &Coord,
-    signer: PrivateKeySigner,
-    behaviour: Behaviour,
-) -> Worker {
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects and completes the handshake (panics if rejected); returns the socket, the chain id
+/// and the heartbeat interval in seconds.
+async fn handshake(coord: &Coord, signer: &PrivateKeySigner) -> (Ws, u64, u64) {
     let (mut ws, _) = tokio_tungstenite::connect_async(coord.ws_url()).await.expect("ws connects");
     let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("no challenge") };
     let CoordinatorMsg::Challenge { nonce, chain_id, .. } =
@@ -198,6 +199,16 @@ pub(crate) async fn worker_with(
     else {
         panic!("expected welcome, got {t}")
     };
+    (ws, chain_id, heartbeat_secs)
+}
+
+pub(crate) async fn worker_with(
+    coord: &Coord,
+    signer: PrivateKeySigner,
+    behaviour: Behaviour,
+) -> Worker {
+    let (mut ws, chain_id, heartbeat_secs) = handshake(coord, &signer).await;
+    let address = signer.address();
     let asserted = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (a2, s2) = (asserted.clone(), seen.clone());
@@ -379,4 +390,153 @@ pub(crate) async fn settled(coord: &Coord, id: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("job {id} did not settle: {last}");
+}
+
+/// A fake worker the test drives frame by frame; heartbeats are sent for it.
+pub(crate) struct Scripted {
+    pub(crate) address: Address,
+    signer: PrivateKeySigner,
+    chain_id: u64,
+    out: tokio::sync::mpsc::UnboundedSender<WorkerMsg>,
+    assignments: tokio::sync::mpsc::UnboundedReceiver<Assignment>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Scripted {
+    /// Connects and completes the handshake.
+    pub(crate) async fn connect(coord: &Coord) -> Self {
+        let signer = PrivateKeySigner::random();
+        let (ws, chain_id, heartbeat_secs) = handshake(coord, &signer).await;
+        let (out, mut outbox) = tokio::sync::mpsc::unbounded_channel();
+        let (assigned, assignments) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let (mut sink, mut stream) = ws.split();
+            let mut beat = tokio::time::interval(Duration::from_millis(heartbeat_secs * 1000 / 2));
+            loop {
+                let msg = tokio::select! {
+                    _ = beat.tick() => WorkerMsg::Heartbeat { active: 0 },
+                    Some(msg) = outbox.recv() => msg,
+                    frame = stream.next() => {
+                        let Some(Ok(Message::Text(t))) = frame else { return };
+                        if let Ok(CoordinatorMsg::Execute(a)) = serde_json::from_str(&t) {
+                            assigned.send(a).ok();
+                        }
+                        continue;
+                    }
+                };
+                if sink.send(frame(&msg)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self { address: signer.address(), signer, chain_id, out, assignments, task }
+    }
+
+    /// Sends a frame.
+    pub(crate) fn send(&self, msg: WorkerMsg) {
+        self.out.send(msg).expect("the worker task runs");
+    }
+
+    /// The next job assigned to it within `wait`.
+    pub(crate) async fn assignment(&mut self, wait: Duration) -> Option<Assignment> {
+        tokio::time::timeout(wait, self.assignments.recv()).await.ok().flatten()
+    }
+
+    /// Sends a text delta of `job_id`.
+    pub(crate) fn partial(&self, job_id: &str, text: &str) {
+        self.send(WorkerMsg::Partial { job_id: job_id.into(), text: text.into() });
+    }
+
+    /// Sends the result of `a` with `text` and a valid receipt.
+    pub(crate) fn result(&self, a: &Assignment, text: &str) {
+        let output = Output {
+            tokens: vec![7; text.split_whitespace().count()],
+            embedding: Vec::new(),
+            text: text.into(),
+            prompt_tokens: Some(3),
+        };
+        let receipt =
+            sign_receipt(&self.signer, self.chain_id, a.job_key, a.model_id, &a.spec, &output);
+        self.send(WorkerMsg::Result { job_id: a.job_id.clone(), output, receipt });
+    }
+}
+
+/// Of two scripted workers, the one the next job goes to and the other.
+pub(crate) async fn asserter_of<'a>(
+    x: &'a mut Scripted,
+    y: &'a mut Scripted,
+) -> (Assignment, &'a mut Scripted, &'a mut Scripted) {
+    for _ in 0..100 {
+        if let Some(a) = x.assignment(Duration::from_millis(50)).await {
+            return (a, x, y);
+        }
+        if let Some(a) = y.assignment(Duration::from_millis(50)).await {
+            return (a, y, x);
+        }
+    }
+    panic!("no assignment within 10 s");
+}
+
+/// A streaming chat completion read event by event.
+pub(crate) struct EventStream {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+}
+
+impl EventStream {
+    /// Sends a streaming chat request for `prompt`.
+    pub(crate) async fn open(coord: &Coord, prompt: &str) -> Self {
+        let mut body = chat_body(prompt);
+        body["stream"] = json!(true);
+        let resp = reqwest::Client::new()
+            .post(coord.url("/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200);
+        Self { resp, buf: Vec::new() }
+    }
+
+    /// The `data` of the next event (waits up to 10 s for it); `None` once the stream ended.
+    pub(crate) async fn next_data(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = self.buf.drain(..end + 2).collect();
+                let event = String::from_utf8(event).expect("UTF-8 event");
+                let data = event
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")));
+                match data {
+                    Some(data) => return Some(data.to_owned()),
+                    None => continue, // a keep-alive comment
+                }
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk())
+                .await
+                .expect("an event within 10 s")
+                .expect("the body reads")?;
+            self.buf.extend_from_slice(&chunk);
+        }
+    }
+
+    /// The next event as JSON.
+    pub(crate) async fn next_json(&mut self) -> Value {
+        let data = self.next_data().await.expect("an event");
+        serde_json::from_str(&data).unwrap_or_else(|e| panic!("{e}: {data}"))
+    }
+
+    /// The content of the next event, which must be a content chunk.
+    pub(crate) async fn next_content(&mut self) -> String {
+        let chunk = self.next_json().await;
+        let content = chunk["choices"][0]["delta"]["content"].as_str();
+        content.unwrap_or_else(|| panic!("not a content chunk: {chunk}")).to_owned()
+    }
 }

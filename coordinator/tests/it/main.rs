@@ -6,4 +6,5 @@ mod api;
 mod common;
 mod restart;
 mod sampling;
+mod streaming;
 mod workers;

@@ -219,6 +219,12 @@ impl Bpe {
 
     /// Decodes ids to text, skipping special tokens; invalid UTF-8 becomes U+FFFD.
     pub fn decode(&self, ids: &[u32]) -> String {
+        String::from_utf8_lossy(&self.decode_bytes(ids)).into_owned()
+    }
+
+    /// The bytes ids stand for, skipping special tokens (a token may hold part of a UTF-8
+    /// character: only the concatenation of a whole generation is meant to be text).
+    pub fn decode_bytes(&self, ids: &[u32]) -> Vec<u8> {
         let mut bytes = Vec::new();
         for &id in ids {
             let Some(t) = self.tokens.get(id as usize) else { continue };
@@ -231,7 +237,7 @@ impl Bpe {
                 }
             }
         }
-        String::from_utf8_lossy(&bytes).into_owned()
+        bytes
     }
 }
 

@@ -170,6 +170,15 @@ impl Model {
         }
     }
 
+    /// The bytes generated token ids stand for, before UTF-8 decoding (empty for encoders):
+    /// [`Model::decode`] is their lossy UTF-8 reading.
+    pub fn decode_bytes(&self, tokens: &[u32]) -> Vec<u8> {
+        match self {
+            Self::Bert(_) => Vec::new(),
+            Self::Llama(m) => m.tokenizer.decode_bytes(tokens),
+        }
+    }
+
     /// Whether the model is an encoder (embeddings only, no generation).
     pub fn is_encoder(&self) -> bool {
         matches!(self, Self::Bert(_))
@@ -184,6 +193,20 @@ impl Model {
         kern: &K,
         input: &JobInput,
     ) -> Result<(JobOutput, Trace)> {
+        self.run_with(kern, input, &mut |_| {})
+    }
+
+    /// [`Model::run`], calling `on_token` with each generated token as it is chosen (never for
+    /// an embedding). The output and trace are those of [`Model::run`].
+    ///
+    /// # Errors
+    /// As [`Model::run`].
+    pub fn run_with<K: Kernels + ?Sized>(
+        &self,
+        kern: &K,
+        input: &JobInput,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<(JobOutput, Trace)> {
         let mut trace = Trace::with_batch_hasher(kern.batch_hasher());
         let (tokens, embedding) = match (self, &input.task) {
             (Self::Bert(m), Task::Embed) => {
@@ -197,7 +220,9 @@ impl Model {
             }
             (Self::Llama(m), Task::Generate { max_tokens, seed }) => {
                 let prompt = m.prompt_tokens(&input.prompt);
-                (m.generate(kern, &prompt, *max_tokens, *seed, &mut trace)?, Vec::new())
+                let tokens =
+                    m.generate_with(kern, &prompt, *max_tokens, *seed, &mut trace, on_token)?;
+                (tokens, Vec::new())
             }
             (Self::Llama(_), Task::Embed) => {
                 return Err(Error::Input("a decoder model does not produce embeddings".into()));

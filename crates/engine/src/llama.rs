@@ -173,6 +173,24 @@ impl Llama {
         seed: u64,
         trace: &mut Trace,
     ) -> Result<Vec<u32>> {
+        self.generate_with(kern, prompt, max_tokens, seed, trace, &mut |_| {})
+    }
+
+    /// [`Llama::generate`], calling `on_token` with each generated token as soon as it is chosen
+    /// (in order, never with the end-of-turn token). The hook only observes: the tokens, the
+    /// trace and so the output hash and trace root are those of [`Llama::generate`].
+    ///
+    /// # Errors
+    /// As [`Llama::generate`].
+    pub fn generate_with<K: Kernels + ?Sized>(
+        &self,
+        kern: &K,
+        prompt: &[u32],
+        max_tokens: u32,
+        seed: u64,
+        trace: &mut Trace,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<Vec<u32>> {
         if prompt.is_empty() || prompt.iter().any(|&t| t as usize >= self.cfg.vocab) {
             return Err(Error::Input("prompt is empty or has ids outside the vocabulary".into()));
         }
@@ -202,6 +220,7 @@ impl Llama {
             if next == self.cfg.eos {
                 break;
             }
+            on_token(next);
             out.push(next);
             step = vec![next];
         }

@@ -12,6 +12,9 @@
 //!    [`WorkerMsg::Revealed`] with the hash, the salt and its receipt.
 //! 4. [`WorkerMsg::Heartbeat`] every few seconds carries load; a silent worker is dropped and its
 //!    jobs are reassigned.
+//! 5. While an asserter generates text it may send [`WorkerMsg::Partial`] deltas before its
+//!    result, for streaming to the user. They are advisory: never hashed, in no receipt; the
+//!    result's output is what counts.
 
 use alloy_primitives::{Address, B256, Signature, keccak256};
 use alloy_sol_types::SolValue;
@@ -212,6 +215,16 @@ pub enum WorkerMsg {
         /// Signed receipt.
         receipt: SignedReceipt,
     },
+    /// Text an asserter's generation produced since its previous delta (complete UTF-8
+    /// characters), sent before its [`WorkerMsg::Result`]. Advisory, for streaming only: not
+    /// hashed, not part of any receipt; the deltas of an honest worker concatenate to a prefix of
+    /// the result's `text`.
+    Partial {
+        /// The job.
+        job_id: String,
+        /// The new text.
+        text: String,
+    },
     /// A validator's commitment.
     Committed {
         /// The job.
@@ -280,6 +293,14 @@ mod tests {
         assert!(json.contains(r#""type":"execute""#) && json.contains(r#""role":"validator""#));
         assert_eq!(serde_json::from_str::<CoordinatorMsg>(&json).expect("parse"), msg);
         assert!(serde_json::from_str::<WorkerMsg>(r#"{"type":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn partials_are_tagged_frames() {
+        let msg = WorkerMsg::Partial { job_id: "job-1".into(), text: "Hél".into() };
+        let json = serde_json::to_string(&msg).expect("serialise");
+        assert_eq!(json, r#"{"type":"partial","job_id":"job-1","text":"Hél"}"#);
+        assert_eq!(serde_json::from_str::<WorkerMsg>(&json).expect("parse"), msg);
     }
 
     #[test]

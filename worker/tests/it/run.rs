@@ -71,8 +71,8 @@ fn expected(dir: &Path, spec: &JobSpec) -> (B256, B256, Vec<u32>) {
     (B256::from(out.output_hash), B256::from(out.trace_root), out.tokens)
 }
 
-/// The coordinator double's side of one connection.
-struct Conn(WebSocketStream<TcpStream>);
+/// The coordinator double's side of one connection, with the text deltas received so far.
+struct Conn(WebSocketStream<TcpStream>, Vec<(String, String)>);
 
 impl Conn {
     async fn accept(listener: &TcpListener) -> Self {
@@ -80,7 +80,7 @@ impl Conn {
             .await
             .expect("the worker connects")
             .expect("accept");
-        Self(accept_async(tcp).await.expect("websocket"))
+        Self(accept_async(tcp).await.expect("websocket"), Vec::new())
     }
 
     async fn send(&mut self, msg: &CoordinatorMsg) {
@@ -88,7 +88,13 @@ impl Conn {
         self.0.send(Message::text(text)).await.expect("send");
     }
 
-    /// The next frame other than a heartbeat; `None` when the worker closed the socket.
+    /// The text `job_id`'s deltas received so far add up to.
+    fn streamed(&self, job_id: &str) -> String {
+        self.1.iter().filter(|(id, _)| id == job_id).map(|(_, text)| text.as_str()).collect()
+    }
+
+    /// The next frame other than a heartbeat or a delta (kept for [`Conn::streamed`]); `None`
+    /// when the worker closed the socket.
     async fn recv(&mut self) -> Option<WorkerMsg> {
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(60), self.0.next())
@@ -97,9 +103,10 @@ impl Conn {
             match frame {
                 None | Some(Ok(Message::Close(_)) | Err(_)) => return None,
                 Some(Ok(Message::Text(t))) => {
-                    let msg: WorkerMsg = serde_json::from_str(t.as_str()).expect("worker frame");
-                    if !matches!(msg, WorkerMsg::Heartbeat { .. }) {
-                        return Some(msg);
+                    match serde_json::from_str(t.as_str()).expect("worker frame") {
+                        WorkerMsg::Heartbeat { .. } => {}
+                        WorkerMsg::Partial { job_id, text } => self.1.push((job_id, text)),
+                        msg => return Some(msg),
                     }
                 }
                 Some(Ok(_)) => {}
@@ -173,6 +180,9 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     assert_eq!(r.job_key, B256::from(alloy_primitives::keccak256("job-a")));
     assert_eq!(r.input_root, B256::from(generate().input_root()));
     assert_eq!(output.tokens, tokens);
+    let streamed = conn.streamed("job-a");
+    assert!(!streamed.is_empty(), "the asserter streamed its text before the result");
+    assert!(output.text.starts_with(&streamed), "{streamed:?} starts {:?}", output.text);
     let JobSpec::Generate { prompt, .. } = generate() else { unreachable!() };
     let model = Model::load(&ModelDir::open(&m.llama).expect("open").blob).expect("load");
     let Model::Llama(llama) = &model else { panic!("a llama") };
@@ -212,6 +222,13 @@ async fn worker_serves_asserter_and_validator_jobs() {
     let (asserted, revealed) = serve_two_jobs(&mut conn, worker).await;
     assert_eq!(asserted, expected(&m.llama, &generate()).0, "honest asserted hash");
     assert_eq!(revealed, expected(&m.bert, &embed()).0, "honest revealed hash");
+
+    // A validator of a generation streams nothing.
+    conn.send(&assignment("job-g", m.llama_id, generate(), Role::Validator)).await;
+    assert!(matches!(conn.recv().await, Some(WorkerMsg::Committed { .. })));
+    conn.send(&CoordinatorMsg::Reveal { job_id: "job-g".into() }).await;
+    assert!(matches!(conn.recv().await, Some(WorkerMsg::Revealed { .. })));
+    assert_eq!(conn.streamed("job-g"), "", "validators do not stream");
 
     // A job for a model it does not serve, and a task the model cannot do, fail cleanly.
     conn.send(&assignment("job-x", B256::repeat_byte(9), embed(), Role::Asserter)).await;

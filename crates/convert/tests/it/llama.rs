@@ -45,6 +45,24 @@ fn tiny_llama_generates_deterministically_and_tracks_float() {
     assert_eq!(hex::encode(sampled.trace_root), GOLDEN_SAMPLED_TRACE);
 }
 
+#[test]
+fn the_token_hook_sees_each_generated_token_and_changes_no_hash() {
+    let model = Model::load(&tiny_llama(5).to_blob()).expect("load");
+    let hooked = |seed| {
+        let input = JobInput {
+            task: Task::Generate { max_tokens: 12, seed },
+            prompt: "the weather is".into(),
+        };
+        let mut seen = Vec::new();
+        let (out, _) = model.run_with(&Scalar, &input, &mut |t| seen.push(t)).expect("run");
+        assert_eq!(seen, out.tokens, "every generated token, in order, and nothing else");
+        assert_eq!(out, generate(&model, "the weather is", 12, seed), "same output and hashes");
+        out
+    };
+    assert_eq!(hex::encode(hooked(0).output_hash), GOLDEN_GREEDY);
+    assert_eq!(hex::encode(hooked(42).trace_root), GOLDEN_SAMPLED_TRACE);
+}
+
 const GOLDEN_GREEDY: &str = "e265dc80b528237320e70e21426fdf1c7f01132f619c0af1b1718e84abba674c";
 const GOLDEN_SAMPLED_TRACE: &str =
     "23014aea3390fc7fb12a1c889370998db94e2190e02efe59c03d70f54155c1c4";
