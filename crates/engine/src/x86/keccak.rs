@@ -43,9 +43,8 @@ const RC: [u64; 24] = [
 ];
 
 /// Rotation (rho) of lane `x + 5y`.
-const RHO: [u32; 25] = [
-    0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14,
-];
+const RHO: [u32; 25] =
+    [0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14];
 
 /// Vectors of 64-bit words, one word per lane, with the steps keccak-f[1600] is made of.
 ///
