@@ -4,9 +4,6 @@
 //! run in lockstep; a lane's digest is read out after its last block, and a finished (or unused)
 //! lane absorbs zeros until the longest message ends.
 
-// Tiles index several arrays by the same row and column: index loops read best.
-#![allow(clippy::needless_range_loop)]
-
 use core::arch::x86_64::*;
 
 use crate::hash::Hash;
