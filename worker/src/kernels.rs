@@ -1,7 +1,7 @@
 //! Native kernels: the engine's exact int8 GEMMs (plain and block-scaled) split over output
 //! channels with rayon. Each output element is still one exact integer expression computed by one
 //! thread, so the bits are those of the scalar kernels (and of the WASM replay). A step's trace
-//! leaves are hashed on the pool too, eight at a time with AVX-512.
+//! leaves are hashed on the pool too, eight at a time with AVX-512 and four with AVX2.
 //!
 //! On x86-64 each task runs the engine's register-tiled kernels for the widest instruction set the
 //! CPU has ([`isa`]: AVX-512 VNNI, AVX2 or the SSE2 baseline), detected once; the environment
@@ -121,7 +121,7 @@ fn gemm_blocked_cols(
 }
 
 /// Hashes a step's trace leaves on the rayon pool: longest first, in runs of eight of similar
-/// length (the AVX-512 keccak hashes eight at once).
+/// length (the AVX-512 keccak hashes eight at once, the AVX2 one four).
 fn keccak_par(pre: &[Vec<u8>], out: &mut [Hash]) {
     let mut order: Vec<usize> = (0..pre.len()).collect();
     order.sort_by_key(|&i| core::cmp::Reverse(pre[i].len()));

@@ -19,8 +19,8 @@
 //! Layout:
 //! - [`fixed`]: rounding shifts, fixed-point multipliers, per-token int8 quantisation, isqrt/rsqrt.
 //! - [`gemm`]: exact int8 GEMM and the [`gemm::Kernels`] hook for native parallelism.
-//! - `x86` (x86-64 only): AVX2 / AVX-512 VNNI GEMM kernels and an eight-way keccak, chosen at
-//!   run time by a caller that can detect CPU features.
+//! - `x86` (x86-64 only): AVX2 / AVX-512 VNNI GEMM kernels and a four-way (AVX2) / eight-way
+//!   (AVX-512) keccak, chosen at run time by a caller that can detect CPU features.
 //! - [`nonlin`]: softmax (16-bit output), layer/RMS norm, 16-bit lookup tables (GELU, SiLU, exp).
 //! - [`linear`]: quantised linear layers.
 //! - [`hash`], [`trace`]: keccak-256 tensor leaves, Merkle roots, the per-op execution trace.

@@ -1,11 +1,12 @@
-//! x86-64 kernels beyond the SSE2 baseline, chosen at run time: register-tiled GEMMs and an
-//! eight-way keccak-256.
+//! x86-64 kernels beyond the SSE2 baseline, chosen at run time: register-tiled GEMMs and a
+//! four- or eight-way keccak-256.
 //!
 //! The engine is `no_std` and cannot detect CPU features itself: a caller that can (the native
 //! worker, with `is_x86_feature_detected!`) vouches for a [`Level`] with [`Isa::new_unchecked`],
 //! and [`Isa`] then runs the kernels of that level:
 //! - [`Level::Avx2`]: tiles of 2 activation rows × 4 weight rows, bytes widened to i16 and
-//!   multiplied with `vpmaddwd` (pair sums of at most 2·128², exact);
+//!   multiplied with `vpmaddwd` (pair sums of at most 2·128², exact). Keccak-256 hashes four
+//!   messages at once ([`Isa::keccak256_many`]);
 //! - [`Level::Avx512Vnni`]: tiles of 4 × 4 rows (2 × 4 for block-scaled products), 64 bytes per
 //!   step with `vpdpbusd`, which multiplies unsigned by signed bytes: the weights are biased to
 //!   `w + 128` and each lane starts from `-128 · Σ a`, so it holds the exact `Σ a · w` (no
@@ -211,21 +212,26 @@ impl Isa {
     }
 
     /// `out[i] = keccak(msgs[i])`: eight messages at a time with AVX-512 (at
-    /// [`Level::Avx512Vnni`]), one by one otherwise. Similar lengths in each run of eight waste
-    /// the least.
+    /// [`Level::Avx512Vnni`]), four with AVX2 (at [`Level::Avx2`]), one by one at the baseline and
+    /// for a run of one. Similar lengths in each run waste the least.
     ///
     /// # Panics
     /// When `out` has another length than `msgs`.
     pub fn keccak256_many(self, msgs: &[&[u8]], out: &mut [Hash]) {
         assert_eq!(msgs.len(), out.len());
-        if self.0 == Level::Avx512Vnni {
-            for (m, o) in msgs.chunks(8).zip(out.chunks_mut(8)) {
+        let lanes = match self.0 {
+            Level::Sse2 => 1,
+            Level::Avx2 => 4,
+            Level::Avx512Vnni => 8,
+        };
+        for (m, o) in msgs.chunks(lanes).zip(out.chunks_mut(lanes)) {
+            match (self.0, m) {
+                // SAFETY: `new_unchecked`'s caller vouched for AVX2.
+                (Level::Avx2, [_, _, ..]) => unsafe { keccak::keccak256_x4(m, o) },
                 // SAFETY: `new_unchecked`'s caller vouched for AVX-512F.
-                unsafe { keccak::keccak256_x8(m, o) };
-            }
-        } else {
-            for (m, o) in msgs.iter().zip(out) {
-                *o = keccak(m);
+                (Level::Avx512Vnni, [_, _, ..]) => unsafe { keccak::keccak256_x8(m, o) },
+                // One message: the scalar permutation is cheaper than a vector one.
+                _ => o.iter_mut().zip(m).for_each(|(o, m)| *o = keccak(m)),
             }
         }
     }
@@ -539,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn eight_way_keccak_equals_keccak() {
+    fn many_way_keccak_equals_keccak() {
         let mut seed = 5u64;
         let lens = [0, 1, 7, 8, 63, 64, 127, 128, 135, 136, 137, 200, 271, 272, 273, 1000, 4103];
         let msgs: Vec<Vec<u8>> = lens
@@ -548,26 +554,45 @@ mod tests {
             .collect();
         let want: Vec<Hash> = msgs.iter().map(|m| keccak(m)).collect();
         for isa in supported() {
-            // Every group size, mixed lengths in one group, and each length on its own.
-            for take in 1..=msgs.len() {
-                let refs: Vec<&[u8]> = msgs[..take].iter().map(Vec::as_slice).collect();
-                let mut out = vec![[0u8; 32]; take];
-                isa.keccak256_many(&refs, &mut out);
-                assert_eq!(out, want[..take], "{isa:?} {take}");
+            // Every run size from every start: mixed lengths in one group of four or eight, and
+            // leftovers of each size.
+            for start in 0..msgs.len() {
+                for end in start + 1..=msgs.len().min(start + 17) {
+                    let refs: Vec<&[u8]> = msgs[start..end].iter().map(Vec::as_slice).collect();
+                    let mut out = vec![[0u8; 32]; refs.len()];
+                    isa.keccak256_many(&refs, &mut out);
+                    assert_eq!(out, want[start..end], "{isa:?} {start}..{end}");
+                }
             }
+            // Longest first, as the worker sorts them, and the same length four and eight times.
+            let mut order: Vec<usize> = (0..msgs.len()).collect();
+            order.sort_by_key(|&i| core::cmp::Reverse(lens[i]));
+            let refs: Vec<&[u8]> = order.iter().map(|&i| msgs[i].as_slice()).collect();
+            let mut out = vec![[0u8; 32]; refs.len()];
+            isa.keccak256_many(&refs, &mut out);
+            assert!(order.iter().zip(&out).all(|(&i, h)| *h == want[i]), "{isa:?} sorted");
             for (m, w) in msgs.iter().zip(&want) {
-                let mut out = [[0u8; 32]; 1];
-                isa.keccak256_many(&[m], &mut out);
-                assert_eq!(&out[0], w, "{isa:?} {}", m.len());
+                for n in [4, 8] {
+                    let mut out = vec![[0u8; 32]; n];
+                    isa.keccak256_many(&vec![m.as_slice(); n], &mut out);
+                    assert!(out.iter().all(|h| h == w), "{isa:?} {} x {n}", m.len());
+                }
             }
+            isa.keccak256_many(&[], &mut []);
         }
+    }
+
+    /// Message lengths: any below 700, or a multiple of the rate (up to five blocks) give or
+    /// take one.
+    fn message_len() -> impl Strategy<Value = usize> {
+        prop_oneof![0usize..700, (0usize..6, 0usize..3).prop_map(|(k, d)| (k * 136 + d).max(1) - 1)]
     }
 
     proptest! {
         #[test]
-        fn eight_way_keccak_of_random_messages(
+        fn many_way_keccak_of_random_messages(
             msgs in proptest::collection::vec(
-                proptest::collection::vec(any::<u8>(), 0..700),
+                message_len().prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)),
                 0..20,
             ),
         ) {
@@ -576,7 +601,7 @@ mod tests {
             for isa in supported() {
                 let mut out = vec![[0u8; 32]; msgs.len()];
                 isa.keccak256_many(&refs, &mut out);
-                prop_assert_eq!(&out, &want);
+                prop_assert_eq!(&out, &want, "{:?}", isa);
             }
         }
     }
