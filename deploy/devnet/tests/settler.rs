@@ -129,6 +129,19 @@ impl Net {
         net
     }
 
+    /// The settlement task of the coordinator with `key`, on `store`; validators drawn on chain
+    /// are announced on `events`.
+    fn settler(
+        &self,
+        key: B256,
+        store: &Store,
+        settings: Settings,
+        events: tokio::sync::mpsc::UnboundedSender<Event>,
+    ) -> Settler {
+        Settler::new(&self.node.url(), &self.manifest, signer(key), store.clone(), settings, events)
+            .expect("connects")
+    }
+
     fn client(&self, key: B256) -> DynProvider {
         ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer(key)))
@@ -324,16 +337,9 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     let settings = settings(true);
     let (validators, mut dispatched) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared::default());
-    let mut settler = Settler::new(
-        &net.node.url(),
-        &net.manifest,
-        signer(coordinator.1),
-        store.clone(),
-        settings.clone(),
-        validators,
-    )
-    .expect("connects")
-    .with_metrics(shared.clone());
+    let mut settler = net
+        .settler(coordinator.1, &store, settings.clone(), validators)
+        .with_metrics(shared.clone());
     let metrics = &shared.metrics;
     let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
 
@@ -377,15 +383,7 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     assert!(!asked.is_empty(), "the opened records' validators are asked to validate");
     // A coordinator restarted with challenges still open asks their validators again, once.
     let (validators, mut again) = tokio::sync::mpsc::unbounded_channel();
-    let mut restarted = Settler::new(
-        &net.node.url(),
-        &net.manifest,
-        signer(coordinator.1),
-        store.clone(),
-        settings.clone(),
-        validators,
-    )
-    .expect("connects");
+    let mut restarted = net.settler(coordinator.1, &store, settings.clone(), validators);
     round(&net, &mut restarted, "restarted round").await;
     assert_eq!(chain_validations(&mut again), asked);
     round(&net, &mut restarted, "restarted round").await;
@@ -439,15 +437,8 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     assert_eq!(count(&metrics.epoch_seeds_revealed), 2);
 
     // A restarted coordinator (no memory) finds its commit of e + 4 in the logs and reveals it.
-    let mut restarted = Settler::new(
-        &net.node.url(),
-        &net.manifest,
-        signer(coordinator.1),
-        store.clone(),
-        settings,
-        tokio::sync::mpsc::unbounded_channel().0,
-    )
-    .expect("connects");
+    let mut restarted =
+        net.settler(coordinator.1, &store, settings, tokio::sync::mpsc::unbounded_channel().0);
     drop(settler);
     net.advance_to_epoch(e + 4).await;
     round(&net, &mut restarted, "round").await;
@@ -500,10 +491,7 @@ async fn settlement_survives_a_restart_of_the_node() {
     let net = Net::start_with(assay_test_node::Config::test().with_state_file(&state)).await;
     let settings = settings(false);
     let (validators, _dispatched) = tokio::sync::mpsc::unbounded_channel();
-    let key = signer(ANVIL_ACCOUNTS[5].1);
-    let mut settler =
-        Settler::new(&net.node.url(), &net.manifest, key, store.clone(), settings, validators)
-            .expect("connects");
+    let mut settler = net.settler(ANVIL_ACCOUNTS[5].1, &store, settings, validators);
     let before = net.served_jobs(&store, "before", JOBS).await;
     round(&net, &mut settler, "round: commit").await;
     assert_eq!(store.batches(BatchState::Committed).await.expect("store").len(), 1);
