@@ -383,13 +383,18 @@ mod tests {
     use super::*;
 
     fn validator(rpc_url: &str) -> ChainValidator {
+        validator_with_key(rpc_url, "11")
+    }
+
+    /// A validator whose key is the byte `key_byte` (two hex digits) 32 times.
+    fn validator_with_key(rpc_url: &str, key_byte: &str) -> ChainValidator {
         let manifest = Manifest {
             chain_id: 412_346,
             deploy_block: 0,
             contracts: BTreeMap::from([("Sampling".to_string(), Address::repeat_byte(7))]),
             models: Vec::new(),
         };
-        let key = WorkerKey::from_hex(&format!("0x{}", "11".repeat(32)), "test").expect("key");
+        let key = WorkerKey::from_hex(&format!("0x{}", key_byte.repeat(32)), "test").expect("key");
         ChainValidator::connect(rpc_url, &manifest, &key).expect("connects")
     }
 
@@ -399,15 +404,7 @@ mod tests {
         let (one, two) = (U256::from(1u8), U256::from(2u8));
         assert_eq!(a.salt(one), restarted.salt(one), "a restarted worker can reveal");
         assert_ne!(a.salt(one), a.salt(two));
-        let manifest = Manifest {
-            chain_id: 412_346,
-            deploy_block: 0,
-            contracts: BTreeMap::from([("Sampling".to_string(), Address::repeat_byte(7))]),
-            models: Vec::new(),
-        };
-        let key = WorkerKey::from_hex(&format!("0x{}", "22".repeat(32)), "test").expect("key");
-        let other =
-            ChainValidator::connect("http://127.0.0.1:1", &manifest, &key).expect("connects");
+        let other = validator_with_key("http://127.0.0.1:1", "22");
         assert_ne!(a.salt(one), other.salt(one));
         let shown = format!("{a:?}");
         assert!(!shown.contains(&hex::encode(a.salt_secret)), "{shown}");

@@ -76,6 +76,9 @@ pub struct Market {
     /// First block of the deployment: where log searches start.
     deploy_block: u64,
     prices: HashMap<B256, U256>,
+    /// `epochTiming()` (genesis time, epoch length): fixed when the market was constructed, so
+    /// read once.
+    epoch_timing: std::sync::OnceLock<(u64, u64)>,
 }
 
 /// How long a sent transaction may take to be mined before the round gives up on it.
@@ -108,6 +111,7 @@ impl Market {
             registry: manifest.contract("ModelRegistry")?,
             deploy_block: manifest.deploy_block,
             prices: HashMap::new(),
+            epoch_timing: std::sync::OnceLock::new(),
         })
     }
 
@@ -218,8 +222,14 @@ impl Market {
     /// # Errors
     /// [`ChainError`] when the market cannot be read.
     pub async fn epoch_at(&self, timestamp: u64) -> Result<u64, ChainError> {
-        let timing = self.view(self.market, IJobMarket::epochTimingCall {}).await?;
-        Ok(timestamp.saturating_sub(timing._0).checked_div(timing._1).unwrap_or(0))
+        let (genesis, length) = match self.epoch_timing.get() {
+            Some(timing) => *timing,
+            None => {
+                let t = self.view(self.market, IJobMarket::epochTimingCall {}).await?;
+                *self.epoch_timing.get_or_init(|| (t._0, t._1))
+            }
+        };
+        Ok(timestamp.saturating_sub(genesis).checked_div(length).unwrap_or(0))
     }
 
     /// The epoch of the latest block (`currentEpoch()`).
