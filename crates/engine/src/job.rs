@@ -6,6 +6,7 @@ use alloc::{boxed::Box, string::String, vec::Vec};
 use crate::{
     Error, Result,
     bert::{ARCH_BERT, Bert},
+    chat::{Message, Role},
     gemm::Kernels,
     hash::{Hash, keccak, tensor_leaf},
     llama::{ARCH_LLAMA, Llama},
@@ -16,13 +17,19 @@ use crate::{
 /// Size of the chunks the input commitment ([`JobInput::input_root`]) is built over.
 pub const INPUT_CHUNK_SIZE: usize = 1024;
 
-/// What a job asks for.
+/// The input of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Task {
-    /// A sentence embedding.
-    Embed,
-    /// Text generation of up to `max_tokens` tokens; `seed` 0 means greedy.
+pub enum JobInput {
+    /// A sentence embedding of `text`.
+    Embed {
+        /// Text to embed.
+        text: String,
+    },
+    /// The assistant's next message in a conversation (rendered with the model's chat
+    /// template), up to `max_tokens` tokens; `seed` 0 means greedy.
     Generate {
+        /// The conversation so far.
+        messages: Vec<Message>,
         /// Most tokens to generate.
         max_tokens: u32,
         /// Sampling seed (0 = greedy).
@@ -30,26 +37,33 @@ pub enum Task {
     },
 }
 
-/// The input of a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobInput {
-    /// Task.
-    pub task: Task,
-    /// Prompt text.
-    pub prompt: String,
-}
+/// Input kinds of [`JobInput::encode`]. Kind 1 (a single prompt string) was replaced by
+/// conversations.
+const KIND_EMBED: u8 = 0;
+const KIND_CONVERSATION: u8 = 2;
 
 impl JobInput {
-    /// Canonical encoding: `kind u8 ‖ max_tokens u32 ‖ seed u64 ‖ prompt utf-8`.
+    /// Canonical encoding: `kind u8 ‖ max_tokens u32 ‖ seed u64 ‖ body`, the body being the
+    /// text's UTF-8 for an embedding (kind 0, max_tokens and seed 0) and, for a conversation
+    /// (kind 2), each message as `role u8 ‖ len u32 ‖ utf-8` (roles: [`Role::code`]).
     pub fn encode(&self) -> Vec<u8> {
-        let (kind, max, seed) = match self.task {
-            Task::Embed => (0u8, 0u32, 0u64),
-            Task::Generate { max_tokens, seed } => (1, max_tokens, seed),
+        let (kind, max, seed) = match self {
+            Self::Embed { .. } => (KIND_EMBED, 0u32, 0u64),
+            Self::Generate { max_tokens, seed, .. } => (KIND_CONVERSATION, *max_tokens, *seed),
         };
         let mut b = alloc::vec![kind];
         b.extend_from_slice(&max.to_le_bytes());
         b.extend_from_slice(&seed.to_le_bytes());
-        b.extend_from_slice(self.prompt.as_bytes());
+        match self {
+            Self::Embed { text } => b.extend_from_slice(text.as_bytes()),
+            Self::Generate { messages, .. } => {
+                for m in messages {
+                    b.push(m.role.code());
+                    b.extend_from_slice(&(m.content.len() as u32).to_le_bytes());
+                    b.extend_from_slice(m.content.as_bytes());
+                }
+            }
+        }
         b
     }
 
@@ -65,21 +79,33 @@ impl JobInput {
     /// Decodes [`JobInput::encode`].
     ///
     /// # Errors
-    /// [`Error::Input`] for a short buffer, an unknown kind or a prompt that is not UTF-8.
+    /// [`Error::Input`] for a short or malformed buffer, an unknown kind or role, or text that is
+    /// not UTF-8.
     pub fn decode(b: &[u8]) -> Result<Self> {
+        let bad = |what: &str| Error::Input(alloc::format!("job input: {what}"));
         if b.len() < 13 {
-            return Err(Error::Input("job input too short".into()));
+            return Err(bad("too short"));
         }
         let max_tokens = u32::from_le_bytes(b[1..5].try_into().expect("4 bytes"));
         let seed = u64::from_le_bytes(b[5..13].try_into().expect("8 bytes"));
-        let task = match b[0] {
-            0 => Task::Embed,
-            1 => Task::Generate { max_tokens, seed },
-            k => return Err(Error::Input(alloc::format!("unknown job kind {k}"))),
-        };
-        let prompt = String::from_utf8(b[13..].to_vec())
-            .map_err(|_| Error::Input("prompt is not UTF-8".into()))?;
-        Ok(Self { task, prompt })
+        let utf8 = |s: &[u8]| String::from_utf8(s.to_vec()).map_err(|_| bad("text is not UTF-8"));
+        match b[0] {
+            KIND_EMBED => Ok(Self::Embed { text: utf8(&b[13..])? }),
+            KIND_CONVERSATION => {
+                let mut messages = Vec::new();
+                let mut rest = &b[13..];
+                while let Some((&code, after)) = rest.split_first() {
+                    let role = Role::from_code(code).ok_or_else(|| bad("unknown role"))?;
+                    let len = after.get(..4).ok_or_else(|| bad("truncated message"))?;
+                    let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+                    let text = after.get(4..4 + len).ok_or_else(|| bad("truncated message"))?;
+                    messages.push(Message { role, content: utf8(text)? });
+                    rest = &after[4 + len..];
+                }
+                Ok(Self::Generate { messages, max_tokens, seed })
+            }
+            k => Err(bad(&alloc::format!("unknown kind {k}"))),
+        }
     }
 }
 
@@ -208,23 +234,23 @@ impl Model {
         on_token: &mut dyn FnMut(u32),
     ) -> Result<(JobOutput, Trace)> {
         let mut trace = Trace::with_batch_hasher(kern.batch_hasher());
-        let (tokens, embedding) = match (self, &input.task) {
-            (Self::Bert(m), Task::Embed) => {
-                let tokens = m.tokenize(&input.prompt);
+        let (tokens, embedding) = match (self, input) {
+            (Self::Bert(m), JobInput::Embed { text }) => {
+                let tokens = m.tokenize(text);
                 let emb = m.embed(kern, &tokens, &mut trace)?;
                 trace.end_step();
                 (tokens, emb)
             }
-            (Self::Bert(_), Task::Generate { .. }) => {
+            (Self::Bert(_), JobInput::Generate { .. }) => {
                 return Err(Error::Input("an encoder model cannot generate text".into()));
             }
-            (Self::Llama(m), Task::Generate { max_tokens, seed }) => {
-                let prompt = m.prompt_tokens(&input.prompt);
+            (Self::Llama(m), JobInput::Generate { messages, max_tokens, seed }) => {
+                let prompt = m.prompt_tokens(messages)?;
                 let tokens =
                     m.generate_with(kern, &prompt, *max_tokens, *seed, &mut trace, on_token)?;
                 (tokens, Vec::new())
             }
-            (Self::Llama(_), Task::Embed) => {
+            (Self::Llama(_), JobInput::Embed { .. }) => {
                 return Err(Error::Input("a decoder model does not produce embeddings".into()));
             }
         };
@@ -247,16 +273,34 @@ mod tests {
 
     #[test]
     fn input_round_trips() {
-        let i =
-            JobInput { task: Task::Generate { max_tokens: 9, seed: 3 }, prompt: "héllo".into() };
+        let messages = alloc::vec![
+            Message::new(Role::System, "be brief"),
+            Message::user("héllo"),
+            Message::new(Role::Assistant, ""),
+        ];
+        let i = JobInput::Generate { messages, max_tokens: 9, seed: 3 };
         assert_eq!(JobInput::decode(&i.encode()).expect("decode"), i);
+        assert_eq!(&i.encode()[..13], &[2, 9, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&i.encode()[13..18], &[0, 8, 0, 0, 0]);
         assert!(JobInput::decode(&[7; 13]).is_err());
+        assert!(JobInput::decode(&[1; 20]).is_err(), "kind 1 is retired");
+        for cut in 14..i.encode().len() {
+            let short = &i.encode()[..cut];
+            if JobInput::decode(short).is_ok() {
+                // Only cuts at message boundaries decode, to a prefix of the conversation.
+                assert!(matches!(cut, 26 | 37), "{cut}");
+            }
+        }
+        let mut bad_role = i.encode();
+        bad_role[13] = 3;
+        assert!(JobInput::decode(&bad_role).is_err());
         // The commitment covers every byte, across chunk boundaries.
-        let long = JobInput { task: Task::Embed, prompt: "x".repeat(3000) };
+        let long = JobInput::Embed { text: "x".repeat(3000) };
         let mut other = long.clone();
-        other.prompt.replace_range(2500..2501, "y");
+        let JobInput::Embed { text } = &mut other else { unreachable!() };
+        text.replace_range(2500..2501, "y");
         assert_ne!(long.input_root(), other.input_root());
-        let same = JobInput { task: Task::Embed, prompt: "x".repeat(3000) };
+        let same = JobInput::Embed { text: "x".repeat(3000) };
         assert_eq!(long.input_root(), same.input_root());
         assert_ne!(i.input_root(), long.input_root());
         let o = JobOutput {

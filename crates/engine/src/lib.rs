@@ -26,7 +26,8 @@
 //! - [`hash`], [`trace`]: keccak-256 tensor leaves, Merkle roots, the per-op execution trace.
 //! - [`model`]: the model blob format and its chunk Merkle root (the model id).
 //! - [`tokenizer`], [`bert`]: WordPiece and the BERT encoder (all-MiniLM-L6-v2).
-//! - [`bpe`], [`llama`]: byte-level BPE and the llama decoder (SmolLM2-135M-Instruct).
+//! - [`bpe`], [`chat`], [`llama`]: byte-level BPE (llama.cpp's `smollm` pre-tokenizer), the chat
+//!   template and the llama decoder (SmolLM2-135M-Instruct).
 //! - [`prng`]: integer PRNG and token selection.
 //! - [`job`]: job inputs and outputs, running a job.
 //! - [`ops`]: single-op replay from committed inputs (what a dispute re-executes).
@@ -39,6 +40,7 @@ extern crate std;
 
 pub mod bert;
 pub mod bpe;
+pub mod chat;
 pub mod fixed;
 pub mod gemm;
 pub mod hash;

@@ -4,11 +4,12 @@
 //! sampling. Each forward step (the prompt, then every generated token) is one trace step; the
 //! key and value rows written to the cache are trace ops.
 
-use alloc::{format, string::String, vec, vec::Vec};
+use alloc::{format, vec, vec::Vec};
 
 use crate::{
     Error, Result,
     bpe::Bpe,
+    chat::{Message, chat_tokens},
     fixed::{Multiplier, quantize_max, round_shift_i64},
     gemm::{Kernels, dot_i8},
     linear::Linear,
@@ -84,14 +85,6 @@ struct Cache {
     v: Vec<i32>,
 }
 
-/// The chat template of SmolLM2-Instruct for one user message.
-pub fn chat_prompt(user: &str) -> String {
-    format!(
-        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
-         <|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
-    )
-}
-
 impl Llama {
     /// Loads a llama model from a parsed blob.
     ///
@@ -154,9 +147,12 @@ impl Llama {
         })
     }
 
-    /// Token ids of the chat-formatted prompt.
-    pub fn prompt_tokens(&self, user: &str) -> Vec<u32> {
-        self.tokenizer.encode(&chat_prompt(user))
+    /// Token ids of a conversation in the chat template, ending with the assistant's turn.
+    ///
+    /// # Errors
+    /// As [`crate::chat::chat_tokens`].
+    pub fn prompt_tokens(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        chat_tokens(&self.tokenizer, messages)
     }
 
     /// Generates up to `max_tokens` tokens after `prompt` (greedy when `seed` is 0), stopping
