@@ -41,6 +41,12 @@ pub enum Error {
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The error code of a job that failed because running it ended the connections of
+/// `scheduler::WORKERS_LOST_PER_JOB` workers (killed, out of memory, engine panic): it is not
+/// given to further workers. The scheduler's failure reason (stored with the job) starts with
+/// this code and `": "`.
+pub const JOB_CRASHED_WORKERS: &str = "job_crashed_workers";
+
 /// An error answered to an HTTP client: a status and the OpenAI envelope
 /// `{"error": {"message", "type", "param", "code"}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,8 +141,20 @@ impl ApiError {
         )
     }
 
-    /// 502: the job failed on every worker it was given to.
+    /// 502: the job failed on every worker it was given to; `job_crashed_workers` when `why`
+    /// starts with `"job_crashed_workers: "` (the scheduler's reason for a job that ended the
+    /// connections of the workers that ran it, see [`JOB_CRASHED_WORKERS`]).
     pub fn job_failed(job_id: &str, why: &str) -> Self {
+        if let Some(why) =
+            why.strip_prefix(JOB_CRASHED_WORKERS).and_then(|rest| rest.strip_prefix(": "))
+        {
+            return Self::new(
+                StatusCode::BAD_GATEWAY,
+                "server_error",
+                JOB_CRASHED_WORKERS,
+                format!("job {job_id} failed: {why}"),
+            );
+        }
         Self::new(
             StatusCode::BAD_GATEWAY,
             "server_error",
@@ -217,5 +235,16 @@ mod tests {
         assert_eq!(body["error"]["type"], "invalid_request_error");
         assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
         assert!(ApiError::bad_request("x").body()["error"]["param"].is_null());
+    }
+
+    #[test]
+    fn a_job_that_crashed_its_workers_has_its_own_code() {
+        let e = ApiError::job_failed("j1", "job_crashed_workers: it ended 2 workers' connections");
+        assert_eq!(e.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(e.code, "job_crashed_workers");
+        assert_eq!(e.message, "job j1 failed: it ended 2 workers' connections");
+        let e = ApiError::job_failed("j2", "asserter timed out");
+        assert_eq!(e.code, "job_failed");
+        assert_eq!(e.message, "job j2 failed: asserter timed out");
     }
 }

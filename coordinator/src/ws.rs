@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use crate::{
     AppState,
     metrics::Metrics,
-    scheduler::{Event, Joined},
+    scheduler::{Departure, Event, Joined},
 };
 
 /// How long a worker has to answer the challenge.
@@ -126,27 +126,34 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         return;
     }
     let (mut sink, mut stream) = socket.split();
+    // Each side says how the connection ended: only a close frame from the worker is a graceful
+    // end; anything else while it runs a job counts against that job (`Departure::Lost`).
     let writer = async {
         while let Some(msg) = rx.recv().await {
-            if sink.send(text(&msg)).await.is_err() {
-                return;
+            if let Err(e) = sink.send(text(&msg)).await {
+                return Departure::Lost(format!("sending to it failed: {e}"));
             }
         }
-        // The scheduler dropped this worker.
+        // The scheduler dropped this worker (and has dealt with its jobs already).
         sink.send(Message::Close(None)).await.ok();
+        Departure::Closed
     };
     let events = state.events.clone();
     let reader = async {
-        while let Some(Ok(frame)) = stream.next().await {
-            let t = match frame {
-                Message::Text(t) => t,
-                Message::Close(_) => return,
-                _ => continue,
+        loop {
+            let t = match stream.next().await {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(Message::Close(_))) => return Departure::Closed,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    return Departure::Lost(format!("connection ended without a close frame: {e}"));
+                }
+                None => return Departure::Lost("connection ended without a close frame".into()),
             };
             match serde_json::from_str::<WorkerMsg>(t.as_str()) {
                 Ok(msg) => {
                     if events.send(Event::Message { conn, msg: Box::new(msg) }).is_err() {
-                        return;
+                        return Departure::Closed;
                     }
                 }
                 Err(e) => warn!(conn, error = %e, "unreadable worker frame ignored"),
@@ -163,17 +170,17 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                 Ok(w) => {
                     let weight = w.first().copied().unwrap_or_default();
                     if events.send(Event::Weight { conn, weight }).is_err() {
-                        return;
+                        return Departure::Closed;
                     }
                 }
                 Err(e) => warn!(worker = %hello.worker, error = %e, "cannot re-read weight"),
             }
         }
     };
-    tokio::select! {
-        () = writer => {}
-        () = reader => {}
-        () = refresher => {}
-    }
-    state.events.send(Event::Left { conn }).ok();
+    let departure = tokio::select! {
+        d = writer => d,
+        d = reader => d,
+        d = refresher => d,
+    };
+    state.events.send(Event::Left { conn, departure }).ok();
 }

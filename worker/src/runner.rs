@@ -17,8 +17,8 @@ use alloy_primitives::B256;
 use assay_protocol::{
     deployment::Manifest,
     wire::{
-        Assignment, CoordinatorMsg, JobSpec, PROTOCOL_VERSION, Role, SignedReceipt, WorkerMsg,
-        hello_digest,
+        Assignment, CoordinatorMsg, ENGINE_PANICKED, JobSpec, PROTOCOL_VERSION, Role,
+        SignedReceipt, WorkerMsg, hello_digest,
     },
 };
 use futures::{SinkExt, StreamExt};
@@ -526,7 +526,7 @@ impl Session {
                     })
                 })
                 .await;
-                let result = run.unwrap_or_else(|e| Err(format!("engine panicked: {e}")));
+                let result = run.unwrap_or_else(|e| Err(format!("{ENGINE_PANICKED}: {e}")));
                 info!(ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "executed");
                 tx.send(Update::Done(Box::new(Done { job_id: id, result }))).ok();
             }

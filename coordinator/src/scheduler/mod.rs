@@ -12,6 +12,13 @@
 //!   job again under a fresh key; a wrong answer flags it.
 //! - **Failures**: asserters that time out, fail, disconnect or send an invalid receipt lose the
 //!   job to another worker (up to `max_attempts`); validators that time out are left out.
+//! - **Poison jobs**: an asserter *lost* while it runs the job (its connection ended without a
+//!   WebSocket close frame: process killed, out of memory, TCP reset; or it went silent for three
+//!   heartbeats, or reconnected over an open connection; or it reports that the engine panicked)
+//!   counts against the job: after [`WORKERS_LOST_PER_JOB`] such workers the job fails with
+//!   `job_crashed_workers` instead of going to the next worker, so one request cannot take down
+//!   every worker in turn. A graceful disconnect (close frame; a worker shutting down answers or
+//!   hands back its in-flight jobs first) is not counted and the job is reassigned.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -22,7 +29,10 @@ use std::{
 use alloy_primitives::{Address, B256, U256, keccak256};
 use assay_protocol::{
     math::{draw, records::validation_commitment},
-    wire::{Assignment, CoordinatorMsg, JobSpec, Output, Role, SignedReceipt, WorkerMsg},
+    wire::{
+        Assignment, CoordinatorMsg, ENGINE_PANICKED, JobSpec, Output, Role, SignedReceipt,
+        WorkerMsg,
+    },
 };
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tracing::{debug, info, info_span, warn};
@@ -33,6 +43,7 @@ mod challenge;
 use crate::{
     Shared,
     config::Config,
+    error::JOB_CRASHED_WORKERS,
     job::{JobRow, Status, check_receipt, now_ms, output_hash},
     metrics::Metrics,
     store::{Flag, ValidationRow, Write, Writer},
@@ -100,6 +111,8 @@ pub enum Event {
     Left {
         /// Connection id.
         conn: u64,
+        /// How it ended.
+        departure: Departure,
     },
     /// Validators `Sampling` drew on chain for an opened batch record: each connected one gets
     /// the job as a [`Role::ChainValidator`] and commits and reveals on chain itself; one that
@@ -128,6 +141,23 @@ pub enum Event {
     /// Time passed: check deadlines and heartbeats.
     Tick,
 }
+
+/// How a worker's connection ended, as far as its in-flight jobs are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Departure {
+    /// The worker closed the WebSocket with a close frame: a graceful end (a worker shutting
+    /// down answers or hands back its in-flight jobs first). Its jobs go to other workers.
+    Closed,
+    /// The connection ended abnormally (no close frame: the process was killed or ran out of
+    /// memory, a TCP reset, a failed send), or the worker went silent or reconnected over it.
+    /// A job it was running counts this loss (see [`WORKERS_LOST_PER_JOB`]).
+    Lost(String),
+}
+
+/// Workers a job may lose (abnormal connection ends or engine panics while they run it as its
+/// asserter) before it fails with `job_crashed_workers` instead of being reassigned: a request
+/// that crashes the worker running it reaches one more worker, never every worker in turn.
+pub const WORKERS_LOST_PER_JOB: usize = 2;
 
 struct Worker {
     address: Address,
@@ -176,6 +206,8 @@ struct Job {
     streamed: bool,
     phase: Phase,
     tried: Vec<Address>,
+    /// Asserters lost while running it: address and how.
+    lost: Vec<(Address, String)>,
     deadline: Option<Instant>,
     submitted: Instant,
 }
@@ -282,7 +314,7 @@ impl Scheduler {
             }
             Event::Joined(j) => self.joined(j),
             Event::Message { conn, msg } => self.message(conn, *msg),
-            Event::Left { conn } => self.left(conn),
+            Event::Left { conn, departure } => self.left(conn, &departure),
             Event::Tick => self.tick(),
             Event::ChainValidation { job, chain_job_id, validators } => {
                 self.chain_validation(&job, chain_job_id, validators);
@@ -326,6 +358,7 @@ impl Scheduler {
             streamed: false,
             phase,
             tried: Vec::new(),
+            lost: Vec::new(),
             deadline: None,
             submitted: Instant::now(),
         };
@@ -338,7 +371,8 @@ impl Scheduler {
             self.workers.iter().filter(|(_, w)| w.address == j.address).map(|(c, _)| *c).collect();
         for conn in old {
             info!(worker = %j.address, "worker reconnected: dropping its previous connection");
-            self.left(conn);
+            let why = "it reconnected while this connection was still open".to_string();
+            self.left(conn, &Departure::Lost(why));
         }
         info!(worker = %j.address, conn = j.conn, models = j.models.len(), slots = j.slots, "worker joined");
         self.workers.insert(
@@ -510,6 +544,25 @@ impl Scheduler {
         self.queue.push_front(id.into());
     }
 
+    /// The asserter of `id` was lost while running it (`why`): the job goes to another worker,
+    /// or fails with `job_crashed_workers` once it has cost [`WORKERS_LOST_PER_JOB`] workers.
+    fn lost(&mut self, id: &str, address: Address, why: &str) {
+        let Some(job) = self.jobs.get_mut(id) else { return };
+        job.lost.push((address, why.to_owned()));
+        if job.lost.len() < WORKERS_LOST_PER_JOB {
+            self.retry(id, &format!("asserter {address} was lost while running the job: {why}"));
+            return;
+        }
+        let workers: Vec<String> = job.lost.iter().map(|(a, why)| format!("{a}: {why}")).collect();
+        let reason = format!(
+            "{JOB_CRASHED_WORKERS}: running it ended {} workers' connections ({}); it was not \
+             retried further",
+            job.lost.len(),
+            workers.join("; ")
+        );
+        self.fail(id, &reason);
+    }
+
     fn fail(&mut self, id: &str, reason: &str) {
         let Some(mut job) = self.jobs.remove(id) else { return };
         warn!(job_id = id, reason, "job failed");
@@ -618,24 +671,35 @@ impl Scheduler {
         match self.jobs.get(id).map(|j| &j.phase) {
             Some(Phase::Assigned { conn: c }) if *c == conn => {
                 self.release_slot(conn);
-                self.retry(id, error);
+                if error.starts_with(ENGINE_PANICKED) {
+                    let address = self.workers[&conn].address;
+                    self.lost(id, address, error);
+                } else {
+                    self.retry(id, error);
+                }
             }
             Some(Phase::Challenged { .. }) => self.drop_validator(id, conn, "failed"),
             _ => {}
         }
     }
 
-    fn left(&mut self, conn: u64) {
+    fn left(&mut self, conn: u64, departure: &Departure) {
         let Some(w) = self.workers.remove(&conn) else { return };
-        info!(worker = %w.address, conn, "worker left");
+        match departure {
+            Departure::Closed => info!(worker = %w.address, conn, "worker left"),
+            Departure::Lost(why) => warn!(worker = %w.address, conn, why, "worker lost"),
+        }
         self.publish_served();
         self.canaries.retain(|_, c| c.conn != conn);
         let ids: Vec<String> = self.jobs.keys().cloned().collect();
         for id in ids {
             match &self.jobs[&id].phase {
-                Phase::Assigned { conn: c } if *c == conn => {
-                    self.retry(&id, &format!("asserter {} disconnected", w.address));
-                }
+                Phase::Assigned { conn: c } if *c == conn => match departure {
+                    Departure::Closed => {
+                        self.retry(&id, &format!("asserter {} disconnected", w.address));
+                    }
+                    Departure::Lost(why) => self.lost(&id, w.address, why),
+                },
                 Phase::Challenged { .. } => self.drop_validator(&id, conn, "timed_out"),
                 _ => {}
             }
@@ -652,7 +716,7 @@ impl Scheduler {
             .collect();
         for conn in silent {
             warn!(conn, "worker silent for 3 heartbeats: dropping it");
-            self.left(conn);
+            self.left(conn, &Departure::Lost("silent for 3 heartbeats".into()));
         }
         let expired: Vec<String> = self
             .jobs

@@ -85,8 +85,11 @@ pub(crate) enum Behaviour {
     LazyValidator,
     /// Takes jobs, never answers, never sends heartbeats.
     Blackhole,
-    /// Closes its socket on its first asserter job.
+    /// Closes its socket (with a close frame) on its first asserter job.
     DisconnectOnJob,
+    /// Drops its connection without a close frame on its first asserter job, as a worker
+    /// process killed while running it does.
+    CrashOnJob,
     /// Answers after 500 ms.
     Slow,
     /// Heartbeats, takes jobs, never answers.
@@ -256,6 +259,10 @@ pub(crate) async fn worker_with(
                         Role::Asserter => {
                             if behaviour == Behaviour::DisconnectOnJob {
                                 ws.close(None).await.ok();
+                                return;
+                            }
+                            if behaviour == Behaviour::CrashOnJob {
+                                // Dropping the socket ends the TCP connection, no close frame.
                                 return;
                             }
                             a2.fetch_add(1, Ordering::SeqCst);

@@ -9,7 +9,9 @@ use alloy_primitives::{Address, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use assay_coordinator::chain::{Chain, ChainFuture};
-use assay_protocol::wire::{CoordinatorMsg, PROTOCOL_VERSION, WorkerMsg, hello_digest};
+use assay_protocol::wire::{
+    CoordinatorMsg, ENGINE_PANICKED, PROTOCOL_VERSION, WorkerMsg, hello_digest,
+};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -166,6 +168,119 @@ async fn a_disconnecting_asserter_loses_the_job_to_another_worker() {
     let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
     assert_eq!(job["attempts"], 2);
     assert_eq!(job["status"], "asserted");
+}
+
+/// A job whose execution ends its asserter's connection abruptly (a worker process killed, out
+/// of memory) goes to one more worker; when that one is lost too the job fails with
+/// `job_crashed_workers`, and no third worker ever gets it.
+#[tokio::test]
+async fn a_job_that_crashes_two_workers_fails_and_never_reaches_a_third() {
+    let coord = start(|c| c.with_sampling(0.0, 2)).await;
+    let first = worker(&coord, Behaviour::CrashOnJob).await;
+    let second = worker(&coord, Behaviour::CrashOnJob).await;
+    wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
+    let (status, body) = post(&coord, "/v1/chat/completions", chat_body("poison")).await;
+    assert_eq!(status, 502, "{body}");
+    assert_envelope(&body, "job_crashed_workers");
+    let id = first.seen.lock().unwrap().first().cloned().expect("the first worker got the job");
+    assert_eq!(*second.seen.lock().unwrap(), vec![id.clone()]);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("job {id} failed: running it ended 2 workers' connections (")),
+        "{message}"
+    );
+    assert!(message.ends_with("it was not retried further"), "{message}");
+    for lost in [first.address, second.address] {
+        assert!(
+            message.contains(&format!("{lost}: connection ended without a close frame")),
+            "{message}"
+        );
+    }
+    let job = settled(&coord, &id).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["attempts"], 2);
+    assert!(
+        job["error"].as_str().unwrap().starts_with("job_crashed_workers: running it ended 2"),
+        "{job}"
+    );
+
+    // A third worker joins: it serves new jobs, and the failed one never reaches it.
+    let third = worker(&coord, Behaviour::Honest).await;
+    let (status, body) = post(&coord, "/v1/chat/completions", chat_body("fine")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["assay"]["worker"], serde_json::json!(third.address));
+    assert_eq!(*third.seen.lock().unwrap(), vec![body["assay"]["job_id"].as_str().unwrap()]);
+}
+
+/// A graceful disconnect (close frame) is not counted against the job: after one asserter lost
+/// abruptly and one that closed its socket, the job still goes to a third worker and succeeds.
+#[tokio::test]
+async fn a_graceful_disconnect_is_not_a_crash_and_the_job_is_still_reassigned() {
+    let coord = start(|c| c.with_sampling(0.0, 2)).await;
+    let crasher = worker(&coord, Behaviour::CrashOnJob).await;
+    let quitter = worker(&coord, Behaviour::DisconnectOnJob).await;
+    wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
+    let url = coord.url("/v1/chat/completions");
+    let request = tokio::spawn(async move {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(KEY)
+            .body(chat_body("keep going").to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json_value().await)
+    });
+    // Whichever got it first, both lose it; then nobody serves the model until a third joins.
+    wait_for(|| async { health(&coord).await["workers"] == 0 }).await;
+    assert_eq!(crasher.seen.lock().unwrap().len(), 1);
+    assert_eq!(*quitter.seen.lock().unwrap(), *crasher.seen.lock().unwrap());
+    let honest = worker(&coord, Behaviour::Honest).await;
+    let (status, body) = request.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["assay"]["worker"], serde_json::json!(honest.address));
+    let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["attempts"], 3);
+    assert_eq!(job["status"], "asserted");
+}
+
+/// A worker that reports the engine panicked on the job (it survives: the panic is caught)
+/// counts like a lost one: two such reports fail the job with `job_crashed_workers`.
+#[tokio::test]
+async fn engine_panics_on_two_workers_fail_the_job() {
+    let coord = start(|c| c.with_sampling(0.0, 2)).await;
+    let mut x = Scripted::connect(&coord).await;
+    let mut y = Scripted::connect(&coord).await;
+    wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
+    let url = coord.url("/v1/chat/completions");
+    let request = tokio::spawn(async move {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(KEY)
+            .body(chat_body("panic").to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json_value().await)
+    });
+    let (a, first, second) = asserter_of(&mut x, &mut y).await;
+    let panicked = |job_id: &str| WorkerMsg::Failed {
+        job_id: job_id.into(),
+        error: format!("{ENGINE_PANICKED}: index out of bounds"),
+    };
+    first.send(panicked(&a.job_id));
+    let again = second.assignment(std::time::Duration::from_secs(10)).await.expect("reassigned");
+    assert_eq!(again.job_id, a.job_id);
+    second.send(panicked(&a.job_id));
+    let (status, body) = request.await.unwrap();
+    assert_eq!(status, 502, "{body}");
+    assert_envelope(&body, "job_crashed_workers");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{}: engine panicked: index out of bounds", first.address)),
+        "{message}"
+    );
+    assert!(first.assignment(std::time::Duration::from_millis(300)).await.is_none());
 }
 
 #[tokio::test]

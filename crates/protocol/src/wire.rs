@@ -245,10 +245,15 @@ pub enum WorkerMsg {
     Failed {
         /// The job.
         job_id: String,
-        /// Why.
+        /// Why; starts with [`ENGINE_PANICKED`] when the engine panicked on it.
         error: String,
     },
 }
+
+/// How a [`WorkerMsg::Failed`] error starts when the engine panicked on the job: the coordinator
+/// counts that like a worker lost while running the job (a request that crashes workers is
+/// tried on at most two).
+pub const ENGINE_PANICKED: &str = "engine panicked";
 
 #[cfg(test)]
 mod tests {
