@@ -29,11 +29,8 @@ const fn at(start: u32, class: Class) -> u32 {
     start << 3 | class as u32
 }
 
-/// The class of `c`.
-pub(super) fn class(c: char) -> Class {
-    let cp = c as u32;
-    let i = data::CLASSES.partition_point(|&b| b >> 3 <= cp);
-    match data::CLASSES[i.saturating_sub(1)] & 7 {
+const fn class_of(boundary: u32) -> Class {
+    match boundary & 7 {
         1 => Class::Control,
         2 => Class::Space,
         3 => Class::Cjk,
@@ -42,10 +39,37 @@ pub(super) fn class(c: char) -> Class {
     }
 }
 
+/// The classes of the ASCII characters, read from [`data::CLASSES`] at compile time.
+static ASCII: [Class; 128] = {
+    let mut classes = [Class::Other; 128];
+    let (mut cp, mut i) = (0, 0);
+    while cp < 128 {
+        while i + 1 < data::CLASSES.len() && data::CLASSES[i + 1] >> 3 <= cp as u32 {
+            i += 1;
+        }
+        classes[cp] = class_of(data::CLASSES[i]);
+        cp += 1;
+    }
+    classes
+};
+
+/// The class of `c`.
+pub(super) fn class(c: char) -> Class {
+    let cp = c as u32;
+    if let Some(&class) = ASCII.get(cp as usize) {
+        return class;
+    }
+    let i = data::CLASSES.partition_point(|&b| b >> 3 <= cp);
+    class_of(data::CLASSES[i.saturating_sub(1)])
+}
+
 /// The canonical combining class of `c`, a character kept by normalization (the others are
 /// dropped before their class matters); 0 for most.
 pub(super) fn combining_class(c: char) -> u8 {
     let cp = c as u32;
+    if cp < 0x300 {
+        return 0;
+    }
     let i = data::COMBINING.partition_point(|&(first, _, _)| first <= cp);
     match i.checked_sub(1).map(|i| data::COMBINING[i]) {
         Some((_, last, ccc)) if cp <= last => ccc,
@@ -100,6 +124,13 @@ const fn seq(i: u32) -> u32 {
 
 /// `c` after canonical decomposition, dropping non-spacing marks and lower-casing.
 pub(super) fn normalize(c: char) -> Norm {
+    if c.is_ascii() {
+        return if c.is_ascii_uppercase() {
+            Norm::Char(c.to_ascii_lowercase())
+        } else {
+            Norm::Same
+        };
+    }
     let cp = c as u32;
     let i = data::MAP.partition_point(|&(key, _)| key >> 11 <= cp);
     let Some(&(key, rule)) = i.checked_sub(1).and_then(|i| data::MAP.get(i)) else {
