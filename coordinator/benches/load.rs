@@ -50,9 +50,9 @@ async fn mock_worker(url: String) {
         let Message::Text(t) = msg else { continue };
         match serde_json::from_str::<CoordinatorMsg>(t.as_str()).unwrap() {
             CoordinatorMsg::Execute(a) => {
-                let JobSpec::Generate { prompt, .. } = &a.spec else { continue };
+                let JobSpec::Generate { messages, .. } = &a.spec else { continue };
                 let output = Output {
-                    tokens: vec![prompt.len() as u32],
+                    tokens: vec![messages.iter().map(|m| m.content.len() as u32).sum()],
                     embedding: vec![],
                     text: "ok".into(),
                     prompt_tokens: None,

@@ -6,6 +6,7 @@
 
 use std::convert::Infallible;
 
+use assay_engine::chat::{Message, Role};
 use assay_protocol::wire::JobSpec;
 use axum::{
     Json,
@@ -46,15 +47,54 @@ struct ChatMessage {
     content: Option<Value>,
 }
 
-/// The text of a message: a string, or the `text` parts of a content array.
+/// The text of a message: a string, or an array of `{"type": "text", "text": ...}` parts
+/// (concatenated); `None` for anything else.
 fn content_text(content: Option<&Value>) -> Option<String> {
     match content? {
         Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => Some(
-            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<String>(),
-        ),
+        Value::Array(parts) => parts
+            .iter()
+            .map(|p| match (p.get("type"), p.get("text")) {
+                (Some(t), Some(Value::String(text))) if t == "text" => Some(text.as_str()),
+                _ => None,
+            })
+            .collect(),
         _ => None,
     }
+}
+
+/// The conversation of a chat request, every message kept in order (`developer` is the newer
+/// name of `system`). Contents are plain text: the chat template marks turns by token id, so a
+/// message can never open or close a turn.
+fn conversation(messages: &[ChatMessage]) -> Result<Vec<Message>, ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError::bad_param("messages", "messages must not be empty"));
+    }
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let role = match m.role.as_str() {
+                "developer" => Role::System,
+                name => Role::from_name(name).ok_or_else(|| {
+                    ApiError::bad_param(
+                        "messages",
+                        format!(
+                            "messages[{i}].role {name:?} is not supported: use system, developer, \
+                             user or assistant"
+                        ),
+                    )
+                })?,
+            };
+            let content = content_text(m.content.as_ref()).ok_or_else(|| {
+                ApiError::bad_param(
+                    "messages",
+                    format!("messages[{i}].content must be a string or an array of text parts"),
+                )
+            })?;
+            Ok(Message { role, content })
+        })
+        .collect()
 }
 
 fn assay_extension(job: &JobRow, a: &Asserted) -> Value {
@@ -82,18 +122,7 @@ pub(crate) async fn chat(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let prompt = req
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == "user")
-        .and_then(|m| content_text(m.content.as_ref()))
-        .ok_or_else(|| {
-            ApiError::bad_param(
-                "messages",
-                "messages must contain a user message with text content",
-            )
-        })?;
+    let messages = conversation(&req.messages)?;
     let max_tokens =
         req.max_completion_tokens.or(req.max_tokens).unwrap_or(state.config.default_max_tokens);
     if max_tokens == 0 || max_tokens > state.config.max_tokens_limit {
@@ -102,7 +131,7 @@ pub(crate) async fn chat(
             format!("max_tokens must be within 1..={}", state.config.max_tokens_limit),
         ));
     }
-    let spec = JobSpec::Generate { prompt, max_tokens, seed: req.seed.unwrap_or(0) };
+    let spec = JobSpec::Generate { messages, max_tokens, seed: req.seed.unwrap_or(0) };
     if req.stream.unwrap_or(false) {
         let (partials, deltas) = mpsc::unbounded_channel();
         let (job, rx) = state.submit(Kind::Chat, &req.model, spec, Some(partials)).await?;

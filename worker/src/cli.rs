@@ -7,7 +7,10 @@ use assay_convert::{
     dir::ModelDir,
     record::{InputRecord, JobRecord},
 };
-use assay_engine::job::Model;
+use assay_engine::{
+    chat::{Message, Role},
+    job::Model,
+};
 use assay_protocol::deployment::Manifest;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -60,9 +63,14 @@ pub enum Command {
         /// Model directory (from `worker convert`).
         #[arg(long, env = "ASSAY_MODEL_DIR")]
         model: PathBuf,
-        /// Input text (for chat models, the user message; the chat template is applied).
+        /// Input text (for chat models, the user message; the model's chat template is applied and
+        /// the text is never read as special tokens).
         #[arg(long)]
         prompt: String,
+        /// A system message before the user message (chat models; the model's default system
+        /// message otherwise).
+        #[arg(long)]
+        system: Option<String>,
         /// Compute a sentence embedding (always the task of encoder models such as MiniLM).
         #[arg(long)]
         embed: bool,
@@ -332,17 +340,15 @@ pub fn run(cli: &Cli) -> Result<String, Error> {
             runtime()?.block_on(crate::chain::register(&reg, |line| eprintln!("{line}")))?;
             Ok(format!("{} is registered as a miner", reg.key.address()))
         }
-        Command::Infer { model, prompt, embed, max_tokens, seed, json, .. } => {
+        Command::Infer { model, prompt, system, embed, max_tokens, seed, json, .. } => {
             let dir = ModelDir::open(model)?;
             let engine_model = Model::load(&dir.blob)?;
             let input = if *embed || engine_model.is_encoder() {
                 InputRecord::Embed { prompt: prompt.clone() }
             } else {
-                InputRecord::Generate {
-                    prompt: prompt.clone(),
-                    max_tokens: *max_tokens,
-                    seed: *seed,
-                }
+                let system = system.iter().map(|s| Message::new(Role::System, s.clone()));
+                let messages = system.chain([Message::user(prompt.clone())]).collect();
+                InputRecord::Generate { messages, max_tokens: *max_tokens, seed: *seed }
             };
             let (out, _) = match kernels(&cli.command)? {
                 Some(k) => engine_model.run(&k, &input.to_input())?,

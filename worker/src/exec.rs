@@ -10,7 +10,10 @@ use std::{
 
 use alloy_primitives::{Address, B256};
 use assay_convert::dir::ModelDir;
-use assay_engine::job::{JobInput, JobOutput, Model, Task};
+use assay_engine::{
+    chat::Message,
+    job::{JobInput, JobOutput, Model},
+};
 use assay_protocol::{
     math::records::validation_commitment,
     wire::{JobSpec, Output, Receipt, SignedReceipt},
@@ -127,7 +130,9 @@ fn executed(model: &Model, spec: &JobSpec, out: JobOutput, dishonest: bool) -> E
         output_hash[31] ^= 1;
     }
     let prompt_tokens = match (model, spec) {
-        (Model::Llama(m), JobSpec::Generate { prompt, .. }) => m.prompt_tokens(prompt).len(),
+        (Model::Llama(m), JobSpec::Generate { messages, .. }) => {
+            m.prompt_tokens(messages).map_or(0, |t| t.len())
+        }
         _ => out.tokens.len(),
     };
     Executed {
@@ -174,13 +179,13 @@ pub fn benchmark(models: &Models) -> f64 {
     const PROMPT: &str = "The quick brown fox jumps over the lazy dog near the river bank.";
     let (mut tokens, mut secs) = (0usize, 0f64);
     for m in models.iter() {
-        let task = if m.model.is_encoder() {
-            Task::Embed
+        let input = if m.model.is_encoder() {
+            JobInput::Embed { text: PROMPT.into() }
         } else {
-            Task::Generate { max_tokens: 8, seed: 0 }
+            JobInput::Generate { messages: vec![Message::user(PROMPT)], max_tokens: 8, seed: 0 }
         };
         let start = Instant::now();
-        if let Ok((out, _)) = m.model.run(&Parallel, &JobInput { task, prompt: PROMPT.into() }) {
+        if let Ok((out, _)) = m.model.run(&Parallel, &input) {
             secs += start.elapsed().as_secs_f64();
             tokens += out.tokens.len();
         }
@@ -234,7 +239,7 @@ mod tests {
         let model = Model::load(&assay_convert::random::tiny_llama(5).to_blob()).expect("load");
         let mut split_characters = 0;
         for seed in 0..24 {
-            let spec = JobSpec::Generate { prompt: "the weather is".into(), max_tokens: 32, seed };
+            let spec = JobSpec::user("the weather is", 32, seed);
             let mut deltas = Vec::new();
             let done = execute_streaming(&model, &spec, false, &mut |d| deltas.push(d))
                 .expect("generates");

@@ -224,8 +224,9 @@ mod tests {
         read_bert_dir,
     };
     use assay_engine::{
+        chat::Message,
         gemm::Scalar,
-        job::{JobInput, Model, Task},
+        job::{JobInput, Model},
         prng::Prng,
     };
 
@@ -257,11 +258,11 @@ mod tests {
     }
 
     fn embed(prompt: &str) -> JobInput {
-        JobInput { task: Task::Embed, prompt: prompt.into() }
+        JobInput::Embed { text: prompt.into() }
     }
 
     fn generate(prompt: &str, seed: u64) -> JobInput {
-        JobInput { task: Task::Generate { max_tokens: 6, seed }, prompt: prompt.into() }
+        JobInput::Generate { messages: vec![Message::user(prompt)], max_tokens: 6, seed }
     }
 
     #[test]

@@ -124,7 +124,9 @@ pub(crate) fn canned(spec: &JobSpec, lie: bool) -> Output {
             text: String::new(),
             prompt_tokens: Some(prompt.len() as u32),
         },
-        JobSpec::Generate { prompt, max_tokens, .. } => {
+        JobSpec::Generate { messages, max_tokens, .. } => {
+            // The fake echoes the conversation's last message.
+            let prompt = messages.last().map_or("", |m| m.content.as_str());
             let words: Vec<&str> = prompt.split_whitespace().take(*max_tokens as usize).collect();
             Output {
                 tokens: words.iter().map(|w| w.len() as u32 + bump).collect(),

@@ -26,8 +26,9 @@ use assay_convert::{
     reference::{bert_embed, llama_next_tokens},
 };
 use assay_engine::{
+    chat::Message,
     gemm::{Kernels, Scalar},
-    job::{JobInput, Model, Task},
+    job::{JobInput, Model},
     model::chunk_hashes,
 };
 use assay_verifier::runtime::{Limits, Runtime, ServedModel};
@@ -167,7 +168,7 @@ fn bench_bert(
     let blob = weights.to_blob();
     let model = Model::load(&blob)?;
     let inputs: Vec<JobInput> =
-        SENTENCES.iter().map(|s| JobInput { task: Task::Embed, prompt: (*s).into() }).collect();
+        SENTENCES.iter().map(|s| JobInput::Embed { text: (*s).into() }).collect();
     let runs = inputs
         .iter()
         .map(|i| model.run(&Scalar, i).map(|r| r.0.tokens))
@@ -192,10 +193,10 @@ fn bench_llama(path: &Path) -> eyre::Result<()> {
     let model = Model::load(&blob)?;
     let Model::Llama(m) = &model else { eyre::bail!("not a llama model") };
     let prompt = "Write a short poem about the sea.";
-    let inputs =
-        [JobInput { task: Task::Generate { max_tokens: 16, seed: 0 }, prompt: prompt.into() }];
+    let messages = vec![Message::user(prompt)];
+    let mut seq = m.prompt_tokens(&messages)?;
+    let inputs = [JobInput::Generate { messages, max_tokens: 16, seed: 0 }];
     let (out, _) = model.run(&Scalar, &inputs[0])?;
-    let mut seq = m.prompt_tokens(prompt);
     seq.extend(&out.tokens);
     let float = secs(|| drop(llama_next_tokens(&weights, &seq)));
     let candle = candle_llama(path, &seq)?;

@@ -1,6 +1,9 @@
 //! The job record: what `worker infer --json` prints and `verifier replay` reads.
 
-use assay_engine::job::{JobInput, JobOutput, Task};
+use assay_engine::{
+    chat::Message,
+    job::{JobInput, JobOutput},
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -17,10 +20,12 @@ pub enum InputRecord {
         /// Text to embed.
         prompt: String,
     },
-    /// Text generation.
+    /// The assistant's next message in a conversation.
     Generate {
-        /// Prompt text.
-        prompt: String,
+        /// The conversation (`[{"role": "user", "content": "..."}]`, roles `system`, `user`,
+        /// `assistant`), rendered with the model's chat template.
+        #[serde(with = "messages_json")]
+        messages: Vec<Message>,
         /// Most tokens to generate.
         max_tokens: u32,
         /// Sampling seed (0 = greedy).
@@ -29,6 +34,11 @@ pub enum InputRecord {
 }
 
 impl InputRecord {
+    /// A generation answering one user message.
+    pub fn user(prompt: impl Into<String>, max_tokens: u32, seed: u64) -> Self {
+        Self::Generate { messages: vec![Message::user(prompt)], max_tokens, seed }
+    }
+
     /// The input commitment (`JobInput::input_root`).
     pub fn input_root(&self) -> [u8; 32] {
         self.to_input().input_root()
@@ -37,12 +47,49 @@ impl InputRecord {
     /// The engine's job input.
     pub fn to_input(&self) -> JobInput {
         match self {
-            Self::Embed { prompt } => JobInput { task: Task::Embed, prompt: prompt.clone() },
-            Self::Generate { prompt, max_tokens, seed } => JobInput {
-                task: Task::Generate { max_tokens: *max_tokens, seed: *seed },
-                prompt: prompt.clone(),
+            Self::Embed { prompt } => JobInput::Embed { text: prompt.clone() },
+            Self::Generate { messages, max_tokens, seed } => JobInput::Generate {
+                messages: messages.clone(),
+                max_tokens: *max_tokens,
+                seed: *seed,
             },
         }
+    }
+}
+
+/// Conversations in JSON: `[{"role": "user", "content": "..."}]`.
+mod messages_json {
+    use assay_engine::chat::{Message, Role};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Json<'a> {
+        role: std::borrow::Cow<'a, str>,
+        content: std::borrow::Cow<'a, str>,
+    }
+
+    pub(super) fn serialize<S: Serializer>(messages: &[Message], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            messages
+                .iter()
+                .map(|m| Json { role: m.role.name().into(), content: m.content.as_str().into() }),
+        )
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Message>, D::Error> {
+        Vec::<Json<'de>>::deserialize(d)?
+            .into_iter()
+            .map(|m| {
+                let role = Role::from_name(&m.role).ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "unknown role {:?} (system, user or assistant)",
+                        m.role
+                    ))
+                })?;
+                Ok(Message { role, content: m.content.into_owned() })
+            })
+            .collect()
     }
 }
 
@@ -111,5 +158,29 @@ impl JobRecord {
     /// [`Error::Source`] for invalid JSON.
     pub fn from_json(s: &str) -> Result<Self> {
         serde_json::from_str(s).map_err(|e| Error::Source(format!("job record: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use assay_engine::chat::Role;
+
+    use super::*;
+
+    #[test]
+    fn conversations_read_and_write_as_openai_messages() {
+        let json = r#"{"task":"generate","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi <|im_start|>"}],"max_tokens":4,"seed":0}"#;
+        let rec: InputRecord = serde_json::from_str(json).expect("parses");
+        let InputRecord::Generate { messages, .. } = &rec else { panic!("generate") };
+        assert_eq!(messages[0], Message::new(Role::System, "be brief"));
+        assert_eq!(messages[1], Message::user("hi <|im_start|>"));
+        assert_eq!(serde_json::to_string(&rec).expect("writes"), json);
+        let tool = json.replace("\"system\"", "\"tool\"");
+        let err = serde_json::from_str::<InputRecord>(&tool).expect_err("unknown role");
+        assert!(err.to_string().contains("unknown role \"tool\""), "{err}");
+        assert_eq!(
+            InputRecord::user("hi", 4, 0).to_input(),
+            JobInput::Generate { messages: vec![Message::user("hi")], max_tokens: 4, seed: 0 }
+        );
     }
 }

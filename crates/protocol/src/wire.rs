@@ -291,7 +291,7 @@ mod tests {
             job_id: "job-1".into(),
             job_key: B256::repeat_byte(1),
             model_id: B256::repeat_byte(2),
-            spec: JobSpec::Generate { prompt: "hi".into(), max_tokens: 4, seed: 0 },
+            spec: JobSpec::user("hi", 4, 0),
             role: Role::Validator,
         });
         let json = serde_json::to_string(&msg).expect("serialise");

@@ -198,7 +198,7 @@ fn tiny_llama_generation_agrees_natively_and_in_wasm() {
     dir::write(&d, &tiny_llama(5).to_blob(), LLAMA_CONFIG_KEYS).expect("write");
     let rt = runtime();
     for (prompt, seed) in [("the weather is", 0), ("hello there", 42), ("", 7)] {
-        let input = InputRecord::Generate { prompt: prompt.into(), max_tokens: 8, seed };
+        let input = InputRecord::user(prompt, 8, seed);
         let (rec, native) = native_job(&d, input);
         let (wasm, fuel) = replay_output(&rt, &rec, &d, Limits::default()).expect("replay");
         assert_eq!(native, wasm, "generation {prompt:?} differs");
@@ -214,11 +214,7 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
     };
     let d = tmp("smollm2");
     assay_convert::convert(std::path::Path::new(&src), &d).expect("convert SmolLM2");
-    let input = InputRecord::Generate {
-        prompt: "What is the capital of France?".into(),
-        max_tokens: 8,
-        seed: 0,
-    };
+    let input = InputRecord::user("What is the capital of France?", 8, 0);
     let (rec, native) = native_job(&d, input);
     let (wasm, fuel) = replay_output(&runtime(), &rec, &d, Limits::default()).expect("replay");
     assert_eq!(native, wasm);

@@ -146,7 +146,7 @@ fn assignment(id: &str, model_id: B256, spec: JobSpec, role: Role) -> Coordinato
 }
 
 fn generate() -> JobSpec {
-    JobSpec::Generate { prompt: "the weather is".into(), max_tokens: 6, seed: 0 }
+    JobSpec::user("the weather is", 6, 0)
 }
 
 fn embed() -> JobSpec {
@@ -183,10 +183,10 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     let streamed = conn.streamed("job-a");
     assert!(!streamed.is_empty(), "the asserter streamed its text before the result");
     assert!(output.text.starts_with(&streamed), "{streamed:?} starts {:?}", output.text);
-    let JobSpec::Generate { prompt, .. } = generate() else { unreachable!() };
+    let JobSpec::Generate { messages, .. } = generate() else { unreachable!() };
     let model = Model::load(&ModelDir::open(&m.llama).expect("open").blob).expect("load");
     let Model::Llama(llama) = &model else { panic!("a llama") };
-    let prompt_tokens = llama.prompt_tokens(&prompt).len();
+    let prompt_tokens = llama.prompt_tokens(&messages).expect("chat").len();
     assert!(prompt_tokens > 3, "the chat template adds tokens: {prompt_tokens}");
     assert_eq!(output.prompt_tokens, u32::try_from(prompt_tokens).ok());
     let asserted = r.output_hash;

@@ -4,27 +4,26 @@ use assay_convert::{
     gguf::Gguf, llama::LlamaWeights, random::tiny_llama, reference::llama_next_tokens,
 };
 use assay_engine::{
+    chat::{Message, chat_tokens},
     gemm::Scalar,
-    job::{JobInput, JobOutput, Model, Task},
-    llama::chat_prompt,
+    job::{JobInput, JobOutput, Model},
 };
 
 fn generate(model: &Model, prompt: &str, max_tokens: u32, seed: u64) -> JobOutput {
-    let input = JobInput { task: Task::Generate { max_tokens, seed }, prompt: prompt.into() };
+    let input = JobInput::Generate { messages: vec![Message::user(prompt)], max_tokens, seed };
     model.run(&Scalar, &input).expect("generate").0
 }
 
 /// Greedy next-token agreement between the integer engine and `float(tokens)` (the float greedy
-/// next token at every position), teacher forced on `text`: (matches, positions).
+/// next token at every position), teacher forced on `seq`: (matches, positions).
 fn agreement(
     model: &Model,
-    text: &str,
+    seq: &[u32],
     float: &mut impl FnMut(&[u32]) -> Vec<u32>,
 ) -> (usize, usize) {
     let Model::Llama(m) = model else { panic!("not a llama") };
-    let seq = m.tokenizer.encode(text);
-    let int = m.next_tokens(&Scalar, &seq).expect("integer");
-    (int.iter().zip(&float(&seq)).filter(|(a, b)| a == b).count(), seq.len())
+    let int = m.next_tokens(&Scalar, seq).expect("integer");
+    (int.iter().zip(&float(seq)).filter(|(a, b)| a == b).count(), seq.len())
 }
 
 #[test]
@@ -33,9 +32,9 @@ fn tiny_llama_generates_deterministically_and_tracks_float() {
     let model = Model::load(&w.to_blob()).expect("load");
     let out = generate(&model, "the weather is", 12, 0);
     assert_eq!(out, generate(&model, "the weather is", 12, 0));
-    let (hits, n) = agreement(&model, "the weather is nice, so we walk out there", &mut |t| {
-        llama_next_tokens(&w, t)
-    });
+    let Model::Llama(m) = &model else { panic!("not a llama") };
+    let seq = m.tokenizer.encode("the weather is nice, so we walk out there");
+    let (hits, n) = agreement(&model, &seq, &mut |t| llama_next_tokens(&w, t));
     println!("tiny llama greedy next-token agreement with float32: {hits}/{n}");
     assert!(hits * 4 >= n * 3, "agreement {hits}/{n}");
     let sampled = generate(&model, "the weather is", 12, 42);
@@ -49,9 +48,10 @@ fn tiny_llama_generates_deterministically_and_tracks_float() {
 fn the_token_hook_sees_each_generated_token_and_changes_no_hash() {
     let model = Model::load(&tiny_llama(5).to_blob()).expect("load");
     let hooked = |seed| {
-        let input = JobInput {
-            task: Task::Generate { max_tokens: 12, seed },
-            prompt: "the weather is".into(),
+        let input = JobInput::Generate {
+            messages: vec![Message::user("the weather is")],
+            max_tokens: 12,
+            seed,
         };
         let mut seen = Vec::new();
         let (out, _) = model.run_with(&Scalar, &input, &mut |t| seen.push(t)).expect("run");
@@ -102,8 +102,15 @@ pub(crate) fn dialogue_agreement(
     model: &Model,
     mut float: impl FnMut(&[u32]) -> Vec<u32>,
 ) -> (usize, usize) {
+    let Model::Llama(m) = model else { panic!("not a llama") };
+    let t = &m.tokenizer;
     DIALOGUES.iter().fold((0, 0), |(hits, n), (q, a)| {
-        let (h, k) = agreement(model, &format!("{}{a}<|im_end|>\n", chat_prompt(q)), &mut float);
+        // The prompt, then the answer closing the assistant's turn.
+        let mut seq = chat_tokens(t, &[Message::user(*q)]).expect("chat");
+        t.encode_into(a, &mut seq);
+        seq.push(t.special("<|im_end|>").expect("im_end"));
+        t.encode_into("\n", &mut seq);
+        let (h, k) = agreement(model, &seq, &mut float);
         (hits + h, n + k)
     })
 }
@@ -139,15 +146,16 @@ fn smollm2_tokenizer_matches_the_reference_ids() {
     .expect("bpe");
     // Ids from the Hugging Face `tokenizers` library: BPE over the GGUF vocabulary and merges,
     // pre-tokenized by single digits then GPT-2 byte level, with the three special tokens.
+    // The chat template around one user message.
+    assert_eq!(
+        chat_tokens(&t, &[Message::user("What is the capital of France?")]).expect("chat"),
+        [
+            1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018, 411,
+            407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1,
+            520, 9531, 198,
+        ]
+    );
     let cases: &[(&str, &[u32])] = &[
-        (
-            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
-            &[
-                1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018,
-                411, 407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47,
-                2, 198, 1, 520, 9531, 198,
-            ],
-        ),
         (
             "It's 2024!  Prices rose 3.5%   today...\n\n\tTabs and  spaces; don't we'll they're",
             &[
@@ -167,6 +175,6 @@ fn smollm2_tokenizer_matches_the_reference_ids() {
     ];
     for (text, ids) in cases {
         assert_eq!(t.encode(text), *ids, "{text:?}");
-        assert_eq!(t.decode(ids), text.replace("<|im_start|>", "").replace("<|im_end|>", ""));
+        assert_eq!(t.decode(ids), *text);
     }
 }

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use assay_convert::{read_bert_dir, reference};
 use assay_engine::{
     gemm::Scalar,
-    job::{JobInput, Model, Task},
+    job::{JobInput, Model},
 };
 
 /// Sentences over several topics, as in the accuracy study of the reference notes.
@@ -42,10 +42,7 @@ pub(crate) fn embedding_cosines(
     let cos: Vec<f64> = SENTENCES
         .iter()
         .map(|s| {
-            let out = model
-                .run(&Scalar, &JobInput { task: Task::Embed, prompt: (*s).into() })
-                .expect("run")
-                .0;
+            let out = model.run(&Scalar, &JobInput::Embed { text: (*s).into() }).expect("run").0;
             let int: Vec<f32> = out.embedding.iter().map(|&v| f32::from(v) / 32768.0).collect();
             reference::cosine(&int, &float(&out.tokens))
         })

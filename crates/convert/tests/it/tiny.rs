@@ -1,12 +1,12 @@
 use assay_convert::{BERT_CONFIG_KEYS, Error, dir, random::tiny_bert, reference};
 use assay_engine::{
     gemm::Scalar,
-    job::{JobInput, Model, Task},
+    job::{JobInput, Model},
 };
 
 fn embed(blob: &[u8], prompt: &str) -> assay_engine::job::JobOutput {
     let model = Model::load(blob).expect("load");
-    let input = JobInput { task: Task::Embed, prompt: prompt.into() };
+    let input = JobInput::Embed { text: prompt.into() };
     model.run(&Scalar, &input).expect("run").0
 }
 

@@ -93,15 +93,20 @@ impl Stretch<'_> {
                 return next + 1;
             }
             let n2 = self.char_at(next + 1);
-            if matches!((n1, n2), (Some('r'), Some('e')) | (Some('v'), Some('e')) | (Some('l'), Some('l')))
-            {
+            if matches!(
+                (n1, n2),
+                (Some('r'), Some('e')) | (Some('v'), Some('e')) | (Some('l'), Some('l'))
+            ) {
                 return next + 2;
             }
         }
         // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: an optional space, then a run.
-        let (body, body_class) = if c == ' ' { (next, self.class_at(next)) } else { (at, Some(class(c))) };
+        let (body, body_class) =
+            if c == ' ' { (next, self.class_at(next)) } else { (at, Some(class(c))) };
         match body_class {
-            Some(k @ (Class::Letter | Class::Number | Class::Other)) => return self.run_end(body, k),
+            Some(k @ (Class::Letter | Class::Number | Class::Other)) => {
+                return self.run_end(body, k);
+            }
             Some(Class::Space) | None => {}
         }
         // `\s+(?!\S)` leaves the last space of a run for the next piece when a character
@@ -168,7 +173,9 @@ mod tests {
 
     #[test]
     fn pieces_concatenate_to_the_text() {
-        for text in ["", " ", "\u{3000}x", "a\u{0301}b", "\t\t x", "日本語 テキスト", "🙂 ok", "\u{85}a"] {
+        for text in
+            ["", " ", "\u{3000}x", "a\u{0301}b", "\t\t x", "日本語 テキスト", "🙂 ok", "\u{85}a"]
+        {
             assert_eq!(split(text).concat(), text, "{text:?}");
             assert!(split(text).iter().all(|p| !p.is_empty()), "{text:?}");
         }
