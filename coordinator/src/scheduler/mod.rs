@@ -812,11 +812,7 @@ mod tests {
         let (online, late, other) =
             (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
         let mut online_rx = join(&mut s, 1, online);
-        let job = JobRow::new(
-            Kind::Chat,
-            B256::repeat_byte(9),
-            JobSpec::Generate { prompt: "hi".into(), max_tokens: 4, seed: 0 },
-        );
+        let job = JobRow::new(Kind::Chat, B256::repeat_byte(9), JobSpec::user("hi", 4, 0));
         let id = U256::from(7u8);
         s.handle(Event::ChainValidation {
             job: Box::new(job),

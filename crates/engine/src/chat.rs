@@ -79,7 +79,8 @@ impl Message {
 }
 
 /// The system turn the template adds when a conversation does not start with one.
-pub const DEFAULT_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
+pub const DEFAULT_SYSTEM: &str =
+    "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
 /// Token ids of `messages` in the chat template, ending with the assistant's generation prompt.
 ///
