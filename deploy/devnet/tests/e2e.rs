@@ -1,9 +1,11 @@
 //! The network end to end, on real parts: the in-process test node running the contracts' real
 //! wasm, `deploy`, staked miners registered on-chain, the coordinator with its SQLite file, and
-//! workers running the real bundled models, all talking over real HTTP and WebSocket.
+//! workers (`worker run` child processes) running the real bundled models, all talking over real
+//! HTTP and WebSocket.
 //!
-//! Needs the contracts' release wasm (`ASSAY_CONTRACTS_TARGET_DIR`, which `.ci/test` exports) and
-//! the bundled models (`ASSAY_MINILM_DIR`, `ASSAY_SMOLLM2_GGUF`, which `.ci/run` sets).
+//! Needs the contracts' release wasm (`ASSAY_CONTRACTS_TARGET_DIR`, which `.ci/test` exports),
+//! the bundled models (`ASSAY_MINILM_DIR`, `ASSAY_SMOLLM2_GGUF`, which `.ci/run` sets) and the
+//! `worker` binary (built by `cargo nextest run --workspace`, or here when missing).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -32,6 +34,21 @@ fn logs() {
     tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init().ok();
 }
 
+/// The `worker` binary next to the test binaries (`cargo nextest run --workspace` builds it for
+/// assay-worker's own tests); built here when only this package's tests were.
+fn worker_bin() -> PathBuf {
+    if let Ok(bin) = assay_devnet::workers::find_worker_bin(None) {
+        return bin;
+    }
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "-p", "assay-worker", "--bin", "worker"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the worker binary failed");
+    assay_devnet::workers::find_worker_bin(None).expect("the worker binary was just built")
+}
+
 fn options(data_dir: PathBuf, workers: u8, dishonest: u8) -> Options {
     logs();
     Options {
@@ -44,6 +61,8 @@ fn options(data_dir: PathBuf, workers: u8, dishonest: u8) -> Options {
         rpc_port: 0,
         port: 0,
         workers,
+        worker_bin: Some(worker_bin()),
+        worker_memory_limit: 4 << 30,
         dishonest,
         challenge_probability: 1.0,
         chain_challenge_ppm: None,
@@ -294,6 +313,19 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_di
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Polls `check` every 100 ms until it holds; panics naming `what` after `limit`.
+async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn job_json(api: &str, id: &str) -> Value {
     reqwest::Client::new()
         .get(format!("{api}/jobs/{id}"))
@@ -308,9 +340,12 @@ async fn job_json(api: &str, id: &str) -> Value {
 
 /// The official `openai` Python client (from PyPI; `.ci/run` installs it into
 /// `ASSAY_PYTHONPATH`) against the coordinator: chat (with its token usage), streamed chat,
-/// embeddings, models, and the OpenAI error for an unknown model.
+/// embeddings, models, and the OpenAI error for an unknown model. Then, on the same network, a
+/// worker process killed with SIGKILL (as the kernel's OOM killer does): the chain and the
+/// coordinator keep serving (on the other worker), and the devnet restarts the worker, which
+/// reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_official_openai_python_client_works_against_the_network() {
+async fn the_official_openai_python_client_works_and_a_killed_worker_comes_back() {
     let pythonpath = env_path("ASSAY_PYTHONPATH");
     let dir = std::env::temp_dir().join(format!("assay-devnet-py-{}", std::process::id()));
     let mut opts = options(dir.clone(), 2, 0);
@@ -352,6 +387,37 @@ print("chat:", repr(r.choices[0].message.content), "usage:", u, "stream:", repr(
         .expect("python3 runs");
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "python client failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let api = net.api();
+    let pid = net.worker_pid(0).expect("worker 0 runs");
+    assert_eq!(net.worker_starts(0), 1);
+    let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    assert!(killed.expect("kill runs").success(), "kill -KILL {pid}");
+    let started = std::time::Instant::now();
+    wait_until("the coordinator sees worker 0 gone", Duration::from_secs(10), || async {
+        net.workers_serving().await.expect("the coordinator answers") == 1
+    })
+    .await;
+    embed(&api, "served while a worker is down").await;
+    let block = chain(&net).get_block_number().await.expect("the chain answers");
+    wait_until("worker 0 restarted and reconnected", Duration::from_secs(180), || async {
+        net.worker_starts(0) == 2 && net.workers_serving().await.expect("coordinator") == 2
+    })
+    .await;
+    println!("worker 0 back after {:?}", started.elapsed());
+    assert_ne!(net.worker_pid(0), Some(pid), "a new process");
+    assert!(chain(&net).get_block_number().await.expect("chain") > block, "blocks keep coming");
+    let log = std::fs::read_to_string(net.worker_log(0)).expect("worker 0's log");
+    assert_eq!(log.matches(" connected coordinator=").count(), 2, "{log}");
+    for i in 0..4 {
+        embed(&api, &format!("served after the restart {i}")).await;
+    }
+    // What a worker that served both models needs, for the memory limit's default.
+    let pid = net.worker_pid(1).expect("worker 1 runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    for line in status.lines().filter(|l| l.starts_with("VmPeak") || l.starts_with("VmHWM")) {
+        println!("worker 1 {line}");
+    }
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
 }
