@@ -258,13 +258,21 @@ fn spawn(spec: &Spec) -> Result<Child> {
     }
     let limit = spec.memory_limit;
     // SAFETY: between fork and exec the closure only makes async-signal-safe system calls
-    // (`setrlimit`, `prctl`, `getppid`) and allocates nothing.
+    // (`setrlimit`, `open`, `write`, `close`, `prctl`, `getppid`) and allocates nothing.
     let parent = std::process::id();
     unsafe {
         cmd.pre_exec(move || {
             let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
             if libc::setrlimit(libc::RLIMIT_AS, &rlimit) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // Should the machine itself run out of memory, the kernel's OOM killer picks a
+            // worker first, never the devnet (best effort: raising one's own score needs no
+            // privilege).
+            let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+            if fd >= 0 {
+                libc::write(fd, b"1000".as_ptr().cast(), 4);
+                libc::close(fd);
             }
             // SIGKILL when the devnet dies (the thread that forked it, strictly: a tokio worker
             // thread, which lives as long as the runtime).
@@ -273,7 +281,7 @@ fn spawn(spec: &Spec) -> Result<Child> {
             }
             // The devnet may have died before the line above took effect.
             if libc::getppid() != parent as libc::pid_t {
-                return Err(std::io::Error::other("the devnet exited"));
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
@@ -406,7 +414,7 @@ mod tests {
             log: dir.join(format!("worker-{index}.log")),
         };
         let sup = Supervisor::start(vec![
-            sh(0, "echo limit $(ulimit -v) KiB; exit 3"),
+            sh(0, "echo limit $(ulimit -v) KiB oom $(cat /proc/self/oom_score_adj); exit 3"),
             sh(1, "trap 'echo got TERM; exit 0' TERM; echo up; while :; do sleep 0.1; done"),
         ]);
         for _ in 0..200 {
@@ -422,7 +430,7 @@ mod tests {
         assert_eq!(state.exits[0], "exit code 3");
         assert_eq!(sup.first_exit(), Some((0, "exit code 3".to_string())));
         let log = std::fs::read_to_string(sup.log(0)).unwrap();
-        assert!(log.starts_with("limit 262144 KiB\nlimit 262144 KiB\n"), "{log}");
+        assert!(log.starts_with("limit 262144 KiB oom 1000\nlimit 262144 KiB oom 1000\n"), "{log}");
         let (runner, pid) = (sup.state(1), sup.state(1).pid.expect("running"));
         assert_eq!((runner.starts, runner.exits.len()), (1, 0));
         sup.stop().await;
