@@ -144,7 +144,7 @@ pub(super) fn normalize(c: char) -> Norm {
     let mapped = match rule & SEQ {
         TO => char::from_u32(rule),
         DELTA => shifted(rule & !SEQ),
-        ALT if offset % 2 == 0 => shifted(rule & !SEQ),
+        ALT if offset.is_multiple_of(2) => shifted(rule & !SEQ),
         ALT => return Norm::Same,
         _ => return Norm::Str(data::SEQS[(rule & !SEQ) as usize]),
     };

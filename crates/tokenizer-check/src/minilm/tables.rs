@@ -168,7 +168,7 @@ impl Rule {
         match self {
             Self::To(c) => Some(c.to_string()),
             Self::Delta(d) => shift(*d),
-            Self::Alt(d) if (cp - first) % 2 == 0 => shift(*d),
+            Self::Alt(d) if (cp - first).is_multiple_of(2) => shift(*d),
             Self::Alt(_) => None,
             Self::Seq(s) => Some(s.clone()),
         }
