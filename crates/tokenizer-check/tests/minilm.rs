@@ -220,6 +220,10 @@ fn edge_cases_have_the_expected_ids() {
 
 #[rustfmt::skip]
 const EDGE_CASES: &[(&str, &[u32])] = &[
+    // Nothing to tokenize.
+    ("", &[101, 102]),
+    (" \t\n\u{3000}", &[101, 102]),
+    ("\u{301}", &[101, 102]),
     // Special tokens typed by a user are text.
     ("[CLS]", &[101, 1031, 18856, 2015, 1033, 102]),
     ("[CLS] hello [SEP] [MASK] [UNK] [PAD]", &[101, 1031, 18856, 2015, 1033, 7592, 1031, 19802, 1033, 1031, 7308, 1033, 1031, 4895, 2243, 1033, 1031, 11687, 1033, 102]),
