@@ -195,6 +195,21 @@ fn regressions_match_llama_cpp() {
         "a \t b",
         "a\t\tb",
         "a \nb",
+        // Bytes whose character is not in SmolLM2's vocabulary (0x04, 0x06, 0x13, 0x14, 0x16,
+        // 0x1d; 0xf1 and 0xf2 lead the 4-byte UTF-8 of U+40000..=U+BFFFF): llama.cpp drops them.
+        "\u{4}",
+        "a\u{4}b",
+        "x \u{13}\u{14} y",
+        "\u{6}\u{16}\u{1d}",
+        " \u{1d}",
+        "'\u{4}s",
+        "1\u{14}2",
+        "\u{40000}",
+        "a\u{bffff}b",
+        "\u{7ffff}\u{80000}",
+        "\u{c0000}",
+        "\u{e0001}",
+        "🙂\u{4}🙂",
     ];
     assert_all_match(t, cases.iter().enumerate().map(|(i, s)| (format!("case {i}"), *s)));
 }
@@ -219,6 +234,8 @@ fn text() -> impl Strategy<Value = String> {
         1 => proptest::char::range('\u{e00}', '\u{e7f}'),
         1 => proptest::char::range('\u{4e00}', '\u{9fff}'),
         1 => pick("٠١٢٣٤٥٦٧٨٩०१२३½²³Ⅻ①０１"),
+        1 => pick("\u{4}\u{6}\u{13}\u{14}\u{16}\u{1d}\u{0}\u{7f}"),
+        1 => proptest::char::range('\u{40000}', '\u{bffff}'),
         2 => any::<char>(),
     ];
     proptest::collection::vec(ch, 0..48).prop_map(String::from_iter)
