@@ -34,17 +34,23 @@ fn logs() {
     tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init().ok();
 }
 
-/// The `worker` binary next to the test binaries (`cargo nextest run --workspace` builds it for
-/// assay-worker's own tests); built here when only this package's tests were.
+/// The `worker` binary next to the test binaries. CI (`ASSAY_CI_CACHE` set) runs `cargo nextest
+/// run --workspace`, which builds it fresh for assay-worker's own tests: it is built here only
+/// when missing. Elsewhere it is built (or found up to date) here every time, so a test run after
+/// a change to the worker never runs a stale binary.
 fn worker_bin() -> PathBuf {
-    if let Ok(bin) = assay_devnet::workers::find_worker_bin(None) {
-        return bin;
+    let found = assay_devnet::workers::find_worker_bin(None);
+    if let Ok(bin) = &found
+        && std::env::var_os("ASSAY_CI_CACHE").is_some()
+    {
+        return bin.clone();
     }
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "-p", "assay-worker", "--bin", "worker"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet", "-p", "assay-worker", "--bin", "worker"]);
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release"); // next to a release test binary
+    }
+    let status = cargo.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("cargo runs");
     assert!(status.success(), "building the worker binary failed");
     assay_devnet::workers::find_worker_bin(None).expect("the worker binary was just built")
 }
