@@ -2,7 +2,8 @@
 //! string for SmolLM2's byte-level BPE (`ASSAY_SMOLLM2_GGUF`) and MiniLM's WordPiece
 //! (`ASSAY_MINILM_DIR`). Prints seconds, ids and the peak extra resident memory (VmHWM after
 //! resetting it through `/proc/self/clear_refs`, minus VmRSS before) of each encode; figures, not
-//! asserts. With the `reference` feature llama.cpp's time on the same SmolLM2 inputs is printed
+//! asserts. The peak is a lower bound: memory the allocator had freed but kept resident before the
+//! encode is not counted (`tests/cost.rs` counts allocations exactly). With the `reference` feature llama.cpp's time on the same SmolLM2 inputs is printed
 //! too.
 //!
 //! ```sh
