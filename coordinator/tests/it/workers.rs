@@ -148,17 +148,7 @@ async fn unstaked_workers_are_rejected() {
 async fn a_disconnecting_asserter_loses_the_job_to_another_worker() {
     let coord = start(|c| c.with_sampling(0.0, 2)).await;
     let quitter = worker(&coord, Behaviour::DisconnectOnJob).await;
-    let url = coord.url("/v1/chat/completions");
-    let request = tokio::spawn(async move {
-        let resp = reqwest::Client::new()
-            .post(url)
-            .bearer_auth(KEY)
-            .body(chat_body("keep going").to_string())
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json_value().await)
-    });
+    let request = chat_in_background(&coord, "keep going");
     wait_for(|| async { !quitter.seen.lock().unwrap().is_empty() }).await;
     wait_for(|| async { health(&coord).await["workers"] == 0 }).await;
     let honest = worker(&coord, Behaviour::Honest).await;
@@ -220,17 +210,7 @@ async fn a_graceful_disconnect_is_not_a_crash_and_the_job_is_still_reassigned() 
     let crasher = worker(&coord, Behaviour::CrashOnJob).await;
     let quitter = worker(&coord, Behaviour::DisconnectOnJob).await;
     wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
-    let url = coord.url("/v1/chat/completions");
-    let request = tokio::spawn(async move {
-        let resp = reqwest::Client::new()
-            .post(url)
-            .bearer_auth(KEY)
-            .body(chat_body("keep going").to_string())
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json_value().await)
-    });
+    let request = chat_in_background(&coord, "keep going");
     // Whichever got it first, both lose it; then nobody serves the model until a third joins.
     wait_for(|| async { health(&coord).await["workers"] == 0 }).await;
     assert_eq!(crasher.seen.lock().unwrap().len(), 1);
@@ -252,17 +232,7 @@ async fn engine_panics_on_two_workers_fail_the_job() {
     let mut x = Scripted::connect(&coord).await;
     let mut y = Scripted::connect(&coord).await;
     wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
-    let url = coord.url("/v1/chat/completions");
-    let request = tokio::spawn(async move {
-        let resp = reqwest::Client::new()
-            .post(url)
-            .bearer_auth(KEY)
-            .body(chat_body("panic").to_string())
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json_value().await)
-    });
+    let request = chat_in_background(&coord, "panic");
     let (a, first, second) = asserter_of(&mut x, &mut y).await;
     let panicked = |job_id: &str| WorkerMsg::Failed {
         job_id: job_id.into(),
@@ -287,17 +257,7 @@ async fn engine_panics_on_two_workers_fail_the_job() {
 async fn a_silent_worker_is_dropped_and_its_job_reassigned() {
     let coord = start(|c| c.with_sampling(0.0, 2)).await;
     let silent = worker(&coord, Behaviour::Blackhole).await;
-    let url = coord.url("/v1/chat/completions");
-    let request = tokio::spawn(async move {
-        let resp = reqwest::Client::new()
-            .post(url)
-            .bearer_auth(KEY)
-            .body(chat_body("are you there").to_string())
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json_value().await)
-    });
+    let request = chat_in_background(&coord, "are you there");
     wait_for(|| async { !silent.seen.lock().unwrap().is_empty() }).await;
     // No heartbeat for 3 intervals (1 s each here): dropped while its socket stays open.
     wait_for(|| async { health(&coord).await["workers"] == 0 }).await;
@@ -327,17 +287,7 @@ async fn a_stalled_asserter_times_out_and_a_forged_receipt_is_refused() {
     .await;
     let stall = worker(&coord, Behaviour::Stall).await;
     let forger = worker(&coord, Behaviour::ForgedReceipt).await;
-    let url = coord.url("/v1/chat/completions");
-    let request = tokio::spawn(async move {
-        let resp = reqwest::Client::new()
-            .post(url)
-            .bearer_auth(KEY)
-            .body(chat_body("who answers").to_string())
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json_value().await)
-    });
+    let request = chat_in_background(&coord, "who answers");
     // Both bad workers get the job once (timeout, then refused receipt), then it fails: 3
     // attempts, and the third goes to one of them again.
     let (status, body) = request.await.unwrap();
@@ -417,4 +367,18 @@ async fn a_worker_whose_weight_falls_to_zero_on_chain_gets_no_more_work() {
         assert_eq!(status, 200, "{body}");
     }
     assert!(frozen.asserted.load(std::sync::atomic::Ordering::SeqCst) > before, "weight 10^6 : 1");
+}
+
+/// A chat completion sent from its own task, for tests that act while it waits: its status and
+/// body.
+fn chat_in_background(
+    coord: &Coord,
+    prompt: &str,
+) -> tokio::task::JoinHandle<(u16, serde_json::Value)> {
+    let (url, body) = (coord.url("/v1/chat/completions"), chat_body(prompt).to_string());
+    tokio::spawn(async move {
+        let resp =
+            reqwest::Client::new().post(url).bearer_auth(KEY).body(body).send().await.unwrap();
+        (resp.status().as_u16(), resp.json_value().await)
+    })
 }
