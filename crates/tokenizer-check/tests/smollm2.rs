@@ -4,7 +4,6 @@
 #![cfg(feature = "reference")]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use assay_tokenizer_check::smollm2::{Message, Smollm2};
 use proptest::prelude::*;
@@ -264,9 +263,9 @@ proptest! {
     }
 }
 
-/// Encoding n bytes gives at most n ids, in time roughly linear in n: long single pre-tokens (one
-/// word, one number, one whitespace run, one emoji run, stacked combining marks) of 64 KiB each
-/// finish within a generous bound and agree with llama.cpp.
+/// Encoding n bytes gives at most n ids: long single pre-tokens (one word, one number, one
+/// whitespace run, one emoji run, stacked combining marks) of 64 KiB each finish (a hang is
+/// caught by nextest's timeout; `tokenizer-bench` measures the time) and agree with llama.cpp.
 #[test]
 fn long_pretokens_are_bounded_and_match() {
     let Some(t) = tokenizers() else { return };
@@ -290,11 +289,8 @@ fn long_pretokens_are_bounded_and_match() {
         ("mixed", "x1 'y' 🙂\t".repeat(n / 12)),
     ];
     for (name, s) in &cases {
-        let start = Instant::now();
         let ids = t.engine_ids(s);
-        let took = start.elapsed();
         assert!(ids.len() <= s.len(), "{name}: {} ids for {} bytes", ids.len(), s.len());
-        assert!(took < Duration::from_secs(20), "{name}: {} bytes took {took:?}", s.len());
         let reference = t.reference_ids(s, false);
         assert!(
             ids == reference,
