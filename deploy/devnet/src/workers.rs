@@ -417,10 +417,13 @@ mod tests {
             sh(0, "echo limit $(ulimit -v) KiB oom $(cat /proc/self/oom_score_adj); exit 3"),
             sh(1, "trap 'echo got TERM; exit 0' TERM; echo up; while :; do sleep 0.1; done"),
         ]);
-        for _ in 0..200 {
-            if sup.state(0).starts >= 2
-                && std::fs::read_to_string(sup.log(1)).is_ok_and(|l| l.contains("up"))
-            {
+        // Two runs of child 0 have written their line (a start is counted before the child
+        // writes) and child 1 is up.
+        let logged = |i: usize, n: usize| {
+            std::fs::read_to_string(sup.log(i)).is_ok_and(|l| l.matches('\n').count() >= n)
+        };
+        for _ in 0..400 {
+            if sup.state(0).starts >= 2 && logged(0, 2) && logged(1, 1) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
