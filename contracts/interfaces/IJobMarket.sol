@@ -95,15 +95,15 @@ interface IJobMarket {
     function claimRewards(uint64 epoch, address operator) external returns (uint256);
     function withdrawFees() external returns (uint256);
 
-    function job(uint256 jobId) external view returns (uint8, address, bytes32, bytes32, uint256, address, bytes32, bytes32, uint64);
-    function batch(uint256 batchId) external view returns (address, bytes32, uint32, uint256, uint256, bytes32, bool);
-    function epochSeed(uint64 epoch) external view returns (address, bytes32, bytes32, uint8);
+    function job(uint256 jobId) external view returns (uint8 status, address requester, bytes32 modelId, bytes32 inputRoot, uint256 fee, address asserter, bytes32 outputHash, bytes32 traceRoot, uint64 deadline);
+    function batch(uint256 batchId) external view returns (address coordinator, bytes32 jobsRoot, uint32 jobCount, uint256 escrow, uint256 paid, bytes32 drawHash, bool sealed);
+    function epochSeed(uint64 epoch) external view returns (address coordinator, bytes32 commitment, bytes32 seed, uint8 state);
     function currentEpoch() external view returns (uint64);
-    function epochTiming() external view returns (uint64, uint64);
+    function epochTiming() external view returns (uint64 genesisTime, uint64 epochLength);
     function accruedReward(uint64 epoch, address operator) external view returns (uint256);
     function feeBalance(address account) external view returns (uint256);
     /// `(token, staking, registry, sampling)`.
-    function contracts() external view returns (address, address, address, address);
+    function contracts() external view returns (address token, address staking, address registry, address sampling);
 
     /// Owner only, once: the paired sampling contract.
     function setSampling(address sampling) external;

@@ -26,7 +26,7 @@ interface IModelRegistry {
     function updateModel(bytes32 modelId, uint256 pricePerUnit, bool active) external;
     function serve(bytes32 modelId) external;
     function unserve(bytes32 modelId) external;
-    function model(bytes32 modelId) external view returns (address, bytes32, uint256, bool, uint256);
+    function model(bytes32 modelId) external view returns (address owner, bytes32 engineHash, uint256 pricePerUnit, bool active, uint256 serverCount);
     function servers(bytes32 modelId) external view returns (address[] memory);
     function isServing(bytes32 modelId, address miner) external view returns (bool);
 }

@@ -42,11 +42,11 @@ interface ISampling {
     function resolveDispute(uint256 jobId, bytes32 correctOutputHash) external;
 
     /// `(status, asserter, outputHash, commitDeadline, revealDeadline)`.
-    function challenge(uint256 jobId) external view returns (uint8, address, bytes32, uint64, uint64);
-    function jobValidators(uint256 jobId) external view returns (address[] memory, uint8[] memory, bytes32[] memory);
-    function params() external view returns (uint32, uint8, uint256, uint256, uint256, uint256, uint32, uint16, uint64, uint64, uint64, uint64, uint64);
+    function challenge(uint256 jobId) external view returns (uint8 status, address asserter, bytes32 outputHash, uint64 commitDeadline, uint64 revealDeadline);
+    function jobValidators(uint256 jobId) external view returns (address[] memory validators, uint8[] memory states, bytes32[] memory revealedHashes);
+    function params() external view returns (uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace);
     /// `(jobMarket, staking, registry, disputeResolver)`.
-    function contracts() external view returns (address, address, address, address);
+    function contracts() external view returns (address jobMarket, address staking, address registry, address disputeResolver);
 
     function setParams(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace) external;
     function setDisputeResolver(address resolver) external;

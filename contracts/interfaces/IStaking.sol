@@ -45,7 +45,7 @@ interface IStaking {
     function unfreeze(address operator) external;
     function adjustReputation(address operator, int32 delta) external returns (uint32);
 
-    function operatorInfo(address operator) external view returns (uint8, uint256, uint256, uint256, uint32, uint32);
+    function operatorInfo(address operator) external view returns (uint8 role, uint256 assets, uint256 totalShares, uint256 unbondingShares, uint32 reputation, uint32 openDisputes);
     function sharesOf(address operator, address staker) external view returns (uint256);
     function stakeOf(address operator, address staker) external view returns (uint256);
     function unbondingOf(address operator, address staker) external view returns (uint256, uint64);

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{B256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use assay_coordinator::{Config, job::output_hash};
+use assay_coordinator::Config;
+use assay_protocol::job::{JobSpec, Output};
 use assay_protocol::math::records::validation_commitment;
 use assay_protocol::wire::{
-    CoordinatorMsg, JobSpec, Output, PROTOCOL_VERSION, Receipt, Role, SignedReceipt, WorkerMsg,
-    hello_digest,
+    CoordinatorMsg, PROTOCOL_VERSION, Receipt, Role, SignedReceipt, WorkerMsg, hello_digest,
 };
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -57,11 +57,11 @@ async fn mock_worker(url: String) {
                     text: "ok".into(),
                     prompt_tokens: None,
                 };
-                let hash = output_hash(&output);
+                let hash = output.hash();
                 let receipt = Receipt {
                     job_key: a.job_key,
                     model_id: a.model_id,
-                    input_root: a.spec.input_root().into(),
+                    input_root: a.spec.input_root(),
                     output_hash: hash,
                     trace_root: keccak256(hash),
                     worker: address,

@@ -5,33 +5,10 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use alloy_primitives::{Address, Bytes, U256};
-use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::TransactionRequest;
-use alloy_sol_types::SolCall;
-use assay_protocol::{bindings::IStaking, deployment::Manifest};
-
-/// The staking role of miners in `IStaking`.
-pub const MINER_ROLE: u8 = 1;
-
-/// Errors from the chain.
-#[derive(Debug, thiserror::Error)]
-pub enum ChainError {
-    /// The JSON-RPC call failed.
-    #[error("rpc: {0}")]
-    Rpc(String),
-    /// The answer could not be decoded.
-    #[error("cannot decode {call}: {source}")]
-    Decode {
-        /// The call.
-        call: &'static str,
-        /// Cause.
-        source: alloy_sol_types::Error,
-    },
-    /// The manifest is unusable.
-    #[error(transparent)]
-    Manifest(#[from] assay_protocol::deployment::ManifestError),
-}
+use alloy_primitives::{Address, U256};
+pub use assay_chain::ChainError;
+use assay_chain::Client;
+use assay_protocol::{bindings::IStaking, codes::Role, deployment::Deployment};
 
 /// A boxed future returned by [`Chain`] methods.
 pub type ChainFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChainError>> + Send + 'a>>;
@@ -72,8 +49,7 @@ impl Chain for AllowAll {
 /// `IStaking` over JSON-RPC.
 #[derive(Debug, Clone)]
 pub struct RpcChain {
-    provider: DynProvider,
-    chain_id: u64,
+    chain: Client,
     staking: Address,
 }
 
@@ -81,47 +57,27 @@ impl RpcChain {
     /// Connects to `rpc_url` and reads the contract addresses from `manifest`.
     ///
     /// # Errors
-    /// [`ChainError::Rpc`] for a bad URL or a chain whose id differs from the manifest's;
-    /// [`ChainError::Manifest`] when it has no `Staking` contract.
-    pub async fn connect(rpc_url: &str, manifest: &Manifest) -> Result<Arc<Self>, ChainError> {
-        let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("{rpc_url}: {e}")))?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
-        let chain_id = provider
-            .get_chain_id()
-            .await
-            .map_err(|e| ChainError::Rpc(format!("{rpc_url}: {e}")))?;
-        if chain_id != manifest.chain_id {
-            return Err(ChainError::Rpc(format!(
-                "{rpc_url} is chain {chain_id}, the manifest is for chain {}",
-                manifest.chain_id
-            )));
-        }
-        Ok(Arc::new(Self { provider, chain_id, staking: manifest.contract("Staking")? }))
-    }
-
-    async fn call<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, ChainError> {
-        let tx = TransactionRequest::default().to(to).input(Bytes::from(call.abi_encode()).into());
-        let out = self.provider.call(tx).await.map_err(|e| ChainError::Rpc(e.to_string()))?;
-        C::abi_decode_returns(&out)
-            .map_err(|source| ChainError::Decode { call: C::SIGNATURE, source })
+    /// [`ChainError::Connect`] or [`ChainError::WrongChain`] for a node that is unreachable or
+    /// on another chain; [`ChainError::Deployment`] when it has no `Staking` contract.
+    pub async fn connect(rpc_url: &str, manifest: &Deployment) -> Result<Arc<Self>, ChainError> {
+        let chain = Client::connect_to(rpc_url, manifest, None).await?;
+        Ok(Arc::new(Self { chain, staking: manifest.contract("Staking")? }))
     }
 }
 
 impl Chain for RpcChain {
     fn chain_id(&self) -> u64 {
-        self.chain_id
+        self.chain.chain_id()
     }
 
     fn is_eligible(&self, worker: Address) -> ChainFuture<'_, bool> {
-        Box::pin(async move {
-            self.call(self.staking, IStaking::isEligibleCall { operator: worker, role: MINER_ROLE })
-                .await
-        })
+        let call = IStaking::isEligibleCall { operator: worker, role: Role::Miner.into() };
+        Box::pin(async move { self.chain.view(self.staking, call).await })
     }
 
     fn weights(&self, workers: Vec<Address>) -> ChainFuture<'_, Vec<U256>> {
         Box::pin(async move {
-            self.call(self.staking, IStaking::weightsCall { operators: workers }).await
+            self.chain.view(self.staking, IStaking::weightsCall { operators: workers }).await
         })
     }
 }

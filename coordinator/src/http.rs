@@ -1,7 +1,7 @@
 //! The HTTP surface: routes, bearer-key auth, JSON bodies with the OpenAI error envelope, and
 //! the small endpoints (`/health`, `/metrics`, `/v1/models`, `/v1/jobs/{id}`, `/v1/flags`).
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::Address;
 use axum::{
     Json, Router,
     body::Bytes,
@@ -107,7 +107,7 @@ async fn job(
         "model_id": job.model_id,
         "status": job.status,
         "job_key": job.job_key,
-        "input_root": B256::from(job.spec.input_root()),
+        "input_root": job.spec.input_root(),
         "attempts": job.attempts,
         "asserter": job.asserter,
         "output_hash": receipt.map(|r| r.output_hash),

@@ -2,8 +2,8 @@
 //! pass.
 
 use alloy_primitives::{Address, B256};
-use assay_engine::{hash::tensor_leaf, trace::Op};
-use assay_protocol::wire::{JobSpec, Output, SignedReceipt};
+use assay_protocol::job::{JobSpec, Output};
+use assay_protocol::wire::SignedReceipt;
 use serde::{Deserialize, Serialize};
 
 /// Where a job is in its life (DESIGN 3.1).
@@ -166,16 +166,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The engine's output hash of an output: `keccak(leaf(tokens) ‖ leaf(embedding))`.
-pub fn output_hash(output: &Output) -> B256 {
-    let tokens = &output.tokens;
-    let embedding = &output.embedding;
-    let mut pre = Vec::with_capacity(64);
-    pre.extend_from_slice(&tensor_leaf(Op::Tokens as u32, &[tokens.len() as u32], tokens));
-    pre.extend_from_slice(&tensor_leaf(Op::Normalize as u32, &[embedding.len() as u32], embedding));
-    alloy_primitives::keccak256(pre)
-}
-
 /// Why a receipt is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
@@ -219,7 +209,7 @@ pub fn check_receipt(
     if r.model_id != model_id {
         return Err(ReceiptError::WrongJob("model id"));
     }
-    if r.input_root != B256::from(spec.input_root()) {
+    if r.input_root != spec.input_root() {
         return Err(ReceiptError::WrongJob("input root"));
     }
     Ok(())
@@ -247,19 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn output_hash_depends_on_tokens_and_embedding() {
-        let a = Output {
-            tokens: vec![1, 2],
-            embedding: vec![],
-            text: "x".into(),
-            prompt_tokens: Some(4),
-        };
-        let b = Output { tokens: vec![1, 3], ..a.clone() };
-        let c = Output { text: "other".into(), ..a.clone() };
-        assert_ne!(output_hash(&a), output_hash(&b));
-        assert_eq!(output_hash(&a), output_hash(&c), "text is not hashed");
-        let d = Output { prompt_tokens: None, ..a.clone() };
-        assert_eq!(output_hash(&a), output_hash(&d), "nor the prompt token count");
+    fn job_ids_are_prefixed_and_fixed_length() {
         let j = JobRow::new(Kind::Chat, B256::ZERO, JobSpec::Embed { prompt: "p".into() });
         assert!(j.id.starts_with("job_") && j.id.len() == 28);
     }

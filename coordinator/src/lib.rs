@@ -35,7 +35,7 @@ use std::{
 };
 
 use alloy_primitives::B256;
-use assay_protocol::{deployment::Manifest, wire::JobSpec};
+use assay_protocol::{deployment::Deployment, job::JobSpec};
 use tokio::{
     sync::{Semaphore, mpsc, oneshot, watch},
     task::JoinHandle,
@@ -174,7 +174,7 @@ impl AppState {
 /// The settlement task, when a key is configured and the manifest has the job market.
 fn settler(
     config: &Config,
-    manifest: Option<&Manifest>,
+    manifest: Option<&Deployment>,
     store: &Store,
     scheduler: mpsc::UnboundedSender<Event>,
     shared: Arc<Shared>,
@@ -187,11 +187,9 @@ fn settler(
         tracing::warn!("the manifest has no JobMarket: jobs are not settled on chain");
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("key_file {}: {e}", path.display())))?;
-    let key: alloy_signer_local::PrivateKeySigner = text.trim().parse().map_err(|_| {
-        Error::Config(format!("key_file {}: not a hex private key", path.display()))
-    })?;
+    let key = assay_chain::key::KeySource::File(path.clone())
+        .load()
+        .map_err(|e| Error::Config(format!("key_file: {e}")))?;
     let settings = settlement::Settings {
         interval: Duration::from_millis(config.batch_interval_ms),
         max_jobs: config.batch_max_jobs,
@@ -199,7 +197,7 @@ fn settler(
         epoch_seeds: config.epoch_seeds,
     };
     let settler =
-        settlement::Settler::new(rpc_url, manifest, key, store.clone(), settings, scheduler)
+        settlement::Settler::new(rpc_url, manifest, &key, store.clone(), settings, scheduler)
             .map_err(Error::Chain)?;
     Ok(Some(settler.with_metrics(shared)))
 }
@@ -254,11 +252,11 @@ impl Handle {
 /// [`Error::Config`], [`Error::Database`], [`Error::Migrate`], [`Error::Chain`], [`Error::Bind`].
 pub async fn spawn(config: Config) -> Result<Handle> {
     config.validate()?;
-    let (chain, manifest): (Arc<dyn Chain>, Option<Manifest>) =
+    let (chain, manifest): (Arc<dyn Chain>, Option<Deployment>) =
         match (&config.rpc_url, &config.manifest) {
             (Some(url), Some(path)) => {
-                let manifest = Manifest::load(path)
-                    .map_err(|e| Error::Chain(chain::ChainError::Manifest(e)))?;
+                let manifest = Deployment::load(path)
+                    .map_err(|e| Error::Chain(chain::ChainError::Deployment(e)))?;
                 (RpcChain::connect(url, &manifest).await?, Some(manifest))
             }
             _ => (Arc::new(AllowAll { chain_id: config.chain_id }), None),
@@ -273,7 +271,7 @@ pub async fn spawn(config: Config) -> Result<Handle> {
 pub async fn spawn_with_chain(
     config: Config,
     chain: Arc<dyn Chain>,
-    manifest: Option<Manifest>,
+    manifest: Option<Deployment>,
 ) -> Result<Handle> {
     config.validate()?;
     let store = Store::open(&config.database_url).await?;

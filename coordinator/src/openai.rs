@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 
 use assay_engine::chat::{Message, Role};
-use assay_protocol::wire::JobSpec;
+use assay_protocol::job::JobSpec;
 use axum::{
     Json,
     extract::State,

@@ -1,21 +1,20 @@
-//! The chain client `deploy` uses: a signing alloy provider, typed calls and sends with readable
-//! errors (named Solidity reverts), progress lines with transaction hashes, and the Stylus
+//! The chain client `deploy` uses: the shared [`assay_chain::Client`] with the deployer's key,
+//! progress lines with transaction hashes, a record of every transaction, and the Stylus
 //! deployment primitives (fragments, the StylusDeployer with a constructor, the data fee).
 
 use std::time::Duration;
 
-use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
-use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_provider::Provider;
 use alloy_rpc_types_eth::{
     TransactionReceipt, TransactionRequest,
     state::{AccountOverride, StateOverride},
 };
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolError, SolEvent, SolInterface};
-use assay_protocol::bindings::{
-    IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking,
-};
+use alloy_sol_types::SolCall;
+use assay_chain::{ChainError, Client, Key};
+use assay_protocol::bindings::{ArbOwnerPublic, ArbWasm, StylusDeployer};
 
 use crate::{Error, TxRecord, wasm};
 
@@ -28,86 +27,21 @@ pub const STYLUS_DEPLOYER: Address = address!("cEcba2F1DC234f70Dd89F2041029807F8
 /// Selector of the SDK's `stylus_constructor()` entry point.
 pub const CONSTRUCTOR_SELECTOR: [u8; 4] = [0x55, 0x85, 0x25, 0x8d];
 
-alloy_sol_types::sol! {
-    /// ArbWasm, the calls deploy makes.
-    #[sol(all_derives)]
-    interface ArbWasm {
-        function activateProgram(address program) external payable returns (uint16 version, uint256 dataFee);
-        function codehashVersion(bytes32 codehash) external view returns (uint16 version);
-        error ProgramNotWasm();
-        error ProgramNotActivated();
-        error ProgramNeedsUpgrade(uint16 version, uint16 stylusVersion);
-        error ProgramExpired(uint64 ageInSeconds);
-        error ProgramUpToDate();
-        error ProgramKeepaliveTooSoon(uint64 ageInSeconds);
-        error ProgramInsufficientValue(uint256 have, uint256 want);
-    }
-
-    /// ArbOwnerPublic, the call deploy makes.
-    #[sol(all_derives)]
-    interface ArbOwnerPublic {
-        function getMaxStylusContractFragments() external view returns (uint8);
-    }
-
-    /// nitro-contracts' StylusDeployer.
-    #[sol(all_derives)]
-    interface StylusDeployer {
-        function deploy(bytes bytecode, bytes initData, uint256 initValue, bytes32 salt) external payable returns (address);
-        event ContractDeployed(address deployedContract);
-        error ContractDeploymentError(bytes bytecode);
-        error ContractInitializationError(address newContract, bytes data);
-        error RefundExcessValueError(uint256 excessValue);
-        error EmptyBytecode();
-        error InitValueButNotInitData();
-    }
-}
+/// How long a deployment transaction may take to be mined (activations are slow on busy chains).
+const MINED_WITHIN: Duration = Duration::from_secs(300);
 
 /// A connected, signing client.
 pub(crate) struct Chain {
-    provider: DynProvider,
+    client: Client,
     pub(crate) from: Address,
     pub(crate) chain_id: u64,
     pub(crate) txs: Vec<TxRecord>,
     quiet: bool,
 }
 
-/// Readable text for revert data: the named error of any Assay contract, ArbWasm or the
-/// StylusDeployer, else the hex.
-pub fn describe_revert(data: &[u8]) -> String {
-    macro_rules! try_decode {
-        ($($errors:ty),*) => {
-            $(if let Ok(e) = <$errors>::abi_decode(data) { return format!("{e:?}"); })*
-        };
-    }
-    if let Ok(inner) = StylusDeployer::ContractInitializationError::abi_decode(data) {
-        return format!("constructor reverted: {}", describe_revert(&inner.data));
-    }
-    try_decode!(
-        IAssayToken::IAssayTokenErrors,
-        IStaking::IStakingErrors,
-        IModelRegistry::IModelRegistryErrors,
-        IJobMarket::IJobMarketErrors,
-        ISampling::ISamplingErrors,
-        IOwnable::IOwnableErrors,
-        ArbWasm::ArbWasmErrors,
-        StylusDeployer::StylusDeployerErrors
-    );
-    if data.is_empty() {
-        "reverted without data".into()
-    } else {
-        format!("revert data 0x{}", alloy_primitives::hex::encode(data))
-    }
-}
-
-fn rpc_error(action: &str, err: &alloy_provider::transport::TransportError) -> Error {
-    let detail = match err.as_error_resp() {
-        Some(payload) => match payload.as_revert_data() {
-            Some(data) => format!("{}: {}", payload.message, describe_revert(&data)),
-            None => payload.message.to_string(),
-        },
-        None => err.to_string(),
-    };
-    Error::Rpc { action: action.to_owned(), detail }
+/// A transport error of `method`.
+fn rpc(method: &'static str) -> impl Fn(alloy_provider::transport::TransportError) -> Error {
+    move |e| Error::Chain(ChainError::Rpc { call: method, detail: e.to_string() })
 }
 
 impl Chain {
@@ -117,17 +51,15 @@ impl Chain {
         signer: PrivateKeySigner,
         quiet: bool,
     ) -> Result<Self, Error> {
-        let url = rpc_url
-            .parse()
-            .map_err(|e| Error::Config(format!("RPC URL {rpc_url:?} is not a URL: {e}")))?;
-        let from = signer.address();
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
-        let chain_id = provider
-            .get_chain_id()
-            .await
-            .map_err(|e| Error::Connect { url: rpc_url.to_owned(), detail: e.to_string() })?;
-        Ok(Self { provider, from, chain_id, txs: Vec::new(), quiet })
+        let key = Key::from(signer);
+        let client = Client::connect(rpc_url, Some(&key)).await?.mined_within(MINED_WITHIN);
+        Ok(Self {
+            from: key.address(),
+            chain_id: client.chain_id(),
+            client,
+            txs: Vec::new(),
+            quiet,
+        })
     }
 
     pub(crate) fn say(&self, line: impl AsRef<str>) {
@@ -137,43 +69,41 @@ impl Chain {
     }
 
     pub(crate) async fn balance(&self, who: Address) -> Result<U256, Error> {
-        self.provider.get_balance(who).await.map_err(|e| rpc_error("eth_getBalance", &e))
+        self.client.provider().get_balance(who).await.map_err(rpc("eth_getBalance"))
     }
 
     pub(crate) async fn code(&self, at: Address) -> Result<Bytes, Error> {
-        self.provider.get_code_at(at).await.map_err(|e| rpc_error("eth_getCode", &e))
+        self.client.provider().get_code_at(at).await.map_err(rpc("eth_getCode"))
     }
 
     /// A view call.
     pub(crate) async fn call<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, Error> {
-        let action = format!("{} on {to}", C::SIGNATURE);
-        let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
-        let out = self.provider.call(tx).await.map_err(|e| rpc_error(&action, &e))?;
-        C::abi_decode_returns(&out).map_err(|e| Error::Rpc { action, detail: e.to_string() })
+        Ok(self.client.view(to, call).await?)
     }
 
-    /// Sends `tx`, waits for its receipt, records and prints it as `step`.
+    /// Records and prints a mined transaction of `step`.
+    fn record(&mut self, step: &str, receipt: &TransactionReceipt) {
+        let hash = receipt.transaction_hash;
+        self.txs.push(TxRecord { step: step.to_owned(), hash });
+        self.say(format!("    {step}: tx {hash} (block {})", receipt.block_number.unwrap_or(0)));
+    }
+
+    /// Sends `tx` (no simulation), waits for its receipt, records and prints it as `step`.
     pub(crate) async fn send_tx(
         &mut self,
         step: &str,
         tx: TransactionRequest,
     ) -> Result<TransactionReceipt, Error> {
-        let tx = tx.with_from(self.from);
-        let pending = self.provider.send_transaction(tx).await.map_err(|e| rpc_error(step, &e))?;
-        let hash = *pending.tx_hash();
-        let receipt =
-            pending.with_timeout(Some(Duration::from_secs(300))).get_receipt().await.map_err(
-                |e| Error::Rpc { action: format!("{step} (tx {hash})"), detail: e.to_string() },
-            )?;
-        self.txs.push(TxRecord { step: step.to_owned(), hash });
-        if !receipt.status() {
-            return Err(Error::TxFailed { step: step.to_owned(), hash });
-        }
-        self.say(format!("    {step}: tx {hash} (block {})", receipt.block_number.unwrap_or(0)));
+        let receipt = self
+            .client
+            .send_request("transaction", tx)
+            .await
+            .map_err(|e| Error::Step { step: step.to_owned(), source: Box::new(e) })?;
+        self.record(step, &receipt);
         Ok(receipt)
     }
 
-    /// Sends a contract call.
+    /// Sends a contract call (simulated first: a revert comes back named and costs nothing).
     pub(crate) async fn send<C: SolCall>(
         &mut self,
         step: &str,
@@ -181,11 +111,13 @@ impl Chain {
         call: C,
         value: U256,
     ) -> Result<TransactionReceipt, Error> {
-        let tx = TransactionRequest::default()
-            .with_to(to)
-            .with_input(call.abi_encode())
-            .with_value(value);
-        self.send_tx(step, tx).await
+        let receipt = self
+            .client
+            .send(to, call, value)
+            .await
+            .map_err(|e| Error::Step { step: step.to_owned(), source: Box::new(e) })?;
+        self.record(step, &receipt);
+        Ok(receipt)
     }
 
     /// The most fragments a root program may have here, `None` when the chain has no fragments
@@ -217,11 +149,18 @@ impl Chain {
             .with_to(ARB_WASM)
             .with_value(one_eth)
             .with_input(ArbWasm::activateProgramCall { program: target }.abi_encode());
-        let action = "estimating the activation data fee (ArbWasm.activateProgram)";
-        let out =
-            self.provider.call(tx).overrides(overrides).await.map_err(|e| rpc_error(action, &e))?;
+        let call = ArbWasm::activateProgramCall::SIGNATURE;
+        let step = "estimating the activation data fee";
+        let fail = |e| Error::Step { step: step.into(), source: Box::new(e) };
+        let out = self
+            .client
+            .provider()
+            .call(tx)
+            .overrides(overrides)
+            .await
+            .map_err(|e| fail(ChainError::from_transport(call, &e)))?;
         let fee = ArbWasm::activateProgramCall::abi_decode_returns(&out)
-            .map_err(|e| Error::Rpc { action: action.into(), detail: e.to_string() })?
+            .map_err(|source| fail(ChainError::Decode { call, source }))?
             .dataFee;
         Ok(fee * U256::from(120) / U256::from(100))
     }
@@ -230,9 +169,12 @@ impl Chain {
     pub(crate) async fn create(&mut self, step: &str, code: &[u8]) -> Result<Address, Error> {
         let tx = TransactionRequest::default().with_deploy_code(wasm::deploy_init(code));
         let receipt = self.send_tx(step, tx).await?;
-        receipt.contract_address.ok_or_else(|| Error::Rpc {
-            action: step.into(),
-            detail: "receipt without contractAddress".into(),
+        receipt.contract_address.ok_or_else(|| Error::Step {
+            step: step.into(),
+            source: Box::new(ChainError::Rpc {
+                call: "CREATE",
+                detail: "receipt without contractAddress".into(),
+            }),
         })
     }
 
@@ -255,16 +197,14 @@ impl Chain {
             salt: B256::ZERO,
         };
         let receipt = self.send(step, deployer, call, fee).await?;
-        let address = receipt
-            .inner
-            .logs()
-            .iter()
-            .filter(|log| log.address() == deployer)
-            .find_map(|log| StylusDeployer::ContractDeployed::decode_log_data(log.data()).ok())
+        let address = Client::event::<StylusDeployer::ContractDeployed>(&receipt, deployer)
             .map(|e| e.deployedContract)
-            .ok_or_else(|| Error::Rpc {
-                action: step.into(),
-                detail: "no ContractDeployed event".into(),
+            .ok_or_else(|| Error::Step {
+                step: step.into(),
+                source: Box::new(ChainError::MissingEvent {
+                    call: StylusDeployer::deployCall::SIGNATURE,
+                    event: "ContractDeployed(address)",
+                }),
             })?;
         Ok((address, receipt.block_number.unwrap_or_default()))
     }

@@ -2,7 +2,7 @@
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
-use assay_protocol::{bindings::IAssayToken, deployment::Manifest};
+use assay_protocol::{bindings::IAssayToken, deployment::Deployment};
 
 use crate::{Error, TxRecord, chain::Chain, ensure_owner, specs::TOKEN};
 
@@ -26,7 +26,7 @@ pub struct Funding {
 pub async fn fund(
     rpc_url: &str,
     signer: PrivateKeySigner,
-    manifest: &Manifest,
+    manifest: &Deployment,
     funding: &Funding,
     quiet: bool,
 ) -> Result<Vec<TxRecord>, Error> {

@@ -22,23 +22,20 @@ use std::{
 
 use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
+use assay_chain::ChainError;
 use assay_protocol::{
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
-    deployment::{DeployedModel, Manifest, ManifestError},
+    deployment::{DeployedModel, Deployment, DeploymentError},
 };
 
 mod chain;
 mod funding;
-mod keys;
 pub mod params;
 pub mod specs;
 pub mod wasm;
 
-pub use chain::{
-    ARB_OWNER_PUBLIC, ARB_WASM, CONSTRUCTOR_SELECTOR, STYLUS_DEPLOYER, describe_revert,
-};
+pub use chain::{ARB_OWNER_PUBLIC, ARB_WASM, CONSTRUCTOR_SELECTOR, STYLUS_DEPLOYER};
 pub use funding::{Funding, fund};
-pub use keys::{signer_from_file, signer_from_hex, signer_from_keystore};
 pub use params::Params;
 pub use specs::{ContractSpec, Role, SPECS};
 
@@ -53,15 +50,7 @@ pub enum Error {
     Config(String),
     /// The private key or keystore could not be read.
     #[error("deployer key: {0}")]
-    Key(String),
-    /// The RPC endpoint does not answer.
-    #[error("cannot reach {url}: {detail}")]
-    Connect {
-        /// The URL.
-        url: String,
-        /// Cause.
-        detail: String,
-    },
+    Key(#[from] assay_chain::KeyError),
     /// The chain is not the one the manifest or configuration names.
     #[error(
         "wrong chain: {expected_from} is for chain id {expected}, but the RPC endpoint serves chain id {actual}"
@@ -158,25 +147,20 @@ pub enum Error {
         /// Cause.
         detail: String,
     },
-    /// A JSON-RPC call failed (with the contract's named error when it reverted).
-    #[error("{action}: {detail}")]
-    Rpc {
-        /// What was being done.
-        action: String,
-        /// Cause.
-        detail: String,
-    },
-    /// A transaction was mined but reverted.
-    #[error("{step}: transaction {hash} reverted")]
-    TxFailed {
+    /// A chain call failed (a revert comes back named).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A deployment step's transaction failed.
+    #[error("{step}: {source}")]
+    Step {
         /// The step.
         step: String,
-        /// The transaction.
-        hash: B256,
+        /// Cause.
+        source: Box<ChainError>,
     },
     /// The manifest could not be read or written.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    Deployment(#[from] DeploymentError),
 }
 
 /// Where the contracts' wasm comes from.
@@ -374,7 +358,7 @@ pub struct TxRecord {
 #[derive(Debug, Clone)]
 pub struct Report {
     /// The resulting manifest (also written to `out`).
-    pub manifest: Manifest,
+    pub manifest: Deployment,
     /// Every transaction sent, in order (empty when nothing was missing).
     pub txs: Vec<TxRecord>,
     /// Contracts deployed in this run.
@@ -387,7 +371,7 @@ pub struct Report {
 ///
 /// # Errors
 /// See [`Error`].
-pub async fn run(config: &Config) -> Result<Manifest, Error> {
+pub async fn run(config: &Config) -> Result<Deployment, Error> {
     Ok(run_with_report(config).await?.manifest)
 }
 
@@ -436,7 +420,7 @@ pub async fn run_with_report(config: &Config) -> Result<Report, Error> {
 
     // The existing manifest, if any, must be for this chain.
     let existing = match &config.out {
-        Some(path) if path.exists() => Some(Manifest::load(path)?),
+        Some(path) if path.exists() => Some(Deployment::load(path)?),
         _ => None,
     };
     if let Some(m) = existing.as_ref().filter(|m| m.chain_id != chain.chain_id) {
@@ -457,17 +441,17 @@ pub async fn run_with_report(config: &Config) -> Result<Report, Error> {
     let engine_hash = B256::from(assay_verifier::wasm::engine_hash());
     let mut models = Vec::new();
     for m in &config.models {
-        let dir = assay_convert::dir::ModelDir::open(&m.dir)
+        let dir = assay_protocol::model_dir::ModelDir::open(&m.dir)
             .map_err(|e| Error::Model { name: m.name.clone(), detail: e.to_string() })?;
         models.push(DeployedModel {
             name: m.name.clone(),
-            model_id: B256::from(dir.model_id),
+            model_id: dir.model_id,
             price: config.params.models.price(&m.name),
         });
     }
 
     // Which contracts exist (with code) and which must be deployed.
-    let mut manifest = existing.clone().unwrap_or(Manifest {
+    let mut manifest = existing.clone().unwrap_or(Deployment {
         chain_id: chain.chain_id,
         deploy_block: 0,
         contracts: BTreeMap::new(),
@@ -709,7 +693,7 @@ async fn configure(
                 }
                 Role::JobMarketSampling => {
                     let market = required(live, JOB_MARKET)?;
-                    let sampling = chain.call(market, IJobMarket::contractsCall {}).await?._3;
+                    let sampling = chain.call(market, IJobMarket::contractsCall {}).await?.sampling;
                     if sampling != address {
                         ensure_owner(chain, JOB_MARKET, market).await?;
                         let step = format!("JobMarket.setSampling({})", spec.name);
@@ -719,7 +703,8 @@ async fn configure(
                 }
                 Role::MarketParams => set_market_params(chain, config, spec.name, address).await?,
                 Role::OwnerResolvesDisputes => {
-                    let resolver = chain.call(address, ISampling::contractsCall {}).await?._3;
+                    let resolver =
+                        chain.call(address, ISampling::contractsCall {}).await?.disputeResolver;
                     if resolver.is_zero() {
                         ensure_owner(chain, spec.name, address).await?;
                         let step = format!("{}.setDisputeResolver(deployer)", spec.name);
@@ -741,26 +726,19 @@ async fn set_market_params(
 ) -> Result<(), Error> {
     let want = config.params.market.set_params_call();
     let have = chain.call(address, ISampling::paramsCall {}).await?;
-    // (Tuples compare up to 12 fields: two halves.)
-    let same = (have._0, have._1, have._2, have._3, have._4, have._5, have._6)
-        == (
-            want.challengePpm,
-            want.validators,
-            want.asserterReward,
-            want.validatorReward,
-            want.slashAmount,
-            want.cheatCost,
-            want.collusionPpm,
-        )
-        && (have._7, have._8, have._9, have._10, have._11, have._12)
-            == (
-                want.userDiscountBps,
-                want.assertTimeout,
-                want.commitTimeout,
-                want.revealTimeout,
-                want.batchWindow,
-                want.seedRevealGrace,
-            );
+    let same = have.challengePpm == want.challengePpm
+        && have.validators == want.validators
+        && have.asserterReward == want.asserterReward
+        && have.validatorReward == want.validatorReward
+        && have.slashAmount == want.slashAmount
+        && have.cheatCost == want.cheatCost
+        && have.collusionPpm == want.collusionPpm
+        && have.userDiscountBps == want.userDiscountBps
+        && have.assertTimeout == want.assertTimeout
+        && have.commitTimeout == want.commitTimeout
+        && have.revealTimeout == want.revealTimeout
+        && have.batchWindow == want.batchWindow
+        && have.seedRevealGrace == want.seedRevealGrace;
     if !same {
         ensure_owner(chain, name, address).await?;
         chain.send(&format!("{name}.setParams"), address, want, U256::ZERO).await?;
@@ -775,7 +753,8 @@ async fn register_model(
     engine_hash: B256,
 ) -> Result<(), Error> {
     let info = chain.call(registry, IModelRegistry::modelCall { modelId: model.model_id }).await?;
-    let (owner, registered_engine, price, active) = (info._0, info._1, info._2, info._3);
+    let (owner, registered_engine, price, active) =
+        (info.owner, info.engineHash, info.pricePerUnit, info.active);
     if owner.is_zero() {
         let call = IModelRegistry::registerModelCall {
             modelId: model.model_id,
@@ -809,38 +788,4 @@ async fn register_model(
             .await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A real keystore (scrypt, as `cast wallet` writes) opens with its password and gives the
-    /// same account as the hex key; a wrong password is an error naming the file that shows
-    /// neither password nor key.
-    #[test]
-    fn keystores_open_with_their_password_only() {
-        const KEY: &str = "b6b15c8cb491557369f3c7d2c287b053eb229daa9c22138887752191c9520659";
-        let dir = std::env::temp_dir().join(format!("assay-deploy-ks-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let secret: B256 = KEY.parse().unwrap();
-        let mut rng = rand::thread_rng();
-        PrivateKeySigner::encrypt_keystore(&dir, &mut rng, secret, "deployer pw", Some("ks.json"))
-            .unwrap();
-        let path = dir.join("ks.json");
-        let signer = signer_from_keystore(&path, "deployer pw").unwrap();
-        assert_eq!(signer.address(), signer_from_hex(KEY).unwrap().address());
-
-        let err = signer_from_keystore(&path, "other pw").unwrap_err().to_string();
-        assert!(
-            err.contains(&path.display().to_string()) && err.contains("wrong password"),
-            "{err}"
-        );
-        for secret in ["deployer pw", "other pw", &KEY[..8]] {
-            assert!(!err.contains(secret), "{secret} in {err}");
-        }
-        let err = signer_from_keystore(&dir.join("none.json"), "x").unwrap_err().to_string();
-        assert!(err.contains("none.json"), "{err}");
-        std::fs::remove_dir_all(&dir).ok();
-    }
 }

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
+use assay_chain::key::{KeySource, Password};
 use assay_deploy::{Config, Funding, ModelArg, Params, WasmSource, params::parse_amount};
-use assay_protocol::deployment::Manifest;
+use assay_protocol::deployment::Deployment;
 use clap::{Args, Parser, Subcommand};
 use eyre::{WrapErr, bail, eyre};
 use serde::Deserialize;
@@ -187,37 +188,33 @@ impl FileConfig {
 
 fn signer(conn: &ConnArgs, file: &FileConfig, base: &Path) -> eyre::Result<PrivateKeySigner> {
     let rel = |p: &PathBuf| base.join(p);
-    if let Some(hex) = &conn.private_key {
-        return Ok(assay_deploy::signer_from_hex(hex)?);
-    }
-    if let Some(path) = &conn.key_file {
-        return Ok(assay_deploy::signer_from_file(path)?);
-    }
-    let password = |cli: &Option<PathBuf>, file_pw: Option<PathBuf>| -> eyre::Result<String> {
-        let path =
-            cli.clone().or(file_pw).ok_or_else(|| eyre!("--keystore needs --password-file"))?;
-        Ok(std::fs::read_to_string(&path)
-            .wrap_err_with(|| format!("reading {}", path.display()))?
-            .trim_end_matches(['\n', '\r'])
-            .to_owned())
+    let password = || -> eyre::Result<Password> {
+        conn.password_file
+            .clone()
+            .or(file.password_file.as_ref().map(rel))
+            .map(Password::File)
+            .ok_or_else(|| eyre!("--keystore needs --password-file"))
     };
-    if let Some(path) = &conn.keystore {
-        let pw = password(&conn.password_file, file.password_file.as_ref().map(rel))?;
-        return Ok(assay_deploy::signer_from_keystore(path, &pw)?);
-    }
-    if let Some(hex) = &file.private_key {
-        return Ok(assay_deploy::signer_from_hex(hex)?);
-    }
-    if let Some(path) = &file.key_file {
-        return Ok(assay_deploy::signer_from_file(&rel(path))?);
-    }
-    if let Some(path) = &file.keystore {
-        let pw = password(&conn.password_file, file.password_file.as_ref().map(rel))?;
-        return Ok(assay_deploy::signer_from_keystore(&rel(path), &pw)?);
-    }
-    bail!(
-        "no deployer key: pass --private-key (or ASSAY_DEPLOYER_PRIVATE_KEY), --key-file or --keystore"
-    )
+    let hex =
+        |text: &String, origin: &str| KeySource::Hex { text: text.clone(), origin: origin.into() };
+    let source = if let Some(text) = &conn.private_key {
+        hex(text, "--private-key")
+    } else if let Some(path) = &conn.key_file {
+        KeySource::File(path.clone())
+    } else if let Some(path) = &conn.keystore {
+        KeySource::Keystore { path: path.clone(), password: password()? }
+    } else if let Some(text) = &file.private_key {
+        hex(text, "private_key in the config file")
+    } else if let Some(path) = &file.key_file {
+        KeySource::File(rel(path))
+    } else if let Some(path) = &file.keystore {
+        KeySource::Keystore { path: rel(path), password: password()? }
+    } else {
+        bail!(
+            "no deployer key: pass --private-key (or ASSAY_DEPLOYER_PRIVATE_KEY), --key-file or --keystore"
+        )
+    };
+    Ok(source.load().map_err(assay_deploy::Error::from)?.signer().clone())
 }
 
 fn amount(text: &str, default_unit: &str) -> eyre::Result<U256> {
@@ -265,7 +262,7 @@ async fn main() -> eyre::Result<()> {
 
     if let Some(Command::Fund(args)) = &cli.command {
         let path = args.manifest.clone().or(out).unwrap_or_else(|| "deployment.json".into());
-        let manifest = Manifest::load(&path)?;
+        let manifest = Deployment::load(&path)?;
         let funding = Funding {
             accounts: args.to.clone(),
             eth: amount(&args.eth, "ether")?,

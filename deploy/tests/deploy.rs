@@ -18,7 +18,7 @@ use alloy_sol_types::SolCall;
 use assay_deploy::{Config, Error, Funding, ModelArg, Params, SPECS, WasmSource, specs};
 use assay_protocol::{
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
-    deployment::Manifest,
+    deployment::Deployment,
 };
 use assay_test_node::{NodeHandle, genesis};
 
@@ -108,7 +108,7 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     let m = &report.manifest;
     assert_eq!(m.chain_id, 412_346);
     assert!(m.deploy_block > 0);
-    assert_eq!(Manifest::load(&out).expect("written"), *m);
+    assert_eq!(Deployment::load(&out).expect("written"), *m);
     for spec in SPECS {
         assert!(report.deployed.contains(&spec.name.to_owned()), "{} deployed", spec.name);
     }
@@ -149,23 +149,26 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     assert_eq!(call(&p, token, IAssayToken::minterCall {}).await, market);
     assert!(call(&p, staking, IStaking::isControllerCall { account: market }).await);
     let contracts = call(&p, market, IJobMarket::contractsCall {}).await;
-    assert_eq!((contracts._0, contracts._1, contracts._2), (token, staking, registry));
-    assert_eq!(contracts._3, sampling, "JobMarket.setSampling");
+    assert_eq!(
+        (contracts.token, contracts.staking, contracts.registry),
+        (token, staking, registry)
+    );
+    assert_eq!(contracts.sampling, sampling, "JobMarket.setSampling");
     assert!(call(&p, staking, IStaking::isControllerCall { account: sampling }).await);
     let on_chain = call(&p, sampling, ISampling::paramsCall {}).await;
-    assert_eq!(on_chain._0, params.market.challenge_ppm);
+    assert_eq!(on_chain.challengePpm, params.market.challenge_ppm);
     let sampling_contracts = call(&p, sampling, ISampling::contractsCall {}).await;
     assert_eq!(
-        sampling_contracts._3, deployer,
+        sampling_contracts.disputeResolver, deployer,
         "the deployer resolves disputes until the game does"
     );
 
     // The model: id from its directory, this build's engine hash, the parameter file's price.
     let info = call(&p, registry, IModelRegistry::modelCall { modelId: minilm }).await;
-    assert_eq!(info._0, deployer);
-    assert_eq!(info._1, B256::from(assay_verifier::wasm::engine_hash()));
-    assert_eq!(info._2, params.models.price("minilm"));
-    assert!(info._3);
+    assert_eq!(info.owner, deployer);
+    assert_eq!(info.engineHash, B256::from(assay_verifier::wasm::engine_hash()));
+    assert_eq!(info.pricePerUnit, params.models.price("minilm"));
+    assert!(info.active);
     assert_eq!(m.models.len(), 1);
     assert_eq!((m.models[0].name.as_str(), m.models[0].model_id), ("minilm", minilm));
 
@@ -195,7 +198,7 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     assert_eq!(more.txs.len(), 1);
     assert_eq!(more.manifest.models.len(), 2);
     assert_eq!(
-        call(&p, registry, IModelRegistry::modelCall { modelId: smol }).await._2,
+        call(&p, registry, IModelRegistry::modelCall { modelId: smol }).await.pricePerUnit,
         params.models.price("smollm2")
     );
 
@@ -246,7 +249,7 @@ async fn errors_are_clear_and_nothing_is_sent() {
 
     // A manifest for another chain.
     let out = dir.join("deployment.json");
-    let other = Manifest {
+    let other = Deployment {
         chain_id: 421_614,
         deploy_block: 1,
         contracts: Default::default(),
@@ -319,8 +322,8 @@ async fn the_binary_deploys_with_flags_and_env() {
     };
     let output = run(&["--skip", "JobMarket"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let printed: Manifest = serde_json::from_slice(&output.stdout).expect("prints the manifest");
-    assert_eq!(printed, Manifest::load(&out).unwrap());
+    let printed: Deployment = serde_json::from_slice(&output.stdout).expect("prints the manifest");
+    assert_eq!(printed, Deployment::load(&out).unwrap());
     assert_eq!(printed.contracts.len(), 3);
 
     let output = run(&["--chain-id", "1"]);
@@ -343,7 +346,7 @@ async fn the_binary_deploys_with_flags_and_env() {
     };
     let output = bin().output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(serde_json::from_slice::<Manifest>(&output.stdout).unwrap(), printed);
+    assert_eq!(serde_json::from_slice::<Deployment>(&output.stdout).unwrap(), printed);
     let miner = Address::repeat_byte(0x61);
     let output = bin()
         .args(["fund", "--to", &miner.to_string(), "--eth", "0.5", "--assay", "1000"])

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use assay_convert::{dir::hex32, record::JobRecord};
+use assay_protocol::job::JobFile;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
@@ -92,7 +92,7 @@ fn read(path: &PathBuf) -> Result<String> {
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Replay { job, model, limits } => {
-            let record = JobRecord::from_json(&read(job)?)?;
+            let record = JobFile::from_json(&read(job)?)?;
             let dir = model
                 .clone()
                 .or_else(|| record.model_dir.clone().map(PathBuf::from))
@@ -112,7 +112,8 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         }
         Command::EngineHash => Ok(Outcome {
             matched: true,
-            json: serde_json::json!({ "engine": hex32(&engine_hash()) }).to_string(),
+            json: serde_json::json!({ "engine": alloy_primitives::B256::from(engine_hash()) })
+                .to_string(),
         }),
     }
 }

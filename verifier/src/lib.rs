@@ -5,7 +5,7 @@
 //! Layout:
 //! - [`wasm`]: the embedded engine module and its hash.
 //! - [`runtime`]: wasmtime configuration, limits, the chunk server and the ABI calls.
-//! - [`replay`]: whole-job replay from a job record.
+//! - [`replay`]: whole-job replay from a job file.
 //! - [`op`]: single-op replay from a JSON description.
 //! - [`cli`]: the `verifier` command line.
 
@@ -22,13 +22,16 @@ pub enum Error {
     #[error("wrong model: the job names model {expected}, the directory holds {actual}")]
     WrongModel {
         /// Model id in the job.
-        expected: String,
+        expected: alloy_primitives::B256,
         /// Model id of the directory.
-        actual: String,
+        actual: alloy_primitives::B256,
     },
     /// The model directory is unreadable, tampered with or malformed.
     #[error(transparent)]
-    Model(#[from] assay_convert::Error),
+    Model(#[from] assay_protocol::model_dir::ModelDirError),
+    /// The job file is not valid JSON of a job.
+    #[error("job file: {0}")]
+    JobFile(#[from] serde_json::Error),
     /// A chunk served to the module did not hash to its committed value.
     #[error("chunk {0} does not match the model root")]
     ChunkMismatch(u32),

@@ -9,11 +9,12 @@
 
 use std::path::PathBuf;
 
-use assay_convert::dir::{ModelDir, hex32};
+use alloy_primitives::B256;
 use assay_engine::{
     model::{DType, ModelFile},
     ops::{self, OpBuilder},
 };
+use assay_protocol::model_dir::ModelDir;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -65,7 +66,7 @@ pub struct OpReport {
     /// Op name.
     pub op: String,
     /// Trace leaf of the output.
-    pub leaf: String,
+    pub leaf: B256,
     /// Output shape.
     pub dims: Vec<u32>,
     /// Output values.
@@ -174,7 +175,7 @@ pub fn decode(op: &str, r: &[u8]) -> Result<OpReport> {
             .collect(),
         _ => return Err(bad()),
     };
-    Ok(OpReport { op: op.into(), leaf: hex32(&leaf.try_into().expect("32")), dims, data })
+    Ok(OpReport { op: op.into(), leaf: B256::from_slice(leaf), dims, data })
 }
 
 /// Replays one op in the engine module.

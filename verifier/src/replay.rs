@@ -3,11 +3,9 @@
 
 use std::{path::Path, sync::Arc};
 
-use assay_convert::{
-    dir::{ModelDir, hex32},
-    record::JobRecord,
-};
+use alloy_primitives::B256;
 use assay_engine::job::JobOutput;
+use assay_protocol::{job::JobFile, model_dir::ModelDir};
 use serde::Serialize;
 
 use crate::{
@@ -20,14 +18,14 @@ use crate::{
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReplayReport {
     /// Hash of the engine module that replayed the job.
-    pub engine: String,
+    pub engine: B256,
     /// Model id.
-    pub model_id: String,
+    pub model_id: B256,
     /// Output hash of the replay.
-    pub output_hash: String,
+    pub output_hash: B256,
     /// Trace root of the replay.
-    pub trace_root: String,
-    /// Whether both equal the job record's claims.
+    pub trace_root: B256,
+    /// Whether both equal the job file's claims.
     pub matches: bool,
     /// Fuel the replay consumed.
     pub fuel_used: u64,
@@ -38,10 +36,10 @@ pub struct ReplayReport {
 /// # Errors
 /// [`Error::Model`] for unreadable or tampered directories, [`Error::WrongModel`] for another
 /// model.
-pub fn open_model(dir: &Path, model_id: &str) -> Result<ModelDir> {
+pub fn open_model(dir: &Path, model_id: B256) -> Result<ModelDir> {
     let m = ModelDir::open(dir)?;
-    if !hex32(&m.model_id).eq_ignore_ascii_case(model_id) {
-        return Err(Error::WrongModel { expected: model_id.into(), actual: hex32(&m.model_id) });
+    if m.model_id != model_id {
+        return Err(Error::WrongModel { expected: model_id, actual: m.model_id });
     }
     Ok(m)
 }
@@ -52,11 +50,11 @@ pub fn open_model(dir: &Path, model_id: &str) -> Result<ModelDir> {
 /// As [`open_model`], and the runtime's errors.
 pub fn replay_output(
     rt: &Runtime,
-    record: &JobRecord,
+    record: &JobFile,
     dir: &Path,
     limits: Limits,
 ) -> Result<(JobOutput, u64)> {
-    let model = open_model(dir, &record.model_id)?;
+    let model = open_model(dir, record.model_id)?;
     let served = Arc::new(ServedModel { blob: model.blob, chunk_hashes: model.chunk_hashes });
     let mut s = rt.session(limits, Some(served))?;
     s.load_model()?;
@@ -65,23 +63,17 @@ pub fn replay_output(
     Ok((out, s.fuel_used()))
 }
 
-/// Replays a job record against a model directory.
+/// Replays a job file against a model directory.
 ///
 /// # Errors
 /// As [`replay_output`].
-pub fn replay(
-    rt: &Runtime,
-    record: &JobRecord,
-    dir: &Path,
-    limits: Limits,
-) -> Result<ReplayReport> {
+pub fn replay(rt: &Runtime, record: &JobFile, dir: &Path, limits: Limits) -> Result<ReplayReport> {
     let (out, fuel_used) = replay_output(rt, record, dir, limits)?;
-    let (output_hash, trace_root) = (hex32(&out.output_hash), hex32(&out.trace_root));
+    let (output_hash, trace_root) = (B256::from(out.output_hash), B256::from(out.trace_root));
     Ok(ReplayReport {
-        engine: hex32(&engine_hash()),
-        model_id: record.model_id.clone(),
-        matches: output_hash.eq_ignore_ascii_case(&record.output_hash)
-            && trace_root.eq_ignore_ascii_case(&record.trace_root),
+        engine: B256::from(engine_hash()),
+        model_id: record.model_id,
+        matches: output_hash == record.output_hash && trace_root == record.trace_root,
         output_hash,
         trace_root,
         fuel_used,

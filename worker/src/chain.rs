@@ -3,94 +3,23 @@
 //! (`worker register`: approve and stake as a miner, then serve each model; idempotent), and
 //! [`ChainValidator`] (commit and reveal as a validator `Sampling` drew).
 
-use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_provider::{Provider, ProviderBuilder};
-use alloy_rpc_types_eth::TransactionRequest;
-use alloy_sol_types::SolCall;
+use assay_chain::{ChainError, Client, Key};
 use assay_protocol::{
     bindings::{IAssayToken, IModelRegistry, ISampling, IStaking},
-    deployment::Manifest,
+    codes::{Role, ValidatorState},
+    deployment::Deployment,
     math::records::validation_commitment,
 };
 
-use crate::{
-    error::{Error, Result},
-    key::WorkerKey,
-};
-
-/// The miner role in `Staking`.
-pub const ROLE_MINER: u8 = 1;
-
-/// A drawn validator's state in `Sampling.jobValidators`: committed.
-const VALIDATOR_COMMITTED: u8 = 1;
-/// A drawn validator's state in `Sampling.jobValidators`: revealed.
-const VALIDATOR_REVEALED: u8 = 2;
+use crate::error::{Error, Result};
 
 /// Domain tag of the on-chain validation salts.
 const SALT_DOMAIN: &[u8] = b"assay.validation-salt.v1";
 
 /// What to tell an operator who is not set up.
-const REGISTER_HINT: &str = "run `worker register --rpc-url <url> --deployment <manifest> \
+const REGISTER_HINT: &str = "run `worker register --rpc-url <url> --deployment <file> \
                              --key-file <key> --model <dir>...` first";
-
-/// Text of a failed call: the contract's named error when the revert data decodes.
-fn describe(e: &alloy_provider::transport::TransportError) -> String {
-    if let Some(payload) = e.as_error_resp() {
-        if let Some(err) = payload.as_decoded_interface_error::<IStaking::IStakingErrors>() {
-            return format!("Staking reverted: {err:?}");
-        }
-        if let Some(err) =
-            payload.as_decoded_interface_error::<IModelRegistry::IModelRegistryErrors>()
-        {
-            return format!("ModelRegistry reverted: {err:?}");
-        }
-        if let Some(err) = payload.as_decoded_interface_error::<IAssayToken::IAssayTokenErrors>() {
-            return format!("AssayToken reverted: {err:?}");
-        }
-        if let Some(err) = payload.as_decoded_interface_error::<ISampling::ISamplingErrors>() {
-            return format!("Sampling reverted: {err:?}");
-        }
-    }
-    e.to_string()
-}
-
-/// A view call.
-async fn view<C: SolCall>(p: &impl Provider, to: Address, call: C) -> Result<C::Return> {
-    let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
-    let out = p
-        .call(tx)
-        .await
-        .map_err(|e| Error::Chain(format!("{}: {}", C::SIGNATURE, describe(&e))))?;
-    C::abi_decode_returns(&out)
-        .map_err(|e| Error::Chain(format!("{} returned bad data: {e}", C::SIGNATURE)))
-}
-
-/// Sends a transaction from `from` after simulating it (so a revert is reported by name, and no
-/// gas is spent on it); returns the transaction hash.
-async fn send<C: SolCall>(p: &impl Provider, from: Address, to: Address, call: C) -> Result<B256> {
-    let tx =
-        TransactionRequest::default().with_from(from).with_to(to).with_input(call.abi_encode());
-    let fail = |e: String| Error::Chain(format!("{}: {e}", C::SIGNATURE));
-    p.call(tx.clone()).await.map_err(|e| fail(describe(&e)))?;
-    let pending = p.send_transaction(tx).await.map_err(|e| fail(describe(&e)))?;
-    let receipt = pending.get_receipt().await.map_err(|e| fail(e.to_string()))?;
-    if !receipt.status() {
-        return Err(fail(format!("transaction {} reverted", receipt.transaction_hash)));
-    }
-    Ok(receipt.transaction_hash)
-}
-
-async fn check_chain(p: &impl Provider, manifest: &Manifest) -> Result<()> {
-    let id = p.get_chain_id().await.map_err(|e| Error::Chain(format!("eth_chainId: {e}")))?;
-    if id != manifest.chain_id {
-        return Err(Error::Chain(format!(
-            "the RPC serves chain {id}, the deployment manifest is for chain {}",
-            manifest.chain_id
-        )));
-    }
-    Ok(())
-}
 
 /// The worker as a validator on `Sampling`: one signer and one nonce sequence shared by all of
 /// its on-chain validations, which may run at once.
@@ -102,7 +31,7 @@ async fn check_chain(p: &impl Provider, manifest: &Manifest) -> Result<()> {
 /// hash) and never logged.
 #[derive(Clone)]
 pub struct ChainValidator {
-    provider: alloy_provider::DynProvider,
+    chain: Client,
     me: Address,
     sampling: Address,
     salt_secret: B256,
@@ -124,17 +53,9 @@ impl ChainValidator {
     /// A validator signing with `key` on the chain at `rpc_url`.
     ///
     /// # Errors
-    /// [`Error::Chain`] for a bad URL; [`Error::Manifest`] without `Sampling`.
-    pub fn connect(rpc_url: &str, manifest: &Manifest, key: &WorkerKey) -> Result<Self> {
-        let url = rpc_url.parse().map_err(|e| Error::Chain(format!("{rpc_url}: {e}")))?;
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .with_gas_estimation()
-            .with_cached_nonce_management()
-            .fetch_chain_id()
-            .wallet(EthereumWallet::from(key.signer().clone()))
-            .connect_http(url)
-            .erased();
+    /// [`Error::Chain`] for a bad URL; [`Error::Deployment`] without `Sampling`.
+    pub fn connect(rpc_url: &str, manifest: &Deployment, key: &Key) -> Result<Self> {
+        let chain = Client::new(rpc_url, manifest.chain_id, Some(key))?;
         let sampling = manifest.contract("Sampling")?;
         let mut pre = Vec::with_capacity(SALT_DOMAIN.len() + 32 + 8 + 20);
         pre.extend_from_slice(SALT_DOMAIN);
@@ -142,7 +63,7 @@ impl ChainValidator {
         pre.extend_from_slice(&manifest.chain_id.to_be_bytes());
         pre.extend_from_slice(sampling.as_slice());
         Ok(Self {
-            provider,
+            chain,
             me: key.address(),
             sampling,
             salt_secret: keccak256(&pre),
@@ -156,10 +77,11 @@ impl ChainValidator {
     }
 
     /// This worker's state among `job_id`'s drawn validators (`None` when not drawn).
-    async fn my_state(&self, job_id: U256) -> Result<Option<u8>> {
+    async fn my_state(&self, job_id: U256) -> Result<Option<ValidatorState>> {
         let call = ISampling::jobValidatorsCall { jobId: job_id };
-        let drawn = view(&self.provider, self.sampling, call).await?;
-        Ok(drawn._0.iter().position(|v| *v == self.me).map(|i| drawn._1[i]))
+        let drawn = self.chain.view(self.sampling, call).await?;
+        let Some(i) = drawn.validators.iter().position(|v| *v == self.me) else { return Ok(None) };
+        Ok(Some(ValidatorState::try_from(drawn.states[i]).map_err(ChainError::from)?))
     }
 
     /// Validates `Sampling`'s job `job_id` as one of its drawn validators: commits
@@ -189,49 +111,51 @@ impl ChainValidator {
         job_key: B256,
         output_hash: B256,
     ) -> Result<()> {
-        let (p, me, sampling) = (&self.provider, self.me, self.sampling);
+        let (me, sampling) = (self.me, self.sampling);
         let salt = self.salt(job_id);
         match self.my_state(job_id).await? {
-            Some(VALIDATOR_REVEALED) => {
+            Some(ValidatorState::Revealed) => {
                 tracing::info!(%job_id, "already revealed on chain");
                 return Ok(());
             }
-            Some(VALIDATOR_COMMITTED) => {
+            Some(ValidatorState::Committed) => {
                 tracing::info!(%job_id, "already committed on chain (before a restart): revealing");
             }
             _ => {
                 let commitment = validation_commitment(job_key, me, output_hash, salt);
                 let commit = ISampling::commitValidationCall { jobId: job_id, commitment };
-                let tx = send(p, me, sampling, commit).await?;
+                let tx = self.chain.send(sampling, commit, U256::ZERO).await?.transaction_hash;
                 tracing::info!(%job_id, %tx, "committed on chain");
             }
         }
         let reveal =
             ISampling::revealValidationCall { jobId: job_id, outputHash: output_hash, salt };
         loop {
-            match send(p, me, sampling, reveal.clone()).await {
-                Ok(tx) => {
-                    tracing::info!(%job_id, %tx, "revealed on chain");
+            match self.chain.send(sampling, reveal.clone(), U256::ZERO).await {
+                Ok(receipt) => {
+                    tracing::info!(%job_id, tx = %receipt.transaction_hash, "revealed on chain");
                     return Ok(());
                 }
-                Err(Error::Chain(e)) if e.contains("RevealNotOpen") => {
+                Err(e) if e.is_revert::<ISampling::RevealNotOpen>() => {
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     }
 }
 
 /// Why an operator is not an eligible miner, from `operatorInfo`.
-async fn why_not_eligible(p: &impl Provider, staking: Address, worker: Address) -> Result<String> {
-    let info = view(p, staking, IStaking::operatorInfoCall { operator: worker }).await?;
-    let min = view(p, staking, IStaking::minStakeCall { role: ROLE_MINER }).await?;
-    Ok(match info._0 {
-        0 => "it is not registered as a miner".to_string(),
-        ROLE_MINER if info._5 > 0 => format!("its stake is frozen by {} open dispute(s)", info._5),
-        ROLE_MINER => format!("its own active stake is below the minimum of {min}"),
-        role => format!("it is registered with role {role}, not as a miner"),
+async fn why_not_eligible(chain: &Client, staking: Address, worker: Address) -> Result<String> {
+    let info = chain.view(staking, IStaking::operatorInfoCall { operator: worker }).await?;
+    let min = chain.view(staking, IStaking::minStakeCall { role: Role::Miner.into() }).await?;
+    Ok(match Role::try_from(info.role) {
+        Ok(Role::None) => "it is not registered as a miner".to_string(),
+        Ok(Role::Miner) if info.openDisputes > 0 => {
+            format!("its stake is frozen by {} open dispute(s)", info.openDisputes)
+        }
+        Ok(Role::Miner) => format!("its own active stake is below the minimum of {min}"),
+        _ => format!("it is registered with role {}, not as a miner", info.role),
     })
 }
 
@@ -239,25 +163,20 @@ async fn why_not_eligible(p: &impl Provider, staking: Address, worker: Address) 
 ///
 /// # Errors
 /// [`Error::NotReady`] naming what is missing and telling the operator to run `worker register`;
-/// [`Error::Chain`] when the RPC is unreachable or on another chain; [`Error::Manifest`] when the
-/// manifest lacks `Staking` or `ModelRegistry`.
+/// [`Error::Chain`] when the RPC is unreachable or on another chain, or the deployment file
+/// lacks `Staking` or `ModelRegistry`.
 pub async fn check_ready(
     rpc_url: &str,
-    manifest: &Manifest,
+    manifest: &Deployment,
     worker: Address,
     models: &[B256],
 ) -> Result<()> {
-    let p = ProviderBuilder::new()
-        .connect(rpc_url)
-        .await
-        .map_err(|e| Error::Chain(format!("{rpc_url}: {e}")))?;
-    check_chain(&p, manifest).await?;
+    let chain = Client::connect_to(rpc_url, manifest, None).await?;
     let staking = manifest.contract("Staking")?;
     let registry = manifest.contract("ModelRegistry")?;
-    let eligible =
-        view(&p, staking, IStaking::isEligibleCall { operator: worker, role: ROLE_MINER }).await?;
-    if !eligible {
-        let why = why_not_eligible(&p, staking, worker).await?;
+    let eligible = IStaking::isEligibleCall { operator: worker, role: Role::Miner.into() };
+    if !chain.view(staking, eligible).await? {
+        let why = why_not_eligible(&chain, staking, worker).await?;
         return Err(Error::NotReady(format!(
             "{worker} is not an eligible miner in Staking {staking}: {why}; {REGISTER_HINT}"
         )));
@@ -265,7 +184,7 @@ pub async fn check_ready(
     let mut missing = Vec::new();
     for &model in models {
         let call = IModelRegistry::isServingCall { modelId: model, miner: worker };
-        if !view(&p, registry, call).await? {
+        if !chain.view(registry, call).await? {
             missing.push(model.to_string());
         }
     }
@@ -284,92 +203,90 @@ pub struct Registration {
     /// JSON-RPC endpoint.
     pub rpc_url: String,
     /// The deployment.
-    pub manifest: Manifest,
+    pub manifest: Deployment,
     /// The miner's key (pays gas, owns the stake).
-    pub key: WorkerKey,
+    pub key: Key,
     /// Models to serve.
     pub models: Vec<B256>,
     /// First stake, in the token's base units (default: the miner minimum).
     pub stake: Option<U256>,
 }
 
-/// Registers the key as a miner (approve, then `registerOperator(1, amount)`; a registered
+/// Registers the key as a miner (approve, then `registerOperator(miner, amount)`; a registered
 /// miner below the minimum tops up with `stake`) and serves each model. Skips what is done.
 /// `progress` receives one line per step.
 ///
 /// # Errors
 /// [`Error::Chain`] for RPC failures and reverts (named), an unfunded key, or a model the
-/// registry does not know; [`Error::Manifest`] for missing contracts.
+/// registry does not know; [`Error::Deployment`] for missing contracts.
 pub async fn register(reg: &Registration, mut progress: impl FnMut(&str)) -> Result<()> {
     let me = reg.key.address();
-    let p = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(reg.key.signer().clone()))
-        .connect(&reg.rpc_url)
-        .await
-        .map_err(|e| Error::Chain(format!("{}: {e}", reg.rpc_url)))?;
-    check_chain(&p, &reg.manifest).await?;
+    let chain = Client::connect_to(&reg.rpc_url, &reg.manifest, Some(&reg.key)).await?;
     let staking = reg.manifest.contract("Staking")?;
     let registry = reg.manifest.contract("ModelRegistry")?;
-    let token = view(&p, staking, IStaking::tokenCall {}).await?;
+    let token = chain.view(staking, IStaking::tokenCall {}).await?;
     progress(&format!("miner {me} on chain {}", reg.manifest.chain_id));
 
-    let min = view(&p, staking, IStaking::minStakeCall { role: ROLE_MINER }).await?;
-    let info = view(&p, staking, IStaking::operatorInfoCall { operator: me }).await?;
-    let own = view(&p, staking, IStaking::stakeOfCall { operator: me, staker: me }).await?;
-    let amount = match info._0 {
-        0 => reg.stake.unwrap_or(min).max(min),
-        ROLE_MINER if own < min => min - own,
-        ROLE_MINER => {
+    let miner = Role::Miner.into();
+    let min = chain.view(staking, IStaking::minStakeCall { role: miner }).await?;
+    let info = chain.view(staking, IStaking::operatorInfoCall { operator: me }).await?;
+    let own = chain.view(staking, IStaking::stakeOfCall { operator: me, staker: me }).await?;
+    let amount = match Role::try_from(info.role) {
+        Ok(Role::None) => reg.stake.unwrap_or(min).max(min),
+        Ok(Role::Miner) if own < min => min - own,
+        Ok(Role::Miner) => {
             progress(&format!("skip: already registered as a miner, own stake {own}"));
             U256::ZERO
         }
-        role => {
-            return Err(Error::Chain(format!(
-                "{me} is registered in Staking with role {role}; use another key for the miner"
+        _ => {
+            return Err(Error::Refused(format!(
+                "{me} is registered in Staking with role {}; use another key for the miner",
+                info.role
             )));
         }
     };
     if !amount.is_zero() {
-        let balance = view(&p, token, IAssayToken::balanceOfCall { account: me }).await?;
+        let balance = chain.view(token, IAssayToken::balanceOfCall { account: me }).await?;
         if balance < amount {
-            return Err(Error::Chain(format!(
+            return Err(Error::Refused(format!(
                 "{me} holds {balance} ASSAY base units, staking needs {amount}: fund the key first"
             )));
         }
         let allowance =
-            view(&p, token, IAssayToken::allowanceCall { owner: me, spender: staking }).await?;
+            chain.view(token, IAssayToken::allowanceCall { owner: me, spender: staking }).await?;
         if allowance < amount {
-            let tx =
-                send(&p, me, token, IAssayToken::approveCall { spender: staking, value: amount })
-                    .await?;
+            let approve = IAssayToken::approveCall { spender: staking, value: amount };
+            let tx = chain.send(token, approve, U256::ZERO).await?.transaction_hash;
             progress(&format!("approved {amount} for Staking {staking} (tx {tx})"));
         }
-        let tx = if info._0 == 0 {
-            send(&p, me, staking, IStaking::registerOperatorCall { role: ROLE_MINER, amount })
-                .await?
+        let receipt = if info.role == u8::from(Role::None) {
+            let call = IStaking::registerOperatorCall { role: miner, amount };
+            chain.send(staking, call, U256::ZERO).await?
         } else {
-            send(&p, me, staking, IStaking::stakeCall { operator: me, amount }).await?
+            chain.send(staking, IStaking::stakeCall { operator: me, amount }, U256::ZERO).await?
         };
-        progress(&format!("staked {amount} as a miner (tx {tx})"));
+        progress(&format!("staked {amount} as a miner (tx {})", receipt.transaction_hash));
     }
-    if !view(&p, staking, IStaking::isEligibleCall { operator: me, role: ROLE_MINER }).await? {
-        let why = why_not_eligible(&p, staking, me).await?;
-        return Err(Error::Chain(format!("{me} is still not an eligible miner: {why}")));
+    if !chain.view(staking, IStaking::isEligibleCall { operator: me, role: miner }).await? {
+        let why = why_not_eligible(&chain, staking, me).await?;
+        return Err(Error::Refused(format!("{me} is still not an eligible miner: {why}")));
     }
 
     for &model in &reg.models {
-        if view(&p, registry, IModelRegistry::isServingCall { modelId: model, miner: me }).await? {
+        let serving = IModelRegistry::isServingCall { modelId: model, miner: me };
+        if chain.view(registry, serving).await? {
             progress(&format!("skip: already serving model {model}"));
             continue;
         }
-        let info = view(&p, registry, IModelRegistry::modelCall { modelId: model }).await?;
-        if info._0 == Address::ZERO {
-            return Err(Error::Chain(format!(
+        let info = chain.view(registry, IModelRegistry::modelCall { modelId: model }).await?;
+        if info.owner == Address::ZERO {
+            return Err(Error::Refused(format!(
                 "model {model} is not registered in ModelRegistry {registry} (`deploy` registers \
                  the bundled models)"
             )));
         }
-        let tx = send(&p, me, registry, IModelRegistry::serveCall { modelId: model }).await?;
+        let serve = IModelRegistry::serveCall { modelId: model };
+        let tx = chain.send(registry, serve, U256::ZERO).await?.transaction_hash;
         progress(&format!("serving model {model} (tx {tx})"));
     }
     progress("registered");
@@ -388,13 +305,13 @@ mod tests {
 
     /// A validator whose key is the byte `key_byte` (two hex digits) 32 times.
     fn validator_with_key(rpc_url: &str, key_byte: &str) -> ChainValidator {
-        let manifest = Manifest {
+        let manifest = Deployment {
             chain_id: 412_346,
             deploy_block: 0,
             contracts: BTreeMap::from([("Sampling".to_string(), Address::repeat_byte(7))]),
             models: Vec::new(),
         };
-        let key = WorkerKey::from_hex(&format!("0x{}", key_byte.repeat(32)), "test").expect("key");
+        let key = Key::from_hex(&format!("0x{}", key_byte.repeat(32)), "test").expect("key");
         ChainValidator::connect(rpc_url, &manifest, &key).expect("connects")
     }
 

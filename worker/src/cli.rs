@@ -2,16 +2,20 @@
 
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
-use alloy_primitives::{B256, U256};
-use assay_convert::{
-    dir::ModelDir,
-    record::{InputRecord, JobRecord},
+use alloy_primitives::U256;
+use assay_chain::{
+    Key,
+    key::{KeySource, Password},
 };
 use assay_engine::{
     chat::{Message, Role},
     job::Model,
 };
-use assay_protocol::deployment::Manifest;
+use assay_protocol::{
+    deployment::Deployment,
+    job::{JobFile, JobSpec},
+    model_dir::ModelDir,
+};
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +23,6 @@ pub use crate::error::Error;
 use crate::{
     chain::Registration,
     kernels::Parallel,
-    key::{self, WorkerKey},
     runner::{self, ChainCheck, Config, DEFAULT_COORDINATOR},
 };
 
@@ -147,24 +150,32 @@ impl KeyArgs {
     ///
     /// # Errors
     /// [`Error::Key`] when it cannot be read, [`Error::Usage`] when none or no password is given.
-    pub fn load(&self) -> Result<WorkerKey, Error> {
+    pub fn load(&self) -> Result<Key, Error> {
+        Ok(self.source()?.load()?)
+    }
+
+    /// Where the key comes from.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when no key or no keystore password is given.
+    pub fn source(&self) -> Result<KeySource, Error> {
         if let Some(path) = &self.keystore {
             let password = match (&self.password_file, &self.password) {
-                (Some(file), _) => key::read(file)?.trim_end_matches(['\r', '\n']).to_owned(),
-                (None, Some(p)) => p.0.clone(),
+                (Some(file), _) => Password::File(file.clone()),
+                (None, Some(p)) => Password::Text(p.0.clone()),
                 (None, None) => {
                     return Err(Error::Usage(
                         "--keystore needs --password-file or ASSAY_KEYSTORE_PASSWORD".into(),
                     ));
                 }
             };
-            return Ok(WorkerKey::from_keystore(path, &password)?);
+            return Ok(KeySource::Keystore { path: path.clone(), password });
         }
         if let Some(path) = &self.key_file {
-            return Ok(WorkerKey::from_file(path)?);
+            return Ok(KeySource::File(path.clone()));
         }
         if let Some(k) = &self.private_key {
-            return Ok(WorkerKey::from_hex(&k.0, "the private key")?);
+            return Ok(KeySource::Hex { text: k.0.clone(), origin: "the private key".into() });
         }
         Err(Error::Usage("no key: give --key-file, --keystore or ASSAY_WORKER_PRIVATE_KEY".into()))
     }
@@ -204,7 +215,7 @@ impl RunArgs {
     /// The runner's configuration.
     ///
     /// # Errors
-    /// [`Error::Key`], [`Error::Usage`] or [`Error::Manifest`].
+    /// [`Error::Key`], [`Error::Usage`] or [`Error::Deployment`].
     pub fn config(&self) -> Result<Config, Error> {
         let mut cfg = Config::new(self.key.load()?)
             .with_coordinator(&self.coordinator)
@@ -215,7 +226,7 @@ impl RunArgs {
             cfg = cfg.with_model(m);
         }
         if let (Some(rpc_url), Some(path)) = (&self.rpc_url, &self.deployment) {
-            let manifest = Manifest::load(path)?;
+            let manifest = Deployment::load(path)?;
             cfg = cfg.with_chain(ChainCheck { rpc_url: rpc_url.clone(), manifest });
         }
         Ok(cfg)
@@ -246,16 +257,16 @@ impl RegisterArgs {
     /// What to register.
     ///
     /// # Errors
-    /// [`Error::Key`], [`Error::Manifest`] or [`Error::Model`].
+    /// [`Error::Key`], [`Error::Deployment`] or [`Error::Model`].
     pub fn registration(&self) -> Result<Registration, Error> {
         let models = self
             .models
             .iter()
-            .map(|d| Ok(B256::from(ModelDir::open(d)?.model_id)))
+            .map(|d| Ok(ModelDir::open(d)?.model_id))
             .collect::<Result<Vec<_>, Error>>()?;
         Ok(Registration {
             rpc_url: self.rpc_url.clone(),
-            manifest: Manifest::load(&self.deployment)?,
+            manifest: Deployment::load(&self.deployment)?,
             key: self.key.load()?,
             models,
             stake: self.stake,
@@ -307,8 +318,9 @@ fn kernels(_: &Command) -> Result<Option<Parallel>, Error> {
 /// Runs a command and returns what to print.
 ///
 /// # Errors
-/// [`Error::Model`] for conversion and model-directory errors, [`Error::Engine`] for engine
-/// errors; for `run` and `register` also key, manifest, chain and coordinator errors.
+/// [`Error::Convert`] for conversion errors, [`Error::Model`] for model-directory errors,
+/// [`Error::Engine`] for engine errors; for `run` and `register` also key, deployment, chain and
+/// coordinator errors.
 pub fn run(cli: &Cli) -> Result<String, Error> {
     match &cli.command {
         Command::Convert { from, out } => {
@@ -344,21 +356,21 @@ pub fn run(cli: &Cli) -> Result<String, Error> {
             let dir = ModelDir::open(model)?;
             let engine_model = Model::load(&dir.blob)?;
             let input = if *embed || engine_model.is_encoder() {
-                InputRecord::Embed { prompt: prompt.clone() }
+                JobSpec::Embed { prompt: prompt.clone() }
             } else {
                 let system = system.iter().map(|s| Message::new(Role::System, s.clone()));
                 let messages = system.chain([Message::user(prompt.clone())]).collect();
-                InputRecord::Generate { messages, max_tokens: *max_tokens, seed: *seed }
+                JobSpec::Generate { messages, max_tokens: *max_tokens, seed: *seed }
             };
             let (out, _) = match kernels(&cli.command)? {
                 Some(k) => engine_model.run(&k, &input.to_input())?,
                 None => engine_model.run(&Parallel, &input.to_input())?,
             };
-            let mut rec = JobRecord::new(&dir.model_id, input, &out);
+            let mut rec = JobFile::new(dir.model_id, input, &out);
             rec.model_dir = Some(model.display().to_string());
             rec.output.text = engine_model.decode(&out.tokens);
             if *json {
-                Ok(serde_json::to_string_pretty(&rec).expect("a job record serialises"))
+                Ok(serde_json::to_string_pretty(&rec).expect("a job file serialises"))
             } else {
                 let shown = if engine_model.is_encoder() {
                     format!(
@@ -379,6 +391,7 @@ pub fn run(cli: &Cli) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::B256;
     use alloy_signer_local::PrivateKeySigner;
 
     use super::*;
@@ -413,7 +426,7 @@ mod tests {
         .expect("keystore written");
         let (keystore, password) = (dir.join("miner.json"), dir.join("password"));
         std::fs::write(&password, "s3cret pass\n").expect("write");
-        let want = WorkerKey::from_hex(KEY, "x").expect("key").address();
+        let want = Key::from_hex(KEY, "x").expect("key").address();
 
         let key = keystore_args(keystore.clone(), Some(password.clone())).load().expect("loads");
         assert_eq!(key.address(), want);
@@ -423,7 +436,7 @@ mod tests {
 
         std::fs::write(&password, "another pass\n").expect("write");
         let err = keystore_args(keystore.clone(), Some(password)).load().unwrap_err();
-        assert!(matches!(err, Error::Key(key::KeyError::Keystore { .. })), "{err:?}");
+        assert!(matches!(err, Error::Key(assay_chain::KeyError::Keystore { .. })), "{err:?}");
         let shown = err.to_string();
         assert!(shown.contains(&keystore.display().to_string()), "{shown}");
         assert!(shown.contains("wrong password"), "{shown}");

@@ -1,15 +1,18 @@
 //! The worker's error type.
 
-use assay_protocol::deployment::ManifestError;
+use assay_protocol::{deployment::DeploymentError, model_dir::ModelDirError};
 
-use crate::key::KeyError;
+use assay_chain::{ChainError, KeyError};
 
 /// Worker errors.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading, converting or checking a model failed.
+    /// Converting published weights failed.
     #[error(transparent)]
-    Model(#[from] assay_convert::Error),
+    Convert(#[from] assay_convert::Error),
+    /// A model directory is unreadable, tampered with or malformed.
+    #[error(transparent)]
+    Model(#[from] ModelDirError),
     /// The engine rejected the model or the input.
     #[error(transparent)]
     Engine(#[from] assay_engine::Error),
@@ -19,12 +22,16 @@ pub enum Error {
     /// The miner's key could not be loaded.
     #[error(transparent)]
     Key(#[from] KeyError),
-    /// The deployment manifest could not be read or lacks a contract.
+    /// The deployment file could not be read or lacks a contract.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    Deployment(#[from] DeploymentError),
     /// A chain call failed (RPC unreachable, wrong chain, reverted transaction).
     #[error("chain: {0}")]
-    Chain(String),
+    Chain(#[from] ChainError),
+    /// The chain's state does not allow a registration step (an unfunded key, an unknown
+    /// model, a key registered in another role).
+    #[error("{0}")]
+    Refused(String),
     /// The miner is not ready on-chain (not staked, not serving a model): run `worker register`.
     #[error("{0}")]
     NotReady(String),

@@ -9,17 +9,20 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256};
-use assay_convert::dir::ModelDir;
 use assay_engine::{
     chat::Message,
     job::{JobInput, JobOutput, Model},
 };
 use assay_protocol::{
+    job::{JobSpec, Output},
     math::records::validation_commitment,
-    wire::{JobSpec, Output, Receipt, SignedReceipt},
+    model_dir::ModelDir,
+    wire::{Receipt, SignedReceipt},
 };
 
-use crate::{delta::TextDeltas, kernels::Parallel, key::WorkerKey};
+use assay_chain::Key;
+
+use crate::{delta::TextDeltas, kernels::Parallel};
 
 /// A model loaded once at start.
 #[derive(Debug)]
@@ -74,7 +77,7 @@ impl Models {
 fn load_one(dir: &Path) -> Result<LoadedModel, crate::error::Error> {
     let d = ModelDir::open(dir)?;
     let model = Model::load(&d.blob)?;
-    Ok(LoadedModel { id: B256::from(d.model_id), dir: dir.to_path_buf(), model })
+    Ok(LoadedModel { id: d.model_id, dir: dir.to_path_buf(), model })
 }
 
 /// What one engine run produced.
@@ -90,14 +93,13 @@ pub struct Executed {
 
 /// Runs `spec` on `model` with the parallel integer kernels. A `dishonest` worker flips a bit of
 /// the output hash (a test double for a cheating miner). The output carries the prompt's token
-/// count: the chat-formatted prompt of a generation (tokenized again: cheap next to the run),
-/// the input tokens of an embedding.
+/// count: the chat-formatted prompt of a generation, the input tokens of an embedding.
 ///
 /// # Errors
 /// The engine's error, as text, when the task does not fit the model or the input is invalid.
 pub fn execute(model: &Model, spec: &JobSpec, dishonest: bool) -> Result<Executed, String> {
     let (out, _) = model.run(&Parallel, &spec.to_input()).map_err(|e| e.to_string())?;
-    Ok(executed(model, spec, out, dishonest))
+    Ok(executed(model, out, dishonest))
 }
 
 /// [`execute`], calling `on_text` with the text of a generation as it is produced: non-empty
@@ -121,27 +123,16 @@ pub fn execute_streaming(
     };
     let (out, _) =
         model.run_with(&Parallel, &spec.to_input(), &mut on_token).map_err(|e| e.to_string())?;
-    Ok(executed(model, spec, out, dishonest))
+    Ok(executed(model, out, dishonest))
 }
 
-fn executed(model: &Model, spec: &JobSpec, out: JobOutput, dishonest: bool) -> Executed {
+fn executed(model: &Model, out: JobOutput, dishonest: bool) -> Executed {
     let mut output_hash = B256::from(out.output_hash);
     if dishonest {
         output_hash[31] ^= 1;
     }
-    let prompt_tokens = match (model, spec) {
-        (Model::Llama(m), JobSpec::Generate { messages, .. }) => {
-            m.prompt_tokens(messages).map_or(0, |t| t.len())
-        }
-        _ => out.tokens.len(),
-    };
     Executed {
-        output: Output {
-            text: model.decode(&out.tokens),
-            tokens: out.tokens,
-            embedding: out.embedding,
-            prompt_tokens: u32::try_from(prompt_tokens).ok(),
-        },
+        output: Output { text: model.decode(&out.tokens), ..Output::from_engine(&out) },
         output_hash,
         trace_root: B256::from(out.trace_root),
     }
@@ -149,7 +140,7 @@ fn executed(model: &Model, spec: &JobSpec, out: JobOutput, dishonest: bool) -> E
 
 /// The receipt of an executed job, signed for `chain_id`.
 pub fn sign_receipt(
-    key: &WorkerKey,
+    key: &Key,
     chain_id: u64,
     job_key: B256,
     model_id: B256,
@@ -159,7 +150,7 @@ pub fn sign_receipt(
     let receipt = Receipt {
         job_key,
         model_id,
-        input_root: spec.input_root().into(),
+        input_root: spec.input_root(),
         output_hash: done.output_hash,
         trace_root: done.trace_root,
         worker: key.address(),
@@ -212,7 +203,7 @@ mod tests {
 
     #[test]
     fn receipts_verify_for_their_chain_and_fields() {
-        let key = WorkerKey::random();
+        let key = Key::random();
         let spec = JobSpec::Embed { prompt: "a sentence".into() };
         let (job_key, model_id) = (B256::repeat_byte(1), B256::repeat_byte(2));
         let signed = sign_receipt(&key, 412346, job_key, model_id, &spec, &executed());
@@ -222,7 +213,7 @@ mod tests {
         assert_eq!((r.job_key, r.model_id, r.worker), (job_key, model_id, key.address()));
         assert_eq!(
             (r.input_root, r.output_hash),
-            (B256::from(spec.input_root()), B256::repeat_byte(4))
+            (spec.input_root(), B256::repeat_byte(4))
         );
         let mut forged = signed.clone();
         forged.receipt.output_hash = B256::repeat_byte(6);

@@ -11,7 +11,6 @@
 //! - [`delta`]: incremental UTF-8 decoding of generated tokens into the text deltas an asserter
 //!   streams.
 //! - [`chain`]: the on-chain readiness check and `worker register`.
-//! - [`key`]: the miner's key (file, environment or keystore), never printed.
 //! - [`backoff`]: reconnection delays.
 //! - [`kernels`]: the engine's kernels (the widest x86-64 level, detected at run time)
 //!   parallelised over output channels with rayon; trace leaves hashed on the pool.
@@ -28,7 +27,6 @@ pub mod exec;
 #[cfg(feature = "candle")]
 pub mod float_gemm;
 pub mod kernels;
-pub mod key;
 pub mod runner;
 
 pub use error::{Error, Result};

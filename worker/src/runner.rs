@@ -14,11 +14,13 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use alloy_primitives::B256;
+use assay_chain::Key;
+use assay_protocol::job::JobSpec;
 use assay_protocol::{
-    deployment::Manifest,
+    deployment::Deployment,
     wire::{
-        Assignment, CoordinatorMsg, ENGINE_PANICKED, JobSpec, PROTOCOL_VERSION, Role,
-        SignedReceipt, WorkerMsg, hello_digest,
+        Assignment, CoordinatorMsg, ENGINE_PANICKED, PROTOCOL_VERSION, Role, SignedReceipt,
+        WorkerMsg, hello_digest,
     },
 };
 use futures::{SinkExt, StreamExt};
@@ -35,7 +37,6 @@ use crate::{
     backoff::Backoff,
     error::{Error, Result},
     exec::{self, Executed, Models},
-    key::WorkerKey,
 };
 
 /// Where a worker connects by default.
@@ -47,7 +48,7 @@ pub struct ChainCheck {
     /// JSON-RPC endpoint.
     pub rpc_url: String,
     /// The deployment.
-    pub manifest: Manifest,
+    pub manifest: Deployment,
 }
 
 /// A worker's configuration.
@@ -58,7 +59,7 @@ pub struct Config {
     /// Model directories to serve.
     pub models: Vec<PathBuf>,
     /// The miner's key.
-    pub key: WorkerKey,
+    pub key: Key,
     /// Jobs run at once.
     pub slots: u32,
     /// How long in-flight jobs may run on after shutdown is asked for.
@@ -77,7 +78,7 @@ pub struct Config {
 
 impl Config {
     /// Defaults: [`DEFAULT_COORDINATOR`], one slot, 30 s grace, backoff 0.5 s to 30 s.
-    pub fn new(key: WorkerKey) -> Self {
+    pub fn new(key: Key) -> Self {
         Self {
             coordinator: DEFAULT_COORDINATOR.into(),
             models: Vec::new(),
@@ -94,7 +95,7 @@ impl Config {
 
     /// For tests: a random key, fast backoff, short grace.
     pub fn test(coordinator: &str) -> Self {
-        Self::new(WorkerKey::random())
+        Self::new(Key::random())
             .with_coordinator(coordinator)
             .with_backoff(Duration::from_millis(50), Duration::from_millis(400))
             .with_shutdown_grace(Duration::from_secs(5))

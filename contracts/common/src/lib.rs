@@ -4,6 +4,7 @@
 //! free of host calls, so the contracts, the coordinator and any observer compute the same draws,
 //! roots and share amounts bit for bit.
 //!
+//! - [`codes`]: the `uint8` status, state and role codes the contracts store, as enums.
 //! - [`draw`]: stake-weighted selection and the challenge coin, from a seed nobody controls alone.
 //! - [`merkle`]: commutative-keccak Merkle roots and proofs (batched job records).
 //! - [`shares`]: pro-rata stake-pool accounting (delegation, rewards, slashes).
@@ -14,6 +15,7 @@
 
 extern crate alloc;
 
+pub mod codes;
 pub mod draw;
 pub mod honesty;
 pub mod merkle;

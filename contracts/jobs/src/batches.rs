@@ -20,8 +20,8 @@ use crate::{
 pub const CLAIM_PERIOD: u64 = 30 * 24 * 60 * 60;
 
 /// Record states in `used_records`.
-const OPENED: u8 = 1;
-const CLAIMED: u8 = 2;
+const OPENED: u8 = assay_contract_common::codes::RecordState::Opened as u8;
+const CLAIMED: u8 = assay_contract_common::codes::RecordState::Claimed as u8;
 
 /// Whether a batch record's fee pays for its model: the model is registered and active and the
 /// fee is non-zero and at least its price. Only such records earn `R_A`, so a coordinator cannot
@@ -173,7 +173,7 @@ impl JobMarket {
             &IStaking::operatorInfoCall { operator: record.asserter },
         )
         .ok_or(IJobMarket::ExternalCallFailed { target: staking })?;
-        if info._0 != ROLE_MINER {
+        if info.role != ROLE_MINER {
             return Err(IJobMarket::AsserterNotMiner { asserter: record.asserter }.into());
         }
         self._spend_record(batch_id, leaf, record.fee, OPENED)?;

@@ -32,10 +32,10 @@ impl JobMarket {
         let registry = self.registry.get();
         let entry = call_view(self, registry, &IModelRegistry::modelCall { modelId: model_id })
             .ok_or_else(|| failed(registry))?;
-        if entry._0.is_zero() {
+        if entry.owner.is_zero() {
             return Err(IJobMarket::UnknownModel { modelId: model_id }.into());
         }
-        Ok((entry._2, entry._3))
+        Ok((entry.pricePerUnit, entry.active))
     }
 
     /// Miners serving a model with their current selection weights (zero when ineligible).

@@ -56,9 +56,9 @@ sol!("../interfaces/IAssayJobConsumer.sol");
 sol!("../interfaces/ISampling.sol");
 
 /// Role of a miner in the staking contract.
-pub const ROLE_MINER: u8 = 1;
+pub const ROLE_MINER: u8 = assay_contract_common::codes::Role::Miner as u8;
 /// Role of a coordinator in the staking contract.
-pub const ROLE_COORDINATOR: u8 = 2;
+pub const ROLE_COORDINATOR: u8 = assay_contract_common::codes::Role::Coordinator as u8;
 
 assay_contract_kit::solidity_errors! {
     /// Every revert of the job market, each a named Solidity error.

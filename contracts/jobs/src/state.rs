@@ -12,21 +12,21 @@ use stylus_sdk::{
 /// Job status codes, as `IJobMarket.sol` documents them.
 pub mod status {
     /// Waiting for the asserter draw.
-    pub const SUBMITTED: u8 = 1;
+    pub const SUBMITTED: u8 = assay_contract_common::codes::JobStatus::Submitted as u8;
     /// Drawn asserter working.
-    pub const ASSIGNED: u8 = 2;
+    pub const ASSIGNED: u8 = assay_contract_common::codes::JobStatus::Assigned as u8;
     /// Result asserted, challenge coin not yet drawn.
-    pub const ASSERTED: u8 = 3;
+    pub const ASSERTED: u8 = assay_contract_common::codes::JobStatus::Asserted as u8;
     /// Validators committing and revealing.
-    pub const CHALLENGED: u8 = 4;
+    pub const CHALLENGED: u8 = assay_contract_common::codes::JobStatus::Challenged as u8;
     /// Final: the asserted result stands.
-    pub const ACCEPTED: u8 = 5;
+    pub const ACCEPTED: u8 = assay_contract_common::codes::JobStatus::Accepted as u8;
     /// Hashes disagree; stakes frozen until the dispute resolver decides.
-    pub const DISPUTED: u8 = 6;
+    pub const DISPUTED: u8 = assay_contract_common::codes::JobStatus::Disputed as u8;
     /// Final: the asserter lost its dispute.
-    pub const REJECTED: u8 = 7;
+    pub const REJECTED: u8 = assay_contract_common::codes::JobStatus::Rejected as u8;
     /// Final: nobody delivered in time; the fee went back.
-    pub const REFUNDED: u8 = 8;
+    pub const REFUNDED: u8 = assay_contract_common::codes::JobStatus::Refunded as u8;
 }
 
 /// One job, on-chain or opened from a batch.
@@ -87,11 +87,11 @@ pub struct EpochSeed {
 /// Seed states.
 pub mod seed {
     /// Committed, not yet revealed.
-    pub const COMMITTED: u8 = 1;
+    pub const COMMITTED: u8 = assay_contract_common::codes::SeedState::Committed as u8;
     /// Revealed: draws of the epoch use it.
-    pub const REVEALED: u8 = 2;
+    pub const REVEALED: u8 = assay_contract_common::codes::SeedState::Revealed as u8;
     /// Never revealed; the coordinator was slashed and draws use a zero seed.
-    pub const FORFEITED: u8 = 3;
+    pub const FORFEITED: u8 = assay_contract_common::codes::SeedState::Forfeited as u8;
 }
 
 /// The protocol parameters the market applies itself; `Sampling.setParams` checks the whole set

@@ -34,7 +34,7 @@ sol!("../interfaces/IStaking.sol");
 /// Most miners that may serve one model.
 pub const MAX_SERVERS: usize = 64;
 /// The miner role in the staking contract.
-pub const ROLE_MINER: u8 = 1;
+pub const ROLE_MINER: u8 = assay_contract_common::codes::Role::Miner as u8;
 
 /// One registered model.
 #[storage]

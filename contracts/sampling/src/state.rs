@@ -11,23 +11,23 @@ use stylus_sdk::{
 /// Challenge states: the job status codes of `IJobMarket.sol`.
 pub mod status {
     /// Validators committing and revealing.
-    pub const CHALLENGED: u8 = 4;
+    pub const CHALLENGED: u8 = assay_contract_common::codes::JobStatus::Challenged as u8;
     /// Final: the asserted result stands.
-    pub const ACCEPTED: u8 = 5;
+    pub const ACCEPTED: u8 = assay_contract_common::codes::JobStatus::Accepted as u8;
     /// Hashes disagree; stakes frozen until the dispute resolver decides.
-    pub const DISPUTED: u8 = 6;
+    pub const DISPUTED: u8 = assay_contract_common::codes::JobStatus::Disputed as u8;
     /// Final: the asserter lost its dispute.
-    pub const REJECTED: u8 = 7;
+    pub const REJECTED: u8 = assay_contract_common::codes::JobStatus::Rejected as u8;
 }
 
 /// Validation states of a drawn validator.
 pub mod validation {
     /// Drawn, nothing sent yet.
-    pub const DRAWN: u8 = 0;
+    pub const DRAWN: u8 = assay_contract_common::codes::ValidatorState::Drawn as u8;
     /// Commitment sent.
-    pub const COMMITTED: u8 = 1;
+    pub const COMMITTED: u8 = assay_contract_common::codes::ValidatorState::Committed as u8;
     /// Output hash revealed and checked against the commitment.
-    pub const REVEALED: u8 = 2;
+    pub const REVEALED: u8 = assay_contract_common::codes::ValidatorState::Revealed as u8;
 }
 
 /// A challenged job, as the market handed it over.

@@ -45,9 +45,9 @@ sol!(
 sol!("../interfaces/IAssayToken.sol");
 
 /// Role of a miner.
-pub const ROLE_MINER: u8 = 1;
+pub const ROLE_MINER: u8 = assay_contract_common::codes::Role::Miner as u8;
 /// Role of a coordinator.
-pub const ROLE_COORDINATOR: u8 = 2;
+pub const ROLE_COORDINATOR: u8 = assay_contract_common::codes::Role::Coordinator as u8;
 /// Reputation of a new operator, in basis points (100 %).
 pub const INITIAL_REPUTATION: u32 = 10_000;
 /// Highest reputation, in basis points (200 %).

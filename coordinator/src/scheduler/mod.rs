@@ -27,12 +27,10 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256, U256, keccak256};
+use assay_protocol::job::{JobSpec, Output};
 use assay_protocol::{
     math::{draw, records::validation_commitment},
-    wire::{
-        Assignment, CoordinatorMsg, ENGINE_PANICKED, JobSpec, Output, Role, SignedReceipt,
-        WorkerMsg,
-    },
+    wire::{Assignment, CoordinatorMsg, ENGINE_PANICKED, Role, SignedReceipt, WorkerMsg},
 };
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tracing::{debug, info, info_span, warn};
@@ -44,7 +42,7 @@ use crate::{
     Shared,
     config::Config,
     error::JOB_CRASHED_WORKERS,
-    job::{JobRow, Status, check_receipt, now_ms, output_hash},
+    job::{JobRow, Status, check_receipt, now_ms},
     metrics::Metrics,
     store::{Flag, ValidationRow, Write, Writer},
 };
@@ -625,7 +623,7 @@ impl Scheduler {
             &job.row.spec,
         )
         .and_then(|()| {
-            if output_hash(&output) == receipt.receipt.output_hash {
+            if output.hash() == receipt.receipt.output_hash {
                 Ok(())
             } else {
                 Err(crate::job::ReceiptError::OutputMismatch)

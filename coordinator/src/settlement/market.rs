@@ -1,35 +1,56 @@
-//! The job market as the settler uses it: the coordinator's signed transactions (simulated
-//! first, so a revert is reported by its Solidity error name and costs no gas) and the views the
-//! challenge draw needs.
+//! The job market as the settler uses it: the coordinator's signed transactions (through the
+//! shared chain client: simulated first, so a revert comes back as a typed error and costs no
+//! gas) and the views the challenge draw needs.
 
 use std::collections::HashMap;
 
-use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, B256, U256};
-use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
-use alloy_signer_local::PrivateKeySigner;
+use alloy_provider::Provider;
+use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_sol_types::{SolCall, SolEvent};
+use assay_chain::{ChainError, Client, Key};
 use assay_protocol::{
     bindings::{IJobMarket, IModelRegistry, ISampling},
-    deployment::Manifest,
+    codes::{JobStatus, SeedState},
+    deployment::Deployment,
     math::records::JobRecord,
 };
 
-use super::seeds::SeedEntry;
-use crate::chain::ChainError;
+/// An epoch's entry in the market (`epochSeed(epoch)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedEntry {
+    /// The coordinator that committed it (zero when none did).
+    pub coordinator: Address,
+    /// `keccak256(abi.encodePacked(uint64 epoch, seed))`.
+    pub commitment: B256,
+    /// The seed, once revealed.
+    pub seed: B256,
+    /// Where the seed is.
+    pub state: SeedState,
+}
 
-/// Text of a failed call: the contract's named error when the revert data decodes.
-fn describe(e: &alloy_provider::transport::TransportError) -> String {
-    if let Some(payload) = e.as_error_resp() {
-        if let Some(err) = payload.as_decoded_interface_error::<IJobMarket::IJobMarketErrors>() {
-            return format!("JobMarket reverted: {err:?}");
-        }
-        if let Some(err) = payload.as_decoded_interface_error::<ISampling::ISamplingErrors>() {
-            return format!("Sampling reverted: {err:?}");
+impl Default for SeedEntry {
+    fn default() -> Self {
+        Self {
+            coordinator: Address::ZERO,
+            commitment: B256::ZERO,
+            seed: B256::ZERO,
+            state: SeedState::None,
         }
     }
-    e.to_string()
+}
+
+impl SeedEntry {
+    /// The seed the epoch's draws mix in, as the market's `_seed_for` decides it: the revealed
+    /// seed, zero when none was committed or it was forfeited, `None` while a committed seed is
+    /// hidden (the market then refuses the draw with `SeedNotRevealed`).
+    pub fn draw_seed(&self) -> Option<B256> {
+        match self.state {
+            SeedState::Committed => None,
+            SeedState::Revealed => Some(self.seed),
+            SeedState::None | SeedState::Forfeited => Some(B256::ZERO),
+        }
+    }
 }
 
 /// What the market's parameters fix for settlement.
@@ -68,7 +89,7 @@ pub struct Commit {
 /// The job market, signed by the coordinator's key.
 #[derive(Debug)]
 pub struct Market {
-    provider: DynProvider,
+    chain: Client,
     me: Address,
     market: Address,
     sampling: Address,
@@ -81,31 +102,25 @@ pub struct Market {
     epoch_timing: std::sync::OnceLock<(u64, u64)>,
 }
 
-/// How long a sent transaction may take to be mined before the round gives up on it.
-const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
-
 /// Blocks per `eth_getLogs` request: public RPC endpoints refuse wide ranges, so a search from
 /// the deployment block to the head is split into ranges of this many blocks.
 const LOG_RANGE: u64 = 50_000;
+
+/// A transport error of an RPC method that is not a contract call.
+fn rpc(method: &'static str) -> impl Fn(alloy_provider::transport::TransportError) -> ChainError {
+    move |e| ChainError::Rpc { call: method, detail: e.to_string() }
+}
 
 impl Market {
     /// Connects with `key` to the contracts of `manifest`.
     ///
     /// # Errors
-    /// [`ChainError::Rpc`] for a bad URL; [`ChainError::Manifest`] when the manifest lacks the
-    /// job market, Sampling or the registry.
-    pub fn connect(
-        rpc_url: &str,
-        manifest: &Manifest,
-        key: PrivateKeySigner,
-    ) -> Result<Self, ChainError> {
-        let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("{rpc_url}: {e}")))?;
-        let me = key.address();
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(key)).connect_http(url).erased();
+    /// [`ChainError::BadUrl`]; [`ChainError::Deployment`] when the deployment lacks the job
+    /// market, Sampling or the registry.
+    pub fn connect(rpc_url: &str, manifest: &Deployment, key: &Key) -> Result<Self, ChainError> {
         Ok(Self {
-            provider,
-            me,
+            chain: Client::new(rpc_url, manifest.chain_id, Some(key))?,
+            me: key.address(),
             market: manifest.contract("JobMarket")?,
             sampling: manifest.contract("Sampling")?,
             registry: manifest.contract("ModelRegistry")?,
@@ -121,14 +136,7 @@ impl Market {
     }
 
     async fn view<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, ChainError> {
-        let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
-        let out = self
-            .provider
-            .call(tx)
-            .await
-            .map_err(|e| ChainError::Rpc(format!("{}: {}", C::SIGNATURE, describe(&e))))?;
-        C::abi_decode_returns(&out)
-            .map_err(|source| ChainError::Decode { call: C::SIGNATURE, source })
+        self.chain.view(to, call).await
     }
 
     async fn send<C: SolCall>(
@@ -137,31 +145,16 @@ impl Market {
         call: C,
         value: U256,
     ) -> Result<TransactionReceipt, ChainError> {
-        let tx = TransactionRequest::default()
-            .with_from(self.me)
-            .with_to(to)
-            .with_input(call.abi_encode())
-            .with_value(value);
-        let fail = |e: String| ChainError::Rpc(format!("{}: {e}", C::SIGNATURE));
-        self.provider.call(tx.clone()).await.map_err(|e| fail(describe(&e)))?;
-        let pending = self.provider.send_transaction(tx).await.map_err(|e| fail(describe(&e)))?;
-        // A transaction lost with its node (a dev node restarted without its history) must fail
-        // the round rather than hold settlement forever.
-        let pending = pending.with_timeout(Some(RECEIPT_TIMEOUT));
-        let receipt = pending.get_receipt().await.map_err(|e| fail(e.to_string()))?;
-        if !receipt.status() {
-            return Err(fail(format!("transaction {} reverted", receipt.transaction_hash)));
-        }
-        Ok(receipt)
+        self.chain.send(to, call, value).await
     }
 
-    fn event<E: SolEvent>(&self, receipt: &TransactionReceipt) -> Option<E> {
-        receipt
-            .inner
-            .logs()
-            .iter()
-            .filter(|log| log.address() == self.market)
-            .find_map(|log| E::decode_log_data(log.data()).ok())
+    /// The event `E` the market logged in `receipt` of `call`.
+    fn event<C: SolCall, E: SolEvent>(
+        &self,
+        receipt: &TransactionReceipt,
+    ) -> Result<E, ChainError> {
+        Client::event::<E>(receipt, self.market)
+            .ok_or(ChainError::MissingEvent { call: C::SIGNATURE, event: E::SIGNATURE })
     }
 
     /// A model's fee per job: its registry price (one unit of work per job).
@@ -174,8 +167,8 @@ impl Market {
         }
         let info =
             self.view(self.registry, IModelRegistry::modelCall { modelId: model_id }).await?;
-        self.prices.insert(model_id, info._2);
-        Ok(info._2)
+        self.prices.insert(model_id, info.pricePerUnit);
+        Ok(info.pricePerUnit)
     }
 
     /// The parameters settlement follows.
@@ -184,7 +177,7 @@ impl Market {
     /// [`ChainError`] when Sampling cannot be read.
     pub async fn params(&self) -> Result<MarketParams, ChainError> {
         let p = self.view(self.sampling, ISampling::paramsCall {}).await?;
-        Ok(MarketParams { challenge_ppm: p._0, batch_window: p._11 })
+        Ok(MarketParams { challenge_ppm: p.challengePpm, batch_window: p.batchWindow })
     }
 
     /// The latest block's timestamp.
@@ -193,11 +186,12 @@ impl Market {
     /// [`ChainError::Rpc`].
     pub async fn now(&self) -> Result<u64, ChainError> {
         let block = self
-            .provider
+            .chain
+            .provider()
             .get_block_by_number(alloy_rpc_types_eth::BlockNumberOrTag::Latest)
             .await
-            .map_err(|e| ChainError::Rpc(format!("eth_getBlockByNumber: {e}")))?
-            .ok_or_else(|| ChainError::Rpc("no latest block".into()))?;
+            .map_err(rpc("eth_getBlockByNumber"))?
+            .ok_or(ChainError::Rpc { call: "eth_getBlockByNumber", detail: "no block".into() })?;
         Ok(block.header.timestamp)
     }
 
@@ -206,10 +200,7 @@ impl Market {
     /// # Errors
     /// [`ChainError::Rpc`].
     pub async fn block_number(&self) -> Result<u64, ChainError> {
-        self.provider
-            .get_block_number()
-            .await
-            .map_err(|e| ChainError::Rpc(format!("eth_blockNumber: {e}")))
+        self.chain.provider().get_block_number().await.map_err(rpc("eth_blockNumber"))
     }
 
     /// The job market's address.
@@ -226,7 +217,7 @@ impl Market {
             Some(timing) => *timing,
             None => {
                 let t = self.view(self.market, IJobMarket::epochTimingCall {}).await?;
-                *self.epoch_timing.get_or_init(|| (t._0, t._1))
+                *self.epoch_timing.get_or_init(|| (t.genesisTime, t.epochLength))
             }
         };
         Ok(timestamp.saturating_sub(genesis).checked_div(length).unwrap_or(0))
@@ -246,7 +237,8 @@ impl Market {
     /// [`ChainError`] when the market cannot be read.
     pub async fn seed_entry(&self, epoch: u64) -> Result<SeedEntry, ChainError> {
         let e = self.view(self.market, IJobMarket::epochSeedCall { epoch }).await?;
-        Ok(SeedEntry { coordinator: e._0, commitment: e._1, seed: e._2, state: e._3 })
+        let state = SeedState::try_from(e.state)?;
+        Ok(SeedEntry { coordinator: e.coordinator, commitment: e.commitment, seed: e.seed, state })
     }
 
     /// The epoch of a batch committed at `timestamp` and the seed its draws mix in: the revealed
@@ -326,8 +318,9 @@ impl Market {
             let to = from.saturating_add(LOG_RANGE - 1).min(head);
             let range = filter.clone().from_block(from).to_block(to);
             let found =
-                self.provider.get_logs(&range).await.map_err(|e| {
-                    ChainError::Rpc(format!("eth_getLogs {what} {from}..={to}: {e}"))
+                self.chain.provider().get_logs(&range).await.map_err(|e| ChainError::Rpc {
+                    call: "eth_getLogs",
+                    detail: format!("{what} {from}..={to}: {e}"),
                 })?;
             logs.extend(found);
             from = to + 1;
@@ -358,9 +351,8 @@ impl Market {
     ) -> Result<Commit, ChainError> {
         let call = IJobMarket::commitBatchCall { jobsRoot: root, jobCount: count };
         let receipt = self.send(self.market, call, escrow).await?;
-        let committed = self
-            .event::<IJobMarket::BatchCommitted>(&receipt)
-            .ok_or_else(|| ChainError::Rpc("commitBatch: no BatchCommitted event".into()))?;
+        let committed: IJobMarket::BatchCommitted =
+            self.event::<IJobMarket::commitBatchCall, _>(&receipt)?;
         let block = receipt.block_number.unwrap_or_default();
         Ok(Commit {
             tx: receipt.transaction_hash,
@@ -372,11 +364,15 @@ impl Market {
 
     async fn block_timestamp(&self, number: u64) -> Result<u64, ChainError> {
         let block = self
-            .provider
+            .chain
+            .provider()
             .get_block_by_number(number.into())
             .await
-            .map_err(|e| ChainError::Rpc(format!("eth_getBlockByNumber: {e}")))?
-            .ok_or_else(|| ChainError::Rpc(format!("no block {number}")))?;
+            .map_err(rpc("eth_getBlockByNumber"))?
+            .ok_or_else(|| ChainError::Rpc {
+                call: "eth_getBlockByNumber",
+                detail: format!("no block {number}"),
+            })?;
         Ok(block.header.timestamp)
     }
 
@@ -416,9 +412,8 @@ impl Market {
         let receipt = self
             .send(self.market, IJobMarket::sealBatchCall { batchId: batch_id }, U256::ZERO)
             .await?;
-        let sealed = self
-            .event::<IJobMarket::BatchSealed>(&receipt)
-            .ok_or_else(|| ChainError::Rpc("sealBatch: no BatchSealed event".into()))?;
+        let sealed: IJobMarket::BatchSealed =
+            self.event::<IJobMarket::sealBatchCall, _>(&receipt)?;
         Ok(Seal { tx: receipt.transaction_hash, draw_hash: sealed.drawHash, late: sealed.late })
     }
 
@@ -435,9 +430,8 @@ impl Market {
     ) -> Result<(B256, U256), ChainError> {
         let call = IJobMarket::openBatchJobCall { batchId: batch_id, claim: record.claim(&proof) };
         let receipt = self.send(self.market, call, U256::ZERO).await?;
-        let opened = self
-            .event::<IJobMarket::BatchJobOpened>(&receipt)
-            .ok_or_else(|| ChainError::Rpc("openBatchJob: no BatchJobOpened event".into()))?;
+        let opened: IJobMarket::BatchJobOpened =
+            self.event::<IJobMarket::openBatchJobCall, _>(&receipt)?;
         Ok((receipt.transaction_hash, opened.jobId))
     }
 
@@ -461,57 +455,29 @@ impl Market {
     /// # Errors
     /// [`ChainError`].
     pub async fn validators(&self, job_id: U256) -> Result<Vec<Address>, ChainError> {
-        Ok(self.view(self.sampling, ISampling::jobValidatorsCall { jobId: job_id }).await?._0)
+        Ok(self
+            .view(self.sampling, ISampling::jobValidatorsCall { jobId: job_id })
+            .await?
+            .validators)
     }
 
-    /// An opened job's challenge status (the job status codes: 4 challenged, 5 accepted,
-    /// 6 disputed, 7 rejected).
+    /// An opened job's challenge status (`Challenged`, then `Accepted`, `Disputed` or
+    /// `Rejected`).
     ///
     /// # Errors
     /// [`ChainError`].
-    pub async fn challenge_status(&self, job_id: U256) -> Result<u8, ChainError> {
-        Ok(self.view(self.sampling, ISampling::challengeCall { jobId: job_id }).await?._0)
+    pub async fn challenge_status(&self, job_id: U256) -> Result<JobStatus, ChainError> {
+        let status = self.view(self.sampling, ISampling::challengeCall { jobId: job_id }).await?;
+        Ok(JobStatus::try_from(status.status)?)
     }
 
     /// `finalizeChallenge(jobId)`: the transaction and the outcome status.
     ///
     /// # Errors
     /// [`ChainError`], a revert by name (`ChallengeStillOpen`).
-    pub async fn finalize(&self, job_id: U256) -> Result<(B256, u8), ChainError> {
+    pub async fn finalize(&self, job_id: U256) -> Result<(B256, JobStatus), ChainError> {
         let call = ISampling::finalizeChallengeCall { jobId: job_id };
         let receipt = self.send(self.sampling, call, U256::ZERO).await?;
         Ok((receipt.transaction_hash, self.challenge_status(job_id).await?))
-    }
-}
-
-/// Whether `error` is the market's (or Sampling's) revert with the Solidity error `name`.
-pub(crate) fn reverted_with(error: &ChainError, name: &str) -> bool {
-    let ChainError::Rpc(text) = error else { return false };
-    text.contains(&format!("{name}(")) || text.contains(&format!("{name} {{"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reverts_are_told_apart_by_name() {
-        let err =
-            IJobMarket::IJobMarketErrors::SeedAlreadyCommitted(IJobMarket::SeedAlreadyCommitted {
-                epoch: 3,
-            });
-        // As `send` reports a simulated revert.
-        let e = ChainError::Rpc(format!(
-            "commitEpochSeed(uint64,bytes32): JobMarket reverted: {err:?}"
-        ));
-        assert!(reverted_with(&e, "SeedAlreadyCommitted"), "{e}");
-        assert!(!reverted_with(&e, "EpochNotFuture"));
-        assert!(!reverted_with(&e, "SeedAlready"), "whole names only");
-        let err = IJobMarket::IJobMarketErrors::EpochNotFuture(IJobMarket::EpochNotFuture {
-            epoch: 3,
-            current: 3,
-        });
-        assert!(reverted_with(&ChainError::Rpc(format!("x: {err:?}")), "EpochNotFuture"));
-        assert!(!reverted_with(&ChainError::Rpc("connection refused".into()), "EpochNotFuture"));
     }
 }

@@ -23,16 +23,17 @@ pub mod seeds;
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use alloy_primitives::U256;
-use alloy_signer_local::PrivateKeySigner;
+use assay_chain::Key;
 use assay_protocol::{
     batch::Batch,
-    deployment::Manifest,
+    bindings::{IJobMarket, ISampling},
+    codes::{JobStatus, SeedState},
+    deployment::Deployment,
     math::{draw, records::JobRecord},
 };
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use self::market::reverted_with;
 pub use self::market::{Market, MarketParams};
 use self::seeds::{SeedKey, Seeds};
 use crate::{
@@ -60,12 +61,6 @@ pub enum SettleError {
 /// Records claimed per `claimBatchJobs` transaction (~0.5 KB of calldata each, far below a
 /// transaction's size limit).
 const CLAIMS_PER_TX: usize = 64;
-
-/// `ISampling` challenge states.
-const CHALLENGED: u8 = 4;
-const ACCEPTED: u8 = 5;
-const DISPUTED: u8 = 6;
-const REJECTED: u8 = 7;
 
 /// Settlement settings.
 #[derive(Debug, Clone)]
@@ -104,15 +99,15 @@ impl Settler {
     /// As [`Market::connect`].
     pub fn new(
         rpc_url: &str,
-        manifest: &Manifest,
-        key: PrivateKeySigner,
+        manifest: &Deployment,
+        key: &Key,
         store: Store,
         settings: Settings,
         scheduler: mpsc::UnboundedSender<Event>,
     ) -> Result<Self, ChainError> {
         let seeds = if settings.epoch_seeds {
             let market = manifest.contract("JobMarket")?;
-            Some(Seeds::new(SeedKey::new(&key, manifest.chain_id, market), key.address()))
+            Some(Seeds::new(SeedKey::new(key, manifest.chain_id, market), key.address()))
         } else {
             None
         };
@@ -229,7 +224,7 @@ impl Settler {
                     match self.market.commit_batch(batch.root, count, batch.escrow).await {
                         Ok(commit) => commit,
                         // A new epoch began with its seed hidden: sent again next round.
-                        Err(e) if reverted_with(&e, "SeedNotRevealed") => {
+                        Err(e) if e.is_revert::<IJobMarket::SeedNotRevealed>() => {
                             info!("the epoch's seed is hidden: the batch waits");
                             return Ok(());
                         }
@@ -354,7 +349,7 @@ impl Settler {
         let over: Vec<u64> = self.hidden.range(..current).copied().collect();
         for epoch in over {
             let entry = self.market.seed_entry(epoch).await?;
-            if entry.state != seeds::SEED_COMMITTED || entry.coordinator == self.market.address() {
+            if entry.state != SeedState::Committed || entry.coordinator == self.market.address() {
                 self.hidden.remove(&epoch);
                 continue;
             }
@@ -363,10 +358,10 @@ impl Settler {
                     warn!(epoch, owner = %entry.coordinator, %tx, "epoch seed never revealed: forfeited");
                     self.hidden.remove(&epoch);
                 }
-                Err(e) if reverted_with(&e, "RevealGraceOpen") => {
+                Err(e) if e.is_revert::<IJobMarket::RevealGraceOpen>() => {
                     debug!(epoch, owner = %entry.coordinator, "epoch seed overdue: reveal grace open");
                 }
-                Err(e) if reverted_with(&e, "SeedAlreadySettled") => {
+                Err(e) if e.is_revert::<IJobMarket::SeedAlreadySettled>() => {
                     self.hidden.remove(&epoch);
                 }
                 Err(e) => return Err(e.into()),
@@ -395,26 +390,26 @@ impl Settler {
                 continue;
             };
             let mut outcome = self.market.challenge_status(chain_job_id).await?;
-            if outcome == CHALLENGED && !self.dispatched.contains(&chain_job_id) {
+            if outcome == JobStatus::Challenged && !self.dispatched.contains(&chain_job_id) {
                 // Opened before a restart: its validators may never have been asked.
                 let span = info_span!("job", job_id = %job.id);
                 span.in_scope(|| info!(%chain_job_id, "asking the drawn validators again"));
                 self.dispatch(&job, chain_job_id).instrument(span).await?;
             }
-            if outcome == CHALLENGED {
+            if outcome == JobStatus::Challenged {
                 match self.market.finalize(chain_job_id).await {
                     Ok((tx, status)) => {
-                        info!(job_id = %job.id, %chain_job_id, %tx, status, "challenge finalized");
+                        info!(job_id = %job.id, %chain_job_id, %tx, ?status, "challenge finalized");
                         outcome = status;
                     }
-                    Err(e) if e.to_string().contains("ChallengeStillOpen") => continue,
+                    Err(e) if e.is_revert::<ISampling::ChallengeStillOpen>() => continue,
                     Err(e) => return Err(e.into()),
                 }
             }
             let name = match outcome {
-                ACCEPTED => "accepted",
-                DISPUTED => "disputed",
-                REJECTED => "rejected",
+                JobStatus::Accepted => "accepted",
+                JobStatus::Disputed => "disputed",
+                JobStatus::Rejected => "rejected",
                 _ => continue,
             };
             self.store.set_settlement(&job.id, name, None, None).await?;

@@ -15,47 +15,14 @@
 use std::{collections::BTreeSet, fmt};
 
 use alloy_primitives::{Address, B256, keccak256};
-use alloy_signer_local::PrivateKeySigner;
 use assay_protocol::math::records::seed_commitment;
 use tracing::{info, warn};
 
-use super::market::{Market, reverted_with};
-use crate::{chain::ChainError, metrics::Metrics};
+use assay_chain::{ChainError, Key};
+use assay_protocol::{bindings::IJobMarket, codes::SeedState};
 
-/// `epochSeed` state: nothing committed.
-pub const SEED_NONE: u8 = 0;
-/// `epochSeed` state: committed, hidden.
-pub const SEED_COMMITTED: u8 = 1;
-/// `epochSeed` state: revealed.
-pub const SEED_REVEALED: u8 = 2;
-/// `epochSeed` state: never revealed, its coordinator slashed.
-pub const SEED_FORFEITED: u8 = 3;
-
-/// An epoch's entry in the market (`epochSeed(epoch)`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SeedEntry {
-    /// The coordinator that committed it (zero when none did).
-    pub coordinator: Address,
-    /// `keccak256(abi.encodePacked(uint64 epoch, seed))`.
-    pub commitment: B256,
-    /// The seed, once revealed.
-    pub seed: B256,
-    /// One of the `SEED_*` states.
-    pub state: u8,
-}
-
-impl SeedEntry {
-    /// The seed the epoch's draws mix in, as the market's `_seed_for` decides it: the revealed
-    /// seed, zero when none was committed or it was forfeited, `None` while a committed seed is
-    /// hidden (the market then refuses the draw with `SeedNotRevealed`).
-    pub fn draw_seed(&self) -> Option<B256> {
-        match self.state {
-            SEED_COMMITTED => None,
-            SEED_REVEALED => Some(self.seed),
-            _ => Some(B256::ZERO),
-        }
-    }
-}
+use super::market::{Market, SeedEntry};
+use crate::metrics::Metrics;
 
 /// Domain tag of the seed derivation.
 const DOMAIN: &[u8] = b"assay.epoch-seed.v1";
@@ -75,10 +42,10 @@ impl fmt::Debug for SeedKey {
 
 impl SeedKey {
     /// The seed secret of `key` for the job market at `market` on chain `chain_id`.
-    pub fn new(key: &PrivateKeySigner, chain_id: u64, market: Address) -> Self {
+    pub fn new(key: &Key, chain_id: u64, market: Address) -> Self {
         let mut pre = Vec::with_capacity(DOMAIN.len() + 32 + 8 + 20);
         pre.extend_from_slice(DOMAIN);
-        pre.extend_from_slice(key.to_bytes().as_slice());
+        pre.extend_from_slice(key.signer().to_bytes().as_slice());
         pre.extend_from_slice(&chain_id.to_be_bytes());
         pre.extend_from_slice(market.as_slice());
         Self(keccak256(&pre))
@@ -112,7 +79,7 @@ pub enum NextEpoch {
 impl NextEpoch {
     /// The decision for coordinator `me`.
     pub fn plan(me: Address, entry: &SeedEntry) -> Self {
-        if entry.state == SEED_NONE {
+        if entry.state == SeedState::None {
             Self::Commit
         } else if entry.coordinator == me {
             Self::Ours
@@ -136,7 +103,7 @@ pub enum Committed {
 impl Committed {
     /// The decision for `epoch` while the chain is in epoch `current`.
     pub fn plan(me: Address, epoch: u64, current: u64, entry: &SeedEntry) -> Self {
-        if entry.state != SEED_COMMITTED || entry.coordinator != me {
+        if entry.state != SeedState::Committed || entry.coordinator != me {
             Self::Done
         } else if epoch > current {
             Self::Wait
@@ -219,7 +186,7 @@ impl Seeds {
                     info!(epoch, %seed, %tx, "epoch seed revealed");
                     self.committed.remove(&epoch);
                 }
-                Err(e) if reverted_with(&e, "SeedAlreadySettled") => {
+                Err(e) if e.is_revert::<IJobMarket::SeedAlreadySettled>() => {
                     info!(epoch, "epoch seed already revealed or forfeited");
                     self.committed.remove(&epoch);
                 }
@@ -257,8 +224,8 @@ impl Seeds {
                     self.decided.insert(next);
                 }
                 Err(e)
-                    if reverted_with(&e, "SeedAlreadyCommitted")
-                        || reverted_with(&e, "EpochNotFuture") =>
+                    if e.is_revert::<IJobMarket::SeedAlreadyCommitted>()
+                        || e.is_revert::<IJobMarket::EpochNotFuture>() =>
                 {
                     info!(epoch = next, error = %e, "epoch seed not committed: looking again next round");
                 }
@@ -273,8 +240,8 @@ impl Seeds {
 mod tests {
     use super::*;
 
-    fn signer(byte: u8) -> PrivateKeySigner {
-        PrivateKeySigner::from_bytes(&B256::repeat_byte(byte)).expect("valid key")
+    fn signer(byte: u8) -> Key {
+        Key::from_hex(&B256::repeat_byte(byte).to_string(), "test").expect("valid key")
     }
 
     #[test]
@@ -316,31 +283,34 @@ mod tests {
     fn the_draw_seed_is_the_markets() {
         let seed = B256::repeat_byte(9);
         let entry = |state| SeedEntry { seed, state, ..SeedEntry::default() };
-        assert_eq!(entry(SEED_NONE).draw_seed(), Some(B256::ZERO));
-        assert_eq!(entry(SEED_COMMITTED).draw_seed(), None, "hidden: wait");
-        assert_eq!(entry(SEED_REVEALED).draw_seed(), Some(seed));
-        assert_eq!(entry(SEED_FORFEITED).draw_seed(), Some(B256::ZERO));
+        assert_eq!(entry(SeedState::None).draw_seed(), Some(B256::ZERO));
+        assert_eq!(entry(SeedState::Committed).draw_seed(), None, "hidden: wait");
+        assert_eq!(entry(SeedState::Revealed).draw_seed(), Some(seed));
+        assert_eq!(entry(SeedState::Forfeited).draw_seed(), Some(B256::ZERO));
     }
 
     #[test]
     fn the_next_epoch_is_committed_only_when_nobody_did() {
         let (me, other) = (Address::repeat_byte(1), Address::repeat_byte(2));
         let entry = |coordinator, state| SeedEntry { coordinator, state, ..SeedEntry::default() };
-        assert_eq!(NextEpoch::plan(me, &entry(Address::ZERO, SEED_NONE)), NextEpoch::Commit);
-        assert_eq!(NextEpoch::plan(me, &entry(me, SEED_COMMITTED)), NextEpoch::Ours);
-        assert_eq!(NextEpoch::plan(me, &entry(other, SEED_COMMITTED)), NextEpoch::Taken(other));
+        assert_eq!(NextEpoch::plan(me, &entry(Address::ZERO, SeedState::None)), NextEpoch::Commit);
+        assert_eq!(NextEpoch::plan(me, &entry(me, SeedState::Committed)), NextEpoch::Ours);
+        assert_eq!(
+            NextEpoch::plan(me, &entry(other, SeedState::Committed)),
+            NextEpoch::Taken(other)
+        );
     }
 
     #[test]
     fn a_committed_seed_is_revealed_once_its_epoch_started() {
         let (me, other) = (Address::repeat_byte(1), Address::repeat_byte(2));
         let entry = |coordinator, state| SeedEntry { coordinator, state, ..SeedEntry::default() };
-        let hidden = entry(me, SEED_COMMITTED);
+        let hidden = entry(me, SeedState::Committed);
         assert_eq!(Committed::plan(me, 5, 4, &hidden), Committed::Wait, "not started");
         assert_eq!(Committed::plan(me, 5, 5, &hidden), Committed::Reveal, "started");
         assert_eq!(Committed::plan(me, 3, 5, &hidden), Committed::Reveal, "late, not forfeited");
-        assert_eq!(Committed::plan(me, 5, 5, &entry(me, SEED_REVEALED)), Committed::Done);
-        assert_eq!(Committed::plan(me, 5, 6, &entry(me, SEED_FORFEITED)), Committed::Done);
-        assert_eq!(Committed::plan(me, 5, 5, &entry(other, SEED_COMMITTED)), Committed::Done);
+        assert_eq!(Committed::plan(me, 5, 5, &entry(me, SeedState::Revealed)), Committed::Done);
+        assert_eq!(Committed::plan(me, 5, 6, &entry(me, SeedState::Forfeited)), Committed::Done);
+        assert_eq!(Committed::plan(me, 5, 5, &entry(other, SeedState::Committed)), Committed::Done);
     }
 }

@@ -8,7 +8,8 @@
 use std::borrow::Cow;
 
 use alloy_primitives::{Address, B256};
-use assay_protocol::wire::{Output, SignedReceipt};
+use assay_protocol::job::Output;
+use assay_protocol::wire::SignedReceipt;
 use sqlx::{
     AnyPool, Row,
     any::{AnyPoolOptions, AnyRow},
@@ -480,7 +481,7 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
-    use assay_protocol::wire::JobSpec;
+    use assay_protocol::job::JobSpec;
 
     use super::*;
 

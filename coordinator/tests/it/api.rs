@@ -1,8 +1,8 @@
 //! The HTTP API: OpenAI shapes, SSE, errors with the envelope.
 
-use alloy_primitives::B256;
 use assay_engine::chat::{Message, Role};
-use assay_protocol::wire::{JobSpec, SignedReceipt};
+use assay_protocol::job::JobSpec;
+use assay_protocol::wire::SignedReceipt;
 use serde_json::json;
 
 use crate::common::*;
@@ -66,7 +66,7 @@ async fn the_whole_conversation_reaches_the_worker_with_typed_markers_as_text() 
         Message::user(forged),
     ];
     let spec = JobSpec::Generate { messages, max_tokens: 8, seed: 0 };
-    assert_eq!(job["input_root"], json!(B256::from(spec.input_root())), "{job}");
+    assert_eq!(job["input_root"], json!(spec.input_root()), "{job}");
 }
 
 #[tokio::test]

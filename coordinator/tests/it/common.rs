@@ -11,12 +11,13 @@ use std::{
 use alloy_primitives::{Address, B256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use assay_coordinator::{Config, Handle, job::output_hash};
+use assay_coordinator::{Config, Handle};
+use assay_protocol::job::{JobSpec, Output};
 use assay_protocol::{
     math::records::validation_commitment,
     wire::{
-        Assignment, CoordinatorMsg, JobSpec, Output, PROTOCOL_VERSION, Receipt, Role,
-        SignedReceipt, WorkerMsg, hello_digest,
+        Assignment, CoordinatorMsg, PROTOCOL_VERSION, Receipt, Role, SignedReceipt, WorkerMsg,
+        hello_digest,
     },
 };
 use futures::{SinkExt, StreamExt};
@@ -152,11 +153,11 @@ pub(crate) fn sign_receipt(
     spec: &JobSpec,
     output: &Output,
 ) -> SignedReceipt {
-    let output_hash = output_hash(output);
+    let output_hash = output.hash();
     let receipt = Receipt {
         job_key,
         model_id,
-        input_root: spec.input_root().into(),
+        input_root: spec.input_root(),
         output_hash,
         trace_root: keccak256(output_hash),
         worker: signer.address(),

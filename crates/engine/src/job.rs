@@ -121,10 +121,14 @@ pub struct JobOutput {
     pub output_hash: Hash,
     /// Root of the execution trace.
     pub trace_root: Hash,
+    /// Tokens the engine read: the chat-formatted prompt of a generation, the input of an
+    /// embedding. Not hashed (for usage reports).
+    pub prompt_tokens: u32,
 }
 
 impl JobOutput {
-    /// Encoding: `output_hash ‖ trace_root ‖ n u32 ‖ tokens u32* ‖ m u32 ‖ embedding i16*`.
+    /// Encoding: `output_hash ‖ trace_root ‖ n u32 ‖ tokens u32* ‖ m u32 ‖ embedding i16* ‖
+    /// prompt_tokens u32`.
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(&self.output_hash);
@@ -133,6 +137,7 @@ impl JobOutput {
         self.tokens.iter().for_each(|t| b.extend_from_slice(&t.to_le_bytes()));
         b.extend_from_slice(&(self.embedding.len() as u32).to_le_bytes());
         self.embedding.iter().for_each(|t| b.extend_from_slice(&t.to_le_bytes()));
+        b.extend_from_slice(&self.prompt_tokens.to_le_bytes());
         b
     }
 
@@ -156,13 +161,27 @@ impl JobOutput {
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes(c.try_into().expect("2")))
             .collect();
+        let prompt_tokens = u32_at(72 + 4 * n + 2 * m)? as u32;
+        if b.len() != 76 + 4 * n + 2 * m {
+            return Err(bad());
+        }
         Ok(Self {
             output_hash: get(0, 32)?.try_into().expect("32"),
             trace_root: get(32, 32)?.try_into().expect("32"),
             tokens,
             embedding,
+            prompt_tokens,
         })
     }
+}
+
+/// The output hash every party computes and signs: `keccak(leaf(tokens) ‖ leaf(embedding))`,
+/// the leaves of the trace's `Tokens` and `Normalize` ops. The text is not hashed: the tokens are.
+pub fn output_hash(tokens: &[u32], embedding: &[i16]) -> Hash {
+    let mut pre = Vec::with_capacity(64);
+    pre.extend_from_slice(&tensor_leaf(Op::Tokens as u32, &[tokens.len() as u32], tokens));
+    pre.extend_from_slice(&tensor_leaf(Op::Normalize as u32, &[embedding.len() as u32], embedding));
+    keccak(&pre)
 }
 
 /// A loaded model of any supported architecture.
@@ -234,36 +253,30 @@ impl Model {
         on_token: &mut dyn FnMut(u32),
     ) -> Result<(JobOutput, Trace)> {
         let mut trace = Trace::with_batch_hasher(kern.batch_hasher());
-        let (tokens, embedding) = match (self, input) {
+        let (tokens, embedding, prompt_tokens) = match (self, input) {
             (Self::Bert(m), JobInput::Embed { text }) => {
                 let tokens = m.tokenize(text);
                 let emb = m.embed(kern, &tokens, &mut trace)?;
                 trace.end_step();
-                (tokens, emb)
+                let read = tokens.len();
+                (tokens, emb, read)
             }
             (Self::Bert(_), JobInput::Generate { .. }) => {
                 return Err(Error::Input("an encoder model cannot generate text".into()));
             }
             (Self::Llama(m), JobInput::Generate { messages, max_tokens, seed }) => {
                 let prompt = m.prompt_tokens(messages)?;
-                let tokens =
-                    m.generate_with(kern, &prompt, *max_tokens, *seed, &mut trace, on_token)?;
-                (tokens, Vec::new())
+                let tokens = m.generate(kern, &prompt, *max_tokens, *seed, &mut trace, on_token)?;
+                (tokens, Vec::new(), prompt.len())
             }
             (Self::Llama(_), JobInput::Embed { .. }) => {
                 return Err(Error::Input("a decoder model does not produce embeddings".into()));
             }
         };
-        let mut pre = Vec::with_capacity(64);
-        pre.extend_from_slice(&tensor_leaf(Op::Tokens as u32, &[tokens.len() as u32], &tokens));
-        pre.extend_from_slice(&tensor_leaf(
-            Op::Normalize as u32,
-            &[embedding.len() as u32],
-            &embedding,
-        ));
-        let output_hash = keccak(&pre);
+        let output_hash = output_hash(&tokens, &embedding);
         let trace_root = trace.root(&output_hash);
-        Ok((JobOutput { tokens, embedding, output_hash, trace_root }, trace))
+        let prompt_tokens = u32::try_from(prompt_tokens).expect("prompts fit the rotary tables");
+        Ok((JobOutput { tokens, embedding, output_hash, trace_root, prompt_tokens }, trace))
     }
 }
 
@@ -308,8 +321,13 @@ mod tests {
             embedding: alloc::vec![-3],
             output_hash: [1; 32],
             trace_root: [2; 32],
+            prompt_tokens: 7,
         };
+        assert_eq!(o.encode().len(), 64 + 4 + 8 + 4 + 2 + 4);
         assert_eq!(JobOutput::decode(&o.encode()).expect("decode"), o);
-        assert!(JobOutput::decode(&o.encode()[..70]).is_err());
+        for cut in 0..o.encode().len() {
+            assert!(JobOutput::decode(&o.encode()[..cut]).is_err(), "{cut}");
+        }
+        assert!(JobOutput::decode(&[o.encode(), alloc::vec![0]].concat()).is_err());
     }
 }

@@ -156,29 +156,14 @@ impl Llama {
     }
 
     /// Generates up to `max_tokens` tokens after `prompt` (greedy when `seed` is 0), stopping
-    /// after the end-of-turn token (which is not returned).
+    /// after the end-of-turn token (which is not returned), and calls `on_token` with each
+    /// generated token as soon as it is chosen (in order, never with the end-of-turn token). The
+    /// hook only observes: the tokens and the trace do not depend on it.
     ///
     /// # Errors
     /// [`Error::Input`] for an empty prompt, an id outside the vocabulary, or a sequence longer
     /// than the rotary tables.
     pub fn generate<K: Kernels + ?Sized>(
-        &self,
-        kern: &K,
-        prompt: &[u32],
-        max_tokens: u32,
-        seed: u64,
-        trace: &mut Trace,
-    ) -> Result<Vec<u32>> {
-        self.generate_with(kern, prompt, max_tokens, seed, trace, &mut |_| {})
-    }
-
-    /// [`Llama::generate`], calling `on_token` with each generated token as soon as it is chosen
-    /// (in order, never with the end-of-turn token). The hook only observes: the tokens, the
-    /// trace and so the output hash and trace root are those of [`Llama::generate`].
-    ///
-    /// # Errors
-    /// As [`Llama::generate`].
-    pub fn generate_with<K: Kernels + ?Sized>(
         &self,
         kern: &K,
         prompt: &[u32],

@@ -1,4 +1,4 @@
-//! The deployment manifest `deploy` writes and every other binary reads: which chain, which block,
+//! The deployment file `deploy` writes and every other binary reads: which chain, which block,
 //! and where each contract and model is.
 
 use std::{collections::BTreeMap, path::Path};
@@ -6,9 +6,9 @@ use std::{collections::BTreeMap, path::Path};
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
-/// Errors reading or writing a manifest.
+/// Errors reading or writing a deployment file.
 #[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
+pub enum DeploymentError {
     /// The file could not be read or written.
     #[error("deployment manifest {path}: {source}")]
     Io {
@@ -43,7 +43,7 @@ pub struct DeployedModel {
 
 /// What `deploy` wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
+pub struct Deployment {
     /// Chain id the contracts live on.
     pub chain_id: u64,
     /// Block the first contract was deployed in (where event scans start).
@@ -55,27 +55,27 @@ pub struct Manifest {
     pub models: Vec<DeployedModel>,
 }
 
-impl Manifest {
-    /// Reads a manifest file.
+impl Deployment {
+    /// Reads a deployment file.
     ///
     /// # Errors
-    /// [`ManifestError::Io`] or [`ManifestError::Parse`].
-    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+    /// [`DeploymentError::Io`] or [`DeploymentError::Parse`].
+    pub fn load(path: &Path) -> Result<Self, DeploymentError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| ManifestError::Io { path: path.display().to_string(), source })?;
+            .map_err(|source| DeploymentError::Io { path: path.display().to_string(), source })?;
         serde_json::from_str(&text)
-            .map_err(|source| ManifestError::Parse { path: path.display().to_string(), source })
+            .map_err(|source| DeploymentError::Parse { path: path.display().to_string(), source })
     }
 
-    /// Writes the manifest as pretty JSON (through a temporary file, so a crash never leaves a
-    /// half-written manifest).
+    /// Writes the deployment file as pretty JSON (through a temporary file, so a crash never leaves a
+    /// half-written file).
     ///
     /// # Errors
-    /// [`ManifestError::Io`].
-    pub fn save(&self, path: &Path) -> Result<(), ManifestError> {
-        let io = |source| ManifestError::Io { path: path.display().to_string(), source };
+    /// [`DeploymentError::Io`].
+    pub fn save(&self, path: &Path) -> Result<(), DeploymentError> {
+        let io = |source| DeploymentError::Io { path: path.display().to_string(), source };
         let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(self).expect("a manifest serialises");
+        let text = serde_json::to_string_pretty(self).expect("a deployment serialises");
         std::fs::write(&tmp, text + "\n").map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
@@ -83,9 +83,9 @@ impl Manifest {
     /// The address of contract `name`.
     ///
     /// # Errors
-    /// [`ManifestError::Missing`] when it was not deployed.
-    pub fn contract(&self, name: &str) -> Result<Address, ManifestError> {
-        self.contracts.get(name).copied().ok_or_else(|| ManifestError::Missing(name.into()))
+    /// [`DeploymentError::Missing`] when it was not deployed.
+    pub fn contract(&self, name: &str) -> Result<Address, DeploymentError> {
+        self.contracts.get(name).copied().ok_or_else(|| DeploymentError::Missing(name.into()))
     }
 }
 
@@ -98,7 +98,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("assay-manifest-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("deployment.json");
-        let m = Manifest {
+        let m = Deployment {
             chain_id: 412346,
             deploy_block: 3,
             contracts: [("Staking".to_string(), Address::repeat_byte(1))].into(),
@@ -109,11 +109,11 @@ mod tests {
             }],
         };
         m.save(&path).expect("save");
-        assert_eq!(Manifest::load(&path).expect("load"), m);
+        assert_eq!(Deployment::load(&path).expect("load"), m);
         assert_eq!(m.contract("Staking").expect("present"), Address::repeat_byte(1));
         assert!(m.contract("JobMarket").unwrap_err().to_string().contains("JobMarket"));
         std::fs::write(&path, "{").expect("write");
-        assert!(matches!(Manifest::load(&path), Err(ManifestError::Parse { .. })));
+        assert!(matches!(Deployment::load(&path), Err(DeploymentError::Parse { .. })));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

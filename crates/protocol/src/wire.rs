@@ -20,12 +20,10 @@ use alloy_primitives::{Address, B256, Signature, keccak256};
 use alloy_sol_types::SolValue;
 use serde::{Deserialize, Serialize};
 
+use crate::job::{JobSpec, Output};
+
 /// Version of this channel; the coordinator refuses a worker speaking another.
 pub const PROTOCOL_VERSION: u32 = 1;
-
-/// What a job asks the engine to do: the same JSON (`{"task": "embed" | "generate", ...}`) as
-/// the `input` of the job records `worker infer` prints and `verifier replay` reads.
-pub use assay_convert::record::InputRecord as JobSpec;
 
 /// The part a worker plays in a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,21 +55,6 @@ pub struct Assignment {
     pub spec: JobSpec,
     /// Asserter or validator.
     pub role: Role,
-}
-
-/// The engine's output as it travels back to the coordinator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Output {
-    /// Token ids (input tokens of an embedding, generated tokens of a generation).
-    pub tokens: Vec<u32>,
-    /// Normalised embedding in Q15 (divide by 32768); empty for generation.
-    pub embedding: Vec<i16>,
-    /// Generated text decoded from `tokens` (not hashed: the tokens are).
-    pub text: String,
-    /// Tokens of the prompt the engine read: the chat-formatted prompt of a generation, the input
-    /// of an embedding (not hashed; for `usage`). Absent from older workers' results.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_tokens: Option<u32>,
 }
 
 /// What a worker signs about a job it executed.
@@ -336,13 +319,5 @@ mod tests {
         let json = serde_json::to_string(&new).expect("serialise");
         assert!(json.contains(r#""prompt_tokens":7"#), "{json}");
         assert_eq!(serde_json::from_str::<WorkerMsg>(&json).expect("parse"), new);
-    }
-
-    #[test]
-    fn input_root_is_the_engine_commitment() {
-        let spec = JobSpec::Embed { prompt: "a sentence".into() };
-        assert_eq!(spec.input_root(), spec.to_input().input_root());
-        let other = JobSpec::Embed { prompt: "a sentence!".into() };
-        assert_ne!(spec.input_root(), other.input_root());
     }
 }

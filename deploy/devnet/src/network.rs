@@ -10,10 +10,11 @@ use std::{
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
+use assay_chain::Key;
 use assay_deploy::{Funding, ModelArg, WasmSource};
-use assay_protocol::deployment::Manifest;
+use assay_protocol::{codes::Role, deployment::Deployment};
 use assay_test_node::genesis::{ANVIL_ACCOUNTS, DEV_KEY};
-use assay_worker::{chain::Registration, key::WorkerKey};
+use assay_worker::chain::Registration;
 use eyre::{Result, WrapErr, bail};
 use serde_json::Value;
 
@@ -32,7 +33,7 @@ pub struct Network {
     /// The coordinator.
     pub coordinator: assay_coordinator::Handle,
     /// Where the contracts are.
-    pub manifest: Manifest,
+    pub manifest: Deployment,
     /// Worker addresses and whether each cheats.
     pub workers: Vec<(Address, bool)>,
     /// Readable model names served.
@@ -79,7 +80,7 @@ fn write_key(path: &Path, key: &PrivateKeySigner) -> Result<()> {
 /// Registers `key` as a coordinator in Staking with `amount` of its own ASSAY.
 async fn stake_coordinator(
     rpc_url: &str,
-    manifest: &Manifest,
+    manifest: &Deployment,
     key: &PrivateKeySigner,
     amount: U256,
 ) -> Result<()> {
@@ -95,7 +96,10 @@ async fn stake_coordinator(
     let token = manifest.contract("AssayToken")?;
     let calls: [(Address, Vec<u8>); 2] = [
         (token, IAssayToken::approveCall { spender: staking, value: amount }.abi_encode()),
-        (staking, IStaking::registerOperatorCall { role: COORDINATOR_ROLE, amount }.abi_encode()),
+        (
+            staking,
+            IStaking::registerOperatorCall { role: Role::Coordinator.into(), amount }.abi_encode(),
+        ),
     ];
     for (to, input) in calls {
         let tx = alloy_rpc_types_eth::TransactionRequest::default()
@@ -123,12 +127,9 @@ async fn set_interval_mining(rpc_url: &str, millis: u64) -> Result<()> {
     Ok(())
 }
 
-/// The coordinator role in Staking.
-const COORDINATOR_ROLE: u8 = 2;
-
 /// Converts a published model into the engine's format unless that was done before.
 fn engine_model(from: &Path, out: &Path) -> Result<()> {
-    if assay_convert::dir::ModelDir::open(out).is_ok() {
+    if assay_protocol::model_dir::ModelDir::open(out).is_ok() {
         println!("    {} (already converted)", out.display());
         return Ok(());
     }
@@ -191,16 +192,16 @@ pub async fn start(args: &Options) -> Result<Network> {
     }
     let manifest = report.manifest;
 
-    let keys: Vec<WorkerKey> = ANVIL_ACCOUNTS
+    let keys: Vec<Key> = ANVIL_ACCOUNTS
         .iter()
         .skip(1)
         .take(usize::from(args.workers))
-        .map(|(_, key)| WorkerKey::from_hex(&key.to_string(), "anvil account").expect("valid"))
+        .map(|(_, key)| Key::from_hex(&key.to_string(), "anvil account").expect("valid"))
         .collect();
     step(&format!("{} miners: fund, stake, serve both models", keys.len()));
     let stake = min_stake.saturating_mul(U256::from(2));
     let funding = Funding {
-        accounts: keys.iter().map(WorkerKey::address).collect(),
+        accounts: keys.iter().map(Key::address).collect(),
         eth: U256::from(10u128.pow(19)),
         assay: stake,
     };

@@ -265,8 +265,8 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
     for id in &batches {
         let call = IJobMarket::batchCall { batchId: id.parse().expect("batch id") };
         let b = view(&provider, market, call).await;
-        assert_eq!(b._3, b._4, "batch {id}: escrow {} paid {}", b._3, b._4);
-        assert!(b._6, "batch {id} sealed");
+        assert_eq!(b.escrow, b.paid, "batch {id}: escrow {} paid {}", b.escrow, b.paid);
+        assert!(b.sealed, "batch {id} sealed");
     }
     println!("{} jobs settled in {} batch(es); fees {earned:?}", ids.len(), batches.len());
     net.shutdown().await;
@@ -303,8 +303,10 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_di
             job["transactions"]["chain_job_id"].as_str().expect("opened").parse().expect("id");
         let drawn =
             view(&provider, sampling, ISampling::jobValidatorsCall { jobId: chain_job_id }).await;
-        assert!(drawn._0.contains(&cheat), "job {id}: validators {:?}", drawn._0);
-        for ((validator, state), hash) in drawn._0.iter().zip(&drawn._1).zip(&drawn._2) {
+        assert!(drawn.validators.contains(&cheat), "job {id}: validators {:?}", drawn.validators);
+        for ((validator, state), hash) in
+            drawn.validators.iter().zip(&drawn.states).zip(&drawn.revealedHashes)
+        {
             assert_eq!(*state, 2, "job {id}: {validator} revealed on chain");
             if *validator == cheat {
                 assert_ne!(*hash, asserted, "job {id}: the cheat's reveal");
@@ -314,7 +316,7 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_di
         }
     }
     let info = view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
-    assert!(info._5 > 0, "the cheat's stake is frozen by its open disputes: {info:?}");
+    assert!(info.openDisputes > 0, "the cheat's stake is frozen by its open disputes: {info:?}");
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
 }

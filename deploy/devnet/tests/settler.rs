@@ -14,24 +14,23 @@ use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
+use assay_chain::Key;
 use assay_coordinator::{
     Shared,
     job::{JobRow, Kind, Status},
     scheduler::Event,
-    settlement::{
-        Settings, Settler,
-        seeds::{SEED_COMMITTED, SEED_FORFEITED, SEED_REVEALED, SeedKey},
-    },
+    settlement::{Settings, Settler, seeds::SeedKey},
     store::{BatchState, Store, Write},
 };
+use assay_protocol::job::{JobSpec, Output};
 use assay_protocol::{
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IStaking},
-    deployment::Manifest,
+    codes::{Role, SeedState},
+    deployment::Deployment,
     math::{draw, records::seed_commitment},
-    wire::{JobSpec, Output},
 };
 use assay_test_node::genesis::{ANVIL_ACCOUNTS, DEV_KEY};
-use assay_worker::{chain::Registration, exec::Executed, key::WorkerKey};
+use assay_worker::{chain::Registration, exec::Executed};
 
 /// Half the records are challenged, so a batch has both opened and claimed ones.
 const HALF: u32 = 500_000;
@@ -41,7 +40,6 @@ const WINDOW: u64 = 60;
 const GRACE: u64 = 600;
 /// Records per batch: with p = 1/2 all of them land on one side once in 2^15 runs.
 const JOBS: usize = 16;
-const COORDINATOR_ROLE: u8 = 2;
 
 fn wasm_dir() -> PathBuf {
     let dir =
@@ -58,10 +56,10 @@ fn signer(key: B256) -> PrivateKeySigner {
 /// The chain with everything deployed, and the clients that use it.
 struct Net {
     node: assay_test_node::NodeHandle,
-    manifest: Manifest,
+    manifest: Deployment,
     market: Address,
     model: B256,
-    miners: Vec<WorkerKey>,
+    miners: Vec<Key>,
 }
 
 impl Net {
@@ -78,14 +76,14 @@ impl Net {
         config.params.market.batch_window = WINDOW;
         let manifest = assay_deploy::run(&config).await.expect("deploys");
         let market = manifest.contract("JobMarket").expect("JobMarket");
-        let miners: Vec<WorkerKey> = ANVIL_ACCOUNTS[1..=4]
+        let miners: Vec<Key> = ANVIL_ACCOUNTS[1..=4]
             .iter()
-            .map(|(_, key)| WorkerKey::from_hex(&key.to_string(), "anvil account").expect("key"))
+            .map(|(_, key)| Key::from_hex(&key.to_string(), "anvil account").expect("key"))
             .collect();
         let coordinators = [ANVIL_ACCOUNTS[5].0, ANVIL_ACCOUNTS[6].0];
         let (miner_stake, coordinator_stake) =
             (config.params.staking.min_miner_stake, config.params.staking.min_coordinator_stake);
-        let mut accounts: Vec<Address> = miners.iter().map(WorkerKey::address).collect();
+        let mut accounts: Vec<Address> = miners.iter().map(Key::address).collect();
         accounts.extend(coordinators);
         let funding = assay_deploy::Funding {
             accounts,
@@ -121,7 +119,7 @@ impl Net {
             let approve = IAssayToken::approveCall { spender: staking, value: coordinator_stake };
             net.send(key, token, approve).await;
             let stake = IStaking::registerOperatorCall {
-                role: COORDINATOR_ROLE,
+                role: Role::Coordinator.into(),
                 amount: coordinator_stake,
             };
             net.send(key, staking, stake).await;
@@ -138,8 +136,15 @@ impl Net {
         settings: Settings,
         events: tokio::sync::mpsc::UnboundedSender<Event>,
     ) -> Settler {
-        Settler::new(&self.node.url(), &self.manifest, signer(key), store.clone(), settings, events)
-            .expect("connects")
+        Settler::new(
+            &self.node.url(),
+            &self.manifest,
+            &Key::from(signer(key)),
+            store.clone(),
+            settings,
+            events,
+        )
+        .expect("connects")
     }
 
     fn client(&self, key: B256) -> DynProvider {
@@ -195,7 +200,7 @@ impl Net {
 
     async fn advance_to_epoch(&self, epoch: u64) {
         let timing = self.view(self.market, IJobMarket::epochTimingCall {}).await;
-        let start = timing._0 + epoch * timing._1;
+        let start = timing.genesisTime + epoch * timing.epochLength;
         self.advance(start.saturating_sub(self.now().await)).await;
         assert_eq!(self.current_epoch().await, epoch);
     }
@@ -203,7 +208,7 @@ impl Net {
     /// The assets of an operator's pool in `Staking`.
     async fn stake(&self, operator: Address) -> U256 {
         let staking = self.manifest.contract("Staking").expect("staking");
-        self.view(staking, IStaking::operatorInfoCall { operator }).await._1
+        self.view(staking, IStaking::operatorInfoCall { operator }).await.assets
     }
 
     async fn current_epoch(&self) -> u64 {
@@ -229,7 +234,7 @@ impl Net {
                 prompt_tokens: Some(3),
             };
             let done = Executed {
-                output_hash: assay_coordinator::job::output_hash(&output),
+                output_hash: output.hash(),
                 trace_root: keccak256(format!("{label} {i} trace")),
                 output: output.clone(),
             };
@@ -296,10 +301,15 @@ async fn settled_by_the_draw(
         let batch_id = batch.chain_batch_id.expect("committed");
         batch_ids.insert(batch_id);
         let on_chain = net.view(net.market, IJobMarket::batchCall { batchId: batch_id }).await;
-        assert!(on_chain._6, "batch {batch_id} sealed");
-        assert_eq!(Some(on_chain._5), batch.draw_hash, "the draw hash the coordinator stored");
-        let coin =
-            |seed| draw::is_challenged(draw::challenge_seed(seed, on_chain._5, job.job_key), HALF);
+        assert!(on_chain.sealed, "batch {batch_id} sealed");
+        assert_eq!(
+            Some(on_chain.drawHash),
+            batch.draw_hash,
+            "the draw hash the coordinator stored"
+        );
+        let coin = |seed| {
+            draw::is_challenged(draw::challenge_seed(seed, on_chain.drawHash, job.job_key), HALF)
+        };
         let challenged = batch.late || coin(seed);
         differ += usize::from(coin(seed) != coin(B256::ZERO));
         let state = job.settlement.as_deref();
@@ -314,7 +324,7 @@ async fn settled_by_the_draw(
     }
     for batch_id in batch_ids {
         let b = net.view(net.market, IJobMarket::batchCall { batchId: batch_id }).await;
-        assert_eq!(b._3, b._4, "batch {batch_id}: escrow {} paid {}", b._3, b._4);
+        assert_eq!(b.escrow, b.paid, "batch {batch_id}: escrow {} paid {}", b.escrow, b.paid);
     }
     (opened, claimed, differ)
 }
@@ -331,7 +341,7 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init().ok();
     let net = Net::start().await;
     let (coordinator, rival) = (ANVIL_ACCOUNTS[5], ANVIL_ACCOUNTS[6]);
-    let seeds = SeedKey::new(&signer(coordinator.1), net.manifest.chain_id, net.market);
+    let seeds = SeedKey::new(&Key::from(signer(coordinator.1)), net.manifest.chain_id, net.market);
 
     let (dir, store) = fresh_store("seeds").await;
     let settings = settings(true);
@@ -348,7 +358,7 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     round(&net, &mut settler, "round").await;
     assert_eq!(
         net.seed_entry(e + 1).await,
-        (coordinator.0, seeds.commitment(e + 1), B256::ZERO, SEED_COMMITTED)
+        (coordinator.0, seeds.commitment(e + 1), B256::ZERO, u8::from(SeedState::Committed))
     );
     assert_eq!(count(&metrics.epoch_seeds_committed), 1);
     let nonce = net.nonce(coordinator.0).await;
@@ -370,7 +380,7 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     let seed = seeds.seed(e + 1);
     assert_eq!(
         net.seed_entry(e + 1).await,
-        (coordinator.0, seed_commitment(e + 1, seed), seed, SEED_REVEALED)
+        (coordinator.0, seed_commitment(e + 1, seed), seed, u8::from(SeedState::Revealed))
     );
     assert_eq!(net.seed_entry(e + 2).await.1, seeds.commitment(e + 2));
     assert_eq!(
@@ -400,7 +410,7 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     // (The opened challenges' reveal deadlines have passed too: they are finalized.)
     net.advance_to_epoch(e + 2).await;
     round(&net, &mut settler, "round").await;
-    assert_eq!(net.seed_entry(e + 2).await.3, SEED_REVEALED);
+    assert_eq!(net.seed_entry(e + 2).await.3, u8::from(SeedState::Revealed));
     assert_eq!(net.seed_entry(e + 3).await.0, rival.0);
     let counts = (count(&metrics.epoch_seeds_committed), count(&metrics.epoch_seeds_revealed));
     assert_eq!(counts, (2, 2));
@@ -445,7 +455,7 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     let seed = seeds.seed(e + 4);
     assert_eq!(
         net.seed_entry(e + 4).await,
-        (coordinator.0, seed_commitment(e + 4, seed), seed, SEED_REVEALED)
+        (coordinator.0, seed_commitment(e + 4, seed), seed, u8::from(SeedState::Revealed))
     );
 
     // The rival takes e + 6 and never reveals: the jobs served in e + 6 wait, are batched in
@@ -469,10 +479,10 @@ async fn the_coordinator_commits_and_reveals_its_epoch_seeds_and_draws_with_them
     round(&net, &mut restarted, "round: open the challenged records").await;
     net.advance(WINDOW + 1).await;
     round(&net, &mut restarted, "round: claim the others; e + 6's grace is still open").await;
-    assert_eq!(net.seed_entry(e + 6).await.3, SEED_COMMITTED);
+    assert_eq!(net.seed_entry(e + 6).await.3, u8::from(SeedState::Committed));
     net.advance(GRACE).await;
     round(&net, &mut restarted, "round: forfeit").await;
-    assert_eq!(net.seed_entry(e + 6).await.3, SEED_FORFEITED);
+    assert_eq!(net.seed_entry(e + 6).await.3, u8::from(SeedState::Forfeited));
     assert!(net.stake(rival.0).await < stake_before, "the rival is slashed");
     let (opened, claimed, _) = settled_by_the_draw(&net, &store, &third, seeds.seed(e + 7)).await;
     assert_eq!(opened + claimed, JOBS);

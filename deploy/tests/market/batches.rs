@@ -86,7 +86,7 @@ pub(super) async fn batch_records_are_opened_or_claimed(m: &mut Market) -> U256 
         assert_eq!(e.batchId, id);
     }
     let paid: U256 = unchallenged.iter().map(|r| r.fee).sum::<U256>() + challenged[0].fee;
-    assert_eq!(m.view(m.market, IJobMarket::batchCall { batchId: id }).await._4, paid);
+    assert_eq!(m.view(m.market, IJobMarket::batchCall { batchId: id }).await.paid, paid);
     let e: IJobMarket::ClaimPeriodOpen =
         m.revert(&m.owner, m.market, IJobMarket::reclaimBatchEscrowCall { batchId: id }).await;
     assert_eq!(e.batchId, id);
@@ -98,7 +98,7 @@ pub(super) async fn batch_records_are_opened_or_claimed(m: &mut Market) -> U256 
 pub(super) async fn unpaid_escrow_is_reclaimed_after_the_claim_period(m: &mut Market, id: U256) {
     const CLAIM_PERIOD: u64 = 30 * 24 * 3600;
     let batch = m.view(m.market, IJobMarket::batchCall { batchId: id }).await;
-    let unpaid = batch._3 - batch._4;
+    let unpaid = batch.escrow - batch.paid;
     assert!(unpaid > U256::ZERO, "the mixed batch left challenged records unopened");
     m.advance(CLAIM_PERIOD + 1).await;
     let reclaim = IJobMarket::reclaimBatchEscrowCall { batchId: id };

@@ -91,7 +91,7 @@ pub(super) async fn the_revealed_seed_drives_the_next_epoch(
     let e: IJobMarket::SeedAlreadySettled = m.revert(&m.owner, m.market, reveal).await;
     assert_eq!(e.epoch, epoch);
     let stored = m.view(m.market, IJobMarket::epochSeedCall { epoch }).await;
-    assert_eq!((stored._0, stored._2, stored._3), (m.coordinator.address, seed, 2));
+    assert_eq!((stored.coordinator, stored.seed, stored.state), (m.coordinator.address, seed, 2));
 
     let validators = m.draw_challenge(job, asserter, coin, false).await;
     let votes: Vec<_> = validators.iter().map(|v| (*v, OUT)).collect();
@@ -123,7 +123,7 @@ pub(super) async fn an_unrevealed_seed_is_forfeited(m: &mut Market, epoch: u64) 
         (m.coordinator.address, m.params.slash_amount)
     );
     assert_eq!(m.pool(m.coordinator.address).await.0, before - m.params.slash_amount);
-    assert_eq!(m.view(m.market, IJobMarket::epochSeedCall { epoch }).await._3, 3);
+    assert_eq!(m.view(m.market, IJobMarket::epochSeedCall { epoch }).await.state, 3);
     let commit = IJobMarket::commitBatchCall { jobsRoot: B256::repeat_byte(1), jobCount: 1 };
     let e: IJobMarket::NotCoordinator = m.revert(&m.coordinator, m.market, commit).await;
     assert_eq!(e.account, m.coordinator.address);

@@ -33,7 +33,8 @@ use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolError, SolEvent};
-use assay_deploy::{Config, Funding, Params, WasmSource, describe_revert, params::MarketParams};
+use assay_chain::Revert;
+use assay_deploy::{Config, Funding, Params, WasmSource, params::MarketParams};
 use assay_protocol::{
     batch::Batch,
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
@@ -297,7 +298,7 @@ impl Market {
             panic!(
                 "{}: {}",
                 C::SIGNATURE,
-                data.map_or_else(|| e.to_string(), |d| describe_revert(&d))
+                data.map_or_else(|| e.to_string(), |d| Revert::decode(&d).to_string())
             )
         });
         let receipt = pending.get_receipt().await.expect("receipt");
@@ -319,7 +320,7 @@ impl Market {
         let err = who.p.call(tx).await.expect_err("the call reverts");
         let data = err.as_error_resp().and_then(|p| p.as_revert_data()).expect("revert data");
         E::abi_decode(&data)
-            .unwrap_or_else(|_| panic!("expected {}, got {}", E::SIGNATURE, describe_revert(&data)))
+            .unwrap_or_else(|_| panic!("expected {}, got {}", E::SIGNATURE, Revert::decode(&data)))
     }
 
     /// Mines an empty block. `eth_call` and `eth_estimateGas` run on the latest block, so a call
@@ -365,7 +366,7 @@ impl Market {
     /// Moves the clock to the first second of `epoch`.
     async fn advance_to_epoch(&self, epoch: u64) {
         let timing = self.view(self.market, IJobMarket::epochTimingCall {}).await;
-        let start = timing._0 + epoch * timing._1;
+        let start = timing.genesisTime + epoch * timing.epochLength;
         self.advance(start.saturating_sub(self.now().await)).await;
         assert_eq!(self.view(self.market, IJobMarket::currentEpochCall {}).await, epoch);
     }
@@ -378,17 +379,17 @@ impl Market {
         let receipt =
             self.send(&self.owner, self.sampling, self.params.set_params_call(), U256::ZERO).await;
         self.gas.add("Sampling.setParams", &receipt);
-        assert_eq!(self.view(self.sampling, ISampling::paramsCall {}).await._0, ppm);
+        assert_eq!(self.view(self.sampling, ISampling::paramsCall {}).await.challengePpm, ppm);
     }
 
     // --- reads -------------------------------------------------------------------------------
 
     async fn job_status(&self, job: U256) -> u8 {
-        self.view(self.market, IJobMarket::jobCall { jobId: job }).await._0
+        self.view(self.market, IJobMarket::jobCall { jobId: job }).await.status
     }
 
     async fn batch_paid(&self, batch: U256) -> U256 {
-        self.view(self.market, IJobMarket::batchCall { batchId: batch }).await._4
+        self.view(self.market, IJobMarket::batchCall { batchId: batch }).await.paid
     }
 
     async fn fee_balance(&self, account: Address) -> U256 {
@@ -406,7 +407,7 @@ impl Market {
     /// `(assets, reputation, openDisputes)` of a stake pool.
     async fn pool(&self, operator: Address) -> (U256, u32, u32) {
         let info = self.view(self.staking, IStaking::operatorInfoCall { operator }).await;
-        (info._1, info._4, info._5)
+        (info.assets, info.reputation, info.openDisputes)
     }
 
     /// The validators `openChallenge` draws from `seed` now: stake-weighted among the model's
@@ -517,7 +518,7 @@ impl Market {
         assert_eq!(drawn.validators, expected);
         assert_eq!(self.job_status(job).await, CHALLENGED);
         let challenge = self.view(self.sampling, ISampling::challengeCall { jobId: job }).await;
-        assert_eq!((challenge._0, challenge._1), (CHALLENGED, asserter));
+        assert_eq!((challenge.status, challenge.asserter), (CHALLENGED, asserter));
         drawn.validators
     }
 
@@ -605,7 +606,7 @@ impl Market {
         let sealed = event::<IJobMarket::BatchSealed>(&receipt, self.market);
         assert!(!sealed.late);
         assert_eq!(
-            self.view(self.market, IJobMarket::batchCall { batchId: id }).await._5,
+            self.view(self.market, IJobMarket::batchCall { batchId: id }).await.drawHash,
             sealed.drawHash
         );
         sealed.drawHash

@@ -63,7 +63,7 @@ pub(super) async fn challenged_job_is_accepted(m: &mut Market, epoch: u64) {
         (job, asserter, OUT, true)
     );
     assert_eq!(m.job_status(job).await, ACCEPTED);
-    assert_eq!(m.view(m.sampling, ISampling::challengeCall { jobId: job }).await._0, ACCEPTED);
+    assert_eq!(m.view(m.sampling, ISampling::challengeCall { jobId: job }).await.status, ACCEPTED);
     let cut = discount(job_fee(), &m.params);
     assert_eq!(m.fee_balance(asserter).await - fees_before, job_fee() - cut);
     assert_eq!(m.fee_balance(m.requester.address).await, cut);
@@ -147,7 +147,7 @@ pub(super) async fn dispute_resolved_against_the_asserter(m: &mut Market) {
     let refunded = event::<IJobMarket::JobRefunded>(&receipt, m.market);
     assert_eq!((refunded.to, refunded.amount), (m.requester.address, job_fee()));
     assert_eq!(m.job_status(job).await, REJECTED);
-    assert_eq!(m.view(m.sampling, ISampling::challengeCall { jobId: job }).await._0, REJECTED);
+    assert_eq!(m.view(m.sampling, ISampling::challengeCall { jobId: job }).await.status, REJECTED);
     assert_eq!(m.fee_balance(m.requester.address).await - refunds_before, job_fee());
     assert_eq!(m.pool(asserter).await.0, asserter_before - m.params.slash_amount);
     for miner in m.miners.iter().map(|a| a.address) {

@@ -224,7 +224,7 @@ async fn model_registry_checks_eligibility_through_an_evm_contract() {
     );
     let info = call(&p, registry, IModelRegistry::modelCall { modelId: model }).await;
     assert_eq!(
-        (info._0, info._2, info._3, info._4),
+        (info.owner, info.pricePerUnit, info.active, info.serverCount),
         (signer(0).address(), U256::from(5), true, U256::from(1))
     );
 }

@@ -14,12 +14,12 @@ fn replay_command_reproduces_a_record_and_flags_a_forged_one() {
         .expect("replay");
     let v: serde_json::Value = serde_json::from_str(&out.json).expect("json");
     assert!(out.matched);
-    assert_eq!(v["output_hash"], rec.output_hash.as_str());
-    assert_eq!(v["trace_root"], rec.trace_root.as_str());
+    assert_eq!(v["output_hash"], rec.output_hash.to_string());
+    assert_eq!(v["trace_root"], rec.trace_root.to_string());
 
     let mut forged = rec;
     forged.output.embedding[0] ^= 1;
-    forged.output_hash = forged.trace_root.clone();
+    forged.output_hash = forged.trace_root;
     std::fs::write(&job, serde_json::to_string(&forged).expect("json")).expect("write");
     let out = run(&Cli::parse_from(["verifier", "replay", job.to_str().expect("utf-8")]))
         .expect("replay");

@@ -7,7 +7,8 @@ use assay_engine::{
 };
 use assay_verifier::{replay::replay_output, runtime::Limits};
 
-use assay_convert::{LLAMA_CONFIG_KEYS, dir, random::tiny_llama, record::InputRecord};
+use assay_convert::{LLAMA_CONFIG_KEYS, random::tiny_llama};
+use assay_protocol::{job::JobSpec, model_dir::ModelDir};
 
 use crate::support::{native_job, native_record, runtime, tiny_model_dir, tmp};
 
@@ -181,13 +182,16 @@ fn minilm_job_agrees_natively_and_in_wasm() {
         rec.model_id, rec.output_hash, rec.trace_root
     );
     // Golden values of this converter and engine on the published weights.
-    assert_eq!(rec.model_id, "0xd4c925c90bf589ef159eb4fdcbb386201199086a3ec2641d5365e15835aafe75");
     assert_eq!(
-        rec.output_hash,
+        rec.model_id.to_string(),
+        "0xd4c925c90bf589ef159eb4fdcbb386201199086a3ec2641d5365e15835aafe75"
+    );
+    assert_eq!(
+        rec.output_hash.to_string(),
         "0xb882a2e79cd88e40789e0eac1372b096f1c4f2852c362ad6e05aae4544605af0"
     );
     assert_eq!(
-        rec.trace_root,
+        rec.trace_root.to_string(),
         "0xdf70672dd254b1fbd90a665587c22afa722ceebd8a00026905651972c2dd1d24"
     );
 }
@@ -195,10 +199,10 @@ fn minilm_job_agrees_natively_and_in_wasm() {
 #[test]
 fn tiny_llama_generation_agrees_natively_and_in_wasm() {
     let d = tmp("tiny-llama");
-    dir::write(&d, &tiny_llama(5).to_blob(), LLAMA_CONFIG_KEYS).expect("write");
+    ModelDir::write(&d, &tiny_llama(5).to_blob(), LLAMA_CONFIG_KEYS).expect("write");
     let rt = runtime();
     for (prompt, seed) in [("the weather is", 0), ("hello there", 42), ("", 7)] {
-        let input = InputRecord::user(prompt, 8, seed);
+        let input = JobSpec::user(prompt, 8, seed);
         let (rec, native) = native_job(&d, input);
         let (wasm, fuel) = replay_output(&rt, &rec, &d, Limits::default()).expect("replay");
         assert_eq!(native, wasm, "generation {prompt:?} differs");
@@ -214,7 +218,7 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
     };
     let d = tmp("smollm2");
     assay_convert::convert(std::path::Path::new(&src), &d).expect("convert SmolLM2");
-    let input = InputRecord::user("What is the capital of France?", 8, 0);
+    let input = JobSpec::user("What is the capital of France?", 8, 0);
     let (rec, native) = native_job(&d, input);
     let (wasm, fuel) = replay_output(&runtime(), &rec, &d, Limits::default()).expect("replay");
     assert_eq!(native, wasm);
@@ -223,13 +227,16 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
         rec.model_id, rec.output_hash, rec.trace_root
     );
     // Golden values of this converter and engine on the published weights.
-    assert_eq!(rec.model_id, "0xddcf97f165e0804d407c3ce36b8aa94ecd48618035f99ef8fe1d482b10d7722d");
     assert_eq!(
-        rec.output_hash,
+        rec.model_id.to_string(),
+        "0xddcf97f165e0804d407c3ce36b8aa94ecd48618035f99ef8fe1d482b10d7722d"
+    );
+    assert_eq!(
+        rec.output_hash.to_string(),
         "0xcacd7f032f09d86755e6f776b1a80ae6a36b7994b6cb01ee2921d74f5453d65a"
     );
     assert_eq!(
-        rec.trace_root,
+        rec.trace_root.to_string(),
         "0x181e24977acdc265dc3b6589ad3e993e513a3c753197980b19ea68d9d524e0d7"
     );
 }

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
-use assay_convert::{BERT_CONFIG_KEYS, dir, random::tiny_bert};
+use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert};
 use assay_engine::{model::chunk_hashes, ops::OpBuilder};
+use assay_protocol::model_dir::{BLOB, ModelDir, ModelDirError};
 use assay_verifier::{
     Error,
     op::{OpDesc, replay_op},
@@ -16,9 +17,10 @@ fn wrong_model_root_is_named() {
     let dir = tmp("wrong-root");
     tiny_model_dir(&dir);
     let (mut rec, _) = native_record(&dir, "hello");
-    let other = dir::write(&tmp("wrong-root-other"), &tiny_bert(2).to_blob(), BERT_CONFIG_KEYS)
-        .expect("write");
-    rec.model_id = other.model_id.clone();
+    let other =
+        ModelDir::write(&tmp("wrong-root-other"), &tiny_bert(2).to_blob(), BERT_CONFIG_KEYS)
+            .expect("write");
+    rec.model_id = other.model_id;
     let err = replay_output(&runtime(), &rec, &dir, Limits::default()).expect_err("must fail");
     assert!(
         matches!(&err, Error::WrongModel { expected, .. } if *expected == other.model_id),
@@ -32,11 +34,11 @@ fn tampered_chunk_is_detected_on_disk_and_when_served() {
     let dir = tmp("tampered");
     tiny_model_dir(&dir);
     let (rec, _) = native_record(&dir, "hello");
-    let mut blob = std::fs::read(dir.join(dir::BLOB)).expect("read");
+    let mut blob = std::fs::read(dir.join(BLOB)).expect("read");
     blob[3 * 65536 + 5] ^= 1;
-    std::fs::write(dir.join(dir::BLOB), &blob).expect("write");
+    std::fs::write(dir.join(BLOB), &blob).expect("write");
     let err = replay_output(&runtime(), &rec, &dir, Limits::default()).expect_err("must fail");
-    assert!(matches!(err, Error::Model(assay_convert::Error::TamperedChunk { index: 3 })), "{err}");
+    assert!(matches!(err, Error::Model(ModelDirError::TamperedChunk { index: 3 })), "{err}");
     println!("{err}");
 
     // A chunk that changes after the directory was checked is caught when it is served.

@@ -1,11 +1,11 @@
-use assay_convert::{
-    BERT_CONFIG_KEYS, dir,
-    random::tiny_bert,
-    record::{InputRecord, JobRecord},
-};
+use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert};
 use assay_engine::{
     gemm::Scalar,
     job::{JobOutput, Model},
+};
+use assay_protocol::{
+    job::{JobFile, JobSpec},
+    model_dir::{ModelDir, ModelManifest},
 };
 use assay_verifier::runtime::Runtime;
 
@@ -27,21 +27,21 @@ impl std::ops::Deref for TmpDir {
 }
 
 /// Writes the seeded tiny BERT to a model directory and returns its manifest.
-pub(crate) fn tiny_model_dir(dir: &std::path::Path) -> dir::Manifest {
-    dir::write(dir, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("write model dir")
+pub(crate) fn tiny_model_dir(dir: &std::path::Path) -> ModelManifest {
+    ModelDir::write(dir, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("write model dir")
 }
 
-/// Runs an embedding job natively and returns its record.
-pub(crate) fn native_record(dir: &std::path::Path, prompt: &str) -> (JobRecord, JobOutput) {
-    native_job(dir, InputRecord::Embed { prompt: prompt.into() })
+/// Runs an embedding job natively and returns its job file.
+pub(crate) fn native_record(dir: &std::path::Path, prompt: &str) -> (JobFile, JobOutput) {
+    native_job(dir, JobSpec::Embed { prompt: prompt.into() })
 }
 
-/// Runs a job natively and returns its record.
-pub(crate) fn native_job(dir: &std::path::Path, input: InputRecord) -> (JobRecord, JobOutput) {
-    let m = dir::ModelDir::open(dir).expect("open");
+/// Runs a job natively and returns its job file.
+pub(crate) fn native_job(dir: &std::path::Path, input: JobSpec) -> (JobFile, JobOutput) {
+    let m = ModelDir::open(dir).expect("open");
     let model = Model::load(&m.blob).expect("load");
     let (out, _) = model.run(&Scalar, &input.to_input()).expect("run");
-    let mut rec = JobRecord::new(&m.model_id, input, &out);
+    let mut rec = JobFile::new(m.model_id, input, &out);
     rec.model_dir = Some(dir.display().to_string());
     (rec, out)
 }

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use assay_convert::{BERT_CONFIG_KEYS, dir, random::tiny_bert, record::JobRecord};
+use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert};
+use assay_protocol::{job::JobFile, model_dir::ModelDir};
 use assay_verifier::{
     replay::replay,
     runtime::{Limits, Runtime},
@@ -31,7 +32,7 @@ impl std::ops::Deref for TmpDir {
     }
 }
 
-fn infer_and_replay(model: &Path, prompt: &str) -> JobRecord {
+fn infer_and_replay(model: &Path, prompt: &str) -> JobFile {
     let args = [
         "worker",
         "infer",
@@ -42,7 +43,7 @@ fn infer_and_replay(model: &Path, prompt: &str) -> JobRecord {
         "--json",
     ];
     let json = run(&Cli::parse_from(args)).expect("infer");
-    let rec = JobRecord::from_json(&json).expect("record");
+    let rec = JobFile::from_json(&json).expect("record");
     let report =
         replay(&Runtime::new().expect("runtime"), &rec, model, Limits::default()).expect("replay");
     assert!(report.matches, "replay disagrees: {report:?}");
@@ -54,7 +55,7 @@ fn infer_and_replay(model: &Path, prompt: &str) -> JobRecord {
 #[test]
 fn infer_records_replay_in_the_verifier() {
     let d = tmp("tiny");
-    dir::write(&d, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("write");
+    ModelDir::write(&d, &tiny_bert(1).to_blob(), BERT_CONFIG_KEYS).expect("write");
     let rec = infer_and_replay(&d, "the cat sat on the mat");
     assert_eq!(rec.output.tokens.first(), Some(&2), "starts with [CLS]");
 }
@@ -135,7 +136,7 @@ fn convert_and_chat_with_smollm2() {
     ];
     let json = run(&Cli::parse_from([&args[..], &["--max-tokens", "8", "--json"]].concat()))
         .expect("infer");
-    let rec = JobRecord::from_json(&json).expect("record");
+    let rec = JobFile::from_json(&json).expect("record");
     println!("SmolLM2 says {:?}", rec.output.text);
     assert!(rec.output.text.contains("Paris"), "{json}");
     let report =
@@ -147,7 +148,7 @@ fn convert_and_chat_with_smollm2() {
 #[test]
 fn candle_f32_route_gives_the_same_record() {
     let d = tmp("candle");
-    dir::write(&d, &tiny_bert(3).to_blob(), BERT_CONFIG_KEYS).expect("write");
+    ModelDir::write(&d, &tiny_bert(3).to_blob(), BERT_CONFIG_KEYS).expect("write");
     let base = [
         "worker",
         "infer",

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 
 use alloy_primitives::{B256, U256, hex};
 use alloy_signer_local::PrivateKeySigner;
-use assay_convert::{BERT_CONFIG_KEYS, dir, random::tiny_bert};
+use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert};
+use assay_protocol::model_dir::ModelDir;
 use assay_test_node::genesis;
 use assay_worker::{
     Error,
     chain::{Registration, check_ready, register},
     cli::{Cli, Command},
-    key::WorkerKey,
 };
 use clap::Parser;
 
@@ -48,8 +48,8 @@ async fn register_stakes_serves_and_is_idempotent() {
     let tmp = std::env::temp_dir().join(format!("assay-worker-register-{}", std::process::id()));
     std::fs::remove_dir_all(&tmp).ok();
     let model_dir = tmp.join("bert");
-    dir::write(&model_dir, &tiny_bert(2).to_blob(), BERT_CONFIG_KEYS).expect("model");
-    let model = B256::from(dir::ModelDir::open(&model_dir).expect("open").model_id);
+    ModelDir::write(&model_dir, &tiny_bert(2).to_blob(), BERT_CONFIG_KEYS).expect("model");
+    let model = ModelDir::open(&model_dir).expect("open").model_id;
     let manifest_path = tmp.join("deployment.json");
 
     // The contracts as `deploy` sets them up: token, staking, registry, the model registered.
@@ -110,7 +110,7 @@ async fn register_stakes_serves_and_is_idempotent() {
     let err = register(&unknown, |_| {}).await.unwrap_err().to_string();
     assert!(err.contains("not registered in ModelRegistry"), "{err}");
     let poor = Registration {
-        key: WorkerKey::from_hex(&hex::encode(key(7).to_bytes()), "k").expect("k"),
+        key: assay_chain::Key::from_hex(&hex::encode(key(7).to_bytes()), "k").expect("k"),
         ..reg
     };
     let err = register(&poor, |_| {}).await.unwrap_err().to_string();

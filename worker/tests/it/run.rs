@@ -10,15 +10,14 @@ use std::{
 use alloy_primitives::{Address, B256};
 use assay_convert::{
     BERT_CONFIG_KEYS, LLAMA_CONFIG_KEYS,
-    dir::{self, ModelDir},
     random::{tiny_bert, tiny_llama},
 };
 use assay_engine::{gemm::Scalar, job::Model};
+use assay_protocol::{job::JobSpec, model_dir::ModelDir};
 use assay_protocol::{
     math::records::validation_commitment,
     wire::{
-        Assignment, CoordinatorMsg, JobSpec, PROTOCOL_VERSION, Role, WorkerMsg, hello_digest,
-        recovers_to,
+        Assignment, CoordinatorMsg, PROTOCOL_VERSION, Role, WorkerMsg, hello_digest, recovers_to,
     },
 };
 use assay_worker::runner::{Config, run};
@@ -51,15 +50,15 @@ fn models() -> &'static Models {
         if !root.exists() {
             let staging = root.with_extension(std::process::id().to_string());
             std::fs::remove_dir_all(&staging).ok();
-            dir::write(&staging.join("bert"), &bert_blob, BERT_CONFIG_KEYS).expect("bert");
-            dir::write(&staging.join("llama"), &llama_blob, LLAMA_CONFIG_KEYS).expect("llama");
+            ModelDir::write(&staging.join("bert"), &bert_blob, BERT_CONFIG_KEYS).expect("bert");
+            ModelDir::write(&staging.join("llama"), &llama_blob, LLAMA_CONFIG_KEYS).expect("llama");
             // Another process may have won the race: its copy is the same.
             if std::fs::rename(&staging, &root).is_err() {
                 std::fs::remove_dir_all(&staging).ok();
             }
         }
         let (bert, llama) = (root.join("bert"), root.join("llama"));
-        let id = |d: &PathBuf| B256::from(ModelDir::open(d).expect("open").model_id);
+        let id = |d: &PathBuf| ModelDir::open(d).expect("open").model_id;
         Models { bert_id: id(&bert), llama_id: id(&llama), bert, llama }
     })
 }
@@ -178,7 +177,7 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     let (_, trace_root, tokens) = expected(&m.llama, &generate());
     assert_eq!((r.worker, r.model_id, r.trace_root), (worker, m.llama_id, trace_root));
     assert_eq!(r.job_key, B256::from(alloy_primitives::keccak256("job-a")));
-    assert_eq!(r.input_root, B256::from(generate().input_root()));
+    assert_eq!(r.input_root, generate().input_root());
     assert_eq!(output.tokens, tokens);
     let streamed = conn.streamed("job-a");
     assert!(!streamed.is_empty(), "the asserter streamed its text before the result");
@@ -204,7 +203,7 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     assert!(receipt.verify(CHAIN));
     let r = receipt.receipt;
     assert_eq!(validation_commitment(r.job_key, worker, r.output_hash, salt), commitment);
-    assert_eq!((r.model_id, r.input_root), (m.bert_id, B256::from(embed().input_root())));
+    assert_eq!((r.model_id, r.input_root), (m.bert_id, embed().input_root()));
     (asserted, r.output_hash)
 }
 

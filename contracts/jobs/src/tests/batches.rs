@@ -148,11 +148,11 @@ fn records_earn_r_a_only_when_their_fee_pays_for_a_registered_active_model() {
     recs[3].model_id = B256::repeat_byte(0x99);
     let unknown = IModelRegistry::modelCall { modelId: recs[3].model_id };
     let none = IModelRegistry::modelReturn {
-        _0: Address::ZERO,
-        _1: B256::ZERO,
-        _2: U256::ZERO,
-        _3: false,
-        _4: U256::ZERO,
+        owner: Address::ZERO,
+        engineHash: B256::ZERO,
+        pricePerUnit: U256::ZERO,
+        active: false,
+        serverCount: U256::ZERO,
     };
     env.vm.mock_static_call(
         REGISTRY,
@@ -310,12 +310,12 @@ fn records_of_unregistered_asserters_cannot_be_opened() {
     recs[1].asserter = USER;
     let info = crate::IStaking::operatorInfoCall { operator: USER };
     let unregistered = crate::IStaking::operatorInfoReturn {
-        _0: 0,
-        _1: U256::ZERO,
-        _2: U256::ZERO,
-        _3: U256::ZERO,
-        _4: 0,
-        _5: 0,
+        role: 0,
+        assets: U256::ZERO,
+        totalShares: U256::ZERO,
+        unbondingShares: U256::ZERO,
+        reputation: 0,
+        openDisputes: 0,
     };
     env.vm.mock_static_call(
         STAKING,

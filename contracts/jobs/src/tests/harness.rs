@@ -141,11 +141,11 @@ impl Env {
 
     pub(super) fn mock_model(&self, active: bool) {
         let ret = IModelRegistry::modelCall::abi_encode_returns(&IModelRegistry::modelReturn {
-            _0: OWNER,
-            _1: B256::ZERO,
-            _2: u(PRICE),
-            _3: active,
-            _4: u(4),
+            owner: OWNER,
+            engineHash: B256::ZERO,
+            pricePerUnit: u(PRICE),
+            active,
+            serverCount: u(4),
         });
         self.vm.mock_static_call(
             REGISTRY,
@@ -176,12 +176,12 @@ impl Env {
             let info = IStaking::operatorInfoCall { operator: m };
             let ret =
                 IStaking::operatorInfoCall::abi_encode_returns(&IStaking::operatorInfoReturn {
-                    _0: ROLE_MINER,
-                    _1: u(1),
-                    _2: u(1),
-                    _3: U256::ZERO,
-                    _4: 10_000,
-                    _5: 0,
+                    role: ROLE_MINER,
+                    assets: u(1),
+                    totalShares: u(1),
+                    unbondingShares: U256::ZERO,
+                    reputation: 10_000,
+                    openDisputes: 0,
                 });
             self.vm.mock_static_call(STAKING, info.abi_encode(), Ok(ret));
         }

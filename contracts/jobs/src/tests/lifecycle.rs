@@ -99,11 +99,11 @@ fn unknown_models_are_named() {
     let mut env = Env::new(1);
     let ret =
         crate::IModelRegistry::modelCall::abi_encode_returns(&crate::IModelRegistry::modelReturn {
-            _0: Address::ZERO,
-            _1: B256::ZERO,
-            _2: U256::ZERO,
-            _3: false,
-            _4: U256::ZERO,
+            owner: Address::ZERO,
+            engineHash: B256::ZERO,
+            pricePerUnit: U256::ZERO,
+            active: false,
+            serverCount: U256::ZERO,
         });
     use alloy_sol_types::SolCall;
     env.vm.mock_static_call(

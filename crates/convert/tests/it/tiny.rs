@@ -1,8 +1,9 @@
-use assay_convert::{BERT_CONFIG_KEYS, Error, dir, random::tiny_bert, reference};
+use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert, reference};
 use assay_engine::{
     gemm::Scalar,
     job::{JobInput, Model},
 };
+use assay_protocol::model_dir::{BLOB, MANIFEST, ModelDir, ModelDirError};
 
 fn embed(blob: &[u8], prompt: &str) -> assay_engine::job::JobOutput {
     let model = Model::load(blob).expect("load");
@@ -41,21 +42,20 @@ const GOLDEN_TRACE: &str = "ff7b9977f4a869e60eb9408118762e5c3357e76cab9589191a31
 fn model_dir_detects_tampering_and_wrong_roots() {
     let tmp = std::env::temp_dir().join(format!("assay-convert-dir-{}", std::process::id()));
     let blob = tiny_bert(2).to_blob();
-    let manifest = dir::write(&tmp, &blob, BERT_CONFIG_KEYS).expect("write");
-    let opened = dir::ModelDir::open(&tmp).expect("open");
-    assert_eq!(dir::hex32(&opened.model_id), manifest.model_id);
+    let manifest = ModelDir::write(&tmp, &blob, BERT_CONFIG_KEYS).expect("write");
+    let opened = ModelDir::open(&tmp).expect("open");
+    assert_eq!(opened.model_id, manifest.model_id);
     assert_eq!(opened.blob, blob);
 
     let mut bad = blob.clone();
     bad[70_000] ^= 0x40;
-    std::fs::write(tmp.join(dir::BLOB), &bad).expect("write");
-    assert!(matches!(dir::ModelDir::open(&tmp), Err(Error::TamperedChunk { index: 1 })));
+    std::fs::write(tmp.join(BLOB), &bad).expect("write");
+    assert!(matches!(ModelDir::open(&tmp), Err(ModelDirError::TamperedChunk { index: 1 })));
 
-    std::fs::write(tmp.join(dir::BLOB), &blob).expect("write");
+    std::fs::write(tmp.join(BLOB), &blob).expect("write");
     let mut m = manifest;
-    m.chunks[0] = dir::hex32(&[7; 32]);
-    std::fs::write(tmp.join(dir::MANIFEST), serde_json::to_string(&m).expect("json"))
-        .expect("write");
-    assert!(matches!(dir::ModelDir::open(&tmp), Err(Error::RootMismatch { .. })));
+    m.chunks[0] = [7; 32].into();
+    std::fs::write(tmp.join(MANIFEST), serde_json::to_string(&m).expect("json")).expect("write");
+    assert!(matches!(ModelDir::open(&tmp), Err(ModelDirError::RootMismatch { .. })));
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -1,8 +1,11 @@
-//! The miner's signing key: loaded from a hex key file, an environment variable or an encrypted
-//! JSON keystore, used for the coordinator handshake and job receipts, and never printed: its
-//! `Debug` shows the address only.
+//! Signing keys (a miner's, a coordinator's, the deployer's): loaded from hex (a key file or an
+//! environment variable) or an encrypted JSON keystore, and never printed: `Debug` shows the
+//! address only, and errors name where a key came from, never the key or the password.
 
-use std::{fmt, path::Path};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
 
 use alloy_primitives::{Address, B256, Signature};
 use alloy_signer::SignerSync;
@@ -32,20 +35,26 @@ pub enum KeyError {
     },
 }
 
-/// The miner's key. `Debug` redacts it.
+/// A signing key. `Debug` redacts it.
 #[derive(Clone)]
-pub struct WorkerKey(PrivateKeySigner);
+pub struct Key(PrivateKeySigner);
 
-impl fmt::Debug for WorkerKey {
+impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WorkerKey")
+        f.debug_struct("Key")
             .field("address", &format_args!("{}", self.address()))
             .field("key", &"<redacted>")
             .finish()
     }
 }
 
-impl WorkerKey {
+impl From<PrivateKeySigner> for Key {
+    fn from(signer: PrivateKeySigner) -> Self {
+        Self(signer)
+    }
+}
+
+impl Key {
     /// Parses a hex private key (with or without `0x`, surrounding whitespace ignored); `source`
     /// names where it came from in the error.
     ///
@@ -79,7 +88,7 @@ impl WorkerKey {
         Self(PrivateKeySigner::random())
     }
 
-    /// The staked address.
+    /// The key's address.
     pub fn address(&self) -> Address {
         self.0.address()
     }
@@ -115,6 +124,80 @@ pub fn read(path: &Path) -> Result<String, KeyError> {
         .map_err(|source| KeyError::Io { path: path.display().to_string(), source })
 }
 
+/// A keystore's password: a file holding it (trailing line breaks are not part of it), or the
+/// text itself (from an environment variable). `Debug` never shows the text.
+#[derive(Clone)]
+pub enum Password {
+    /// A file holding the password.
+    File(PathBuf),
+    /// The password.
+    Text(String),
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Text(_) => f.write_str("Text(<redacted>)"),
+        }
+    }
+}
+
+/// Where a key comes from: what every binary's key flags, environment variables and config
+/// resolve to. `Debug` never shows a key or a password.
+#[derive(Clone)]
+pub enum KeySource {
+    /// Hex text from a flag or an environment variable; `origin` names it in errors.
+    Hex {
+        /// The hex private key.
+        text: String,
+        /// Where it came from (`--private-key`, `ASSAY_WORKER_PRIVATE_KEY`), for errors.
+        origin: String,
+    },
+    /// A file holding the hex private key.
+    File(PathBuf),
+    /// An encrypted JSON keystore and its password.
+    Keystore {
+        /// The keystore file.
+        path: PathBuf,
+        /// Its password.
+        password: Password,
+    },
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hex { origin, .. } => write!(f, "Hex({origin}, <redacted>)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Keystore { path, password } => {
+                f.debug_struct("Keystore").field("path", path).field("password", password).finish()
+            }
+        }
+    }
+}
+
+impl KeySource {
+    /// Loads the key.
+    ///
+    /// # Errors
+    /// [`KeyError::Io`] for unreadable files, [`KeyError::Invalid`] for text that is not a key,
+    /// [`KeyError::Keystore`] for a keystore that does not open with the password.
+    pub fn load(&self) -> Result<Key, KeyError> {
+        match self {
+            Self::Hex { text, origin } => Key::from_hex(text, origin),
+            Self::File(path) => Key::from_file(path),
+            Self::Keystore { path, password } => {
+                let password = match password {
+                    Password::File(file) => read(file)?.trim_end_matches(['\r', '\n']).to_owned(),
+                    Password::Text(text) => text.clone(),
+                };
+                Key::from_keystore(path, &password)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -127,7 +210,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_key() {
-        let key = WorkerKey::from_hex(KEY, "test").expect("key");
+        let key = Key::from_hex(KEY, "test").expect("key");
         let shown = format!("{key:?} {key:#?}");
         assert!(!shown.to_lowercase().contains(&KEY[2..10]), "{shown}");
         assert!(shown.contains("redacted"));
@@ -136,16 +219,16 @@ mod tests {
 
     #[test]
     fn parses_files_and_never_echoes_bad_keys() {
-        let dir = std::env::temp_dir().join(format!("assay-worker-key-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("assay-chain-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("key");
         std::fs::write(&path, format!("{}\n", &KEY[2..])).expect("write");
-        let key = WorkerKey::from_file(&path).expect("key without 0x and with a newline");
-        assert_eq!(key.address(), WorkerKey::from_hex(KEY, "x").expect("key").address());
+        let key = Key::from_file(&path).expect("key without 0x and with a newline");
+        assert_eq!(key.address(), Key::from_hex(KEY, "x").expect("key").address());
         std::fs::write(&path, "0xnot-a-key-secret").expect("write");
-        let err = WorkerKey::from_file(&path).unwrap_err().to_string();
+        let err = Key::from_file(&path).unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
-        assert!(matches!(WorkerKey::from_file(&dir.join("none")), Err(KeyError::Io { .. })));
+        assert!(matches!(Key::from_file(&dir.join("none")), Err(KeyError::Io { .. })));
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -161,16 +244,26 @@ mod tests {
 
     #[test]
     fn keystores_open_with_their_password_only() {
-        let dir = std::env::temp_dir().join(format!("assay-worker-ks-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("assay-chain-ks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = write_keystore(&dir, "miner.json", "correct horse");
         let text = std::fs::read_to_string(&path).expect("keystore");
         assert!(text.contains("\"crypto\"") && !text.to_lowercase().contains(&KEY[2..]));
 
-        let key = WorkerKey::from_keystore(&path, "correct horse").expect("decrypts");
-        assert_eq!(key.address(), WorkerKey::from_hex(KEY, "x").expect("key").address());
+        let key = Key::from_keystore(&path, "correct horse").expect("decrypts");
+        assert_eq!(key.address(), Key::from_hex(KEY, "x").expect("key").address());
 
-        let err = WorkerKey::from_keystore(&path, "wrong horse").unwrap_err();
+        let pw_file = dir.join("password");
+        std::fs::write(&pw_file, "correct horse\n").expect("write");
+        let source = KeySource::Keystore { path: path.clone(), password: Password::File(pw_file) };
+        assert_eq!(source.load().expect("password file").address(), key.address());
+        let text = KeySource::Keystore {
+            path: path.clone(),
+            password: Password::Text("correct horse".into()),
+        };
+        assert!(!format!("{text:?}").contains("horse"), "{text:?}");
+
+        let err = Key::from_keystore(&path, "wrong horse").unwrap_err();
         assert!(matches!(err, KeyError::Keystore { .. }), "{err:?}");
         let shown = format!("{err} {err:?}");
         assert!(shown.contains(&path.display().to_string()), "names the file: {shown}");
@@ -179,14 +272,14 @@ mod tests {
             assert!(!shown.to_lowercase().contains(secret), "{secret} in {shown}");
         }
         std::fs::write(dir.join("broken.json"), "{\"not\": \"a keystore\"}").expect("write");
-        let err = WorkerKey::from_keystore(&dir.join("broken.json"), "x").unwrap_err();
+        let err = Key::from_keystore(&dir.join("broken.json"), "x").unwrap_err();
         assert!(err.to_string().contains("broken.json"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn signatures_recover_to_the_address() {
-        let key = WorkerKey::random();
+        let key = Key::random();
         let digest = hello_digest(412346, B256::repeat_byte(7), key.address());
         assert!(recovers_to(&key.sign_digest(digest), digest, key.address()));
         assert!(!recovers_to(&key.sign_digest(digest), B256::ZERO, key.address()));
