@@ -16,7 +16,7 @@ use crate::{Config, Result};
 /// challenged, matched, disputed, failed), `GET /v1/flags`, `/health`, `/metrics` (Prometheus),
 /// and the worker WebSocket at `/v1/workers`. Requests need `Authorization: Bearer <key>`; with
 /// no key configured the dev key `sk-assay-dev` is accepted. Without `--rpc-url` and
-/// `--manifest` it runs chain-less: every worker that signs its hello is admitted with equal
+/// `--deployment` it runs chain-less: every worker that signs its hello is admitted with equal
 /// weight.
 #[derive(Debug, Parser)]
 #[command(name = "coordinator", version)]
@@ -85,12 +85,13 @@ pub struct Args {
     #[arg(long, env = "ASSAY_COORDINATOR_MAX_ATTEMPTS", help_heading = "Workers")]
     pub max_attempts: Option<u32>,
 
-    /// JSON-RPC URL of the chain (needs --manifest); without it the coordinator runs chain-less.
+    /// JSON-RPC URL of the chain (needs --deployment); without it the coordinator runs chain-less.
     #[arg(long, env = "ETH_RPC_URL", help_heading = "Chain")]
     pub rpc_url: Option<String>,
-    /// Deployment manifest written by `deploy` (contract addresses, models).
-    #[arg(long, env = "ASSAY_COORDINATOR_MANIFEST", help_heading = "Chain")]
-    pub manifest: Option<PathBuf>,
+    /// Deployment file written by `deploy` (contract addresses, models); `--manifest` is an
+    /// older name.
+    #[arg(long, alias = "manifest", env = "ASSAY_DEPLOYMENT", help_heading = "Chain")]
+    pub deployment: Option<PathBuf>,
     /// Chain id signatures are bound to when running chain-less [default: 412346].
     #[arg(long, env = "ASSAY_COORDINATOR_CHAIN_ID", help_heading = "Chain")]
     pub chain_id: Option<u64>,
@@ -166,8 +167,8 @@ impl Args {
         if self.rpc_url.is_some() {
             c.rpc_url = self.rpc_url;
         }
-        if self.manifest.is_some() {
-            c.manifest = self.manifest;
+        if self.deployment.is_some() {
+            c.deployment = self.deployment;
         }
         if !self.api_keys.is_empty() {
             c.api_keys = self.api_keys;

@@ -51,10 +51,11 @@ pub struct Config {
     pub max_tokens_limit: u32,
     /// Chain id the worker signatures are bound to when no chain is configured.
     pub chain_id: u64,
-    /// JSON-RPC URL of the chain (with `manifest`): stake checks, weights, settlement.
+    /// JSON-RPC URL of the chain (with `deployment`): stake checks, weights, settlement.
     pub rpc_url: Option<String>,
-    /// Deployment manifest written by `deploy`.
-    pub manifest: Option<PathBuf>,
+    /// Deployment file written by `deploy` (`manifest` is an older name of the key).
+    #[serde(alias = "manifest")]
+    pub deployment: Option<PathBuf>,
     /// Readable model names: `name = "0x<model id>"`.
     pub models: std::collections::BTreeMap<String, B256>,
     /// Seed of the deterministic draws (random per start when unset).
@@ -93,7 +94,7 @@ impl Default for Config {
             max_tokens_limit: 2048,
             chain_id: 412_346,
             rpc_url: None,
-            manifest: None,
+            deployment: None,
             models: Default::default(),
             seed: None,
             key_file: None,
@@ -215,12 +216,12 @@ impl Config {
         if self.queue_size == 0 || self.max_attempts == 0 {
             return Err(Error::Config("queue_size and max_attempts must be at least 1".into()));
         }
-        if self.rpc_url.is_some() != self.manifest.is_some() {
-            return Err(Error::Config("rpc_url and manifest go together (or neither)".into()));
+        if self.rpc_url.is_some() != self.deployment.is_some() {
+            return Err(Error::Config("rpc_url and deployment go together (or neither)".into()));
         }
         if self.key_file.is_some() && self.rpc_url.is_none() {
             return Err(Error::Config(
-                "key_file settles on chain: it needs rpc_url and manifest".into(),
+                "key_file settles on chain: it needs rpc_url and deployment".into(),
             ));
         }
         if self.batch_interval_ms == 0 || self.batch_max_jobs == 0 {

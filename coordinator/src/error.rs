@@ -111,6 +111,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", message.into())
     }
 
+    /// 409: the job has no asserted result (not yet, or it failed), so nothing to replay.
+    pub fn no_result(job_id: &str, status: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "invalid_request_error",
+            "job_not_asserted",
+            format!("job {job_id} has no asserted result to replay (status {status})"),
+        )
+    }
+
     /// 413: the body is over the configured limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

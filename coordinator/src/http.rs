@@ -1,12 +1,13 @@
-//! The HTTP surface: routes, bearer-key auth, JSON bodies with the OpenAI error envelope, and
-//! the small endpoints (`/health`, `/metrics`, `/v1/models`, `/v1/jobs/{id}`, `/v1/flags`).
+//! The HTTP surface: routes, bearer-key auth, errors in the OpenAI envelope, and
+//! the small endpoints (`/health`, `/metrics`, `/v1/models`, `/v1/jobs/{id}`,
+//! `/v1/jobs/{id}/record`, `/v1/flags`).
 
 use alloy_primitives::Address;
+use assay_protocol::job::JobFile;
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State},
-    http::{StatusCode, header},
+    extract::{DefaultBodyLimit, Path, RawQuery, Request, State},
+    http::header,
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -22,6 +23,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/embeddings", post(openai::embeddings))
         .route("/models", get(openai::models))
         .route("/jobs/{id}", get(job))
+        .route("/jobs/{id}/record", get(record))
         .route("/flags", get(flags))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         // Workers authenticate by signature in the handshake, not by API key.
@@ -49,26 +51,6 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
     }
 }
 
-/// A JSON request body: 413 over the limit, 400 when it is not the expected JSON.
-pub(crate) struct JsonBody<T>(pub(crate) T);
-
-impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large(state.config.max_body_bytes)
-            } else {
-                ApiError::bad_request(e.body_text())
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
-    }
-}
-
 async fn health(State(state): State<AppState>) -> Json<Value> {
     let m = &state.shared.metrics;
     Json(json!({
@@ -84,6 +66,28 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.shared.metrics.render(),
     )
+}
+
+/// `GET /v1/jobs/{id}/record`: the job file `verifier replay` reads (input, output and the
+/// asserter's claimed output hash and trace root); 409 until the job has an asserted result.
+async fn record(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobFile>, ApiError> {
+    let job =
+        state.store.job(&id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let (Some(output), Some(receipt)) = (&job.output, &job.receipt) else {
+        return Err(ApiError::no_result(&id, job.status.as_str()));
+    };
+    Ok(Json(JobFile {
+        engine: None,
+        model_id: job.model_id,
+        model_dir: None,
+        input: job.spec.clone(),
+        output: output.clone(),
+        output_hash: receipt.receipt.output_hash,
+        trace_root: receipt.receipt.trace_root,
+    }))
 }
 
 /// `GET /v1/jobs/{id}`: the job, its receipt, its sampling status and validators.

@@ -4,8 +4,8 @@
 //!
 //! Layout:
 //! - [`config`]: settings (TOML, env, flags) and [`cli`]: the binary's flags.
-//! - [`http`] routes, auth and bodies; [`openai`] chat/embeddings/models; [`ws`] the worker
-//!   channel.
+//! - [`http`] routes and auth (`extract`: JSON bodies); [`openai`] chat/embeddings/models;
+//!   [`ws`] the worker channel.
 //! - [`scheduler`]: assignment, challenges, canaries, timeouts (one task owns the state).
 //! - [`store`]: sqlx storage (SQLite default, PostgreSQL by URL) and migrations.
 //! - [`chain`]: stake eligibility and weights (`IStaking`), or allow-all without a chain.
@@ -18,6 +18,7 @@ pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod error;
+mod extract;
 pub mod http;
 pub mod job;
 pub mod metrics;
@@ -253,7 +254,7 @@ impl Handle {
 pub async fn spawn(config: Config) -> Result<Handle> {
     config.validate()?;
     let (chain, manifest): (Arc<dyn Chain>, Option<Deployment>) =
-        match (&config.rpc_url, &config.manifest) {
+        match (&config.rpc_url, &config.deployment) {
             (Some(url), Some(path)) => {
                 let manifest = Deployment::load(path)
                     .map_err(|e| Error::Chain(chain::ChainError::Deployment(e)))?;

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use crate::{
     AppState,
     error::ApiError,
-    http::JsonBody,
+    extract::JsonBody,
     job::{JobRow, Kind},
     scheduler::Asserted,
 };

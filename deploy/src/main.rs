@@ -20,7 +20,7 @@ Deploy the Assay contracts to an Arbitrum chain (the project's test node, Nitro'
 Sepolia or One) and write the deployment manifest the coordinator and workers read.
 
 Steps, each printed with its transaction hashes:
-  1. connect, print the chain id, check the deployer has ETH and that an existing manifest (--out)
+  1. connect, print the chain id, check the deployer has ETH and that an existing deployment file (--deployment)
      is for the same chain;
   2. get the contracts' wasm: build it with the contracts workspace's pinned toolchain
      (`cargo build --release --target wasm32-unknown-unknown` in --contracts-dir), or read it from
@@ -44,7 +44,7 @@ configuration step reads the chain first, so a second run sends no transaction.
 
 Settings come from flags, then environment variables, then the --config TOML file (keys named like
 the long flags with underscores: rpc_url, key_file, keystore, password_file, wasm_dir,
-contracts_dir, params, out, chain_id, skip = [..], stylus_deployer, and a [models] table of
+contracts_dir, params, deployment (or out), chain_id, skip = [..], stylus_deployer, and a [models] table of
 NAME = DIR; relative paths are relative to the config file).
 
 The deployer key: --private-key / ASSAY_DEPLOYER_PRIVATE_KEY (hex), --key-file (a file holding the
@@ -53,8 +53,8 @@ dev node the dev account's key is
 0xb6b15c8cb491557369f3c7d2c287b053eb229daa9c22138887752191c9520659.
 
 Example (test node on 127.0.0.1:8547):
-  deploy --key-file dev.key --model smollm2=.models/smollm2-engine --out deployment.json
-  deploy fund --key-file dev.key --manifest deployment.json --to 0xabc.. --to 0xdef.. --eth 1 --assay 10000";
+  deploy --key-file dev.key --model smollm2=.models/smollm2-engine --deployment deployment.json
+  deploy fund --key-file dev.key --deployment deployment.json --to 0xabc.. --to 0xdef.. --eth 1 --assay 10000";
 
 #[derive(Parser, Debug)]
 #[command(name = "deploy", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -119,9 +119,10 @@ struct DeployArgs {
     /// A model to register: NAME=DIR, DIR an engine model directory (`worker convert` output)
     #[arg(long = "model", value_name = "NAME=DIR")]
     models: Vec<ModelArg>,
-    /// Deployment manifest to read (when it exists) and write [default: deployment.json]
-    #[arg(long, env = "ASSAY_DEPLOYMENT")]
-    out: Option<PathBuf>,
+    /// Deployment file to read (when it exists) and write [default: deployment.json]; `--out`
+    /// is an older name
+    #[arg(long, alias = "out", env = "ASSAY_DEPLOYMENT")]
+    deployment: Option<PathBuf>,
     /// Leave a contract out (manifest name, e.g. JobMarket); repeatable
     #[arg(long, value_name = "NAME")]
     skip: Vec<String>,
@@ -132,9 +133,10 @@ struct DeployArgs {
 
 #[derive(Args, Debug)]
 struct FundArgs {
-    /// Deployment manifest naming the token [default: deployment.json]
-    #[arg(long, env = "ASSAY_DEPLOYMENT")]
-    manifest: Option<PathBuf>,
+    /// Deployment file naming the token [default: deployment.json]; `--manifest` is an older
+    /// name
+    #[arg(long, alias = "manifest", env = "ASSAY_DEPLOYMENT")]
+    deployment: Option<PathBuf>,
     /// Account to fund; repeatable
     #[arg(long = "to", value_name = "ADDRESS", required = true)]
     to: Vec<Address>,
@@ -166,7 +168,8 @@ struct FileConfig {
     wasm_dir: Option<PathBuf>,
     contracts_dir: Option<PathBuf>,
     params: Option<PathBuf>,
-    out: Option<PathBuf>,
+    #[serde(alias = "out")]
+    deployment: Option<PathBuf>,
     #[serde(default)]
     skip: Vec<String>,
     stylus_deployer: Option<Address>,
@@ -258,10 +261,10 @@ async fn main() -> eyre::Result<()> {
         .or_else(|| file.rpc_url.clone())
         .unwrap_or_else(|| "http://127.0.0.1:8547".into());
     let signer = signer(&cli.conn, &file, &base)?;
-    let out = cli.deploy.out.clone().or_else(|| file.out.as_ref().map(rel));
+    let out = cli.deploy.deployment.clone().or_else(|| file.deployment.as_ref().map(rel));
 
     if let Some(Command::Fund(args)) = &cli.command {
-        let path = args.manifest.clone().or(out).unwrap_or_else(|| "deployment.json".into());
+        let path = args.deployment.clone().or(out).unwrap_or_else(|| "deployment.json".into());
         let manifest = Deployment::load(&path)?;
         let funding = Funding {
             accounts: args.to.clone(),

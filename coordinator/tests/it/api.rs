@@ -1,7 +1,7 @@
 //! The HTTP API: OpenAI shapes, SSE, errors with the envelope.
 
 use assay_engine::chat::{Message, Role};
-use assay_protocol::job::JobSpec;
+use assay_protocol::job::{JobFile, JobSpec};
 use assay_protocol::wire::SignedReceipt;
 use serde_json::json;
 
@@ -36,6 +36,20 @@ async fn chat_completion_returns_the_output_and_a_verifiable_receipt() {
     assert_eq!(job["output"]["text"], "echo what is assay");
     assert_eq!(job["output"]["prompt_tokens"], prompt_tokens("what is assay"), "stored");
     assert_eq!(job["attempts"], 1);
+
+    // The job file a replay reads: the input, the output and the asserter's claims.
+    let (status, record) = get(&coord, &format!("/v1/jobs/{id}/record"), Some(KEY)).await;
+    assert_eq!(status, 200, "{record}");
+    let record: JobFile = serde_json::from_value(record).expect("a job file");
+    assert_eq!(record.input, JobSpec::user("what is assay", 8, 0));
+    assert_eq!(record.model_id, MODEL);
+    assert_eq!(record.output.text, "echo what is assay");
+    assert_eq!(record.output_hash, receipt.receipt.output_hash);
+    assert_eq!(record.output_hash, record.output.hash(), "an honest asserter's hash");
+    assert_eq!(record.trace_root, receipt.receipt.trace_root);
+    let (status, body) = get(&coord, "/v1/jobs/job_nope/record", Some(KEY)).await;
+    assert_eq!(status, 404);
+    assert_envelope(&body, "not_found");
 
     // The hex model id is accepted too.
     let mut by_id = chat_body("hi there");

@@ -139,7 +139,7 @@ fn help_explains_every_setting() {
         "--max-body-bytes",
         "--queue-size",
         "--rpc-url",
-        "--manifest",
+        "--deployment",
         "--config",
         "--key-file",
         "--epoch-seeds",

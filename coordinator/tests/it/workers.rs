@@ -306,6 +306,9 @@ async fn a_stalled_asserter_times_out_and_a_forged_receipt_is_refused() {
     assert_eq!(job["status"], "failed");
     assert_eq!(job["attempts"], 3);
     assert!(job["error"].is_string());
+    let (status, body) = get(&coord, &format!("/v1/jobs/{id}/record"), Some(KEY)).await;
+    assert_eq!(status, 409, "a failed job has nothing to replay: {body}");
+    assert_envelope(&body, "job_not_asserted");
 
     // An honest worker joins: the next job succeeds even if a bad one is drawn first.
     let honest = worker(&coord, Behaviour::Honest).await;

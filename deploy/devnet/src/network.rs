@@ -248,7 +248,7 @@ pub async fn start(args: &Options) -> Result<Network> {
         database_url: format!("sqlite://{}?mode=rwc", db.display()),
         challenge_probability: args.challenge_probability,
         rpc_url: Some(rpc_url.clone()),
-        manifest: Some(manifest_path.clone()),
+        deployment: Some(manifest_path.clone()),
         key_file: Some(key_file),
         batch_interval_ms: 2_000,
         ..assay_coordinator::Config::default()

@@ -3,6 +3,8 @@
 //! workers (`worker run` child processes) running the real bundled models, all talking over real
 //! HTTP and WebSocket.
 //!
+//! Job files from `GET /v1/jobs/{id}/record` replay unchanged in the verifier.
+//!
 //! Needs the contracts' release wasm (`ASSAY_CONTRACTS_TARGET_DIR`, which `.ci/test` exports),
 //! the bundled models (`ASSAY_MINILM_DIR`, `ASSAY_SMOLLM2_GGUF`, which `.ci/run` sets) and the
 //! `worker` binary (built by `cargo nextest run --workspace`, or here when missing).
@@ -18,7 +20,10 @@ use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::SolCall;
 use assay_devnet::{Options, network};
-use assay_protocol::bindings::{IJobMarket, ISampling, IStaking};
+use assay_protocol::{
+    bindings::{IJobMarket, ISampling, IStaking},
+    job::JobFile,
+};
 use serde_json::{Value, json};
 
 fn env_path(name: &str) -> PathBuf {
@@ -269,6 +274,46 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
         assert!(b.sealed, "batch {id} sealed");
     }
     println!("{} jobs settled in {} batch(es); fees {earned:?}", ids.len(), batches.len());
+
+    // What the API serves replays bit for bit in the verifier: an embedding and a conversation.
+    let chat = post(
+        format!("{api}/chat/completions"),
+        json!({"model": "smollm2", "max_tokens": 4, "messages": [
+            {"role": "system", "content": "Answer in one word."},
+            {"role": "user", "content": "Name a colour."},
+        ]}),
+    )
+    .await;
+    let chat_id = chat["assay"]["job_id"].as_str().expect("job id").to_owned();
+    for (id, model) in [(&ids[0], "minilm"), (&chat_id, "smollm2")] {
+        let record = reqwest::Client::new()
+            .get(format!("{api}/jobs/{id}/record"))
+            .bearer_auth(network::API_KEY)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(record.status(), 200, "{id}");
+        let record: JobFile = record.json().await.expect("a job file");
+        let model_dir = dir.join("models").join(model);
+        let report = tokio::task::spawn_blocking(move || {
+            let runtime = assay_verifier::runtime::Runtime::new().expect("the engine module");
+            assay_verifier::replay::replay(&runtime, &record, &model_dir, Default::default())
+                .map(|report| (report, record))
+        })
+        .await
+        .expect("replay task")
+        .expect("replay");
+        let (report, record) = report;
+        assert!(report.matches, "{id}: {report:?}");
+        assert_eq!(
+            (report.output_hash, report.trace_root),
+            (record.output_hash, record.trace_root)
+        );
+        println!(
+            "{id} ({model}) replayed: output {}, fuel {}",
+            report.output_hash, report.fuel_used
+        );
+    }
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
 }
