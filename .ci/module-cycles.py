@@ -7,9 +7,10 @@ The rule: within one crate, the graph whose nodes are source files (`foo.rs`, `f
 when `a`'s code names an item of `b` by a path: `use crate::b::X`, `use super::X` (a child using
 its parent), `crate::b::f()` in code, `child::X` in a parent, or a module brought in by `use`
 (`use super::b;` then `b::X`). Names that a module itself imports with `use` (re-exports such as
-`pub use b::X` in `lib.rs`) are followed to the module that defines them. Declaring `mod child;`
-is not an edge: a parent owns its children without importing from them. Inline modules belong to
-their file; `#[cfg(test)]` items (the `mod tests` blocks) are ignored.
+`pub use b::X` in `lib.rs`) are followed to the module that defines them; a re-export is an edge
+only if the module's own code uses the name too. Declaring `mod child;` is not an edge: a parent
+owns its children without importing from them. Inline modules belong to their file;
+`#[cfg(test)]` items (the `mod tests` blocks) are ignored.
 
 Prints every strongly connected component of more than one file with, for each edge inside it,
 one example of a name imported, and exits 1 if there is any. Arguments: crate folders to check
@@ -30,7 +31,7 @@ LITERAL = re.compile(  # comments, raw strings, strings, chars (not lifetimes)
 )
 CFG_TEST = re.compile(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*")
 MOD = re.compile(rf"\b(?:pub(?:\([^)]*\))?\s+)?mod\s+({IDENT})\s*([;{{])")
-USE = re.compile(r"\buse\s+([^;]+);")
+USE = re.compile(r"\b(pub(?:\s*\([^)]*\))?\s+)?use\s+([^;]+);")
 PATH = re.compile(rf"(?<![\w:])({IDENT}(?:::{IDENT})+)")
 
 
@@ -104,11 +105,12 @@ class Crate:
                     self.load(path, child, folder / m.group(1))
                     break
         body = "".join(kept) + text[i:]
-        imports = [pair for u in USE.findall(body) for pair in use_tree(u)]
-        self.uses[mod] = {name: segs for segs, name in imports}
+        imports = [(p, *pair) for p, u in USE.findall(body) for pair in use_tree(u)]
+        self.uses[mod] = {name: segs for _, segs, name in imports}
         code = re.sub(r"pub\s*\(\s*in\s[^)]*\)", "", USE.sub("", body))
-        in_code = [tuple(p.split("::")) for p in PATH.findall(code)]
-        self.paths[mod] = [segs for segs, _ in imports] + in_code
+        words = set(re.findall(r"\w+", code))  # a re-export alone is no import: using it is
+        used = [segs for public, segs, name in imports if not public or name in words]
+        self.paths[mod] = used + [tuple(p.split("::")) for p in PATH.findall(code)]
 
     def resolve(self, mod, segs, hops=0):
         """The module defining what `segs` names from inside `mod`, and the name; or None."""
