@@ -4,8 +4,8 @@ use assay_convert::{
     record::{InputRecord, JobRecord},
 };
 use assay_engine::{
-    gemm::Scalar,
     job::{JobOutput, Model},
+    kernels::Scalar,
 };
 use assay_verifier::runtime::Runtime;
 

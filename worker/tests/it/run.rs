@@ -13,7 +13,7 @@ use assay_convert::{
     dir::{self, ModelDir},
     random::{tiny_bert, tiny_llama},
 };
-use assay_engine::{gemm::Scalar, job::Model};
+use assay_engine::{job::Model, kernels::Scalar};
 use assay_protocol::{
     math::records::validation_commitment,
     wire::{

@@ -1,7 +1,7 @@
 use assay_convert::{BERT_CONFIG_KEYS, Error, dir, random::tiny_bert, reference};
 use assay_engine::{
-    gemm::Scalar,
     job::{JobInput, Model},
+    kernels::Scalar,
 };
 
 fn embed(blob: &[u8], prompt: &str) -> assay_engine::job::JobOutput {
