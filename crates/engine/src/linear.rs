@@ -5,6 +5,9 @@
 //! - output: `y_ij = m_j · Σ_b dot_b · max_ib · r_jb / 2^16 + bias_j` in Q12 with the fixed-point
 //!   multiplier `m_j = s_j / 127`; the sum is exact in i128 and the scaling is one rounding
 //!   ([`Multiplier::apply_wide`]).
+//!
+//! The forward passes ([`Linear::forward`], [`Linear::forward_all`]) run through the caller's
+//! kernels and live with them in [`crate::kernels`].
 
 use alloc::{format, vec, vec::Vec};
 
