@@ -16,6 +16,7 @@ use revm::{
 
 use crate::{
     arb_evm::{ArbContext, ArbEvm},
+    arbos::BASE_FEE,
     error::Error,
     retryables::retry::CurrentRetry,
 };
@@ -25,8 +26,6 @@ pub(crate) type Db = CacheDB<EmptyDB>;
 
 /// Nitro's block coinbase (`"sequencer"` in the low bytes).
 pub const COINBASE: Address = address!("A4B000000000000000000073657175656e636572");
-/// Nitro's default (and on this node, constant) L2 base fee: 0.1 gwei.
-pub const BASE_FEE: u64 = 100_000_000;
 /// Header gas limit Nitro reports (`GethBlockGasLimit`).
 pub(crate) const HEADER_GAS_LIMIT: u64 = 1 << 50;
 /// Per-transaction gas limit (`InitialPerTxGasLimitV50`), also the `eth_call` default.

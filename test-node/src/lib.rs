@@ -8,6 +8,8 @@
 //!
 //! Layout:
 //! - [`config`]: [`Config`] with Nitro-like defaults and `with_*` builders.
+//! - `arbos`: what ArbOS is on this node (precompile addresses, the network fee account, the
+//!   version, the base fee), below everything that speaks to it.
 //! - `genesis`: funded accounts, the CREATE2 factory and the StylusDeployer.
 //! - `evm`, `arb_evm`, `tx`: one transaction on revm (with Stylus frames run by wasmtime);
 //!   decoding and signer recovery.
@@ -19,6 +21,7 @@
 //! - [`spawn`]: start a node in-process (tests use [`Config::test`] for a free port).
 
 mod arb_evm;
+mod arbos;
 mod chain;
 pub mod config;
 mod error;
@@ -33,9 +36,10 @@ mod tx;
 
 use std::{net::SocketAddr, path::PathBuf};
 
+pub use arbos::BASE_FEE;
 pub use config::Config;
 pub use error::{Error, Result};
-pub use evm::{BASE_FEE, COINBASE};
+pub use evm::COINBASE;
 pub use retryables::{RetryOutcome, RetryableMessage, RetryableSubmission};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tracing::info;

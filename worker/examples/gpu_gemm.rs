@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use assay_engine::{
-    gemm::{Kernels, Scalar},
+    kernels::{Kernels, Scalar},
     prng::Prng,
 };
 use assay_worker::float_gemm::CandleKernels;

@@ -7,7 +7,7 @@
 //!
 //! The kernels panic if the device fails (out of memory, driver errors).
 
-use assay_engine::gemm::{Kernels, MAX_K};
+use assay_engine::{gemm::MAX_K, kernels::Kernels};
 use candle_core::{Device, Tensor};
 
 /// Largest K per f32 matmul: `1024 · 128 · 128 = 2^24`.
@@ -100,7 +100,7 @@ impl Kernels for CandleKernels {
 
 #[cfg(test)]
 mod tests {
-    use assay_engine::{gemm::Scalar, prng::Prng};
+    use assay_engine::{kernels::Scalar, prng::Prng};
 
     use super::*;
 

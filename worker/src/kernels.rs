@@ -10,8 +10,9 @@
 #[cfg(target_arch = "x86_64")]
 use assay_engine::x86::{Isa, Level};
 use assay_engine::{
-    gemm::{Kernels, MAX_K},
+    gemm::MAX_K,
     hash::{BatchHasher, Hash},
+    kernels::Kernels,
     linear::Linear,
 };
 use rayon::prelude::*;
@@ -225,8 +226,8 @@ mod tests {
     };
     use assay_engine::{
         chat::Message,
-        gemm::Scalar,
         job::{JobInput, Model},
+        kernels::Scalar,
         prng::Prng,
     };
 

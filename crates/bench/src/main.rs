@@ -27,8 +27,8 @@ use assay_convert::{
 };
 use assay_engine::{
     chat::Message,
-    gemm::{Kernels, Scalar},
     job::{JobInput, Model},
+    kernels::{Kernels, Scalar},
     model::chunk_hashes,
 };
 use assay_verifier::runtime::{Limits, Runtime, ServedModel};

@@ -2,6 +2,7 @@
 //! It is the only code that touches floats; the engine and the verifier never do.
 //!
 //! Layout:
+//! - [`Error`], [`Result`]: the converter's errors (module `error`, below every other).
 //! - [`safetensors`]: reading safetensors files.
 //! - [`quant`]: multipliers, per-channel int8 weights, Q12 values, lookup tables.
 //! - [`bert`]: BERT weights (safetensors or random) to blob.
@@ -20,11 +21,12 @@
 
 use std::path::Path;
 
-use assay_protocol::model_dir::{ModelDir, ModelDirError, ModelManifest};
+use assay_protocol::model_dir::{ModelDir, ModelManifest};
 
 pub mod bert;
 #[cfg(feature = "candle-reference")]
 pub mod candle_reference;
+mod error;
 pub mod gguf;
 pub mod llama;
 pub mod quant;
@@ -32,29 +34,7 @@ pub mod random;
 pub mod reference;
 pub mod safetensors;
 
-/// Converter errors.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A file could not be read or written.
-    #[error("{0}: {1}")]
-    Io(String, #[source] std::io::Error),
-    /// The source weights are malformed or unsupported.
-    #[error("source weights: {0}")]
-    Source(String),
-    /// The engine rejected the model.
-    #[error(transparent)]
-    Engine(#[from] assay_engine::Error),
-    /// candle failed in a reference forward pass (feature `candle-reference`).
-    #[cfg(feature = "candle-reference")]
-    #[error("candle: {0}")]
-    Candle(#[from] candle_core::Error),
-    /// The model directory could not be written.
-    #[error(transparent)]
-    ModelDir(#[from] ModelDirError),
-}
-
-/// Converter result.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub use error::{Error, Result};
 
 /// Config keys written to the manifest of a BERT model.
 pub const BERT_CONFIG_KEYS: &[&str] =

@@ -19,8 +19,8 @@ use std::sync::Mutex;
 
 use assay_engine::{
     Error,
-    gemm::Scalar,
     job::{JobInput, Model},
+    kernels::Scalar,
     model::CHUNK_SIZE,
     ops,
 };

@@ -11,8 +11,8 @@ use alloc::{format, vec, vec::Vec};
 use crate::{
     Error, Result,
     fixed::{Multiplier, div_round, quantize_max, round_shift_i64, round_shift_i128, rsqrt_q24},
-    gemm::Kernels,
     gemm::dot_i8,
+    kernels::Kernels,
     linear::Linear,
     model::ModelFile,
     nonlin::{LUT_LEN, layer_norm, lut_act, softmax_u16},

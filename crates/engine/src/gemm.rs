@@ -1,16 +1,11 @@
-//! Exact int8 GEMM with int32 accumulation, and the [`Kernels`] hook through which a native caller
-//! parallelises it.
+//! Exact int8 GEMM with int32 accumulation: the reference the [`crate::kernels::Kernels`] seam
+//! calls and a native caller parallelises.
 //!
 //! Weights are stored per output channel: `w` is `[n, k]` row-major, so output `(i, j)` is the dot
 //! product of activation row `i` and weight row `j`. Every output element is one exact integer
 //! dot product, so any partition of the output over threads gives the same bits.
 
-use alloc::{vec, vec::Vec};
-
-use crate::{
-    hash::BatchHasher,
-    linear::{BLOCK, Linear},
-};
+use crate::linear::BLOCK;
 
 /// Largest `k` for which an i8·i8 dot product cannot overflow i32 (`k · 128 · 128 < 2^31`).
 pub const MAX_K: usize = 131_071;
@@ -273,65 +268,6 @@ pub fn gemm_blocked_cols(
     }
 }
 
-/// The compute kernels the forward passes call. The default methods are the scalar reference;
-/// a native worker may override them to split output channels over threads, which cannot change
-/// the result (each element is one exact integer expression).
-pub trait Kernels {
-    /// `out[m, n] = a[m, k] · w[n, k]ᵀ`, exact.
-    fn gemm_i8(&self, a: &[i8], m: usize, k: usize, w: &[i8], n: usize, out: &mut [i32]) {
-        assert!(k <= MAX_K, "gemm K {k} exceeds {MAX_K}");
-        gemm_i8_cols(a, m, k, w, 0..n, out);
-    }
-
-    /// `out[m, n]` of [`gemm_blocked_cols`] over all columns, exact.
-    #[allow(clippy::too_many_arguments)]
-    fn gemm_blocked(
-        &self,
-        a: &[i8],
-        m: usize,
-        k: usize,
-        w: &[i8],
-        n: usize,
-        block: usize,
-        a_s: &[u32],
-        w_s: &[i32],
-        out: &mut [i128],
-    ) {
-        gemm_blocked_cols(a, m, k, w, block, a_s, w_s, 0..n, out);
-    }
-
-    /// Linear layers reading the same input, quantised by [`crate::linear::quantize_blocks`]
-    /// (`x_q`, `x_max`, `rows` rows): `out[l]` is `layers[l]`'s output `y = x · wᵀ + b` (see
-    /// [`crate::linear`]).
-    /// The default runs [`Self::gemm_blocked`] and [`Linear::requantize`] layer by layer; a
-    /// native caller may split all the layers' output channels over threads at once.
-    fn linear(&self, layers: &[&Linear], x_q: &[i8], x_max: &[u32], rows: usize) -> Vec<Vec<i32>> {
-        layers
-            .iter()
-            .map(|l| {
-                let mut acc = vec![0i128; rows * l.n];
-                self.gemm_blocked(x_q, rows, l.k, &l.w, l.n, BLOCK, x_max, &l.r, &mut acc);
-                let mut y = vec![0i32; rows * l.n];
-                l.requantize(&acc, 0..l.n, &mut y);
-                y
-            })
-            .collect()
-    }
-
-    /// How a run's trace hashes op outputs: `None` (the default) hashes each one as it is
-    /// recorded; a native caller may return a [`BatchHasher`] that hashes a step's leaves on
-    /// several threads (see [`crate::trace::Trace::with_batch_hasher`]). The leaves are the same.
-    fn batch_hasher(&self) -> Option<BatchHasher> {
-        None
-    }
-}
-
-/// The single-threaded reference kernels (what the WASM module runs).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Scalar;
-
-impl Kernels for Scalar {}
-
 #[cfg(test)]
 mod tests {
     use alloc::vec;
@@ -339,6 +275,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::kernels::{Kernels, Scalar};
 
     fn naive(a: &[i8], m: usize, k: usize, w: &[i8], n: usize) -> alloc::vec::Vec<i64> {
         let mut out = vec![0i64; m * n];

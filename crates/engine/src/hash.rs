@@ -95,7 +95,7 @@ pub fn leaf_preimage<T: Element>(op: u32, dims: &[u32], data: &[T]) -> Vec<u8> {
 }
 
 /// Hashes a batch of byte strings: `out[i] = keccak(pre[i])`. A native caller may spread a batch
-/// over threads (see [`crate::gemm::Kernels::batch_hasher`]).
+/// over threads (see [`crate::kernels::Kernels::batch_hasher`]).
 pub type BatchHasher = fn(pre: &[Vec<u8>], out: &mut [Hash]);
 
 /// The serial [`BatchHasher`].

@@ -18,7 +18,9 @@
 //!
 //! Layout:
 //! - [`fixed`]: rounding shifts, fixed-point multipliers, per-token int8 quantisation, isqrt/rsqrt.
-//! - [`gemm`]: exact int8 GEMM and the [`gemm::Kernels`] hook for native parallelism.
+//! - [`gemm`]: exact int8 GEMM.
+//! - [`kernels`]: the [`kernels::Kernels`] seam the forward passes call (native parallelism and
+//!   SIMD plug in there) and its [`kernels::Scalar`] reference.
 //! - `x86` (x86-64 only): AVX2 / AVX-512 VNNI GEMM kernels and a four-way (AVX2) / eight-way
 //!   (AVX-512) keccak, chosen at run time by a caller that can detect CPU features.
 //! - [`nonlin`]: softmax (16-bit output), layer/RMS norm, 16-bit lookup tables (GELU, SiLU, exp).
@@ -45,6 +47,7 @@ pub mod fixed;
 pub mod gemm;
 pub mod hash;
 pub mod job;
+pub mod kernels;
 pub mod linear;
 pub mod llama;
 pub mod model;

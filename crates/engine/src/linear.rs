@@ -5,13 +5,15 @@
 //! - output: `y_ij = m_j · Σ_b dot_b · max_ib · r_jb / 2^16 + bias_j` in Q12 with the fixed-point
 //!   multiplier `m_j = s_j / 127`; the sum is exact in i128 and the scaling is one rounding
 //!   ([`Multiplier::apply_wide`]).
+//!
+//! The forward passes ([`Linear::forward`], [`Linear::forward_all`]) run through the caller's
+//! kernels and live with them in [`crate::kernels`].
 
 use alloc::{format, vec, vec::Vec};
 
 use crate::{
     Result,
     fixed::{Multiplier, quantize_max},
-    gemm::Kernels,
     model::ModelFile,
 };
 
@@ -69,27 +71,6 @@ impl Linear {
         })
     }
 
-    /// `y = x · wᵀ + b` for `rows` rows of Q12 input (see the module docs).
-    pub fn forward<K: Kernels + ?Sized>(&self, kern: &K, x: &[i32], rows: usize) -> Vec<i32> {
-        let [y] = Self::forward_all(kern, [self], x, rows);
-        y
-    }
-
-    /// [`Self::forward`] of several layers reading the same input: it is quantised once and the
-    /// kernels get all the layers in one call ([`Kernels::linear`]).
-    pub fn forward_all<K: Kernels + ?Sized, const N: usize>(
-        kern: &K,
-        layers: [&Self; N],
-        x: &[i32],
-        rows: usize,
-    ) -> [Vec<i32>; N] {
-        let k = layers.first().map_or(0, |l| l.k);
-        debug_assert!(x.len() == rows * k && layers.iter().all(|l| l.k == k));
-        let (q, maxes) = quantize_blocks(x, k);
-        let out = kern.linear(&layers, &q, &maxes, rows);
-        out.try_into().unwrap_or_else(|_| panic!("one output per layer"))
-    }
-
     /// Requantises output columns `cols` of the exact block-scaled accumulators `acc` (rows of
     /// `cols.len()`): `out[i, c] = m_j · acc[i, c] / 2^16 + b_j` with `j = cols.start + c`, one
     /// rounding ([`Multiplier::apply_wide`]), saturated.
@@ -108,7 +89,7 @@ impl Linear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gemm::Scalar;
+    use crate::kernels::Scalar;
 
     #[test]
     fn identity_weights_reproduce_the_input_up_to_quantisation() {

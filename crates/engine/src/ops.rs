@@ -20,8 +20,8 @@ use alloc::{vec, vec::Vec};
 use crate::{
     Error, Result,
     fixed::Multiplier,
-    gemm::{Kernels, Scalar},
     hash::{Element, tensor_leaf},
+    kernels::{Kernels, Scalar},
     linear::{BLOCK, Linear},
     nonlin::{LUT_LEN, layer_norm, lut_act, rms_norm, softmax_u16},
 };

@@ -28,8 +28,9 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::{
-    gemm::{Kernels, MAX_K},
+    gemm::MAX_K,
     hash::{Hash, keccak},
+    kernels::Kernels,
     linear::Linear,
 };
 
@@ -37,8 +38,10 @@ mod avx2;
 mod avx512;
 mod keccak;
 mod rows16;
+mod tiles;
 
 pub use rows16::Packed;
+use tiles::Scales;
 
 /// An x86-64 instruction-set level with its own GEMM kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -275,59 +278,6 @@ impl Kernels for Isa {
 /// The block size the tiled block-scaled kernels handle (others run the reference kernel).
 const BLOCK: usize = 32;
 
-/// Weight rows per tile (both levels).
-const NR: usize = 4;
-
-/// Block scales rearranged for the tiled kernels, blocks padded to an even count `nb2` with
-/// zeros: `w[(tile · nb2 + b) · NR + c]` is the ratio of block `b` of the tile's column `c` (0
-/// past the last column), `a[i · nb2 + b]` the maximum of block `b` of row `i`.
-struct Scales {
-    nb2: usize,
-    w: Vec<i32>,
-    a: Vec<u32>,
-}
-
-impl Scales {
-    /// Whether `max|w_s| · blocks < 2^32` over columns `cols`: beyond, the per-limb i64 sums
-    /// could wrap.
-    fn fits(nb: usize, w_s: &[i32], cols: Range<usize>) -> bool {
-        let wmax = w_s[cols.start * nb..cols.end * nb].iter().map(|v| v.unsigned_abs()).max();
-        u64::from(wmax.unwrap_or(0)) * (nb as u64) < 1 << 32
-    }
-
-    /// `None` when the ratios do not [`Self::fits`].
-    fn new(m: usize, nb: usize, a_s: &[u32], w_s: &[i32], cols: Range<usize>) -> Option<Self> {
-        if !Self::fits(nb, w_s, cols.clone()) {
-            return None;
-        }
-        let nb2 = nb.next_multiple_of(2);
-        let tiles = cols.len().div_ceil(NR);
-        let mut w = alloc::vec![0i32; tiles * nb2 * NR];
-        for (c, j) in cols.enumerate() {
-            let dst = &mut w[c / NR * nb2 * NR + c % NR..];
-            for (b, &r) in w_s[j * nb..(j + 1) * nb].iter().enumerate() {
-                dst[b * NR] = r;
-            }
-        }
-        let mut a = alloc::vec![0u32; m * nb2];
-        for (dst, src) in a.chunks_exact_mut(nb2).zip(a_s.chunks_exact(nb)) {
-            dst[..nb].copy_from_slice(src);
-        }
-        Some(Self { nb2, w, a })
-    }
-}
-
-/// Bits per limb of the block maxima (three limbs; the top one has 10 bits).
-const LIMB_BITS: u32 = 11;
-
-/// Recombines the per-limb sums of one output: `Σ_l limbs[l] · 2^(11 l)`.
-#[inline]
-fn recombine(limbs: [i64; 3]) -> i128 {
-    i128::from(limbs[0])
-        + (i128::from(limbs[1]) << LIMB_BITS)
-        + (i128::from(limbs[2]) << (2 * LIMB_BITS))
-}
-
 #[cfg(test)]
 mod tests {
     use alloc::{vec, vec::Vec};
@@ -501,7 +451,7 @@ mod tests {
 
     #[test]
     fn linear_layers_equal_the_reference() {
-        use crate::gemm::Scalar;
+        use crate::kernels::Scalar;
         let mut seed = 11;
         for rows in [1, 15, 16, 17, 31, 32, 33, 48] {
             for (k, n) in [(32, 5), (64, 9), (96, 4), (384, 7)] {
@@ -537,7 +487,7 @@ mod tests {
             wide in any::<bool>(), seed in any::<u64>(),
         ) {
             let (l, x_q, x_max) = layer_case(rows, nb * BLOCK, n, pattern, wide, Ratios::Normal, seed);
-            let want = crate::gemm::Scalar.linear(&[&l], &x_q, &x_max, rows);
+            let want = crate::kernels::Scalar.linear(&[&l], &x_q, &x_max, rows);
             for isa in supported() {
                 prop_assert_eq!(&isa.linear(&[&l], &x_q, &x_max, rows), &want);
             }

@@ -34,9 +34,9 @@ use crate::{
     stylus::{
         api::{EvmApi, FrameEnv},
         code,
-        host::HostState,
         program::Record,
         runtime::{Outcome, runtime},
+        state::HostState,
     },
 };
 

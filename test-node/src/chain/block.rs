@@ -10,16 +10,14 @@ use alloy_consensus::{
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256};
 
 use crate::{
-    evm::{BASE_FEE, COINBASE, Db, HEADER_GAS_LIMIT},
+    arbos::{ARBOS_VERSION, BASE_FEE},
+    evm::{COINBASE, Db, HEADER_GAS_LIMIT},
     retryables::tx::ArbTx,
 };
 
 /// How many recent blocks keep their state for queries at old block tags (like a geth
 /// full node; older states answer "missing trie node").
 pub(crate) const HISTORY_STATES: usize = 256;
-
-/// ArbOS version reported in the header's mix digest.
-pub(crate) const ARBOS_VERSION: u64 = 60;
 
 /// A transaction as a block holds it: signed by a user (or sent for an unlocked or
 /// impersonated account), or made by ArbOS (retryable submissions and retries).

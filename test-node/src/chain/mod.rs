@@ -17,7 +17,7 @@ use std::{
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256};
-pub(crate) use block::{ARBOS_VERSION, Block, BlockTx, MinedTx};
+pub(crate) use block::{Block, BlockTx, MinedTx};
 pub(crate) use call::CallRequest;
 pub(crate) use dump::StateDump;
 use revm::{DatabaseRef, state::AccountInfo};

@@ -19,8 +19,9 @@ use super::{
     block::{self, Block, BlockTx, Executed, MinedTx},
 };
 use crate::{
+    arbos::BASE_FEE,
     error::{Error, Result},
-    evm::{self, BASE_FEE, BlockInfo, Db},
+    evm::{self, BlockInfo, Db},
     retryables::{
         RetryOutcome, RetryableMessage, RetryableSubmission, ScheduledRedeem,
         retry::{self, CurrentRetry},

@@ -16,7 +16,8 @@ use revm::{
     interpreter::InterpreterResult,
 };
 
-use super::{ARB_RETRYABLE_TX, PrecompileCall};
+use super::call::PrecompileCall;
+use crate::arbos::ARB_RETRYABLE_TX;
 use crate::retryables::{
     ArbRetryableTx::{self as abi, ArbRetryableTxCalls as C},
     LIFETIME_SECONDS, MIN_RETRY_GAS, REAP_PRICE, precompile_log,

@@ -12,10 +12,10 @@ use revm::{
 };
 
 use super::{
-    ARB_SYS, PrecompileCall,
+    call::PrecompileCall,
     merkle::{self, SendItem},
 };
-use crate::chain::ARBOS_VERSION;
+use crate::arbos::{ARB_SYS, ARBOS_VERSION};
 
 sol! {
     interface ArbSys {

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 
-use alloy_primitives::{Address, B256, Log, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, Log, U256, keccak256};
 use alloy_sol_types::{SolCall, SolError, SolEvent, SolInterface, sol};
 use revm::{
     context::{Block, ContextTr, JournalTr},
@@ -12,11 +12,14 @@ use revm::{
     interpreter::InterpreterResult,
 };
 
-use super::{ARB_WASM, NETWORK_FEE_ACCOUNT, PrecompileCall, ProgramNotActivated};
-use crate::stylus::{
-    code,
-    program::{self, ACTIVATION_FIXED_GAS, Record, STYLUS_VERSION},
-    runtime::runtime,
+use super::call::PrecompileCall;
+use crate::{
+    arbos::{ARB_WASM, NETWORK_FEE_ACCOUNT},
+    stylus::{
+        code,
+        program::{self, ACTIVATION_FIXED_GAS, Record, STYLUS_VERSION},
+        runtime::runtime,
+    },
 };
 
 sol! {
@@ -45,6 +48,13 @@ sol! {
     error ProgramNotWasm();
     error ProgramUpToDate();
     error ProgramInsufficientValue(uint256 have, uint256 want);
+    /// ArbWasm's `ProgramNotActivated()`.
+    error ProgramNotActivated();
+}
+
+/// ABI data of `ProgramNotActivated()`.
+pub(crate) fn program_not_activated() -> Bytes {
+    ProgramNotActivated {}.abi_encode().into()
 }
 
 /// Seconds in Nitro's program expiry (365 days).

@@ -4,8 +4,8 @@ use alloy_primitives::U256;
 use alloy_sol_types::{SolCall, SolInterface, sol};
 use revm::interpreter::InterpreterResult;
 
-use super::PrecompileCall;
-use crate::evm::BASE_FEE;
+use super::call::PrecompileCall;
+use crate::arbos::BASE_FEE;
 
 sol! {
     interface ArbGasInfo {

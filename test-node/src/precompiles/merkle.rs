@@ -9,7 +9,7 @@ use revm::{
     database::{Database, DatabaseRef},
 };
 
-use super::ARB_SYS;
+use crate::arbos::ARB_SYS;
 
 /// Storage slot of the number of sends.
 const SIZE_SLOT: U256 = U256::ZERO;

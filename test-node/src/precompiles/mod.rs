@@ -6,40 +6,32 @@
 mod arb_retryable;
 mod arb_sys;
 mod arb_wasm;
+mod call;
 mod fees;
 pub mod merkle;
 mod node_interface;
 
 use std::convert::Infallible;
 
-use alloy_primitives::{Address, Bytes, address};
-use alloy_sol_types::{SolCall, SolError, SolInterface, sol};
+use alloy_primitives::Address;
+use alloy_sol_types::{SolCall, SolInterface, sol};
 use revm::{
     context::{Cfg, ContextTr},
     database::Database,
     handler::{EthPrecompiles, PrecompileProvider},
-    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
+    interpreter::{CallInputs, Gas, InterpreterResult},
     primitives::{AddressSet, hardfork::SpecId},
 };
 
+pub use self::arb_wasm::ProgramNotActivated;
+pub(crate) use self::arb_wasm::program_not_activated;
+use self::call::PrecompileCall;
+pub use crate::arbos::{
+    ARB_DEBUG, ARB_GAS_INFO, ARB_OWNER, ARB_OWNER_PUBLIC, ARB_RETRYABLE_TX, ARB_SYS, ARB_WASM,
+    NETWORK_FEE_ACCOUNT, NODE_INTERFACE,
+};
 use crate::retryables::retry::CurrentRetry;
 
-/// ArbSys.
-pub const ARB_SYS: Address = address!("0000000000000000000000000000000000000064");
-/// ArbGasInfo.
-pub const ARB_GAS_INFO: Address = address!("000000000000000000000000000000000000006c");
-/// ArbRetryableTx.
-pub const ARB_RETRYABLE_TX: Address = address!("000000000000000000000000000000000000006e");
-/// NodeInterface.
-pub const NODE_INTERFACE: Address = address!("00000000000000000000000000000000000000c8");
-/// ArbOwnerPublic.
-pub const ARB_OWNER_PUBLIC: Address = address!("000000000000000000000000000000000000006b");
-/// ArbOwner.
-pub const ARB_OWNER: Address = address!("0000000000000000000000000000000000000070");
-/// ArbWasm.
-pub const ARB_WASM: Address = address!("0000000000000000000000000000000000000071");
-/// ArbDebug.
-pub const ARB_DEBUG: Address = address!("00000000000000000000000000000000000000ff");
 /// Every Arbitrum precompile this node serves.
 const ARBITRUM: [Address; 8] = [
     ARB_SYS,
@@ -51,9 +43,6 @@ const ARBITRUM: [Address; 8] = [
     ARB_DEBUG,
     NODE_INTERFACE,
 ];
-/// Where ArbWasm sends activation data fees on this node.
-pub const NETWORK_FEE_ACCOUNT: Address = address!("00000000000000000000000000000000000a4b05");
-
 sol! {
     interface ArbOwnerPublic {
         function getMaxStylusContractFragments() external view returns (uint8);
@@ -63,13 +52,6 @@ sol! {
         function getAllChainOwners() external view returns (address[]);
         function getBrotliCompressionLevel() external view returns (uint64);
     }
-    /// ArbWasm's `ProgramNotActivated()`.
-    error ProgramNotActivated();
-}
-
-/// ABI data of `ProgramNotActivated()`.
-pub(crate) fn program_not_activated() -> Bytes {
-    ProgramNotActivated {}.abi_encode().into()
 }
 
 /// Ethereum's precompiles plus Arbitrum's.
@@ -102,39 +84,6 @@ impl ArbPrecompiles {
         let mut warm = self.eth.precompiles.addresses_set().clone();
         warm.extend(ARBITRUM);
         self.warm = warm;
-    }
-}
-
-/// A call into an Arbitrum precompile: its inputs and a gas meter.
-pub(crate) struct PrecompileCall<'a> {
-    pub(crate) inputs: &'a CallInputs,
-    pub(crate) input: Bytes,
-    pub(crate) gas: Gas,
-}
-
-impl PrecompileCall<'_> {
-    /// Charges gas; `false` when it runs out.
-    pub(crate) fn charge(&mut self, gas: u64) -> bool {
-        self.gas.record_regular_cost(gas)
-    }
-
-    pub(crate) fn ok(self, output: Vec<u8>) -> InterpreterResult {
-        InterpreterResult::new(InstructionResult::Return, output.into(), self.gas)
-    }
-
-    pub(crate) fn revert(self, output: Vec<u8>) -> InterpreterResult {
-        InterpreterResult::new(InstructionResult::Revert, output.into(), self.gas)
-    }
-
-    /// Reverts consuming all gas, as Nitro does for calls that break a method's rules.
-    pub(crate) fn fail(mut self) -> InterpreterResult {
-        self.gas.spend_all();
-        InterpreterResult::new(InstructionResult::Revert, Bytes::new(), self.gas)
-    }
-
-    pub(crate) fn out_of_gas(mut self) -> InterpreterResult {
-        self.gas.spend_all();
-        InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), self.gas)
     }
 }
 

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use alloy_sol_types::{SolCall, SolInterface, sol};
 use revm::{context::ContextTr, database::Database, interpreter::InterpreterResult};
 
-use super::{PrecompileCall, merkle};
+use super::{call::PrecompileCall, merkle};
 
 sol! {
     interface NodeInterface {

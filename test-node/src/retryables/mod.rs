@@ -26,7 +26,7 @@ use alloy_primitives::{Address, B256, Log, U256, keccak256};
 use alloy_sol_types::{SolEvent, sol};
 pub use message::{RetryOutcome, RetryableMessage, RetryableSubmission};
 
-use crate::precompiles::ARB_RETRYABLE_TX;
+use crate::arbos::ARB_RETRYABLE_TX;
 
 sol! {
     /// nitro-precompile-interfaces' `ArbRetryableTx.sol` (selectors, events and errors).

@@ -16,7 +16,7 @@ use super::{
     state::TicketStore,
     tx::RetryTx,
 };
-use crate::precompiles::NETWORK_FEE_ACCOUNT;
+use crate::arbos::NETWORK_FEE_ACCOUNT;
 
 /// The retry a transaction is running, as ArbRetryableTx's `getCurrentRedeemer` and its
 /// self-modification checks see it.

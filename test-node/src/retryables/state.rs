@@ -15,7 +15,7 @@ use super::{
     LIFETIME_SECONDS, escrow_address,
     funds::{self, StateJournal},
 };
-use crate::precompiles::ARB_RETRYABLE_TX;
+use crate::arbos::ARB_RETRYABLE_TX;
 
 const MESSAGE_COUNT_SLOT: U256 = U256::ZERO;
 const QUEUE_PUT_SLOT: U256 = U256::from_limbs([1, 0, 0, 0]);

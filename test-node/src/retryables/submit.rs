@@ -18,7 +18,7 @@ use super::{
     submission_fee,
     tx::{RetryTx, SubmitRetryableTx},
 };
-use crate::precompiles::NETWORK_FEE_ACCOUNT;
+use crate::arbos::NETWORK_FEE_ACCOUNT;
 
 /// Why a submission failed (its receipt has status 0; the minted deposit stays, as on Nitro).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ use alloy_sol_types::SolCall;
 use serde_json::{Map, Value, json};
 
 use super::ArbRetryableTx::submitRetryableCall;
-use crate::precompiles::ARB_RETRYABLE_TX;
+use crate::arbos::ARB_RETRYABLE_TX;
 
 /// Type byte of `ArbitrumRetryTx`.
 pub(crate) const RETRY_TX_TYPE: u8 = 0x68;

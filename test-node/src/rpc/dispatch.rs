@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Request, anvil, eth, filters};
-use crate::{error::Result, evm::BASE_FEE, node::Node};
+use crate::{arbos::BASE_FEE, error::Result, node::Node};
 
 /// Name and version reported by `web3_clientVersion`.
 const CLIENT_VERSION: &str = concat!("assay-test-node/v", env!("CARGO_PKG_VERSION"));

@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 
 use super::convert;
 use crate::{
+    arbos::BASE_FEE,
     chain::{Block, CallRequest},
     error::{Error, Result},
-    evm::{BASE_FEE, TX_GAS_LIMIT},
+    evm::TX_GAS_LIMIT,
     node::Node,
     tx::{self, RequestDefaults},
 };

@@ -1,62 +1,13 @@
 //! Polling filters (`eth_newFilter`, `eth_newBlockFilter`, `eth_getFilterChanges`,
-//! `eth_getFilterLogs`, `eth_uninstallFilter`), as ethers-style clients use them.
-
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+//! `eth_getFilterLogs`, `eth_uninstallFilter`), as ethers-style clients use them. The node keeps
+//! the installed filters in a [`super::filter_store::Filters`].
 
 use alloy_eips::BlockNumberOrTag;
 use alloy_rpc_types_eth::{Filter, FilterBlockOption};
 use serde_json::{Value, json};
 
-use super::eth;
+use super::{eth, filter_store::Watch};
 use crate::{error::Result, node::Node};
-
-/// What a filter watches and the last block it reported.
-#[derive(Clone, Debug)]
-enum Watch {
-    Blocks,
-    Logs(Box<Filter>),
-}
-
-#[derive(Clone, Debug)]
-struct Installed {
-    watch: Watch,
-    last_seen: u64,
-}
-
-/// The installed filters of a node.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Filters {
-    inner: Arc<Mutex<(u64, HashMap<u64, Installed>)>>,
-}
-
-impl Filters {
-    fn install(&self, watch: Watch, latest: u64) -> Value {
-        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.0 += 1;
-        let id = guard.0;
-        guard.1.insert(id, Installed { watch, last_seen: latest });
-        json!(format!("{id:#x}"))
-    }
-
-    fn get(&self, id: u64) -> Option<Installed> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1.get(&id).cloned()
-    }
-
-    fn advance(&self, id: u64, to: u64) {
-        if let Some(filter) =
-            self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1.get_mut(&id)
-        {
-            filter.last_seen = to;
-        }
-    }
-
-    fn remove(&self, id: u64) -> bool {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1.remove(&id).is_some()
-    }
-}
 
 /// `eth_newFilter`.
 pub(super) fn new_log_filter(node: &Node, filter: Filter) -> Value {

@@ -5,11 +5,13 @@ mod anvil;
 mod convert;
 mod dispatch;
 mod eth;
+mod filter_store;
 mod filters;
+mod jsonrpc;
 mod pubsub;
 mod request;
 mod server;
 
-pub(crate) use filters::Filters;
+pub(crate) use filter_store::Filters;
 pub(crate) use request::Request;
 pub(crate) use server::router;

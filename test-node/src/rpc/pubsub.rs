@@ -8,7 +8,7 @@ use axum::extract::ws::{Message, WebSocket};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{convert, server};
+use super::{convert, jsonrpc};
 use crate::{chain::Block, error::Error, node::Node};
 
 /// What a subscription wants.
@@ -61,7 +61,7 @@ async fn handle_text(
 ) -> Value {
     let parsed: Value = match serde_json::from_str(text) {
         Ok(value) => value,
-        Err(err) => return server::error_response(Value::Null, &Error::Parse(err.to_string())),
+        Err(err) => return jsonrpc::error_response(Value::Null, &Error::Parse(err.to_string())),
     };
     let method = parsed.get("method").and_then(Value::as_str).unwrap_or_default();
     let id = parsed.get("id").cloned().unwrap_or(Value::Null);
@@ -74,7 +74,7 @@ async fn handle_text(
                 subscriptions.insert(sub_id.clone(), kind);
                 json!({"jsonrpc": "2.0", "id": id, "result": sub_id})
             }
-            Err(err) => server::error_response(id, &err),
+            Err(err) => jsonrpc::error_response(id, &err),
         },
         "eth_unsubscribe" => {
             let removed = params
@@ -85,9 +85,11 @@ async fn handle_text(
         }
         _ => {
             let node = node.clone();
-            tokio::task::spawn_blocking(move || server::handle_value(&node, parsed))
+            tokio::task::spawn_blocking(move || jsonrpc::handle_value(&node, parsed))
                 .await
-                .unwrap_or_else(|err| server::error_response(id, &Error::Internal(err.to_string())))
+                .unwrap_or_else(|err| {
+                    jsonrpc::error_response(id, &Error::Internal(err.to_string()))
+                })
         }
     }
 }

@@ -5,11 +5,11 @@ use wasmtime::{Error, Linker, Result};
 
 use super::{
     api::CallKind,
-    host::{HOSTIO_INK, HostState, api, write_protection},
     memory::{
-        Ctx, charge_gas, charge_ink, gas_left, read, read_address, read_ink, read_u256, read_word,
+        charge_gas, charge_ink, gas_left, read, read_address, read_ink, read_u256, read_word,
         refund_gas, write, write_ink,
     },
+    state::{Ctx, HOSTIO_INK, HostState, api, write_protection},
 };
 
 /// Runs a call for `call_contract` / `delegate_call_contract` / `static_call_contract`.

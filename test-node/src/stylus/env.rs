@@ -5,11 +5,11 @@ use alloy_primitives::{B256, KECCAK256_EMPTY};
 use wasmtime::{Linker, Result};
 
 use super::{
-    host::{EVM_API_INK, HOSTIO_INK, HostState, api},
     memory::{
-        Ctx, INK_PRICE, charge_gas, charge_ink, gas_left, ink_left, read_address, write, write_ink,
+        INK_PRICE, charge_gas, charge_ink, gas_left, ink_left, read_address, write, write_ink,
         write_u256,
     },
+    state::{Ctx, EVM_API_INK, HOSTIO_INK, HostState, api},
 };
 
 /// Registers the account queries.

@@ -5,8 +5,8 @@ use alloy_primitives::U256;
 use wasmtime::{Linker, Result};
 
 use super::{
-    host::HostState,
-    memory::{Ctx, charge_ink, read_u256, write_u256},
+    memory::{charge_ink, read_u256, write_u256},
+    state::{Ctx, HostState},
 };
 
 fn binary(c: &mut Ctx<'_>, ink: u64, a: u32, b: u32, op: fn(U256, U256) -> U256) -> Result<()> {

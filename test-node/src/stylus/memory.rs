@@ -5,9 +5,9 @@
 //! gas is [`INK_PRICE`] ink, as on Nitro.
 
 use alloy_primitives::{Address, B256, U256};
-use wasmtime::{Caller, Error, Extern, Memory, Result, Trap};
+use wasmtime::{Error, Extern, Memory, Result, Trap};
 
-use super::host::HostState;
+use super::state::Ctx;
 
 /// Ink per gas (`tx_ink_price`, Nitro's `InkPrice`).
 pub const INK_PRICE: u64 = 10_000;
@@ -15,8 +15,6 @@ pub const INK_PRICE: u64 = 10_000;
 pub const INK_PER_FUEL: u64 = 50;
 /// Fuel per gas.
 pub(crate) const FUEL_PER_GAS: u64 = INK_PRICE / INK_PER_FUEL;
-
-pub(crate) type Ctx<'a> = Caller<'a, HostState>;
 
 fn memory(caller: &mut Ctx<'_>) -> Result<Memory> {
     caller

@@ -17,3 +17,4 @@ mod math;
 pub mod memory;
 pub mod program;
 pub(crate) mod runtime;
+pub(crate) mod state;

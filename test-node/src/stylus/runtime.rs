@@ -11,8 +11,9 @@ use tracing::debug;
 use wasmtime::{Config, Engine, InstancePre, Linker, Module, OperatorCost, Store, Trap};
 
 use super::{
-    host::{self, ExitEarly, HostState},
+    host,
     memory::{FUEL_PER_GAS, INK_PER_FUEL},
+    state::{ExitEarly, HostState},
 };
 use crate::error::Error;
 

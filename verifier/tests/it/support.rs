@@ -1,7 +1,7 @@
 use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert};
 use assay_engine::{
-    gemm::Scalar,
     job::{JobOutput, Model},
+    kernels::Scalar,
 };
 use assay_protocol::{
     job::{JobFile, JobSpec},

@@ -12,7 +12,7 @@ use assay_convert::{
     BERT_CONFIG_KEYS, LLAMA_CONFIG_KEYS,
     random::{tiny_bert, tiny_llama},
 };
-use assay_engine::{gemm::Scalar, job::Model};
+use assay_engine::{job::Model, kernels::Scalar};
 use assay_protocol::{job::JobSpec, model_dir::ModelDir};
 use assay_protocol::{
     math::records::validation_commitment,

@@ -5,8 +5,8 @@ use assay_convert::{
 };
 use assay_engine::{
     chat::{Message, chat_tokens},
-    gemm::Scalar,
     job::{JobInput, JobOutput, Model},
+    kernels::Scalar,
 };
 
 fn generate(model: &Model, prompt: &str, max_tokens: u32, seed: u64) -> JobOutput {

@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 use assay_convert::{read_bert_dir, reference};
 use assay_engine::{
-    gemm::Scalar,
     job::{JobInput, Model},
+    kernels::Scalar,
 };
 
 /// Sentences over several topics, as in the accuracy study of the reference notes.

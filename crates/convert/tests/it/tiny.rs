@@ -1,7 +1,7 @@
 use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert, reference};
 use assay_engine::{
-    gemm::Scalar,
     job::{JobInput, Model},
+    kernels::Scalar,
 };
 use assay_protocol::model_dir::{BLOB, MANIFEST, ModelDir, ModelDirError};
 

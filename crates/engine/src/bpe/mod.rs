@@ -9,6 +9,7 @@
 //! Cost: pre-tokenization is one pass; merging a piece of n bytes is O(n log n) (a heap of
 //! adjacent pairs keyed by rank and position, stale entries skipped); memory is O(n).
 
+mod class;
 mod classes;
 mod pretokenize;
 

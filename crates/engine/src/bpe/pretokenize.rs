@@ -7,20 +7,7 @@
 //! Cost: one pass, O(1) work per character (every step consumes at least one character and
 //! looks at most two ahead), no allocation besides the output.
 
-use super::classes::RANGES;
-
-/// What the pattern distinguishes about a character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Class {
-    /// `\p{L}`.
-    Letter,
-    /// `\p{N}`.
-    Number,
-    /// `\s` (the Unicode `White_Space` property).
-    Space,
-    /// Anything else, unassigned code points included.
-    Other,
-}
+use super::{class::Class, classes::RANGES};
 
 /// The class of `c` (Unicode 15.1, as the reference's tables).
 pub(super) fn class(c: char) -> Class {

@@ -6,38 +6,15 @@
 //! - [`normalize`]: canonical decomposition with non-spacing marks dropped, then lower-casing, for
 //!   one character (precomposed Hangul excepted: it decomposes arithmetically).
 //! - [`combining_class`]: the canonical combining class of a character that normalization keeps.
+//!
+//! How [`data`]'s rows are encoded (the [`Class`] of a range, the rules of a mapping run) is in
+//! `encoding`, below both.
 
 mod data;
+mod encoding;
 
-/// What the tokenizer does with a character, before and after normalization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Class {
-    /// Anything else: part of a word.
-    Other = 0,
-    /// Dropped before anything else: NUL, U+FFFD, `Cc`, `Cf`, `Co` other than tab, LF, CR.
-    Control = 1,
-    /// Whitespace (that is not dropped): separates words.
-    Space = 2,
-    /// A CJK ideograph: a word of its own, then normalized.
-    Cjk = 3,
-    /// Punctuation (ASCII punctuation or a `P*` category): a word of its own.
-    Punct = 4,
-}
-
-/// One boundary of [`data::CLASSES`]: from `start` on, characters are of class `class`.
-const fn at(start: u32, class: Class) -> u32 {
-    start << 3 | class as u32
-}
-
-const fn class_of(boundary: u32) -> Class {
-    match boundary & 7 {
-        1 => Class::Control,
-        2 => Class::Space,
-        3 => Class::Cjk,
-        4 => Class::Punct,
-        _ => Class::Other,
-    }
-}
+pub(super) use encoding::Class;
+use encoding::{ALT, BIAS, DELTA, SEQ, TO, class_of};
 
 /// The classes of the ASCII characters, read from [`data::CLASSES`] at compile time.
 static ASCII: [Class; 128] = {
@@ -86,40 +63,6 @@ pub(super) enum Norm {
     Char(char),
     /// Several characters, or none; [`super::BREAK`] marks a dropped mark of combining class 0.
     Str(&'static str),
-}
-
-/// The rule of a [`data::MAP`] run, in the top two bits.
-const TO: u32 = 0;
-const DELTA: u32 = 1 << 30;
-const ALT: u32 = 2 << 30;
-const SEQ: u32 = 3 << 30;
-/// Bias of a signed delta in the rule's low 30 bits.
-const BIAS: i32 = 1 << 22;
-
-/// A [`data::MAP`] run: every code point of `first..=last` (at most 2048 of them) maps by `rule`.
-const fn run(first: u32, last: u32, rule: u32) -> (u32, u32) {
-    assert!(first <= last && last - first < 1 << 11);
-    (first << 11 | (last - first), rule)
-}
-
-/// Each code point of the run becomes `c`.
-const fn to(c: char) -> u32 {
-    TO | c as u32
-}
-
-/// Each code point `cp` of the run becomes `cp + d`.
-const fn delta(d: i32) -> u32 {
-    DELTA | (d + BIAS) as u32
-}
-
-/// Code points at an even offset in the run become `cp + d`; the others are unchanged.
-const fn alt(d: i32) -> u32 {
-    ALT | (d + BIAS) as u32
-}
-
-/// Each code point of the run becomes [`data::SEQS`]`[i]`.
-const fn seq(i: u32) -> u32 {
-    SEQ | i
 }
 
 /// `c` after canonical decomposition, dropping non-spacing marks and lower-casing.

@@ -6,7 +6,7 @@
 
 use core::{arch::x86_64::*, array, ops::Range, slice};
 
-use super::{LIMB_BITS, NR, Scales, recombine};
+use super::tiles::{LIMB_BITS, NR, Scales, recombine};
 use crate::gemm::dot_i8_scalar;
 
 /// Activation rows per tile (2 × 4 dot vectors and the operands fill the 16 registers).

@@ -6,7 +6,7 @@
 
 use core::{arch::x86_64::*, array, ops::Range};
 
-use super::{LIMB_BITS, NR, Scales, recombine};
+use super::tiles::{LIMB_BITS, NR, Scales, recombine};
 
 /// Activation rows per tile of the plain product.
 const MR: usize = 4;

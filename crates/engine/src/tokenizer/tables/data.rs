@@ -6,7 +6,7 @@
 //! from `unicode-normalization-alignments` 0.1.12 (Unicode 9.0), lower-casing from the
 //! toolchain's `char::to_lowercase`, CJK ranges from `tokenizers`' `BertNormalizer`.
 
-use super::{
+use super::encoding::{
     Class::{Cjk, Control, Other, Punct, Space},
     alt, at, delta, run, seq, to,
 };
