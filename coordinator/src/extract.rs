@@ -6,7 +6,7 @@ use axum::{
     http::StatusCode,
 };
 
-use crate::{AppState, error::ApiError};
+use crate::{error::ApiError, state::AppState};
 
 /// A JSON request body: 413 over the limit, 400 when it is not the expected JSON.
 pub(crate) struct JsonBody<T>(pub(crate) T);

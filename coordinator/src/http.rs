@@ -14,7 +14,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{AppState, error::ApiError, openai, ws};
+use crate::{error::ApiError, openai, state::AppState, ws};
 
 /// The router of the whole service.
 pub(crate) fn router(state: AppState) -> Router {

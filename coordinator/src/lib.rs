@@ -25,20 +25,20 @@ pub mod metrics;
 pub mod openai;
 pub mod scheduler;
 pub mod settlement;
+pub mod shared;
+mod state;
 pub mod store;
 pub mod ws;
 
 use std::{
-    collections::{BTreeMap, HashMap},
     net::SocketAddr,
-    sync::{Arc, RwLock, atomic::AtomicU64},
+    sync::{Arc, atomic::AtomicU64},
     time::Duration,
 };
 
-use alloy_primitives::B256;
-use assay_protocol::{deployment::Deployment, job::JobSpec};
+use assay_protocol::deployment::Deployment;
 use tokio::{
-    sync::{Semaphore, mpsc, oneshot, watch},
+    sync::{Semaphore, mpsc, watch},
     task::JoinHandle,
 };
 
@@ -48,129 +48,11 @@ pub use crate::{
     error::{ApiError, Error, Result},
 };
 use crate::{
-    job::{JobRow, Kind},
-    metrics::Metrics,
-    scheduler::{Asserted, Event, Params, Partials, Scheduler},
+    scheduler::{Event, Params, Scheduler},
+    shared::{ModelNames, Shared},
+    state::AppState,
     store::Store,
 };
-
-/// State the scheduler publishes for the HTTP handlers.
-#[derive(Debug, Default)]
-pub struct Shared {
-    /// Model id → connected workers serving it.
-    pub served: RwLock<HashMap<B256, usize>>,
-    /// Counters.
-    pub metrics: Metrics,
-}
-
-/// Readable model names (configuration and manifest) ↔ model ids.
-#[derive(Debug, Default)]
-pub struct ModelNames {
-    by_name: BTreeMap<String, B256>,
-}
-
-impl ModelNames {
-    /// The name of `id`, or its hex form.
-    pub fn name_of(&self, id: B256) -> String {
-        self.by_name
-            .iter()
-            .find(|(_, v)| **v == id)
-            .map_or_else(|| id.to_string(), |(k, _)| k.clone())
-    }
-
-    /// A model id from a name or a hex id.
-    pub fn resolve(&self, model: &str) -> Option<B256> {
-        self.by_name.get(model).copied().or_else(|| model.parse().ok())
-    }
-
-    /// Every named id.
-    pub fn ids(&self) -> impl Iterator<Item = B256> + '_ {
-        self.by_name.values().copied()
-    }
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    config: Arc<Config>,
-    api_keys: Arc<Vec<String>>,
-    store: Store,
-    writer: store::Writer,
-    events: mpsc::UnboundedSender<Event>,
-    shared: Arc<Shared>,
-    permits: Arc<Semaphore>,
-    models: Arc<ModelNames>,
-    chain: Arc<dyn Chain>,
-    next_conn: Arc<AtomicU64>,
-}
-
-impl AppState {
-    /// Stores a new job (durable before anything else happens) and hands it to the scheduler;
-    /// with `partials`, the text its asserter streams is forwarded there as it comes.
-    async fn submit(
-        &self,
-        kind: Kind,
-        model: &str,
-        spec: JobSpec,
-        partials: Option<Partials>,
-    ) -> Result<(JobRow, oneshot::Receiver<Result<Asserted, String>>), ApiError> {
-        let model_id = self.models.resolve(model).ok_or_else(|| ApiError::unknown_model(model))?;
-        let serving = self.shared.served.read().expect("served lock").get(&model_id).copied();
-        if serving.unwrap_or(0) == 0 {
-            return Err(ApiError::no_worker(model));
-        }
-        let permit =
-            self.permits.clone().try_acquire_owned().map_err(|_| ApiError::overloaded())?;
-        let job = JobRow::new(kind, model_id, spec);
-        self.writer.insert(&job).await?;
-        let (tx, rx) = oneshot::channel();
-        let event = Event::Submit {
-            job: Box::new(job.clone()),
-            waiter: Some(tx),
-            permit: Some(permit),
-            partials,
-        };
-        self.events.send(event).map_err(|_| ApiError::internal("the scheduler has stopped"))?;
-        Metrics::inc(&self.shared.metrics.jobs_submitted);
-        tracing::debug!(job_id = %job.id, model, "job accepted");
-        Ok((job, rx))
-    }
-
-    /// How long a request waits for its job's result.
-    fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.config.request_timeout_ms)
-    }
-
-    /// Waits for the asserter's result (durable before it is returned).
-    async fn wait(
-        &self,
-        job: &JobRow,
-        rx: oneshot::Receiver<Result<Asserted, String>>,
-    ) -> Result<Asserted, ApiError> {
-        match tokio::time::timeout(self.request_timeout(), rx).await {
-            Err(_) => Err(ApiError::timeout(&job.id)),
-            Ok(received) => Self::outcome(job, received).await,
-        }
-    }
-
-    /// What the scheduler answered a waiting request: the result once it is durable, or why the
-    /// job failed.
-    async fn outcome(
-        job: &JobRow,
-        received: Result<Result<Asserted, String>, oneshot::error::RecvError>,
-    ) -> Result<Asserted, ApiError> {
-        match received {
-            Err(_) => Err(ApiError::internal("the scheduler has stopped")),
-            Ok(Err(reason)) => Err(ApiError::job_failed(&job.id, &reason)),
-            Ok(Ok(mut a)) => {
-                if let Ok(Err(e)) = (&mut a.persisted).await {
-                    tracing::error!(job_id = %job.id, error = e, "result not stored");
-                }
-                Ok(a)
-            }
-        }
-    }
-}
 
 /// The settlement task, when a key is configured and the manifest has the job market.
 fn settler(

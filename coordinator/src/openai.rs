@@ -21,14 +21,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::{
-    AppState,
-    error::ApiError,
-    extract::JsonBody,
-    job::{JobRow, Kind},
-    scheduler::Asserted,
-};
+use crate::{error::ApiError, extract::JsonBody, job::Kind, state::AppState};
 
+mod extension;
+
+use self::extension::{assay_extension, finish_reason};
 mod stream;
 
 #[derive(Deserialize)]
@@ -95,26 +92,6 @@ fn conversation(messages: &[ChatMessage]) -> Result<Vec<Message>, ApiError> {
             Ok(Message { role, content })
         })
         .collect()
-}
-
-fn assay_extension(job: &JobRow, a: &Asserted) -> Value {
-    let r = &a.receipt.receipt;
-    json!({
-        "job_id": job.id,
-        "job_key": job.job_key,
-        "model_id": job.model_id,
-        "input_root": r.input_root,
-        "output_hash": r.output_hash,
-        "trace_root": r.trace_root,
-        "worker": r.worker,
-        "receipt": a.receipt,
-        "status_url": format!("/v1/jobs/{}", job.id),
-    })
-}
-
-/// `"length"` when the generation used every token it was allowed, else `"stop"`.
-fn finish_reason(a: &Asserted, max_tokens: u32) -> &'static str {
-    if a.output.tokens.len() >= max_tokens as usize { "length" } else { "stop" }
 }
 
 /// `POST /v1/chat/completions`.

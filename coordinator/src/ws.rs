@@ -20,9 +20,9 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::{
-    AppState,
     metrics::Metrics,
     scheduler::{Departure, Event, Joined},
+    state::AppState,
 };
 
 /// How long a worker has to answer the challenge.

@@ -16,7 +16,7 @@ use alloy_sol_types::SolCall;
 use assay_chain::{ChainError, Client, Key};
 use assay_protocol::bindings::{ArbOwnerPublic, ArbWasm, StylusDeployer};
 
-use crate::{Error, TxRecord, wasm};
+use crate::{error::Error, wasm};
 
 /// The ArbWasm precompile.
 pub const ARB_WASM: Address = address!("0000000000000000000000000000000000000071");
@@ -29,6 +29,15 @@ pub const CONSTRUCTOR_SELECTOR: [u8; 4] = [0x55, 0x85, 0x25, 0x8d];
 
 /// How long a deployment transaction may take to be mined (activations are slow on busy chains).
 const MINED_WITHIN: Duration = Duration::from_secs(300);
+
+/// A transaction sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxRecord {
+    /// The step.
+    pub step: String,
+    /// Its hash.
+    pub hash: B256,
+}
 
 /// A connected, signing client.
 pub(crate) struct Chain {

@@ -4,7 +4,12 @@ use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use assay_protocol::{bindings::IAssayToken, deployment::Deployment};
 
-use crate::{Error, TxRecord, chain::Chain, ensure_owner, specs::TOKEN};
+use crate::{
+    chain::{Chain, TxRecord},
+    ensure_owner,
+    error::Error,
+    specs::TOKEN,
+};
 
 /// What [`fund`] tops each account up to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use alloy_primitives::U256;
 use assay_protocol::{bindings::ISampling, math::honesty};
 use serde::Deserialize;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The default parameter file.
 pub const DEFAULT_PARAMS: &str = include_str!("../params.toml");

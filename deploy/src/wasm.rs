@@ -13,7 +13,7 @@ use std::{
 
 use alloy_primitives::Address;
 
-use crate::Error;
+use crate::error::Error;
 
 /// EIP-170 code size limit: the most bytes one contract's code may hold.
 pub const MAX_CODE_SIZE: usize = 24_576;

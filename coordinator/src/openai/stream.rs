@@ -18,8 +18,8 @@ use tokio::{
     time::Sleep,
 };
 
-use super::{assay_extension, finish_reason};
-use crate::{AppState, error::ApiError, job::JobRow, scheduler::Asserted};
+use super::extension::{assay_extension, finish_reason};
+use crate::{error::ApiError, job::JobRow, scheduler::Asserted, state::AppState};
 
 /// A streaming chat completion in flight.
 pub(crate) struct ChatStream {

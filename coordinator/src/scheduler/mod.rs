@@ -39,11 +39,11 @@ mod canary;
 mod challenge;
 
 use crate::{
-    Shared,
     config::Config,
     error::JOB_CRASHED_WORKERS,
     job::{JobRow, Status, check_receipt, now_ms},
     metrics::Metrics,
+    shared::Shared,
     store::{Flag, ValidationRow, Write, Writer},
 };
 

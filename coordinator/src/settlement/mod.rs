@@ -37,10 +37,10 @@ use tracing::{Instrument, debug, info, info_span, warn};
 pub use self::market::{Market, MarketParams};
 use self::seeds::{SeedKey, Seeds};
 use crate::{
-    Shared,
     chain::ChainError,
     job::JobRow,
     scheduler::Event,
+    shared::Shared,
     store::{BatchRow, BatchState, Store},
 };
 

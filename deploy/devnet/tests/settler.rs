@@ -16,10 +16,10 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use assay_chain::Key;
 use assay_coordinator::{
-    Shared,
     job::{JobRow, Kind, Status},
     scheduler::Event,
     settlement::{Settings, Settler, seeds::SeedKey},
+    shared::Shared,
     store::{BatchState, Store, Write},
 };
 use assay_protocol::job::{JobSpec, Output};
