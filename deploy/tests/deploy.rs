@@ -163,7 +163,7 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     // The model: id from its directory, this build's engine hash, the parameter file's price.
     let info = call(&p, registry, IModelRegistry::modelCall { modelId: minilm }).await;
     assert_eq!(info._0, deployer);
-    assert_eq!(info._1, B256::from(assay_verifier::wasm::engine_hash()));
+    assert_eq!(info._1, B256::from(assay_engine_module::engine_hash()));
     assert_eq!(info._2, params.models.price("minilm"));
     assert!(info._3);
     assert_eq!(m.models.len(), 1);

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use assay_convert::{dir::hex32, record::JobRecord};
+use assay_engine_module::engine_hash;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
     Error, Result, op,
     replay::{self, ReplayReport},
     runtime::{Limits, Runtime},
-    wasm::engine_hash,
 };
 
 /// Replays jobs of the Assay deterministic engine in wasmtime, bit for bit.

@@ -8,12 +8,12 @@ use assay_convert::{
     record::JobRecord,
 };
 use assay_engine::job::JobOutput;
+use assay_engine_module::engine_hash;
 use serde::Serialize;
 
 use crate::{
     Error, Result,
     runtime::{Limits, Runtime, ServedModel},
-    wasm::engine_hash,
 };
 
 /// What `verifier replay` prints.
