@@ -309,7 +309,7 @@ pub async fn run_with_report(config: &Config) -> Result<Report, Error> {
     chain.say(format!("deployer {} ({} wei)", chain.from, balance));
 
     // Models are read before anything is sent, so a bad directory costs nothing.
-    let engine_hash = B256::from(assay_verifier::wasm::engine_hash());
+    let engine_hash = B256::from(assay_engine_module::engine_hash());
     let mut models = Vec::new();
     for m in &config.models {
         let dir = assay_protocol::model_dir::ModelDir::open(&m.dir)

@@ -166,7 +166,7 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     // The model: id from its directory, this build's engine hash, the parameter file's price.
     let info = call(&p, registry, IModelRegistry::modelCall { modelId: minilm }).await;
     assert_eq!(info.owner, deployer);
-    assert_eq!(info.engineHash, B256::from(assay_verifier::wasm::engine_hash()));
+    assert_eq!(info.engineHash, B256::from(assay_engine_module::engine_hash()));
     assert_eq!(info.pricePerUnit, params.models.price("minilm"));
     assert!(info.active);
     assert_eq!(m.models.len(), 1);

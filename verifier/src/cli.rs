@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use assay_engine_module::engine_hash;
 use assay_protocol::job::JobFile;
 use clap::{Args, Parser, Subcommand};
 
@@ -9,7 +10,6 @@ use crate::{
     Error, Result, op,
     replay::{self, ReplayReport},
     runtime::{Limits, Runtime},
-    wasm::engine_hash,
 };
 
 /// Replays jobs of the Assay deterministic engine in wasmtime, bit for bit.

@@ -1,9 +1,8 @@
 //! `assay-verifier`: the arbitrators' replay tool. It runs the deterministic engine's WASM module
-//! (built from `crates/engine-wasm` and embedded in this binary) in wasmtime configured for
-//! determinism, serving it weight chunks checked against the model root.
+//! (`assay-engine-module`: `crates/engine-wasm` built for wasm32 and embedded, with its hash) in
+//! wasmtime configured for determinism, serving it weight chunks checked against the model root.
 //!
 //! Layout:
-//! - [`wasm`]: the embedded engine module and its hash.
 //! - [`runtime`]: wasmtime configuration, limits, the chunk server and the ABI calls.
 //! - [`replay`]: whole-job replay from a job file.
 //! - [`op`]: single-op replay from a JSON description.
@@ -13,7 +12,6 @@ pub mod cli;
 pub mod op;
 pub mod replay;
 pub mod runtime;
-pub mod wasm;
 
 /// Verifier errors.
 #[derive(Debug, thiserror::Error)]

@@ -5,13 +5,13 @@ use std::{path::Path, sync::Arc};
 
 use alloy_primitives::B256;
 use assay_engine::job::JobOutput;
+use assay_engine_module::engine_hash;
 use assay_protocol::{job::JobFile, model_dir::ModelDir};
 use serde::Serialize;
 
 use crate::{
     Error, Result,
     runtime::{Limits, Runtime, ServedModel},
-    wasm::engine_hash,
 };
 
 /// What `verifier replay` prints.

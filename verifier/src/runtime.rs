@@ -14,7 +14,7 @@ use wasmtime::{
     TypedFunc,
 };
 
-use crate::{Error, Result, wasm::ENGINE_WASM};
+use crate::{Error, Result};
 
 /// Resource limits of one replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,12 +94,12 @@ pub fn config() -> Config {
 }
 
 impl Runtime {
-    /// Compiles the embedded engine module.
+    /// Compiles the embedded engine module ([`assay_engine_module::WASM`]).
     ///
     /// # Errors
     /// [`Error::Runtime`] when wasmtime rejects the configuration or the module.
     pub fn new() -> Result<Self> {
-        Self::with_module(ENGINE_WASM)
+        Self::with_module(assay_engine_module::WASM)
     }
 
     /// Compiles another module (tests use this to check the configuration).

@@ -211,10 +211,7 @@ mod tests {
         assert!(!signed.verify(1));
         let r = signed.receipt;
         assert_eq!((r.job_key, r.model_id, r.worker), (job_key, model_id, key.address()));
-        assert_eq!(
-            (r.input_root, r.output_hash),
-            (spec.input_root(), B256::repeat_byte(4))
-        );
+        assert_eq!((r.input_root, r.output_hash), (spec.input_root(), B256::repeat_byte(4)));
         let mut forged = signed.clone();
         forged.receipt.output_hash = B256::repeat_byte(6);
         assert!(!forged.verify(412346), "a changed hash breaks the signature");

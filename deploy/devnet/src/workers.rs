@@ -257,9 +257,9 @@ fn spawn(spec: &Spec) -> Result<Child> {
         cmd.env("MALLOC_ARENA_MAX", "4");
     }
     let limit = spec.memory_limit;
+    let parent = std::process::id();
     // SAFETY: between fork and exec the closure only makes async-signal-safe system calls
     // (`setrlimit`, `open`, `write`, `close`, `prctl`, `getppid`) and allocates nothing.
-    let parent = std::process::id();
     unsafe {
         cmd.pre_exec(move || {
             let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };

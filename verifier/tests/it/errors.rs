@@ -104,7 +104,7 @@ fn relaxed_simd_modules_are_rejected() {
 fn engine_module_has_no_float_instructions() {
     let mut ops = 0usize;
     let mut floats = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(assay_verifier::wasm::ENGINE_WASM) {
+    for payload in wasmparser::Parser::new(0).parse_all(assay_engine_module::WASM) {
         if let wasmparser::Payload::CodeSectionEntry(body) = payload.expect("valid module") {
             let mut reader = body.get_operators_reader().expect("operators");
             while !reader.eof() {

@@ -6,7 +6,8 @@ use std::{env, path::PathBuf, process::Command};
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("workspace root").to_path_buf();
+    // crates/engine-module -> the workspace root.
+    let root = manifest_dir.ancestors().nth(2).expect("workspace root").to_path_buf();
     for p in [
         "crates/engine/src",
         "crates/engine/Cargo.toml",
