@@ -3,7 +3,11 @@
 //! `/v1/jobs/{id}/record`, `/v1/flags`).
 
 use alloy_primitives::Address;
-use assay_protocol::job::JobFile;
+use alloy_primitives::B256;
+use assay_protocol::{
+    job::{JobFile, Output},
+    wire::SignedReceipt,
+};
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, Path, RawQuery, Request, State},
@@ -12,9 +16,16 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::{error::ApiError, openai, state::AppState, ws};
+use crate::{
+    error::ApiError,
+    job::{Kind, Settlement, Status, ValidationState},
+    openai,
+    state::AppState,
+    ws,
+};
 
 /// The router of the whole service.
 pub(crate) fn router(state: AppState) -> Router {
@@ -94,52 +105,105 @@ async fn record(
 async fn job(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobView>, ApiError> {
     let job =
         state.store.job(&id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     let validators = state.store.validations(&id).await?;
-    let receipt = job.receipt.as_ref().map(|r| r.receipt);
     let batch = match &job.batch_id {
         Some(root) => state.store.batch(root).await?,
         None => None,
     };
-    Ok(Json(json!({
-        "id": job.id,
-        "object": "assay.job",
-        "kind": job.kind,
-        "model": state.models.name_of(job.model_id),
-        "model_id": job.model_id,
-        "status": job.status,
-        "job_key": job.job_key,
-        "input_root": job.spec.input_root(),
-        "attempts": job.attempts,
-        "asserter": job.asserter,
-        "output_hash": receipt.map(|r| r.output_hash),
-        "trace_root": receipt.map(|r| r.trace_root),
-        "receipt": job.receipt,
-        "output": job.output,
-        "error": job.error,
-        "validators": validators.iter().map(|v| json!({
-            "address": v.validator,
-            "state": v.state,
-            "commitment": v.commitment,
-            "output_hash": v.output_hash,
-            "salt": v.salt,
-            "receipt": v.receipt,
-        })).collect::<Vec<_>>(),
-        "suspects": job.suspects,
-        "fee": job.fee.map(|f| f.to_string()),
-        "settlement": job.settlement,
-        "transactions": {
-            "batch_root": job.batch_id,
-            "batch_id": batch.as_ref().and_then(|b| b.chain_batch_id).map(|id| id.to_string()),
-            "commit_batch": batch.as_ref().and_then(|b| b.commit_tx),
-            "seal_batch": batch.as_ref().and_then(|b| b.seal_tx),
-            "settle": job.settle_tx,
-            "chain_job_id": job.chain_job_id,
+    let receipt = job.receipt.as_ref().map(|r| r.receipt);
+    Ok(Json(JobView {
+        object: "assay.job",
+        kind: job.kind,
+        model: state.models.name_of(job.model_id),
+        model_id: job.model_id,
+        status: job.status,
+        job_key: job.job_key,
+        input_root: job.spec.input_root(),
+        attempts: job.attempts,
+        asserter: job.asserter,
+        output_hash: receipt.map(|r| r.output_hash),
+        trace_root: receipt.map(|r| r.trace_root),
+        error: job.error,
+        validators: validators
+            .into_iter()
+            .map(|v| ValidatorView {
+                address: v.validator,
+                state: v.state,
+                commitment: v.commitment,
+                output_hash: v.output_hash,
+                salt: v.salt,
+                receipt: v.receipt,
+            })
+            .collect(),
+        suspects: job.suspects,
+        fee: job.fee.map(|f| f.to_string()),
+        settlement: job.settlement,
+        transactions: Transactions {
+            batch_root: job.batch_id,
+            batch_id: batch.as_ref().and_then(|b| b.chain_batch_id).map(|id| id.to_string()),
+            commit_batch: batch.as_ref().and_then(|b| b.commit_tx),
+            seal_batch: batch.as_ref().and_then(|b| b.seal_tx),
+            settle: job.settle_tx,
+            chain_job_id: job.chain_job_id,
         },
-        "created": job.created_ms / 1000,
-    })))
+        created: job.created_ms / 1000,
+        id: job.id,
+        receipt: job.receipt,
+        output: job.output,
+    }))
+}
+
+/// `GET /v1/jobs/{id}`.
+#[derive(Serialize)]
+struct JobView {
+    id: String,
+    object: &'static str,
+    kind: Kind,
+    model: String,
+    model_id: B256,
+    status: Status,
+    job_key: B256,
+    input_root: B256,
+    attempts: u32,
+    asserter: Option<Address>,
+    output_hash: Option<B256>,
+    trace_root: Option<B256>,
+    receipt: Option<SignedReceipt>,
+    output: Option<Output>,
+    error: Option<String>,
+    validators: Vec<ValidatorView>,
+    suspects: Vec<Address>,
+    /// Wei, decimal.
+    fee: Option<String>,
+    settlement: Option<Settlement>,
+    transactions: Transactions,
+    created: i64,
+}
+
+/// A validator of an off-chain challenge.
+#[derive(Serialize)]
+struct ValidatorView {
+    address: Address,
+    state: ValidationState,
+    commitment: Option<B256>,
+    output_hash: Option<B256>,
+    salt: Option<B256>,
+    receipt: Option<SignedReceipt>,
+}
+
+/// Where a job's record is on chain.
+#[derive(Serialize)]
+struct Transactions {
+    batch_root: Option<String>,
+    /// Decimal.
+    batch_id: Option<String>,
+    commit_batch: Option<B256>,
+    seal_batch: Option<B256>,
+    settle: Option<String>,
+    chain_job_id: Option<String>,
 }
 
 /// `GET /v1/flags[?worker=0x...]`: flags raised against workers (invalid receipts, minority

@@ -6,89 +6,117 @@ use assay_protocol::job::{JobSpec, Output};
 use assay_protocol::wire::SignedReceipt;
 use serde::{Deserialize, Serialize};
 
-/// Where a job is in its life (DESIGN 3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Durable, waiting for an asserter.
-    Pending,
-    /// Sent to an asserter.
-    Assigned,
-    /// The asserter's signed result is in (and was returned to the user); not challenged, or the
-    /// challenge drew no validator that answered.
-    Asserted,
-    /// Validators are re-executing it.
-    Challenged,
-    /// Every revealed validator hash equals the asserter's.
-    Matched,
-    /// Some revealed hash differs from the asserter's.
-    Disputed,
-    /// No asserter produced a valid result.
-    Failed,
+/// An enum stored and reported by its snake_case name: `as_str`, `parse` and serde agree.
+macro_rules! stored_names {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &[Self] = &[$(Self::$variant),*];
+
+            /// The name stored and reported.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+
+            /// Parses [`Self::as_str`].
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
+stored_names!(
+    /// Where a job is in its life (DESIGN 3.1).
+    Status {
+        /// Durable, waiting for an asserter.
+        Pending = "pending",
+        /// Sent to an asserter.
+        Assigned = "assigned",
+        /// The asserter's signed result is in (and was returned to the user); not challenged, or
+        /// the challenge drew no validator that answered.
+        Asserted = "asserted",
+        /// Validators are re-executing it.
+        Challenged = "challenged",
+        /// Every revealed validator hash equals the asserter's.
+        Matched = "matched",
+        /// Some revealed hash differs from the asserter's.
+        Disputed = "disputed",
+        /// No asserter produced a valid result.
+        Failed = "failed",
+    }
+);
+
 impl Status {
-    /// The lowercase name stored and reported.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Assigned => "assigned",
-            Self::Asserted => "asserted",
-            Self::Challenged => "challenged",
-            Self::Matched => "matched",
-            Self::Disputed => "disputed",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// Parses [`Status::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => Self::Pending,
-            "assigned" => Self::Assigned,
-            "asserted" => Self::Asserted,
-            "challenged" => Self::Challenged,
-            "matched" => Self::Matched,
-            "disputed" => Self::Disputed,
-            "failed" => Self::Failed,
-            _ => return None,
-        })
-    }
-
     /// Whether the coordinator still has work to do on the job (re-queued on start-up).
     pub fn is_open(self) -> bool {
         matches!(self, Self::Pending | Self::Assigned | Self::Challenged)
     }
 }
 
-/// The API a job came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// `/v1/chat/completions`.
-    Chat,
-    /// `/v1/embeddings`.
-    Embedding,
-}
-
-impl Kind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Chat => "chat",
-            Self::Embedding => "embedding",
-        }
+stored_names!(
+    /// The API a job came through.
+    Kind {
+        /// `/v1/chat/completions`.
+        Chat = "chat",
+        /// `/v1/embeddings`.
+        Embedding = "embedding",
     }
+);
 
-    /// Parses [`Kind::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "chat" => Some(Self::Chat),
-            "embedding" => Some(Self::Embedding),
-            _ => None,
-        }
+stored_names!(
+    /// Where a job's record is on chain.
+    Settlement {
+        /// In a committed batch, not yet claimed or opened.
+        Batched = "batched",
+        /// Claimed: its asserter was paid.
+        Claimed = "claimed",
+        /// Challenged by the batch's draw and opened in `Sampling`.
+        Opened = "opened",
+        /// The batch's claim period ended before it was claimed or opened.
+        Expired = "expired",
+        /// Its on-chain challenge accepted the asserter's result.
+        Accepted = "accepted",
+        /// Its on-chain challenge found differing hashes.
+        Disputed = "disputed",
+        /// Its on-chain challenge rejected the asserter's result.
+        Rejected = "rejected",
     }
-}
+);
+
+stored_names!(
+    /// A validator's part in an off-chain challenge.
+    ValidationState {
+        /// Drawn, nothing received yet.
+        Drawn = "drawn",
+        /// Its commitment is in.
+        Committed = "committed",
+        /// Revealed a hash matching its commitment (before the challenge concluded).
+        Revealed = "revealed",
+        /// Revealed something that does not open its commitment, or a bad receipt.
+        Invalid = "invalid",
+        /// Its revealed hash equals the asserter's.
+        Agreed = "agreed",
+        /// Its revealed hash differs from the asserter's.
+        Dissented = "dissented",
+        /// It could not run the job, or its connection ended.
+        Failed = "failed",
+        /// It did not commit or reveal in time.
+        TimedOut = "timed_out",
+    }
+);
 
 /// A stored job.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,9 +149,8 @@ pub struct JobRow {
     pub batch_id: Option<String>,
     /// The fee its record carries, in wei.
     pub fee: Option<alloy_primitives::U256>,
-    /// Where its record is on chain: `batched`, `claimed` (paid), `opened` (challenged on
-    /// chain), then the challenge's `accepted`, `disputed` or `rejected`.
-    pub settlement: Option<String>,
+    /// Where its record is on chain.
+    pub settlement: Option<Settlement>,
     /// The transaction that claimed or opened its record.
     pub settle_tx: Option<String>,
     /// The on-chain job id of an opened record.

@@ -17,32 +17,18 @@ use axum::{
     },
 };
 use futures::StreamExt;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::{error::ApiError, extract::JsonBody, job::Kind, state::AppState};
 
-mod extension;
-
-use self::extension::{assay_extension, finish_reason};
 mod stream;
+mod types;
 
-#[derive(Deserialize)]
-pub(crate) struct ChatRequest {
-    model: String,
-    messages: Vec<ChatMessage>,
-    max_tokens: Option<u32>,
-    max_completion_tokens: Option<u32>,
-    seed: Option<u64>,
-    stream: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct ChatMessage {
-    role: String,
-    content: Option<Value>,
-}
+use self::types::{
+    AssayJob, AssayJobs, ChatCompletion, ChatMessage, ChatRequest, EmbeddingData, EmbeddingList,
+    EmbeddingRequest, EmbeddingVector, ModelAssay, ModelEntry, ModelList, Usage,
+};
 
 /// The text of a message: a string, or an array of `{"type": "text", "text": ...}` parts
 /// (concatenated); `None` for anything else.
@@ -95,6 +81,7 @@ fn conversation(messages: &[ChatMessage]) -> Result<Vec<Message>, ApiError> {
 }
 
 /// `POST /v1/chat/completions`.
+#[tracing::instrument(skip_all, fields(job_id = tracing::field::Empty))]
 pub(crate) async fn chat(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<ChatRequest>,
@@ -112,47 +99,22 @@ pub(crate) async fn chat(
     if req.stream.unwrap_or(false) {
         let (partials, deltas) = mpsc::unbounded_channel();
         let (job, rx) = state.submit(Kind::Chat, &req.model, spec, Some(partials)).await?;
+        tracing::Span::current().record("job_id", job.id.as_str());
         let chat = stream::ChatStream::new(&state, job, req.model, max_tokens, rx, deltas);
         let events = chat.into_events().map(Ok::<_, Infallible>);
         return Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response());
     }
     let (job, rx) = state.submit(Kind::Chat, &req.model, spec, None).await?;
+    tracing::Span::current().record("job_id", job.id.as_str());
     let a = state.wait(&job, rx).await?;
-    let completion = a.output.tokens.len();
-    // Workers older than the prompt token count report none: 0, as before.
-    let prompt_tokens = a.output.prompt_tokens.map_or(0, |n| n as usize);
-    Ok(Json(json!({
-        "id": format!("chatcmpl-{}", job.id),
-        "object": "chat.completion",
-        "created": job.created_ms / 1000,
-        "model": req.model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": a.output.text},
-            "finish_reason": finish_reason(&a, max_tokens),
-        }],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": prompt_tokens + completion,
-        },
-        "assay": assay_extension(&job, &a),
-    }))
-    .into_response())
-}
-
-#[derive(Deserialize)]
-pub(crate) struct EmbeddingRequest {
-    model: String,
-    input: Value,
-    encoding_format: Option<String>,
+    Ok(Json(ChatCompletion::new(&job, &a, req.model, max_tokens)).into_response())
 }
 
 /// `POST /v1/embeddings`: one job per input string.
 pub(crate) async fn embeddings(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<EmbeddingRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EmbeddingList>, ApiError> {
     let bad_input =
         || ApiError::bad_param("input", "input must be a string or an array of strings");
     let inputs: Vec<String> = match &req.input {
@@ -187,24 +149,25 @@ pub(crate) async fn embeddings(
     for (index, (job, rx)) in pending.into_iter().enumerate() {
         let a = state.wait(&job, rx).await?;
         tokens += a.output.tokens.len();
-        let floats: Vec<f32> = a.output.embedding.iter().map(|q| f32::from(*q) / 32768.0).collect();
+        // Q15 values: exact in f32 (the base64 bytes) and in f64 (the JSON numbers).
+        let q15 = &a.output.embedding;
         let embedding = if base64 {
-            Value::String(base64_encode(
-                &floats.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>(),
-            ))
+            let bytes: Vec<u8> =
+                q15.iter().flat_map(|q| (f32::from(*q) / 32768.0).to_le_bytes()).collect();
+            EmbeddingVector::Base64(base64_encode(&bytes))
         } else {
-            json!(floats)
+            EmbeddingVector::Float(q15.iter().map(|q| f64::from(*q) / 32768.0).collect())
         };
-        data.push(json!({"object": "embedding", "index": index, "embedding": embedding}));
-        jobs.push(assay_extension(&job, &a));
+        data.push(EmbeddingData { object: "embedding", index, embedding });
+        jobs.push(AssayJob::new(&job, &a));
     }
-    Ok(Json(json!({
-        "object": "list",
-        "data": data,
-        "model": req.model,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        "assay": {"jobs": jobs},
-    })))
+    Ok(Json(EmbeddingList {
+        object: "list",
+        data,
+        model: req.model,
+        usage: Usage { prompt_tokens: tokens, completion_tokens: None, total_tokens: tokens },
+        assay: AssayJobs { jobs },
+    }))
 }
 
 /// Standard base64 with padding.
@@ -226,28 +189,28 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 /// `GET /v1/models`: models the connected workers serve, and the registered ones.
-pub(crate) async fn models(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn models(State(state): State<AppState>) -> Json<ModelList> {
     let served = state.shared.served.read().expect("served lock").clone();
     let mut ids: Vec<_> = served.keys().copied().chain(state.models.ids()).collect();
     ids.sort();
     ids.dedup();
-    let data: Vec<Value> = ids
+    let data = ids
         .into_iter()
-        .map(|id| {
-            json!({
-                "id": state.models.name_of(id),
-                "object": "model",
-                "created": 0,
-                "owned_by": "assay",
-                "assay": {"model_id": id, "workers": served.get(&id).copied().unwrap_or(0)},
-            })
+        .map(|id| ModelEntry {
+            id: state.models.name_of(id),
+            object: "model",
+            created: 0,
+            owned_by: "assay",
+            assay: ModelAssay { model_id: id, workers: served.get(&id).copied().unwrap_or(0) },
         })
         .collect();
-    Json(json!({"object": "list", "data": data}))
+    Json(ModelList { object: "list", data })
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

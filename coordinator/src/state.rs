@@ -38,6 +38,7 @@ pub(crate) struct AppState {
 impl AppState {
     /// Stores a new job (durable before anything else happens) and hands it to the scheduler;
     /// with `partials`, the text its asserter streams is forwarded there as it comes.
+    #[tracing::instrument(skip_all, fields(job_id = tracing::field::Empty))]
     pub(crate) async fn submit(
         &self,
         kind: Kind,
@@ -53,6 +54,7 @@ impl AppState {
         let permit =
             self.permits.clone().try_acquire_owned().map_err(|_| ApiError::overloaded())?;
         let job = JobRow::new(kind, model_id, spec);
+        tracing::Span::current().record("job_id", job.id.as_str());
         self.writer.insert(&job).await?;
         let (tx, rx) = oneshot::channel();
         let event = Event::Submit {
@@ -63,7 +65,7 @@ impl AppState {
         };
         self.events.send(event).map_err(|_| ApiError::internal("the scheduler has stopped"))?;
         Metrics::inc(&self.shared.metrics.jobs_submitted);
-        tracing::debug!(job_id = %job.id, model, "job accepted");
+        tracing::debug!(model, "job accepted");
         Ok((job, rx))
     }
 
@@ -73,6 +75,7 @@ impl AppState {
     }
 
     /// Waits for the asserter's result (durable before it is returned).
+    #[tracing::instrument(skip_all, fields(job_id = %job.id))]
     pub(crate) async fn wait(
         &self,
         job: &JobRow,

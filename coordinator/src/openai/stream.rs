@@ -12,13 +12,12 @@ use std::pin::Pin;
 
 use axum::response::sse::Event as SseEvent;
 use futures::{Stream, StreamExt, stream};
-use serde_json::{Value, json};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Sleep,
 };
 
-use super::extension::{assay_extension, finish_reason};
+use super::types::{AssayJob, ChatChunk, Delta, FinishReason};
 use crate::{error::ApiError, job::JobRow, scheduler::Asserted, state::AppState};
 
 /// A streaming chat completion in flight.
@@ -64,7 +63,8 @@ impl ChatStream {
     /// The events: the assistant role at once, a content chunk per delta as it arrives, then
     /// the closing events.
     pub(crate) fn into_events(self) -> impl Stream<Item = SseEvent> + Send + 'static {
-        let opening = self.chunk(json!({"role": "assistant", "content": ""}), None, None);
+        let opening = Delta { role: Some("assistant"), content: Some(String::new()) };
+        let opening = self.chunk(opening, None, None);
         let rest = stream::unfold(Some(self), |chat| async move {
             let mut chat = chat?;
             let outcome = match chat.next_step().await {
@@ -99,12 +99,9 @@ impl ChatStream {
             Ok(a) => match a.output.text.strip_prefix(self.streamed.as_str()) {
                 Some(rest) => {
                     events.extend(self.content(rest));
-                    let finish = finish_reason(&a, self.max_tokens);
-                    events.push(self.chunk(
-                        json!({}),
-                        Some(finish),
-                        Some(assay_extension(&self.job, &a)),
-                    ));
+                    let finish = FinishReason::of(&a, self.max_tokens);
+                    let assay = AssayJob::new(&self.job, &a);
+                    events.push(self.chunk(Delta::default(), Some(finish), Some(assay)));
                 }
                 None => events.push(error_event(&ApiError::stream_diverged(&self.job.id))),
             },
@@ -116,21 +113,21 @@ impl ChatStream {
 
     /// A content chunk, none for empty text.
     fn content(&self, text: &str) -> Option<SseEvent> {
-        (!text.is_empty()).then(|| self.chunk(json!({"content": text}), None, None))
+        (!text.is_empty()).then(|| {
+            self.chunk(Delta { content: Some(text.to_owned()), ..Delta::default() }, None, None)
+        })
     }
 
-    fn chunk(&self, delta: Value, finish: Option<&str>, assay: Option<Value>) -> SseEvent {
-        let mut c = json!({
-            "id": format!("chatcmpl-{}", self.job.id),
-            "object": "chat.completion.chunk",
-            "created": self.job.created_ms / 1000,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        if let Some(assay) = assay {
-            c["assay"] = assay;
-        }
-        SseEvent::default().data(c.to_string())
+    fn chunk(
+        &self,
+        delta: Delta,
+        finish: Option<FinishReason>,
+        assay: Option<AssayJob>,
+    ) -> SseEvent {
+        let mut chunk = ChatChunk::new(&self.job, &self.model, delta);
+        chunk.choices[0].finish_reason = finish;
+        chunk.assay = assay;
+        SseEvent::default().data(serde_json::to_string(&chunk).expect("a chunk serialises"))
     }
 }
 

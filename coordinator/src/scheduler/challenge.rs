@@ -37,7 +37,7 @@ impl Scheduler {
             self.send(conn, CoordinatorMsg::Execute(assignment.clone()));
             self.writer.send(Write::Validation {
                 job_id: id.into(),
-                row: validation_row(address, "drawn"),
+                row: validation_row(address, ValidationState::Drawn),
             });
             validators.push(Val { conn, address, vote: Vote::Drawn });
         }
@@ -81,7 +81,7 @@ impl Scheduler {
         val.vote = Vote::Committed(commitment);
         let row = ValidationRow {
             commitment: Some(commitment),
-            ..validation_row(val.address, "committed")
+            ..validation_row(val.address, ValidationState::Committed)
         };
         self.writer.send(Write::Validation { job_id: id.into(), row });
         self.advance(id);
@@ -115,14 +115,14 @@ impl Scheduler {
                     output_hash: Some(hash),
                     salt: Some(salt),
                     receipt: Some(receipt),
-                    ..validation_row(address, "revealed")
+                    ..validation_row(address, ValidationState::Revealed)
                 }
             }
             Err(e) => {
                 val.vote = Vote::Out;
                 Metrics::inc(&self.shared.metrics.invalid_receipts);
                 self.flag(address, id, format!("invalid validator reveal: {e}"));
-                validation_row(address, "invalid")
+                validation_row(address, ValidationState::Invalid)
             }
         };
         self.writer.send(Write::Validation { job_id: id.into(), row });
@@ -154,7 +154,7 @@ impl Scheduler {
     }
 
     /// A validator of `id` failed or left before revealing: it is out of the challenge.
-    pub(super) fn drop_validator(&mut self, id: &str, conn: u64, state: &str) {
+    pub(super) fn drop_validator(&mut self, id: &str, conn: u64, state: ValidationState) {
         let Some((val, _)) = self.validator_mut(id, conn) else { return };
         if matches!(val.vote, Vote::Drawn | Vote::Committed(_)) {
             val.vote = Vote::Out;
@@ -193,7 +193,11 @@ impl Scheduler {
             std::iter::once((asserter, asserted)).chain(revealed.iter().copied()).collect();
         let suspects = minority(&parties);
         for (address, hash) in &revealed {
-            let state = if *hash == asserted { "agreed" } else { "dissented" };
+            let state = if *hash == asserted {
+                ValidationState::Agreed
+            } else {
+                ValidationState::Dissented
+            };
             self.writer.send(Write::Validation {
                 job_id: id.into(),
                 row: validation_row(*address, state),
@@ -221,7 +225,7 @@ impl Scheduler {
     pub(super) fn expire_votes(&mut self, id: &str) {
         let Some(job) = self.jobs.get_mut(id) else { return };
         let Phase::Challenged { validators, revealing } = &mut job.phase else { return };
-        let late = "timed_out";
+        let late = ValidationState::TimedOut;
         let mut rows = Vec::new();
         for v in validators.iter_mut() {
             let pending = if *revealing {

@@ -41,7 +41,7 @@ mod challenge;
 use crate::{
     config::Config,
     error::JOB_CRASHED_WORKERS,
-    job::{JobRow, Status, check_receipt, now_ms},
+    job::{JobRow, Status, ValidationState, check_receipt, now_ms},
     metrics::Metrics,
     shared::Shared,
     store::{Flag, ValidationRow, Write, Writer},
@@ -676,7 +676,9 @@ impl Scheduler {
                     self.retry(id, error);
                 }
             }
-            Some(Phase::Challenged { .. }) => self.drop_validator(id, conn, "failed"),
+            Some(Phase::Challenged { .. }) => {
+                self.drop_validator(id, conn, ValidationState::Failed)
+            }
             _ => {}
         }
     }
@@ -698,7 +700,9 @@ impl Scheduler {
                     }
                     Departure::Lost(why) => self.lost(&id, w.address, why),
                 },
-                Phase::Challenged { .. } => self.drop_validator(&id, conn, "timed_out"),
+                Phase::Challenged { .. } => {
+                    self.drop_validator(&id, conn, ValidationState::TimedOut)
+                }
                 _ => {}
             }
         }
@@ -738,10 +742,10 @@ impl Scheduler {
     }
 }
 
-fn validation_row(validator: Address, state: &str) -> ValidationRow {
+fn validation_row(validator: Address, state: ValidationState) -> ValidationRow {
     ValidationRow {
         validator,
-        state: state.into(),
+        state,
         commitment: None,
         output_hash: None,
         salt: None,

@@ -38,7 +38,7 @@ pub use self::market::{Market, MarketParams};
 use self::seeds::{SeedKey, Seeds};
 use crate::{
     chain::ChainError,
-    job::JobRow,
+    job::{JobRow, Settlement},
     scheduler::Event,
     shared::Shared,
     store::{BatchRow, BatchState, Store},
@@ -291,7 +291,7 @@ impl Settler {
         let mut pending = 0;
         let mut claims: Vec<(&JobRow, JobRecord, Vec<alloy_primitives::B256>)> = Vec::new();
         for (job, record) in jobs.iter().zip(&records) {
-            if job.settlement.as_deref() != Some("batched") {
+            if job.settlement != Some(Settlement::Batched) {
                 continue;
             }
             let seed = draw::challenge_seed(epoch_seed, draw_hash, record.job_key);
@@ -302,12 +302,14 @@ impl Settler {
             if challenged && !window_closed {
                 let (tx, chain_job_id) =
                     self.market.open(batch_id, record, proof).instrument(span.clone()).await?;
-                self.store.set_settlement(&job.id, "opened", Some(tx), Some(chain_job_id)).await?;
+                self.store
+                    .set_settlement(&job.id, Settlement::Opened, Some(tx), Some(chain_job_id))
+                    .await?;
                 span.in_scope(|| info!(%chain_job_id, %tx, "record challenged: opened on chain"));
                 self.dispatch(job, chain_job_id).instrument(span).await?;
             } else if challenged {
                 // Left unopened past the window: the market keeps its fee in escrow.
-                self.store.set_settlement(&job.id, "expired", None, None).await?;
+                self.store.set_settlement(&job.id, Settlement::Expired, None, None).await?;
                 span.in_scope(|| warn!("challenged record not opened within the batch window"));
             } else if window_closed {
                 claims.push((job, *record, proof));
@@ -319,7 +321,7 @@ impl Settler {
             let records: Vec<_> = chunk.iter().map(|(_, r, p)| (*r, p.clone())).collect();
             let tx = self.market.claim(batch_id, &records).await?;
             for (job, record, _) in chunk {
-                self.store.set_settlement(&job.id, "claimed", Some(tx), None).await?;
+                self.store.set_settlement(&job.id, Settlement::Claimed, Some(tx), None).await?;
                 info!(job_id = %job.id, %batch_id, %tx, fee = %record.fee, "record claimed");
             }
         }
@@ -406,13 +408,13 @@ impl Settler {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let name = match outcome {
-                JobStatus::Accepted => "accepted",
-                JobStatus::Disputed => "disputed",
-                JobStatus::Rejected => "rejected",
+            let settlement = match outcome {
+                JobStatus::Accepted => Settlement::Accepted,
+                JobStatus::Disputed => Settlement::Disputed,
+                JobStatus::Rejected => Settlement::Rejected,
                 _ => continue,
             };
-            self.store.set_settlement(&job.id, name, None, None).await?;
+            self.store.set_settlement(&job.id, settlement, None, None).await?;
             self.scheduler.send(Event::ChainValidationClosed { chain_job_id }).ok();
         }
         Ok(())

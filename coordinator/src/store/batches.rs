@@ -7,7 +7,7 @@ use sqlx::{Row, any::AnyRow};
 use super::{Store, decode_job, hex, opt, parse};
 use crate::{
     error::{Error, Result},
-    job::{JobRow, now_ms},
+    job::{JobRow, Settlement, now_ms},
 };
 
 /// Where a batch is in its settlement.
@@ -239,7 +239,7 @@ impl Store {
     pub async fn set_settlement(
         &self,
         id: &str,
-        settlement: &str,
+        settlement: Settlement,
         tx: Option<B256>,
         chain_job_id: Option<U256>,
     ) -> Result<()> {
@@ -248,7 +248,7 @@ impl Store {
              chain_job_id = COALESCE($4, chain_job_id) WHERE id = $1",
         )
         .bind(id)
-        .bind(settlement)
+        .bind(settlement.as_str())
         .bind(tx.map(hex))
         .bind(chain_job_id.map(|j| j.to_string()))
         .execute(&self.pool)

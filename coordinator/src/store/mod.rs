@@ -24,7 +24,7 @@ pub use batches::{BatchRow, BatchState};
 
 use crate::{
     error::{Error, Result},
-    job::{JobRow, Kind, Status, now_ms},
+    job::{JobRow, Kind, Settlement, Status, ValidationState, now_ms},
 };
 
 /// The embedded migrations.
@@ -61,8 +61,8 @@ impl MigrationSource<'static> for Embedded {
 pub struct ValidationRow {
     /// The validator.
     pub validator: Address,
-    /// `drawn`, `committed`, `revealed`, `agreed`, `dissented`, `timed_out` or `invalid`.
-    pub state: String,
+    /// Where it is.
+    pub state: ValidationState,
     /// Its commitment.
     pub commitment: Option<B256>,
     /// Its revealed output hash.
@@ -245,7 +245,11 @@ impl Store {
             .map(|r| {
                 Ok(ValidationRow {
                     validator: parse("validator", &r.try_get::<String, _>("validator")?)?,
-                    state: r.try_get("state")?,
+                    state: {
+                        let state: String = r.try_get("state")?;
+                        ValidationState::parse(&state)
+                            .ok_or_else(|| Error::Corrupt(format!("validation state {state}")))?
+                    },
                     commitment: opt(r.try_get("commitment")?, |s| parse("commitment", s))?,
                     output_hash: opt(r.try_get("output_hash")?, |s| parse("output_hash", s))?,
                     salt: opt(r.try_get("salt")?, |s| parse("salt", s))?,
@@ -339,7 +343,7 @@ impl Store {
                 )
                 .bind(job_id)
                 .bind(hex(row.validator))
-                .bind(&row.state)
+                .bind(row.state.as_str())
                 .bind(row.commitment.map(hex))
                 .bind(row.output_hash.map(hex))
                 .bind(row.salt.map(hex))
@@ -427,7 +431,9 @@ pub(crate) fn decode_job(r: &AnyRow) -> Result<JobRow> {
         suspects: opt(suspects, |s| parse_json("suspects", s))?.unwrap_or_default(),
         batch_id: r.try_get("batch_id")?,
         fee: opt(r.try_get("fee")?, |s| parse("fee", s))?,
-        settlement: r.try_get("settlement")?,
+        settlement: opt(r.try_get("settlement")?, |s: &str| {
+            Settlement::parse(s).ok_or_else(|| Error::Corrupt(format!("settlement {s}")))
+        })?,
         settle_tx: r.try_get("settle_tx")?,
         chain_job_id: r.try_get("chain_job_id")?,
         created_ms: r.try_get("created_ms")?,
@@ -503,7 +509,7 @@ mod tests {
         });
         let row = ValidationRow {
             validator: w,
-            state: "committed".into(),
+            state: ValidationState::Committed,
             commitment: Some(B256::repeat_byte(3)),
             output_hash: None,
             salt: None,
@@ -511,7 +517,7 @@ mod tests {
         };
         writer.send(Write::Validation { job_id: job.id.clone(), row: row.clone() });
         let revealed = ValidationRow {
-            state: "revealed".into(),
+            state: ValidationState::Revealed,
             commitment: None,
             output_hash: Some(B256::repeat_byte(4)),
             ..row
@@ -538,7 +544,7 @@ mod tests {
         assert_eq!(store.open_jobs().await.unwrap().len(), 2);
         assert_eq!(store.job(&other.id).await.unwrap().unwrap().kind, Kind::Embedding);
         let v = store.validations(&job.id).await.unwrap();
-        assert_eq!(v[0].state, "revealed");
+        assert_eq!(v[0].state, ValidationState::Revealed);
         assert_eq!(v[0].commitment, Some(B256::repeat_byte(3)), "upsert keeps the commitment");
         assert_eq!(v[0].output_hash, Some(B256::repeat_byte(4)));
         assert_eq!(store.flags(Some(w)).await.unwrap().len(), 1);

@@ -16,7 +16,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use assay_chain::Key;
 use assay_coordinator::{
-    job::{JobRow, Kind, Status},
+    job::{JobRow, Kind, Settlement, Status},
     scheduler::Event,
     settlement::{Settings, Settler, seeds::SeedKey},
     shared::Shared,
@@ -312,13 +312,14 @@ async fn settled_by_the_draw(
         };
         let challenged = batch.late || coin(seed);
         differ += usize::from(coin(seed) != coin(B256::ZERO));
-        let state = job.settlement.as_deref();
+        let state = job.settlement;
         if challenged {
-            assert!(matches!(state, Some("opened" | "accepted")), "job {id}: {job:?}");
+            let on_chain = matches!(state, Some(Settlement::Opened | Settlement::Accepted));
+            assert!(on_chain, "job {id}: {job:?}");
             assert!(job.chain_job_id.is_some(), "job {id} opened on chain");
             opened += 1;
         } else {
-            assert_eq!(state, Some("claimed"), "job {id}: {job:?}");
+            assert_eq!(state, Some(Settlement::Claimed), "job {id}: {job:?}");
             claimed += 1;
         }
     }
