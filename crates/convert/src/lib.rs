@@ -8,7 +8,7 @@
 //! - [`bert`]: BERT weights (safetensors or random) to blob.
 //! - [`gguf`], [`llama`]: GGUF reading (F32/F16/Q8_0/Q4_1) and llama weights to blob.
 //! - [`random`]: seeded small models for tests.
-//! - [`reference`]: float32 reference forward passes for accuracy checks.
+//! - [`reference`](mod@reference): float32 reference forward passes for accuracy checks.
 //! - `candle_reference` (feature `candle-reference`): the same through candle-transformers.
 //!
 //! Model directories (`model.bin` + `manifest.json`) are written by

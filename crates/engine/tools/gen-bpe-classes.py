@@ -37,7 +37,7 @@ print(f"""//! Letter and number ranges above ASCII for the BPE pre-tokenizer (Un
 
 use super::class::Class;
 
-/// Unicode version of [`RANGES`].
+/// Unicode version of the class ranges (`RANGES`).
 pub const UNICODE_VERSION: &str = "{VERSION}";
 
 /// Sorted, disjoint `(first, last, class)` ranges of non-ASCII letters (L*) and numbers (N*).

@@ -3,7 +3,7 @@
 
 use super::class::Class;
 
-/// Unicode version of [`RANGES`].
+/// Unicode version of the class ranges (`RANGES`).
 pub const UNICODE_VERSION: &str = "15.1.0";
 
 /// Sorted, disjoint `(first, last, class)` ranges of non-ASCII letters (L*) and numbers (N*).

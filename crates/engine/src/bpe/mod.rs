@@ -1,5 +1,5 @@
 //! Byte-level BPE tokenizer (GPT-2 family, as SmolLM2 uses), defined as llama.cpp tokenizes with
-//! the model's GGUF: the `smollm` pre-tokenizer ([`pretokenize`]), GPT-2's byte-to-character map,
+//! the model's GGUF: the `smollm` pre-tokenizer (`pretokenize.rs`), GPT-2's byte-to-character map,
 //! then rank-ordered merges inside each piece.
 //!
 //! Text is always plain text: [`Bpe::encode`] never turns `<|im_start|>` typed in a prompt into a

@@ -19,7 +19,7 @@ pub(super) const ROWS: usize = 16;
 /// Bits per limb of the block maxima.
 const LIMB: u32 = 12;
 
-/// Full 16-row tiles of an input, packed for [`blocked`].
+/// Full 16-row tiles of an input, packed for `blocked`.
 #[derive(Debug, Clone, Default)]
 pub struct Packed {
     pub(super) tiles: usize,
