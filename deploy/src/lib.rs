@@ -24,6 +24,7 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use assay_protocol::{
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
+    codes::Role as StakingRole,
     deployment::{DeployedModel, Deployment},
 };
 
@@ -516,19 +517,27 @@ async fn configure(
     let staking = required(live, STAKING)?;
     let s = &config.params.staking;
     let current = (
-        chain.call(staking, IStaking::minStakeCall { role: 1 }).await?,
-        chain.call(staking, IStaking::minStakeCall { role: 2 }).await?,
+        chain.call(staking, IStaking::minStakeCall { role: StakingRole::Miner.into() }).await?,
+        chain
+            .call(staking, IStaking::minStakeCall { role: StakingRole::Coordinator.into() })
+            .await?,
         chain.call(staking, IStaking::unbondingDelayCall {}).await?,
     );
     if current != (s.min_miner_stake, s.min_coordinator_stake, s.unbonding_delay) {
         ensure_owner(chain, STAKING, staking).await?;
         chain.say("Staking: applying [staking] parameters");
         if current.0 != s.min_miner_stake {
-            let call = IStaking::setMinStakeCall { role: 1, amount: s.min_miner_stake };
+            let call = IStaking::setMinStakeCall {
+                role: StakingRole::Miner.into(),
+                amount: s.min_miner_stake,
+            };
             chain.send("Staking.setMinStake(miner)", staking, call, U256::ZERO).await?;
         }
         if current.1 != s.min_coordinator_stake {
-            let call = IStaking::setMinStakeCall { role: 2, amount: s.min_coordinator_stake };
+            let call = IStaking::setMinStakeCall {
+                role: StakingRole::Coordinator.into(),
+                amount: s.min_coordinator_stake,
+            };
             chain.send("Staking.setMinStake(coordinator)", staking, call, U256::ZERO).await?;
         }
         if current.2 != s.unbonding_delay {

@@ -18,6 +18,7 @@ use alloy_sol_types::SolCall;
 use assay_deploy::{Config, Error, Funding, ModelArg, Params, SPECS, WasmSource, specs};
 use assay_protocol::{
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
+    codes::Role,
     deployment::Deployment,
 };
 use assay_test_node::{NodeHandle, genesis};
@@ -139,7 +140,7 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     assert_eq!(call(&p, staking, IStaking::tokenCall {}).await, token);
     assert_eq!(call(&p, registry, IModelRegistry::stakingCall {}).await, staking);
     assert_eq!(
-        call(&p, staking, IStaking::minStakeCall { role: 1 }).await,
+        call(&p, staking, IStaking::minStakeCall { role: Role::Miner.into() }).await,
         params.staking.min_miner_stake
     );
     assert_eq!(
@@ -187,7 +188,7 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     assert_eq!(changed.txs.len(), 1, "{:?}", changed.txs);
     assert!(changed.txs[0].step.contains("setMinStake"));
     assert_eq!(
-        call(&p, staking, IStaking::minStakeCall { role: 1 }).await,
+        call(&p, staking, IStaking::minStakeCall { role: Role::Miner.into() }).await,
         config.params.staking.min_miner_stake
     );
 

@@ -35,6 +35,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolError, SolEvent};
 use assay_chain::Revert;
 use assay_deploy::{Config, Funding, Params, WasmSource, params::MarketParams};
+use assay_protocol::codes::{JobStatus, Role};
 use assay_protocol::{
     batch::Batch,
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
@@ -57,14 +58,14 @@ use onchain_jobs::*;
 const OUT: B256 = B256::repeat_byte(0x0a);
 const WRONG: B256 = B256::repeat_byte(0x0b);
 const TRACE: B256 = B256::repeat_byte(0x0c);
-/// Job status codes (`IJobMarket.sol`).
-const SUBMITTED: u8 = 1;
-const ASSIGNED: u8 = 2;
-const CHALLENGED: u8 = 4;
-const ACCEPTED: u8 = 5;
-const DISPUTED: u8 = 6;
-const REJECTED: u8 = 7;
-const REFUNDED: u8 = 8;
+/// Job status codes, as the contracts store them.
+const SUBMITTED: u8 = JobStatus::Submitted as u8;
+const ASSIGNED: u8 = JobStatus::Assigned as u8;
+const CHALLENGED: u8 = JobStatus::Challenged as u8;
+const ACCEPTED: u8 = JobStatus::Accepted as u8;
+const DISPUTED: u8 = JobStatus::Disputed as u8;
+const REJECTED: u8 = JobStatus::Rejected as u8;
+const REFUNDED: u8 = JobStatus::Refunded as u8;
 /// EVM consumers of `onJobResult(jobId, outputHash, traceRoot)`: one stores the job id and the
 /// output hash in slots 0 and 1, the other reverts.
 const RECORDING_CONSUMER: [u8; 13] = alloy_primitives::hex!("60043560005560243560015500");

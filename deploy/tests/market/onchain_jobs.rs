@@ -94,7 +94,13 @@ pub(super) async fn dispute_resolved_for_the_asserter(m: &mut Market, epoch: u64
     assert_eq!(frozen.len(), 2);
     for party in [asserter, dissenter] {
         assert_eq!(m.pool(party).await.2, 1, "{party} frozen");
-        assert!(!m.view(m.staking, IStaking::isEligibleCall { operator: party, role: 1 }).await);
+        assert!(
+            !m.view(
+                m.staking,
+                IStaking::isEligibleCall { operator: party, role: Role::Miner.into() }
+            )
+            .await
+        );
     }
     let top_up = IStaking::stakeCall { operator: asserter, amount: assay(1) };
     let e: IStaking::StakeFrozen = m.revert(m.miner(validators[0]), m.staking, top_up).await;
