@@ -4,8 +4,8 @@
 //!
 //! Layout:
 //! - [`config`]: settings (TOML, env, flags) and [`cli`]: the binary's flags.
-//! - [`http`] routes and auth (`extract`: JSON bodies); [`openai`] chat/embeddings/models;
-//!   [`ws`] the worker channel.
+//! - `http` routes and auth (`extract`: JSON bodies); `openai` chat/embeddings/models; `ws`
+//!   the worker channel (private: the HTTP API is the interface).
 //! - [`scheduler`]: assignment, challenges, canaries, timeouts (one task owns the state).
 //! - [`store`]: sqlx storage (SQLite default, PostgreSQL by URL) and migrations.
 //! - [`chain`]: stake eligibility and weights (`IStaking`), or allow-all without a chain.
@@ -19,16 +19,16 @@ pub mod cli;
 pub mod config;
 pub mod error;
 mod extract;
-pub mod http;
+mod http;
 pub mod job;
 pub mod metrics;
-pub mod openai;
+mod openai;
 pub mod scheduler;
 pub mod settlement;
 pub mod shared;
 mod state;
 pub mod store;
-pub mod ws;
+mod ws;
 
 use std::{
     net::SocketAddr,

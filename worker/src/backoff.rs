@@ -7,7 +7,7 @@ use alloy_primitives::B256;
 
 /// Exponential backoff state.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     attempt: u32,
@@ -15,32 +15,32 @@ pub struct Backoff {
 
 impl Backoff {
     /// Starts at `initial`, doubling per failed attempt up to `max`.
-    pub fn new(initial: Duration, max: Duration) -> Self {
+    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
         Self { initial, max: max.max(initial), attempt: 0 }
     }
 
     /// The un-jittered delay of the next attempt: `min(max, initial * 2^attempt)`.
-    pub fn base(&self) -> Duration {
+    pub(crate) fn base(&self) -> Duration {
         let factor = 1u32.checked_shl(self.attempt.min(20)).unwrap_or(u32::MAX);
         self.initial.saturating_mul(factor).min(self.max)
     }
 
     /// The next delay for a jitter sample `u` in `[0, 1)`: `base/2 + u * base/2`; advances.
-    pub fn next_with(&mut self, u: f64) -> Duration {
+    pub(crate) fn next_with(&mut self, u: f64) -> Duration {
         let base = self.base();
         self.attempt = self.attempt.saturating_add(1);
         base / 2 + (base / 2).mul_f64(u.clamp(0.0, 1.0))
     }
 
     /// The next delay with a random jitter; advances.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let r = B256::random();
         let bits = u64::from_be_bytes(r[..8].try_into().expect("8 bytes"));
         self.next_with((bits >> 11) as f64 / (1u64 << 53) as f64)
     }
 
     /// Back to the initial delay (after a successful connection).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.attempt = 0;
     }
 }

@@ -8,14 +8,14 @@
 
 /// Bytes decoded so far into text deltas.
 #[derive(Debug, Default)]
-pub struct TextDeltas {
+pub(crate) struct TextDeltas {
     /// Bytes of a character not complete yet (at most 3).
     pending: Vec<u8>,
 }
 
 impl TextDeltas {
     /// Takes the next bytes; returns the text they complete (possibly empty).
-    pub fn push(&mut self, bytes: &[u8]) -> String {
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> String {
         self.pending.extend_from_slice(bytes);
         let mut text = String::new();
         let mut rest = self.pending.as_slice();
@@ -37,8 +37,10 @@ impl TextDeltas {
     }
 
     /// The text of the bytes still waiting once no more will come: one U+FFFD for an unfinished
-    /// character, as [`String::from_utf8_lossy`] reads it; empty when nothing waits.
-    pub fn finish(self) -> String {
+    /// character, as [`String::from_utf8_lossy`] reads it; empty when nothing waits. (The
+    /// worker sends the whole text in its result; the tests check the deltas against this.)
+    #[cfg(test)]
+    fn finish(self) -> String {
         String::from_utf8_lossy(&self.pending).into_owned()
     }
 }

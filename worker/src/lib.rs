@@ -8,20 +8,20 @@
 //!   a shutdown token, so tests run workers in-process).
 //! - [`exec`]: loaded models, one job's output and signed receipt, validator commitments, the
 //!   capability benchmark.
-//! - [`delta`]: incremental UTF-8 decoding of generated tokens into the text deltas an asserter
+//! - `delta`: incremental UTF-8 decoding of generated tokens into the text deltas an asserter
 //!   streams.
 //! - [`chain`]: the on-chain readiness check and `worker register`.
-//! - [`backoff`]: reconnection delays.
+//! - `backoff`: reconnection delays.
 //! - [`kernels`]: the engine's kernels (the widest x86-64 level, detected at run time)
 //!   parallelised over output channels with rayon; trace leaves hashed on the pool.
 //! - `float_gemm` (features `candle`, `cuda`): exact int8 GEMMs through candle's f32 matmul in
 //!   K-chunks of at most 1024, the route for GPUs.
 //! - [`cli`]: the `worker` command line (`convert`, `infer`, `run`, `register`).
 
-pub mod backoff;
+mod backoff;
 pub mod chain;
 pub mod cli;
-pub mod delta;
+mod delta;
 pub mod error;
 pub mod exec;
 #[cfg(feature = "candle")]
