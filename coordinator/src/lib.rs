@@ -6,7 +6,7 @@
 //! - [`config`]: settings (TOML, env, flags) and [`cli`]: the binary's flags.
 //! - `http` routes and auth (`extract`: JSON bodies); `openai` chat/embeddings/models; `ws`
 //!   the worker channel (private: the HTTP API is the interface).
-//! - [`scheduler`]: assignment, challenges, canaries, timeouts (one task owns the state).
+//! - `scheduler`: assignment, challenges, canaries, timeouts (one task owns the state).
 //! - [`store`]: sqlx storage (SQLite default, PostgreSQL by URL) and migrations.
 //! - [`chain`]: stake eligibility and weights (`IStaking`), or allow-all without a chain.
 //! - [`settlement`]: batches of served jobs committed, sealed, opened or claimed on `JobMarket`.
@@ -23,7 +23,7 @@ mod http;
 pub mod job;
 pub mod metrics;
 mod openai;
-pub mod scheduler;
+mod scheduler;
 pub mod settlement;
 pub mod shared;
 mod state;

@@ -3,7 +3,7 @@
 //!
 //! [`run`] loads the models, optionally checks the miner's stake and registrations on-chain
 //! ([`crate::chain::check_ready`]), measures its engine speed, then loops over sessions,
-//! reconnecting with [`Backoff`] until `shutdown` is cancelled. A session is one WebSocket:
+//! reconnecting with `Backoff` until `shutdown` is cancelled. A session is one WebSocket:
 //! handshake, then jobs. Jobs run on the blocking pool, at most `slots` at once; an asserter
 //! answers `Result`, a validator `Committed` and, on `Reveal`, `Revealed` with the salt it kept.
 //! An asserter of a generation streams its text as it is produced (`Partial` deltas, before its

@@ -59,11 +59,11 @@ pub struct Asserted {
 }
 
 /// Where the HTTP request waits: the result, or why the job failed.
-pub type Waiter = oneshot::Sender<Result<Asserted, String>>;
+pub(crate) type Waiter = oneshot::Sender<Result<Asserted, String>>;
 
 /// Where a streaming HTTP request takes the text deltas of its job's current asserter
 /// ([`WorkerMsg::Partial`]; advisory, never stored).
-pub type Partials = mpsc::UnboundedSender<String>;
+pub(crate) type Partials = mpsc::UnboundedSender<String>;
 
 /// A worker that completed the handshake.
 #[derive(Debug)]
@@ -155,7 +155,7 @@ pub enum Departure {
 /// Workers a job may lose (abnormal connection ends or engine panics while they run it as its
 /// asserter) before it fails with `job_crashed_workers` instead of being reassigned: a request
 /// that crashes the worker running it reaches one more worker, never every worker in turn.
-pub const WORKERS_LOST_PER_JOB: usize = 2;
+pub(crate) const WORKERS_LOST_PER_JOB: usize = 2;
 
 struct Worker {
     address: Address,
@@ -223,7 +223,7 @@ struct Canary {
 
 /// Scheduler settings taken from the [`Config`].
 #[derive(Debug, Clone)]
-pub struct Params {
+pub(crate) struct Params {
     chain_id: u64,
     p_ppm: u32,
     validators: usize,
@@ -237,7 +237,7 @@ pub struct Params {
 
 impl Params {
     /// From the configuration and the chain id.
-    pub fn new(config: &Config, chain_id: u64) -> Self {
+    pub(crate) fn new(config: &Config, chain_id: u64) -> Self {
         Self {
             chain_id,
             p_ppm: Config::ppm(config.challenge_probability),
@@ -253,7 +253,7 @@ impl Params {
 }
 
 /// The scheduler's state; run it with [`Scheduler::run`].
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     params: Params,
     writer: Writer,
     shared: Arc<Shared>,
@@ -278,7 +278,7 @@ const KNOWN_ANSWERS: usize = 64;
 
 impl Scheduler {
     /// A scheduler with no workers and no jobs.
-    pub fn new(params: Params, writer: Writer, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(params: Params, writer: Writer, shared: Arc<Shared>) -> Self {
         Self {
             params,
             writer,
@@ -294,7 +294,7 @@ impl Scheduler {
     }
 
     /// Handles events until every sender is gone.
-    pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) {
+    pub(crate) async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) {
         while let Some(event) = events.recv().await {
             self.handle(event);
         }
@@ -305,7 +305,7 @@ impl Scheduler {
     }
 
     /// Reacts to one event.
-    pub fn handle(&mut self, event: Event) {
+    pub(crate) fn handle(&mut self, event: Event) {
         match event {
             Event::Submit { job, waiter, permit, partials } => {
                 self.submit(*job, waiter, permit, partials);
@@ -755,7 +755,7 @@ fn validation_row(validator: Address, state: ValidationState) -> ValidationRow {
 
 /// Parties whose hash is not the strict-majority hash; nobody when no hash has a strict majority
 /// (the fraud proof decides those).
-pub fn minority(parties: &[(Address, B256)]) -> Vec<Address> {
+pub(crate) fn minority(parties: &[(Address, B256)]) -> Vec<Address> {
     let mut counts: HashMap<B256, usize> = HashMap::new();
     for (_, h) in parties {
         *counts.entry(*h).or_default() += 1;

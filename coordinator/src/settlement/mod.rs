@@ -36,10 +36,11 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use self::market::{Market, MarketParams};
 use self::seeds::{SeedKey, Seeds};
+/// What the settler asks of the scheduler (validators drawn on chain to reach).
+pub use crate::scheduler::Event;
 use crate::{
     chain::ChainError,
     job::{JobRow, Settlement},
-    scheduler::Event,
     shared::Shared,
     store::{BatchRow, BatchState, Store},
 };

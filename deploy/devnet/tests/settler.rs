@@ -17,8 +17,7 @@ use alloy_sol_types::SolCall;
 use assay_chain::Key;
 use assay_coordinator::{
     job::{JobRow, Kind, Settlement, Status},
-    scheduler::Event,
-    settlement::{Settings, Settler, seeds::SeedKey},
+    settlement::{Event, Settings, Settler, seeds::SeedKey},
     shared::Shared,
     store::{BatchState, Store, Write},
 };
