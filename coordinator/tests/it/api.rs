@@ -87,23 +87,12 @@ async fn the_whole_conversation_reaches_the_worker_with_typed_markers_as_text() 
 async fn streamed_chat_is_sse_ending_with_done() {
     let coord = start(|c| c.with_sampling(0.0, 2)).await;
     let _w = worker(&coord, Behaviour::Honest).await;
-    let mut body = chat_body("stream these four words");
-    body["stream"] = json!(true);
-    let resp = reqwest::Client::new()
-        .post(coord.url("/v1/chat/completions"))
-        .bearer_auth(KEY)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    let text = resp.text().await.unwrap();
-    let data: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
-        .collect();
-    assert_eq!(*data.last().unwrap(), "[DONE]", "{text}");
+    let mut events = EventStream::open(&coord, "stream these four words").await;
+    let mut data = Vec::new();
+    while let Some(d) = events.next_data().await {
+        data.push(d);
+    }
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
     let chunks: Vec<serde_json::Value> =
         data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
     assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));

@@ -500,7 +500,7 @@ pub(crate) struct EventStream {
 }
 
 impl EventStream {
-    /// Sends a streaming chat request for `prompt`.
+    /// Sends a streaming chat request for `prompt`; the answer is 200 with an event stream.
     pub(crate) async fn open(coord: &Coord, prompt: &str) -> Self {
         let mut body = chat_body(prompt);
         body["stream"] = json!(true);
@@ -512,6 +512,8 @@ impl EventStream {
             .await
             .expect("request");
         assert_eq!(resp.status(), 200);
+        let content_type = resp.headers()["content-type"].to_str().expect("ASCII header");
+        assert!(content_type.starts_with("text/event-stream"), "{content_type}");
         Self { resp, buf: Vec::new() }
     }
 
