@@ -5,7 +5,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
 
 /// Errors starting or running the coordinator.
 #[derive(Debug, thiserror::Error)]
@@ -208,20 +208,48 @@ impl ApiError {
         )
     }
 
+    /// The OpenAI error envelope.
+    pub fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            error: EnvelopeError {
+                message: &self.message,
+                kind: self.kind,
+                param: self.param,
+                code: self.code,
+            },
+        }
+    }
+
     /// The envelope as JSON.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {
-            "message": self.message,
-            "type": self.kind,
-            "param": self.param,
-            "code": self.code,
-        }})
+        serde_json::to_value(self.envelope()).expect("an envelope serialises")
     }
+}
+
+/// `{"error": {...}}`, the body of every error response.
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a> {
+    /// The error.
+    pub error: EnvelopeError<'a>,
+}
+
+/// The error inside an [`Envelope`].
+#[derive(Debug, Serialize)]
+pub struct EnvelopeError<'a> {
+    /// Human-readable message.
+    pub message: &'a str,
+    /// OpenAI error type.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The request parameter at fault (`null` if none).
+    pub param: Option<&'static str>,
+    /// Machine-readable code.
+    pub code: &'static str,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        (self.status, Json(self.envelope())).into_response()
     }
 }
 

@@ -17,13 +17,13 @@ use axum::{
     routing::{get, post},
 };
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::{
     error::ApiError,
     job::{Kind, Settlement, Status, ValidationState},
     openai,
     state::AppState,
+    store::Flag,
     ws,
 };
 
@@ -62,14 +62,23 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
     }
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
+/// `GET /health`.
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    workers: u64,
+    queued: u64,
+    chain_id: u64,
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
     let m = &state.shared.metrics;
-    Json(json!({
-        "status": "ok",
-        "workers": m.workers.load(std::sync::atomic::Ordering::Relaxed),
-        "queued": m.queued.load(std::sync::atomic::Ordering::Relaxed),
-        "chain_id": state.chain.chain_id(),
-    }))
+    Json(Health {
+        status: "ok",
+        workers: m.workers.load(std::sync::atomic::Ordering::Relaxed),
+        queued: m.queued.load(std::sync::atomic::Ordering::Relaxed),
+        chain_id: state.chain.chain_id(),
+    })
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -206,12 +215,19 @@ struct Transactions {
     chain_job_id: Option<String>,
 }
 
+/// `GET /v1/flags`.
+#[derive(Serialize)]
+struct FlagList {
+    object: &'static str,
+    data: Vec<Flag>,
+}
+
 /// `GET /v1/flags[?worker=0x...]`: flags raised against workers (invalid receipts, minority
 /// hashes in disputes, failed canaries).
 async fn flags(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FlagList>, ApiError> {
     let worker =
         match query.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("worker=")))
         {
@@ -222,5 +238,5 @@ async fn flags(
             None => None,
         };
     let flags = state.store.flags(worker).await?;
-    Ok(Json(json!({"object": "list", "data": flags})))
+    Ok(Json(FlagList { object: "list", data: flags }))
 }
