@@ -5,6 +5,7 @@
 use alloy_primitives::U256;
 use wasmparser::{Parser, Payload, TypeRef, Validator, WasmFeatures};
 
+use super::state::PAGE_LIMIT;
 use crate::error::Error;
 
 /// Stylus version activations get (`StylusParams.Version`).
@@ -13,8 +14,6 @@ pub const STYLUS_VERSION: u16 = 2;
 pub const ACTIVATION_FIXED_GAS: u64 = 1_659_168;
 /// Minimum price of a byte of compiled code, in wei (`minPrice` of the data pricer).
 const DATA_PRICE_WEI: u64 = 82_928_201;
-/// Page limit for a program's initial memory.
-const PAGE_LIMIT: u64 = 128;
 
 /// Facts about a validated program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,7 +16,8 @@ pub(crate) type Ctx<'a> = Caller<'a, HostState>;
 pub(super) const HOSTIO_INK: u64 = 8_400;
 /// Ink for host calls that reach into the EVM.
 pub(super) const EVM_API_INK: u64 = 59_673;
-/// Pages Nitro lets a program use per transaction.
+/// Nitro's page limit (`StylusParams.PageLimit`): the most pages a program's initial memory may
+/// have at activation, and the most a transaction's programs may open.
 pub(crate) const PAGE_LIMIT: u64 = 128;
 /// Size of a wasm page.
 const PAGE_SIZE: usize = 65_536;
