@@ -68,25 +68,11 @@ async fn call<C: SolCall>(p: &DynProvider, to: Address, call: C) -> C::Return {
     C::abi_decode_returns(&p.call(tx).await.expect("call")).expect("decodes")
 }
 
-/// A model directory with a made-up blob (registration only reads its manifest and chunks).
+/// A model directory with a made-up model (registration only reads its manifest and chunks).
 fn model_dir(dir: &Path, seed: u8) -> B256 {
-    use assay_engine::{hash::merkle_root, model::chunk_hashes};
-    let blob: Vec<u8> = (0..100_000u32).map(|i| (i as u8).wrapping_mul(seed)).collect();
-    let hashes = chunk_hashes(&blob);
-    let root = merkle_root(&hashes);
-    let hex = |h: &[u8; 32]| format!("0x{}", alloy_primitives::hex::encode(h));
-    let manifest = serde_json::json!({
-        "format": "assay-model-1",
-        "model_id": hex(&root),
-        "chunk_size": assay_engine::model::CHUNK_SIZE,
-        "len": blob.len(),
-        "chunks": hashes.iter().map(hex).collect::<Vec<_>>(),
-        "config": {},
-    });
-    std::fs::create_dir_all(dir).expect("model dir");
-    std::fs::write(dir.join("model.bin"), &blob).expect("blob");
-    std::fs::write(dir.join("manifest.json"), manifest.to_string()).expect("manifest");
-    B256::from(root)
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i as u8).wrapping_mul(seed)).collect();
+    let blob = assay_engine::model::ModelWriter::new().bytes("data", &data).finish();
+    assay_protocol::model_dir::ModelDir::write(dir, &blob, &[]).expect("model dir").model_id
 }
 
 fn config(node: &NodeHandle, out: &Path) -> Config {

@@ -52,6 +52,10 @@ pub enum Command {
     Replay {
         /// The job record (JSON).
         job: PathBuf,
+        /// Also list every trace leaf: index, step, layer, op, dtype, shape and hash (the format
+        /// is `crates/engine/TRACE.md`).
+        #[arg(long)]
+        leaves: bool,
         /// Model directory; defaults to the record's `model_dir`.
         #[arg(long, env = "ASSAY_MODEL_DIR")]
         model: Option<PathBuf>,
@@ -91,14 +95,14 @@ fn read(path: &PathBuf) -> Result<String> {
 /// Whatever the command fails with.
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
-        Command::Replay { job, model, limits } => {
+        Command::Replay { job, model, limits, leaves } => {
             let record = JobFile::from_json(&read(job)?)?;
             let dir = model
                 .clone()
                 .or_else(|| record.model_dir.clone().map(PathBuf::from))
                 .ok_or_else(|| Error::BadOp("no model directory: pass --model".into()))?;
             let report: ReplayReport =
-                replay::replay(&Runtime::new()?, &record, &dir, limits.limits())?;
+                replay::replay(&Runtime::new()?, &record, &dir, limits.limits(), *leaves)?;
             Ok(Outcome {
                 matched: report.matches,
                 json: serde_json::to_string_pretty(&report).expect("json"),

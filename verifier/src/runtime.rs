@@ -8,6 +8,7 @@ use std::sync::Arc;
 use assay_engine::{
     hash::{Hash, keccak},
     model::CHUNK_SIZE,
+    trace::{LeafInfo, decode_leaves},
 };
 use wasmtime::{
     Caller, Config, Engine, Instance, Linker, Memory, Module, ResourceLimiter, Store, Trap,
@@ -31,7 +32,7 @@ impl Default for Limits {
     }
 }
 
-/// A model blob whose chunk hashes have been checked against its root.
+/// A model blob whose chunk hashes have been checked against its manifest.
 #[derive(Debug)]
 pub struct ServedModel {
     /// The blob.
@@ -192,7 +193,12 @@ impl Session {
 
     fn call2(&mut self, name: &str, a: u32, b: u32) -> Result<Vec<u8>> {
         let f = self.func::<(u32, u32), i32>(name)?;
-        let status = match f.call(&mut self.store, (a, b)) {
+        let status = f.call(&mut self.store, (a, b));
+        self.result(status)
+    }
+
+    fn result(&mut self, status: wasmtime::Result<i32>) -> Result<Vec<u8>> {
+        let status = match status {
             Ok(s) => s,
             Err(e) => return Err(classify(e, &self.store, self.limits)),
         };
@@ -241,6 +247,17 @@ impl Session {
     /// [`Error::Engine`] for rejected inputs, and the resource errors.
     pub fn run_job(&mut self, input: &[u8]) -> Result<Vec<u8>> {
         self.with_input("run_job", input)
+    }
+
+    /// The trace leaves of the last job this session ran, in order.
+    ///
+    /// # Errors
+    /// [`Error::Runtime`] when the module returns a malformed list, and the resource errors.
+    pub fn leaves(&mut self) -> Result<Vec<(LeafInfo, Hash)>> {
+        let f = self.func::<(), i32>("leaves")?;
+        let status = f.call(&mut self.store, ());
+        let bytes = self.result(status)?;
+        decode_leaves(&bytes).map_err(|e| Error::Runtime(e.to_string()))
     }
 
     /// Runs an encoded op and returns its leaf and output.

@@ -51,7 +51,7 @@ pub struct Cli {
 pub enum Command {
     /// Convert published weights (a llama `.gguf` file such as SmolLM2's, or a Hugging Face BERT
     /// folder with `model.safetensors`, `config.json` and `vocab.txt`) into a model directory: `model.bin` (cut into 64 KiB
-    /// chunks) and `manifest.json` (config, chunk hashes and the model id, their Merkle root).
+    /// chunks) and `manifest.json` (config, chunk hashes and the model id).
     Convert {
         /// Source: a `.gguf` file or a safetensors model folder.
         #[arg(long)]

@@ -27,7 +27,7 @@ use crate::{delta::TextDeltas, kernels::Parallel};
 /// A model loaded once at start.
 #[derive(Debug)]
 pub struct LoadedModel {
-    /// Its id (the Merkle root of its weight chunks).
+    /// Its id (the row-by-row commitment of its blob, `ModelFile::id`).
     pub id: B256,
     /// Where it was read from.
     pub dir: PathBuf,

@@ -1,7 +1,7 @@
 //! The Assay model registry (interface: `contracts/interfaces/IModelRegistry.sol`).
 //!
-//! A model id is the Merkle root of the model's engine-format weight chunks, so the id itself
-//! pins the exact weights. Each entry carries the hash of the engine WASM module whose integer
+//! A model id is the row-by-row Merkle commitment of the model's engine-format blob, so the id
+//! itself pins the exact weights. Each entry carries the hash of the engine WASM module whose integer
 //! semantics define the model's results, the price per unit of work, its owner (who may reprice
 //! or deactivate it) and the set of miners serving it.
 //!

@@ -9,6 +9,8 @@
 //! - `load_model(n_chunks, len) -> status`: pulls every chunk and parses the model.
 //! - `run_job(ptr, len) -> status`: runs an encoded `JobInput`; the result is an encoded
 //!   `JobOutput`.
+//! - `leaves() -> status`: the result is the last job's trace leaves, encoded by
+//!   `Trace::encode_leaves` (empty list before any job).
 //! - `run_op(ptr, len) -> status`: runs one encoded op (see `assay_engine::ops`, no model needed);
 //!   the result is its leaf hash followed by its output.
 //! - `result_ptr()`, `result_len()`: the last result, or the error message when status is not 0.
@@ -29,10 +31,11 @@ struct State {
     model: Option<Model>,
     input: Vec<u8>,
     result: Vec<u8>,
+    leaves: Vec<u8>,
 }
 
 static STATE: Mutex<State> =
-    Mutex::new(State { model: None, input: Vec::new(), result: Vec::new() });
+    Mutex::new(State { model: None, input: Vec::new(), result: Vec::new(), leaves: Vec::new() });
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "env")]
@@ -115,9 +118,21 @@ pub extern "C" fn run_job(ptr: u32, len: u32) -> i32 {
     let r = input(&st, ptr, len).and_then(|bytes| {
         let job = JobInput::decode(&bytes)?;
         let model = st.model.as_ref().ok_or(Error::NoModel)?;
-        Ok(model.run(&Scalar, &job)?.0.encode())
+        model.run(&Scalar, &job)
     });
-    finish(&mut st, r)
+    st.leaves = match &r {
+        Ok((_, trace)) => trace.encode_leaves(),
+        Err(_) => Vec::new(),
+    };
+    finish(&mut st, r.map(|(out, _)| out.encode()))
+}
+
+/// Makes the last job's trace leaves the result.
+#[unsafe(no_mangle)]
+pub extern "C" fn leaves() -> i32 {
+    let mut st = state();
+    let leaves = if st.leaves.is_empty() { 0u32.to_le_bytes().to_vec() } else { st.leaves.clone() };
+    finish(&mut st, Ok(leaves))
 }
 
 /// Runs the encoded op written at `ptr`.

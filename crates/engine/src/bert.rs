@@ -165,7 +165,7 @@ impl Bert {
                 self.cfg.max_seq, self.cfg.vocab
             )));
         }
-        trace.op(Op::Tokens, &[t as u32], tokens);
+        trace.op(Op::Tokens, &[1, t as u32], tokens);
         let mut x = vec![0i32; t * h];
         for (i, &id) in tokens.iter().enumerate() {
             let row = &mut x[i * h..(i + 1) * h];
@@ -284,7 +284,7 @@ impl Bert {
         let mean: Vec<i32> = (0..h)
             .map(|j| div_round((0..t).map(|i| i64::from(x[i * h + j])).sum(), t as i64) as i32)
             .collect();
-        trace.op(Op::Pool, &[h as u32], &mean);
+        trace.op(Op::Pool, &[1, h as u32], &mean);
         let sq: u128 = mean.iter().map(|&v| u128::from(v.unsigned_abs())).map(|a| a * a).sum();
         let inv = i128::from(rsqrt_q24(u64::try_from(sq).unwrap_or(u64::MAX)));
         // v (Q12) · inv (Q24) is Q36; the output is Q15.
@@ -292,7 +292,7 @@ impl Bert {
             .iter()
             .map(|&v| round_shift_i128(i128::from(v) * inv, 21).clamp(-32768, 32767) as i16)
             .collect();
-        trace.op(Op::Normalize, &[h as u32], &out);
+        trace.op(Op::Normalize, &[1, h as u32], &out);
         out
     }
 }

@@ -1,9 +1,15 @@
-//! Canonical hashing: keccak-256, tensor leaves and binary Merkle roots.
+//! Canonical hashing: keccak-256, tensor hashes, cells and Merkle trees (the format is specified
+//! in `crates/engine/TRACE.md`).
 //!
-//! - A tensor leaf is `keccak(0x00 ‖ op u32 ‖ dtype u8 ‖ rank u8 ‖ dims u32… ‖ data)`, all little
-//!   endian.
-//! - An inner node is `keccak(0x01 ‖ left ‖ right)`; an odd node at the end of a level is carried
-//!   up unchanged; the root of one leaf is the leaf; the root of no leaves is 32 zero bytes.
+//! - A tensor hash is `keccak(0x00 ‖ op u32 ‖ dtype u8 ‖ rank u8 ‖ dims u32… ‖ data)`, all little
+//!   endian (the output hash is built from two).
+//! - A cell is a run of at most [`CELL_BYTES`] bytes of whole elements within one row (the last
+//!   dimension) of a tensor; its hash is `keccak(0x11 ‖ bytes)`. A tensor's cells root is the
+//!   [`merkle_root`] of its cell hashes in row-major order.
+//! - An inner node is `keccak(0x01 ‖ left ‖ right)`. In [`merkle_root`] an odd node at the end of
+//!   a level is carried up unchanged, the root of one leaf is the leaf and the root of no leaves
+//!   is 32 zero bytes; [`tree_root`] instead pads the leaves with zero hashes to a power of two,
+//!   so every leaf has a path of the same length (what a bisection walks down).
 
 use alloc::vec::Vec;
 
@@ -64,7 +70,8 @@ element!(i32, 5);
 element!(u32, 6);
 element!(i64, 7);
 
-/// Hash of a tensor produced by op `op` with shape `dims`.
+/// Hash of a whole tensor produced by op `op` with shape `dims` (the output hash is built from
+/// two; trace leaves commit to cells instead).
 pub fn tensor_leaf<T: Element>(op: u32, dims: &[u32], data: &[T]) -> Hash {
     debug_assert_eq!(dims.iter().map(|&d| d as usize).product::<usize>(), data.len());
     let mut k = Keccak::v256();
@@ -80,18 +87,36 @@ pub fn tensor_leaf<T: Element>(op: u32, dims: &[u32], data: &[T]) -> Hash {
     out
 }
 
-/// The bytes [`tensor_leaf`] hashes: `keccak(leaf_preimage(..)) == tensor_leaf(..)`.
-pub fn leaf_preimage<T: Element>(op: u32, dims: &[u32], data: &[T]) -> Vec<u8> {
-    debug_assert_eq!(dims.iter().map(|&d| d as usize).product::<usize>(), data.len());
-    let mut out = Vec::with_capacity(7 + 4 * dims.len() + core::mem::size_of_val(data));
-    out.push(0);
-    out.extend_from_slice(&op.to_le_bytes());
-    out.extend_from_slice(&[T::DTYPE, dims.len() as u8]);
-    for d in dims {
-        out.extend_from_slice(&d.to_le_bytes());
-    }
-    T::extend_le(&mut out, data);
+/// Largest cell, in bytes: a row is cut into cells of `CELL_BYTES / element size` elements.
+pub const CELL_BYTES: usize = 1024;
+
+/// Elements per cell for elements of `size` bytes.
+pub const fn cell_elements(size: usize) -> usize {
+    CELL_BYTES / size
+}
+
+/// Hash of one cell: `keccak(0x11 ‖ bytes)`.
+pub fn cell_hash(bytes: &[u8]) -> Hash {
+    let mut k = Keccak::v256();
+    k.update(&[0x11]);
+    k.update(bytes);
+    let mut out = [0u8; 32];
+    k.finalize(&mut out);
     out
+}
+
+/// The cells of a tensor's little-endian `bytes`, whose rows are `row` elements of `size` bytes
+/// (`row` is the last dimension, the whole tensor for a vector); a row of zero elements has no
+/// cells.
+pub fn cells(bytes: &[u8], row: usize, size: usize) -> impl Iterator<Item = &[u8]> {
+    let row_bytes = (row * size).max(1);
+    bytes.chunks(row_bytes).flat_map(move |r| r.chunks(cell_elements(size) * size))
+}
+
+/// Root of a tensor's cells: [`merkle_root`] of their [`cell_hash`]es.
+pub fn cells_root(bytes: &[u8], row: usize, size: usize) -> Hash {
+    let hashes: Vec<Hash> = cells(bytes, row, size).map(cell_hash).collect();
+    merkle_root(&hashes)
 }
 
 /// Hashes a batch of byte strings: `out[i] = keccak(pre[i])`. A native caller may spread a batch
@@ -153,6 +178,54 @@ pub fn merkle_verify(leaf: Hash, mut index: usize, proof: &[Option<Hash>]) -> Ha
     h
 }
 
+/// Root of a zero-padded tree of `2^depth` leaves whose leaves are all zero.
+fn zero_subtree(depth: usize) -> Hash {
+    (0..depth).fold([0u8; 32], |z, _| node(&z, &z))
+}
+
+/// Depth of the [`tree_root`] tree over `n` leaves: the least `d` with `2^d >= n`.
+pub fn tree_depth(n: usize) -> usize {
+    n.next_power_of_two().trailing_zeros() as usize
+}
+
+/// Root of `leaves` padded with zero hashes to `2^depth` leaves (`depth >= tree_depth(n)`).
+pub fn tree_root_at(leaves: &[Hash], depth: usize) -> Hash {
+    debug_assert!(depth >= tree_depth(leaves.len()));
+    let mut level: Vec<Hash> = leaves.to_vec();
+    for d in 0..depth {
+        let zero = zero_subtree(d);
+        level = level.chunks(2).map(|p| node(&p[0], p.get(1).unwrap_or(&zero))).collect();
+    }
+    level.first().copied().unwrap_or_else(|| zero_subtree(depth))
+}
+
+/// [`tree_root_at`] the least depth that holds `leaves` (a tree of one leaf is the leaf).
+pub fn tree_root(leaves: &[Hash]) -> Hash {
+    tree_root_at(leaves, tree_depth(leaves.len()))
+}
+
+/// The siblings of leaf `index` in the [`tree_root`] tree, from the leaf up.
+pub fn tree_proof(leaves: &[Hash], mut index: usize) -> Vec<Hash> {
+    let mut proof = Vec::new();
+    let mut level: Vec<Hash> = leaves.to_vec();
+    for d in 0..tree_depth(leaves.len()) {
+        let zero = zero_subtree(d);
+        proof.push(level.get(index ^ 1).copied().unwrap_or(zero));
+        level = level.chunks(2).map(|p| node(&p[0], p.get(1).unwrap_or(&zero))).collect();
+        index /= 2;
+    }
+    proof
+}
+
+/// Recomputes a [`tree_root`] from a leaf, its index and its [`tree_proof`].
+pub fn tree_verify(leaf: Hash, mut index: usize, proof: &[Hash]) -> Hash {
+    proof.iter().fold(leaf, |h, sib| {
+        let up = if index.is_multiple_of(2) { node(&h, sib) } else { node(sib, &h) };
+        index /= 2;
+        up
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,12 +253,45 @@ mod tests {
     }
 
     #[test]
-    fn preimage_hashes_to_the_leaf() {
-        let big: Vec<i32> = (0..1000).map(|i| i * -7919).collect();
-        assert_eq!(keccak(&leaf_preimage(4, &[10, 100], &big)), tensor_leaf(4, &[10, 100], &big));
-        let small: Vec<u16> = (0..3).collect();
-        assert_eq!(keccak(&leaf_preimage(9, &[3], &small)), tensor_leaf(9, &[3], &small));
-        assert_eq!(keccak(&leaf_preimage::<i8>(1, &[0], &[])), tensor_leaf::<i8>(1, &[0], &[]));
+    fn padded_trees_prove_every_leaf_and_lift_to_any_depth() {
+        assert_eq!(tree_root(&[]), [0; 32]);
+        assert_eq!(tree_root(&[[7; 32]]), [7; 32]);
+        for n in 1..12usize {
+            let leaves: Vec<Hash> = (0..n as u8).map(|i| keccak(&[i])).collect();
+            let root = tree_root(&leaves);
+            for i in 0..n {
+                let proof = tree_proof(&leaves, i);
+                assert_eq!(proof.len(), tree_depth(n));
+                assert_eq!(tree_verify(leaves[i], i, &proof), root);
+            }
+            // A deeper tree is the shallow root next to zero subtrees.
+            let d = tree_depth(n);
+            assert_eq!(tree_root_at(&leaves, d + 2), {
+                let up = node(&root, &zero_subtree(d));
+                node(&up, &zero_subtree(d + 1))
+            });
+        }
+        let three = [[1; 32], [2; 32], [3; 32]];
+        assert_eq!(tree_root(&three), node(&node(&[1; 32], &[2; 32]), &node(&[3; 32], &[0; 32])));
+    }
+
+    #[test]
+    fn cells_split_rows_and_never_span_two() {
+        let row: Vec<u8> = (0..600u32).flat_map(|v| v.to_le_bytes()).collect();
+        let two_rows = [row.clone(), row.clone()].concat();
+        let sizes: Vec<usize> = cells(&two_rows, 600, 4).map(<[u8]>::len).collect();
+        assert_eq!(sizes, [1024, 1024, 352, 1024, 1024, 352]);
+        let mults = [0u8; 5 * 300];
+        let sizes: Vec<usize> = cells(&mults, 300, 5).map(<[u8]>::len).collect();
+        assert_eq!(sizes, [1020, 480]);
+        assert_eq!(cells(&[], 0, 4).count(), 0);
+        assert_eq!(cells_root(&row, 600, 4), {
+            let h: Vec<Hash> = [&row[..1024], &row[1024..2048], &row[2048..]]
+                .iter()
+                .map(|c| cell_hash(c))
+                .collect();
+            merkle_root(&h)
+        });
     }
 
     #[test]

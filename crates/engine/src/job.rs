@@ -273,6 +273,12 @@ impl Model {
                 return Err(Error::Input("a decoder model does not produce embeddings".into()));
             }
         };
+        if embedding.is_empty() {
+            trace.op(Op::Output, &[1, tokens.len() as u32], &tokens);
+        } else {
+            trace.op(Op::Output, &[1, embedding.len() as u32], &embedding);
+        }
+        trace.end_step();
         let output_hash = output_hash(&tokens, &embedding);
         let trace_root = trace.root(&output_hash);
         let prompt_tokens = u32::try_from(prompt_tokens).expect("prompts fit the rotary tables");

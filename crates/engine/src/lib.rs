@@ -13,8 +13,9 @@
 //!   norm use integer mean, variance and `rsqrt`; GELU and SiLU are 16-bit tables over
 //!   `[-8, 8)` in Q12 with identity/zero tails; rotary embeddings use Q14 cos/sin tables.
 //!   Tables and multipliers are part of the model blob, so the model id commits to them.
-//! - Every op output is hashed (keccak-256 over op id, dtype, shape and little-endian data) into
-//!   the [`trace`]; the output hash covers the output tokens and embedding.
+//! - Every op output becomes a [`trace`] leaf (its place, kind, dtype, shape and the Merkle root
+//!   of its ≤ 1 KiB cells); the output hash covers the output tokens and embedding. The format
+//!   and the model id's row-by-row commitment are specified in `crates/engine/TRACE.md`.
 //!
 //! Layout:
 //! - [`fixed`]: rounding shifts, fixed-point multipliers, per-token int8 quantisation, isqrt/rsqrt.
@@ -25,8 +26,8 @@
 //!   (AVX-512) keccak, chosen at run time by a caller that can detect CPU features.
 //! - [`nonlin`]: softmax (16-bit output), layer/RMS norm, 16-bit lookup tables (GELU, SiLU, exp).
 //! - [`linear`]: quantised linear layers.
-//! - [`hash`], [`trace`]: keccak-256 tensor leaves, Merkle roots, the per-op execution trace.
-//! - [`model`]: the model blob format and its chunk Merkle root (the model id).
+//! - [`hash`], [`trace`]: keccak-256 cells, Merkle trees, the per-op execution trace.
+//! - [`model`]: the model blob format and its row-by-row commitment (the model id).
 //! - [`tokenizer`], [`bert`]: WordPiece and the BERT encoder (all-MiniLM-L6-v2).
 //! - [`bpe`], [`chat`], [`llama`]: byte-level BPE (llama.cpp's `smollm` pre-tokenizer), the chat
 //!   template and the llama decoder (SmolLM2-135M-Instruct).

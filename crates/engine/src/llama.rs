@@ -1,8 +1,9 @@
 //! Llama decoder (SmolLM2 shape) in integers: RMS norm, Q/K/V projections, rotary embedding from
 //! Q14 cos/sin tables (adjacent pairs, as GGUF stores the weights), grouped-query causal attention
 //! over an int8-key KV cache, SiLU-gated feed-forward, tied output head, greedy or seeded
-//! sampling. Each forward step (the prompt, then every generated token) is one trace step; the
-//! key and value rows written to the cache are trace ops.
+//! sampling. Each forward step (the prompt, then every generated token) is one trace step that
+//! starts with the step's input tokens and ends with the chosen token; the key and value rows
+//! written to the cache are trace ops.
 
 use alloc::{format, vec, vec::Vec};
 
@@ -194,10 +195,11 @@ impl Llama {
             } else {
                 let mut p = vec![0u16; logits.len()];
                 softmax_u16(&logits, &self.exp_lut, &mut p);
+                trace.op(Op::Softmax, &[1, p.len() as u32], &p);
                 sample(&p, &mut rng)
             };
             let next = next.unwrap_or(0) as u32;
-            trace.op(Op::Tokens, &[1], &[next]);
+            trace.op(Op::Tokens, &[1, 1], &[next]);
             trace.end_step();
             if next == self.cfg.eos {
                 break;
@@ -237,6 +239,7 @@ impl Llama {
         trace: &mut Trace,
     ) -> Vec<i32> {
         let (t, h) = (tokens.len(), self.cfg.hidden);
+        trace.op(Op::Tokens, &[1, t as u32], tokens);
         let mut x = vec![0i32; t * h];
         for (i, &id) in tokens.iter().enumerate() {
             let row = &self.emb[id as usize * h..(id as usize + 1) * h];
@@ -253,13 +256,13 @@ impl Llama {
         let last = &x[(t - 1) * h..];
         let mut n = vec![0i32; h];
         rms_norm(last, &self.final_norm, self.cfg.eps_q24, &mut n);
-        trace.op(Op::RmsNorm, &[h as u32], &n);
+        trace.op(Op::RmsNorm, &[1, h as u32], &n);
         let mut q = vec![0i8; h];
         let max = quantize_max(&n, &mut q);
         let mut logits = vec![0i32; self.cfg.vocab];
         kern.gemm_i8(&q, 1, h, &self.emb, self.cfg.vocab, &mut logits);
         logits.iter_mut().zip(&self.head_m).for_each(|(l, m)| *l = m.apply_scaled(*l, max));
-        trace.op(Op::Logits, &[self.cfg.vocab as u32], &logits);
+        trace.op(Op::Logits, &[1, self.cfg.vocab as u32], &logits);
         logits
     }
 
@@ -316,8 +319,12 @@ impl Llama {
             }
         }
         cache.v.extend_from_slice(&v);
+        // Scores and probabilities are [t, heads, pos0 + t]: row (i, head) holds the pos0 + i + 1
+        // positions query i attends to, then zeros (the causal mask).
+        let width = pos0 + t;
+        let mut scores = vec![0i32; t * nh * width];
+        let mut probs = vec![0u16; t * nh * width];
         let mut ctx = vec![0i32; t * h];
-        let mut probs_all = Vec::new();
         let group = nh / nkv;
         for i in 0..t {
             let len = pos0 + i + 1;
@@ -326,27 +333,29 @@ impl Llama {
                 let mut q8 = vec![0i8; hd];
                 let qmax =
                     i128::from(quantize_max(&q[i * h + hq * hd..i * h + (hq + 1) * hd], &mut q8));
-                let scores: Vec<i32> = (0..len)
-                    .map(|j| {
-                        let at = (j * nkv + kvh) * hd;
-                        let acc = i128::from(dot_i8(&q8, &cache.k8[at..at + hd]));
-                        // q·k in Q12 is acc·max_q·max_k / (127²·2^12), scaled by 1/sqrt(hd).
-                        self.attn_scale
-                            .apply_wide(acc * qmax * i128::from(cache.kmax[j * nkv + kvh]), 12)
-                    })
-                    .collect();
-                let mut p = vec![0u16; len];
-                softmax_u16(&scores, &self.exp_lut, &mut p);
+                let row = (i * nh + hq) * width;
+                let s = &mut scores[row..row + len];
+                for (j, v) in s.iter_mut().enumerate() {
+                    let at = (j * nkv + kvh) * hd;
+                    let acc = i128::from(dot_i8(&q8, &cache.k8[at..at + hd]));
+                    // q·k in Q12 is acc·max_q·max_k / (127²·2^12), scaled by 1/sqrt(hd).
+                    *v = self
+                        .attn_scale
+                        .apply_wide(acc * qmax * i128::from(cache.kmax[j * nkv + kvh]), 12);
+                }
+                let p = &mut probs[row..row + len];
+                softmax_u16(s, &self.exp_lut, p);
                 for d in 0..hd {
                     let col = kvh * hd + d;
                     let acc: i64 =
                         (0..len).map(|j| i64::from(p[j]) * i64::from(cache.v[j * kvd + col])).sum();
                     ctx[i * h + hq * hd + d] = round_shift_i64(acc, 16) as i32;
                 }
-                probs_all.extend_from_slice(&p);
             }
         }
-        trace.op(Op::Softmax, &[probs_all.len() as u32], &probs_all);
+        let sdims = [t as u32, nh as u32, width as u32];
+        trace.op(Op::Scores, &sdims, &scores);
+        trace.op(Op::Softmax, &sdims, &probs);
         trace.op(Op::Context, &[t as u32, h as u32], &ctx);
         let o = l.o.forward(kern, &ctx, t);
         trace.op(Op::AttnOut, &[t as u32, h as u32], &o);

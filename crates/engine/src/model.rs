@@ -4,15 +4,19 @@
 //! `"ASSAYMD1" ‖ header_len u32 ‖ header ‖ tensor data`, where the header is
 //! `n_cfg u32 ‖ (name_len u8 ‖ name ‖ value u64)* ‖ n_tensors u32 ‖ (name_len u8 ‖ name ‖ dtype u8 ‖
 //! rank u8 ‖ dims u32* ‖ offset u64)*`. Tensor data is contiguous at its offset (from the blob
-//! start). The blob is cut into [`CHUNK_SIZE`] chunks; the model id is the Merkle root of the
-//! chunks' keccak hashes, so it commits to the config, the tokenizer and every weight.
+//! start).
+//!
+//! The model id commits to the config, the tokenizer and every weight row by row, so a dispute
+//! can prove one weight row against it ([`ModelFile::id`], specified in `crates/engine/TRACE.md`).
+//! For transport the blob is cut into [`CHUNK_SIZE`] chunks whose hashes ([`chunk_hashes`]) a
+//! model directory's manifest lists.
 
 use alloc::{string::String, vec::Vec};
 
 use crate::{
     Error, Result,
     fixed::Multiplier,
-    hash::{Hash, keccak, merkle_root},
+    hash::{Hash, cells_root, keccak, merkle_root},
 };
 
 /// Magic bytes at the start of a model blob.
@@ -60,9 +64,12 @@ pub fn chunk_hashes(blob: &[u8]) -> Vec<Hash> {
     blob.chunks(CHUNK_SIZE).map(keccak).collect()
 }
 
-/// The model id of a blob: the Merkle root of its chunk hashes.
-pub fn model_id(blob: &[u8]) -> Hash {
-    merkle_root(&chunk_hashes(blob))
+/// The model id of a blob ([`ModelFile::id`]).
+///
+/// # Errors
+/// [`Error::Format`] when the blob does not parse.
+pub fn model_id(blob: &[u8]) -> Result<Hash> {
+    Ok(ModelFile::parse(blob)?.id())
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +147,34 @@ impl<'a> ModelFile<'a> {
             tensors.push(Entry { name, dtype, dims, offset });
         }
         Ok(Self { blob, config, tensors })
+    }
+
+    /// The model id: the [`merkle_root`] of the config leaf followed by one leaf per tensor in
+    /// header order. The config leaf is `keccak(0x20 ‖ n u32 ‖ (name_len u8 ‖ name ‖ value
+    /// u64)*)`; a tensor leaf is `keccak(0x21 ‖ name_len u8 ‖ name ‖ dtype u8 ‖ rank u8 ‖ dims
+    /// u32* ‖ cells_root)`, its data cut into cells by rows (see [`crate::hash`]).
+    pub fn id(&self) -> Hash {
+        let mut leaves = Vec::with_capacity(1 + self.tensors.len());
+        let mut pre = alloc::vec![0x20];
+        pre.extend_from_slice(&(self.config.len() as u32).to_le_bytes());
+        for (name, v) in &self.config {
+            pre.push(name.len() as u8);
+            pre.extend_from_slice(name.as_bytes());
+            pre.extend_from_slice(&v.to_le_bytes());
+        }
+        leaves.push(keccak(&pre));
+        for e in &self.tensors {
+            let mut pre = alloc::vec![0x21, e.name.len() as u8];
+            pre.extend_from_slice(e.name.as_bytes());
+            pre.extend_from_slice(&[e.dtype as u8, e.dims.len() as u8]);
+            e.dims.iter().for_each(|d| pre.extend_from_slice(&d.to_le_bytes()));
+            let len = e.dims.iter().map(|&d| d as usize).product::<usize>() * e.dtype.size();
+            let row = e.dims.last().map_or(1, |&d| d as usize);
+            let data = &self.blob[e.offset..e.offset + len];
+            pre.extend_from_slice(&cells_root(data, row, e.dtype.size()));
+            leaves.push(keccak(&pre));
+        }
+        merkle_root(&leaves)
     }
 
     /// A config value.
@@ -338,9 +373,51 @@ mod tests {
         assert_eq!(m.bytes("vocab").expect("v"), b"a\nb");
         assert!(m.i8s("w", &[4]).is_err());
         assert!(m.i32s("nope", &[1]).is_err());
+        let id = model_id(&blob).expect("id");
         let mut bad = blob.clone();
-        let last = bad.len() - 1;
-        bad[last] ^= 1;
-        assert_ne!(model_id(&bad), model_id(&blob));
+        let at = m.tensors.iter().find(|e| e.name == "vocab").expect("vocab").offset + 2;
+        bad[at] ^= 1;
+        assert_ne!(model_id(&bad).expect("id"), id);
+        let mut w2 = ModelWriter::new();
+        w2.cfg("hidden", 5).i8s("w", &[2, 2], &[1, -2, 3, -4]).i32s("b", &[2], &[7, -8]);
+        w2.mults("m", &[Multiplier { m0: 1 << 30, shift: -3 }]).bytes("vocab", b"a\nb");
+        assert_ne!(model_id(&w2.finish()).expect("id"), id, "the config is committed");
+        // The id is the tree of the config leaf and one leaf per tensor over its rows.
+        let w_leaf = {
+            let mut pre = alloc::vec![0x21, 1, b'w', 1, 2, 2, 0, 0, 0, 2, 0, 0, 0];
+            let rows = [crate::hash::cell_hash(&[1, 0xfe]), crate::hash::cell_hash(&[3, 0xfc])];
+            pre.extend_from_slice(&merkle_root(&rows));
+            keccak(&pre)
+        };
+        let mut leaves: Vec<Hash> = Vec::new();
+        leaves.push(keccak(&[&[0x20, 1, 0, 0, 0, 6][..], b"hidden", &4u64.to_le_bytes()].concat()));
+        leaves.push(w_leaf);
+        let b_leaf = {
+            let mut pre = alloc::vec![0x21, 1, b'b', 5, 1, 2, 0, 0, 0];
+            pre.extend_from_slice(&crate::hash::cell_hash(&[7, 0, 0, 0, 0xf8, 0xff, 0xff, 0xff]));
+            keccak(&pre)
+        };
+        leaves.push(b_leaf);
+        assert_eq!(merkle_root(&leaves[..3]), merkle_root(&[leaves[0], w_leaf, b_leaf]));
+        let tensor_leaves: Vec<Hash> = m
+            .tensors
+            .iter()
+            .map(|e| {
+                let mut pre = alloc::vec![0x21, e.name.len() as u8];
+                pre.extend_from_slice(e.name.as_bytes());
+                pre.extend_from_slice(&[e.dtype as u8, e.dims.len() as u8]);
+                e.dims.iter().for_each(|d| pre.extend_from_slice(&d.to_le_bytes()));
+                let len = e.dims.iter().map(|&d| d as usize).product::<usize>() * e.dtype.size();
+                let row = *e.dims.last().expect("dims") as usize;
+                pre.extend_from_slice(&cells_root(
+                    &blob[e.offset..e.offset + len],
+                    row,
+                    e.dtype.size(),
+                ));
+                keccak(&pre)
+            })
+            .collect();
+        assert_eq!(&tensor_leaves[..2], &[w_leaf, b_leaf]);
+        assert_eq!(id, merkle_root(&[&leaves[..1], &tensor_leaves[..]].concat()));
     }
 }

@@ -35,7 +35,7 @@ pub enum DeploymentError {
 pub struct DeployedModel {
     /// Short name (`minilm`, `smollm2`, ...).
     pub name: String,
-    /// Model id: the Merkle root of its weight chunks.
+    /// Model id (the row-by-row commitment of its blob, `ModelFile::id`).
     pub model_id: B256,
     /// Price per unit of work, in wei.
     pub price: alloy_primitives::U256,

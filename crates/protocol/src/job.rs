@@ -131,7 +131,7 @@ pub struct JobFile {
     /// Keccak hash of the engine's WASM module the result is defined by, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<B256>,
-    /// Model id (Merkle root of the model's chunks).
+    /// Model id (the row-by-row commitment of its blob, `ModelFile::id`).
     pub model_id: B256,
     /// Where the model directory was on the machine that ran the job (a hint for replays).
     #[serde(default, skip_serializing_if = "Option::is_none")]

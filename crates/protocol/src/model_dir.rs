@@ -1,15 +1,13 @@
 //! Model directories and their identity: `model.bin` (the blob, cut into chunks of
 //! [`CHUNK_SIZE`]) and `manifest.json` (format, config, chunk hashes and the model id). The blob
 //! alone determines everything; the manifest names what the blob is committed to, so a reader can
-//! tell a wrong model from a tampered chunk.
+//! tell a wrong model from a tampered chunk. The model id is the blob's row-by-row commitment
+//! ([`ModelFile::id`]); the chunk hashes only check the transport.
 
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::B256;
-use assay_engine::{
-    hash::merkle_root,
-    model::{CHUNK_SIZE, ModelFile, chunk_hashes},
-};
+use assay_engine::model::{CHUNK_SIZE, ModelFile, chunk_hashes};
 use serde::{Deserialize, Serialize};
 
 /// File name of the blob in a model directory.
@@ -17,7 +15,7 @@ pub const BLOB: &str = "model.bin";
 /// File name of the manifest in a model directory.
 pub const MANIFEST: &str = "manifest.json";
 /// Format tag in the manifest.
-pub const FORMAT: &str = "assay-model-1";
+pub const FORMAT: &str = "assay-model-2";
 
 /// Why a model directory cannot be written or used.
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +50,12 @@ pub enum ModelDirError {
         /// Index of the first bad chunk.
         index: usize,
     },
-    /// The manifest's chunk hashes do not give its model id.
+    /// The blob does not give the manifest's model id.
     #[error("model root mismatch: expected {expected}, got {actual}")]
     RootMismatch {
         /// The manifest's model id.
         expected: B256,
-        /// The root of its chunk hashes.
+        /// The id of the blob.
         actual: B256,
     },
     /// The engine cannot parse the blob.
@@ -70,7 +68,7 @@ pub enum ModelDirError {
 pub struct ModelManifest {
     /// Always [`FORMAT`].
     pub format: String,
-    /// Model id (Merkle root of the chunk hashes).
+    /// Model id ([`ModelFile::id`] of the blob).
     pub model_id: B256,
     /// Chunk size in bytes.
     pub chunk_size: usize,
@@ -119,7 +117,7 @@ impl ModelDir {
         let hashes = chunk_hashes(blob);
         let manifest = ModelManifest {
             format: FORMAT.into(),
-            model_id: B256::from(merkle_root(&hashes)),
+            model_id: B256::from(file.id()),
             chunk_size: CHUNK_SIZE,
             len: blob.len(),
             chunks: hashes.iter().copied().map(B256::from).collect(),
@@ -138,8 +136,9 @@ impl ModelDir {
     /// # Errors
     /// [`ModelDirError::Io`] when a file cannot be read, [`ModelDirError::Malformed`] or
     /// [`ModelDirError::Unsupported`] for a manifest this build cannot use,
-    /// [`ModelDirError::TamperedChunk`] when a chunk does not hash to the manifest's value, and
-    /// [`ModelDirError::RootMismatch`] when the manifest's chunk hashes do not give its model id.
+    /// [`ModelDirError::TamperedChunk`] when a chunk does not hash to the manifest's value,
+    /// [`ModelDirError::Blob`] when the blob does not parse, and [`ModelDirError::RootMismatch`]
+    /// when the blob does not give the manifest's model id.
     pub fn open(dir: &Path) -> Result<Self, ModelDirError> {
         let mpath = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&mpath).map_err(io(&mpath))?;
@@ -153,10 +152,6 @@ impl ModelDir {
             });
         }
         let committed: Vec<[u8; 32]> = manifest.chunks.iter().map(|c| c.0).collect();
-        let root = B256::from(merkle_root(&committed));
-        if root != manifest.model_id {
-            return Err(ModelDirError::RootMismatch { expected: manifest.model_id, actual: root });
-        }
         let bpath = dir.join(BLOB);
         let blob = std::fs::read(&bpath).map_err(io(&bpath))?;
         let hashes = chunk_hashes(&blob);
@@ -165,6 +160,10 @@ impl ModelDir {
         }
         if let Some(index) = hashes.iter().zip(&committed).position(|(a, b)| a != b) {
             return Err(ModelDirError::TamperedChunk { index });
+        }
+        let id = B256::from(ModelFile::parse(&blob)?.id());
+        if id != manifest.model_id {
+            return Err(ModelDirError::RootMismatch { expected: manifest.model_id, actual: id });
         }
         Ok(Self { model_id: manifest.model_id, manifest, blob, chunk_hashes: hashes })
     }

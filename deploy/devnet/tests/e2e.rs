@@ -297,7 +297,7 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
         let model_dir = dir.join("models").join(model);
         let report = tokio::task::spawn_blocking(move || {
             let runtime = assay_verifier::runtime::Runtime::new().expect("the engine module");
-            assay_verifier::replay::replay(&runtime, &record, &model_dir, Default::default())
+            assay_verifier::replay::replay(&runtime, &record, &model_dir, Default::default(), false)
                 .map(|report| (report, record))
         })
         .await

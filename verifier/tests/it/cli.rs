@@ -27,6 +27,45 @@ fn replay_command_reproduces_a_record_and_flags_a_forged_one() {
 }
 
 #[test]
+fn replay_lists_the_leaves_of_the_native_trace() {
+    use assay_engine::{job::Model, kernels::Scalar};
+    let dir = tmp("cli-leaves");
+    tiny_model_dir(&dir);
+    let (rec, _) = native_record(&dir, "the cat sat");
+    let job = dir.join("job.json");
+    std::fs::write(&job, serde_json::to_string(&rec).expect("json")).expect("write");
+    let args = ["verifier", "replay", "--leaves", job.to_str().expect("utf-8")];
+    let out = run(&Cli::parse_from(args)).expect("replay");
+    let v: serde_json::Value = serde_json::from_str(&out.json).expect("json");
+    let blob = assay_protocol::model_dir::ModelDir::open(&dir).expect("open").blob;
+    let model = Model::load(&blob).expect("load");
+    let (_, trace) = model.run(&Scalar, &rec.input.to_input()).expect("run");
+    let leaves = v["leaves"].as_array().expect("leaves");
+    assert_eq!(leaves.len(), trace.leaves().len());
+    for (i, (l, (info, hash))) in
+        leaves.iter().zip(trace.info().iter().zip(trace.leaves())).enumerate()
+    {
+        assert_eq!(l["index"], i);
+        assert_eq!(l["step"], info.step);
+        assert_eq!(l["layer"], info.layer);
+        assert_eq!(l["leaf"], format!("0x{}", hex::encode(hash)));
+        assert_eq!(l["dims"], serde_json::json!(info.dims));
+    }
+    // The step's input tokens come first, the Output step last.
+    assert_eq!(leaves[0]["op"], "Tokens");
+    assert_eq!(leaves[0]["dtype"], "u32");
+    assert_eq!(leaves[1]["op"], "Embed");
+    let last = leaves.last().expect("last");
+    assert_eq!(
+        (last["op"].as_str(), last["step"].as_u64(), last["dtype"].as_str()),
+        (Some("Output"), Some(1), Some("i16"))
+    );
+    let plain = run(&Cli::parse_from(["verifier", "replay", job.to_str().expect("utf-8")]))
+        .expect("replay");
+    assert!(!plain.json.contains("leaves"));
+}
+
+#[test]
 fn replay_op_command_reads_model_tensors() {
     let dir = tmp("cli-op");
     tiny_model_dir(&dir);

@@ -184,7 +184,7 @@ fn minilm_job_agrees_natively_and_in_wasm() {
     // Golden values of this converter and engine on the published weights.
     assert_eq!(
         rec.model_id.to_string(),
-        "0xd4c925c90bf589ef159eb4fdcbb386201199086a3ec2641d5365e15835aafe75"
+        "0xf8f0ae6602891967557ba9eb660eba4c0d289e159ee71cae01c54427f41335bd"
     );
     assert_eq!(
         rec.output_hash.to_string(),
@@ -192,7 +192,7 @@ fn minilm_job_agrees_natively_and_in_wasm() {
     );
     assert_eq!(
         rec.trace_root.to_string(),
-        "0xdf70672dd254b1fbd90a665587c22afa722ceebd8a00026905651972c2dd1d24"
+        "0xa0866126c179047d1d0ee5863f350b63f38f75cb8ad3cb71e328e7706d452f42"
     );
 }
 
@@ -229,7 +229,7 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
     // Golden values of this converter and engine on the published weights.
     assert_eq!(
         rec.model_id.to_string(),
-        "0xddcf97f165e0804d407c3ce36b8aa94ecd48618035f99ef8fe1d482b10d7722d"
+        "0xfd6e6926d77d904e038cedaff6d50d7d3142646edeabb080484546c417c31e7d"
     );
     assert_eq!(
         rec.output_hash.to_string(),
@@ -237,6 +237,6 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
     );
     assert_eq!(
         rec.trace_root.to_string(),
-        "0x181e24977acdc265dc3b6589ad3e993e513a3c753197980b19ea68d9d524e0d7"
+        "0xf242aed51d4381df0d1c66c130446bac22ac72d653f97593ff1cd8f582a1f9b6"
     );
 }

@@ -44,8 +44,8 @@ fn infer_and_replay(model: &Path, prompt: &str) -> JobFile {
     ];
     let json = run(&Cli::parse_from(args)).expect("infer");
     let rec = JobFile::from_json(&json).expect("record");
-    let report =
-        replay(&Runtime::new().expect("runtime"), &rec, model, Limits::default()).expect("replay");
+    let report = replay(&Runtime::new().expect("runtime"), &rec, model, Limits::default(), false)
+        .expect("replay");
     assert!(report.matches, "replay disagrees: {report:?}");
     assert_eq!(report.output_hash, rec.output_hash);
     assert_eq!(report.trace_root, rec.trace_root);
@@ -139,8 +139,8 @@ fn convert_and_chat_with_smollm2() {
     let rec = JobFile::from_json(&json).expect("record");
     println!("SmolLM2 says {:?}", rec.output.text);
     assert!(rec.output.text.contains("Paris"), "{json}");
-    let report =
-        replay(&Runtime::new().expect("runtime"), &rec, &d, Limits::default()).expect("replay");
+    let report = replay(&Runtime::new().expect("runtime"), &rec, &d, Limits::default(), false)
+        .expect("replay");
     assert!(report.matches, "replay disagrees: {report:?}");
 }
 

@@ -41,10 +41,12 @@ fn models() -> &'static Models {
     M.get_or_init(|| {
         // Seeded, so every test process writes the same bytes: written once under the target
         // directory (staged, then renamed into place) instead of once per process in /tmp, in
-        // a folder named after the bytes (a changed model format gets a new folder).
+        // a folder named after the bytes and the directory format (a changed model format
+        // gets a new folder).
         let (bert_blob, llama_blob) = (tiny_bert(1).to_blob(), tiny_llama(5).to_blob());
         let mut hasher = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(&(&bert_blob, &llama_blob), &mut hasher);
+        let format = assay_protocol::model_dir::FORMAT;
+        std::hash::Hash::hash(&(&bert_blob, &llama_blob, format), &mut hasher);
         let name = format!("assay-worker-run-models-{:016x}", std::hash::Hasher::finish(&hasher));
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         if !root.exists() {

@@ -65,7 +65,7 @@ fn the_token_hook_sees_each_generated_token_and_changes_no_hash() {
 
 const GOLDEN_GREEDY: &str = "e265dc80b528237320e70e21426fdf1c7f01132f619c0af1b1718e84abba674c";
 const GOLDEN_SAMPLED_TRACE: &str =
-    "23014aea3390fc7fb12a1c889370998db94e2190e02efe59c03d70f54155c1c4";
+    "cb990d349eb8aa22381a8b252b328cf2ea4233fb562c7b06fcb054d1d23a236c";
 
 /// Teacher-forcing texts: chat-formatted questions with plain answers.
 const DIALOGUES: &[(&str, &str)] = &[

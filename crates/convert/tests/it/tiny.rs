@@ -36,7 +36,7 @@ fn tiny_bert_job_hashes_are_pinned() {
 }
 
 const GOLDEN_OUTPUT: &str = "ee731e893227e494e7433fa4490779ce7f2f73f93db707cc76cd662e7a0b641a";
-const GOLDEN_TRACE: &str = "ff7b9977f4a869e60eb9408118762e5c3357e76cab9589191a31c6b7d30cc2c0";
+const GOLDEN_TRACE: &str = "c13fd1d07bb85dfa08207400a957f6fcf382b88352d155fc46ac388a8e1af864";
 
 #[test]
 fn model_dir_detects_tampering_and_wrong_roots() {
@@ -53,9 +53,18 @@ fn model_dir_detects_tampering_and_wrong_roots() {
     assert!(matches!(ModelDir::open(&tmp), Err(ModelDirError::TamperedChunk { index: 1 })));
 
     std::fs::write(tmp.join(BLOB), &blob).expect("write");
-    let mut m = manifest;
+    let mut m = manifest.clone();
     m.chunks[0] = [7; 32].into();
     std::fs::write(tmp.join(MANIFEST), serde_json::to_string(&m).expect("json")).expect("write");
-    assert!(matches!(ModelDir::open(&tmp), Err(ModelDirError::RootMismatch { .. })));
+    assert!(matches!(ModelDir::open(&tmp), Err(ModelDirError::TamperedChunk { index: 0 })));
+    let mut m = manifest.clone();
+    m.model_id = [7; 32].into();
+    std::fs::write(tmp.join(MANIFEST), serde_json::to_string(&m).expect("json")).expect("write");
+    let err = ModelDir::open(&tmp).expect_err("wrong id");
+    assert!(
+        matches!(err, ModelDirError::RootMismatch { expected, actual }
+            if expected == m.model_id && actual == manifest.model_id),
+        "{err}"
+    );
     std::fs::remove_dir_all(&tmp).ok();
 }
