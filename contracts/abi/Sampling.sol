@@ -3,7 +3,7 @@ interface ISampling {
 
     function commitValidation(uint256 job_id, bytes32 commitment) external;
 
-    function revealValidation(uint256 job_id, bytes32 output_hash, bytes32 salt) external;
+    function revealValidation(uint256 job_id, bytes32 output_hash, bytes32 trace_root, bytes32 salt) external;
 
     function finalizeChallenge(uint256 job_id) external returns (uint8);
 
@@ -11,7 +11,7 @@ interface ISampling {
 
     function challenge(uint256 job_id) external view returns (uint8, address, bytes32, uint64, uint64);
 
-    function jobValidators(uint256 job_id) external view returns (address[] memory, uint8[] memory, bytes32[] memory);
+    function jobValidators(uint256 job_id) external view returns (address[] memory, uint8[] memory, bytes32[] memory, bytes32[] memory);
 
     function params() external view returns (uint32, uint8, uint256, uint256, uint256, uint256, uint32, uint16, uint64, uint64, uint64, uint64, uint64);
 

@@ -3,7 +3,7 @@ pragma solidity ^0.8.23;
 
 /// Proof-of-Sampling for the Assay job market: the paired `IJobMarket` opens a challenge for every
 /// job its challenge coin selects; `n` validators drawn by stake (never the asserter) commit
-/// `keccak256(jobKey, validator, outputHash, salt)` and reveal; the comparison accepts the job or
+/// `keccak256(jobKey, validator, outputHash, traceRoot, salt)` and reveal; the comparison accepts the job or
 /// disputes it (stakes frozen) until the dispute resolver names the correct hash, and every
 /// outcome is settled back on the market (`IJobMarket.settleJob`). Also holds the protocol
 /// parameters and checks the honesty condition. Challenge states use the job status codes:
@@ -11,7 +11,7 @@ pragma solidity ^0.8.23;
 interface ISampling {
     event ChallengeDrawn(uint256 indexed jobId, address[] validators, uint64 commitDeadline, uint64 revealDeadline);
     event ValidationCommitted(uint256 indexed jobId, address indexed validator);
-    event ValidationRevealed(uint256 indexed jobId, address indexed validator, bytes32 outputHash);
+    event ValidationRevealed(uint256 indexed jobId, address indexed validator, bytes32 outputHash, bytes32 traceRoot);
     event ValidatorAbsent(uint256 indexed jobId, address indexed validator);
     event JobDisputed(uint256 indexed jobId, address indexed asserter, address[] dissenters);
     event DisputeResolved(uint256 indexed jobId, bytes32 correctOutputHash, address[] losers);
@@ -37,13 +37,13 @@ interface ISampling {
     /// stores nothing) when no miner other than the asserter has weight.
     function openChallenge(uint256 jobId, bytes32 seed, bytes32 modelId, address asserter, bytes32 jobKey, bytes32 outputHash) external returns (bool);
     function commitValidation(uint256 jobId, bytes32 commitment) external;
-    function revealValidation(uint256 jobId, bytes32 outputHash, bytes32 salt) external;
+    function revealValidation(uint256 jobId, bytes32 outputHash, bytes32 traceRoot, bytes32 salt) external;
     function finalizeChallenge(uint256 jobId) external returns (uint8);
     function resolveDispute(uint256 jobId, bytes32 correctOutputHash) external;
 
     /// `(status, asserter, outputHash, commitDeadline, revealDeadline)`.
     function challenge(uint256 jobId) external view returns (uint8 status, address asserter, bytes32 outputHash, uint64 commitDeadline, uint64 revealDeadline);
-    function jobValidators(uint256 jobId) external view returns (address[] memory validators, uint8[] memory states, bytes32[] memory revealedHashes);
+    function jobValidators(uint256 jobId) external view returns (address[] memory validators, uint8[] memory states, bytes32[] memory revealedHashes, bytes32[] memory revealedTraceRoots);
     function params() external view returns (uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace);
     /// `(jobMarket, staking, registry, disputeResolver)`.
     function contracts() external view returns (address jobMarket, address staking, address registry, address disputeResolver);

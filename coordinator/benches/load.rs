@@ -75,7 +75,9 @@ async fn mock_worker(url: String) {
                     Role::ChainValidator { .. } => continue,
                     Role::Validator => {
                         let salt = B256::random();
-                        let commitment = validation_commitment(a.job_key, address, hash, salt);
+                        let trace = receipt.receipt.trace_root;
+                        let commitment =
+                            validation_commitment(a.job_key, address, hash, trace, salt);
                         salts.insert(a.job_id.clone(), (salt, receipt));
                         WorkerMsg::Committed { job_id: a.job_id, commitment }
                     }

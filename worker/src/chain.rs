@@ -84,20 +84,21 @@ impl ChainValidator {
         Ok(Some(ValidatorState::try_from(drawn.states[i]).map_err(ChainError::from)?))
     }
 
-    /// Validates `Sampling`'s job `job_id` as one of its drawn validators: commits
-    /// `validation_commitment(jobKey, worker, outputHash, salt)`, waits until reveals open
+    /// Validates `Sampling`'s job `job_id` as one of its drawn validators, claiming `(jobKey,
+    /// outputHash, traceRoot)`: commits `validation_commitment(jobKey, worker, outputHash,
+    /// traceRoot, salt)`, waits until reveals open
     /// (every drawn validator committed, or the commit deadline passed), then reveals. A job
     /// asked for again while its validation runs or after it succeeded is not validated twice.
     ///
     /// # Errors
     /// [`Error::Chain`] for RPC failures and reverts (named), e.g. `NotValidator`,
     /// `CommitClosed`, `RevealClosed`.
-    pub async fn validate(&self, job_id: U256, job_key: B256, output_hash: B256) -> Result<()> {
+    pub async fn validate(&self, job_id: U256, claim: (B256, B256, B256)) -> Result<()> {
         if !self.started.lock().expect("not poisoned").insert(job_id) {
             tracing::info!(%job_id, "already validating this job on chain");
             return Ok(());
         }
-        let validated = self.commit_and_reveal(job_id, job_key, output_hash).await;
+        let validated = self.commit_and_reveal(job_id, claim).await;
         if validated.is_err() {
             // Not committed, or not revealed: a later request may try again.
             self.started.lock().expect("not poisoned").remove(&job_id);
@@ -105,12 +106,8 @@ impl ChainValidator {
         validated
     }
 
-    async fn commit_and_reveal(
-        &self,
-        job_id: U256,
-        job_key: B256,
-        output_hash: B256,
-    ) -> Result<()> {
+    async fn commit_and_reveal(&self, job_id: U256, claim: (B256, B256, B256)) -> Result<()> {
+        let (job_key, output_hash, trace_root) = claim;
         let (me, sampling) = (self.me, self.sampling);
         let salt = self.salt(job_id);
         match self.my_state(job_id).await? {
@@ -122,14 +119,18 @@ impl ChainValidator {
                 tracing::info!(%job_id, "already committed on chain (before a restart): revealing");
             }
             _ => {
-                let commitment = validation_commitment(job_key, me, output_hash, salt);
+                let commitment = validation_commitment(job_key, me, output_hash, trace_root, salt);
                 let commit = ISampling::commitValidationCall { jobId: job_id, commitment };
                 let tx = self.chain.send(sampling, commit, U256::ZERO).await?.transaction_hash;
                 tracing::info!(%job_id, %tx, "committed on chain");
             }
         }
-        let reveal =
-            ISampling::revealValidationCall { jobId: job_id, outputHash: output_hash, salt };
+        let reveal = ISampling::revealValidationCall {
+            jobId: job_id,
+            outputHash: output_hash,
+            traceRoot: trace_root,
+            salt,
+        };
         loop {
             match self.chain.send(sampling, reveal.clone(), U256::ZERO).await {
                 Ok(receipt) => {
@@ -334,10 +335,10 @@ mod tests {
         let v = validator(&format!("http://{}", silent.local_addr().expect("addr")));
         let first = tokio::spawn({
             let v = v.clone();
-            async move { v.validate(U256::from(1u8), B256::ZERO, B256::ZERO).await }
+            async move { v.validate(U256::from(1u8), (B256::ZERO, B256::ZERO, B256::ZERO)).await }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let again = v.validate(U256::from(1u8), B256::ZERO, B256::ZERO);
+        let again = v.validate(U256::from(1u8), (B256::ZERO, B256::ZERO, B256::ZERO));
         let again = tokio::time::timeout(Duration::from_secs(5), again).await;
         assert!(matches!(again, Ok(Ok(()))), "{again:?}");
         first.abort();
@@ -350,7 +351,7 @@ mod tests {
         drop(closed);
         let v = validator(&url);
         for _ in 0..2 {
-            let r = v.validate(U256::from(2u8), B256::ZERO, B256::ZERO).await;
+            let r = v.validate(U256::from(2u8), (B256::ZERO, B256::ZERO, B256::ZERO)).await;
             assert!(matches!(r, Err(Error::Chain(_))), "{r:?}");
         }
     }

@@ -158,10 +158,11 @@ pub fn sign_receipt(
     SignedReceipt { signature: key.sign_digest(receipt.digest(chain_id)), receipt }
 }
 
-/// A validator's commitment with a fresh random salt: `(commitment, salt)`.
-pub fn commit(job_key: B256, worker: Address, output_hash: B256) -> (B256, B256) {
+/// A validator's commitment to its output hash and trace root with a fresh random salt:
+/// `(commitment, salt)`.
+pub fn commit(job_key: B256, worker: Address, output_hash: B256, trace_root: B256) -> (B256, B256) {
     let salt = B256::random();
-    (validation_commitment(job_key, worker, output_hash, salt), salt)
+    (validation_commitment(job_key, worker, output_hash, trace_root, salt), salt)
 }
 
 /// Capability benchmark: a short embedding (encoders) or an 8-token greedy generation (decoders)
@@ -251,11 +252,12 @@ mod tests {
     #[test]
     fn commitments_use_the_contracts_formula_with_fresh_salts() {
         let worker = Address::repeat_byte(7);
-        let (job_key, hash) = (B256::repeat_byte(1), B256::repeat_byte(4));
-        let (c1, s1) = commit(job_key, worker, hash);
-        let (c2, s2) = commit(job_key, worker, hash);
-        assert_eq!(c1, validation_commitment(job_key, worker, hash, s1));
-        assert_eq!(c2, validation_commitment(job_key, worker, hash, s2));
+        let (job_key, hash, trace) =
+            (B256::repeat_byte(1), B256::repeat_byte(4), B256::repeat_byte(5));
+        let (c1, s1) = commit(job_key, worker, hash, trace);
+        let (c2, s2) = commit(job_key, worker, hash, trace);
+        assert_eq!(c1, validation_commitment(job_key, worker, hash, trace, s1));
+        assert_eq!(c2, validation_commitment(job_key, worker, hash, trace, s2));
         assert_ne!(s1, s2);
         assert_ne!(c1, c2);
     }

@@ -574,7 +574,8 @@ impl Session {
                 let r = receipt.receipt;
                 tokio::spawn(
                     async move {
-                        match validator.validate(chain_job_id, r.job_key, r.output_hash).await {
+                        let claim = (r.job_key, r.output_hash, r.trace_root);
+                        match validator.validate(chain_job_id, claim).await {
                             Ok(()) => info!(output_hash = %r.output_hash, "validated on chain"),
                             Err(e) => warn!(error = %e, "on-chain validation failed"),
                         }
@@ -585,7 +586,8 @@ impl Session {
             }
             Role::Validator => {
                 let r = &receipt.receipt;
-                let (commitment, salt) = exec::commit(r.job_key, r.worker, r.output_hash);
+                let (commitment, salt) =
+                    exec::commit(r.job_key, r.worker, r.output_hash, r.trace_root);
                 job.span.in_scope(|| info!(%commitment, "committed"));
                 let msg = WorkerMsg::Committed { job_id: job_id.clone(), commitment };
                 let sent = send(&mut self.sink, &msg).await;

@@ -77,20 +77,23 @@ impl JobRecord {
 /// Words of the record at the start of a claim.
 pub const CLAIM_RECORD_WORDS: usize = 7;
 
-/// A validator's commitment to its output hash:
-/// `keccak256(abi.encodePacked(jobKey, validator, outputHash, salt))`. Binding the job and the
-/// validator stops one validator from copying another's commitment.
+/// A validator's commitment to its output hash and trace root:
+/// `keccak256(abi.encodePacked(jobKey, validator, outputHash, traceRoot, salt))`. Binding the job
+/// and the validator stops one validator from copying another's commitment; the trace root is
+/// where a dispute against the validator's claim starts.
 pub fn validation_commitment(
     job_key: B256,
     validator: Address,
     output_hash: B256,
+    trace_root: B256,
     salt: B256,
 ) -> B256 {
-    let mut buf = [0u8; 32 + 20 + 32 + 32];
+    let mut buf = [0u8; 32 + 20 + 32 + 32 + 32];
     buf[..32].copy_from_slice(job_key.as_slice());
     buf[32..52].copy_from_slice(validator.as_slice());
     buf[52..84].copy_from_slice(output_hash.as_slice());
-    buf[84..].copy_from_slice(salt.as_slice());
+    buf[84..116].copy_from_slice(trace_root.as_slice());
+    buf[116..].copy_from_slice(salt.as_slice());
     keccak256(buf)
 }
 
@@ -150,10 +153,12 @@ mod tests {
     fn commitments_bind_job_validator_and_epoch() {
         let (k, v, h, s) =
             (B256::repeat_byte(1), Address::repeat_byte(2), B256::repeat_byte(3), B256::ZERO);
+        let t = B256::repeat_byte(4);
         assert_ne!(
-            validation_commitment(k, v, h, s),
-            validation_commitment(k, Address::ZERO, h, s)
+            validation_commitment(k, v, h, t, s),
+            validation_commitment(k, Address::ZERO, h, t, s)
         );
+        assert_ne!(validation_commitment(k, v, h, t, s), validation_commitment(k, v, h, h, s));
         assert_ne!(seed_commitment(1, s), seed_commitment(2, s));
         assert_eq!(onchain_job_key(U256::from(1u64)), B256::with_last_byte(1));
     }

@@ -5,8 +5,8 @@
 //! - **Hand-off**: the job market flips the challenge coin; for a challenged job it calls
 //!   `openChallenge` (only the paired market may), and `n` validators are drawn by stake x
 //!   reputation from the miners serving the model, never the asserter.
-//! - **Commit-reveal**: validators commit `keccak256(jobKey, validator, outputHash, salt)`, then
-//!   reveal. All revealed hashes equal: accepted. Any mismatch: disputed, stakes frozen, until
+//! - **Commit-reveal**: validators commit `keccak256(jobKey, validator, outputHash, traceRoot,
+//!   salt)`, then reveal. All revealed hashes equal: accepted. Any mismatch: disputed, stakes frozen, until
 //!   the dispute resolver names the correct hash; every party that asserted or revealed another
 //!   hash is slashed and half the slash goes to the parties that were right.
 //! - **Settlement**: every verdict goes back to `JobMarket.settleJob` with the rewards to accrue
@@ -120,8 +120,8 @@ impl Sampling {
         self._commit_validation(job_id, commitment)
     }
 
-    /// A validator reveals the hash behind its commitment, once every validator has committed or
-    /// the commit deadline has passed.
+    /// A validator reveals the output hash and trace root behind its commitment, once every
+    /// validator has committed or the commit deadline has passed.
     ///
     /// # Errors
     /// `UnknownJob`, `WrongStatus`, `NotValidator`, `RevealNotOpen`, `RevealClosed`,
@@ -129,8 +129,14 @@ impl Sampling {
     ///
     /// # Events
     /// `ValidationRevealed`.
-    pub fn reveal_validation(&mut self, job_id: U256, output_hash: B256, salt: B256) -> Result<()> {
-        self._reveal_validation(job_id, output_hash, salt)
+    pub fn reveal_validation(
+        &mut self,
+        job_id: U256,
+        output_hash: B256,
+        trace_root: B256,
+        salt: B256,
+    ) -> Result<()> {
+        self._reveal_validation(job_id, output_hash, trace_root, salt)
     }
 
     /// Compares the revealed hashes with the assertion once all are revealed or the reveal
@@ -170,15 +176,17 @@ impl Sampling {
         )
     }
 
-    /// `(validators, states, revealedHashes)` of a challenged job.
-    pub fn job_validators(&self, job_id: U256) -> (Vec<Address>, Vec<u8>, Vec<B256>) {
+    /// `(validators, states, revealedHashes, revealedTraceRoots)` of a challenged job.
+    #[allow(clippy::type_complexity)]
+    pub fn job_validators(&self, job_id: U256) -> (Vec<Address>, Vec<u8>, Vec<B256>, Vec<B256>) {
         let c = self.challenges.get(job_id);
-        let mut out = (Vec::new(), Vec::new(), Vec::new());
+        let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in 0..c.validators.len() {
             if let Some(v) = c.validators.getter(i) {
                 out.0.push(v.validator.get());
                 out.1.push(v.state.get().to());
                 out.2.push(v.revealed.get());
+                out.3.push(v.revealed_trace.get());
             }
         }
         out

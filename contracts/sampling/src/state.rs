@@ -49,6 +49,7 @@ pub struct Validation {
     pub(crate) state: StorageU8,
     pub(crate) commitment: StorageB256,
     pub(crate) revealed: StorageB256,
+    pub(crate) revealed_trace: StorageB256,
 }
 
 /// Protocol parameters (DESIGN 3.2).

@@ -156,6 +156,7 @@ impl Sampling {
         &mut self,
         job_id: U256,
         output_hash: B256,
+        trace_root: B256,
         salt: B256,
     ) -> Result<()> {
         self._expect(job_id, status::CHALLENGED)?;
@@ -182,10 +183,13 @@ impl Sampling {
         let Some(mut slot) = challenge.validators.setter(index) else {
             return Err(ISampling::NotValidator { jobId: job_id, account: caller }.into());
         };
-        if validation_commitment(job_key, caller, output_hash, salt) != slot.commitment.get() {
+        if validation_commitment(job_key, caller, output_hash, trace_root, salt)
+            != slot.commitment.get()
+        {
             return Err(ISampling::CommitmentMismatch { jobId: job_id, validator: caller }.into());
         }
         slot.revealed.set(output_hash);
+        slot.revealed_trace.set(trace_root);
         slot.state.set(U8::from(validation::REVEALED));
         assay_contract_kit::emit(
             self.vm(),
@@ -193,6 +197,7 @@ impl Sampling {
                 jobId: job_id,
                 validator: caller,
                 outputHash: output_hash,
+                traceRoot: trace_root,
             },
         );
         Ok(())

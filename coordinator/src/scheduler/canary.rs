@@ -52,7 +52,7 @@ impl Scheduler {
     pub(super) fn on_canary_reveal(&mut self, id: &str, salt: B256, receipt: SignedReceipt) {
         let Some(c) = self.canaries.remove(id) else { return };
         let Some(commitment) = c.commitment else { return };
-        let hash = receipt.receipt.output_hash;
+        let (hash, trace) = (receipt.receipt.output_hash, receipt.receipt.trace_root);
         let valid = check_receipt(
             &receipt,
             self.params.chain_id,
@@ -62,7 +62,7 @@ impl Scheduler {
             &c.spec,
         )
         .is_ok()
-            && validation_commitment(c.job_key, c.address, hash, salt) == commitment;
+            && validation_commitment(c.job_key, c.address, hash, trace, salt) == commitment;
         if !valid || hash != c.expected {
             Metrics::inc(&self.metrics().canaries_failed);
             self.flag(c.address, id, format!("canary answered wrongly (valid reveal: {valid})"));

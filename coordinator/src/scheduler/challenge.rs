@@ -98,11 +98,11 @@ impl Scheduler {
         let Some((val, true)) = self.validator_mut(id, conn) else { return };
         let Vote::Committed(commitment) = val.vote else { return };
         let address = val.address;
-        let hash = receipt.receipt.output_hash;
+        let (hash, trace) = (receipt.receipt.output_hash, receipt.receipt.trace_root);
         let check = check_receipt(&receipt, chain_id, address, key, model, &spec)
             .map_err(|e| e.to_string())
             .and_then(|()| {
-                if validation_commitment(key, address, hash, salt) == commitment {
+                if validation_commitment(key, address, hash, trace, salt) == commitment {
                     Ok(())
                 } else {
                     Err("reveal does not open its commitment".to_string())

@@ -277,6 +277,7 @@ pub(crate) async fn worker_with(
                                 a.job_key,
                                 address,
                                 receipt.receipt.output_hash,
+                                receipt.receipt.trace_root,
                                 salt,
                             );
                             salts.insert(a.job_id.clone(), (salt, receipt));

@@ -109,7 +109,9 @@ mod tests {
         assert_eq!(r.leaf(), keccak256(encoded));
         let (k, v, h, s) =
             (B256::repeat_byte(9), Address::repeat_byte(8), B256::repeat_byte(7), B256::ZERO);
-        assert_eq!(validation_commitment(k, v, h, s), keccak256((k, v, h, s).abi_encode_packed()));
+        let t = B256::repeat_byte(6);
+        let packed = (k, v, h, t, s).abi_encode_packed();
+        assert_eq!(validation_commitment(k, v, h, t, s), keccak256(packed));
         assert_eq!(seed_commitment(3, s), keccak256((3u64, s).abi_encode_packed()));
     }
 

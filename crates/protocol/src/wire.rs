@@ -7,9 +7,10 @@
 //!    [`CoordinatorMsg::Welcome`] or [`CoordinatorMsg::Rejected`].
 //! 3. Jobs arrive as [`CoordinatorMsg::Execute`]. An asserter answers [`WorkerMsg::Result`] with
 //!    the output and a signed [`Receipt`]; a validator answers [`WorkerMsg::Committed`] with
-//!    `validation_commitment(jobKey, validator, outputHash, salt)` (the contracts' formula) and,
-//!    once every validator has committed and the coordinator sends [`CoordinatorMsg::Reveal`],
-//!    [`WorkerMsg::Revealed`] with the hash, the salt and its receipt.
+//!    `validation_commitment(jobKey, validator, outputHash, traceRoot, salt)` (the contracts'
+//!    formula) and, once every validator has committed and the coordinator sends
+//!    [`CoordinatorMsg::Reveal`], [`WorkerMsg::Revealed`] with the salt and its receipt (which
+//!    holds the hash and the trace root).
 //! 4. [`WorkerMsg::Heartbeat`] every few seconds carries load; a silent worker is dropped and its
 //!    jobs are reassigned.
 //! 5. While an asserter generates text it may send [`WorkerMsg::Partial`] deltas before its
@@ -212,7 +213,7 @@ pub enum WorkerMsg {
     Committed {
         /// The job.
         job_id: String,
-        /// `validation_commitment(jobKey, validator, outputHash, salt)`.
+        /// `validation_commitment(jobKey, validator, outputHash, traceRoot, salt)`.
         commitment: B256,
     },
     /// A validator's reveal.

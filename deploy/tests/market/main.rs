@@ -527,7 +527,7 @@ impl Market {
 
     async fn commit_validation(&mut self, job: U256, key: B256, validator: Address, output: B256) {
         let salt = keccak256(validator);
-        let commitment = validation_commitment(key, validator, output, salt);
+        let commitment = validation_commitment(key, validator, output, trace_of(output), salt);
         let call = ISampling::commitValidationCall { jobId: job, commitment };
         let receipt = self.send(self.miner(validator), self.sampling, call, U256::ZERO).await;
         self.gas.add("commitValidation", &receipt);
@@ -536,11 +536,21 @@ impl Market {
 
     async fn reveal_validation(&mut self, job: U256, validator: Address, output: B256) {
         let salt = keccak256(validator);
-        let call = ISampling::revealValidationCall { jobId: job, outputHash: output, salt };
+        let trace = trace_of(output);
+        let call = ISampling::revealValidationCall {
+            jobId: job,
+            outputHash: output,
+            traceRoot: trace,
+            salt,
+        };
         let receipt = self.send(self.miner(validator), self.sampling, call, U256::ZERO).await;
         self.gas.add("revealValidation", &receipt);
         let revealed = event::<ISampling::ValidationRevealed>(&receipt, self.sampling);
-        assert_eq!((revealed.validator, revealed.outputHash), (validator, output));
+        let got = (revealed.validator, revealed.outputHash, revealed.traceRoot);
+        assert_eq!(got, (validator, output, trace));
+        let drawn = self.view(self.sampling, ISampling::jobValidatorsCall { jobId: job }).await;
+        let at = drawn.validators.iter().position(|v| *v == validator).expect("drawn");
+        assert_eq!((drawn.revealedHashes[at], drawn.revealedTraceRoots[at]), (output, trace));
     }
 
     /// Every validator commits, then reveals, its vote.
@@ -676,4 +686,9 @@ async fn the_job_market_runs_on_the_test_node() {
     let onchain = ["submitJob", "assignJob", "assertResult", "drawChallenge (not challenged)"];
     let onchain: u64 = onchain.iter().map(|s| m.gas.mean(s)).sum();
     assert!(amortised[2] < onchain, "a batched job costs less than an on-chain one ({onchain})");
+}
+
+/// The trace root a validator claims along with `output` in these tests.
+fn trace_of(output: B256) -> B256 {
+    keccak256(output)
 }

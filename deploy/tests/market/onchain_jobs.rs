@@ -24,6 +24,7 @@ pub(super) async fn challenged_job_is_accepted(m: &mut Market, epoch: u64) {
     let early = ISampling::revealValidationCall {
         jobId: job,
         outputHash: OUT,
+        traceRoot: trace_of(OUT),
         salt: keccak256(validators[0]),
     };
     let e: ISampling::RevealNotOpen = m.revert(m.miner(validators[0]), m.sampling, early).await;
@@ -42,6 +43,7 @@ pub(super) async fn challenged_job_is_accepted(m: &mut Market, epoch: u64) {
     let lie = ISampling::revealValidationCall {
         jobId: job,
         outputHash: WRONG,
+        traceRoot: trace_of(OUT),
         salt: keccak256(validators[0]),
     };
     let e: ISampling::CommitmentMismatch = m.revert(m.miner(validators[0]), m.sampling, lie).await;

@@ -204,7 +204,8 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     assert_eq!(job_id, "job-v");
     assert!(receipt.verify(CHAIN));
     let r = receipt.receipt;
-    assert_eq!(validation_commitment(r.job_key, worker, r.output_hash, salt), commitment);
+    let opened = validation_commitment(r.job_key, worker, r.output_hash, r.trace_root, salt);
+    assert_eq!(opened, commitment);
     assert_eq!((r.model_id, r.input_root), (m.bert_id, embed().input_root()));
     (asserted, r.output_hash)
 }

@@ -403,12 +403,13 @@ fn an_opened_record_earns_r_a_only_when_priced() {
         let salt = B256::repeat_byte(7);
         for v in &validators {
             env.sender(*v);
-            let commitment = validation_commitment(r.job_key, *v, r.output_hash, salt);
+            let commitment =
+                validation_commitment(r.job_key, *v, r.output_hash, r.trace_root, salt);
             env.sampling.commit_validation(job, commitment).unwrap();
         }
         for v in &validators {
             env.sender(*v);
-            env.sampling.reveal_validation(job, r.output_hash, salt).unwrap();
+            env.sampling.reveal_validation(job, r.output_hash, r.trace_root, salt).unwrap();
             expected[miners().iter().position(|m| m == v).unwrap()] += u(R_V) / u(2);
         }
         assert_eq!(env.sampling.finalize_challenge(job).unwrap(), status::ACCEPTED);

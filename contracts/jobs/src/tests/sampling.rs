@@ -1,6 +1,6 @@
 //! The challenge coin, commit-reveal validation, outcomes and dispute resolution.
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{keccak256, Address, B256, U256};
 use assay_contract_common::{
     draw,
     records::{onchain_job_key, seed_commitment, validation_commitment},
@@ -27,16 +27,20 @@ fn challenged(env: &mut Env) -> (U256, Address, Vec<Address>) {
     (id, asserter, validators)
 }
 
+/// The trace root a validator claims with `hash`.
+fn trace(hash: B256) -> B256 {
+    keccak256(hash)
+}
+
 fn commit(env: &mut Env, id: U256, v: Address, hash: B256) {
     env.sender(v);
-    env.sampling
-        .commit_validation(id, validation_commitment(onchain_job_key(id), v, hash, salt(v)))
-        .unwrap();
+    let commitment = validation_commitment(onchain_job_key(id), v, hash, trace(hash), salt(v));
+    env.sampling.commit_validation(id, commitment).unwrap();
 }
 
 fn reveal(env: &mut Env, id: U256, v: Address, hash: B256) {
     env.sender(v);
-    env.sampling.reveal_validation(id, hash, salt(v)).unwrap();
+    env.sampling.reveal_validation(id, hash, trace(hash), salt(v)).unwrap();
 }
 
 #[test]
@@ -113,13 +117,18 @@ fn commit_reveal_enforces_membership_order_and_deadlines() {
     ));
     // Reveal opens only when everyone committed or the commit phase ended.
     assert!(matches!(
-        env.sampling.reveal_validation(id, OUT, salt(v[0])),
+        env.sampling.reveal_validation(id, OUT, trace(OUT), salt(v[0])),
         Err(SamplingError::RevealNotOpen(_))
     ));
     commit(&mut env, id, v[1], OUT);
     env.sender(v[0]);
     assert!(matches!(
-        env.sampling.reveal_validation(id, BAD, salt(v[0])),
+        env.sampling.reveal_validation(id, BAD, trace(OUT), salt(v[0])),
+        Err(SamplingError::CommitmentMismatch(_))
+    ));
+    // The trace root is committed too.
+    assert!(matches!(
+        env.sampling.reveal_validation(id, OUT, trace(BAD), salt(v[0])),
         Err(SamplingError::CommitmentMismatch(_))
     ));
     assert!(matches!(
@@ -127,10 +136,16 @@ fn commit_reveal_enforces_membership_order_and_deadlines() {
         Err(SamplingError::ChallengeStillOpen(_))
     ));
     reveal(&mut env, id, v[0], OUT);
+    let (_, states, hashes, traces) = env.sampling.job_validators(id);
+    assert_eq!(
+        (states[0], hashes[0], traces[0]),
+        (assay_contract_common::codes::ValidatorState::Revealed as u8, OUT, trace(OUT))
+    );
+    assert_eq!((hashes[1], traces[1]), (B256::ZERO, B256::ZERO));
     env.advance(1, 121);
     env.sender(v[1]);
     assert!(matches!(
-        env.sampling.reveal_validation(id, OUT, salt(v[1])),
+        env.sampling.reveal_validation(id, OUT, trace(OUT), salt(v[1])),
         Err(SamplingError::RevealClosed(_))
     ));
     assert!(matches!(
