@@ -123,13 +123,13 @@ fn gemm_blocked_cols(
 
 /// Hashes a step's trace leaves on the rayon pool: longest first, in runs of eight of similar
 /// length (the AVX-512 keccak hashes eight at once, the AVX2 one four).
-fn keccak_par(pre: &[Vec<u8>], out: &mut [Hash]) {
+fn keccak_par(pre: &[&[u8]], out: &mut [Hash]) {
     let mut order: Vec<usize> = (0..pre.len()).collect();
     order.sort_by_key(|&i| core::cmp::Reverse(pre[i].len()));
     let hashed: Vec<Vec<Hash>> = order
         .par_chunks(8)
         .map(|run| {
-            let msgs: Vec<&[u8]> = run.iter().map(|&i| pre[i].as_slice()).collect();
+            let msgs: Vec<&[u8]> = run.iter().map(|&i| pre[i]).collect();
             let mut h = vec![[0u8; 32]; run.len()];
             #[cfg(target_arch = "x86_64")]
             isa().keccak256_many(&msgs, &mut h);

@@ -105,6 +105,23 @@ pub fn cell_hash(bytes: &[u8]) -> Hash {
     out
 }
 
+/// [`cell_hash`] of the little-endian bytes of `xs`, without copying them.
+pub fn cell_hash_of<T: Element>(xs: &[T]) -> Hash {
+    let mut k = Keccak::v256();
+    k.update(&[0x11]);
+    T::update(&mut k, xs);
+    let mut out = [0u8; 32];
+    k.finalize(&mut out);
+    out
+}
+
+/// The cells of `data` whose rows are `row` elements, as element slices (the same cells as
+/// [`cells`] cuts from its bytes).
+pub fn element_cells<T>(data: &[T], row: usize) -> impl Iterator<Item = &[T]> {
+    let per_cell = cell_elements(core::mem::size_of::<T>());
+    data.chunks(row.max(1)).flat_map(move |r| r.chunks(per_cell))
+}
+
 /// The cells of a tensor's little-endian `bytes`, whose rows are `row` elements of `size` bytes
 /// (`row` is the last dimension, the whole tensor for a vector); a row of zero elements has no
 /// cells.
@@ -121,10 +138,10 @@ pub fn cells_root(bytes: &[u8], row: usize, size: usize) -> Hash {
 
 /// Hashes a batch of byte strings: `out[i] = keccak(pre[i])`. A native caller may spread a batch
 /// over threads (see [`crate::kernels::Kernels::batch_hasher`]).
-pub type BatchHasher = fn(pre: &[Vec<u8>], out: &mut [Hash]);
+pub type BatchHasher = fn(pre: &[&[u8]], out: &mut [Hash]);
 
 /// The serial [`BatchHasher`].
-pub fn keccak_batch(pre: &[Vec<u8>], out: &mut [Hash]) {
+pub fn keccak_batch(pre: &[&[u8]], out: &mut [Hash]) {
     for (o, p) in out.iter_mut().zip(pre) {
         *o = keccak(p);
     }

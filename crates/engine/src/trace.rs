@@ -9,7 +9,10 @@
 
 use alloc::vec::Vec;
 
-use crate::hash::{BatchHasher, Element, Hash, cell_hash, cells, keccak, merkle_root, tree_root};
+use crate::hash::{
+    BatchHasher, Element, Hash, cell_elements, cell_hash_of, element_cells, keccak, merkle_root,
+    tree_root,
+};
 
 /// Identifies the kind of an op in a trace leaf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +114,11 @@ impl LeafInfo {
     /// The leaf: `keccak(0x10 ‖ step u32 ‖ layer u32 ‖ op u32 ‖ dtype u8 ‖ rank u8 ‖ dims u32* ‖
     /// cells_root)`.
     pub fn leaf(&self, cells_root: &Hash) -> Hash {
+        keccak(&self.preimage(cells_root))
+    }
+
+    /// The bytes [`Self::leaf`] hashes.
+    pub fn preimage(&self, cells_root: &Hash) -> Vec<u8> {
         let mut pre = Vec::with_capacity(47 + 4 * self.dims.len());
         pre.push(0x10);
         for v in [self.step, self.layer, self.op] {
@@ -119,7 +127,7 @@ impl LeafInfo {
         pre.extend_from_slice(&[self.dtype, self.dims.len() as u8]);
         self.dims.iter().for_each(|d| pre.extend_from_slice(&d.to_le_bytes()));
         pre.extend_from_slice(cells_root);
-        keccak(&pre)
+        pre
     }
 }
 
@@ -130,12 +138,13 @@ pub struct Trace {
     info: Vec<LeafInfo>,
     step: u32,
     layer: u32,
-    /// With a batch hasher, the cell preimages of recorded ops go to `pending`, with the leaf
-    /// and its number of cells in `pending_leaves`, and are hashed together when the step closes
-    /// (or a layer closes with [`FLUSH_BYTES`] pending).
+    /// With a batch hasher, the cell preimages of each recorded op go to one buffer of
+    /// `pending` (cell after cell, each `0x11 ‖ bytes`), with the leaf and its cells' ends in
+    /// `pending_leaves`; they, the Merkle nodes above them and the leaves are hashed in batches
+    /// when the step closes (or a layer closes with [`FLUSH_BYTES`] pending).
     batch: Option<BatchHasher>,
     pending: Vec<Vec<u8>>,
-    pending_leaves: Vec<(usize, usize)>,
+    pending_leaves: Vec<(usize, Vec<usize>)>,
     pending_bytes: usize,
 }
 
@@ -165,23 +174,23 @@ impl Trace {
             dtype: T::DTYPE,
             dims: dims.to_vec(),
         };
-        let mut bytes = Vec::new();
-        T::extend_le(&mut bytes, data);
-        let size = core::mem::size_of::<T>();
         let row = dims.last().map_or(1, |&d| d as usize);
         if self.batch.is_some() {
-            let before = self.pending.len();
-            for cell in cells(&bytes, row, size) {
-                let mut pre = Vec::with_capacity(cell.len() + 1);
-                pre.push(0x11);
-                pre.extend_from_slice(cell);
-                self.pending_bytes += pre.len();
-                self.pending.push(pre);
+            let rows = data.len().div_ceil(row.max(1));
+            let n_cells = rows * row.max(1).div_ceil(cell_elements(size_of::<T>()));
+            let mut buf = Vec::with_capacity(core::mem::size_of_val(data) + n_cells);
+            let mut ends = Vec::new();
+            for cell in element_cells(data, row) {
+                buf.push(0x11);
+                T::extend_le(&mut buf, cell);
+                ends.push(buf.len());
             }
-            self.pending_leaves.push((self.leaves.len(), self.pending.len() - before));
+            self.pending_bytes += buf.len();
+            self.pending.push(buf);
+            self.pending_leaves.push((self.leaves.len(), ends));
             self.leaves.push([0; 32]);
         } else {
-            let hashes: Vec<Hash> = cells(&bytes, row, size).map(cell_hash).collect();
+            let hashes: Vec<Hash> = element_cells(data, row).map(cell_hash_of).collect();
             self.leaves.push(info.leaf(&merkle_root(&hashes)));
         }
         self.info.push(info);
@@ -202,19 +211,60 @@ impl Trace {
         self.layer = 0;
     }
 
-    /// Hashes the pending cells and completes their leaves.
+    /// Hashes the pending cells, the Merkle nodes above them level by level and the leaves, each
+    /// in one call to the batch hasher, and completes the pending leaves.
     fn flush(&mut self) {
         let Some(batch) = self.batch else { return };
-        if self.pending.is_empty() {
+        if self.pending_leaves.is_empty() {
             return;
         }
-        let mut hashes = alloc::vec![[0u8; 32]; self.pending.len()];
-        batch(&self.pending, &mut hashes);
+        let mut cells: Vec<&[u8]> = Vec::new();
+        for (buf, (_, ends)) in self.pending.iter().zip(&self.pending_leaves) {
+            let starts = core::iter::once(0).chain(ends.iter().copied());
+            cells.extend(starts.zip(ends).map(|(a, &b)| &buf[a..b]));
+        }
+        let hashes = hash_all(batch, &cells);
         let mut at = 0;
-        for &(leaf, n) in &self.pending_leaves {
-            let root = merkle_root(&hashes[at..at + n]);
-            self.leaves[leaf] = self.info[leaf].leaf(&root);
-            at += n;
+        let mut levels: Vec<Vec<Hash>> = self
+            .pending_leaves
+            .iter()
+            .map(|(_, ends)| {
+                at += ends.len();
+                hashes[at - ends.len()..at].to_vec()
+            })
+            .collect();
+        // One level of every pending tree at a time: pairs become nodes, an odd last node is
+        // carried up (as in `merkle_root`).
+        while levels.iter().any(|l| l.len() > 1) {
+            let pairs: Vec<[u8; 65]> = levels
+                .iter()
+                .flat_map(|l| l.chunks_exact(2))
+                .map(|p| {
+                    let mut pre = [0u8; 65];
+                    pre[0] = 1;
+                    pre[1..33].copy_from_slice(&p[0]);
+                    pre[33..].copy_from_slice(&p[1]);
+                    pre
+                })
+                .collect();
+            let slices: Vec<&[u8]> = pairs.iter().map(|p| p.as_slice()).collect();
+            let mut nodes = hash_all(batch, &slices).into_iter();
+            for l in &mut levels {
+                let odd = (l.len() % 2 == 1).then(|| l[l.len() - 1]);
+                let mut up: Vec<Hash> = nodes.by_ref().take(l.len() / 2).collect();
+                up.extend(odd);
+                *l = up;
+            }
+        }
+        let pres: Vec<Vec<u8>> = self
+            .pending_leaves
+            .iter()
+            .zip(&levels)
+            .map(|((leaf, _), l)| self.info[*leaf].preimage(&l.first().copied().unwrap_or([0; 32])))
+            .collect();
+        let slices: Vec<&[u8]> = pres.iter().map(Vec::as_slice).collect();
+        for ((leaf, _), hash) in self.pending_leaves.iter().zip(hash_all(batch, &slices)) {
+            self.leaves[*leaf] = hash;
         }
         self.pending.clear();
         self.pending_leaves.clear();
@@ -280,6 +330,13 @@ pub fn decode_leaves(bytes: &[u8]) -> crate::Result<Vec<(LeafInfo, Hash)>> {
     Ok(out)
 }
 
+/// `keccak` of every message, through `batch`.
+fn hash_all(batch: BatchHasher, msgs: &[&[u8]]) -> Vec<Hash> {
+    let mut out = alloc::vec![[0u8; 32]; msgs.len()];
+    batch(msgs, &mut out);
+    out
+}
+
 /// The trace root from its parts (see [`Trace::root`]).
 pub fn root(n_leaves: usize, output_hash: &Hash, tree_root: &Hash) -> Hash {
     let mut pre = [0u8; 69];
@@ -295,7 +352,7 @@ mod tests {
     use alloc::vec;
 
     use super::*;
-    use crate::hash::{cells_root, keccak_batch};
+    use crate::hash::{cell_hash, cells_root, keccak_batch};
 
     fn record(t: &mut Trace, x: i32) {
         t.op(Op::Embed, &[2], &[1i32, x]);
@@ -365,7 +422,7 @@ mod tests {
 #[cfg(test)]
 mod worked_example {
     use super::*;
-    use crate::hash::{node, tree_proof, tree_verify};
+    use crate::hash::{cell_hash, node, tree_proof, tree_verify};
 
     fn hex(h: &[u8]) -> alloc::string::String {
         hex::encode(h)
