@@ -14,8 +14,8 @@ owns its children without importing from them. Inline modules belong to their fi
 
 Prints every strongly connected component of more than one file with, for each edge inside it,
 one example of a name imported, and exits 1 if there is any. Arguments: crate folders to check
-(default: the members of the root workspace, and the contracts workspace's libraries `common`
-and `kit`; a Stylus contract spreads the `impl` of its one storage type over its files, which
+(default: the members of the root workspace, and the contracts workspace's libraries `common`,
+`step` and `kit`; a Stylus contract spreads the `impl` of its one storage type over its files, which
 import the type from `lib.rs` while `lib.rs` calls their methods, by design of the SDK).
 """
 
@@ -175,7 +175,7 @@ def members(manifest):
 
 def main(args):
     folders = [Path(a).resolve() for a in args]
-    contract_libraries = [ROOT / "contracts/common", ROOT / "contracts/kit"]
+    contract_libraries = [ROOT / "contracts/common", ROOT / "contracts/step", ROOT / "contracts/kit"]
     folders = folders or members(ROOT / "Cargo.toml") + contract_libraries
     found = 0
     for src in [folder / "src" for folder in folders]:

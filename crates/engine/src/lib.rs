@@ -18,13 +18,14 @@
 //!   and the model id's row-by-row commitment are specified in `crates/engine/TRACE.md`.
 //!
 //! Layout:
-//! - [`fixed`]: rounding shifts, fixed-point multipliers, per-token int8 quantisation, isqrt/rsqrt.
+//! - [`fixed`], [`nonlin`] (from `assay-step`, the per-element definition the dispute contract
+//!   shares): rounding shifts, fixed-point multipliers, int8 quantisation, isqrt/rsqrt; softmax
+//!   (16-bit output), layer/RMS norm, 16-bit lookup tables (GELU, SiLU, exp).
 //! - [`gemm`]: exact int8 GEMM.
 //! - [`kernels`]: the [`kernels::Kernels`] seam the forward passes call (native parallelism and
 //!   SIMD plug in there) and its [`kernels::Scalar`] reference.
 //! - `x86` (x86-64 only): AVX2 / AVX-512 VNNI GEMM kernels and a four-way (AVX2) / eight-way
 //!   (AVX-512) keccak, chosen at run time by a caller that can detect CPU features.
-//! - [`nonlin`]: softmax (16-bit output), layer/RMS norm, 16-bit lookup tables (GELU, SiLU, exp).
 //! - [`linear`]: quantised linear layers.
 //! - [`hash`], [`trace`]: keccak-256 cells, Merkle trees, the per-op execution trace.
 //! - [`model`]: the model blob format and its row-by-row commitment (the model id).
@@ -44,7 +45,6 @@ extern crate std;
 pub mod bert;
 pub mod bpe;
 pub mod chat;
-pub mod fixed;
 pub mod gemm;
 pub mod hash;
 pub mod job;
@@ -52,11 +52,12 @@ pub mod kernels;
 pub mod linear;
 pub mod llama;
 pub mod model;
-pub mod nonlin;
 pub mod ops;
 pub mod prng;
 pub mod tokenizer;
 pub mod trace;
+
+pub use assay_step::{fixed, nonlin};
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 

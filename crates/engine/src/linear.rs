@@ -11,17 +11,13 @@
 
 use alloc::{format, vec, vec::Vec};
 
+pub use assay_step::linear::{BLOCK, RATIO_BITS};
+
 use crate::{
     Result,
     fixed::{Multiplier, quantize_max},
     model::ModelFile,
 };
-
-/// Input channels per quantisation block.
-pub const BLOCK: usize = 32;
-
-/// Fractional bits of the per-block weight ratios.
-pub const RATIO_BITS: u32 = 16;
 
 /// Weights `w[n, k]` with per-row multipliers, per-block ratios and Q12 biases.
 #[derive(Debug, Clone)]
@@ -80,7 +76,7 @@ impl Linear {
         let (m, b) = (&self.m[cols.clone()], &self.b[cols]);
         for (orow, arow) in out.chunks_exact_mut(width).zip(acc.chunks_exact(width)) {
             for (((o, &a), m), &b) in orow.iter_mut().zip(arow).zip(m).zip(b) {
-                *o = m.apply_wide(a, RATIO_BITS).saturating_add(b);
+                *o = assay_step::linear::requantize(a, *m, b);
             }
         }
     }
@@ -88,8 +84,74 @@ impl Linear {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::kernels::Scalar;
+
+    fn multiplier() -> impl Strategy<Value = Multiplier> {
+        (prop_oneof![Just(0), (1i32 << 30)..i32::MAX], -40i8..20)
+            .prop_map(|(m0, shift)| Multiplier { m0, shift })
+    }
+
+    proptest! {
+        /// The engine's layer and the one-element definition the dispute contract runs agree
+        /// on every element, extremes included.
+        #[test]
+        fn every_output_element_is_the_step_crates_element(
+            blocks in 1usize..4,
+            n in 1usize..5,
+            rows in 1usize..3,
+            seed in any::<u64>(),
+            m in prop::collection::vec(multiplier(), 4),
+        ) {
+            let k = blocks * BLOCK;
+            let mut rng = crate::prng::Prng::new(seed);
+            let mut pick = |edge: &[i64], lo: i64, span: u64| {
+                let r = rng.next_u64();
+                if r.is_multiple_of(5) { edge[(r / 5) as usize % edge.len()] } else { lo + (r % span) as i64 }
+            };
+            let x: Vec<i32> = (0..rows * k)
+                .map(|_| pick(&[i32::MIN as i64, i32::MAX as i64, 0, -1], -1 << 20, 1 << 21) as i32)
+                .collect();
+            let w: Vec<i8> = (0..n * k).map(|_| pick(&[-127, 127, 0], -127, 255) as i8).collect();
+            let r: Vec<i32> = (0..n * blocks).map(|_| pick(&[0, 1 << 16], 0, (1 << 16) + 1) as i32).collect();
+            let b: Vec<i32> = (0..n).map(|_| pick(&[i32::MIN as i64, i32::MAX as i64], -1 << 16, 1 << 17) as i32).collect();
+            let lin = Linear { w, m: m[..n].to_vec(), r, b, n, k };
+            let y = lin.forward(&Scalar, &x, rows);
+            for i in 0..rows {
+                for j in 0..n {
+                    let want = assay_step::linear::linear_element(
+                        &x[i * k..(i + 1) * k],
+                        &lin.w[j * k..(j + 1) * k],
+                        &lin.r[j * blocks..(j + 1) * blocks],
+                        lin.m[j],
+                        lin.b[j],
+                    );
+                    prop_assert_eq!(Some(y[i * n + j]), want, "row {} col {}", i, j);
+                }
+            }
+        }
+
+        /// The engine's exact block dot product (three 64-bit parts, SIMD-friendly) is the step
+        /// crate's plain i128 definition.
+        #[test]
+        fn the_fast_block_dot_is_the_definition(
+            a in prop::collection::vec(-127i8..=127, 1..200),
+            seed in any::<u64>(),
+            block in prop_oneof![Just(BLOCK), 1usize..70],
+        ) {
+            let mut rng = crate::prng::Prng::new(seed);
+            let w: Vec<i8> = a.iter().map(|_| (rng.next_u64() % 255) as i8).map(|v| v.max(-127)).collect();
+            let blocks = a.len().div_ceil(block);
+            let a_s: Vec<u32> = (0..blocks).map(|_| (rng.next_u64() >> 33) as u32).collect();
+            let w_s: Vec<i32> = (0..blocks).map(|_| (rng.next_u64() % ((1 << 17) + 1)) as i32 - (1 << 16)).collect();
+            prop_assert_eq!(
+                crate::gemm::dot_blocked(&a, &w, block, &a_s, &w_s),
+                assay_step::linear::dot_blocked(&a, &w, block, &a_s, &w_s)
+            );
+        }
+    }
 
     #[test]
     fn identity_weights_reproduce_the_input_up_to_quantisation() {
