@@ -10,6 +10,7 @@
 //! - [`fixed`]: rounding shifts, fixed-point multipliers, int8 quantisation, integer square roots.
 //! - [`nonlin`]: softmax, layer and RMS norm, lookup-table activations.
 //! - [`linear`]: one output element of a block-quantised linear layer.
+//! - [`attention`]: rotary pairs, attention scores, context accumulators, gated activations.
 //!
 //! Arithmetic follows the engine's documented ranges (activations are saturated i32 in Q12,
 //! accumulators exact in i64/i128); this crate is the reference, so its plain arithmetic is the
@@ -23,6 +24,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod attention;
 pub mod fixed;
 pub mod linear;
 pub mod nonlin;

@@ -31,22 +31,35 @@ pub fn lut_act(lut: &[i32], x: i32) -> i32 {
 pub fn softmax_u16(scores: &[i32], exp_lut: &[i32], out: &mut [u16]) {
     debug_assert_eq!(exp_lut.len(), LUT_LEN);
     let Some(&max) = scores.iter().max() else { return };
-    let mut sum: i64 = 0;
-    for &s in scores {
-        let idx = (i64::from(max) - i64::from(s)).min(LUT_LEN as i64 - 1) as usize;
-        sum += i64::from(exp_lut[idx]);
-    }
-    let sum = sum.max(1);
+    let sum: i64 = scores.iter().map(|&s| i64::from(exp_lut[exp_index(max, s)])).sum();
     for (o, &s) in out.iter_mut().zip(scores) {
-        let idx = (i64::from(max) - i64::from(s)).min(LUT_LEN as i64 - 1) as usize;
-        let p = div_round(i64::from(exp_lut[idx]) << 16, sum);
-        *o = p.clamp(0, 65535) as u16;
+        *o = softmax_element(exp_lut[exp_index(max, s)], sum);
     }
+}
+
+/// The exp table index of score `s` in a row whose maximum is `max`: `max − s`, capped at the
+/// last entry.
+pub fn exp_index(max: i32, s: i32) -> usize {
+    (i64::from(max) - i64::from(s)).min(LUT_LEN as i64 - 1) as usize
+}
+
+/// One softmax probability (Q16, clamped to 65535) from its table entry `e` and the row's sum of
+/// table entries (at least 1 is used).
+pub fn softmax_element(e: i32, sum: i64) -> u16 {
+    div_round(i64::from(e) << 16, sum.max(1)).clamp(0, 65535) as u16
 }
 
 /// Integer layer norm of a Q12 row with per-channel Q12 `gamma` and `beta`; `eps_q24` is the
 /// variance epsilon in Q24 (at least 1).
 pub fn layer_norm(x: &[i32], gamma: &[i32], beta: &[i32], eps_q24: u64, out: &mut [i32]) {
+    let stats = layer_norm_stats(x, eps_q24);
+    for (((o, &v), &g), &b) in out.iter_mut().zip(x).zip(gamma).zip(beta) {
+        *o = layer_norm_element(v, stats, g, b);
+    }
+}
+
+/// A row's layer-norm statistics: its mean (rounded) and `1 / sqrt(variance + eps)` in Q24.
+pub fn layer_norm_stats(x: &[i32], eps_q24: u64) -> (i64, i128) {
     let n = x.len() as i64;
     let sum: i64 = x.iter().map(|&v| i64::from(v)).sum();
     let mean = div_round(sum, n.max(1));
@@ -54,23 +67,36 @@ pub fn layer_norm(x: &[i32], gamma: &[i32], beta: &[i32], eps_q24: u64, out: &mu
         x.iter().map(|&v| (i64::from(v) - mean).unsigned_abs() as u128).map(|d| d * d).sum();
     let var =
         u64::try_from(sq / n.max(1) as u128).unwrap_or(u64::MAX).saturating_add(eps_q24.max(1));
-    let inv = i128::from(rsqrt_q24(var));
-    for (((o, &v), &g), &b) in out.iter_mut().zip(x).zip(gamma).zip(beta) {
-        let d = i128::from(i64::from(v) - mean);
-        let y = round_shift_i128(d * inv * i128::from(g), 36);
-        *o = sat(y + i128::from(b));
-    }
+    (mean, i128::from(rsqrt_q24(var)))
+}
+
+/// One layer-norm output from its input `v`, its row's [`layer_norm_stats`] and its channel's
+/// `gamma` and `beta`.
+pub fn layer_norm_element(v: i32, (mean, inv): (i64, i128), gamma: i32, beta: i32) -> i32 {
+    let d = i128::from(i64::from(v) - mean);
+    sat(round_shift_i128(d * inv * i128::from(gamma), 36) + i128::from(beta))
 }
 
 /// Integer RMS norm of a Q12 row with per-channel Q12 `gamma`.
 pub fn rms_norm(x: &[i32], gamma: &[i32], eps_q24: u64, out: &mut [i32]) {
+    let inv = rms_norm_inv(x, eps_q24);
+    for ((o, &v), &g) in out.iter_mut().zip(x).zip(gamma) {
+        *o = rms_norm_element(v, inv, g);
+    }
+}
+
+/// A row's `1 / sqrt(mean square + eps)` in Q24.
+pub fn rms_norm_inv(x: &[i32], eps_q24: u64) -> i128 {
     let n = x.len().max(1) as u128;
     let sq: u128 = x.iter().map(|&v| u128::from(v.unsigned_abs())).map(|a| a * a).sum();
     let ms = u64::try_from(sq / n).unwrap_or(u64::MAX).saturating_add(eps_q24.max(1));
-    let inv = i128::from(rsqrt_q24(ms));
-    for ((o, &v), &g) in out.iter_mut().zip(x).zip(gamma) {
-        *o = sat(round_shift_i128(i128::from(v) * inv * i128::from(g), 36));
-    }
+    i128::from(rsqrt_q24(ms))
+}
+
+/// One RMS-norm output from its input `v`, its row's [`rms_norm_inv`] and its channel's
+/// `gamma`.
+pub fn rms_norm_element(v: i32, inv: i128, gamma: i32) -> i32 {
+    sat(round_shift_i128(i128::from(v) * inv * i128::from(gamma), 36))
 }
 
 fn sat(v: i128) -> i32 {

@@ -8,9 +8,11 @@
 
 use alloc::{format, vec, vec::Vec};
 
+use assay_step::attention::{context_element, context_term, score};
+
 use crate::{
     Error, Result,
-    fixed::{Multiplier, div_round, quantize_max, round_shift_i64, round_shift_i128, rsqrt_q24},
+    fixed::{Multiplier, div_round, quantize_max, round_shift_i128, rsqrt_q24},
     gemm::dot_i8,
     kernels::Kernels,
     linear::Linear,
@@ -250,9 +252,9 @@ impl Bert {
             for i in 0..t {
                 for j in 0..t {
                     let (a, b) = (i * h + hd * dh, j * h + hd * dh);
-                    let acc = i128::from(dot_i8(&q8[a..a + dh], &k8[b..b + dh]));
-                    let wide = acc * i128::from(qm[i * nh + hd]) * i128::from(km[j * nh + hd]);
-                    scores[(hd * t + i) * t + j] = self.attn_scale.apply_wide(wide, 12);
+                    let dot = dot_i8(&q8[a..a + dh], &k8[b..b + dh]);
+                    let (q_max, k_max) = (qm[i * nh + hd], km[j * nh + hd]);
+                    scores[(hd * t + i) * t + j] = score(dot, q_max, k_max, self.attn_scale);
                 }
             }
         }
@@ -269,9 +271,8 @@ impl Bert {
                 let p = &probs[(hd * t + i) * t..(hd * t + i + 1) * t];
                 for d in 0..dh {
                     let col = hd * dh + d;
-                    let acc: i64 =
-                        (0..t).map(|j| i64::from(p[j]) * i64::from(v[j * h + col])).sum();
-                    ctx[i * h + col] = round_shift_i64(acc, 16) as i32;
+                    let acc: i64 = (0..t).map(|j| context_term(p[j], v[j * h + col])).sum();
+                    ctx[i * h + col] = context_element(acc);
                 }
             }
         }

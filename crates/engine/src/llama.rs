@@ -7,11 +7,13 @@
 
 use alloc::{format, vec, vec::Vec};
 
+use assay_step::attention::{context_element, context_term, gated, rope_pair, score};
+
 use crate::{
     Error, Result,
     bpe::Bpe,
     chat::{Message, chat_tokens},
-    fixed::{Multiplier, quantize_max, round_shift_i64},
+    fixed::{Multiplier, quantize_max},
     gemm::dot_i8,
     kernels::Kernels,
     linear::Linear,
@@ -282,10 +284,7 @@ impl Llama {
             let (c, s) = (&self.cos[(pos0 + i) * hd / 2..], &self.sin[(pos0 + i) * hd / 2..]);
             for head in row.chunks_exact_mut(hd) {
                 for (p, pair) in head.chunks_exact_mut(2).enumerate() {
-                    let (a, b) = (i64::from(pair[0]), i64::from(pair[1]));
-                    let (cp, sp) = (i64::from(c[p]), i64::from(s[p]));
-                    pair[0] = sat(round_shift_i64(a * cp - b * sp, 14));
-                    pair[1] = sat(round_shift_i64(a * sp + b * cp, 14));
+                    (pair[0], pair[1]) = rope_pair(pair[0], pair[1], c[p], s[p]);
                 }
             }
         }
@@ -331,25 +330,21 @@ impl Llama {
             for hq in 0..nh {
                 let kvh = hq / group;
                 let mut q8 = vec![0i8; hd];
-                let qmax =
-                    i128::from(quantize_max(&q[i * h + hq * hd..i * h + (hq + 1) * hd], &mut q8));
+                let qmax = quantize_max(&q[i * h + hq * hd..i * h + (hq + 1) * hd], &mut q8);
                 let row = (i * nh + hq) * width;
                 let s = &mut scores[row..row + len];
                 for (j, v) in s.iter_mut().enumerate() {
                     let at = (j * nkv + kvh) * hd;
-                    let acc = i128::from(dot_i8(&q8, &cache.k8[at..at + hd]));
-                    // q·k in Q12 is acc·max_q·max_k / (127²·2^12), scaled by 1/sqrt(hd).
-                    *v = self
-                        .attn_scale
-                        .apply_wide(acc * qmax * i128::from(cache.kmax[j * nkv + kvh]), 12);
+                    let dot = dot_i8(&q8, &cache.k8[at..at + hd]);
+                    *v = score(dot, qmax, cache.kmax[j * nkv + kvh], self.attn_scale);
                 }
                 let p = &mut probs[row..row + len];
                 softmax_u16(s, &self.exp_lut, p);
                 for d in 0..hd {
                     let col = kvh * hd + d;
                     let acc: i64 =
-                        (0..len).map(|j| i64::from(p[j]) * i64::from(cache.v[j * kvd + col])).sum();
-                    ctx[i * h + hq * hd + d] = round_shift_i64(acc, 16) as i32;
+                        (0..len).map(|j| context_term(p[j], cache.v[j * kvd + col])).sum();
+                    ctx[i * h + hq * hd + d] = context_element(acc);
                 }
             }
         }
@@ -365,13 +360,8 @@ impl Llama {
         let [g, u] = Linear::forward_all(kern, [&l.gate, &l.up], &n, t);
         trace.op(Op::FfnGate, &[t as u32, l.gate.n as u32], &g);
         trace.op(Op::FfnUp, &[t as u32, l.up.n as u32], &u);
-        let a: Vec<i32> = g
-            .iter()
-            .zip(&u)
-            .map(|(&g, &u)| {
-                sat(round_shift_i64(i64::from(lut_act(&self.silu_lut, g)) * i64::from(u), 12))
-            })
-            .collect();
+        let a: Vec<i32> =
+            g.iter().zip(&u).map(|(&g, &u)| gated(lut_act(&self.silu_lut, g), u)).collect();
         trace.op(Op::Activation, &[t as u32, l.up.n as u32], &a);
         let d = l.down.forward(kern, &a, t);
         trace.op(Op::FfnDown, &[t as u32, h as u32], &d);
@@ -379,8 +369,4 @@ impl Llama {
         trace.op(Op::Residual, &[t as u32, h as u32], &out);
         out
     }
-}
-
-fn sat(v: i64) -> i32 {
-    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
