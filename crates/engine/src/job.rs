@@ -11,7 +11,7 @@ use crate::{
     kernels::Kernels,
     llama::{ARCH_LLAMA, Llama},
     model::ModelFile,
-    trace::{Op, Trace},
+    trace::{Keep, Op, Trace},
 };
 
 /// Size of the chunks the input commitment ([`JobInput::input_root`]) is built over.
@@ -252,7 +252,31 @@ impl Model {
         input: &JobInput,
         on_token: &mut dyn FnMut(u32),
     ) -> Result<(JobOutput, Trace)> {
-        let mut trace = Trace::with_batch_hasher(kern.batch_hasher());
+        self.run_traced(kern, input, Keep::Nothing, on_token)
+    }
+
+    /// [`Model::run`], keeping the op outputs `keep` names in the trace ([`Trace::data`]): what
+    /// a party to a dispute opens for a one-step proof.
+    ///
+    /// # Errors
+    /// As [`Model::run`].
+    pub fn run_keeping<K: Kernels + ?Sized>(
+        &self,
+        kern: &K,
+        input: &JobInput,
+        keep: Keep,
+    ) -> Result<(JobOutput, Trace)> {
+        self.run_traced(kern, input, keep, &mut |_| {})
+    }
+
+    fn run_traced<K: Kernels + ?Sized>(
+        &self,
+        kern: &K,
+        input: &JobInput,
+        keep: Keep,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<(JobOutput, Trace)> {
+        let mut trace = Trace::with_batch_hasher(kern.batch_hasher()).keeping(keep);
         let (tokens, embedding, prompt_tokens) = match (self, input) {
             (Self::Bert(m), JobInput::Embed { text }) => {
                 let tokens = m.tokenize(text);

@@ -131,11 +131,35 @@ impl LeafInfo {
     }
 }
 
+/// Which op outputs a trace keeps besides their leaves (what a one-step proof opens).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// None: only the leaves (every job run).
+    #[default]
+    Nothing,
+    /// Every op's output.
+    All,
+    /// The outputs of these leaves.
+    Leaves(alloc::collections::BTreeSet<usize>),
+}
+
+impl Keep {
+    fn wants(&self, leaf: usize) -> bool {
+        match self {
+            Self::Nothing => false,
+            Self::All => true,
+            Self::Leaves(set) => set.contains(&leaf),
+        }
+    }
+}
+
 /// Collects the leaves of a run and computes its root.
 #[derive(Debug, Default, Clone)]
 pub struct Trace {
     leaves: Vec<Hash>,
     info: Vec<LeafInfo>,
+    keep: Keep,
+    kept: alloc::collections::BTreeMap<usize, Vec<u8>>,
     step: u32,
     layer: u32,
     /// With a batch hasher, the cell preimages of each recorded op go to one buffer of
@@ -164,6 +188,16 @@ impl Trace {
         Self { batch, ..Self::default() }
     }
 
+    /// This trace, keeping the outputs `keep` names (little-endian bytes, see [`Self::data`]).
+    pub fn keeping(self, keep: Keep) -> Self {
+        Self { keep, ..self }
+    }
+
+    /// The little-endian output of leaf `leaf`, when the trace kept it.
+    pub fn data(&self, leaf: usize) -> Option<&[u8]> {
+        self.kept.get(&leaf).map(Vec::as_slice)
+    }
+
     /// Records the output of one op, of shape `dims`.
     pub fn op<T: Element>(&mut self, op: Op, dims: &[u32], data: &[T]) {
         debug_assert_eq!(dims.iter().map(|&d| d as usize).product::<usize>(), data.len());
@@ -175,6 +209,11 @@ impl Trace {
             dims: dims.to_vec(),
         };
         let row = dims.last().map_or(1, |&d| d as usize);
+        if self.keep.wants(self.leaves.len()) {
+            let mut bytes = Vec::with_capacity(core::mem::size_of_val(data));
+            T::extend_le(&mut bytes, data);
+            self.kept.insert(self.leaves.len(), bytes);
+        }
         if self.batch.is_some() {
             let rows = data.len().div_ceil(row.max(1));
             let n_cells = rows * row.max(1).div_ceil(cell_elements(size_of::<T>()));

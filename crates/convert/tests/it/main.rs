@@ -6,6 +6,7 @@
 
 #[cfg(feature = "candle-reference")]
 mod candle;
+mod elements;
 mod llama;
 mod minilm;
 mod tiny;
