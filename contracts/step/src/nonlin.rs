@@ -99,6 +99,24 @@ pub fn rms_norm_element(v: i32, inv: i128, gamma: i32) -> i32 {
     sat(round_shift_i128(i128::from(v) * inv * i128::from(gamma), 36))
 }
 
+/// One mean-pooled element (Q12) from its column's sum over `t > 0` rows, rounded half away
+/// from zero.
+pub fn pool_element(sum: i64, t: i64) -> i32 {
+    div_round(sum, t) as i32
+}
+
+/// The pooled row's `1 / sqrt(Σ v²)` in Q24 (an all-zero row is treated as a sum of 1).
+pub fn normalize_inv(row: &[i32]) -> i128 {
+    let sq: u128 = row.iter().map(|&v| u128::from(v.unsigned_abs())).map(|a| a * a).sum();
+    i128::from(rsqrt_q24(u64::try_from(sq).unwrap_or(u64::MAX)))
+}
+
+/// One element of the L2-normalised embedding: `v` (Q12) times its row's [`normalize_inv`] (Q24)
+/// is Q36; the output is Q15, saturated to i16.
+pub fn normalize_element(v: i32, inv: i128) -> i16 {
+    round_shift_i128(i128::from(v) * inv, 21).clamp(-32768, 32767) as i16
+}
+
 fn sat(v: i128) -> i32 {
     v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
 }

@@ -12,12 +12,14 @@ use assay_step::attention::{context_element, context_term, score};
 
 use crate::{
     Error, Result,
-    fixed::{Multiplier, div_round, quantize_max, round_shift_i128, rsqrt_q24},
+    fixed::{Multiplier, quantize_max},
     gemm::dot_i8,
     kernels::Kernels,
     linear::Linear,
     model::ModelFile,
-    nonlin::{LUT_LEN, layer_norm, lut_act, softmax_u16},
+    nonlin::{
+        LUT_LEN, layer_norm, lut_act, normalize_element, normalize_inv, pool_element, softmax_u16,
+    },
     tokenizer::WordPiece,
     trace::{Op, Trace},
 };
@@ -283,16 +285,11 @@ impl Bert {
     fn pool(&self, x: &[i32], t: usize, trace: &mut Trace) -> Vec<i16> {
         let h = self.cfg.hidden;
         let mean: Vec<i32> = (0..h)
-            .map(|j| div_round((0..t).map(|i| i64::from(x[i * h + j])).sum(), t as i64) as i32)
+            .map(|j| pool_element((0..t).map(|i| i64::from(x[i * h + j])).sum(), t as i64))
             .collect();
         trace.op(Op::Pool, &[1, h as u32], &mean);
-        let sq: u128 = mean.iter().map(|&v| u128::from(v.unsigned_abs())).map(|a| a * a).sum();
-        let inv = i128::from(rsqrt_q24(u64::try_from(sq).unwrap_or(u64::MAX)));
-        // v (Q12) · inv (Q24) is Q36; the output is Q15.
-        let out: Vec<i16> = mean
-            .iter()
-            .map(|&v| round_shift_i128(i128::from(v) * inv, 21).clamp(-32768, 32767) as i16)
-            .collect();
+        let inv = normalize_inv(&mean);
+        let out: Vec<i16> = mean.iter().map(|&v| normalize_element(v, inv)).collect();
         trace.op(Op::Normalize, &[1, h as u32], &out);
         out
     }

@@ -264,3 +264,154 @@ fn recompute_llama(seed: u64) {
     assert_eq!(kinds.difference(&checked).count(), 0, "{kinds:?} vs {checked:?}");
     assert!(kinds.len() >= 16, "{kinds:?}");
 }
+
+#[test]
+fn every_bert_element_is_recomputed_from_the_trace_by_the_step_crate() {
+    use assay_convert::random::tiny_bert;
+    use assay_engine::nonlin::{
+        layer_norm_element, layer_norm_stats, normalize_element, normalize_inv, pool_element,
+    };
+    let blob = tiny_bert(1).to_blob();
+    let model = Model::load(&blob).expect("load");
+    let f = ModelFile::parse(&blob).expect("parse");
+    let cfg = |k: &str| f.cfg_usize(k).expect("cfg");
+    let (h, layers, nh, ffn) = (cfg("hidden"), cfg("layers"), cfg("heads"), cfg("ffn"));
+    let (hd, eps) = (h / nh, f.cfg("eps_q24").expect("eps"));
+    let (vocab, max_pos) = (cfg("vocab"), cfg("max_pos"));
+    let table = |name: &str, rows: usize| {
+        let w = f.i8s(&format!("{name}.w"), &[rows, h]).expect("w");
+        (w, f.mults(&format!("{name}.m"), rows).expect("m"))
+    };
+    let (word, pos, typ) =
+        (table("emb.word", vocab), table("emb.pos", max_pos), table("emb.type", 1));
+    let ln = |name: &str| {
+        let g = f.i32s(&format!("{name}.g"), &[h]).expect("g");
+        (g, f.i32s(&format!("{name}.b"), &[h]).expect("b"))
+    };
+    let norm = |x: &[i32], (g, b): &(Vec<i32>, Vec<i32>)| -> Vec<i32> {
+        x.chunks_exact(h)
+            .flat_map(|row| {
+                let stats = layer_norm_stats(row, eps);
+                row.iter()
+                    .zip(g)
+                    .zip(b)
+                    .map(move |((&v, &g), &b)| layer_norm_element(v, stats, g, b))
+            })
+            .collect()
+    };
+    let scale = f.mults("attn.scale", 1).expect("scale")[0];
+    let exp_lut = f.i32s("lut.exp", &[1 << 16]).expect("exp");
+    let gelu = f.i32s("lut.gelu", &[1 << 16]).expect("gelu");
+
+    let input = JobInput::Embed { text: "the cat sat on the mat".into() };
+    let (output, trace) = model.run_keeping(&Scalar, &input, Keep::All).expect("run");
+    let tokens = u32s(out(&trace, 0, 0, Op::Tokens, 0).2);
+    let t = tokens.len();
+    let embed: Vec<i32> = tokens
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &id)| (0..h).map(move |c| (i, id as usize, c)))
+        .map(|(i, id, c)| {
+            let deq = |(w, m): &(Vec<i8>, Vec<Multiplier>), r: usize| {
+                m[r].apply(i32::from(w[r * h + c]), 0)
+            };
+            deq(&word, id).saturating_add(deq(&pos, i)).saturating_add(deq(&typ, 0))
+        })
+        .collect();
+    assert_eq!(i32s(out(&trace, 0, 0, Op::Embed, 0).2), embed, "Embed");
+    let mut x = norm(&embed, &ln("emb.ln"));
+    assert_eq!(i32s(out(&trace, 0, 0, Op::LayerNorm, 0).2), x, "embedding LayerNorm");
+    for l in 0..layers {
+        let layer = l as u32 + 1;
+        let op = |o: Op, nth: usize| i32s(out(&trace, 0, layer, o, nth).2);
+        let lin = |name: &str, n: usize, k: usize| Lin::load(&f, &format!("l{l}.{name}"), n, k);
+        let (q, k, v) = (op(Op::Query, 0), op(Op::Key, 0), op(Op::Value, 0));
+        assert_eq!(q, lin("q", h, h).rows(&x, h), "layer {layer}: Query");
+        assert_eq!(k, lin("k", h, h).rows(&x, h), "layer {layer}: Key");
+        assert_eq!(v, lin("v", h, h).rows(&x, h), "layer {layer}: Value");
+        let quant = |m: &[i32], i: usize, head: usize| {
+            let mut q8 = vec![0i8; hd];
+            let max = quantize_max(&m[i * h + head * hd..i * h + (head + 1) * hd], &mut q8);
+            (q8, max)
+        };
+        let (mut scores, mut probs, mut ctx) =
+            (vec![0i32; nh * t * t], vec![0u16; nh * t * t], vec![0i32; t * h]);
+        for head in 0..nh {
+            for i in 0..t {
+                let (q8, qmax) = quant(&q, i, head);
+                let row = (head * t + i) * t;
+                for j in 0..t {
+                    let (k8, kmax) = quant(&k, j, head);
+                    scores[row + j] = score(dot_i8(&q8, &k8), qmax, kmax, scale);
+                }
+                let srow = &scores[row..row + t];
+                let max = *srow.iter().max().expect("a position");
+                let sum: i64 = srow.iter().map(|&s| i64::from(exp_lut[exp_index(max, s)])).sum();
+                for j in 0..t {
+                    probs[row + j] = softmax_element(exp_lut[exp_index(max, srow[j])], sum);
+                }
+                for d in 0..hd {
+                    let col = head * hd + d;
+                    let acc: i64 =
+                        (0..t).map(|j| context_term(probs[row + j], v[j * h + col])).sum();
+                    ctx[i * h + col] = context_element(acc);
+                }
+            }
+        }
+        assert_eq!(op(Op::Scores, 0), scores, "layer {layer}: Scores");
+        assert_eq!(u16s(out(&trace, 0, layer, Op::Softmax, 0).2), probs, "layer {layer}: Softmax");
+        assert_eq!(op(Op::Context, 0), ctx, "layer {layer}: Context");
+        let o = op(Op::AttnOut, 0);
+        assert_eq!(o, lin("o", h, h).rows(&ctx, h), "layer {layer}: AttnOut");
+        let r1: Vec<i32> = x.iter().zip(&o).map(|(a, b)| a.saturating_add(*b)).collect();
+        assert_eq!(op(Op::Residual, 0), r1, "layer {layer}: Residual");
+        let n1 = norm(&r1, &ln(&format!("l{l}.ln1")));
+        assert_eq!(op(Op::LayerNorm, 0), n1, "layer {layer}: LayerNorm");
+        let up = op(Op::FfnUp, 0);
+        assert_eq!(up, lin("up", ffn, h).rows(&n1, ffn), "layer {layer}: FfnUp");
+        let act: Vec<i32> = up.iter().map(|&u| lut_act(&gelu, u)).collect();
+        assert_eq!(op(Op::Activation, 0), act, "layer {layer}: Activation");
+        let down = op(Op::FfnDown, 0);
+        assert_eq!(down, lin("down", h, ffn).rows(&act, h), "layer {layer}: FfnDown");
+        let r2: Vec<i32> = n1.iter().zip(&down).map(|(a, b)| a.saturating_add(*b)).collect();
+        assert_eq!(op(Op::Residual, 1), r2, "layer {layer}: Residual (ffn)");
+        x = norm(&r2, &ln(&format!("l{l}.ln2")));
+        assert_eq!(op(Op::LayerNorm, 1), x, "layer {layer}: LayerNorm (ffn)");
+    }
+    let head = layers as u32 + 1;
+    let pooled: Vec<i32> = (0..h)
+        .map(|c| pool_element((0..t).map(|i| i64::from(x[i * h + c])).sum(), t as i64))
+        .collect();
+    assert_eq!(i32s(out(&trace, 0, head, Op::Pool, 0).2), pooled, "Pool");
+    let inv = normalize_inv(&pooled);
+    let emb: Vec<i16> = pooled.iter().map(|&v| normalize_element(v, inv)).collect();
+    let normalize = out(&trace, 0, head, Op::Normalize, 0).2;
+    let as_i16 = |b: &[u8]| -> Vec<i16> {
+        b.chunks_exact(2).map(|c| i16::from_le_bytes(c.try_into().expect("2"))).collect()
+    };
+    assert_eq!(as_i16(normalize), emb, "Normalize");
+    assert_eq!(as_i16(out(&trace, 1, 0, Op::Output, 0).2), emb, "Output");
+    assert_eq!(output.embedding, emb);
+    // Every kind of op the BERT trace holds was recomputed above (Tokens is the input).
+    let kinds: std::collections::BTreeSet<u32> = trace.info().iter().map(|l| l.op).collect();
+    let checked = [
+        Op::Tokens,
+        Op::Embed,
+        Op::LayerNorm,
+        Op::Query,
+        Op::Key,
+        Op::Value,
+        Op::Scores,
+        Op::Softmax,
+        Op::Context,
+        Op::AttnOut,
+        Op::Residual,
+        Op::FfnUp,
+        Op::Activation,
+        Op::FfnDown,
+        Op::Pool,
+        Op::Normalize,
+        Op::Output,
+    ];
+    assert_eq!(kinds, checked.iter().map(|&o| o as u32).collect());
+}
