@@ -59,18 +59,7 @@ impl Multiplier {
     /// `round_half_away(x · m0 · 2^(shift − 31 + e))`, saturated to `i32`.
     pub fn apply(self, x: i32, e: i32) -> i32 {
         let prod = i128::from(x) * i128::from(self.m0);
-        let right = 31 - i32::from(self.shift) - e;
-        let v = if right >= 0 {
-            round_shift_i128(prod, right as u32)
-        } else {
-            let left = (-right).min(64) as u32;
-            prod.checked_shl(left).filter(|v| (v >> left) == prod).unwrap_or(if prod < 0 {
-                i128::MIN
-            } else {
-                i128::MAX
-            })
-        };
-        v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+        scale_pow2(prod, 31 - i32::from(self.shift) - e)
     }
 
     /// Applies the multiplier to an accumulator of a row quantised by [`quantize_max`] with
@@ -78,19 +67,7 @@ impl Multiplier {
     /// (half away from zero), then the power-of-two shift rounds again; the result saturates.
     pub fn apply_scaled(self, acc: i32, max: u32) -> i32 {
         let num = i128::from(acc) * i128::from(max) * i128::from(self.m0);
-        let v = div_round_i128(num, 127);
-        let right = 31 - i32::from(self.shift);
-        let v = if right >= 0 {
-            round_shift_i128(v, right as u32)
-        } else {
-            let left = (-right).min(64) as u32;
-            v.checked_shl(left).filter(|x| (x >> left) == v).unwrap_or(if v < 0 {
-                i128::MIN
-            } else {
-                i128::MAX
-            })
-        };
-        v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+        scale_pow2(div_round_i128(num, 127), 31 - i32::from(self.shift))
     }
 
     /// Applies the multiplier to a wide accumulator carrying `extra` more fractional bits:
@@ -115,17 +92,7 @@ impl Multiplier {
         } else {
             acc.saturating_mul(i128::from(self.m0))
         };
-        let v = if right >= 0 {
-            round_shift_i128(prod, right as u32)
-        } else {
-            let left = (-right).min(64) as u32;
-            prod.checked_shl(left).filter(|x| (x >> left) == prod).unwrap_or(if prod < 0 {
-                i128::MIN
-            } else {
-                i128::MAX
-            })
-        };
-        v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+        scale_pow2(prod, right)
     }
 
     /// Decodes from 5 little-endian bytes (`m0` then `shift`).
@@ -138,6 +105,22 @@ impl Multiplier {
         let m = self.m0.to_le_bytes();
         [m[0], m[1], m[2], m[3], self.shift as u8]
     }
+}
+
+/// `v · 2^-right` saturated to `i32`: a right shift rounds half away from zero; a left shift
+/// (negative `right`, at most 64 places) saturates to the i128 range first.
+fn scale_pow2(v: i128, right: i32) -> i32 {
+    let v = if right >= 0 {
+        round_shift_i128(v, right as u32)
+    } else {
+        let left = (-right).min(64) as u32;
+        v.checked_shl(left).filter(|x| (x >> left) == v).unwrap_or(if v < 0 {
+            i128::MIN
+        } else {
+            i128::MAX
+        })
+    };
+    v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
 }
 
 /// Division of an `i128` by a positive `d`, rounding half away from zero.
