@@ -11,6 +11,8 @@
 //! - [`nonlin`]: softmax, layer and RMS norm, lookup-table activations.
 //! - [`linear`]: one output element of a block-quantised linear layer.
 //! - [`attention`]: rotary pairs, attention scores, context accumulators, gated activations.
+//! - [`commit`]: cells, Merkle nodes and paths, op leaves and the trace root, over a keccak the
+//!   caller passes in.
 //!
 //! Arithmetic follows the engine's documented ranges (activations are saturated i32 in Q12,
 //! accumulators exact in i64/i128); this crate is the reference, so its plain arithmetic is the
@@ -25,6 +27,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod attention;
+pub mod commit;
 pub mod fixed;
 pub mod linear;
 pub mod nonlin;

@@ -13,10 +13,26 @@
 
 use alloc::vec::Vec;
 
+use assay_step::commit;
 use tiny_keccak::{Hasher, Keccak};
 
 /// A 32-byte keccak-256 digest.
 pub type Hash = [u8; 32];
+
+/// The software keccak the engine passes to `assay-step`'s commitment definitions
+/// ([`assay_step::commit`]), which the dispute contract runs with the keccak hostio.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SoftKeccak;
+
+impl assay_step::commit::Keccak for SoftKeccak {
+    fn keccak(&self, parts: &[&[u8]]) -> Hash {
+        let mut k = Keccak::v256();
+        parts.iter().for_each(|p| k.update(p));
+        let mut out = [0u8; 32];
+        k.finalize(&mut out);
+        out
+    }
+}
 
 /// keccak-256 of `data`.
 pub fn keccak(data: &[u8]) -> Hash {
@@ -95,14 +111,9 @@ pub const fn cell_elements(size: usize) -> usize {
     CELL_BYTES / size
 }
 
-/// Hash of one cell: `keccak(0x11 ‖ bytes)`.
+/// Hash of one cell: `keccak(0x11 ‖ bytes)` ([`assay_step::commit::cell`]).
 pub fn cell_hash(bytes: &[u8]) -> Hash {
-    let mut k = Keccak::v256();
-    k.update(&[0x11]);
-    k.update(bytes);
-    let mut out = [0u8; 32];
-    k.finalize(&mut out);
-    out
+    commit::cell(&SoftKeccak, bytes)
 }
 
 /// [`cell_hash`] of the little-endian bytes of `xs`, without copying them.
@@ -149,13 +160,7 @@ pub fn keccak_batch(pre: &[&[u8]], out: &mut [Hash]) {
 
 /// Hash of two child nodes.
 pub fn node(l: &Hash, r: &Hash) -> Hash {
-    let mut k = Keccak::v256();
-    k.update(&[1u8]);
-    k.update(l);
-    k.update(r);
-    let mut out = [0u8; 32];
-    k.finalize(&mut out);
-    out
+    commit::node(&SoftKeccak, l, r)
 }
 
 /// Merkle root of `leaves` (see the module docs for the shape of the tree).
@@ -184,20 +189,13 @@ pub fn merkle_proof(leaves: &[Hash], mut index: usize) -> Vec<Option<Hash>> {
 }
 
 /// Recomputes the root from a leaf, its index and its [`merkle_proof`].
-pub fn merkle_verify(leaf: Hash, mut index: usize, proof: &[Option<Hash>]) -> Hash {
-    let mut h = leaf;
-    for sib in proof {
-        if let Some(s) = sib {
-            h = if index.is_multiple_of(2) { node(&h, s) } else { node(s, &h) };
-        }
-        index /= 2;
-    }
-    h
+pub fn merkle_verify(leaf: Hash, index: usize, proof: &[Option<Hash>]) -> Hash {
+    commit::merkle_verify(&SoftKeccak, leaf, index, proof)
 }
 
 /// Root of a zero-padded tree of `2^depth` leaves whose leaves are all zero.
 fn zero_subtree(depth: usize) -> Hash {
-    (0..depth).fold([0u8; 32], |z, _| node(&z, &z))
+    commit::zero_subtree(&SoftKeccak, depth)
 }
 
 /// Depth of the [`tree_root`] tree over `n` leaves: the least `d` with `2^d >= n`.
@@ -235,12 +233,8 @@ pub fn tree_proof(leaves: &[Hash], mut index: usize) -> Vec<Hash> {
 }
 
 /// Recomputes a [`tree_root`] from a leaf, its index and its [`tree_proof`].
-pub fn tree_verify(leaf: Hash, mut index: usize, proof: &[Hash]) -> Hash {
-    proof.iter().fold(leaf, |h, sib| {
-        let up = if index.is_multiple_of(2) { node(&h, sib) } else { node(sib, &h) };
-        index /= 2;
-        up
-    })
+pub fn tree_verify(leaf: Hash, index: usize, proof: &[Hash]) -> Hash {
+    commit::tree_verify(&SoftKeccak, leaf, index, proof)
 }
 
 #[cfg(test)]
@@ -290,6 +284,14 @@ mod tests {
         }
         let three = [[1; 32], [2; 32], [3; 32]];
         assert_eq!(tree_root(&three), node(&node(&[1; 32], &[2; 32]), &node(&[3; 32], &[0; 32])));
+    }
+
+    #[test]
+    fn the_streaming_cell_hash_is_the_definition() {
+        let xs: Vec<i32> = (0..300).map(|i| i * -40_009).collect();
+        let bytes: Vec<u8> = xs.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(cell_hash_of(&xs), cell_hash(&bytes));
+        assert_eq!(cell_hash_of::<u16>(&[]), cell_hash(&[]));
     }
 
     #[test]

@@ -9,9 +9,11 @@
 
 use alloc::vec::Vec;
 
+use assay_step::commit;
+
 use crate::hash::{
-    BatchHasher, Element, Hash, cell_elements, cell_hash_of, element_cells, keccak, merkle_root,
-    tree_root,
+    BatchHasher, Element, Hash, SoftKeccak, cell_elements, cell_hash_of, element_cells,
+    merkle_root, tree_root,
 };
 
 /// Identifies the kind of an op in a trace leaf.
@@ -113,21 +115,12 @@ pub struct LeafInfo {
 impl LeafInfo {
     /// The leaf: `keccak(0x10 ‖ step u32 ‖ layer u32 ‖ op u32 ‖ dtype u8 ‖ rank u8 ‖ dims u32* ‖
     /// cells_root)`.
+    /// ([`assay_step::commit::op_leaf`]; the engine's ops have at most
+    /// [`assay_step::commit::MAX_RANK`] dimensions.)
     pub fn leaf(&self, cells_root: &Hash) -> Hash {
-        keccak(&self.preimage(cells_root))
-    }
-
-    /// The bytes [`Self::leaf`] hashes.
-    pub fn preimage(&self, cells_root: &Hash) -> Vec<u8> {
-        let mut pre = Vec::with_capacity(47 + 4 * self.dims.len());
-        pre.push(0x10);
-        for v in [self.step, self.layer, self.op] {
-            pre.extend_from_slice(&v.to_le_bytes());
-        }
-        pre.extend_from_slice(&[self.dtype, self.dims.len() as u8]);
-        self.dims.iter().for_each(|d| pre.extend_from_slice(&d.to_le_bytes()));
-        pre.extend_from_slice(cells_root);
-        pre
+        let place = (self.step, self.layer, self.op);
+        commit::op_leaf(&SoftKeccak, place, self.dtype, &self.dims, cells_root)
+            .expect("ops have at most MAX_RANK dimensions")
     }
 }
 
@@ -278,13 +271,7 @@ impl Trace {
             let pairs: Vec<[u8; 65]> = levels
                 .iter()
                 .flat_map(|l| l.chunks_exact(2))
-                .map(|p| {
-                    let mut pre = [0u8; 65];
-                    pre[0] = 1;
-                    pre[1..33].copy_from_slice(&p[0]);
-                    pre[33..].copy_from_slice(&p[1]);
-                    pre
-                })
+                .map(|p| commit::node_preimage(&p[0], &p[1]))
                 .collect();
             let slices: Vec<&[u8]> = pairs.iter().map(|p| p.as_slice()).collect();
             let mut nodes = hash_all(batch, &slices).into_iter();
@@ -295,15 +282,8 @@ impl Trace {
                 *l = up;
             }
         }
-        let pres: Vec<Vec<u8>> = self
-            .pending_leaves
-            .iter()
-            .zip(&levels)
-            .map(|((leaf, _), l)| self.info[*leaf].preimage(&l.first().copied().unwrap_or([0; 32])))
-            .collect();
-        let slices: Vec<&[u8]> = pres.iter().map(Vec::as_slice).collect();
-        for ((leaf, _), hash) in self.pending_leaves.iter().zip(hash_all(batch, &slices)) {
-            self.leaves[*leaf] = hash;
+        for ((leaf, _), l) in self.pending_leaves.iter().zip(&levels) {
+            self.leaves[*leaf] = self.info[*leaf].leaf(&l.first().copied().unwrap_or([0; 32]));
         }
         self.pending.clear();
         self.pending_leaves.clear();
@@ -376,14 +356,9 @@ fn hash_all(batch: BatchHasher, msgs: &[&[u8]]) -> Vec<Hash> {
     out
 }
 
-/// The trace root from its parts (see [`Trace::root`]).
+/// The trace root from its parts (see [`Trace::root`], [`assay_step::commit::trace_root`]).
 pub fn root(n_leaves: usize, output_hash: &Hash, tree_root: &Hash) -> Hash {
-    let mut pre = [0u8; 69];
-    pre[0] = 0x12;
-    pre[1..5].copy_from_slice(&(n_leaves as u32).to_le_bytes());
-    pre[5..37].copy_from_slice(output_hash);
-    pre[37..].copy_from_slice(tree_root);
-    keccak(&pre)
+    commit::trace_root(&SoftKeccak, n_leaves as u32, output_hash, tree_root)
 }
 
 #[cfg(test)]
