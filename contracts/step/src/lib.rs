@@ -11,6 +11,7 @@
 //! - [`nonlin`]: softmax, layer and RMS norm, lookup-table activations.
 //! - [`linear`]: one output element of a block-quantised linear layer.
 //! - [`attention`]: rotary pairs, attention scores, context accumulators, gated activations.
+//! - [`reduce`]: the choice of the next token (argmax, sampling's CDF walk) one term at a time.
 //! - [`commit`]: cells, Merkle nodes and paths, op leaves and the trace root, over a keccak the
 //!   caller passes in.
 //!
@@ -31,3 +32,4 @@ pub mod commit;
 pub mod fixed;
 pub mod linear;
 pub mod nonlin;
+pub mod reduce;

@@ -1,6 +1,8 @@
 //! Integer PRNG (SplitMix64, counter based) and token selection: greedy argmax and seeded sampling
 //! from an integer CDF.
 
+use assay_step::reduce::{self, Walk};
+
 /// SplitMix64: a 64-bit counter mixed by a fixed bijection. Deterministic on every target.
 #[derive(Debug, Clone)]
 pub struct Prng {
@@ -38,11 +40,8 @@ impl Prng {
 pub fn argmax(xs: &[i32]) -> Option<usize> {
     xs.iter()
         .enumerate()
-        .fold(None, |best, (i, &v)| match best {
-            Some((_, bv)) if bv >= v => best,
-            _ => Some((i, v)),
-        })
-        .map(|(i, _)| i)
+        .fold(None, |best, (i, &v)| reduce::argmax_step(best, i as u32, v))
+        .map(|(i, _)| i as usize)
 }
 
 /// Draws an index with probability proportional to `weights` (an integer CDF walk); `None` when
@@ -52,14 +51,14 @@ pub fn sample(weights: &[u16], rng: &mut Prng) -> Option<usize> {
     if total == 0 {
         return None;
     }
-    let mut r = rng.below(total);
-    for (i, &w) in weights.iter().enumerate() {
-        if r < u64::from(w) {
-            return Some(i);
-        }
-        r -= u64::from(w);
+    let walk = weights
+        .iter()
+        .enumerate()
+        .fold(Walk::Left(rng.below(total)), |s, (i, &w)| reduce::cdf_step(s, i as u32, w));
+    match walk {
+        Walk::Chosen(i) => Some(i as usize),
+        Walk::Left(_) => None,
     }
-    None
 }
 
 #[cfg(test)]

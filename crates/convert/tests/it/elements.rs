@@ -11,12 +11,13 @@ use assay_engine::{
     kernels::Scalar,
     model::ModelFile,
     nonlin::{exp_index, lut_act, rms_norm_element, rms_norm_inv, softmax_element},
-    prng::argmax,
+    prng::Prng,
     trace::{Keep, Op, Trace},
 };
 use assay_step::{
     attention::{context_element, context_term, dot_i8, gated, rope_pair, score},
     linear::{BLOCK, linear_element},
+    reduce::{Walk, argmax_step, cdf_step},
 };
 
 fn i32s(b: &[u8]) -> Vec<i32> {
@@ -111,6 +112,7 @@ fn recompute_llama(seed: u64) {
     let mut keys: Vec<Vec<Vec<i32>>> = vec![Vec::new(); layers];
     let mut values: Vec<Vec<Vec<i32>>> = vec![Vec::new(); layers];
     let mut chosen = Vec::new();
+    let mut rng = Prng::new(seed);
     for s in 0..steps {
         let (_, dims, tok) = out(&trace, s, 0, Op::Tokens, 0);
         let tokens = u32s(tok);
@@ -240,7 +242,8 @@ fn recompute_llama(seed: u64) {
         assert_eq!(i32s(out(&trace, s, head, Op::Logits, 0).2), logits, "step {s}: Logits");
         let next = u32s(out(&trace, s, head, Op::Tokens, 0).2);
         if seed == 0 {
-            assert_eq!(next, [argmax(&logits).expect("logits") as u32], "step {s}: chosen token");
+            let best = (0..).zip(&logits).fold(None, |b, (i, &v)| argmax_step(b, i, v));
+            assert_eq!(next, [best.expect("logits").0], "step {s}: chosen token");
         } else {
             // Sampling draws from the probabilities over the vocabulary, which are traced.
             let max = *logits.iter().max().expect("logits");
@@ -248,7 +251,10 @@ fn recompute_llama(seed: u64) {
             let probs: Vec<u16> =
                 logits.iter().map(|&v| softmax_element(exp_lut[exp_index(max, v)], sum)).collect();
             assert_eq!(u16s(out(&trace, s, head, Op::Softmax, 0).2), probs, "step {s}: probs");
-            assert!(probs[next[0] as usize] > 0, "step {s}: a token of probability zero");
+            let total: u64 = probs.iter().map(|&p| u64::from(p)).sum();
+            let draw = Walk::Left(rng.below(total));
+            let walk = (0..).zip(&probs).fold(draw, |w, (i, &p)| cdf_step(w, i, p));
+            assert_eq!(walk, Walk::Chosen(next[0]), "step {s}: sampled token");
         }
         chosen.push(next[0]);
         checked.extend([Op::Logits as u32, Op::Tokens as u32]);
