@@ -87,12 +87,21 @@ pub fn open_model(dir: &Path, model_id: B256) -> Result<ModelDir> {
     Ok(m)
 }
 
-/// Runs a job in a fresh session of the engine module.
-fn run(rt: &Runtime, record: &JobFile, dir: &Path, limits: Limits) -> Result<(JobOutput, Session)> {
+/// Runs a job in a fresh session of the engine module, keeping the outputs of leaves `keep`.
+fn run(
+    rt: &Runtime,
+    record: &JobFile,
+    dir: &Path,
+    limits: Limits,
+    keep: &[u32],
+) -> Result<(JobOutput, Session)> {
     let model = open_model(dir, record.model_id)?;
     let served = Arc::new(ServedModel { blob: model.blob, chunk_hashes: model.chunk_hashes });
     let mut s = rt.session(limits, Some(served))?;
     s.load_model()?;
+    for &leaf in keep {
+        s.keep_leaf(leaf)?;
+    }
     let out = s.run_job(&record.input.to_input().encode())?;
     let out = JobOutput::decode(&out).map_err(|e| Error::Runtime(e.to_string()))?;
     Ok((out, s))
@@ -108,8 +117,24 @@ pub fn replay_output(
     dir: &Path,
     limits: Limits,
 ) -> Result<(JobOutput, u64)> {
-    let (out, s) = run(rt, record, dir, limits)?;
+    let (out, s) = run(rt, record, dir, limits, &[])?;
     Ok((out, s.fuel_used()))
+}
+
+/// Replays a job and returns the outputs of trace leaves `leaves` (little endian, in the order
+/// asked): the rows a one-step proof opens, from the wasm engine.
+///
+/// # Errors
+/// As [`replay_output`]; [`Error::Engine`] for an index past the trace's end.
+pub fn leaf_data(
+    rt: &Runtime,
+    record: &JobFile,
+    dir: &Path,
+    limits: Limits,
+    leaves: &[u32],
+) -> Result<Vec<Vec<u8>>> {
+    let (_, mut s) = run(rt, record, dir, limits, leaves)?;
+    leaves.iter().map(|&leaf| s.leaf_data(leaf)).collect()
 }
 
 /// Replays a job file against a model directory; with `leaves`, the report lists the trace's
@@ -124,7 +149,7 @@ pub fn replay(
     limits: Limits,
     leaves: bool,
 ) -> Result<ReplayReport> {
-    let (out, mut session) = run(rt, record, dir, limits)?;
+    let (out, mut session) = run(rt, record, dir, limits, &[])?;
     let (output_hash, trace_root) = (B256::from(out.output_hash), B256::from(out.trace_root));
     let leaves = if leaves {
         let all = session.leaves()?;

@@ -260,6 +260,26 @@ impl Session {
         decode_leaves(&bytes).map_err(|e| Error::Runtime(e.to_string()))
     }
 
+    /// Makes the next job keep leaf `index`'s output ([`Self::leaf_data`]).
+    ///
+    /// # Errors
+    /// The resource errors.
+    pub fn keep_leaf(&mut self, index: u32) -> Result<()> {
+        let f = self.func::<u32, i32>("keep_leaf")?;
+        let status = f.call(&mut self.store, index);
+        self.result(status).map(drop)
+    }
+
+    /// The little-endian output of leaf `index` of the last job, which must have been kept.
+    ///
+    /// # Errors
+    /// [`Error::Engine`] when it was not kept, and the resource errors.
+    pub fn leaf_data(&mut self, index: u32) -> Result<Vec<u8>> {
+        let f = self.func::<u32, i32>("leaf_data")?;
+        let status = f.call(&mut self.store, index);
+        self.result(status)
+    }
+
     /// Runs an encoded op and returns its leaf and output.
     ///
     /// # Errors

@@ -11,13 +11,19 @@
 //!   `JobOutput`.
 //! - `leaves() -> status`: the result is the last job's trace leaves, encoded by
 //!   `Trace::encode_leaves` (empty list before any job).
+//! - `keep_leaf(index) -> status`: the next job keeps leaf `index`'s output (what a one-step
+//!   proof opens); `leaf_data(index) -> status`: the result is that output of the last job,
+//!   little endian (status 2 when it was not kept).
 //! - `run_op(ptr, len) -> status`: runs one encoded op (see `assay_engine::ops`, no model needed);
 //!   the result is its leaf hash followed by its output.
 //! - `result_ptr()`, `result_len()`: the last result, or the error message when status is not 0.
 //!
 //! Status codes: 0 ok, 1 model format error, 2 invalid input, 3 no model loaded, 4 unknown op.
 
-use std::sync::Mutex;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Mutex,
+};
 
 use assay_engine::{
     Error,
@@ -25,6 +31,7 @@ use assay_engine::{
     kernels::Scalar,
     model::CHUNK_SIZE,
     ops,
+    trace::Keep,
 };
 
 struct State {
@@ -32,10 +39,18 @@ struct State {
     input: Vec<u8>,
     result: Vec<u8>,
     leaves: Vec<u8>,
+    keep: BTreeSet<usize>,
+    kept: BTreeMap<usize, Vec<u8>>,
 }
 
-static STATE: Mutex<State> =
-    Mutex::new(State { model: None, input: Vec::new(), result: Vec::new(), leaves: Vec::new() });
+static STATE: Mutex<State> = Mutex::new(State {
+    model: None,
+    input: Vec::new(),
+    result: Vec::new(),
+    leaves: Vec::new(),
+    keep: BTreeSet::new(),
+    kept: BTreeMap::new(),
+});
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "env")]
@@ -118,13 +133,34 @@ pub extern "C" fn run_job(ptr: u32, len: u32) -> i32 {
     let r = input(&st, ptr, len).and_then(|bytes| {
         let job = JobInput::decode(&bytes)?;
         let model = st.model.as_ref().ok_or(Error::NoModel)?;
-        model.run(&Scalar, &job)
+        model.run_keeping(&Scalar, &job, Keep::Leaves(st.keep.clone()))
     });
-    st.leaves = match &r {
-        Ok((_, trace)) => trace.encode_leaves(),
-        Err(_) => Vec::new(),
+    let keep = std::mem::take(&mut st.keep);
+    (st.leaves, st.kept) = match &r {
+        Ok((_, trace)) => (
+            trace.encode_leaves(),
+            keep.into_iter().filter_map(|i| Some((i, trace.data(i)?.to_vec()))).collect(),
+        ),
+        Err(_) => (Vec::new(), BTreeMap::new()),
     };
     finish(&mut st, r.map(|(out, _)| out.encode()))
+}
+
+/// Keeps leaf `index`'s output in the next job.
+#[unsafe(no_mangle)]
+pub extern "C" fn keep_leaf(index: u32) -> i32 {
+    let mut st = state();
+    st.keep.insert(index as usize);
+    finish(&mut st, Ok(Vec::new()))
+}
+
+/// Makes the output the last job kept for leaf `index` the result.
+#[unsafe(no_mangle)]
+pub extern "C" fn leaf_data(index: u32) -> i32 {
+    let mut st = state();
+    let data = st.kept.get(&(index as usize)).cloned();
+    let r = data.ok_or_else(|| Error::Input(format!("leaf {index} was not kept")));
+    finish(&mut st, r)
 }
 
 /// Makes the last job's trace leaves the result.

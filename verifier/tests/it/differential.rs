@@ -5,7 +5,11 @@ use assay_engine::{
     ops::{self, OpBuilder},
     prng::Prng,
 };
-use assay_verifier::{replay::replay_output, runtime::Limits};
+use assay_verifier::{
+    Error,
+    replay::{leaf_data, replay_output},
+    runtime::Limits,
+};
 
 use assay_convert::{LLAMA_CONFIG_KEYS, random::tiny_llama};
 use assay_protocol::{job::JobSpec, model_dir::ModelDir};
@@ -239,4 +243,25 @@ fn smollm2_job_agrees_natively_and_in_wasm() {
         rec.trace_root.to_string(),
         "0xf242aed51d4381df0d1c66c130446bac22ac72d653f97593ff1cd8f582a1f9b6"
     );
+}
+
+#[test]
+fn wasm_replays_open_the_same_leaf_outputs_as_native_runs() {
+    use assay_engine::{job::Model, kernels::Scalar, trace::Keep};
+    let dir = tmp("leaf-data");
+    tiny_model_dir(&dir);
+    let (rec, _) = native_record(&dir, "the cat sat on the mat");
+    let blob = ModelDir::open(&dir).expect("open").blob;
+    let (_, trace) = Model::load(&blob)
+        .expect("load")
+        .run_keeping(&Scalar, &rec.input.to_input(), Keep::All)
+        .expect("run");
+    let all: Vec<u32> = (0..trace.leaves().len() as u32).collect();
+    let wasm = leaf_data(&runtime(), &rec, &dir, Limits::default(), &all).expect("leaf data");
+    for (i, data) in all.iter().zip(&wasm) {
+        assert_eq!(Some(data.as_slice()), trace.data(*i as usize), "leaf {i}");
+    }
+    let past = all.len() as u32;
+    let err = leaf_data(&runtime(), &rec, &dir, Limits::default(), &[past]).expect_err("no leaf");
+    assert!(matches!(err, Error::Engine { status: 2, .. }), "{err}");
 }
