@@ -7,7 +7,7 @@ interface ISampling {
 
     function finalizeChallenge(uint256 job_id) external returns (uint8);
 
-    function resolveDispute(uint256 job_id, bytes32 correct_output_hash) external;
+    function gameEnded(uint256 job_id, address challenger, uint8 outcome) external;
 
     function challenge(uint256 job_id) external view returns (uint8, address, bytes32, uint64, uint64);
 
@@ -19,7 +19,7 @@ interface ISampling {
 
     function setParams(uint32 challenge_ppm, uint8 validators, uint256 asserter_reward, uint256 validator_reward, uint256 slash_amount, uint256 cheat_cost, uint32 collusion_ppm, uint16 user_discount_bps, uint64 assert_timeout, uint64 commit_timeout, uint64 reveal_timeout, uint64 batch_window, uint64 seed_reveal_grace) external;
 
-    function setDisputeResolver(address resolver) external;
+    function setDisputeGame(address game) external;
 
     function owner() external view returns (address);
 
@@ -45,7 +45,7 @@ interface ISampling {
 
     error ChallengeStillOpen(uint256, uint64);
 
-    error NotDisputeResolver(address);
+    error NotDisputeGame(address);
 
     error NotJobMarket(address);
 

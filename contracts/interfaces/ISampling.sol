@@ -4,8 +4,9 @@ pragma solidity ^0.8.23;
 /// Proof-of-Sampling for the Assay job market: the paired `IJobMarket` opens a challenge for every
 /// job its challenge coin selects; `n` validators drawn by stake (never the asserter) commit
 /// `keccak256(jobKey, validator, outputHash, traceRoot, salt)` and reveal; the comparison accepts the job or
-/// disputes it (stakes frozen) until the dispute resolver names the correct hash, and every
-/// outcome is settled back on the market (`IJobMarket.settleJob`). Also holds the protocol
+/// disputes it: stakes frozen, one `IDisputeGame` game per dissenting validator, settled by
+/// `gameEnded` once every game has ended; every outcome is settled back on the market
+/// (`IJobMarket.settleJob`). Also holds the protocol
 /// parameters and checks the honesty condition. Challenge states use the job status codes:
 /// 4 Challenged, 5 Accepted, 6 Disputed, 7 Rejected.
 interface ISampling {
@@ -14,9 +15,10 @@ interface ISampling {
     event ValidationRevealed(uint256 indexed jobId, address indexed validator, bytes32 outputHash, bytes32 traceRoot);
     event ValidatorAbsent(uint256 indexed jobId, address indexed validator);
     event JobDisputed(uint256 indexed jobId, address indexed asserter, address[] dissenters);
-    event DisputeResolved(uint256 indexed jobId, bytes32 correctOutputHash, address[] losers);
+    /// Every game of a disputed job has ended: the job's final status, and who was slashed.
+    event DisputeSettled(uint256 indexed jobId, uint8 status, address[] losers);
     event ParamsUpdated(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount);
-    event DisputeResolverSet(address indexed resolver);
+    event DisputeGameSet(address indexed game);
 
     error UnknownJob(uint256 jobId);
     error WrongStatus(uint256 jobId, uint8 status);
@@ -27,7 +29,7 @@ interface ISampling {
     error RevealClosed(uint256 jobId, uint64 deadline);
     error CommitmentMismatch(uint256 jobId, address validator);
     error ChallengeStillOpen(uint256 jobId, uint64 revealDeadline);
-    error NotDisputeResolver(address account);
+    error NotDisputeGame(address account);
     error NotJobMarket(address account);
     error HonestyConditionViolated(uint256 expectedLossScaled, uint256 cheatCostScaled);
     error InvalidParams();
@@ -39,15 +41,19 @@ interface ISampling {
     function commitValidation(uint256 jobId, bytes32 commitment) external;
     function revealValidation(uint256 jobId, bytes32 outputHash, bytes32 traceRoot, bytes32 salt) external;
     function finalizeChallenge(uint256 jobId) external returns (uint8);
-    function resolveDispute(uint256 jobId, bytes32 correctOutputHash) external;
+    /// The dispute game only: `challenger`'s game against the job ended with `outcome`
+    /// (`IDisputeGame`'s codes). After the last game of the job: every party shown wrong is
+    /// slashed, frozen stakes are released and the job settles.
+    function gameEnded(uint256 jobId, address challenger, uint8 outcome) external;
 
     /// `(status, asserter, outputHash, commitDeadline, revealDeadline)`.
     function challenge(uint256 jobId) external view returns (uint8 status, address asserter, bytes32 outputHash, uint64 commitDeadline, uint64 revealDeadline);
     function jobValidators(uint256 jobId) external view returns (address[] memory validators, uint8[] memory states, bytes32[] memory revealedHashes, bytes32[] memory revealedTraceRoots);
     function params() external view returns (uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace);
-    /// `(jobMarket, staking, registry, disputeResolver)`.
-    function contracts() external view returns (address jobMarket, address staking, address registry, address disputeResolver);
+    /// `(jobMarket, staking, registry, disputeGame)`.
+    function contracts() external view returns (address jobMarket, address staking, address registry, address disputeGame);
 
     function setParams(uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace) external;
-    function setDisputeResolver(address resolver) external;
+    /// Owner, once: pairs the dispute game (whose `config().sampling` must be this contract).
+    function setDisputeGame(address game) external;
 }

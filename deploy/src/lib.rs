@@ -42,7 +42,7 @@ pub use params::Params;
 pub use specs::{ContractSpec, Role, SPECS};
 
 use chain::Chain;
-use specs::{Ctx, JOB_MARKET, REGISTRY, STAKING, TOKEN};
+use specs::{Ctx, JOB_MARKET, REGISTRY, SAMPLING, STAKING, TOKEN};
 
 /// Where the contracts' wasm comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -582,14 +582,14 @@ async fn configure(
                     }
                 }
                 Role::MarketParams => set_market_params(chain, config, spec.name, address).await?,
-                Role::OwnerResolvesDisputes => {
-                    let resolver =
-                        chain.call(address, ISampling::contractsCall {}).await?.disputeResolver;
-                    if resolver.is_zero() {
-                        ensure_owner(chain, spec.name, address).await?;
-                        let step = format!("{}.setDisputeResolver(deployer)", spec.name);
-                        let call = ISampling::setDisputeResolverCall { resolver: chain.from };
-                        chain.send(&step, address, call, U256::ZERO).await?;
+                Role::SamplingDisputeGame => {
+                    let sampling = required(live, SAMPLING)?;
+                    let game = chain.call(sampling, ISampling::contractsCall {}).await?.disputeGame;
+                    if game != address {
+                        ensure_owner(chain, SAMPLING, sampling).await?;
+                        let step = format!("Sampling.setDisputeGame({})", spec.name);
+                        let call = ISampling::setDisputeGameCall { game: address };
+                        chain.send(&step, sampling, call, U256::ZERO).await?;
                     }
                 }
             }

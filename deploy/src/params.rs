@@ -20,6 +20,8 @@ pub struct Params {
     pub staking: StakingParams,
     /// Job market parameters.
     pub market: MarketParams,
+    /// Dispute game parameters.
+    pub dispute: DisputeParams,
     /// Model prices.
     #[serde(default)]
     pub models: ModelParams,
@@ -75,6 +77,16 @@ pub struct MarketParams {
     pub batch_window: u64,
     /// Seconds after an epoch a coordinator has to reveal its seed.
     pub seed_reveal_grace: u64,
+}
+
+/// Dispute game parameters (constructor arguments of `DisputeGame`, fixed once deployed).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisputeParams {
+    /// Seconds each side of a game has for all its moves.
+    pub clock: u64,
+    /// Levels a bisection move descends: it posts `2^arity_bits` nodes (1..=6).
+    pub arity_bits: u8,
 }
 
 /// Prices of registered models, wei per unit of work.
@@ -216,6 +228,13 @@ impl Params {
         ];
         if let Some((name, _)) = timeouts.iter().find(|(_, v)| *v == 0) {
             return Err(format!("market.{name} must be positive"));
+        }
+        let d = &self.dispute;
+        if d.clock == 0 {
+            return Err("dispute.clock must be positive".into());
+        }
+        if d.arity_bits == 0 || d.arity_bits > 6 {
+            return Err(format!("dispute.arity_bits must be 1..=6, not {}", d.arity_bits));
         }
         if m.slash_amount > self.staking.min_miner_stake {
             return Err(format!(

@@ -18,6 +18,8 @@ pub const REGISTRY: &str = "ModelRegistry";
 pub const JOB_MARKET: &str = "JobMarket";
 /// Manifest name of the sampling contract (challenges, validators, disputes, parameters).
 pub const SAMPLING: &str = "Sampling";
+/// Manifest name of the dispute game.
+pub const DISPUTE_GAME: &str = "DisputeGame";
 
 /// What a constructor may read: the deployer and the contracts deployed before it.
 #[derive(Debug)]
@@ -57,10 +59,9 @@ pub enum Role {
     /// Takes the market parameters (`setParams` of `ISampling`, which forwards the job market's
     /// share to it) from the `[market]` table.
     MarketParams,
-    /// Resolves disputes (`ISampling.setDisputeResolver`): the deployer, as a bootstrap until the
-    /// on-chain dispute game takes the role, and only while no resolver is set; without one a
-    /// disputed job keeps its parties' stakes frozen for good.
-    OwnerResolvesDisputes,
+    /// Sampling's dispute game (`ISampling.setDisputeGame`, once): plays out every dispute and
+    /// reports its verdicts.
+    SamplingDisputeGame,
 }
 
 /// One deployable contract.
@@ -120,6 +121,12 @@ fn sampling_args(ctx: &Ctx<'_>) -> Vec<u8> {
         .abi_encode_params()
 }
 
+fn dispute_game_args(ctx: &Ctx<'_>) -> Vec<u8> {
+    let d = &ctx.params.dispute;
+    // A uint8 argument encodes as any small uint: one word (`u8` is bytes to alloy).
+    (ctx.address(SAMPLING), d.clock, u16::from(d.arity_bits)).abi_encode_params()
+}
+
 /// The Assay contracts, in deployment order.
 pub const SPECS: &[ContractSpec] = &[
     ContractSpec {
@@ -164,12 +171,16 @@ pub const SPECS: &[ContractSpec] = &[
         wasm: "assay_sampling.wasm",
         depends_on: &[JOB_MARKET, STAKING, REGISTRY],
         constructor: sampling_args,
-        roles: &[
-            Role::StakingController,
-            Role::JobMarketSampling,
-            Role::MarketParams,
-            Role::OwnerResolvesDisputes,
-        ],
+        roles: &[Role::StakingController, Role::JobMarketSampling, Role::MarketParams],
+        optional: true,
+    },
+    ContractSpec {
+        name: DISPUTE_GAME,
+        package: "assay-dispute",
+        wasm: "assay_dispute.wasm",
+        depends_on: &[SAMPLING],
+        constructor: dispute_game_args,
+        roles: &[Role::SamplingDisputeGame],
         optional: true,
     },
 ];

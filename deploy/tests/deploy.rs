@@ -17,7 +17,9 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use assay_deploy::{Config, Error, Funding, ModelArg, Params, SPECS, WasmSource, specs};
 use assay_protocol::{
-    bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
+    bindings::{
+        IAssayToken, IDisputeGame, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking,
+    },
     codes::Role,
     deployment::Deployment,
 };
@@ -110,11 +112,14 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
         m.contract(specs::STAKING).unwrap(),
         m.contract(specs::REGISTRY).unwrap(),
     );
-    let (market, sampling) =
-        (m.contract(specs::JOB_MARKET).unwrap(), m.contract(specs::SAMPLING).unwrap());
-    // Staking and both halves of the job market are over one contract's code limit: root
-    // programs over fragments.
-    for program in [staking, market, sampling] {
+    let (market, sampling, game) = (
+        m.contract(specs::JOB_MARKET).unwrap(),
+        m.contract(specs::SAMPLING).unwrap(),
+        m.contract(specs::DISPUTE_GAME).unwrap(),
+    );
+    // Staking, both halves of the job market and the dispute game are over one contract's code
+    // limit: root programs over fragments.
+    for program in [staking, market, sampling, game] {
         assert_eq!(&p.get_code_at(program).await.unwrap()[..3], &[0xef, 0xf0, 0x02]);
     }
 
@@ -145,9 +150,11 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
     let on_chain = call(&p, sampling, ISampling::paramsCall {}).await;
     assert_eq!(on_chain.challengePpm, params.market.challenge_ppm);
     let sampling_contracts = call(&p, sampling, ISampling::contractsCall {}).await;
+    assert_eq!(sampling_contracts.disputeGame, game, "Sampling.setDisputeGame");
+    let game_config = call(&p, game, IDisputeGame::configCall {}).await;
     assert_eq!(
-        sampling_contracts.disputeResolver, deployer,
-        "the deployer resolves disputes until the game does"
+        (game_config.sampling, game_config.clock, game_config.arityBits),
+        (sampling, params.dispute.clock, params.dispute.arity_bits)
     );
 
     // The model: id from its directory, this build's engine hash, the parameter file's price.

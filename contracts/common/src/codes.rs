@@ -137,6 +137,44 @@ codes!(
     }
 );
 
+codes!(
+    /// Where a dispute game stands in `DisputeGame` (`game(id).phase`). In every phase but
+    /// `Ended` the defender moves first, then the challenger.
+    GamePhase, "game phase" {
+        /// No such game.
+        None = 0,
+        /// Each side opens its trace root: `(n_leaves, tree_root)`.
+        Roots = 1,
+        /// Bisection over the trace's leaves.
+        Leaves = 2,
+        /// Each side opens the first differing leaf.
+        Leaf = 3,
+        /// Bisection over that leaf's cells.
+        Cells = 4,
+        /// Each side opens the first differing cell.
+        Cell = 5,
+        /// Final: `outcome` says how.
+        Ended = 6,
+    }
+);
+
+codes!(
+    /// How a dispute game ended (`game(id).outcome`).
+    GameOutcome, "game outcome" {
+        /// Not ended.
+        None = 0,
+        /// The defender's claim stands: the challenger lost (by proof or on time).
+        DefenderWon = 1,
+        /// The defender lost (by proof or on time).
+        ChallengerWon = 2,
+        /// Both claims were shown wrong.
+        BothWrong = 3,
+        /// Narrowed to a step this version cannot yet decide (see the dispute contract): nobody
+        /// is slashed and the job is not paid.
+        NoVerdict = 4,
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,15 @@
 //! Calls out of the sampling contract: the model registry and staking (candidates, freezes,
-//! slashes, reputation) and the paired job market (settlements, parameters). Every failure
-//! becomes `ExternalCallFailed(target)`.
+//! slashes, reputation), the paired job market (settlements, parameters) and the dispute game
+//! (openings). Every failure becomes `ExternalCallFailed(target)`.
 
 use alloc::vec::Vec;
 
 use alloy_primitives::{Address, B256, U256};
 use assay_contract_kit::calls::{call_mut, call_view};
 
-use crate::{IJobMarket, IModelRegistry, ISampling, IStaking, Result, Sampling, SamplingError};
+use crate::{
+    IDisputeGame, IJobMarket, IModelRegistry, ISampling, IStaking, Result, Sampling, SamplingError,
+};
 
 fn failed(target: Address) -> SamplingError {
     ISampling::ExternalCallFailed { target }.into()
@@ -84,5 +86,38 @@ impl Sampling {
             seedRevealGrace: p.seed_reveal_grace.get().to(),
         };
         call_mut(self, market, &call).map(|_| ()).ok_or_else(|| failed(market))
+    }
+
+    /// The sampling contract a dispute game is paired with; `None` when `game` does not answer.
+    pub(crate) fn _game_sampling(&self, game: Address) -> Option<Address> {
+        call_view(self, game, &IDisputeGame::configCall {}).map(|config| config.sampling)
+    }
+
+    /// The trace root the asserter asserted with its output hash (`JobMarket.job`).
+    pub(crate) fn _asserted_trace(&self, job_id: U256) -> Result<B256> {
+        let market = self.job_market.get();
+        call_view(self, market, &IJobMarket::jobCall { jobId: job_id })
+            .map(|job| job.traceRoot)
+            .ok_or_else(|| failed(market))
+    }
+
+    /// `DisputeGame.openGame`: the asserter defends, `challenger` challenges with its reveal.
+    pub(crate) fn _open_game(
+        &mut self,
+        job_id: U256,
+        (defender, defender_output, defender_trace_root): (Address, B256, B256),
+        (challenger, challenger_output, challenger_trace_root): (Address, B256, B256),
+    ) -> Result<()> {
+        let game = self.dispute_game.get();
+        let call = IDisputeGame::openGameCall {
+            jobId: job_id,
+            defender,
+            defenderOutput: defender_output,
+            defenderTraceRoot: defender_trace_root,
+            challenger,
+            challengerOutput: challenger_output,
+            challengerTraceRoot: challenger_trace_root,
+        };
+        call_mut(self, game, &call).map(|_| ()).ok_or_else(|| failed(game))
     }
 }

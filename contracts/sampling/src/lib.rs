@@ -6,20 +6,23 @@
 //!   `openChallenge` (only the paired market may), and `n` validators are drawn by stake x
 //!   reputation from the miners serving the model, never the asserter.
 //! - **Commit-reveal**: validators commit `keccak256(jobKey, validator, outputHash, traceRoot,
-//!   salt)`, then reveal. All revealed hashes equal: accepted. Any mismatch: disputed, stakes frozen, until
-//!   the dispute resolver names the correct hash; every party that asserted or revealed another
-//!   hash is slashed and half the slash goes to the parties that were right.
+//!   salt)`, then reveal. All revealed hashes equal: accepted. Any mismatch: disputed, stakes
+//!   frozen, and one `DisputeGame` game per dissenting validator (the asserter defends). Once
+//!   every game has ended (`gameEnded`), every party whose claim lost is slashed, half the slash
+//!   goes to the parties that won, and the job settles; no address can name a winner.
 //! - **Settlement**: every verdict goes back to `JobMarket.settleJob` with the rewards to accrue
 //!   (`R_V` shares, slash halves); the market pays fees, accrues `R_A` and calls the dApp.
 //! - **Parameters**: `setParams` checks the honesty condition and copies the parameters the
 //!   market applies itself to it (`JobMarket.setMarketParams`).
 //!
-//! Layout: `state` (storage), `validation` (draw, commit-reveal, outcomes, disputes), `params`,
-//! `external` (calls to the registry, staking and the job market).
+//! Layout: `state` (storage), `validation` (draw, commit-reveal, outcomes), `disputes` (games
+//! and their verdicts), `params`, `external` (calls to the registry, staking, the job market and
+//! the dispute game).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;
 
+mod disputes;
 mod external;
 mod params;
 mod state;
@@ -37,6 +40,7 @@ sol!(
     #[sol(all_derives)]
     "../interfaces/ISampling.sol"
 );
+sol!("../interfaces/IDisputeGame.sol");
 sol!("../interfaces/IJobMarket.sol");
 sol!("../interfaces/IModelRegistry.sol");
 sol!("../interfaces/IStaking.sol");
@@ -53,7 +57,7 @@ assay_contract_kit::solidity_errors! {
         RevealClosed(ISampling::RevealClosed) [jobId, deadline],
         CommitmentMismatch(ISampling::CommitmentMismatch) [jobId, validator],
         ChallengeStillOpen(ISampling::ChallengeStillOpen) [jobId, revealDeadline],
-        NotDisputeResolver(ISampling::NotDisputeResolver) [account],
+        NotDisputeGame(ISampling::NotDisputeGame) [account],
         NotJobMarket(ISampling::NotJobMarket) [account],
         HonestyConditionViolated(ISampling::HonestyConditionViolated) [expectedLossScaled, cheatCostScaled],
         InvalidParams(ISampling::InvalidParams) [],
@@ -152,16 +156,17 @@ impl Sampling {
         self._finalize_challenge(job_id)
     }
 
-    /// The dispute resolver settles a disputed job by naming the correct output hash: everyone
-    /// who claimed another hash is slashed, frozen stakes are released.
+    /// The dispute game reports how `challenger`'s game against the job ended; after the last
+    /// game, the dispute settles.
     ///
     /// # Errors
-    /// `NotDisputeResolver`, `UnknownJob`, `WrongStatus`, `ExternalCallFailed`.
+    /// `NotDisputeGame`, `UnknownJob`, `WrongStatus`, `NotValidator` (no game of this
+    /// validator is running), `ExternalCallFailed`.
     ///
     /// # Events
-    /// `DisputeResolved`; the market logs `JobAccepted` or `JobRefunded`.
-    pub fn resolve_dispute(&mut self, job_id: U256, correct_output_hash: B256) -> Result<()> {
-        self._resolve_dispute(job_id, correct_output_hash)
+    /// After the last game: `DisputeSettled`; the market logs `JobAccepted` or `JobRefunded`.
+    pub fn game_ended(&mut self, job_id: U256, challenger: Address, outcome: u8) -> Result<()> {
+        self._game_ended(job_id, challenger, outcome)
     }
 
     /// `(status, asserter, outputHash, commitDeadline, revealDeadline)` of a challenged job.
@@ -214,14 +219,9 @@ impl Sampling {
         )
     }
 
-    /// `(jobMarket, staking, registry, disputeResolver)`.
+    /// `(jobMarket, staking, registry, disputeGame)`.
     pub fn contracts(&self) -> (Address, Address, Address, Address) {
-        (
-            self.job_market.get(),
-            self.staking.get(),
-            self.registry.get(),
-            self.dispute_resolver.get(),
-        )
+        (self.job_market.get(), self.staking.get(), self.registry.get(), self.dispute_game.get())
     }
 
     /// Sets every protocol parameter at once and copies the market's share to the job market;
@@ -268,18 +268,18 @@ impl Sampling {
         })
     }
 
-    /// Appoints the dispute resolver (the dispute-game contract); owner only.
+    /// Pairs the dispute game, once; owner only. The game must name this contract as its
+    /// sampling contract (`config().sampling`).
     ///
     /// # Errors
-    /// `OwnableUnauthorizedAccount`.
+    /// `OwnableUnauthorizedAccount`, `InvalidParams` (already paired, or the game is not paired
+    /// with this contract).
     ///
     /// # Events
-    /// `DisputeResolverSet`.
-    pub fn set_dispute_resolver(&mut self, resolver: Address) -> Result<()> {
+    /// `DisputeGameSet`.
+    pub fn set_dispute_game(&mut self, game: Address) -> Result<()> {
         self.ownable.only_owner()?;
-        self.dispute_resolver.set(resolver);
-        assay_contract_kit::emit(self.vm(), ISampling::DisputeResolverSet { resolver });
-        Ok(())
+        self._set_dispute_game(game)
     }
 
     /// The owner.

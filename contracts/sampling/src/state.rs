@@ -14,7 +14,7 @@ pub mod status {
     pub const CHALLENGED: u8 = assay_contract_common::codes::JobStatus::Challenged as u8;
     /// Final: the asserted result stands.
     pub const ACCEPTED: u8 = assay_contract_common::codes::JobStatus::Accepted as u8;
-    /// Hashes disagree; stakes frozen until the dispute resolver decides.
+    /// Hashes disagree; stakes frozen until every dispute game of the job has ended.
     pub const DISPUTED: u8 = assay_contract_common::codes::JobStatus::Disputed as u8;
     /// Final: the asserter lost its dispute.
     pub const REJECTED: u8 = assay_contract_common::codes::JobStatus::Rejected as u8;
@@ -40,6 +40,8 @@ pub struct Challenge {
     pub(crate) commit_deadline: StorageU64,
     pub(crate) reveal_deadline: StorageU64,
     pub(crate) validators: StorageVec<Validation>,
+    /// Dispute games not yet ended (one per dissenting validator).
+    pub(crate) open_games: StorageU8,
 }
 
 /// A drawn validator's commit-reveal state.
@@ -50,6 +52,8 @@ pub struct Validation {
     pub(crate) commitment: StorageB256,
     pub(crate) revealed: StorageB256,
     pub(crate) revealed_trace: StorageB256,
+    /// How the validator's dispute game ended (`GameOutcome`; 0 while none or running).
+    pub(crate) verdict: StorageU8,
 }
 
 /// Protocol parameters (DESIGN 3.2).
@@ -77,7 +81,7 @@ pub struct Sampling {
     pub(crate) job_market: StorageAddress,
     pub(crate) staking: StorageAddress,
     pub(crate) registry: StorageAddress,
-    pub(crate) dispute_resolver: StorageAddress,
+    pub(crate) dispute_game: StorageAddress,
     pub(crate) params: Params,
     /// Job id (the market's) -> its challenge.
     pub(crate) challenges: StorageMap<alloy_primitives::U256, Challenge>,

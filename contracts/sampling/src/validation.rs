@@ -1,6 +1,6 @@
-//! The challenge of one job: the validator draw, commit-reveal, the comparison, and dispute
-//! resolution. Every verdict is settled back on the job market (`JobMarket.settleJob`), which
-//! holds the fee and the epoch rewards.
+//! The challenge of one job: the validator draw, commit-reveal and the comparison (a mismatch
+//! goes to `disputes`). Every verdict is settled back on the job market (`JobMarket.settleJob`),
+//! which holds the fee and the epoch rewards.
 
 use alloc::vec::Vec;
 
@@ -22,14 +22,16 @@ pub const ABSENT_PENALTY: i32 = -500;
 pub const DISPUTE_PENALTY: i32 = -5_000;
 
 /// One drawn validator as read back from storage.
-struct Drawn {
-    validator: Address,
-    state: u8,
-    revealed: B256,
+pub(crate) struct Drawn {
+    pub(crate) validator: Address,
+    pub(crate) state: u8,
+    pub(crate) revealed: B256,
+    pub(crate) revealed_trace: B256,
+    pub(crate) verdict: u8,
 }
 
 /// `total / count` for each of `accounts`: the rewards `settleJob` accrues.
-fn split(accounts: &[Address], total: U256, into: &mut (Vec<Address>, Vec<U256>)) {
+pub(crate) fn split(accounts: &[Address], total: U256, into: &mut (Vec<Address>, Vec<U256>)) {
     let count = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
     if let Some(share) = wide::div_small(total, count) {
         for account in accounts {
@@ -40,7 +42,7 @@ fn split(accounts: &[Address], total: U256, into: &mut (Vec<Address>, Vec<U256>)
 }
 
 impl Sampling {
-    fn drawn(&self, job_id: U256) -> Vec<Drawn> {
+    pub(crate) fn drawn(&self, job_id: U256) -> Vec<Drawn> {
         let challenge = self.challenges.get(job_id);
         (0..challenge.validators.len())
             .filter_map(|i| challenge.validators.getter(i))
@@ -48,11 +50,13 @@ impl Sampling {
                 validator: v.validator.get(),
                 state: v.state.get().to(),
                 revealed: v.revealed.get(),
+                revealed_trace: v.revealed_trace.get(),
+                verdict: v.verdict.get().to(),
             })
             .collect()
     }
 
-    fn validator_index(drawn: &[Drawn], job_id: U256, who: Address) -> Result<usize> {
+    pub(crate) fn validator_index(drawn: &[Drawn], job_id: U256, who: Address) -> Result<usize> {
         drawn
             .iter()
             .position(|d| d.validator == who)
@@ -60,7 +64,7 @@ impl Sampling {
     }
 
     /// Reverts with `UnknownJob` (never challenged) or `WrongStatus` unless in `expected`.
-    fn _expect(&self, job_id: U256, expected: u8) -> Result<()> {
+    pub(crate) fn _expect(&self, job_id: U256, expected: u8) -> Result<()> {
         match self.challenges.get(job_id).status.get().to::<u8>() {
             0 => Err(ISampling::UnknownJob { jobId: job_id }.into()),
             s if s != expected => Err(ISampling::WrongStatus { jobId: job_id, status: s }.into()),
@@ -68,7 +72,7 @@ impl Sampling {
         }
     }
 
-    fn _set_status(&mut self, job_id: U256, new: u8) {
+    pub(crate) fn _set_status(&mut self, job_id: U256, new: u8) {
         self.challenges.setter(job_id).status.set(U8::from(new));
     }
 
@@ -237,72 +241,9 @@ impl Sampling {
             let agreeing: Vec<Address> = agree.iter().map(|d| d.validator).collect();
             split(&agreeing, self.params.validator_reward.get(), &mut rewards);
         } else {
-            let dissenters: Vec<Address> = dissent.iter().map(|d| d.validator).collect();
-            assay_contract_kit::emit(
-                self.vm(),
-                ISampling::JobDisputed { jobId: job_id, asserter, dissenters: dissenters.clone() },
-            );
-            self._freeze(asserter)?;
-            for dissenter in dissenters {
-                self._freeze(dissenter)?;
-            }
+            self._open_games(job_id, (asserter, asserted), &dissent)?;
         }
         self._settle(job_id, outcome, rewards.0, rewards.1)?;
         Ok(outcome)
-    }
-
-    pub(crate) fn _resolve_dispute(&mut self, job_id: U256, correct: B256) -> Result<()> {
-        let caller = self.vm().msg_sender();
-        let resolver = self.dispute_resolver.get();
-        if resolver.is_zero() || caller != resolver {
-            return Err(ISampling::NotDisputeResolver { account: caller }.into());
-        }
-        self._expect(job_id, status::DISPUTED)?;
-        let (asserter, asserted) = {
-            let challenge = self.challenges.get(job_id);
-            (challenge.asserter.get(), challenge.output_hash.get())
-        };
-        let outcome = if asserted == correct { status::ACCEPTED } else { status::REJECTED };
-        self._set_status(job_id, outcome);
-        let revealed: Vec<Drawn> =
-            self.drawn(job_id).into_iter().filter(|d| d.state == validation::REVEALED).collect();
-        // Frozen at dispute time: the asserter and every validator that contradicted it.
-        self._unfreeze(asserter)?;
-        for d in revealed.iter().filter(|d| d.revealed != asserted) {
-            self._unfreeze(d.validator)?;
-        }
-        let mut losers: Vec<Address> =
-            revealed.iter().filter(|d| d.revealed != correct).map(|d| d.validator).collect();
-        if asserted != correct {
-            losers.push(asserter);
-        }
-        let right_validators: Vec<Address> =
-            revealed.iter().filter(|d| d.revealed == correct).map(|d| d.validator).collect();
-        let mut slashed = U256::ZERO;
-        let slash_amount = self.params.slash_amount.get();
-        for loser in &losers {
-            slashed = slashed.saturating_add(self._slash(*loser, slash_amount)?);
-            self._adjust_reputation(*loser, DISPUTE_PENALTY)?;
-        }
-        assay_contract_kit::emit(
-            self.vm(),
-            ISampling::DisputeResolved { jobId: job_id, correctOutputHash: correct, losers },
-        );
-        // Half of what was slashed goes to the parties that were right, as epoch rewards; the
-        // right validators also share R_V.
-        let mut winners = right_validators.clone();
-        if asserted == correct {
-            winners.push(asserter);
-        }
-        let mut rewards = (Vec::new(), Vec::new());
-        let halves = u32::try_from(winners.len()).unwrap_or(u32::MAX).saturating_mul(2);
-        if let Some(share) = wide::div_small(slashed, halves) {
-            for winner in &winners {
-                rewards.0.push(*winner);
-                rewards.1.push(share);
-            }
-        }
-        split(&right_validators, self.params.validator_reward.get(), &mut rewards);
-        self._settle(job_id, outcome, rewards.0, rewards.1)
     }
 }

@@ -91,6 +91,168 @@ pub fn op_leaf<K: Keccak>(
     Some(k.keccak(&[&head[..15 + 4 * dims.len()], cells_root]))
 }
 
+/// An opened op leaf: its preimage's fields (see [`op_leaf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpLeaf {
+    /// Forward pass.
+    pub step: u32,
+    /// Layer (0 the embedding, `L + 1` the head).
+    pub layer: u32,
+    /// `trace::Op` code.
+    pub op: u32,
+    /// Element type tag (see [`dtype_size`]).
+    pub dtype: u8,
+    /// Number of dimensions.
+    pub rank: u8,
+    /// Dimensions; entries from `rank` on are zero.
+    pub dims: [u32; MAX_RANK],
+    /// Root of the output's cells.
+    pub cells_root: Hash,
+}
+
+impl OpLeaf {
+    /// Parses a leaf preimage `0x10 ‖ step ‖ layer ‖ op ‖ dtype ‖ rank ‖ dims ‖ cells_root`;
+    /// `None` unless the bytes are exactly one well-formed preimage.
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        let (&tag, rest) = bytes.split_first()?;
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(rest.get(at..at + 4)?.try_into().ok()?))
+        };
+        let rank = *rest.get(13)?;
+        if tag != 0x10 || usize::from(rank) > MAX_RANK {
+            return None;
+        }
+        let dims_end = 14 + 4 * usize::from(rank);
+        if rest.len() != dims_end + 32 {
+            return None;
+        }
+        let mut dims = [0u32; MAX_RANK];
+        for (i, d) in dims.iter_mut().take(usize::from(rank)).enumerate() {
+            *d = u32_at(14 + 4 * i)?;
+        }
+        Some(Self {
+            step: u32_at(0)?,
+            layer: u32_at(4)?,
+            op: u32_at(8)?,
+            dtype: rest[12],
+            rank,
+            dims,
+            cells_root: rest[dims_end..].try_into().ok()?,
+        })
+    }
+
+    /// The leaf hash of these fields.
+    pub fn hash<K: Keccak>(&self, k: &K) -> Option<Hash> {
+        op_leaf(k, (self.step, self.layer, self.op), self.dtype, self.dims(), &self.cells_root)
+    }
+
+    /// The dimensions, `rank` of them.
+    pub fn dims(&self) -> &[u32] {
+        &self.dims[..usize::from(self.rank).min(MAX_RANK)]
+    }
+
+    /// Everything but the cells root is equal: the same op in the same place with the same shape.
+    pub fn same_header(&self, other: &Self) -> bool {
+        Self { cells_root: other.cells_root, ..*self } == *other
+    }
+
+    /// How the output is cut into cells; `None` for an unknown dtype or more than `u64` cells.
+    pub fn cells(&self) -> Option<Cells> {
+        let size = dtype_size(self.dtype)?;
+        let (last, rows) = match self.dims().split_last() {
+            Some((last, rows)) => (*last, rows),
+            None => (1, &[][..]),
+        };
+        let rows = rows.iter().try_fold(1u64, |n, d| n.checked_mul(u64::from(*d)))?;
+        Some(Cells { rows, row_len: u64::from(last), size })
+    }
+}
+
+/// Largest cell, in bytes.
+pub const CELL_BYTES: usize = 1024;
+
+/// Bytes per element of a dtype tag (`crates/engine/TRACE.md`, "Cells").
+pub fn dtype_size(dtype: u8) -> Option<usize> {
+    match dtype {
+        1 | 2 => Some(1),
+        3 | 4 => Some(2),
+        5 | 6 => Some(4),
+        7 => Some(8),
+        10 => Some(5),
+        _ => None,
+    }
+}
+
+/// The cells of a tensor: `rows` rows of `row_len` elements of `size` bytes, each row cut into
+/// cells of `CELL_BYTES / size` elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cells {
+    /// Rows (the product of every dimension but the last).
+    pub rows: u64,
+    /// Elements per row (the last dimension).
+    pub row_len: u64,
+    /// Bytes per element.
+    pub size: usize,
+}
+
+impl Cells {
+    /// Elements per full cell.
+    pub fn per_cell(&self) -> u64 {
+        (CELL_BYTES / self.size) as u64
+    }
+
+    /// Cells per row.
+    pub fn per_row(&self) -> u64 {
+        self.row_len.div_ceil(self.per_cell())
+    }
+
+    /// Cells in all; `None` on overflow.
+    pub fn count(&self) -> Option<u64> {
+        self.rows.checked_mul(self.per_row())
+    }
+
+    /// `(row, first element within the row, elements)` of cell `index`.
+    pub fn span(&self, index: u64) -> (u64, u64, u64) {
+        let per_row = self.per_row().max(1);
+        let (row, first) = (index / per_row, index % per_row * self.per_cell());
+        (row, first, self.per_cell().min(self.row_len.saturating_sub(first)))
+    }
+}
+
+/// Nodes per level of a tree over `width` base nodes whose odd nodes are carried up:
+/// `ceil(width / 2^level)`.
+pub fn level_width(width: u64, level: u32) -> u64 {
+    if level >= 64 { u64::from(width > 0) } else { width.div_ceil(1u64 << level) }
+}
+
+/// Levels above the base of that tree: the root is at this level.
+pub fn tree_height(width: u64) -> u32 {
+    if width <= 1 { 0 } else { u64::BITS - (width - 1).leading_zeros() }
+}
+
+/// Folds `nodes`, the nodes `levels` levels below a node, back to that node, carrying odd
+/// nodes up: exact for a zero-padded tree (whose widths are powers of two) and for an odd-carry
+/// tree (cells, models) alike, since a node's span starts on a multiple of `2^levels`.
+/// `nodes` is consumed as scratch space; `None` when it is empty.
+pub fn fold<K: Keccak>(k: &K, nodes: &mut [Hash], levels: u32) -> Option<Hash> {
+    let mut len = nodes.len();
+    if len == 0 {
+        return None;
+    }
+    for _ in 0..levels {
+        let next = len.div_ceil(2);
+        for i in 0..next {
+            nodes[i] = if 2 * i + 1 < len {
+                node(k, &nodes[2 * i], &nodes[2 * i + 1])
+            } else {
+                nodes[2 * i]
+            };
+        }
+        len = next;
+    }
+    (len == 1).then_some(nodes[0])
+}
+
 /// The trace root: `keccak(0x12 ‖ n_leaves u32 ‖ output_hash ‖ tree_root)`.
 pub fn trace_root<K: Keccak>(k: &K, n_leaves: u32, output_hash: &Hash, tree_root: &Hash) -> Hash {
     let mut head = [0u8; 5];
@@ -141,6 +303,51 @@ mod tests {
         let mut head = [0x12u8, 0, 0, 0, 0];
         head[1..].copy_from_slice(&9u32.to_le_bytes());
         assert_eq!(trace_root(&k, 9, &l, &r), k.keccak(&[&head, &l, &r]));
+    }
+
+    #[test]
+    fn leaves_parse_back_to_their_fields_and_hash() {
+        let k = Fnv;
+        let root = [9u8; 32];
+        let mut pre: Vec<u8> = [0x10].into();
+        for v in [3u32, 1, 12] {
+            pre.extend_from_slice(&v.to_le_bytes());
+        }
+        pre.extend_from_slice(&[5, 2, 2, 0, 0, 0, 0x2c, 1, 0, 0]);
+        pre.extend_from_slice(&root);
+        let leaf = OpLeaf::parse(&pre).unwrap();
+        assert_eq!((leaf.step, leaf.layer, leaf.op, leaf.dtype), (3, 1, 12, 5));
+        assert_eq!((leaf.dims(), leaf.cells_root), (&[2u32, 300][..], root));
+        assert_eq!(leaf.hash(&k), Some(k.keccak(&[&pre])));
+        // 300 i32 a row: 256 + 44, two cells a row.
+        let cells = leaf.cells().unwrap();
+        assert_eq!((cells.per_row(), cells.count()), (2, Some(4)));
+        assert_eq!((cells.span(1), cells.span(2)), ((0, 256, 44), (1, 0, 256)));
+        assert!(leaf.same_header(&OpLeaf { cells_root: [0; 32], ..leaf }));
+        assert!(!leaf.same_header(&OpLeaf { op: 13, ..leaf }));
+        for bad in [&pre[..pre.len() - 1], &[&pre[..], &[0]].concat()[..], &[0x11][..], &[][..]] {
+            assert_eq!(OpLeaf::parse(bad), None);
+        }
+        let mut unknown = leaf;
+        unknown.dtype = 9;
+        assert_eq!(unknown.cells(), None);
+    }
+
+    #[test]
+    fn folds_rebuild_nodes_of_padded_and_carried_trees() {
+        let k = Fnv;
+        let mut leaves: Vec<Hash> = (0..5u8).map(|i| [i + 1; 32]).collect();
+        let n = |a: &Hash, b: &Hash| node(&k, a, b);
+        // Odd-carry tree of 5: level 1 = [ab, cd, e], level 2 = [abcd, e], root = node(abcd, e).
+        let (ab, cd) = (n(&leaves[0], &leaves[1]), n(&leaves[2], &leaves[3]));
+        let root = n(&n(&ab, &cd), &leaves[4]);
+        assert_eq!(fold(&k, &mut leaves.clone(), 3), Some(root));
+        assert_eq!(fold(&k, &mut [leaves[4]], 2), Some(leaves[4]));
+        assert_eq!(fold(&k, &mut [ab, cd], 1), Some(n(&ab, &cd)));
+        assert_eq!(fold(&k, &mut leaves, 1), None);
+        assert_eq!(fold(&k, &mut [], 1), None);
+        assert_eq!((tree_height(5), tree_height(4), tree_height(1), tree_height(0)), (3, 2, 0, 0));
+        assert_eq!((level_width(5, 1), level_width(5, 2), level_width(5, 3)), (3, 2, 1));
     }
 
     #[test]

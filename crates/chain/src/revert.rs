@@ -5,9 +5,10 @@ use std::fmt;
 use alloy_primitives::Bytes;
 use alloy_sol_types::{SolError, SolInterface};
 use assay_protocol::bindings::{
-    ArbWasm::ArbWasmErrors, IAssayToken::IAssayTokenErrors, IJobMarket::IJobMarketErrors,
-    IModelRegistry::IModelRegistryErrors, IOwnable::IOwnableErrors, ISampling::ISamplingErrors,
-    IStaking::IStakingErrors, StylusDeployer, StylusDeployer::StylusDeployerErrors,
+    ArbWasm::ArbWasmErrors, IAssayToken::IAssayTokenErrors, IDisputeGame::IDisputeGameErrors,
+    IJobMarket::IJobMarketErrors, IModelRegistry::IModelRegistryErrors, IOwnable::IOwnableErrors,
+    ISampling::ISamplingErrors, IStaking::IStakingErrors, StylusDeployer,
+    StylusDeployer::StylusDeployerErrors,
 };
 
 /// Why a call reverted: the named error of an Assay contract, an Arbitrum precompile or the
@@ -26,6 +27,8 @@ pub enum Revert {
     Market(IJobMarketErrors),
     /// `Sampling`.
     Sampling(ISamplingErrors),
+    /// `DisputeGame`.
+    DisputeGame(IDisputeGameErrors),
     /// The ownership errors every owned contract shares.
     Ownable(IOwnableErrors),
     /// The ArbWasm precompile (activation).
@@ -55,6 +58,7 @@ impl Revert {
             Registry(IModelRegistryErrors),
             Market(IJobMarketErrors),
             Sampling(ISamplingErrors),
+            DisputeGame(IDisputeGameErrors),
             Ownable(IOwnableErrors),
             ArbWasm(ArbWasmErrors),
             Deployer(StylusDeployerErrors)
@@ -70,6 +74,7 @@ impl Revert {
             Self::Registry(e) => e.selector(),
             Self::Market(e) => e.selector(),
             Self::Sampling(e) => e.selector(),
+            Self::DisputeGame(e) => e.selector(),
             Self::Ownable(e) => e.selector(),
             Self::ArbWasm(e) => e.selector(),
             Self::Deployer(e) => e.selector(),
@@ -92,6 +97,7 @@ impl fmt::Display for Revert {
             Self::Registry(e) => write!(f, "ModelRegistry: {e:?}"),
             Self::Market(e) => write!(f, "JobMarket: {e:?}"),
             Self::Sampling(e) => write!(f, "Sampling: {e:?}"),
+            Self::DisputeGame(e) => write!(f, "DisputeGame: {e:?}"),
             Self::Ownable(e) => write!(f, "{e:?}"),
             Self::ArbWasm(e) => write!(f, "ArbWasm: {e:?}"),
             Self::Deployer(e) => write!(f, "StylusDeployer: {e:?}"),

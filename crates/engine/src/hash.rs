@@ -104,7 +104,7 @@ pub fn tensor_leaf<T: Element>(op: u32, dims: &[u32], data: &[T]) -> Hash {
 }
 
 /// Largest cell, in bytes: a row is cut into cells of `CELL_BYTES / element size` elements.
-pub const CELL_BYTES: usize = 1024;
+pub use commit::CELL_BYTES;
 
 /// Elements per cell for elements of `size` bytes.
 pub const fn cell_elements(size: usize) -> usize {
@@ -232,6 +232,19 @@ pub fn tree_proof(leaves: &[Hash], mut index: usize) -> Vec<Hash> {
     proof
 }
 
+/// The nodes `level` levels above `base` in a tree over `width` base nodes (`base` padded with
+/// zero hashes up to `width`) whose odd nodes are carried up: the padded leaf tree when `width`
+/// is a power of two, the cells tree when `width` is the number of cells. A dispute game's
+/// bisection moves post slices of these levels.
+pub fn tree_level(base: &[Hash], width: usize, level: u32) -> Vec<Hash> {
+    let mut nodes = base.to_vec();
+    nodes.resize(width.max(base.len()), [0u8; 32]);
+    for _ in 0..level {
+        nodes = nodes.chunks(2).map(|p| if let [l, r] = p { node(l, r) } else { p[0] }).collect();
+    }
+    nodes
+}
+
 /// Recomputes a [`tree_root`] from a leaf, its index and its [`tree_proof`].
 pub fn tree_verify(leaf: Hash, index: usize, proof: &[Hash]) -> Hash {
     commit::tree_verify(&SoftKeccak, leaf, index, proof)
@@ -284,6 +297,15 @@ mod tests {
         }
         let three = [[1; 32], [2; 32], [3; 32]];
         assert_eq!(tree_root(&three), node(&node(&[1; 32], &[2; 32]), &node(&[3; 32], &[0; 32])));
+    }
+
+    #[test]
+    fn tree_levels_are_the_padded_and_the_carried_trees() {
+        let leaves: Vec<Hash> = (0..5u8).map(|i| keccak(&[i])).collect();
+        assert_eq!(tree_level(&leaves, 8, 3), [tree_root(&leaves)]);
+        assert_eq!(tree_level(&leaves, 5, 3), [merkle_root(&leaves)]);
+        assert_eq!(tree_level(&leaves, 8, 0)[5..], [[0u8; 32]; 3]);
+        assert_eq!(tree_level(&leaves, 5, 1).len(), 3);
     }
 
     #[test]

@@ -122,6 +122,28 @@ impl LeafInfo {
         commit::op_leaf(&SoftKeccak, place, self.dtype, &self.dims, cells_root)
             .expect("ops have at most MAX_RANK dimensions")
     }
+
+    /// The bytes whose keccak is [`LeafInfo::leaf`]: what a side opens in a dispute game.
+    pub fn preimage(&self, cells_root: &Hash) -> Vec<u8> {
+        let mut pre = alloc::vec![0x10];
+        for v in [self.step, self.layer, self.op] {
+            pre.extend_from_slice(&v.to_le_bytes());
+        }
+        pre.extend_from_slice(&[self.dtype, self.dims.len() as u8]);
+        self.dims.iter().for_each(|d| pre.extend_from_slice(&d.to_le_bytes()));
+        pre.extend_from_slice(cells_root);
+        pre
+    }
+
+    /// Bytes per element of the output.
+    pub fn element_size(&self) -> usize {
+        commit::dtype_size(self.dtype).expect("the engine traces known dtypes")
+    }
+
+    /// Elements per row of the output (the last dimension; 1 for a scalar).
+    pub fn row_len(&self) -> usize {
+        self.dims.last().map_or(1, |d| *d as usize)
+    }
 }
 
 /// Which op outputs a trace keeps besides their leaves (what a one-step proof opens).
@@ -288,6 +310,22 @@ impl Trace {
         self.pending.clear();
         self.pending_leaves.clear();
         self.pending_bytes = 0;
+    }
+
+    /// Fault injection, what a dishonest worker does and what the dispute tests play against:
+    /// adds one to the lowest byte of element `element` of leaf `leaf`'s kept output and rehashes
+    /// that leaf. False when the output is not kept or has no such element.
+    pub fn corrupt(&mut self, leaf: usize, element: usize) -> bool {
+        let (Some(info), Some(data)) = (self.info.get(leaf), self.kept.get_mut(&leaf)) else {
+            return false;
+        };
+        let size = info.element_size();
+        let Some(byte) = element.checked_mul(size).and_then(|at| data.get_mut(at)) else {
+            return false;
+        };
+        *byte = byte.wrapping_add(1);
+        self.leaves[leaf] = info.leaf(&crate::hash::cells_root(data, info.row_len(), size));
+        true
     }
 
     /// The leaves, in execution order (complete once the last step is closed).
@@ -459,6 +497,11 @@ mod worked_example {
         let info = &t.info()[1];
         assert_eq!((info.step, info.layer, info.op, info.dtype), (0, 1, 12, 5));
         assert_eq!(t.leaves()[1], info.leaf(&cells));
+        assert_eq!(crate::hash::keccak(&info.preimage(&cells)), t.leaves()[1]);
+        assert_eq!(
+            hex(&info.preimage(&cells)[..23]),
+            "1000000000010000000c00000005020200000003000000"
+        );
         assert_eq!(hex(&cells), CELLS);
         let tree = tree_root(t.leaves());
         assert_eq!(
@@ -470,6 +513,24 @@ mod worked_example {
         assert_eq!(hex(&tree), TREE);
         assert_eq!(hex(&t.leaves()[1]), LEAF_1);
         assert_eq!(hex(&t.root(&out)), ROOT);
+    }
+
+    #[test]
+    fn corrupting_an_element_rehashes_only_its_leaf() {
+        let mut t = Trace::new().keeping(Keep::All);
+        t.op(Op::Tokens, &[1, 2], &[7u32, 9]);
+        t.end_layer();
+        t.op(Op::Residual, &[2, 3], &[1i32, -2, 3, 4, 5, -6]);
+        t.end_step();
+        let honest = t.clone();
+        assert!(t.corrupt(1, 4));
+        assert_eq!(t.data(1).unwrap()[16..20], 6i32.to_le_bytes());
+        assert_eq!(t.leaves()[0], honest.leaves()[0]);
+        let cells = crate::hash::cells_root(t.data(1).unwrap(), 3, 4);
+        assert_eq!(t.leaves()[1], t.info()[1].leaf(&cells));
+        assert_ne!(t.leaves()[1], honest.leaves()[1]);
+        assert!(!t.corrupt(1, 6) && !t.corrupt(2, 0));
+        assert!(!Trace::new().corrupt(0, 0));
     }
 
     const CELLS: &str = "d4b9710a894f45d2021387f2d81a90a32b7d8c15ea0d5200111e0adfd60647a2";

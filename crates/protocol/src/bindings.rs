@@ -28,6 +28,10 @@ sol!(
 );
 sol!(
     #[sol(all_derives)]
+    "../../contracts/interfaces/IDisputeGame.sol"
+);
+sol!(
+    #[sol(all_derives)]
     "../../contracts/interfaces/IAssayJobConsumer.sol"
 );
 sol!(

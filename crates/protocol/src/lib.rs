@@ -11,11 +11,13 @@
 //! - [`codes`]: the contracts' status, state and role codes as enums (from `contracts/common`).
 //! - [`batch`]: building a batch of job records, its root and each record's proof.
 //! - [`deployment`]: the deployment file `deploy` writes (chain, block, contract addresses, models).
+//! - [`game`]: one side of a dispute game: what its trace answers in each phase.
 //! - [`wire`]: the worker ⇄ coordinator channel: frames, receipts and their signatures.
 
 pub mod batch;
 pub mod bindings;
 pub mod deployment;
+pub mod game;
 pub mod job;
 pub mod model_dir;
 pub mod wire;

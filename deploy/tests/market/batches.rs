@@ -149,7 +149,7 @@ pub(super) async fn open_and_sample_with_an_absent_validator(
     let reveal = ISampling::revealValidationCall {
         jobId: job,
         outputHash: OUT,
-        traceRoot: trace_of(OUT),
+        traceRoot: m.trace_of(OUT),
         salt: keccak256(present[0]),
     };
     let e: ISampling::RevealNotOpen = m.revert(m.miner(present[0]), m.sampling, reveal).await;

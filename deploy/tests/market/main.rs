@@ -1,9 +1,11 @@
 //! The job market's real WASM on the test node. Everything is deployed by `assay_deploy`, then
 //! JobMarket and Sampling are driven through their main flows with the bindings the services
-//! use, one account per role (four miners, a coordinator, a requester, the dispute resolver):
+//! use, one account per role (four miners, a coordinator, a requester):
 //!
-//! - on-chain jobs: challenged and accepted; disputed and resolved for the asserter; disputed and
-//!   resolved against it (rejected, fee refunded); not challenged (the dApp's callback gets the
+//! - on-chain jobs: challenged and accepted; disputed, with a lying validator that stops playing
+//!   its dispute game (slashed) and a silent asserter (slashed, rejected, fee refunded); a game
+//!   played move by move over a real engine trace down to the one corrupted element (`games`);
+//!   not challenged (the dApp's callback gets the
 //!   result); drawn late (past the 256-block hash window: challenged); an asserter timing out
 //!   (redrawn; a failing callback only logs) and a job nobody served (refunded). Every draw
 //!   (asserter, challenge coin, validators) is recomputed off-chain with
@@ -17,7 +19,7 @@
 //! - each refusal decoded to its named Solidity error.
 //!
 //! This file holds the harness (deployment, accounts, gas book-keeping) and the test that runs
-//! the flows in order; the flows live in `onchain_jobs`, `batches` and `epochs`.
+//! the flows in order; the flows live in `onchain_jobs`, `games`, `batches` and `epochs`.
 //!
 //! The gas of every step is printed as Markdown tables (deploy/README.md keeps a copy):
 //! `cargo test -p assay-deploy --test market -- --nocapture`.
@@ -35,10 +37,12 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolError, SolEvent};
 use assay_chain::Revert;
 use assay_deploy::{Config, Funding, Params, WasmSource, params::MarketParams};
-use assay_protocol::codes::{JobStatus, Role};
+use assay_protocol::codes::{GameOutcome, JobStatus, Role};
 use assay_protocol::{
     batch::Batch,
-    bindings::{IAssayToken, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking},
+    bindings::{
+        IAssayToken, IDisputeGame, IJobMarket, IModelRegistry, IOwnable, ISampling, IStaking,
+    },
     math::{
         draw,
         records::{JobRecord, onchain_job_key, seed_commitment, validation_commitment},
@@ -48,10 +52,12 @@ use assay_test_node::{NodeHandle, genesis};
 
 mod batches;
 mod epochs;
+mod games;
 mod onchain_jobs;
 
 use batches::*;
 use epochs::*;
+use games::*;
 use onchain_jobs::*;
 
 /// The output every honest party computes; `WRONG` is what a cheater or a faulty validator claims.
@@ -192,21 +198,27 @@ struct Market {
     miners: Vec<Actor>,
     coordinator: Actor,
     requester: Actor,
-    resolver: Actor,
     token: Address,
     staking: Address,
     registry: Address,
     market: Address,
     sampling: Address,
+    game: Address,
     model: B256,
     /// The parameters in force (`deploy/params.toml`, then what the test sets).
     params: MarketParams,
+    /// Each side's clock in a dispute game (seconds).
+    clock: u64,
+    /// The trace root a validator commits to with an output hash, where it is not
+    /// `keccak256(output)`.
+    traces: std::collections::BTreeMap<B256, B256>,
     gas: Gas,
 }
 
 impl Market {
-    /// Deploys with `assay_deploy`, funds and stakes four miners and a coordinator, registers and
-    /// serves a model, and appoints the dispute resolver.
+    /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
+    /// epoch the flows run in), funds and stakes four miners and a coordinator, registers and
+    /// serves a model.
     async fn deploy() -> Self {
         let node =
             assay_test_node::spawn(assay_test_node::Config::test()).await.expect("node starts");
@@ -214,6 +226,7 @@ impl Market {
             Config::new(node.url(), PrivateKeySigner::from_bytes(&genesis::DEV_KEY).unwrap());
         config.wasm = WasmSource::Dir(wasm_dir());
         config.quiet = true;
+        config.params.dispute.clock = 120;
         let manifest = assay_deploy::run(&config).await.expect("deploys");
         let contract = |name: &str| manifest.contract(name).expect("deployed");
         let key = |i: usize| genesis::ANVIL_ACCOUNTS[i].1;
@@ -222,14 +235,16 @@ impl Market {
             miners: (0..4).map(|i| Actor::new(&node, key(i))).collect(),
             coordinator: Actor::new(&node, key(4)),
             requester: Actor::new(&node, key(5)),
-            resolver: Actor::new(&node, key(6)),
             token: contract(assay_deploy::specs::TOKEN),
             staking: contract(assay_deploy::specs::STAKING),
             registry: contract(assay_deploy::specs::REGISTRY),
             market: contract(assay_deploy::specs::JOB_MARKET),
             sampling: contract(assay_deploy::specs::SAMPLING),
+            game: contract(assay_deploy::specs::DISPUTE_GAME),
             model: keccak256("assay market test model"),
             params: config.params.market.clone(),
+            clock: config.params.dispute.clock,
+            traces: Default::default(),
             gas: Gas::default(),
             node,
         };
@@ -256,8 +271,6 @@ impl Market {
             "Staking.registerOperator",
             &m.stake(&m.coordinator, 2, min_coordinator_stake).await,
         );
-        let resolver = ISampling::setDisputeResolverCall { resolver: m.resolver.address };
-        m.send(&m.owner, m.sampling, resolver, U256::ZERO).await;
         m
     }
 
@@ -481,8 +494,8 @@ impl Market {
         output: B256,
         epoch_seed: B256,
     ) -> B256 {
-        let call =
-            IJobMarket::assertResultCall { jobId: job, outputHash: output, traceRoot: TRACE };
+        let trace = self.trace_of(output);
+        let call = IJobMarket::assertResultCall { jobId: job, outputHash: output, traceRoot: trace };
         let receipt = self.send(self.miner(asserter), self.market, call, U256::ZERO).await;
         self.gas.add("assertResult", &receipt);
         let asserted = event::<IJobMarket::ResultAsserted>(&receipt, self.market);
@@ -527,7 +540,7 @@ impl Market {
 
     async fn commit_validation(&mut self, job: U256, key: B256, validator: Address, output: B256) {
         let salt = keccak256(validator);
-        let commitment = validation_commitment(key, validator, output, trace_of(output), salt);
+        let commitment = validation_commitment(key, validator, output, self.trace_of(output), salt);
         let call = ISampling::commitValidationCall { jobId: job, commitment };
         let receipt = self.send(self.miner(validator), self.sampling, call, U256::ZERO).await;
         self.gas.add("commitValidation", &receipt);
@@ -536,7 +549,7 @@ impl Market {
 
     async fn reveal_validation(&mut self, job: U256, validator: Address, output: B256) {
         let salt = keccak256(validator);
-        let trace = trace_of(output);
+        let trace = self.trace_of(output);
         let call = ISampling::revealValidationCall {
             jobId: job,
             outputHash: output,
@@ -570,10 +583,16 @@ impl Market {
         receipt
     }
 
-    async fn resolve(&mut self, job: U256, correct: B256) -> TransactionReceipt {
-        let call = ISampling::resolveDisputeCall { jobId: job, correctOutputHash: correct };
-        let receipt = self.send(&self.resolver, self.sampling, call, U256::ZERO).await;
-        self.gas.add("resolveDispute", &receipt);
+    /// The trace root a validator claims along with `output` in these tests.
+    fn trace_of(&self, output: B256) -> B256 {
+        self.traces.get(&output).copied().unwrap_or_else(|| keccak256(output))
+    }
+
+    /// Ends `game` on time (after its side to move's clock ran out), from the owner's account.
+    async fn timeout(&mut self, game: U256, step: &str) -> TransactionReceipt {
+        let call = IDisputeGame::timeoutCall { gameId: game };
+        let receipt = self.send(&self.owner, self.game, call, U256::ZERO).await;
+        self.gas.add(step, &receipt);
         receipt
     }
 
@@ -656,8 +675,9 @@ async fn the_job_market_runs_on_the_test_node() {
 
     m.set_challenge_ppm(ALWAYS).await;
     challenged_job_is_accepted(&mut m, epoch).await;
-    dispute_resolved_for_the_asserter(&mut m, epoch).await;
-    dispute_resolved_against_the_asserter(&mut m).await;
+    a_lying_validator_loses_its_game_on_time(&mut m, epoch).await;
+    a_silent_asserter_loses_every_game(&mut m).await;
+    a_game_narrows_a_real_trace_to_the_corrupted_element(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
     m.set_challenge_ppm(RARELY).await;
     unchallenged_job_is_accepted(&mut m).await;
@@ -686,9 +706,4 @@ async fn the_job_market_runs_on_the_test_node() {
     let onchain = ["submitJob", "assignJob", "assertResult", "drawChallenge (not challenged)"];
     let onchain: u64 = onchain.iter().map(|s| m.gas.mean(s)).sum();
     assert!(amortised[2] < onchain, "a batched job costs less than an on-chain one ({onchain})");
-}
-
-/// The trace root a validator claims along with `output` in these tests.
-fn trace_of(output: B256) -> B256 {
-    keccak256(output)
 }

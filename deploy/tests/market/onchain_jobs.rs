@@ -1,4 +1,5 @@
-//! On-chain jobs: challenged, disputed both ways, unchallenged, drawn late, timed out, refunded.
+//! On-chain jobs: challenged, disputed (games won on time both ways), unchallenged, drawn late,
+//! timed out, refunded.
 
 use super::*;
 
@@ -24,7 +25,7 @@ pub(super) async fn challenged_job_is_accepted(m: &mut Market, epoch: u64) {
     let early = ISampling::revealValidationCall {
         jobId: job,
         outputHash: OUT,
-        traceRoot: trace_of(OUT),
+        traceRoot: m.trace_of(OUT),
         salt: keccak256(validators[0]),
     };
     let e: ISampling::RevealNotOpen = m.revert(m.miner(validators[0]), m.sampling, early).await;
@@ -43,7 +44,7 @@ pub(super) async fn challenged_job_is_accepted(m: &mut Market, epoch: u64) {
     let lie = ISampling::revealValidationCall {
         jobId: job,
         outputHash: WRONG,
-        traceRoot: trace_of(OUT),
+        traceRoot: m.trace_of(OUT),
         salt: keccak256(validators[0]),
     };
     let e: ISampling::CommitmentMismatch = m.revert(m.miner(validators[0]), m.sampling, lie).await;
@@ -78,9 +79,13 @@ pub(super) async fn challenged_job_is_accepted(m: &mut Market, epoch: u64) {
     assert!(accrued.iter().any(|a| (a.operator, a.amount) == (asserter, m.params.asserter_reward)));
 }
 
-/// One validator reveals another hash: disputed, asserter and dissenter frozen; the resolver
-/// sides with the asserter, the dissenter is slashed and the right parties share half the slash.
-pub(super) async fn dispute_resolved_for_the_asserter(m: &mut Market, epoch: u64) {
+/// One validator reveals another hash: disputed, asserter and dissenter frozen, one dispute game
+/// (the asserter defends). The dissenter never plays: it loses on time, is slashed, and the right
+/// parties share half the slash.
+pub(super) async fn a_lying_validator_loses_its_game_on_time(m: &mut Market, epoch: u64) {
+    // The asserter's trace: three leaves under `tree` (the game only checks openings here).
+    let tree = keccak256("the asserter's tree");
+    m.traces.insert(OUT, B256::from(assay_engine::trace::root(3, &OUT.0, &tree.0)));
     let (job, asserter) = m.submit_and_assign().await;
     let seed = m.assert_result(job, asserter, OUT, B256::ZERO).await;
     let validators = m.draw_challenge(job, asserter, seed, false).await;
@@ -88,7 +93,7 @@ pub(super) async fn dispute_resolved_for_the_asserter(m: &mut Market, epoch: u64
     let votes = [(validators[0], OUT), (validators[1], OUT), (dissenter, WRONG)];
     m.validate(job, onchain_job_key(job), &votes).await;
 
-    let receipt = m.finalize(job, "finalizeChallenge (disputed)").await;
+    let receipt = m.finalize(job, "finalizeChallenge (disputed, 1 game)").await;
     let disputed = event::<ISampling::JobDisputed>(&receipt, m.sampling);
     assert_eq!((disputed.asserter, disputed.dissenters), (asserter, vec![dissenter]));
     assert_eq!(m.job_status(job).await, DISPUTED);
@@ -107,16 +112,35 @@ pub(super) async fn dispute_resolved_for_the_asserter(m: &mut Market, epoch: u64
     let top_up = IStaking::stakeCall { operator: asserter, amount: assay(1) };
     let e: IStaking::StakeFrozen = m.revert(m.miner(validators[0]), m.staking, top_up).await;
     assert_eq!(e.operator, asserter);
-    let resolve = ISampling::resolveDisputeCall { jobId: job, correctOutputHash: OUT };
-    let e: ISampling::NotDisputeResolver = m.revert(&m.owner, m.sampling, resolve).await;
+    let opened = event::<IDisputeGame::GameOpened>(&receipt, m.game);
+    assert_eq!((opened.jobId, opened.defender, opened.challenger), (job, asserter, dissenter));
+    let game = opened.gameId;
+    assert_eq!(
+        m.view(m.game, IDisputeGame::gameOfCall { jobId: job, challenger: dissenter }).await,
+        game
+    );
+    // No address but the game reports verdicts.
+    let verdict = ISampling::gameEndedCall { jobId: job, challenger: dissenter, outcome: 1 };
+    let e: ISampling::NotDisputeGame = m.revert(&m.owner, m.sampling, verdict).await;
     assert_eq!(e.account, m.owner.address);
+
+    // The asserter opens its root; the dissenter never answers.
+    let open = IDisputeGame::openRootCall { gameId: game, nLeaves: 3, treeRoot: tree };
+    let receipt = m.send(m.miner(asserter), m.game, open, U256::ZERO).await;
+    m.gas.add("DisputeGame.openRoot", &receipt);
+    let e: IDisputeGame::ClockRunning =
+        m.revert(&m.owner, m.game, IDisputeGame::timeoutCall { gameId: game }).await;
+    assert_eq!(e.gameId, game);
+    m.advance(m.clock + 1).await;
 
     let dissenter_before = m.pool(dissenter).await;
     let accrued_before = m.accrued(epoch, validators[0]).await;
     let fees_before = m.fee_balance(asserter).await;
-    let receipt = m.resolve(job, OUT).await;
-    let resolved = event::<ISampling::DisputeResolved>(&receipt, m.sampling);
-    assert_eq!((resolved.correctOutputHash, resolved.losers), (OUT, vec![dissenter]));
+    let receipt = m.timeout(game, "DisputeGame.timeout (last game: settles the job)").await;
+    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
+    assert_eq!(ended.outcome, GameOutcome::DefenderWon as u8);
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    assert_eq!((settled.status, settled.losers), (ACCEPTED, vec![dissenter]));
     let slashed = event::<IStaking::Slashed>(&receipt, m.staking);
     assert_eq!((slashed.operator, slashed.amount), (dissenter, m.params.slash_amount));
     assert_eq!(m.job_status(job).await, ACCEPTED);
@@ -132,26 +156,38 @@ pub(super) async fn dispute_resolved_for_the_asserter(m: &mut Market, epoch: u64
     assert_eq!(m.accrued(epoch, validators[0]).await - accrued_before, expected);
     let cut = discount(job_fee(), &m.params);
     assert_eq!(m.fee_balance(asserter).await - fees_before, job_fee() - cut);
+    m.traces.clear();
 }
 
-/// The asserter claims a wrong hash and every validator contradicts it: the resolver rejects the
-/// job, the asserter is slashed and the requester gets its fee back.
-pub(super) async fn dispute_resolved_against_the_asserter(m: &mut Market) {
+/// The asserter claims a wrong hash and every validator contradicts it: three games, which the
+/// silent asserter loses on time; the job is rejected, the asserter slashed and the requester
+/// gets its fee back.
+pub(super) async fn a_silent_asserter_loses_every_game(m: &mut Market) {
     let (job, asserter) = m.submit_and_assign().await;
     let seed = m.assert_result(job, asserter, WRONG, B256::ZERO).await;
     let validators = m.draw_challenge(job, asserter, seed, false).await;
     let votes: Vec<_> = validators.iter().map(|v| (*v, OUT)).collect();
     m.validate(job, onchain_job_key(job), &votes).await;
-    let receipt = m.finalize(job, "finalizeChallenge (disputed)").await;
+    let receipt = m.finalize(job, "finalizeChallenge (disputed, 3 games)").await;
     assert_eq!(event::<ISampling::JobDisputed>(&receipt, m.sampling).dissenters, validators);
+    let games: Vec<U256> =
+        events::<IDisputeGame::GameOpened>(&receipt, m.game).iter().map(|g| g.gameId).collect();
+    assert_eq!(games.len(), 3);
     for miner in m.miners.iter().map(|a| a.address) {
         assert_eq!(m.pool(miner).await.2, 1, "{miner} frozen");
     }
 
+    m.advance(m.clock + 1).await;
+    for game in &games[..2] {
+        let receipt = m.timeout(*game, "DisputeGame.timeout").await;
+        assert!(events::<ISampling::DisputeSettled>(&receipt, m.sampling).is_empty());
+        assert_eq!(m.job_status(job).await, DISPUTED, "a game is still running");
+    }
     let refunds_before = m.fee_balance(m.requester.address).await;
     let asserter_before = m.pool(asserter).await.0;
-    let receipt = m.resolve(job, OUT).await;
-    assert_eq!(event::<ISampling::DisputeResolved>(&receipt, m.sampling).losers, vec![asserter]);
+    let receipt = m.timeout(games[2], "DisputeGame.timeout (last game: settles the job)").await;
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    assert_eq!((settled.status, settled.losers), (REJECTED, vec![asserter]));
     let refunded = event::<IJobMarket::JobRefunded>(&receipt, m.market);
     assert_eq!((refunded.to, refunded.amount), (m.requester.address, job_fee()));
     assert_eq!(m.job_status(job).await, REJECTED);

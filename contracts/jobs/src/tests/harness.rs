@@ -1,7 +1,9 @@
 use alloy_primitives::{address, keccak256, Address, B256, U256};
 use alloy_sol_types::SolCall;
 use assay_contract_kit::testing::{contract_handler, MockHost};
+use assay_dispute::DisputeGame;
 use assay_sampling::Sampling;
+use assay_step::commit::{self, Hash, Keccak};
 
 use crate::{
     external::ARB_SYS, IArbSys, IAssayToken, IModelRegistry, IStaking, JobMarket, ROLE_MINER,
@@ -12,7 +14,9 @@ pub(super) const TOKEN: Address = address!("0x0000000000000000000000000000000000
 pub(super) const STAKING: Address = address!("0x00000000000000000000000000000000000000a3");
 pub(super) const REGISTRY: Address = address!("0x00000000000000000000000000000000000000a4");
 pub(super) const MARKET: Address = address!("0x00000000000000000000000000000000000000a5");
-pub(super) const RESOLVER: Address = address!("0x00000000000000000000000000000000000000a6");
+pub(super) const GAME: Address = address!("0x00000000000000000000000000000000000000a6");
+/// Each side's clock in a dispute game (seconds).
+pub(super) const CLOCK: u64 = 600;
 pub(super) const SAMPLING: Address = address!("0x00000000000000000000000000000000000000a7");
 pub(super) const USER: Address = address!("0x00000000000000000000000000000000000000c1");
 pub(super) const COORD: Address = address!("0x00000000000000000000000000000000000000c2");
@@ -27,6 +31,22 @@ pub(super) const R_A: u64 = 10;
 pub(super) const BATCH_WINDOW: u64 = 600;
 pub(super) const R_V: u64 = 6;
 
+/// Every claimed trace in these tests has one leaf under this tree root.
+pub(super) const TREE: B256 = B256::repeat_byte(0x99);
+
+struct K;
+
+impl Keccak for K {
+    fn keccak(&self, parts: &[&[u8]]) -> Hash {
+        keccak256(parts.concat()).0
+    }
+}
+
+/// The trace root an asserter or a validator claims with `output`: one leaf, tree root `TREE`.
+pub(super) fn trace(output: B256) -> B256 {
+    B256::from(commit::trace_root(&K, 1, &output.0, &TREE.0))
+}
+
 pub(super) fn miners() -> Vec<Address> {
     (1..=4u8).map(|i| Address::with_last_byte(0xb0 + i)).collect()
 }
@@ -39,15 +59,19 @@ pub(super) fn block_hash(n: u64) -> B256 {
     keccak256(n.to_be_bytes())
 }
 
-/// A deployed market and its sampling contract, paired and calling each other (each on its own
-/// host and storage), with four eligible miners serving MODEL and a staked coordinator.
+/// A deployed market, its sampling contract and the dispute game, paired and calling each other
+/// (each on its own host and storage), with four eligible miners serving MODEL and a staked
+/// coordinator.
 pub(super) struct Env {
     /// The market's host.
     pub(super) vm: MockHost,
     /// The sampling contract's host.
     pub(super) svm: MockHost,
+    /// The dispute game's host.
+    pub(super) gvm: MockHost,
     pub(super) market: JobMarket,
     pub(super) sampling: Sampling,
+    pub(super) game: DisputeGame,
     pub(super) block: u64,
     pub(super) now: u64,
 }
@@ -55,17 +79,22 @@ pub(super) struct Env {
 impl Env {
     /// Both contracts deployed and paired, nothing else set up.
     pub(super) fn deployed() -> Self {
-        let (vm, svm) = (MockHost::default(), MockHost::default());
+        let (vm, svm, gvm) = (MockHost::default(), MockHost::default(), MockHost::default());
         vm.set_contract_address(MARKET);
         svm.set_contract_address(SAMPLING);
+        gvm.set_contract_address(GAME);
         vm.route(SAMPLING, contract_handler::<Sampling>(&svm, MARKET));
         svm.route(MARKET, contract_handler::<JobMarket>(&vm, SAMPLING));
-        let (market, sampling) = (JobMarket::from(&vm), Sampling::from(&svm));
-        let mut env = Self { vm, svm, market, sampling, block: 100, now: T0 };
+        svm.route(GAME, contract_handler::<DisputeGame>(&gvm, SAMPLING));
+        gvm.route(SAMPLING, contract_handler::<Sampling>(&svm, GAME));
+        let (market, sampling, game) =
+            (JobMarket::from(&vm), Sampling::from(&svm), DisputeGame::from(&gvm));
+        let mut env = Self { vm, svm, gvm, market, sampling, game, block: 100, now: T0 };
         env.both(|vm| vm.set_block_timestamp(T0));
         env.sender(OWNER);
         env.market.constructor(OWNER, TOKEN, STAKING, REGISTRY, EPOCH).unwrap();
         env.sampling.constructor(OWNER, MARKET, STAKING, REGISTRY).unwrap();
+        env.game.constructor(SAMPLING, CLOCK, 1).unwrap();
         env.market.set_sampling(SAMPLING).unwrap();
         env
     }
@@ -81,14 +110,15 @@ impl Env {
         }
         env.sender(OWNER);
         env.set_params(challenge_ppm, 2);
-        env.sampling.set_dispute_resolver(RESOLVER).unwrap();
+        env.sampling.set_dispute_game(GAME).unwrap();
         env
     }
 
-    /// Runs `f` on both hosts (mocks both contracts see, block values).
+    /// Runs `f` on every host (mocks every contract sees, block values).
     pub(super) fn both(&self, f: impl Fn(&MockHost)) {
         f(&self.vm);
         f(&self.svm);
+        f(&self.gvm);
     }
 
     /// The next calls to either contract come from `who`.
@@ -254,7 +284,7 @@ impl Env {
         self.advance(1, 1);
         let asserter = self.market.assign_job(id).unwrap();
         self.sender(asserter);
-        self.market.assert_result(id, output, B256::repeat_byte(0x77)).unwrap();
+        self.market.assert_result(id, output, trace(output)).unwrap();
         (id, asserter)
     }
 

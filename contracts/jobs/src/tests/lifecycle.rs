@@ -19,7 +19,7 @@ fn constructor_rejects_zero_epoch_and_sets_wiring() {
     ));
     let env = Env::new(1);
     assert_eq!(env.market.contracts(), (TOKEN, STAKING, REGISTRY, SAMPLING));
-    assert_eq!(env.sampling.contracts(), (MARKET, STAKING, REGISTRY, RESOLVER));
+    assert_eq!(env.sampling.contracts(), (MARKET, STAKING, REGISTRY, GAME));
     assert_eq!(env.market.epoch_timing(), (T0, EPOCH));
     assert_eq!(env.market.owner(), OWNER);
 }
@@ -48,7 +48,7 @@ fn params_are_owner_only_and_must_keep_cheating_unprofitable() {
     let p = env.sampling.params();
     assert_eq!((p.0, p.1, p.4, p.5), (11_000, 2, u(100_000), u(1_000)));
     env.sender(USER);
-    assert!(matches!(env.sampling.set_dispute_resolver(USER), Err(SamplingError::Unauthorized(_))));
+    assert!(matches!(env.sampling.set_dispute_game(GAME), Err(SamplingError::Unauthorized(_))));
 }
 
 #[test]

@@ -1,12 +1,14 @@
-//! The challenge coin, commit-reveal validation, outcomes and dispute resolution.
+//! The challenge coin, commit-reveal validation, outcomes, and disputes played out in the dispute
+//! game.
 
-use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_primitives::{Address, B256, U256};
 use assay_contract_common::{
     draw,
     records::{onchain_job_key, seed_commitment, validation_commitment},
 };
 
 use super::harness::*;
+use assay_dispute::GameError;
 use assay_sampling::SamplingError;
 
 use crate::{status, MarketError};
@@ -25,11 +27,6 @@ fn challenged(env: &mut Env) -> (U256, Address, Vec<Address>) {
     assert!(env.market.draw_challenge(id).unwrap());
     let validators = env.sampling.job_validators(id).0;
     (id, asserter, validators)
-}
-
-/// The trace root a validator claims with `hash`.
-fn trace(hash: B256) -> B256 {
-    keccak256(hash)
 }
 
 fn commit(env: &mut Env, id: U256, v: Address, hash: B256) {
@@ -186,7 +183,7 @@ fn an_absent_validator_does_not_block_acceptance() {
 }
 
 #[test]
-fn a_mismatch_disputes_and_the_resolver_slashes_the_liar() {
+fn a_silent_asserter_loses_every_game_and_is_slashed() {
     let mut env = Env::new(1_000_000);
     let (id, asserter, v) = challenged(&mut env);
     commit(&mut env, id, v[0], BAD);
@@ -194,24 +191,31 @@ fn a_mismatch_disputes_and_the_resolver_slashes_the_liar() {
     reveal(&mut env, id, v[0], BAD);
     reveal(&mut env, id, v[1], BAD);
     assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
+    // One game per dissenter; the asserter defends.
+    let games = [env.game.game_of(id, v[0]), env.game.game_of(id, v[1])];
+    assert_eq!(games, [u(1), u(2)]);
+    let (job, defender, challenger, phase, _, to_move, deadline) = env.game.game(games[0]);
+    assert_eq!((job, defender, challenger, phase), (id, asserter, v[0], 1));
+    assert_eq!((to_move, deadline), (asserter, env.now + CLOCK));
     env.sender(USER);
-    assert!(matches!(
-        env.sampling.resolve_dispute(id, BAD),
-        Err(SamplingError::NotDisputeResolver(_))
-    ));
-    env.sender(RESOLVER);
-    env.sampling.resolve_dispute(id, BAD).unwrap();
+    assert!(matches!(env.sampling.game_ended(id, v[0], 2), Err(SamplingError::NotDisputeGame(_))));
+    env.advance(1, CLOCK);
+    assert!(matches!(env.game.timeout(games[0]), Err(GameError::ClockRunning(_))));
+    env.advance(1, 1);
+    env.game.timeout(games[0]).unwrap();
+    assert_eq!(env.status(id), status::DISPUTED, "one game is still running");
+    env.game.timeout(games[1]).unwrap();
     // The asserter lied: the job is rejected, the fee refunded, the validators rewarded with
     // R_V and half the slash.
     assert_eq!(env.status(id), status::REJECTED);
     assert_eq!(env.market.fee_balance(USER), u(PRICE));
     assert_eq!(env.market.fee_balance(asserter), U256::ZERO);
     assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V / 2 + SLASH / 4));
-    assert!(matches!(env.sampling.resolve_dispute(id, BAD), Err(SamplingError::WrongStatus(_))));
+    assert!(matches!(env.game.timeout(games[1]), Err(GameError::WrongPhase(_))));
 }
 
 #[test]
-fn a_lying_validator_loses_the_dispute() {
+fn a_lying_validator_loses_its_game_on_time() {
     let mut env = Env::new(1_000_000);
     let (id, asserter, v) = challenged(&mut env);
     commit(&mut env, id, v[0], OUT);
@@ -219,11 +223,51 @@ fn a_lying_validator_loses_the_dispute() {
     reveal(&mut env, id, v[0], OUT);
     reveal(&mut env, id, v[1], BAD);
     assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
-    env.sender(RESOLVER);
-    env.sampling.resolve_dispute(id, OUT).unwrap();
+    assert_eq!(env.game.game_of(id, v[0]), U256::ZERO, "no game for an agreeing validator");
+    let game = env.game.game_of(id, v[1]);
+    env.sender(asserter);
+    env.game.open_root(game, 1, TREE).unwrap();
+    env.advance(1, CLOCK + 1);
+    env.game.timeout(game).unwrap();
     assert_eq!(env.status(id), status::ACCEPTED);
     // Winners (asserter and the honest validator) split half of the liar's slash.
     assert_eq!(env.market.accrued_reward(0, asserter), u(R_A + SLASH / 4));
     assert_eq!(env.market.accrued_reward(0, v[0]), u(R_V + SLASH / 4));
     assert_eq!(env.market.accrued_reward(0, v[1]), U256::ZERO);
+}
+
+#[test]
+fn a_game_without_a_verdict_refunds_the_job_and_slashes_nobody() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter, v) = challenged(&mut env);
+    commit(&mut env, id, v[0], OUT);
+    commit(&mut env, id, v[1], BAD);
+    reveal(&mut env, id, v[0], OUT);
+    reveal(&mut env, id, v[1], BAD);
+    env.sampling.finalize_challenge(id).unwrap();
+    let game = env.game.game_of(id, v[1]);
+    // Both open the same tree under different outputs: only an Output-leaf proof could tell.
+    env.sender(asserter);
+    env.game.open_root(game, 1, TREE).unwrap();
+    env.sender(v[1]);
+    env.game.open_root(game, 1, TREE).unwrap();
+    assert_eq!(env.game.game(game).4, 4, "no verdict");
+    assert_eq!(env.status(id), status::REJECTED);
+    assert_eq!(env.market.fee_balance(USER), u(PRICE));
+    for who in [asserter, v[0], v[1]] {
+        assert_eq!(env.market.accrued_reward(0, who), U256::ZERO);
+    }
+}
+
+#[test]
+fn the_dispute_game_is_paired_once_and_must_name_this_sampling() {
+    let mut env = Env::new(1_000_000);
+    env.sender(OWNER);
+    assert!(matches!(env.sampling.set_dispute_game(GAME), Err(SamplingError::InvalidParams(_))));
+    let mut fresh = Env::deployed();
+    fresh.sender(OWNER);
+    // An account that does not answer `config()` is no dispute game.
+    assert!(matches!(fresh.sampling.set_dispute_game(USER), Err(SamplingError::InvalidParams(_))));
+    fresh.sampling.set_dispute_game(GAME).unwrap();
+    assert_eq!(fresh.sampling.contracts().3, GAME);
 }

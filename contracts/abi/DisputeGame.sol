@@ -1,0 +1,39 @@
+interface IDisputeGame {
+    function openGame(uint256 job_id, address defender, bytes32 defender_output, bytes32 defender_trace_root, address challenger, bytes32 challenger_output, bytes32 challenger_trace_root) external returns (uint256);
+
+    function openRoot(uint256 game_id, uint32 n_leaves, bytes32 tree_root) external;
+
+    function bisect(uint256 game_id, bytes32[] memory children, bytes32[] memory defender_children) external;
+
+    function openLeaf(uint256 game_id, bytes calldata preimage, bytes calldata defender_preimage) external;
+
+    function openCell(uint256 game_id, bytes calldata data, bytes calldata defender_data) external;
+
+    function timeout(uint256 game_id) external;
+
+    function game(uint256 game_id) external view returns (uint256, address, address, uint8, uint8, address, uint64);
+
+    function disputedNode(uint256 game_id) external view returns (uint8, uint64, bytes32, bytes32, uint64);
+
+    function gameOf(uint256 job_id, address challenger) external view returns (uint256);
+
+    function config() external view returns (address, uint64, uint8);
+
+    error UnknownGame(uint256);
+
+    error NotSampling(address);
+
+    error NotYourTurn(uint256, address);
+
+    error WrongPhase(uint256, uint8);
+
+    error ClockExpired(uint256, address, uint64);
+
+    error ClockRunning(uint256, uint64);
+
+    error BadOpening(uint256, address);
+
+    error InvalidParams();
+
+    error ExternalCallFailed(address);
+}

@@ -1,0 +1,216 @@
+//! The dispute game of the Assay job market (interface: `contracts/interfaces/IDisputeGame.sol`;
+//! the commitments it walks: `crates/engine/TRACE.md`).
+//!
+//! - **Opening**: `Sampling` opens one game per validator whose revealed output hash contradicts
+//!   the asserter. The asserter defends the output hash and trace root it asserted; the validator
+//!   challenges with the ones it committed to before it saw anyone's.
+//! - **Narrowing**: both sides open their trace roots, bisect their leaf trees `2^arityBits`
+//!   children a move to the first differing op leaf, open it, bisect its cells to the first
+//!   differing cell and open that: the first differing element is the step in dispute
+//!   (`StepDisputed`). Every opening is checked against the side's own node with the keccak
+//!   hostio, so a side can only lose by posting data its own commitment contradicts.
+//! - **Clocks**: each side has `clock` seconds for all its moves; `timeout` ends the game against
+//!   a side to move whose time ran out.
+//! - **Verdicts**: `Sampling.gameEnded`. This version has no one-step prover yet: a game
+//!   narrowed to an element (or to leaves whose headers differ, or a leaf one trace lacks) ends
+//!   with no verdict, and only a side that stops answering loses.
+//!
+//! Layout: `state` (storage), `moves` (the phases), `external` (the call to Sampling).
+#![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
+
+extern crate alloc;
+
+mod external;
+mod moves;
+mod state;
+
+use alloc::vec::Vec;
+
+use alloy_primitives::{aliases::U8, Address, Bytes, B256, U256};
+use alloy_sol_types::sol;
+use stylus_sdk::prelude::*;
+
+pub use crate::state::{outcome, phase, DisputeGame, CHALLENGER, DEFENDER};
+
+sol!(
+    #[sol(all_derives)]
+    "../interfaces/IDisputeGame.sol"
+);
+sol!("../interfaces/ISampling.sol");
+
+assay_contract_kit::solidity_errors! {
+    /// Every revert of the dispute game, each a named Solidity error.
+    pub enum GameError {
+        UnknownGame(IDisputeGame::UnknownGame) [gameId],
+        NotSampling(IDisputeGame::NotSampling) [account],
+        NotYourTurn(IDisputeGame::NotYourTurn) [gameId, account],
+        WrongPhase(IDisputeGame::WrongPhase) [gameId, phase],
+        ClockExpired(IDisputeGame::ClockExpired) [gameId, side, deadline],
+        ClockRunning(IDisputeGame::ClockRunning) [gameId, deadline],
+        BadOpening(IDisputeGame::BadOpening) [gameId, side],
+        InvalidParams(IDisputeGame::InvalidParams) [],
+        ExternalCallFailed(IDisputeGame::ExternalCallFailed) [target],
+    }
+}
+
+pub(crate) type Result<T, E = GameError> = core::result::Result<T, E>;
+
+/// Largest `arityBits`: a move posts at most 64 nodes.
+pub const MAX_ARITY_BITS: u8 = 6;
+
+#[public]
+impl DisputeGame {
+    /// Pairs the game with the sampling contract that opens games and hears their verdicts;
+    /// `clock` is each side's time in seconds, `arity_bits` the levels a bisection move descends.
+    #[constructor]
+    pub fn constructor(&mut self, sampling: Address, clock: u64, arity_bits: u8) -> Result<()> {
+        if sampling.is_zero() || clock == 0 || arity_bits == 0 || arity_bits > MAX_ARITY_BITS {
+            return Err(IDisputeGame::InvalidParams {}.into());
+        }
+        self.sampling.set(sampling);
+        self.clock.set(alloy_primitives::aliases::U64::from(clock));
+        self.arity_bits.set(U8::from(arity_bits));
+        Ok(())
+    }
+
+    /// Opens `challenger`'s game against the job; Sampling only, once per challenger and job.
+    ///
+    /// # Errors
+    /// `NotSampling`, `InvalidParams` (a game exists, or the claims are equal).
+    ///
+    /// # Events
+    /// `GameOpened`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open_game(
+        &mut self,
+        job_id: U256,
+        defender: Address,
+        defender_output: B256,
+        defender_trace_root: B256,
+        challenger: Address,
+        challenger_output: B256,
+        challenger_trace_root: B256,
+    ) -> Result<U256> {
+        self._open_game(
+            job_id,
+            (defender, defender_output, defender_trace_root),
+            (challenger, challenger_output, challenger_trace_root),
+        )
+    }
+
+    /// Phase Roots: opens the side's trace root as `(n_leaves, tree_root)`.
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase`, `NotYourTurn`, `ClockExpired`, `BadOpening`,
+    /// `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `RootOpened`; `GameEnded` when the trees are equal.
+    pub fn open_root(&mut self, game_id: U256, n_leaves: u32, tree_root: B256) -> Result<()> {
+        self._open_root(game_id, n_leaves, tree_root)
+    }
+
+    /// Phases Leaves and Cells: one bisection move (see the interface).
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase`, `NotYourTurn`, `ClockExpired`, `BadOpening`,
+    /// `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `Bisected`; `GameEnded` when one trace has no leaf where the other has one.
+    pub fn bisect(
+        &mut self,
+        game_id: U256,
+        children: Vec<B256>,
+        defender_children: Vec<B256>,
+    ) -> Result<()> {
+        self._bisect(game_id, &children, &defender_children)
+    }
+
+    /// Phase Leaf: opens the disputed leaf.
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase`, `NotYourTurn`, `ClockExpired`, `BadOpening`,
+    /// `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `LeafOpened`; `GameEnded` when the leaves' headers differ.
+    pub fn open_leaf(
+        &mut self,
+        game_id: U256,
+        preimage: Bytes,
+        defender_preimage: Bytes,
+    ) -> Result<()> {
+        self._open_leaf(game_id, &preimage, &defender_preimage)
+    }
+
+    /// Phase Cell: opens the disputed cell.
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase`, `NotYourTurn`, `ClockExpired`, `BadOpening`,
+    /// `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `CellOpened`; after the challenger's, `StepDisputed` and `GameEnded`.
+    pub fn open_cell(&mut self, game_id: U256, data: Bytes, defender_data: Bytes) -> Result<()> {
+        self._open_cell(game_id, &data, &defender_data)
+    }
+
+    /// Ends the game against the side to move once its clock has run out.
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase` (ended), `ClockRunning`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `GameEnded`.
+    pub fn timeout(&mut self, game_id: U256) -> Result<()> {
+        self._timeout(game_id)
+    }
+
+    /// `(jobId, defender, challenger, phase, outcome, sideToMove, deadline)`.
+    pub fn game(&self, game_id: U256) -> (U256, Address, Address, u8, u8, Address, u64) {
+        let g = self.games.get(game_id);
+        let phase: u8 = g.phase.get().to();
+        let (side, deadline) = if phase == 0 || phase == phase::ENDED {
+            (Address::ZERO, 0)
+        } else {
+            let turn: u8 = g.turn.get().to();
+            let side = if turn == DEFENDER { g.defender.get() } else { g.challenger.get() };
+            (side, Self::deadline(&g, turn))
+        };
+        (
+            g.job_id.get(),
+            g.defender.get(),
+            g.challenger.get(),
+            phase,
+            g.outcome.get().to(),
+            side,
+            deadline,
+        )
+    }
+
+    /// `(level, index, defenderNode, challengerNode, width)` of the node in dispute.
+    pub fn disputed_node(&self, game_id: U256) -> (u8, u64, B256, B256, u64) {
+        let g = self.games.get(game_id);
+        (
+            g.level.get().to(),
+            g.index.get().to(),
+            g.defender_node.get(),
+            g.challenger_node.get(),
+            g.width.get().to(),
+        )
+    }
+
+    /// The game of `challenger` against `job_id`; 0 when none.
+    pub fn game_of(&self, job_id: U256, challenger: Address) -> U256 {
+        self.game_of.getter(job_id).get(challenger)
+    }
+
+    /// `(sampling, clock, arityBits)`.
+    pub fn config(&self) -> (Address, u64, u8) {
+        (self.sampling.get(), self.clock.get().to(), self.arity_bits.get().to())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,455 @@
+//! The phases of a game: opening, each side's moves with its clock, the comparison after the
+//! challenger's move, and the ending.
+
+use alloc::vec::Vec;
+
+use alloy_primitives::{
+    aliases::{U32, U64, U8},
+    keccak256, Address, B256, U256,
+};
+use assay_step::commit::{self, Hash, Keccak, OpLeaf};
+use stylus_sdk::prelude::*;
+
+use crate::{
+    state::{outcome, phase, Game, CHALLENGER, DEFENDER},
+    DisputeGame, IDisputeGame, Result,
+};
+
+/// keccak-256 through the hostio (`alloy_primitives::keccak256` with `native-keccak`).
+struct HostKeccak;
+
+impl Keccak for HostKeccak {
+    fn keccak(&self, parts: &[&[u8]]) -> Hash {
+        keccak256(parts.concat()).0
+    }
+}
+
+/// `root`, a tree `from` levels high, as the node `to` levels high of the same leaves padded
+/// with zero leaves.
+fn lift(mut root: Hash, from: u32, to: u32) -> Hash {
+    let mut zero = [0u8; 32];
+    for level in 0..to {
+        if level >= from {
+            root = commit::node(&HostKeccak, &root, &zero);
+        }
+        zero = commit::node(&HostKeccak, &zero, &zero);
+    }
+    root
+}
+
+/// Most cells a disputed leaf may have (2^40 KiB of output): larger shapes are not the
+/// engine's, and end the game without a verdict like any header the schedule must judge.
+const MAX_CELLS: u64 = 1 << 40;
+
+/// A checked move: who makes it, when, and the time its side has left after it.
+struct Turn {
+    side: u8,
+    caller: Address,
+    now: u64,
+    left: u64,
+}
+
+fn hashes(nodes: &[B256]) -> Vec<Hash> {
+    nodes.iter().map(|n| n.0).collect()
+}
+
+impl DisputeGame {
+    /// The side to move loses on time after this.
+    pub(crate) fn deadline(g: &stylus_sdk::storage::StorageGuard<'_, Game>, side: u8) -> u64 {
+        let left: u64 =
+            if side == DEFENDER { g.defender_clock.get() } else { g.challenger_clock.get() }.to();
+        g.last_move.get().to::<u64>().saturating_add(left)
+    }
+
+    pub(crate) fn _open_game(
+        &mut self,
+        job_id: U256,
+        (defender, defender_output, defender_trace): (Address, B256, B256),
+        (challenger, challenger_output, challenger_trace): (Address, B256, B256),
+    ) -> Result<U256> {
+        let caller = self.vm().msg_sender();
+        if caller != self.sampling.get() {
+            return Err(IDisputeGame::NotSampling { account: caller }.into());
+        }
+        if !self.game_of.getter(job_id).get(challenger).is_zero()
+            || defender == challenger
+            || defender_output == challenger_output
+        {
+            return Err(IDisputeGame::InvalidParams {}.into());
+        }
+        let game_id = self.games_opened.get().saturating_add(U256::from(1u8));
+        self.games_opened.set(game_id);
+        self.game_of.setter(job_id).insert(challenger, game_id);
+        let (clock, now) = (self.clock.get(), self.vm().block_timestamp());
+        let mut g = self.games.setter(game_id);
+        g.job_id.set(job_id);
+        g.defender.set(defender);
+        g.challenger.set(challenger);
+        g.defender_output.set(defender_output);
+        g.defender_trace.set(defender_trace);
+        g.challenger_output.set(challenger_output);
+        g.challenger_trace.set(challenger_trace);
+        g.phase.set(U8::from(phase::ROOTS));
+        g.turn.set(U8::from(DEFENDER));
+        g.defender_clock.set(clock);
+        g.challenger_clock.set(clock);
+        g.last_move.set(U64::from(now));
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::GameOpened {
+                gameId: game_id,
+                jobId: job_id,
+                defender,
+                challenger,
+                clock: clock.to(),
+            },
+        );
+        Ok(game_id)
+    }
+
+    /// Checks that the caller is the side to move in `expected` with time left. Nothing is
+    /// written until the move is checked: then [`Self::charge`].
+    fn take_turn(&self, game_id: U256, expected: u8) -> Result<Turn> {
+        let (caller, now) = (self.vm().msg_sender(), self.vm().block_timestamp());
+        let g = self.games.get(game_id);
+        let current: u8 = g.phase.get().to();
+        if current == 0 {
+            return Err(IDisputeGame::UnknownGame { gameId: game_id }.into());
+        }
+        if current != expected {
+            return Err(IDisputeGame::WrongPhase { gameId: game_id, phase: current }.into());
+        }
+        let side: u8 = g.turn.get().to();
+        let mover = if side == DEFENDER { g.defender.get() } else { g.challenger.get() };
+        if caller != mover {
+            return Err(IDisputeGame::NotYourTurn { gameId: game_id, account: caller }.into());
+        }
+        let deadline = Self::deadline(&g, side);
+        if now > deadline {
+            return Err(
+                IDisputeGame::ClockExpired { gameId: game_id, side: caller, deadline }.into()
+            );
+        }
+        Ok(Turn { side, caller, now, left: deadline.saturating_sub(now) })
+    }
+
+    /// Charges the checked move's time to its side's clock and hands the turn over.
+    fn charge(&mut self, game_id: U256, turn: &Turn) {
+        let mut g = self.games.setter(game_id);
+        let left = U64::from(turn.left);
+        if turn.side == DEFENDER {
+            g.defender_clock.set(left);
+        } else {
+            g.challenger_clock.set(left);
+        }
+        g.last_move.set(U64::from(turn.now));
+        g.turn.set(U8::from(if turn.side == DEFENDER { CHALLENGER } else { DEFENDER }));
+    }
+
+    fn bad_opening(game_id: U256, side: Address) -> crate::GameError {
+        IDisputeGame::BadOpening { gameId: game_id, side }.into()
+    }
+
+    /// The node in dispute, as `side` claims it.
+    fn node_of(&self, game_id: U256, side: u8) -> Hash {
+        let g = self.games.get(game_id);
+        if side == DEFENDER { g.defender_node.get() } else { g.challenger_node.get() }.0
+    }
+
+    /// Disputes node `(level, index)` of a tree of `width` base nodes in `next` phase.
+    fn dispute_node(
+        &mut self,
+        game_id: U256,
+        next: u8,
+        (level, index, width): (u32, u64, u64),
+        (defender, challenger): (Hash, Hash),
+    ) {
+        let mut g = self.games.setter(game_id);
+        g.phase.set(U8::from(next));
+        g.level.set(U8::from(level));
+        g.index.set(U64::from(index));
+        g.width.set(U64::from(width));
+        g.defender_node.set(B256::from(defender));
+        g.challenger_node.set(B256::from(challenger));
+    }
+
+    fn emit_root(&self, game_id: U256, side: Address, n_leaves: u32, tree_root: B256) {
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::RootOpened {
+                gameId: game_id,
+                side,
+                nLeaves: n_leaves,
+                treeRoot: tree_root,
+            },
+        );
+    }
+
+    pub(crate) fn _open_root(
+        &mut self,
+        game_id: U256,
+        n_leaves: u32,
+        tree_root: B256,
+    ) -> Result<()> {
+        let turn = self.take_turn(game_id, phase::ROOTS)?;
+        let (side, caller) = (turn.side, turn.caller);
+        let (output, committed) = {
+            let g = self.games.get(game_id);
+            if side == DEFENDER {
+                (g.defender_output.get(), g.defender_trace.get())
+            } else {
+                (g.challenger_output.get(), g.challenger_trace.get())
+            }
+        };
+        if n_leaves == 0
+            || commit::trace_root(&HostKeccak, n_leaves, &output.0, &tree_root.0) != committed.0
+        {
+            return Err(Self::bad_opening(game_id, caller));
+        }
+        self.charge(game_id, &turn);
+        self.emit_root(game_id, caller, n_leaves, tree_root);
+        if side == DEFENDER {
+            let mut g = self.games.setter(game_id);
+            g.defender_leaves.set(U32::from(n_leaves));
+            g.defender_node.set(tree_root);
+            return Ok(());
+        }
+        let (defender_leaves, defender_root) = {
+            let g = self.games.get(game_id);
+            (g.defender_leaves.get().to::<u64>(), g.defender_node.get())
+        };
+        let (d_height, c_height) =
+            (commit::tree_height(defender_leaves), commit::tree_height(u64::from(n_leaves)));
+        let height = d_height.max(c_height);
+        let defender = lift(defender_root.0, d_height, height);
+        let challenger = lift(tree_root.0, c_height, height);
+        if defender == challenger {
+            // Equal leaves, different outputs: one output is not its Output leaf's hash, which
+            // only a one-step proof of the Output leaf can tell.
+            return self.end(game_id, outcome::NO_VERDICT);
+        }
+        self.dispute_node(
+            game_id,
+            phase::LEAVES,
+            (height, 0, 1u64 << height),
+            (defender, challenger),
+        );
+        Ok(())
+    }
+
+    pub(crate) fn _bisect(
+        &mut self,
+        game_id: U256,
+        children: &[B256],
+        defender_children: &[B256],
+    ) -> Result<()> {
+        let current: u8 = self.games.get(game_id).phase.get().to();
+        let expected = if current == phase::CELLS { phase::CELLS } else { phase::LEAVES };
+        let turn = self.take_turn(game_id, expected)?;
+        let (side, caller) = (turn.side, turn.caller);
+        let (level, index, width, defender) = {
+            let g = self.games.get(game_id);
+            (
+                u32::from(g.level.get().to::<u8>()),
+                g.index.get().to::<u64>(),
+                g.width.get().to::<u64>(),
+                g.defender.get(),
+            )
+        };
+        let down = u32::from(self.arity_bits.get().to::<u8>()).min(level);
+        let child_level = level.saturating_sub(down);
+        let first = index << down;
+        let count = commit::level_width(width, child_level).saturating_sub(first).min(1 << down);
+        let folds_to = |nodes: &[B256], node: Hash| {
+            nodes.len() as u64 == count
+                && commit::fold(&HostKeccak, &mut hashes(nodes), down) == Some(node)
+        };
+        if !folds_to(children, self.node_of(game_id, side)) {
+            return Err(Self::bad_opening(game_id, caller));
+        }
+        if side == CHALLENGER && !folds_to(defender_children, self.node_of(game_id, DEFENDER)) {
+            return Err(Self::bad_opening(game_id, defender));
+        }
+        self.charge(game_id, &turn);
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::Bisected {
+                gameId: game_id,
+                side: caller,
+                phase: expected,
+                level: child_level as u8,
+                index: first,
+                children: children.to_vec(),
+            },
+        );
+        if side == DEFENDER {
+            return Ok(());
+        }
+        // Different nodes fold from different children: the first is the new dispute.
+        let Some(j) = defender_children.iter().zip(children).position(|(d, c)| d != c) else {
+            return Err(Self::bad_opening(game_id, caller));
+        };
+        let nodes = (defender_children[j].0, children[j].0);
+        let index = first.saturating_add(j as u64);
+        let next = match (expected, child_level) {
+            (phase::LEAVES, 0) => phase::LEAF,
+            (phase::CELLS, 0) => phase::CELL,
+            _ => expected,
+        };
+        self.dispute_node(game_id, next, (child_level, index, width), nodes);
+        if next == phase::LEAF {
+            self.games.setter(game_id).leaf.set(U64::from(index));
+            if nodes.0 == [0; 32] || nodes.1 == [0; 32] {
+                // One trace ends before this leaf: which length is right is the schedule's
+                // question, which the one-step prover will answer.
+                return self.end(game_id, outcome::NO_VERDICT);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn _open_leaf(
+        &mut self,
+        game_id: U256,
+        preimage: &[u8],
+        defender_preimage: &[u8],
+    ) -> Result<()> {
+        let turn = self.take_turn(game_id, phase::LEAF)?;
+        let (side, caller) = (turn.side, turn.caller);
+        let opens = |bytes: &[u8], node: Hash| {
+            OpLeaf::parse(bytes).filter(|leaf| leaf.hash(&HostKeccak) == Some(node))
+        };
+        let mine = opens(preimage, self.node_of(game_id, side))
+            .ok_or_else(|| Self::bad_opening(game_id, caller))?;
+        let theirs = if side == CHALLENGER {
+            let defender = self.games.get(game_id).defender.get();
+            Some(
+                opens(defender_preimage, self.node_of(game_id, DEFENDER))
+                    .ok_or_else(|| Self::bad_opening(game_id, defender))?,
+            )
+        } else {
+            None
+        };
+        self.charge(game_id, &turn);
+        let leaf: u64 = self.games.get(game_id).leaf.get().to();
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::LeafOpened {
+                gameId: game_id,
+                side: caller,
+                leaf,
+                preimage: preimage.to_vec().into(),
+            },
+        );
+        let Some(theirs) = theirs else {
+            return Ok(());
+        };
+        let cells = mine.cells().filter(|_| mine.same_header(&theirs));
+        let Some((cells, count)) =
+            cells.and_then(|c| Some((c, c.count()?))).filter(|(_, n)| (1..=MAX_CELLS).contains(n))
+        else {
+            // Different ops, shapes or places: the schedule decides, in the one-step prover.
+            return self.end(game_id, outcome::NO_VERDICT);
+        };
+        let height = commit::tree_height(count);
+        let next = if height == 0 { phase::CELL } else { phase::CELLS };
+        self.dispute_node(game_id, next, (height, 0, count), (theirs.cells_root, mine.cells_root));
+        let mut g = self.games.setter(game_id);
+        g.op.set(U32::from(mine.op));
+        g.row_len.set(U64::from(cells.row_len));
+        g.element_size.set(U8::from(cells.size as u8));
+        Ok(())
+    }
+
+    pub(crate) fn _open_cell(
+        &mut self,
+        game_id: U256,
+        data: &[u8],
+        defender_data: &[u8],
+    ) -> Result<()> {
+        let turn = self.take_turn(game_id, phase::CELL)?;
+        let (side, caller) = (turn.side, turn.caller);
+        let (index, leaf, op, row_len, size, defender) = {
+            let g = self.games.get(game_id);
+            (
+                g.index.get().to::<u64>(),
+                g.leaf.get().to::<u64>(),
+                g.op.get().to::<u32>(),
+                g.row_len.get().to::<u64>(),
+                usize::from(g.element_size.get().to::<u8>()),
+                g.defender.get(),
+            )
+        };
+        let cells = commit::Cells { rows: 0, row_len, size };
+        let bytes = cells.span(index).2.saturating_mul(size as u64);
+        let opens = |data: &[u8], node: Hash| {
+            data.len() as u64 == bytes && commit::cell(&HostKeccak, data) == node
+        };
+        if !opens(data, self.node_of(game_id, side)) {
+            return Err(Self::bad_opening(game_id, caller));
+        }
+        if side == CHALLENGER && !opens(defender_data, self.node_of(game_id, DEFENDER)) {
+            return Err(Self::bad_opening(game_id, defender));
+        }
+        self.charge(game_id, &turn);
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::CellOpened {
+                gameId: game_id,
+                side: caller,
+                cell: index,
+                data: data.to_vec().into(),
+            },
+        );
+        if side == DEFENDER {
+            return Ok(());
+        }
+        let differs = defender_data.chunks(size).zip(data.chunks(size)).position(|(d, c)| d != c);
+        let Some(element) = differs else {
+            return Err(Self::bad_opening(game_id, caller));
+        };
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::StepDisputed {
+                gameId: game_id,
+                leaf,
+                op,
+                cell: index,
+                element: element as u32,
+            },
+        );
+        // The one-step prover that recomputes this element comes in a later version.
+        self.end(game_id, outcome::NO_VERDICT)
+    }
+
+    pub(crate) fn _timeout(&mut self, game_id: U256) -> Result<()> {
+        let g = self.games.get(game_id);
+        let current: u8 = g.phase.get().to();
+        if current == 0 {
+            return Err(IDisputeGame::UnknownGame { gameId: game_id }.into());
+        }
+        if current == phase::ENDED {
+            return Err(IDisputeGame::WrongPhase { gameId: game_id, phase: current }.into());
+        }
+        let side: u8 = g.turn.get().to();
+        let deadline = Self::deadline(&g, side);
+        drop(g);
+        if self.vm().block_timestamp() <= deadline {
+            return Err(IDisputeGame::ClockRunning { gameId: game_id, deadline }.into());
+        }
+        let winner = if side == DEFENDER { outcome::CHALLENGER_WON } else { outcome::DEFENDER_WON };
+        self.end(game_id, winner)
+    }
+
+    /// Records the outcome, then reports it to Sampling (state first: Sampling calls out).
+    fn end(&mut self, game_id: U256, result: u8) -> Result<()> {
+        let mut g = self.games.setter(game_id);
+        g.phase.set(U8::from(phase::ENDED));
+        g.outcome.set(U8::from(result));
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::GameEnded { gameId: game_id, outcome: result },
+        );
+        self._report(game_id, result)
+    }
+}

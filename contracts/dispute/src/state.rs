@@ -1,0 +1,91 @@
+//! Storage layout of the dispute game.
+
+use alloy_primitives::{Address, U256};
+use stylus_sdk::{
+    prelude::*,
+    storage::{
+        StorageAddress, StorageB256, StorageMap, StorageU256, StorageU32, StorageU64, StorageU8,
+    },
+};
+
+/// Game phases: `assay_contract_common::codes::GamePhase`.
+pub mod phase {
+    use assay_contract_common::codes::GamePhase;
+
+    /// Each side opens its trace root.
+    pub const ROOTS: u8 = GamePhase::Roots as u8;
+    /// Bisection over the trace's leaves.
+    pub const LEAVES: u8 = GamePhase::Leaves as u8;
+    /// Each side opens the disputed leaf.
+    pub const LEAF: u8 = GamePhase::Leaf as u8;
+    /// Bisection over the disputed leaf's cells.
+    pub const CELLS: u8 = GamePhase::Cells as u8;
+    /// Each side opens the disputed cell.
+    pub const CELL: u8 = GamePhase::Cell as u8;
+    /// Final.
+    pub const ENDED: u8 = GamePhase::Ended as u8;
+}
+
+/// Game outcomes: `assay_contract_common::codes::GameOutcome`.
+pub mod outcome {
+    use assay_contract_common::codes::GameOutcome;
+
+    /// The challenger lost.
+    pub const DEFENDER_WON: u8 = GameOutcome::DefenderWon as u8;
+    /// The defender lost.
+    pub const CHALLENGER_WON: u8 = GameOutcome::ChallengerWon as u8;
+    /// Narrowed to a step this version cannot decide.
+    pub const NO_VERDICT: u8 = GameOutcome::NoVerdict as u8;
+}
+
+/// The defender's index in per-side values (moves first in every phase).
+pub const DEFENDER: u8 = 0;
+/// The challenger's index.
+pub const CHALLENGER: u8 = 1;
+
+/// One game: the two claims, the clocks, and the node in dispute.
+#[storage]
+pub struct Game {
+    pub(crate) job_id: StorageU256,
+    pub(crate) defender: StorageAddress,
+    pub(crate) challenger: StorageAddress,
+    pub(crate) defender_output: StorageB256,
+    pub(crate) defender_trace: StorageB256,
+    pub(crate) challenger_output: StorageB256,
+    pub(crate) challenger_trace: StorageB256,
+    pub(crate) phase: StorageU8,
+    pub(crate) outcome: StorageU8,
+    /// `DEFENDER` or `CHALLENGER`: who moves next.
+    pub(crate) turn: StorageU8,
+    /// Seconds each side has left, as of `last_move`.
+    pub(crate) defender_clock: StorageU64,
+    pub(crate) challenger_clock: StorageU64,
+    pub(crate) last_move: StorageU64,
+    /// The defender's `n_leaves`, opened in phase Roots.
+    pub(crate) defender_leaves: StorageU32,
+    /// The node in dispute: its level above the base, its index in that level, the base width
+    /// of its tree (leaves padded to a power of two, or the disputed leaf's cells).
+    pub(crate) level: StorageU8,
+    pub(crate) index: StorageU64,
+    pub(crate) width: StorageU64,
+    pub(crate) defender_node: StorageB256,
+    pub(crate) challenger_node: StorageB256,
+    /// Once found: the disputed leaf, its op and its cells' geometry.
+    pub(crate) leaf: StorageU64,
+    pub(crate) op: StorageU32,
+    pub(crate) row_len: StorageU64,
+    pub(crate) element_size: StorageU8,
+}
+
+/// The dispute game's storage. No owner: nothing here can be changed after construction.
+#[storage]
+#[entrypoint]
+pub struct DisputeGame {
+    pub(crate) sampling: StorageAddress,
+    pub(crate) clock: StorageU64,
+    pub(crate) arity_bits: StorageU8,
+    pub(crate) games_opened: StorageU256,
+    pub(crate) games: StorageMap<U256, Game>,
+    /// Job id -> challenger -> game id.
+    pub(crate) game_of: StorageMap<U256, StorageMap<Address, StorageU256>>,
+}

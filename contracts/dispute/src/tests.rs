@@ -1,0 +1,401 @@
+#![allow(clippy::arithmetic_side_effects)] // tests compute expectations freely
+//! The game's phases against two traces built here with `assay-step`'s commitments (the engine's
+//! own definitions); Sampling's side is a mocked `gameEnded`. The whole path from a disputed
+//! job to its settlement runs with live contracts in `assay-jobs` and on the test node.
+
+use alloc::vec::Vec;
+
+use alloy_primitives::{address, keccak256, Address, B256, U256};
+use alloy_sol_types::{SolCall, SolEvent};
+use assay_contract_common::codes::{GameOutcome, GamePhase};
+use assay_contract_kit::testing::MockHost;
+use assay_step::commit::{self, Hash, Keccak};
+
+use crate::{DisputeGame, GameError, IDisputeGame, ISampling};
+
+const SAMPLING: Address = address!("0x00000000000000000000000000000000000000a6");
+const ASSERTER: Address = address!("0x00000000000000000000000000000000000000b1");
+const VALIDATOR: Address = address!("0x00000000000000000000000000000000000000b2");
+const JOB: U256 = U256::from_limbs([7, 0, 0, 0]);
+const CLOCK: u64 = 100;
+const GAME: U256 = U256::from_limbs([1, 0, 0, 0]);
+
+struct K;
+
+impl Keccak for K {
+    fn keccak(&self, parts: &[&[u8]]) -> Hash {
+        keccak256(parts.concat()).0
+    }
+}
+
+/// One op leaf of a test trace: `[rows, 300]` i32 (two cells a row), every element `fill`.
+#[derive(Clone)]
+struct Leaf {
+    op: u32,
+    rows: u32,
+    data: Vec<i32>,
+}
+
+impl Leaf {
+    fn new(op: u32, rows: u32, fill: i32) -> Self {
+        Self { op, rows, data: alloc::vec![fill; rows as usize * 300] }
+    }
+
+    fn cells(&self) -> Vec<Vec<u8>> {
+        self.data
+            .chunks(300)
+            .flat_map(|row| row.chunks(256))
+            .map(|c| c.iter().flat_map(|v| v.to_le_bytes()).collect())
+            .collect()
+    }
+
+    fn cell_hashes(&self) -> Vec<Hash> {
+        self.cells().iter().map(|c| commit::cell(&K, c)).collect()
+    }
+
+    fn preimage(&self) -> Vec<u8> {
+        let mut pre = alloc::vec![0x10];
+        for v in [0u32, 1, self.op] {
+            pre.extend_from_slice(&v.to_le_bytes());
+        }
+        pre.extend_from_slice(&[5, 2]);
+        for d in [self.rows, 300] {
+            pre.extend_from_slice(&d.to_le_bytes());
+        }
+        let mut hashes = self.cell_hashes();
+        let levels = commit::tree_height(hashes.len() as u64);
+        pre.extend_from_slice(&commit::fold(&K, &mut hashes, levels).unwrap());
+        pre
+    }
+
+    fn hash(&self) -> Hash {
+        keccak256(self.preimage()).0
+    }
+}
+
+/// A trace: its leaves, padded with zero leaves to a power of two.
+struct Trace {
+    leaves: Vec<Leaf>,
+    output: B256,
+}
+
+impl Trace {
+    fn honest() -> Self {
+        let leaves = (0..5).map(|i| Leaf::new(10 + i, 3, i as i32)).collect();
+        Self { leaves, output: B256::repeat_byte(0x0a) }
+    }
+
+    fn height(&self) -> u32 {
+        commit::tree_height(self.leaves.len() as u64)
+    }
+
+    /// The nodes of level `level` of the tree padded to `height` levels.
+    fn level(&self, level: u32, height: u32) -> Vec<Hash> {
+        let mut nodes: Vec<Hash> = self.leaves.iter().map(Leaf::hash).collect();
+        nodes.resize(1 << height, [0; 32]);
+        for _ in 0..level {
+            nodes = nodes.chunks(2).map(|p| commit::node(&K, &p[0], &p[1])).collect();
+        }
+        nodes
+    }
+
+    fn tree_root(&self) -> B256 {
+        B256::from(self.level(self.height(), self.height())[0])
+    }
+
+    fn trace_root(&self) -> B256 {
+        let root = self.tree_root().0;
+        B256::from(commit::trace_root(&K, self.leaves.len() as u32, &self.output.0, &root))
+    }
+
+    /// The children a bisection move posts at `(level, index)`, `down` levels below.
+    fn children(&self, height: u32, level: u32, index: u64, down: u32) -> Vec<B256> {
+        let nodes = self.level(level - down, height);
+        let first = (index << down) as usize;
+        nodes[first..first + (1 << down)].iter().map(|h| B256::from(*h)).collect()
+    }
+}
+
+/// The cells tree level `level` of a leaf (odd nodes carried up).
+fn cell_level(leaf: &Leaf, level: u32) -> Vec<Hash> {
+    let mut nodes = leaf.cell_hashes();
+    for _ in 0..level {
+        nodes = nodes
+            .chunks(2)
+            .map(|p| if p.len() == 2 { commit::node(&K, &p[0], &p[1]) } else { p[0] })
+            .collect();
+    }
+    nodes
+}
+
+struct Env {
+    vm: MockHost,
+    game: DisputeGame,
+    honest: Trace,
+    liar: Trace,
+}
+
+impl Env {
+    /// The asserter (defender) corrupted element 17 of cell 3 of leaf 3; the validator is
+    /// honest. `arity_bits` 1: binary bisection.
+    fn new(arity_bits: u8) -> Self {
+        let honest = Trace::honest();
+        let mut liar = Trace { leaves: honest.leaves.clone(), output: B256::repeat_byte(0x0b) };
+        liar.leaves[3].data[300 + 256 + 17] = 99;
+        Self::with(arity_bits, honest, liar)
+    }
+
+    fn with(arity_bits: u8, honest: Trace, liar: Trace) -> Self {
+        let vm = MockHost::default();
+        vm.set_block_timestamp(1_000);
+        let mut game = DisputeGame::from(&vm);
+        game.constructor(SAMPLING, CLOCK, arity_bits).unwrap();
+        vm.set_sender(SAMPLING);
+        let id = game
+            .open_game(
+                JOB,
+                ASSERTER,
+                liar.output,
+                liar.trace_root(),
+                VALIDATOR,
+                honest.output,
+                honest.trace_root(),
+            )
+            .unwrap();
+        assert_eq!(id, GAME);
+        Self { vm, game, honest, liar }
+    }
+
+    fn expect_report(&self, outcome: GameOutcome) {
+        let call =
+            ISampling::gameEndedCall { jobId: JOB, challenger: VALIDATOR, outcome: outcome as u8 };
+        self.vm.mock_call(SAMPLING, call.abi_encode(), U256::ZERO, Ok(Vec::new()));
+    }
+
+    fn as_side(&self, who: Address, at: u64) {
+        self.vm.set_sender(who);
+        self.vm.set_block_timestamp(at);
+    }
+
+    fn phase(&self) -> u8 {
+        self.game.game(GAME).3
+    }
+
+    fn open_roots(&mut self) {
+        self.as_side(ASSERTER, 1_010);
+        self.game.open_root(GAME, 5, self.liar.tree_root()).unwrap();
+        self.as_side(VALIDATOR, 1_020);
+        self.game.open_root(GAME, 5, self.honest.tree_root()).unwrap();
+    }
+
+    /// Plays the leaf bisection down to the first differing leaf.
+    fn bisect_leaves(&mut self, down: u32) {
+        let height = self.honest.height();
+        while self.phase() == GamePhase::Leaves as u8 {
+            let (level, index, ..) = self.game.disputed_node(GAME);
+            let down = down.min(u32::from(level));
+            let d = self.liar.children(height, level.into(), index, down);
+            let c = self.honest.children(height, level.into(), index, down);
+            self.vm.set_sender(ASSERTER);
+            self.game.bisect(GAME, d.clone(), Vec::new()).unwrap();
+            self.vm.set_sender(VALIDATOR);
+            self.game.bisect(GAME, c, d).unwrap();
+        }
+    }
+
+    fn events<E: SolEvent>(&self) -> Vec<E> {
+        self.vm
+            .get_emitted_logs()
+            .iter()
+            .filter(|(topics, _)| topics.first() == Some(&E::SIGNATURE_HASH))
+            .map(|(topics, data)| E::decode_raw_log(topics.iter().copied(), data).unwrap())
+            .collect()
+    }
+}
+
+#[test]
+fn only_sampling_opens_one_game_per_challenger() {
+    let mut env = Env::new(1);
+    let open = |g: &mut DisputeGame, challenger| {
+        let (zero, one) = (B256::ZERO, B256::repeat_byte(1));
+        g.open_game(JOB, ASSERTER, zero, zero, challenger, one, zero)
+    };
+    assert!(matches!(open(&mut env.game, VALIDATOR), Err(GameError::InvalidParams(_))));
+    env.vm.set_sender(ASSERTER);
+    assert!(matches!(open(&mut env.game, ASSERTER), Err(GameError::NotSampling(_))));
+    let (jobs, defender, challenger, phase, outcome, to_move, deadline) = env.game.game(GAME);
+    assert_eq!((jobs, defender, challenger), (JOB, ASSERTER, VALIDATOR));
+    assert_eq!((phase, outcome), (GamePhase::Roots as u8, 0));
+    assert_eq!((to_move, deadline), (ASSERTER, 1_000 + CLOCK));
+    assert_eq!(env.game.game_of(JOB, VALIDATOR), GAME);
+    assert_eq!(env.game.config(), (SAMPLING, CLOCK, 1));
+    let mut bad = DisputeGame::from(&env.vm);
+    assert!(matches!(bad.constructor(SAMPLING, CLOCK, 7), Err(GameError::InvalidParams(_))));
+}
+
+#[test]
+fn a_corrupted_element_is_found_by_bisection() {
+    for arity_bits in [1, 2, 3] {
+        let mut env = Env::new(arity_bits);
+        env.open_roots();
+        assert_eq!(env.phase(), GamePhase::Leaves as u8);
+        assert_eq!(env.game.disputed_node(GAME).4, 8, "five leaves pad to eight");
+        env.bisect_leaves(arity_bits.into());
+        assert_eq!(env.phase(), GamePhase::Leaf as u8);
+        let (level, index, d, c, _) = env.game.disputed_node(GAME);
+        assert_eq!((level, index), (0, 3), "the first differing leaf");
+        assert_eq!((d.0, c.0), (env.liar.leaves[3].hash(), env.honest.leaves[3].hash()));
+
+        let (lie, truth) = (env.liar.leaves[3].clone(), env.honest.leaves[3].clone());
+        env.vm.set_sender(ASSERTER);
+        env.game.open_leaf(GAME, lie.preimage().into(), Vec::new().into()).unwrap();
+        env.vm.set_sender(VALIDATOR);
+        env.game.open_leaf(GAME, truth.preimage().into(), lie.preimage().into()).unwrap();
+        // Three rows of two cells: six cells, three levels.
+        assert_eq!(env.phase(), GamePhase::Cells as u8);
+        assert_eq!(env.game.disputed_node(GAME).4, 6);
+        while env.phase() == GamePhase::Cells as u8 {
+            let (level, index, ..) = env.game.disputed_node(GAME);
+            let down = u32::from(arity_bits).min(level.into());
+            let span = |leaf: &Leaf| -> Vec<B256> {
+                let nodes = cell_level(leaf, u32::from(level) - down);
+                let first = (index << down) as usize;
+                let last = nodes.len().min(first + (1 << down));
+                nodes[first..last].iter().map(|h| B256::from(*h)).collect()
+            };
+            env.vm.set_sender(ASSERTER);
+            env.game.bisect(GAME, span(&lie), Vec::new()).unwrap();
+            env.vm.set_sender(VALIDATOR);
+            env.game.bisect(GAME, span(&truth), span(&lie)).unwrap();
+        }
+        assert_eq!(env.phase(), GamePhase::Cell as u8);
+        assert_eq!(env.game.disputed_node(GAME).1, 3, "row 1, second cell");
+        let (lie_cell, true_cell) = (lie.cells()[3].clone(), truth.cells()[3].clone());
+        assert_eq!(lie_cell.len(), 44 * 4, "the short end of a row");
+        env.vm.set_sender(ASSERTER);
+        env.game.open_cell(GAME, lie_cell.clone().into(), Vec::new().into()).unwrap();
+        env.expect_report(GameOutcome::NoVerdict);
+        env.vm.set_sender(VALIDATOR);
+        env.game.open_cell(GAME, true_cell.into(), lie_cell.into()).unwrap();
+        let step = &env.events::<IDisputeGame::StepDisputed>()[0];
+        assert_eq!((step.leaf, step.op, step.cell, step.element), (3, 13, 3, 17));
+        assert_eq!(env.game.game(GAME).3, GamePhase::Ended as u8);
+        assert_eq!(env.game.game(GAME).4, GameOutcome::NoVerdict as u8);
+    }
+}
+
+#[test]
+fn moves_must_open_the_movers_own_commitments() {
+    let mut env = Env::new(2);
+    env.as_side(VALIDATOR, 1_001);
+    let early = env.game.open_root(GAME, 5, env.honest.tree_root());
+    assert!(matches!(early, Err(GameError::NotYourTurn(_))));
+    env.as_side(ASSERTER, 1_002);
+    assert!(matches!(env.game.open_root(GAME, 0, B256::ZERO), Err(GameError::BadOpening(_))));
+    // The asserter's root must open the trace root it asserted.
+    let other = env.game.open_root(GAME, 5, env.honest.tree_root());
+    assert!(matches!(other, Err(GameError::BadOpening(_))));
+    let bisect = env.game.bisect(GAME, Vec::new(), Vec::new());
+    assert!(matches!(bisect, Err(GameError::WrongPhase(_))));
+    env.game.open_root(GAME, 5, env.liar.tree_root()).unwrap();
+    env.as_side(VALIDATOR, 1_003);
+    // The validator's root must open its committed trace root.
+    let wrong = env.game.open_root(GAME, 4, env.honest.tree_root());
+    assert!(matches!(wrong, Err(GameError::BadOpening(_))));
+    env.game.open_root(GAME, 5, env.honest.tree_root()).unwrap();
+    let height = env.honest.height();
+    let good = env.liar.children(height, 3, 0, 2);
+    let mut forged = good.clone();
+    forged[1] = B256::repeat_byte(3);
+    env.vm.set_sender(ASSERTER);
+    assert!(matches!(
+        env.game.bisect(GAME, forged.clone(), Vec::new()),
+        Err(GameError::BadOpening(_))
+    ));
+    assert!(matches!(
+        env.game.bisect(GAME, good[..3].to_vec(), Vec::new()),
+        Err(GameError::BadOpening(_))
+    ));
+    env.game.bisect(GAME, good.clone(), Vec::new()).unwrap();
+    // The challenger cannot pass off other children as the defender's.
+    env.vm.set_sender(VALIDATOR);
+    let mine = env.honest.children(height, 3, 0, 2);
+    let e = env.game.bisect(GAME, mine.clone(), forged).unwrap_err();
+    assert!(matches!(e, GameError::BadOpening(IDisputeGame::BadOpening { side: ASSERTER, .. })));
+    env.game.bisect(GAME, mine, good).unwrap();
+    let (level, index, ..) = env.game.disputed_node(GAME);
+    assert_eq!((level, index), (1, 1), "leaves 2 and 3 hold the first difference");
+}
+
+#[test]
+fn a_side_that_stops_answering_loses_on_time() {
+    // The defender never opens its root.
+    let mut env = Env::new(1);
+    env.vm.set_block_timestamp(1_000 + CLOCK);
+    assert!(matches!(env.game.timeout(GAME), Err(GameError::ClockRunning(_))));
+    env.as_side(ASSERTER, 1_001 + CLOCK);
+    let late = env.game.open_root(GAME, 5, env.liar.tree_root());
+    assert!(matches!(late, Err(GameError::ClockExpired(_))));
+    env.expect_report(GameOutcome::ChallengerWon);
+    env.game.timeout(GAME).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::ChallengerWon as u8);
+    assert!(matches!(env.game.timeout(GAME), Err(GameError::WrongPhase(_))));
+    assert_eq!(
+        env.events::<IDisputeGame::GameEnded>()[0].outcome,
+        GameOutcome::ChallengerWon as u8
+    );
+
+    // The challenger answers once, then stops; each side's clock counts only its own moves.
+    let mut env = Env::new(1);
+    env.as_side(ASSERTER, 1_060);
+    env.game.open_root(GAME, 5, env.liar.tree_root()).unwrap();
+    env.as_side(VALIDATOR, 1_090);
+    env.game.open_root(GAME, 5, env.honest.tree_root()).unwrap();
+    env.as_side(ASSERTER, 1_120);
+    let height = env.honest.height();
+    env.game.bisect(GAME, env.liar.children(height, 3, 0, 1), Vec::new()).unwrap();
+    // Asserter used 60 + 30 s; the validator 30 s so far, 70 s left from 1 120.
+    let (.., to_move, deadline) = env.game.game(GAME);
+    assert_eq!((to_move, deadline), (VALIDATOR, 1_190));
+    env.vm.set_block_timestamp(1_191);
+    env.expect_report(GameOutcome::DefenderWon);
+    env.game.timeout(GAME).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::DefenderWon as u8);
+}
+
+#[test]
+fn shorter_traces_and_different_ops_end_without_a_verdict() {
+    // The liar's trace stops after four leaves: leaf 4 is padding on its side.
+    let honest = Trace::honest();
+    let liar = Trace { leaves: honest.leaves[..4].to_vec(), output: B256::repeat_byte(0x0b) };
+    let mut env = Env::with(3, honest, liar);
+    env.as_side(ASSERTER, 1_001);
+    env.game.open_root(GAME, 4, env.liar.tree_root()).unwrap();
+    env.as_side(VALIDATOR, 1_002);
+    env.game.open_root(GAME, 5, env.honest.tree_root()).unwrap();
+    let d = env.liar.children(3, 3, 0, 3);
+    env.vm.set_sender(ASSERTER);
+    env.game.bisect(GAME, d.clone(), Vec::new()).unwrap();
+    env.vm.set_sender(VALIDATOR);
+    env.expect_report(GameOutcome::NoVerdict);
+    env.game.bisect(GAME, env.honest.children(3, 3, 0, 3), d).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::NoVerdict as u8);
+    assert_eq!(env.game.disputed_node(GAME).1, 4);
+
+    // Leaf 2 claims another op.
+    let honest = Trace::honest();
+    let mut liar = Trace { leaves: honest.leaves.clone(), output: B256::repeat_byte(0x0b) };
+    liar.leaves[2].op = 40;
+    let mut env = Env::with(3, honest, liar);
+    env.open_roots();
+    env.bisect_leaves(3);
+    let (lie, truth) = (env.liar.leaves[2].preimage(), env.honest.leaves[2].preimage());
+    env.vm.set_sender(ASSERTER);
+    let theirs = env.game.open_leaf(GAME, truth.clone().into(), Vec::new().into());
+    assert!(matches!(theirs, Err(GameError::BadOpening(_))), "only its own leaf opens its node");
+    env.game.open_leaf(GAME, lie.clone().into(), Vec::new().into()).unwrap();
+    env.vm.set_sender(VALIDATOR);
+    env.expect_report(GameOutcome::NoVerdict);
+    env.game.open_leaf(GAME, truth.into(), lie.into()).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::NoVerdict as u8);
+}

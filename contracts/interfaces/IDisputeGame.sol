@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.23;
+
+/// Disputes settled by bisection, not by a key. `ISampling` opens one game per validator whose
+/// revealed output hash contradicts the asserter: the asserter defends the output hash and trace
+/// root it asserted, the validator challenges with the ones it revealed. Both sides walk their execution traces
+/// (`crates/engine/TRACE.md`) down to the first differing op leaf, then that leaf's first
+/// differing cell, then the first differing element. In every phase the defender moves first,
+/// then the challenger, who passes the defender's posted data back so that the contract compares
+/// both; each side has a chess clock, and anyone may end a game whose side to move ran out of
+/// time (`timeout`). Every ending is reported to `ISampling.gameEnded`, which slashes and settles.
+/// Phases (`game(id).phase`): 1 Roots, 2 Leaves, 3 Leaf, 4 Cells, 5 Cell, 6 Ended. Outcomes:
+/// 1 DefenderWon, 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step this version
+/// cannot decide yet: the op leaves' headers differ, a side's trace has no leaf there, or the
+/// element's one-step proof, which a later version adds).
+interface IDisputeGame {
+    event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, uint64 clock);
+    event RootOpened(uint256 indexed gameId, address indexed side, uint32 nLeaves, bytes32 treeRoot);
+    event Bisected(uint256 indexed gameId, address indexed side, uint8 phase, uint8 level, uint64 index, bytes32[] children);
+    event LeafOpened(uint256 indexed gameId, address indexed side, uint64 leaf, bytes preimage);
+    event CellOpened(uint256 indexed gameId, address indexed side, uint64 cell, bytes data);
+    /// The element both sides disagree on: the op leaf, the cell of its output and the element
+    /// within that cell.
+    event StepDisputed(uint256 indexed gameId, uint64 leaf, uint32 op, uint64 cell, uint32 element);
+    event GameEnded(uint256 indexed gameId, uint8 outcome);
+
+    error UnknownGame(uint256 gameId);
+    error NotSampling(address account);
+    error NotYourTurn(uint256 gameId, address account);
+    error WrongPhase(uint256 gameId, uint8 phase);
+    error ClockExpired(uint256 gameId, address side, uint64 deadline);
+    error ClockRunning(uint256 gameId, uint64 deadline);
+    /// An opening (root, leaf, cell) or the children posted do not hash to the side's node.
+    error BadOpening(uint256 gameId, address side);
+    error InvalidParams();
+    error ExternalCallFailed(address target);
+
+    /// Sampling only: opens the game of `challenger` against the asserted job `jobId`.
+    function openGame(uint256 jobId, address defender, bytes32 defenderOutput, bytes32 defenderTraceRoot, address challenger, bytes32 challengerOutput, bytes32 challengerTraceRoot) external returns (uint256 gameId);
+    /// Phase Roots: the trace root's opening `keccak(0x12 ‖ nLeaves ‖ outputHash ‖ treeRoot)`.
+    function openRoot(uint256 gameId, uint32 nLeaves, bytes32 treeRoot) external;
+    /// Phases Leaves and Cells: the nodes `min(arityBits, level)` levels below the disputed
+    /// node, left to right (fewer at a tree's right edge); the challenger also passes the
+    /// defender's (from its `Bisected` event), the defender an empty list.
+    function bisect(uint256 gameId, bytes32[] calldata children, bytes32[] calldata defenderChildren) external;
+    /// Phase Leaf: the disputed leaf's preimage; the challenger also passes the defender's.
+    function openLeaf(uint256 gameId, bytes calldata preimage, bytes calldata defenderPreimage) external;
+    /// Phase Cell: the disputed cell's bytes; the challenger also passes the defender's.
+    function openCell(uint256 gameId, bytes calldata data, bytes calldata defenderData) external;
+    /// Ends the game against the side to move once its clock has run out; anyone may call.
+    function timeout(uint256 gameId) external;
+
+    /// `(jobId, defender, challenger, phase, outcome, sideToMove, deadline)`: the side to move
+    /// loses on time after `deadline`.
+    function game(uint256 gameId) external view returns (uint256 jobId, address defender, address challenger, uint8 phase, uint8 outcome, address sideToMove, uint64 deadline);
+    /// `(level, index, defenderNode, challengerNode, width)` of the node in dispute: the tree
+    /// being bisected has `width` base nodes (leaves, or the disputed leaf's cells).
+    function disputedNode(uint256 gameId) external view returns (uint8 level, uint64 index, bytes32 defenderNode, bytes32 challengerNode, uint64 width);
+    /// The game of a challenger against a job, 0 when none.
+    function gameOf(uint256 jobId, address challenger) external view returns (uint256 gameId);
+    /// `(sampling, clock, arityBits)`: each side's time in seconds, and each bisection move
+    /// posts `2^arityBits` nodes.
+    function config() external view returns (address sampling, uint64 clock, uint8 arityBits);
+}

@@ -1,0 +1,198 @@
+//! One side of a dispute game (`contracts/interfaces/IDisputeGame.sol`): what a trace answers in
+//! each phase. The formats are `crates/engine/TRACE.md`'s; the contract checks every answer
+//! against the side's own commitment, so a side that answers from its own trace never reverts.
+
+use assay_engine::{
+    hash::{self, Hash},
+    trace::Trace,
+};
+use thiserror::Error;
+
+/// Why a trace cannot answer a move.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GameError {
+    /// The game asks for a leaf the trace does not have.
+    #[error("the trace has {leaves} leaves; leaf {leaf} was asked for")]
+    NoLeaf {
+        /// The leaf asked for.
+        leaf: u64,
+        /// Leaves in the trace.
+        leaves: usize,
+    },
+    /// The trace was run without keeping this leaf's output (`trace::Keep`).
+    #[error("leaf {0}'s output was not kept")]
+    NotKept(u64),
+    /// A node index past the tree's width.
+    #[error("node {index} at level {level} is outside a tree of {width} base nodes")]
+    NoNode {
+        /// Level above the base.
+        level: u32,
+        /// Index in that level.
+        index: u64,
+        /// Base nodes.
+        width: u64,
+    },
+}
+
+/// A trace, run with its outputs kept, as one side of a game.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    trace: &'a Trace,
+}
+
+impl<'a> Side<'a> {
+    /// The side playing `trace`.
+    pub fn new(trace: &'a Trace) -> Self {
+        Self { trace }
+    }
+
+    /// Phase Roots: `(n_leaves, tree_root)`, the opening of the trace root.
+    pub fn root(&self) -> (u32, Hash) {
+        (self.trace.leaves().len() as u32, hash::tree_root(self.trace.leaves()))
+    }
+
+    /// Phase Leaves: the nodes `down` levels below node `(level, index)` of the leaf tree of
+    /// `width` leaves (the game's `disputedNode`), as `bisect` posts them.
+    ///
+    /// # Errors
+    /// [`GameError::NoNode`] for a node outside the tree.
+    pub fn leaf_children(
+        &self,
+        width: u64,
+        (level, index): (u32, u64),
+        down: u32,
+    ) -> Result<Vec<Hash>, GameError> {
+        children(self.trace.leaves(), width, (level, index), down)
+    }
+
+    /// Phase Leaf: the preimage of leaf `leaf`.
+    ///
+    /// # Errors
+    /// [`GameError::NoLeaf`], [`GameError::NotKept`].
+    pub fn leaf_preimage(&self, leaf: u64) -> Result<Vec<u8>, GameError> {
+        let (info, cells) = self.cells(leaf)?;
+        Ok(info.preimage(&hash::merkle_root(&cells)))
+    }
+
+    /// Phase Cells: the nodes `down` levels below node `(level, index)` of leaf `leaf`'s cells
+    /// tree.
+    ///
+    /// # Errors
+    /// [`GameError::NoLeaf`], [`GameError::NotKept`], [`GameError::NoNode`].
+    pub fn cell_children(
+        &self,
+        leaf: u64,
+        (level, index): (u32, u64),
+        down: u32,
+    ) -> Result<Vec<Hash>, GameError> {
+        let (_, cells) = self.cells(leaf)?;
+        children(&cells, cells.len() as u64, (level, index), down)
+    }
+
+    /// Phase Cell: the bytes of cell `cell` of leaf `leaf`.
+    ///
+    /// # Errors
+    /// [`GameError::NoLeaf`], [`GameError::NotKept`], [`GameError::NoNode`].
+    pub fn cell(&self, leaf: u64, cell: u64) -> Result<Vec<u8>, GameError> {
+        let (info, data) = self.output(leaf)?;
+        let width = hash::cells(data, info.row_len(), info.element_size()).count() as u64;
+        let none = GameError::NoNode { level: 0, index: cell, width };
+        let mut cells = hash::cells(data, info.row_len(), info.element_size());
+        cells.nth(usize::try_from(cell).map_err(|_| none.clone())?).map(<[u8]>::to_vec).ok_or(none)
+    }
+
+    fn output(
+        &self,
+        leaf: u64,
+    ) -> Result<(&'a assay_engine::trace::LeafInfo, &'a [u8]), GameError> {
+        let leaves = self.trace.leaves().len();
+        let i = usize::try_from(leaf).ok().filter(|i| *i < leaves);
+        let i = i.ok_or(GameError::NoLeaf { leaf, leaves })?;
+        let data = self.trace.data(i).ok_or(GameError::NotKept(leaf))?;
+        Ok((&self.trace.info()[i], data))
+    }
+
+    fn cells(
+        &self,
+        leaf: u64,
+    ) -> Result<(&'a assay_engine::trace::LeafInfo, Vec<Hash>), GameError> {
+        let (info, data) = self.output(leaf)?;
+        let cells = hash::cells(data, info.row_len(), info.element_size()).map(hash::cell_hash);
+        Ok((info, cells.collect()))
+    }
+}
+
+/// The nodes `down` levels below `(level, index)` in the tree over `base` of `width` base nodes
+/// (fewer at its right edge).
+fn children(
+    base: &[Hash],
+    width: u64,
+    (level, index): (u32, u64),
+    down: u32,
+) -> Result<Vec<Hash>, GameError> {
+    let no_node = GameError::NoNode { level, index, width };
+    let down = down.min(level);
+    let nodes =
+        hash::tree_level(base, usize::try_from(width).map_err(|_| no_node.clone())?, level - down);
+    let first = usize::try_from(index << down).map_err(|_| no_node.clone())?;
+    if first >= nodes.len() {
+        return Err(no_node);
+    }
+    Ok(nodes[first..nodes.len().min(first + (1 << down))].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use assay_engine::trace::{Keep, Op};
+
+    use super::*;
+
+    fn trace(corrupt: Option<i32>, keep: Keep) -> Trace {
+        let mut t = Trace::new().keeping(keep);
+        t.op(Op::Tokens, &[1, 2], &[7u32, 9]);
+        t.end_layer();
+        let mut rows: Vec<i32> = (0..600).collect();
+        if let Some(v) = corrupt {
+            rows[300 + 270] = v;
+        }
+        t.op(Op::Residual, &[2, 300], &rows);
+        t.end_step();
+        t.op(Op::Output, &[1, 1], &[9u32]);
+        t.end_step();
+        t
+    }
+
+    #[test]
+    fn a_side_answers_from_its_trace() {
+        let (t, lie) = (trace(None, Keep::All), trace(Some(-1), Keep::All));
+        let (honest, liar) = (Side::new(&t), Side::new(&lie));
+        let (n, root) = honest.root();
+        assert_eq!((n, root), (3, hash::tree_root(t.leaves())));
+        // Width 4: the root's children are the two halves, then the leaves.
+        let top = honest.leaf_children(4, (2, 0), 1).unwrap();
+        assert_eq!(hash::node(&top[0], &top[1]), root);
+        assert_eq!(honest.leaf_children(4, (2, 0), 3).unwrap().len(), 4);
+        assert_eq!(honest.leaf_children(4, (1, 1), 1).unwrap(), [t.leaves()[2], [0; 32]]);
+        assert_ne!(liar.leaf_children(4, (1, 0), 1).unwrap()[1], t.leaves()[1]);
+        assert_eq!(hash::keccak(&honest.leaf_preimage(1).unwrap()), t.leaves()[1]);
+        // Two rows of 300 i32: cells [256, 44, 256, 44]; the lie is in cell 3 (element 14).
+        let cells = honest.cell_children(1, (2, 0), 2).unwrap();
+        assert_eq!(cells.len(), 4);
+        let differ: Vec<bool> = cells
+            .iter()
+            .zip(liar.cell_children(1, (2, 0), 2).unwrap())
+            .map(|(a, b)| *a != b)
+            .collect();
+        assert_eq!(differ, [false, false, false, true]);
+        assert_eq!(honest.cell(1, 3).unwrap().len(), 44 * 4);
+        assert_eq!(liar.cell(1, 3).unwrap()[14 * 4..15 * 4], (-1i32).to_le_bytes());
+        assert_eq!(honest.cell(1, 4), Err(GameError::NoNode { level: 0, index: 4, width: 4 }));
+        assert_eq!(honest.leaf_preimage(3), Err(GameError::NoLeaf { leaf: 3, leaves: 3 }));
+        assert_eq!(
+            honest.leaf_children(4, (2, 1), 1),
+            Err(GameError::NoNode { level: 2, index: 1, width: 4 })
+        );
+        let unkept = trace(None, Keep::Nothing);
+        assert_eq!(Side::new(&unkept).leaf_preimage(1), Err(GameError::NotKept(1)));
+    }
+}
