@@ -9,11 +9,15 @@ interface IDisputeGame {
 
     function openCell(uint256 game_id, bytes calldata data, bytes calldata defender_data) external;
 
+    function proveStep(uint256 game_id, bytes calldata proof) external;
+
     function timeout(uint256 game_id) external;
 
     function game(uint256 game_id) external view returns (uint256, address, address, uint8, uint8, address, uint64);
 
     function disputedNode(uint256 game_id) external view returns (uint8, uint64, bytes32, bytes32, uint64);
+
+    function disputedElement(uint256 game_id) external view returns (uint64, uint64, uint64, bytes32, bytes32, uint8);
 
     function gameOf(uint256 job_id, address challenger) external view returns (uint256);
 
@@ -32,6 +36,8 @@ interface IDisputeGame {
     error ClockRunning(uint256, uint64);
 
     error BadOpening(uint256, address);
+
+    error BadProof(uint256);
 
     error InvalidParams();
 

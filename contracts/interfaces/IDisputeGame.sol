@@ -9,10 +9,10 @@ pragma solidity ^0.8.23;
 /// then the challenger, who passes the defender's posted data back so that the contract compares
 /// both; each side has a chess clock, and anyone may end a game whose side to move ran out of
 /// time (`timeout`). Every ending is reported to `ISampling.gameEnded`, which slashes and settles.
-/// Phases (`game(id).phase`): 1 Roots, 2 Leaves, 3 Leaf, 4 Cells, 5 Cell, 6 Ended. Outcomes:
-/// 1 DefenderWon, 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step this version
-/// cannot decide yet: the op leaves' headers differ, a side's trace has no leaf there, or the
-/// element's one-step proof, which a later version adds).
+/// Phases (`game(id).phase`): 1 Roots, 2 Leaves, 3 Leaf, 4 Cells, 5 Cell, 6 Step (waiting for
+/// the one-step proof; the defender's clock runs), 7 Ended. Outcomes: 1 DefenderWon,
+/// 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step the prover does not decide
+/// yet: an op other than Residual, leaf headers that differ, a leaf one trace lacks).
 interface IDisputeGame {
     event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, uint64 clock);
     event RootOpened(uint256 indexed gameId, address indexed side, uint32 nLeaves, bytes32 treeRoot);
@@ -22,6 +22,8 @@ interface IDisputeGame {
     /// The element both sides disagree on: the op leaf, the cell of its output and the element
     /// within that cell.
     event StepDisputed(uint256 indexed gameId, uint64 leaf, uint32 op, uint64 cell, uint32 element);
+    /// The one-step proof's recomputed value of the disputed element (little endian, zero-padded).
+    event StepProven(uint256 indexed gameId, bytes32 value);
     event GameEnded(uint256 indexed gameId, uint8 outcome);
 
     error UnknownGame(uint256 gameId);
@@ -32,6 +34,9 @@ interface IDisputeGame {
     error ClockRunning(uint256 gameId, uint64 deadline);
     /// An opening (root, leaf, cell) or the children posted do not hash to the side's node.
     error BadOpening(uint256 gameId, address side);
+    /// The one-step proof is malformed, opens leaves the agreed trees do not hold, or does not
+    /// open the inputs the disputed op reads.
+    error BadProof(uint256 gameId);
     error InvalidParams();
     error ExternalCallFailed(address target);
 
@@ -47,6 +52,10 @@ interface IDisputeGame {
     function openLeaf(uint256 gameId, bytes calldata preimage, bytes calldata defenderPreimage) external;
     /// Phase Cell: the disputed cell's bytes; the challenger also passes the defender's.
     function openCell(uint256 gameId, bytes calldata data, bytes calldata defenderData) external;
+    /// Phase Step: the one-step proof of the disputed element (`contracts/dispute/src/proof.rs`);
+    /// anyone may send it. The side that claimed the recomputed value wins; both lose when
+    /// neither did.
+    function proveStep(uint256 gameId, bytes calldata proof) external;
     /// Ends the game against the side to move once its clock has run out; anyone may call.
     function timeout(uint256 gameId) external;
 
@@ -56,6 +65,10 @@ interface IDisputeGame {
     /// `(level, index, defenderNode, challengerNode, width)` of the node in dispute: the tree
     /// being bisected has `width` base nodes (leaves, or the disputed leaf's cells).
     function disputedNode(uint256 gameId) external view returns (uint8 level, uint64 index, bytes32 defenderNode, bytes32 challengerNode, uint64 width);
+    /// In phase Step: `(leaf, row, col, defenderValue, challengerValue, height)`, the element in
+    /// dispute, each side's claim (little endian, zero-padded) and the levels of the trees that
+    /// a one-step proof's paths climb.
+    function disputedElement(uint256 gameId) external view returns (uint64 leaf, uint64 row, uint64 col, bytes32 defenderValue, bytes32 challengerValue, uint8 height);
     /// The game of a challenger against a job, 0 when none.
     function gameOf(uint256 jobId, address challenger) external view returns (uint256 gameId);
     /// `(sampling, clock, arityBits)`: each side's time in seconds, and each bisection move

@@ -153,8 +153,10 @@ codes!(
         Cells = 4,
         /// Each side opens the first differing cell.
         Cell = 5,
+        /// Waiting for the one-step proof of the disputed element (the defender's burden).
+        Step = 6,
         /// Final: `outcome` says how.
-        Ended = 6,
+        Ended = 7,
     }
 );
 
@@ -169,8 +171,8 @@ codes!(
         ChallengerWon = 2,
         /// Both claims were shown wrong.
         BothWrong = 3,
-        /// Narrowed to a step this version cannot yet decide (see the dispute contract): nobody
-        /// is slashed and the job is not paid.
+        /// Narrowed to a step the one-step prover does not decide yet (see the dispute
+        /// contract): nobody is slashed and the job is not paid.
         NoVerdict = 4,
     }
 );

@@ -11,17 +11,21 @@
 //!   hostio, so a side can only lose by posting data its own commitment contradicts.
 //! - **Clocks**: each side has `clock` seconds for all its moves; `timeout` ends the game against
 //!   a side to move whose time ran out.
-//! - **Verdicts**: `Sampling.gameEnded`. This version has no one-step prover yet: a game
-//!   narrowed to an element (or to leaves whose headers differ, or a leaf one trace lacks) ends
-//!   with no verdict, and only a side that stops answering loses.
+//! - **One step**: the element is recomputed on chain from its inputs, each opened against the
+//!   agreed trace (`proof`), with `assay-step`. The side that claimed the recomputed value wins.
+//!   The prover decides `Residual` elements so far; a game narrowed to another op's element (or
+//!   to leaves whose headers differ, or a leaf one trace lacks) ends with no verdict.
+//! - **Verdicts**: `Sampling.gameEnded`.
 //!
-//! Layout: `state` (storage), `moves` (the phases), `external` (the call to Sampling).
+//! Layout: `state` (storage), `moves` (the phases), `proof` (one-step proofs), `external` (the
+//! call to Sampling).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;
 
 mod external;
 mod moves;
+pub mod proof;
 mod state;
 
 use alloc::vec::Vec;
@@ -48,6 +52,7 @@ assay_contract_kit::solidity_errors! {
         ClockExpired(IDisputeGame::ClockExpired) [gameId, side, deadline],
         ClockRunning(IDisputeGame::ClockRunning) [gameId, deadline],
         BadOpening(IDisputeGame::BadOpening) [gameId, side],
+        BadProof(IDisputeGame::BadProof) [gameId],
         InvalidParams(IDisputeGame::InvalidParams) [],
         ExternalCallFailed(IDisputeGame::ExternalCallFailed) [target],
     }
@@ -156,6 +161,19 @@ impl DisputeGame {
         self._open_cell(game_id, &data, &defender_data)
     }
 
+    /// Phase Step: the one-step proof of the disputed element (`proof` for its format); anyone
+    /// may send it. The recomputed value decides: the side that claimed it wins, both lose when
+    /// neither did.
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase`, `BadProof`, `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `StepProven`, `GameEnded`.
+    pub fn prove_step(&mut self, game_id: U256, proof: Bytes) -> Result<()> {
+        self._prove_step(game_id, &proof)
+    }
+
     /// Ends the game against the side to move once its clock has run out.
     ///
     /// # Errors
@@ -198,6 +216,19 @@ impl DisputeGame {
             g.defender_node.get(),
             g.challenger_node.get(),
             g.width.get().to(),
+        )
+    }
+
+    /// `(leaf, row, col, defenderValue, challengerValue, height)` of the element in dispute.
+    pub fn disputed_element(&self, game_id: U256) -> (u64, u64, u64, B256, B256, u8) {
+        let g = self.games.get(game_id);
+        (
+            g.leaf.get().to(),
+            g.row.get().to(),
+            g.col.get().to(),
+            g.defender_value.get(),
+            g.challenger_value.get(),
+            g.height.get().to(),
         )
     }
 

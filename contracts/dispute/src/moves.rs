@@ -11,6 +11,7 @@ use assay_step::commit::{self, Hash, Keccak, OpLeaf};
 use stylus_sdk::prelude::*;
 
 use crate::{
+    proof,
     state::{outcome, phase, Game, CHALLENGER, DEFENDER},
     DisputeGame, IDisputeGame, Result,
 };
@@ -234,6 +235,10 @@ impl DisputeGame {
             (height, 0, 1u64 << height),
             (defender, challenger),
         );
+        let mut g = self.games.setter(game_id);
+        g.height.set(U8::from(height));
+        g.defender_tree.set(B256::from(defender));
+        g.challenger_tree.set(B256::from(challenger));
         Ok(())
     }
 
@@ -354,8 +359,11 @@ impl DisputeGame {
         let height = commit::tree_height(count);
         let next = if height == 0 { phase::CELL } else { phase::CELLS };
         self.dispute_node(game_id, next, (height, 0, count), (theirs.cells_root, mine.cells_root));
+        let header = OpLeaf { cells_root: [0; 32], ..mine }.hash(&HostKeccak).unwrap_or_default();
         let mut g = self.games.setter(game_id);
+        g.header.set(B256::from(header));
         g.op.set(U32::from(mine.op));
+        g.dtype.set(U8::from(mine.dtype));
         g.row_len.set(U64::from(cells.row_len));
         g.element_size.set(U8::from(cells.size as u8));
         Ok(())
@@ -369,12 +377,12 @@ impl DisputeGame {
     ) -> Result<()> {
         let turn = self.take_turn(game_id, phase::CELL)?;
         let (side, caller) = (turn.side, turn.caller);
-        let (index, leaf, op, row_len, size, defender) = {
+        let (index, leaf, (op, dtype), row_len, size, defender) = {
             let g = self.games.get(game_id);
             (
                 g.index.get().to::<u64>(),
                 g.leaf.get().to::<u64>(),
-                g.op.get().to::<u32>(),
+                (g.op.get().to::<u32>(), g.dtype.get().to::<u8>()),
                 g.row_len.get().to::<u64>(),
                 usize::from(g.element_size.get().to::<u8>()),
                 g.defender.get(),
@@ -418,8 +426,70 @@ impl DisputeGame {
                 element: element as u32,
             },
         );
-        // The one-step prover that recomputes this element comes in a later version.
-        self.end(game_id, outcome::NO_VERDICT)
+        if !proof::provable(op, dtype) {
+            // The one-step prover does not decide this op yet.
+            return self.end(game_id, outcome::NO_VERDICT);
+        }
+        let (per_row, per_cell) = (cells.per_row().max(1), cells.per_cell());
+        let col = index
+            .checked_rem(per_row)
+            .unwrap_or_default()
+            .saturating_mul(per_cell)
+            .saturating_add(element as u64);
+        let value = |cell: &[u8]| {
+            let at = element.saturating_mul(size);
+            B256::right_padding_from(cell.get(at..at.saturating_add(size)).unwrap_or_default())
+        };
+        let mut g = self.games.setter(game_id);
+        g.row.set(U64::from(index.checked_div(per_row).unwrap_or_default()));
+        g.col.set(U64::from(col));
+        g.defender_value.set(value(defender_data));
+        g.challenger_value.set(value(data));
+        g.phase.set(U8::from(phase::STEP));
+        // The defender proves its value first; either side may prove at any time.
+        g.turn.set(U8::from(DEFENDER));
+        Ok(())
+    }
+
+    pub(crate) fn _prove_step(&mut self, game_id: U256, bytes: &[u8]) -> Result<()> {
+        let g = self.games.get(game_id);
+        let current: u8 = g.phase.get().to();
+        if current == 0 {
+            return Err(IDisputeGame::UnknownGame { gameId: game_id }.into());
+        }
+        if current != phase::STEP {
+            return Err(IDisputeGame::WrongPhase { gameId: game_id, phase: current }.into());
+        }
+        let agreed = proof::Agreed {
+            roots: [g.defender_tree.get().0, g.challenger_tree.get().0],
+            height: u32::from(g.height.get().to::<u8>()),
+        };
+        let (leaf, header, row, col) =
+            (g.leaf.get().to::<u64>(), g.header.get(), g.row.get().to::<u64>(), g.col.get().to());
+        let claims = (g.defender_value.get(), g.challenger_value.get());
+        drop(g);
+        let bad = || IDisputeGame::BadProof { gameId: game_id };
+        // The proof opens the disputed leaf's header first (any cells root), then its inputs.
+        let (head_len, rest) = bytes.split_at_checked(2).ok_or_else(bad)?;
+        let head_len = usize::from(u16::from_le_bytes([head_len[0], head_len[1]]));
+        let (head, inputs) = rest.split_at_checked(head_len).ok_or_else(bad)?;
+        let target = OpLeaf::parse(head)
+            .filter(|h| OpLeaf { cells_root: [0; 32], ..*h }.hash(&HostKeccak) == Some(header.0))
+            .ok_or_else(bad)?;
+        let target = proof::Target { leaf, header: target, row, col };
+        let opened = proof::open(&HostKeccak, inputs, &agreed, &target).ok_or_else(bad)?;
+        let correct = proof::recompute(&target, &opened).ok_or_else(bad)?;
+        let correct = B256::right_padding_from(&correct);
+        let result = match (correct == claims.0, correct == claims.1) {
+            (true, _) => outcome::DEFENDER_WON,
+            (false, true) => outcome::CHALLENGER_WON,
+            (false, false) => outcome::BOTH_WRONG,
+        };
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::StepProven { gameId: game_id, value: correct },
+        );
+        self.end(game_id, result)
     }
 
     pub(crate) fn _timeout(&mut self, game_id: U256) -> Result<()> {

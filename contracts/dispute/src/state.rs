@@ -22,6 +22,8 @@ pub mod phase {
     pub const CELLS: u8 = GamePhase::Cells as u8;
     /// Each side opens the disputed cell.
     pub const CELL: u8 = GamePhase::Cell as u8;
+    /// Waiting for the one-step proof.
+    pub const STEP: u8 = GamePhase::Step as u8;
     /// Final.
     pub const ENDED: u8 = GamePhase::Ended as u8;
 }
@@ -34,6 +36,8 @@ pub mod outcome {
     pub const DEFENDER_WON: u8 = GameOutcome::DefenderWon as u8;
     /// The defender lost.
     pub const CHALLENGER_WON: u8 = GameOutcome::ChallengerWon as u8;
+    /// The one-step proof showed both values wrong.
+    pub const BOTH_WRONG: u8 = GameOutcome::BothWrong as u8;
     /// Narrowed to a step this version cannot decide.
     pub const NO_VERDICT: u8 = GameOutcome::NoVerdict as u8;
 }
@@ -70,11 +74,24 @@ pub struct Game {
     pub(crate) width: StorageU64,
     pub(crate) defender_node: StorageB256,
     pub(crate) challenger_node: StorageB256,
-    /// Once found: the disputed leaf, its op and its cells' geometry.
+    /// Both trees lifted to `height` levels: every one-step input is opened against them.
+    pub(crate) height: StorageU8,
+    pub(crate) defender_tree: StorageB256,
+    pub(crate) challenger_tree: StorageB256,
+    /// Once found: the disputed leaf, its header (the leaf hash with a zero cells root), its op
+    /// and its cells' geometry.
     pub(crate) leaf: StorageU64,
+    pub(crate) header: StorageB256,
     pub(crate) op: StorageU32,
+    pub(crate) dtype: StorageU8,
     pub(crate) row_len: StorageU64,
     pub(crate) element_size: StorageU8,
+    /// Once found: the disputed element and what each side claims it is (its little-endian
+    /// bytes, zero-padded on the right).
+    pub(crate) row: StorageU64,
+    pub(crate) col: StorageU64,
+    pub(crate) defender_value: StorageB256,
+    pub(crate) challenger_value: StorageB256,
 }
 
 /// The dispute game's storage. No owner: nothing here can be changed after construction.

@@ -74,6 +74,7 @@ impl Leaf {
 }
 
 /// A trace: its leaves, padded with zero leaves to a power of two.
+#[derive(Clone)]
 struct Trace {
     leaves: Vec<Leaf>,
     output: B256,
@@ -145,6 +146,8 @@ impl Env {
         Self::with(arity_bits, honest, liar)
     }
 
+    /// A game of `liar` (the defender's trace) against `honest` (the challenger's), whatever
+    /// they hold.
     fn with(arity_bits: u8, honest: Trace, liar: Trace) -> Self {
         let vm = MockHost::default();
         vm.set_block_timestamp(1_000);
@@ -398,4 +401,175 @@ fn shorter_traces_and_different_ops_end_without_a_verdict() {
     env.expect_report(GameOutcome::NoVerdict);
     env.game.open_leaf(GAME, truth.into(), lie.into()).unwrap();
     assert_eq!(env.game.game(GAME).4, GameOutcome::NoVerdict as u8);
+}
+
+/// The end of a llama block: `Residual, RmsNorm, FfnGate, FfnUp, Activation, FfnDown, Residual`,
+/// the last the first plus the `FfnDown`, as `[3, 300]` i32 outputs.
+fn llama_block() -> Trace {
+    use assay_step::op;
+    let stream = Leaf { op: op::RESIDUAL, rows: 3, data: (0..900).map(|i| i * 7 - 3000).collect() };
+    let down = Leaf { op: op::FFN_DOWN, rows: 3, data: (0..900).map(|i| 5 - i * 3).collect() };
+    let sum = Leaf {
+        op: op::RESIDUAL,
+        rows: 3,
+        data: stream.data.iter().zip(&down.data).map(|(a, b)| op::residual(*a, *b)).collect(),
+    };
+    let mut leaves = alloc::vec![stream];
+    for code in [op::RMS_NORM, op::FFN_GATE, op::FFN_UP, op::ACTIVATION] {
+        leaves.push(Leaf::new(code, 3, code as i32));
+    }
+    leaves.extend([down, sum]);
+    Trace { leaves, output: B256::repeat_byte(0x0a) }
+}
+
+impl Trace {
+    /// The siblings of leaf `i` in the tree padded to `height` levels, bottom up.
+    fn path(&self, i: usize, height: u32) -> Vec<Hash> {
+        (0..height).map(|l| self.level(l, height)[(i >> l) ^ 1]).collect()
+    }
+
+    /// An opening of leaf `i`: with the cell holding `(row, col)`, or the header only.
+    fn opening(&self, i: usize, height: u32, at: Option<(usize, usize)>) -> Vec<u8> {
+        let leaf = &self.leaves[i];
+        let pre = leaf.preimage();
+        let path = self.path(i, height);
+        let mut out = (i as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&(pre.len() as u16).to_le_bytes());
+        out.extend_from_slice(&pre);
+        out.push(path.len() as u8);
+        path.iter().for_each(|h| out.extend_from_slice(h));
+        let Some((row, col)) = at else {
+            out.extend_from_slice(&[0, 0, 0]);
+            return out;
+        };
+        let cell = row * 2 + col / 256;
+        let bytes = &leaf.cells()[cell];
+        out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        out.extend_from_slice(bytes);
+        let mut siblings = Vec::new();
+        let (mut index, mut level) = (cell, 0);
+        loop {
+            let nodes = cell_level(leaf, level);
+            if nodes.len() == 1 {
+                break;
+            }
+            if let Some(s) = nodes.get(index ^ 1) {
+                siblings.push(*s);
+            }
+            index /= 2;
+            level += 1;
+        }
+        out.push(siblings.len() as u8);
+        siblings.iter().for_each(|h| out.extend_from_slice(h));
+        out
+    }
+
+    /// The one-step proof of `Residual` leaf 6's element `(row, col)`: its header, the delta
+    /// (leaf 5), the stream (leaf 0) and the leaf after the stream.
+    fn residual_proof(&self, height: u32, row: usize, col: usize, stream: usize) -> Vec<u8> {
+        let head = self.leaves[6].preimage();
+        let mut out = (head.len() as u16).to_le_bytes().to_vec();
+        out.extend_from_slice(&head);
+        out.extend(self.opening(5, height, Some((row, col))));
+        out.extend(self.opening(stream, height, Some((row, col))));
+        out.extend(self.opening(stream + 1, height, None));
+        out
+    }
+}
+
+/// Plays the game down to the Step phase, each side answering from its trace.
+fn narrow(mut env: Env, arity_bits: u8) -> Env {
+    let (d, c) = (&env.liar, &env.honest);
+    let (dn, cn) = (d.leaves.len() as u32, c.leaves.len() as u32);
+    let (droot, croot) = (d.tree_root(), c.tree_root());
+    env.as_side(ASSERTER, 1_001);
+    env.game.open_root(GAME, dn, droot).unwrap();
+    env.as_side(VALIDATOR, 1_002);
+    env.game.open_root(GAME, cn, croot).unwrap();
+    env.bisect_leaves(arity_bits.into());
+    let leaf = env.game.disputed_node(GAME).1 as usize;
+    let (lie, truth) = (env.liar.leaves[leaf].clone(), env.honest.leaves[leaf].clone());
+    env.vm.set_sender(ASSERTER);
+    env.game.open_leaf(GAME, lie.preimage().into(), Vec::new().into()).unwrap();
+    env.vm.set_sender(VALIDATOR);
+    env.game.open_leaf(GAME, truth.preimage().into(), lie.preimage().into()).unwrap();
+    while env.phase() == GamePhase::Cells as u8 {
+        let (level, index, ..) = env.game.disputed_node(GAME);
+        let down = u32::from(arity_bits).min(level.into());
+        let span = |leaf: &Leaf| -> Vec<B256> {
+            let nodes = cell_level(leaf, u32::from(level) - down);
+            let first = (index << down) as usize;
+            let last = nodes.len().min(first + (1 << down));
+            nodes[first..last].iter().map(|h| B256::from(*h)).collect()
+        };
+        env.vm.set_sender(ASSERTER);
+        env.game.bisect(GAME, span(&lie), Vec::new()).unwrap();
+        env.vm.set_sender(VALIDATOR);
+        env.game.bisect(GAME, span(&truth), span(&lie)).unwrap();
+    }
+    let cell = env.game.disputed_node(GAME).1 as usize;
+    let (d, c) = (lie.cells()[cell].clone(), truth.cells()[cell].clone());
+    env.vm.set_sender(ASSERTER);
+    env.game.open_cell(GAME, d.clone().into(), Vec::new().into()).unwrap();
+    env.vm.set_sender(VALIDATOR);
+    env.game.open_cell(GAME, c.into(), d.into()).unwrap();
+    env
+}
+
+#[test]
+fn a_corrupted_residual_is_recomputed_on_chain_and_its_claimant_loses() {
+    let honest = llama_block();
+    let mut liar = Trace { leaves: honest.leaves.clone(), output: B256::repeat_byte(0x0b) };
+    // Row 2, column 290: the second cell of the row.
+    liar.leaves[6].data[600 + 290] += 1;
+    let mut env = narrow(Env::with(2, llama_block(), liar), 2);
+    assert_eq!(env.phase(), GamePhase::Step as u8);
+    let step = &env.events::<IDisputeGame::StepDisputed>()[0];
+    assert_eq!((step.leaf, step.op, step.cell, step.element), (6, 12, 5, 34));
+    let height = honest.height();
+
+    // Proofs that do not open the op's inputs are refused by name.
+    let wrong_stream = honest.residual_proof(height, 2, 290, 1);
+    assert!(matches!(env.game.prove_step(GAME, wrong_stream.into()), Err(GameError::BadProof(_))));
+    let wrong_element = honest.residual_proof(height, 1, 290, 0);
+    assert!(matches!(env.game.prove_step(GAME, wrong_element.into()), Err(GameError::BadProof(_))));
+    let mut forged = honest.clone();
+    forged.leaves[5].data[600 + 290] += 1; // a delta the agreed trees do not hold
+    let forged = forged.residual_proof(height, 2, 290, 0);
+    assert!(matches!(env.game.prove_step(GAME, forged.into()), Err(GameError::BadProof(_))));
+
+    // Anyone may prove: the recomputed value is the challenger's.
+    env.vm.set_sender(address!("0x00000000000000000000000000000000000000e1"));
+    env.expect_report(GameOutcome::ChallengerWon);
+    env.game.prove_step(GAME, honest.residual_proof(height, 2, 290, 0).into()).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::ChallengerWon as u8);
+    let value = env.events::<IDisputeGame::StepProven>()[0].value;
+    assert_eq!(value[..4], honest.leaves[6].data[600 + 290].to_le_bytes());
+    assert!(matches!(
+        env.game.prove_step(GAME, honest.residual_proof(height, 2, 290, 0).into()),
+        Err(GameError::WrongPhase(_))
+    ));
+}
+
+#[test]
+fn an_honest_residual_defends_itself_and_a_silent_defender_loses() {
+    // The validator lies this time: the defender's proof wins.
+    let honest = llama_block();
+    let mut liar = Trace { leaves: honest.leaves.clone(), output: B256::repeat_byte(0x0b) };
+    liar.leaves[6].data[5] -= 9;
+    // `Env::with(arity, challenger's trace, defender's trace)`: here the challenger lies.
+    let mut env = narrow(Env::with(3, liar, honest.clone()), 3);
+    env.expect_report(GameOutcome::DefenderWon);
+    env.game.prove_step(GAME, honest.residual_proof(honest.height(), 0, 5, 0).into()).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::DefenderWon as u8);
+
+    // Nobody proves: the defender carries the burden and loses on time.
+    let mut liar = Trace { leaves: honest.leaves, output: B256::repeat_byte(0x0b) };
+    liar.leaves[6].data[5] -= 9;
+    let mut env = narrow(Env::with(1, llama_block(), liar), 1);
+    let deadline = env.game.game(GAME).6;
+    env.vm.set_block_timestamp(deadline + 1);
+    env.expect_report(GameOutcome::ChallengerWon);
+    env.game.timeout(GAME).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::ChallengerWon as u8);
 }

@@ -57,7 +57,13 @@ impl Sampling {
         self._freeze(asserter)?;
         for d in dissent {
             self._freeze(d.validator)?;
-            let challenger = (d.validator, d.revealed, d.revealed_trace);
+            let trace = self
+                .challenges
+                .get(job_id)
+                .validators
+                .getter(d.index)
+                .map(|v| v.revealed_trace.get());
+            let challenger = (d.validator, d.revealed, trace.unwrap_or_default());
             self._open_game(job_id, (asserter, asserted, asserted_trace), challenger)?;
         }
         Ok(())

@@ -49,11 +49,12 @@ pub struct Challenge {
 pub struct Validation {
     pub(crate) validator: StorageAddress,
     pub(crate) state: StorageU8,
+    /// How the validator's dispute game ended (`GameOutcome`; 0 while none or running). Packed
+    /// with the address and state: one slot read per validator.
+    pub(crate) verdict: StorageU8,
     pub(crate) commitment: StorageB256,
     pub(crate) revealed: StorageB256,
     pub(crate) revealed_trace: StorageB256,
-    /// How the validator's dispute game ended (`GameOutcome`; 0 while none or running).
-    pub(crate) verdict: StorageU8,
 }
 
 /// Protocol parameters (DESIGN 3.2).

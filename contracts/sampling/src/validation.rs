@@ -23,10 +23,11 @@ pub const DISPUTE_PENALTY: i32 = -5_000;
 
 /// One drawn validator as read back from storage.
 pub(crate) struct Drawn {
+    /// Position in the challenge's validator list.
+    pub(crate) index: usize,
     pub(crate) validator: Address,
     pub(crate) state: u8,
     pub(crate) revealed: B256,
-    pub(crate) revealed_trace: B256,
     pub(crate) verdict: u8,
 }
 
@@ -45,12 +46,12 @@ impl Sampling {
     pub(crate) fn drawn(&self, job_id: U256) -> Vec<Drawn> {
         let challenge = self.challenges.get(job_id);
         (0..challenge.validators.len())
-            .filter_map(|i| challenge.validators.getter(i))
-            .map(|v| Drawn {
+            .filter_map(|i| Some((i, challenge.validators.getter(i)?)))
+            .map(|(index, v)| Drawn {
+                index,
                 validator: v.validator.get(),
                 state: v.state.get().to(),
                 revealed: v.revealed.get(),
-                revealed_trace: v.revealed_trace.get(),
                 verdict: v.verdict.get().to(),
             })
             .collect()

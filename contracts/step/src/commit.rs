@@ -51,6 +51,32 @@ pub fn merkle_verify<K: Keccak>(
     h
 }
 
+/// The root of an odd-carry tree of `width` base nodes (a tensor's cells), from base node
+/// `index` and the siblings it has, bottom up (a node carried up without a sibling has none):
+/// `None` unless `siblings` holds exactly those.
+pub fn carried_verify<K: Keccak>(
+    k: &K,
+    leaf: Hash,
+    mut index: u64,
+    mut width: u64,
+    siblings: &[Hash],
+) -> Option<Hash> {
+    if index >= width {
+        return None;
+    }
+    let (mut h, mut used) = (leaf, 0);
+    while width > 1 {
+        if index ^ 1 < width {
+            let s = siblings.get(used)?;
+            used += 1;
+            h = if index.is_multiple_of(2) { node(k, &h, s) } else { node(k, s, &h) };
+        }
+        index /= 2;
+        width = width.div_ceil(2);
+    }
+    (used == siblings.len()).then_some(h)
+}
+
 /// The root of a zero-padded tree (the trace's leaves), from a leaf, its index and its path.
 pub fn tree_verify<K: Keccak>(k: &K, leaf: Hash, mut index: usize, proof: &[Hash]) -> Hash {
     let mut h = leaf;
@@ -331,6 +357,21 @@ mod tests {
         let mut unknown = leaf;
         unknown.dtype = 9;
         assert_eq!(unknown.cells(), None);
+    }
+
+    #[test]
+    fn carried_paths_skip_missing_siblings() {
+        let k = Fnv;
+        let leaves: Vec<Hash> = (0..5u8).map(|i| [i + 1; 32]).collect();
+        let n = |a: &Hash, b: &Hash| node(&k, a, b);
+        let (ab, cd) = (n(&leaves[0], &leaves[1]), n(&leaves[2], &leaves[3]));
+        let root = n(&n(&ab, &cd), &leaves[4]);
+        assert_eq!(carried_verify(&k, leaves[4], 4, 5, &[n(&ab, &cd)]), Some(root));
+        assert_eq!(carried_verify(&k, leaves[2], 2, 5, &[leaves[3], ab, leaves[4]]), Some(root));
+        assert_eq!(carried_verify(&k, leaves[2], 2, 5, &[leaves[3], ab]), None, "too short");
+        assert_eq!(carried_verify(&k, leaves[4], 4, 5, &[ab, cd]), None, "too long");
+        assert_eq!(carried_verify(&k, leaves[0], 5, 5, &[]), None, "outside");
+        assert_eq!(carried_verify(&k, leaves[0], 0, 1, &[]), Some(leaves[0]));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`linear`]: one output element of a block-quantised linear layer.
 //! - [`attention`]: rotary pairs, attention scores, context accumulators, gated activations.
 //! - [`reduce`]: the choice of the next token (argmax, sampling's CDF walk) one term at a time.
+//! - [`op`]: the op codes of trace leaves, and the residual sum.
 //! - [`commit`]: cells, Merkle nodes and paths, op leaves and the trace root, over a keccak the
 //!   caller passes in.
 //!
@@ -32,4 +33,5 @@ pub mod commit;
 pub mod fixed;
 pub mod linear;
 pub mod nonlin;
+pub mod op;
 pub mod reduce;

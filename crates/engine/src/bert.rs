@@ -8,7 +8,10 @@
 
 use alloc::{format, vec, vec::Vec};
 
-use assay_step::attention::{context_element, context_term, score};
+use assay_step::{
+    attention::{context_element, context_term, score},
+    op::residual,
+};
 
 use crate::{
     Error, Result,
@@ -219,7 +222,7 @@ impl Bert {
         let ctx = self.attention(&q, &k, &v, t, trace);
         let o = l.o.forward(kern, &ctx, t);
         trace.op(Op::AttnOut, &dims, &o);
-        let r: Vec<i32> = x.iter().zip(&o).map(|(a, b)| a.saturating_add(*b)).collect();
+        let r: Vec<i32> = x.iter().zip(&o).map(|(a, b)| residual(*a, *b)).collect();
         trace.op(Op::Residual, &dims, &r);
         let x = self.norm_rows(&r, &l.ln1, trace);
         let mut up = l.up.forward(kern, &x, t);
@@ -228,7 +231,7 @@ impl Bert {
         trace.op(Op::Activation, &[t as u32, l.up.n as u32], &up);
         let down = l.down.forward(kern, &up, t);
         trace.op(Op::FfnDown, &dims, &down);
-        let r: Vec<i32> = x.iter().zip(&down).map(|(a, b)| a.saturating_add(*b)).collect();
+        let r: Vec<i32> = x.iter().zip(&down).map(|(a, b)| residual(*a, *b)).collect();
         trace.op(Op::Residual, &dims, &r);
         self.norm_rows(&r, &l.ln2, trace)
     }

@@ -7,7 +7,10 @@
 
 use alloc::{format, vec, vec::Vec};
 
-use assay_step::attention::{context_element, context_term, gated, rope_pair, score};
+use assay_step::{
+    attention::{context_element, context_term, gated, rope_pair, score},
+    op::residual,
+};
 
 use crate::{
     Error, Result,
@@ -354,7 +357,7 @@ impl Llama {
         trace.op(Op::Context, &[t as u32, h as u32], &ctx);
         let o = l.o.forward(kern, &ctx, t);
         trace.op(Op::AttnOut, &[t as u32, h as u32], &o);
-        let r: Vec<i32> = x.iter().zip(&o).map(|(a, b)| a.saturating_add(*b)).collect();
+        let r: Vec<i32> = x.iter().zip(&o).map(|(a, b)| residual(*a, *b)).collect();
         trace.op(Op::Residual, &[t as u32, h as u32], &r);
         let n = self.norm_rows(&r, &l.ffn_norm, trace);
         let [g, u] = Linear::forward_all(kern, [&l.gate, &l.up], &n, t);
@@ -365,7 +368,7 @@ impl Llama {
         trace.op(Op::Activation, &[t as u32, l.up.n as u32], &a);
         let d = l.down.forward(kern, &a, t);
         trace.op(Op::FfnDown, &[t as u32, h as u32], &d);
-        let out: Vec<i32> = r.iter().zip(&d).map(|(a, b)| a.saturating_add(*b)).collect();
+        let out: Vec<i32> = r.iter().zip(&d).map(|(a, b)| residual(*a, *b)).collect();
         trace.op(Op::Residual, &[t as u32, h as u32], &out);
         out
     }

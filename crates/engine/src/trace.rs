@@ -9,60 +9,60 @@
 
 use alloc::vec::Vec;
 
-use assay_step::commit;
+use assay_step::{commit, op};
 
 use crate::hash::{
     BatchHasher, Element, Hash, SoftKeccak, cell_elements, cell_hash_of, element_cells,
     merkle_root, tree_root,
 };
 
-/// Identifies the kind of an op in a trace leaf.
+/// Identifies the kind of an op in a trace leaf (codes: [`assay_step::op`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Op {
     /// Token, position and type embedding sum (Q12).
-    Embed = 1,
+    Embed = op::EMBED,
     /// Layer norm output (Q12).
-    LayerNorm = 2,
+    LayerNorm = op::LAYER_NORM,
     /// RMS norm output (Q12).
-    RmsNorm = 3,
+    RmsNorm = op::RMS_NORM,
     /// Query projection (Q12).
-    Query = 4,
+    Query = op::QUERY,
     /// Key projection (Q12), or the key row written to the KV cache.
-    Key = 5,
+    Key = op::KEY,
     /// Value projection (Q12), or the value row written to the KV cache.
-    Value = 6,
+    Value = op::VALUE,
     /// Rotary embedding applied to queries and keys (Q12).
-    Rope = 7,
+    Rope = op::ROPE,
     /// Scaled attention scores (Q12).
-    Scores = 8,
+    Scores = op::SCORES,
     /// Attention probabilities (Q16 as u16).
-    Softmax = 9,
+    Softmax = op::SOFTMAX,
     /// Attention context, probabilities times values (Q12).
-    Context = 10,
+    Context = op::CONTEXT,
     /// Attention output projection (Q12).
-    AttnOut = 11,
+    AttnOut = op::ATTN_OUT,
     /// Residual sum (Q12).
-    Residual = 12,
+    Residual = op::RESIDUAL,
     /// First feed-forward projection (Q12).
-    FfnUp = 13,
+    FfnUp = op::FFN_UP,
     /// Activation through a lookup table (Q12).
-    Activation = 14,
+    Activation = op::ACTIVATION,
     /// Second feed-forward projection (Q12).
-    FfnDown = 15,
+    FfnDown = op::FFN_DOWN,
     /// Mean pooling (Q12).
-    Pool = 16,
+    Pool = op::POOL,
     /// Normalised embedding (Q15 as i16).
-    Normalize = 17,
+    Normalize = op::NORMALIZE,
     /// Vocabulary logits.
-    Logits = 18,
+    Logits = op::LOGITS,
     /// Gate projection of a gated feed-forward block (Q12).
-    FfnGate = 19,
+    FfnGate = op::FFN_GATE,
     /// Token ids: the input of a step, or the token a decoder step chose.
-    Tokens = 20,
+    Tokens = op::TOKENS,
     /// The job's output (a decoder's generated tokens, an encoder's embedding), alone in the last
     /// step; the output hash is computed from it.
-    Output = 21,
+    Output = op::OUTPUT,
 }
 
 impl Op {

@@ -4,8 +4,9 @@
 
 use assay_engine::{
     hash::{self, Hash},
-    trace::Trace,
+    trace::{LeafInfo, Trace},
 };
+use assay_step::op;
 use thiserror::Error;
 
 /// Why a trace cannot answer a move.
@@ -22,6 +23,14 @@ pub enum GameError {
     /// The trace was run without keeping this leaf's output (`trace::Keep`).
     #[error("leaf {0}'s output was not kept")]
     NotKept(u64),
+    /// The one-step prover does not decide this op (or this leaf's inputs are not the engine's).
+    #[error("no one-step proof for leaf {leaf} (op {op})")]
+    NotProvable {
+        /// The leaf.
+        leaf: u64,
+        /// Its op code.
+        op: u32,
+    },
     /// A node index past the tree's width.
     #[error("node {index} at level {level} is outside a tree of {width} base nodes")]
     NoNode {
@@ -101,10 +110,87 @@ impl<'a> Side<'a> {
         cells.nth(usize::try_from(cell).map_err(|_| none.clone())?).map(<[u8]>::to_vec).ok_or(none)
     }
 
-    fn output(
+    /// Phase Step: the one-step proof of element `(row, col)` of leaf `leaf`, with tree paths
+    /// for a game whose trees are `height` levels high (`contracts/dispute/src/proof.rs`).
+    ///
+    /// # Errors
+    /// [`GameError::NotProvable`] for an op the prover does not decide; [`GameError::NoLeaf`],
+    /// [`GameError::NotKept`] for a leaf this trace cannot open.
+    pub fn step_proof(&self, leaf: u64, at: (u64, u64), height: u32) -> Result<Vec<u8>, GameError> {
+        let (info, _) = self.output(leaf)?;
+        let not_provable = GameError::NotProvable { leaf, op: info.op };
+        if info.op != op::RESIDUAL {
+            return Err(not_provable);
+        }
+        let delta = leaf.checked_sub(1).ok_or(not_provable.clone())?;
+        let op_at =
+            |i: u64| -> Option<u32> { Some(self.trace.info().get(usize::try_from(i).ok()?)?.op) };
+        let delta_op = op_at(delta).ok_or(not_provable.clone())?;
+        let stream = op::RESIDUAL_STREAMS
+            .iter()
+            .filter(|(d, ..)| *d == delta_op)
+            .filter_map(|(_, k, ..)| leaf.checked_sub(*k))
+            .find(|s| match (op_at(*s), op_at(s + 1)) {
+                (Some(so), Some(ao)) => op::residual_stream(delta_op, leaf - s, so, ao),
+                _ => false,
+            })
+            .ok_or(not_provable)?;
+        let header = self.leaf_preimage(leaf)?;
+        let mut proof = (header.len() as u16).to_le_bytes().to_vec();
+        proof.extend_from_slice(&header);
+        proof.extend(self.opening(delta, Some(at), height)?);
+        proof.extend(self.opening(stream, Some(at), height)?);
+        proof.extend(self.opening(stream + 1, None, height)?);
+        Ok(proof)
+    }
+
+    /// One opening of a one-step proof: leaf `leaf` with its tree path, and the cell holding
+    /// element `at` with its cells path (or the header only).
+    fn opening(
         &self,
         leaf: u64,
-    ) -> Result<(&'a assay_engine::trace::LeafInfo, &'a [u8]), GameError> {
+        at: Option<(u64, u64)>,
+        height: u32,
+    ) -> Result<Vec<u8>, GameError> {
+        let preimage = self.leaf_preimage(leaf)?;
+        let width = 1usize << height;
+        let index = leaf as usize;
+        let path: Vec<Hash> = (0..height)
+            .map(|l| hash::tree_level(self.trace.leaves(), width, l)[(index >> l) ^ 1])
+            .collect();
+        let mut out = leaf.to_le_bytes().to_vec();
+        out.extend_from_slice(&(preimage.len() as u16).to_le_bytes());
+        out.extend_from_slice(&preimage);
+        out.push(path.len() as u8);
+        path.iter().for_each(|h| out.extend_from_slice(h));
+        let Some((row, col)) = at else {
+            out.extend_from_slice(&[0, 0, 0]);
+            return Ok(out);
+        };
+        let (info, cells) = self.cells(leaf)?;
+        let cell = cell_index(info, row, col);
+        let bytes = self.cell(leaf, cell)?;
+        out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        out.extend_from_slice(&bytes);
+        let mut siblings = Vec::new();
+        let (mut index, mut level) = (cell as usize, 0);
+        loop {
+            let nodes = hash::tree_level(&cells, cells.len(), level);
+            if nodes.len() <= 1 {
+                break;
+            }
+            if let Some(s) = nodes.get(index ^ 1) {
+                siblings.push(*s);
+            }
+            index /= 2;
+            level += 1;
+        }
+        out.push(siblings.len() as u8);
+        siblings.iter().for_each(|h| out.extend_from_slice(h));
+        Ok(out)
+    }
+
+    fn output(&self, leaf: u64) -> Result<(&'a LeafInfo, &'a [u8]), GameError> {
         let leaves = self.trace.leaves().len();
         let i = usize::try_from(leaf).ok().filter(|i| *i < leaves);
         let i = i.ok_or(GameError::NoLeaf { leaf, leaves })?;
@@ -112,14 +198,18 @@ impl<'a> Side<'a> {
         Ok((&self.trace.info()[i], data))
     }
 
-    fn cells(
-        &self,
-        leaf: u64,
-    ) -> Result<(&'a assay_engine::trace::LeafInfo, Vec<Hash>), GameError> {
+    fn cells(&self, leaf: u64) -> Result<(&'a LeafInfo, Vec<Hash>), GameError> {
         let (info, data) = self.output(leaf)?;
         let cells = hash::cells(data, info.row_len(), info.element_size()).map(hash::cell_hash);
         Ok((info, cells.collect()))
     }
+}
+
+/// The cell of `info`'s output that holds element `(row, col)`.
+fn cell_index(info: &LeafInfo, row: u64, col: u64) -> u64 {
+    let per_cell = hash::cell_elements(info.element_size()) as u64;
+    let per_row = (info.row_len() as u64).div_ceil(per_cell);
+    row * per_row + col / per_cell
 }
 
 /// The nodes `down` levels below `(level, index)` in the tree over `base` of `width` base nodes

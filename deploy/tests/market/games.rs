@@ -1,9 +1,9 @@
-//! A dispute game played move by move on the chain over a real engine trace: a greedy generation
+//! Dispute games played move by move on the chain over a real engine trace: a greedy generation
 //! of the tiny llama of `assay-convert` (random weights), every output kept. The asserter's trace
 //! is the honest one with exactly one element of one op corrupted (`Trace::corrupt`); a validator
 //! reveals the honest trace root. Both sides answer every move from their own trace through
-//! `assay_protocol::game::Side`, as the services will. The game must end on that op leaf, cell and
-//! element.
+//! `assay_protocol::game::Side`, as the services will. Each game must end on that op leaf, cell
+//! and element; a Residual element is then recomputed on chain from the one-step proof.
 
 use assay_convert::random::tiny_llama;
 use assay_engine::{
@@ -16,9 +16,9 @@ use assay_protocol::{codes::GamePhase, game::Side};
 
 use super::*;
 
-/// The generation both sides ran, and the asserter's corrupted copy with what was corrupted:
-/// `(honest, lie, leaf, element)`.
-fn traces() -> (Trace, Trace, usize, usize) {
+/// The generation both sides ran, and the asserter's copy with one element of the `op` output
+/// of step 0, layer 2 corrupted: `(honest, lie, leaf, element)`.
+fn traces(op: Op) -> (Trace, Trace, usize, usize) {
     let model = Model::load(&tiny_llama(5).to_blob()).expect("tiny llama loads");
     let input = JobInput::Generate {
         messages: vec![Message::user("the weather is")],
@@ -26,14 +26,13 @@ fn traces() -> (Trace, Trace, usize, usize) {
         seed: 0,
     };
     let (_, honest) = model.run_keeping(&Scalar, &input, Keep::All).expect("runs");
-    // The prefill's second feed-forward up-projection: a [t, f] output with several cells a row.
+    // The prefill: `[t, n]` outputs, several cells a row for FfnUp.
     let leaf = honest
         .info()
         .iter()
-        .position(|i| (i.step, i.layer, i.op) == (0, 2, Op::FfnUp as u32))
-        .expect("an FfnUp leaf");
-    let f = honest.info()[leaf].row_len();
-    let element = f + 300; // row 1, second cell
+        .position(|i| (i.step, i.layer, i.op) == (0, 2, op as u32))
+        .expect("the op's leaf");
+    let element = honest.info()[leaf].row_len() + 40; // row 1
     let mut lie = honest.clone();
     assert!(lie.corrupt(leaf, element));
     (honest, lie, leaf, element)
@@ -45,9 +44,20 @@ async fn play<C: SolCall>(m: &mut Market, who: Address, call: C, step: &str) -> 
     receipt
 }
 
-pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut Market) {
-    let (honest_trace, lie_trace, corrupted_leaf, corrupted_element) = traces();
-    let (honest, lie) = (Side::new(&honest_trace), Side::new(&lie_trace));
+fn hashes(h: Vec<[u8; 32]>) -> Vec<B256> {
+    h.into_iter().map(B256::from).collect()
+}
+
+/// A job asserted with the corrupted trace, the first validator drawn revealing the honest one
+/// and the others agreeing with the asserter; both sides play the game down to the disputed
+/// element. Returns the job, the asserter, the validators (the challenger first), the game and
+/// the last move's receipt.
+async fn narrow(
+    m: &mut Market,
+    honest_trace: &Trace,
+    lie_trace: &Trace,
+) -> (U256, Address, Vec<Address>, U256, TransactionReceipt) {
+    let (honest, lie) = (Side::new(honest_trace), Side::new(lie_trace));
     let (truth, wrong) = (keccak256("the honest output"), keccak256("the corrupted output"));
     m.traces.insert(truth, B256::from(honest_trace.root(&truth.0)));
     m.traces.insert(wrong, B256::from(lie_trace.root(&wrong.0)));
@@ -56,12 +66,12 @@ pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut
     let seed = m.assert_result(job, asserter, wrong, B256::ZERO).await;
     let validators = m.draw_challenge(job, asserter, seed, false).await;
     let challenger = validators[0];
-    let votes = [(challenger, truth), (validators[1], wrong), (validators[2], wrong)];
+    let votes: Vec<(Address, B256)> =
+        validators.iter().map(|v| (*v, if *v == challenger { truth } else { wrong })).collect();
     m.validate(job, onchain_job_key(job), &votes).await;
     let receipt = m.finalize(job, "finalizeChallenge (disputed, 1 game)").await;
     let game = event::<IDisputeGame::GameOpened>(&receipt, m.game).gameId;
     let arity_bits = u32::from(m.view(m.game, IDisputeGame::configCall {}).await.arityBits);
-    let phase = |g: IDisputeGame::gameReturn| g.phase;
 
     let (n, root) = lie.root();
     let open = IDisputeGame::openRootCall { gameId: game, nLeaves: n, treeRoot: root.into() };
@@ -70,15 +80,13 @@ pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut
     let open = IDisputeGame::openRootCall { gameId: game, nLeaves: n, treeRoot: root.into() };
     play(m, challenger, open, "DisputeGame.openRoot").await;
 
-    let mut rounds = 0;
-    let mut leaf = 0;
+    let (mut rounds, mut leaf) = (0, 0);
     loop {
-        let current = phase(m.view(m.game, IDisputeGame::gameCall { gameId: game }).await);
+        let phase = m.view(m.game, IDisputeGame::gameCall { gameId: game }).await.phase;
         let node = m.view(m.game, IDisputeGame::disputedNodeCall { gameId: game }).await;
         let at = (u32::from(node.level), node.index);
         let down = arity_bits.min(at.0);
-        let hashes = |h: Vec<[u8; 32]>| -> Vec<B256> { h.into_iter().map(B256::from).collect() };
-        if current == GamePhase::Leaves as u8 {
+        if phase == GamePhase::Leaves as u8 {
             let d = hashes(lie.leaf_children(node.width, at, down).expect("a node"));
             let c = hashes(honest.leaf_children(node.width, at, down).expect("a node"));
             let call = IDisputeGame::bisectCall {
@@ -90,7 +98,7 @@ pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut
             let call = IDisputeGame::bisectCall { gameId: game, children: c, defenderChildren: d };
             play(m, challenger, call, "DisputeGame.bisect (leaves, compares)").await;
             rounds += 1;
-        } else if current == GamePhase::Leaf as u8 {
+        } else if phase == GamePhase::Leaf as u8 {
             leaf = node.index;
             let d = lie.leaf_preimage(leaf).expect("kept");
             let c = honest.leaf_preimage(leaf).expect("kept");
@@ -106,7 +114,7 @@ pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut
                 defenderPreimage: d.into(),
             };
             play(m, challenger, call, "DisputeGame.openLeaf (compares)").await;
-        } else if current == GamePhase::Cells as u8 {
+        } else if phase == GamePhase::Cells as u8 {
             let d = hashes(lie.cell_children(leaf, at, down).expect("a node"));
             let c = hashes(honest.cell_children(leaf, at, down).expect("a node"));
             let call = IDisputeGame::bisectCall {
@@ -119,7 +127,7 @@ pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut
             play(m, challenger, call, "DisputeGame.bisect (cells, compares)").await;
             rounds += 1;
         } else {
-            assert_eq!(current, GamePhase::Cell as u8);
+            assert_eq!(phase, GamePhase::Cell as u8);
             let (d, c) = (
                 lie.cell(leaf, node.index).expect("a cell"),
                 honest.cell(leaf, node.index).expect("a cell"),
@@ -132,35 +140,100 @@ pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut
             play(m, asserter, call, "DisputeGame.openCell").await;
             let call =
                 IDisputeGame::openCellCall { gameId: game, data: c.into(), defenderData: d.into() };
-            let receipt =
-                play(m, challenger, call, "DisputeGame.openCell (compares, ends: no verdict yet)")
-                    .await;
-            let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
-            let info = &honest_trace.info()[corrupted_leaf];
-            let per_row = info.row_len().div_ceil(256) as u64;
-            let (row, col) = (
-                (corrupted_element / info.row_len()) as u64,
-                (corrupted_element % info.row_len()) as u64,
+            let receipt = play(m, challenger, call, "DisputeGame.openCell (compares)").await;
+            println!(
+                "dispute game over a trace of {} leaves (arity 2^{arity_bits}): {rounds} bisection rounds",
+                honest_trace.leaves().len()
             );
-            assert_eq!(
-                (step.leaf, step.op, step.cell, u64::from(step.element)),
-                (corrupted_leaf as u64, Op::FfnUp as u32, row * per_row + col / 256, col % 256),
-                "the game ends on the corrupted element"
-            );
-            let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
-            assert_eq!(ended.outcome, GameOutcome::NoVerdict as u8);
-            let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
-            assert_eq!((settled.status, settled.losers), (REJECTED, vec![]));
-            break;
+            return (job, asserter, validators, game, receipt);
         }
     }
-    println!(
-        "dispute game over a trace of {} leaves (arity 2^{arity_bits}): {rounds} bisection rounds",
-        honest_trace.leaves().len()
+}
+
+/// The `(leaf, op, cell, element within the cell)` a corruption of `element` of `leaf` is.
+fn location(trace: &Trace, leaf: usize, element: usize) -> (u64, u32, u64, u64) {
+    let info = &trace.info()[leaf];
+    let per_row = info.row_len().div_ceil(256) as u64;
+    let (row, col) = ((element / info.row_len()) as u64, (element % info.row_len()) as u64);
+    (leaf as u64, info.op, row * per_row + col / 256, col % 256)
+}
+
+/// An FfnUp element (a linear layer's, which the prover does not decide yet): the game ends on
+/// exactly that element, without a verdict; the job is refunded and nobody is slashed.
+pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut Market) {
+    let (honest, lie, leaf, element) = traces(Op::FfnUp);
+    let (job, asserter, validators, _, receipt) = narrow(m, &honest, &lie).await;
+    let challenger = validators[0];
+    let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
+    assert_eq!(
+        (step.leaf, step.op, step.cell, u64::from(step.element)),
+        location(&honest, leaf, element),
+        "the game ends on the corrupted element"
     );
+    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
+    assert_eq!(ended.outcome, GameOutcome::NoVerdict as u8);
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    assert_eq!((settled.status, settled.losers), (REJECTED, vec![]));
     assert_eq!(m.job_status(job).await, REJECTED);
     for party in [asserter, challenger] {
         assert_eq!(m.pool(party).await.2, 0, "{party} unfrozen");
     }
+    m.traces.clear();
+}
+
+/// A Residual element: the honest challenger sends the one-step proof, the chain recomputes the
+/// element, and the asserter and both validators that agreed with it are slashed.
+pub(super) async fn a_corrupted_residual_is_proven_wrong_on_chain(m: &mut Market) {
+    let (honest_trace, lie, leaf, element) = traces(Op::Residual);
+    let (job, asserter, validators, game, receipt) = narrow(m, &honest_trace, &lie).await;
+    let (challenger, agreed) = (validators[0], &validators[1..]);
+    // Everyone who claimed the corrupted result.
+    let wrong: Vec<Address> = [&[asserter][..], agreed].concat();
+    let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
+    assert_eq!(
+        (step.leaf, step.op, step.cell, u64::from(step.element)),
+        location(&honest_trace, leaf, element)
+    );
+    assert_eq!(
+        m.view(m.game, IDisputeGame::gameCall { gameId: game }).await.phase,
+        GamePhase::Step as u8
+    );
+    let disputed = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await;
+    let (row, col) = (disputed.row, disputed.col);
+    let width = honest_trace.info()[leaf].row_len();
+    assert_eq!((row, col), ((element / width) as u64, (element % width) as u64));
+
+    let proof = Side::new(&honest_trace)
+        .step_proof(disputed.leaf, (row, col), u32::from(disputed.height))
+        .expect("a Residual proof");
+    let mut tampered = proof.clone();
+    let last = tampered.len() - 40;
+    tampered[last] ^= 1;
+    let bad = IDisputeGame::proveStepCall { gameId: game, proof: tampered.into() };
+    let e: IDisputeGame::BadProof = m.revert(m.miner(challenger), m.game, bad).await;
+    assert_eq!(e.gameId, game);
+
+    let mut before = Vec::new();
+    for party in &wrong {
+        before.push(m.pool(*party).await.0);
+    }
+    let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.clone().into() };
+    let receipt =
+        play(m, challenger, prove, "DisputeGame.proveStep (Residual; settles the job)").await;
+    println!("one-step proof of a Residual element: {} bytes of calldata", proof.len());
+    let proven = event::<IDisputeGame::StepProven>(&receipt, m.game);
+    let data = honest_trace.data(leaf).expect("kept");
+    assert_eq!(proven.value[..4], data[element * 4..element * 4 + 4]);
+    assert_eq!(
+        event::<IDisputeGame::GameEnded>(&receipt, m.game).outcome,
+        GameOutcome::ChallengerWon as u8
+    );
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    assert_eq!(settled.status, REJECTED);
+    assert_eq!(settled.losers, wrong);
+    for (party, assets) in wrong.into_iter().zip(before) {
+        assert_eq!(m.pool(party).await.0, assets - m.params.slash_amount, "{party} slashed");
+    }
+    assert_eq!(m.job_status(job).await, REJECTED);
     m.traces.clear();
 }

@@ -495,7 +495,8 @@ impl Market {
         epoch_seed: B256,
     ) -> B256 {
         let trace = self.trace_of(output);
-        let call = IJobMarket::assertResultCall { jobId: job, outputHash: output, traceRoot: trace };
+        let call =
+            IJobMarket::assertResultCall { jobId: job, outputHash: output, traceRoot: trace };
         let receipt = self.send(self.miner(asserter), self.market, call, U256::ZERO).await;
         self.gas.add("assertResult", &receipt);
         let asserted = event::<IJobMarket::ResultAsserted>(&receipt, self.market);
@@ -678,6 +679,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_lying_validator_loses_its_game_on_time(&mut m, epoch).await;
     a_silent_asserter_loses_every_game(&mut m).await;
     a_game_narrows_a_real_trace_to_the_corrupted_element(&mut m).await;
+    a_corrupted_residual_is_proven_wrong_on_chain(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
     m.set_challenge_ppm(RARELY).await;
     unchallenged_job_is_accepted(&mut m).await;
