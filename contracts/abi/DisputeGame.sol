@@ -1,5 +1,5 @@
 interface IDisputeGame {
-    function openGame(uint256 job_id, address defender, bytes32 defender_output, bytes32 defender_trace_root, address challenger, bytes32 challenger_output, bytes32 challenger_trace_root) external returns (uint256);
+    function openGame(uint256 job_id, bytes32 model_id, address defender, bytes32 defender_output, bytes32 defender_trace_root, address challenger, bytes32 challenger_output, bytes32 challenger_trace_root) external returns (uint256);
 
     function openRoot(uint256 game_id, uint32 n_leaves, bytes32 tree_root) external;
 

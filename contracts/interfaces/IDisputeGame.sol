@@ -12,9 +12,10 @@ pragma solidity ^0.8.23;
 /// Phases (`game(id).phase`): 1 Roots, 2 Leaves, 3 Leaf, 4 Cells, 5 Cell, 6 Step (waiting for
 /// the one-step proof; the defender's clock runs), 7 Ended. Outcomes: 1 DefenderWon,
 /// 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step the prover does not decide
-/// yet: an op other than Residual, leaf headers that differ, a leaf one trace lacks).
+/// yet: an op other than Residual and Activation, leaf headers that differ, a leaf one trace
+/// lacks).
 interface IDisputeGame {
-    event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, uint64 clock);
+    event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, bytes32 modelId, uint64 clock);
     event RootOpened(uint256 indexed gameId, address indexed side, uint32 nLeaves, bytes32 treeRoot);
     event Bisected(uint256 indexed gameId, address indexed side, uint8 phase, uint8 level, uint64 index, bytes32[] children);
     event LeafOpened(uint256 indexed gameId, address indexed side, uint64 leaf, bytes preimage);
@@ -40,8 +41,9 @@ interface IDisputeGame {
     error InvalidParams();
     error ExternalCallFailed(address target);
 
-    /// Sampling only: opens the game of `challenger` against the asserted job `jobId`.
-    function openGame(uint256 jobId, address defender, bytes32 defenderOutput, bytes32 defenderTraceRoot, address challenger, bytes32 challengerOutput, bytes32 challengerTraceRoot) external returns (uint256 gameId);
+    /// Sampling only: opens the game of `challenger` against the asserted job `jobId` of model
+    /// `modelId` (the model id one-step proofs open weights and tables against).
+    function openGame(uint256 jobId, bytes32 modelId, address defender, bytes32 defenderOutput, bytes32 defenderTraceRoot, address challenger, bytes32 challengerOutput, bytes32 challengerTraceRoot) external returns (uint256 gameId);
     /// Phase Roots: the trace root's opening `keccak(0x12 ‖ nLeaves ‖ outputHash ‖ treeRoot)`.
     function openRoot(uint256 gameId, uint32 nLeaves, bytes32 treeRoot) external;
     /// Phases Leaves and Cells: the nodes `min(arityBits, level)` levels below the disputed

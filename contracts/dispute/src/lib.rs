@@ -13,8 +13,9 @@
 //!   a side to move whose time ran out.
 //! - **One step**: the element is recomputed on chain from its inputs, each opened against the
 //!   agreed trace (`proof`), with `assay-step`. The side that claimed the recomputed value wins.
-//!   The prover decides `Residual` elements so far; a game narrowed to another op's element (or
-//!   to leaves whose headers differ, or a leaf one trace lacks) ends with no verdict.
+//!   The prover decides `Residual` and `Activation` elements so far (the latter opening the
+//!   model's table against the job's model id); a game narrowed to another op's element (or to
+//!   leaves whose headers differ, or a leaf one trace lacks) ends with no verdict.
 //! - **Verdicts**: `Sampling.gameEnded`.
 //!
 //! Layout: `state` (storage), `moves` (the phases), `proof` (one-step proofs), `external` (the
@@ -89,6 +90,7 @@ impl DisputeGame {
     pub fn open_game(
         &mut self,
         job_id: U256,
+        model_id: B256,
         defender: Address,
         defender_output: B256,
         defender_trace_root: B256,
@@ -97,7 +99,7 @@ impl DisputeGame {
         challenger_trace_root: B256,
     ) -> Result<U256> {
         self._open_game(
-            job_id,
+            (job_id, model_id),
             (defender, defender_output, defender_trace_root),
             (challenger, challenger_output, challenger_trace_root),
         )

@@ -64,7 +64,7 @@ impl DisputeGame {
 
     pub(crate) fn _open_game(
         &mut self,
-        job_id: U256,
+        (job_id, model_id): (U256, B256),
         (defender, defender_output, defender_trace): (Address, B256, B256),
         (challenger, challenger_output, challenger_trace): (Address, B256, B256),
     ) -> Result<U256> {
@@ -84,6 +84,7 @@ impl DisputeGame {
         let (clock, now) = (self.clock.get(), self.vm().block_timestamp());
         let mut g = self.games.setter(game_id);
         g.job_id.set(job_id);
+        g.model_id.set(model_id);
         g.defender.set(defender);
         g.challenger.set(challenger);
         g.defender_output.set(defender_output);
@@ -102,6 +103,7 @@ impl DisputeGame {
                 jobId: job_id,
                 defender,
                 challenger,
+                modelId: model_id,
                 clock: clock.to(),
             },
         );
@@ -463,6 +465,7 @@ impl DisputeGame {
         let agreed = proof::Agreed {
             roots: [g.defender_tree.get().0, g.challenger_tree.get().0],
             height: u32::from(g.height.get().to::<u8>()),
+            model: g.model_id.get().0,
         };
         let (leaf, header, row, col) =
             (g.leaf.get().to::<u64>(), g.header.get(), g.row.get().to::<u64>(), g.col.get().to());

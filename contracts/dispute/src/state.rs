@@ -51,6 +51,7 @@ pub const CHALLENGER: u8 = 1;
 #[storage]
 pub struct Game {
     pub(crate) job_id: StorageU256,
+    pub(crate) model_id: StorageB256,
     pub(crate) defender: StorageAddress,
     pub(crate) challenger: StorageAddress,
     pub(crate) defender_output: StorageB256,

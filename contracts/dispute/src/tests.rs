@@ -157,6 +157,7 @@ impl Env {
         let id = game
             .open_game(
                 JOB,
+                lut_model().0,
                 ASSERTER,
                 liar.output,
                 liar.trace_root(),
@@ -221,7 +222,7 @@ fn only_sampling_opens_one_game_per_challenger() {
     let mut env = Env::new(1);
     let open = |g: &mut DisputeGame, challenger| {
         let (zero, one) = (B256::ZERO, B256::repeat_byte(1));
-        g.open_game(JOB, ASSERTER, zero, zero, challenger, one, zero)
+        g.open_game(JOB, zero, ASSERTER, zero, zero, challenger, one, zero)
     };
     assert!(matches!(open(&mut env.game, VALIDATOR), Err(GameError::InvalidParams(_))));
     env.vm.set_sender(ASSERTER);
@@ -470,6 +471,7 @@ impl Trace {
         let head = self.leaves[6].preimage();
         let mut out = (head.len() as u16).to_le_bytes().to_vec();
         out.extend_from_slice(&head);
+        out.push(3);
         out.extend(self.opening(5, height, Some((row, col))));
         out.extend(self.opening(stream, height, Some((row, col))));
         out.extend(self.opening(stream + 1, height, None));
@@ -571,5 +573,100 @@ fn an_honest_residual_defends_itself_and_a_silent_defender_loses() {
     env.vm.set_block_timestamp(deadline + 1);
     env.expect_report(GameOutcome::ChallengerWon);
     env.game.timeout(GAME).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::ChallengerWon as u8);
+}
+
+/// The table the activation tests read: entry `j` is `3j - 70 000`.
+fn lut() -> Vec<i32> {
+    (0..65_536).map(|j| 3 * j - 70_000).collect()
+}
+
+/// A model of a config leaf and one tensor, `lut.silu` `[65536]` i32: `(model id, config leaf,
+/// tensor preimage, the table's 256 cells)`.
+fn lut_model() -> (B256, Hash, Vec<u8>, Vec<Vec<u8>>) {
+    let cells: Vec<Vec<u8>> =
+        lut().chunks(256).map(|c| c.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let mut hashes: Vec<Hash> = cells.iter().map(|c| commit::cell(&K, c)).collect();
+    let cells_root = commit::fold(&K, &mut hashes, 8).unwrap();
+    let mut pre = alloc::vec![0x21, 8];
+    pre.extend_from_slice(b"lut.silu");
+    pre.extend_from_slice(&[5, 1]);
+    pre.extend_from_slice(&65_536u32.to_le_bytes());
+    pre.extend_from_slice(&cells_root);
+    let config = keccak256(b"config").0;
+    let id = commit::node(&K, &config, &keccak256(&pre).0);
+    (B256::from(id), config, pre, cells)
+}
+
+/// The model opening of table entry `entry`.
+fn lut_opening(entry: usize) -> Vec<u8> {
+    let (_, config, pre, cells) = lut_model();
+    let mut out = (pre.len() as u16).to_le_bytes().to_vec();
+    out.extend_from_slice(&pre);
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&2u32.to_le_bytes());
+    out.push(1);
+    out.extend_from_slice(&config);
+    let cell = entry / 256;
+    out.extend_from_slice(&(cell as u64).to_le_bytes());
+    out.extend_from_slice(&(cells[cell].len() as u16).to_le_bytes());
+    out.extend_from_slice(&cells[cell]);
+    let mut level: Vec<Hash> = cells.iter().map(|c| commit::cell(&K, c)).collect();
+    let mut index = cell;
+    out.push(8);
+    while level.len() > 1 {
+        out.extend_from_slice(&level[index ^ 1]);
+        level = level.chunks(2).map(|p| commit::node(&K, &p[0], &p[1])).collect();
+        index /= 2;
+    }
+    out
+}
+
+/// A llama feed-forward: `…, FfnGate, FfnUp, Activation` with `[3, 300]` outputs, the
+/// activation `gated(lut[gate + 32768], up)`.
+fn llama_ffn() -> Trace {
+    use assay_step::{attention::gated, nonlin::lut_act, op};
+    let table = lut();
+    let gate: Vec<i32> = (0..900).map(|i| i * 61 - 30_000).collect();
+    let up: Vec<i32> = (0..900).map(|i| 4096 - i * 5).collect();
+    let act: Vec<i32> = gate.iter().zip(&up).map(|(g, u)| gated(lut_act(&table, *g), *u)).collect();
+    let mut leaves = alloc::vec![Leaf::new(op::RMS_NORM, 3, 1)];
+    for (code, data) in [(op::FFN_GATE, gate), (op::FFN_UP, up), (op::ACTIVATION, act)] {
+        leaves.push(Leaf { op: code, rows: 3, data });
+    }
+    Trace { leaves, output: B256::repeat_byte(0x0a) }
+}
+
+#[test]
+fn a_corrupted_activation_is_recomputed_from_the_models_table() {
+    let honest = llama_ffn();
+    let mut liar = honest.clone();
+    liar.output = B256::repeat_byte(0x0b);
+    // Row 1, column 20: gate 320 * 61 - 30 000 = -10 480, inside the table.
+    liar.leaves[3].data[320] ^= 4;
+    let mut env = narrow(Env::with(1, llama_ffn(), liar), 1);
+    assert_eq!(env.phase(), GamePhase::Step as u8);
+    let height = honest.height();
+    let proof = |with_table: Option<usize>| {
+        let head = honest.leaves[3].preimage();
+        let mut out = (head.len() as u16).to_le_bytes().to_vec();
+        out.extend_from_slice(&head);
+        out.push(2);
+        out.extend(honest.opening(1, height, Some((1, 20))));
+        out.extend(honest.opening(2, height, Some((1, 20))));
+        if let Some(entry) = with_table {
+            out.extend(lut_opening(entry));
+        }
+        out
+    };
+    let entry = (-10_480 + 32_768) as usize;
+    // Without the table cell, or with another cell: refused.
+    assert!(matches!(env.game.prove_step(GAME, proof(None).into()), Err(GameError::BadProof(_))));
+    let wrong = proof(Some(entry + 256)); // the next cell of the table
+    assert!(matches!(env.game.prove_step(GAME, wrong.into()), Err(GameError::BadProof(_))));
+    env.expect_report(GameOutcome::ChallengerWon);
+    env.game.prove_step(GAME, proof(Some(entry)).into()).unwrap();
+    let value = env.events::<IDisputeGame::StepProven>()[0].value;
+    assert_eq!(value[..4], honest.leaves[3].data[320].to_le_bytes());
     assert_eq!(env.game.game(GAME).4, GameOutcome::ChallengerWon as u8);
 }

@@ -52,7 +52,7 @@ impl Sampling {
             self.vm(),
             ISampling::JobDisputed { jobId: job_id, asserter, dissenters },
         );
-        let asserted_trace = self._asserted_trace(job_id)?;
+        let (model_id, asserted_trace) = self._asserted_trace(job_id)?;
         self.challenges.setter(job_id).open_games.set(U8::from(dissent.len()));
         self._freeze(asserter)?;
         for d in dissent {
@@ -64,7 +64,8 @@ impl Sampling {
                 .getter(d.index)
                 .map(|v| v.revealed_trace.get());
             let challenger = (d.validator, d.revealed, trace.unwrap_or_default());
-            self._open_game(job_id, (asserter, asserted, asserted_trace), challenger)?;
+            let defender = (asserter, asserted, asserted_trace);
+            self._open_game((job_id, model_id), defender, challenger)?;
         }
         Ok(())
     }

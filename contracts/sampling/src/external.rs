@@ -93,24 +93,26 @@ impl Sampling {
         call_view(self, game, &IDisputeGame::configCall {}).map(|config| config.sampling)
     }
 
-    /// The trace root the asserter asserted with its output hash (`JobMarket.job`).
-    pub(crate) fn _asserted_trace(&self, job_id: U256) -> Result<B256> {
+    /// `(modelId, traceRoot)` of an asserted job (`JobMarket.job`): the model and the trace root
+    /// the asserter asserted with its output hash.
+    pub(crate) fn _asserted_trace(&self, job_id: U256) -> Result<(B256, B256)> {
         let market = self.job_market.get();
         call_view(self, market, &IJobMarket::jobCall { jobId: job_id })
-            .map(|job| job.traceRoot)
+            .map(|job| (job.modelId, job.traceRoot))
             .ok_or_else(|| failed(market))
     }
 
     /// `DisputeGame.openGame`: the asserter defends, `challenger` challenges with its reveal.
     pub(crate) fn _open_game(
         &mut self,
-        job_id: U256,
+        (job_id, model_id): (U256, B256),
         (defender, defender_output, defender_trace_root): (Address, B256, B256),
         (challenger, challenger_output, challenger_trace_root): (Address, B256, B256),
     ) -> Result<()> {
         let game = self.dispute_game.get();
         let call = IDisputeGame::openGameCall {
             jobId: job_id,
+            modelId: model_id,
             defender,
             defenderOutput: defender_output,
             defenderTraceRoot: defender_trace_root,

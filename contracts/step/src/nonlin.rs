@@ -15,12 +15,21 @@ pub const LUT_LEN: usize = 1 << 16;
 /// larger inputs return `x` (the identity tail of GELU and SiLU), smaller ones return 0.
 pub fn lut_act(lut: &[i32], x: i32) -> i32 {
     debug_assert_eq!(lut.len(), LUT_LEN);
+    match lut_entry(x) {
+        Ok(entry) => lut[entry],
+        Err(value) => value,
+    }
+}
+
+/// Where [`lut_act`] reads `x`: `Ok(entry)` of the table, or `Err(value)` outside it (`x`
+/// above, 0 below).
+pub fn lut_entry(x: i32) -> Result<usize, i32> {
     if x >= 32768 {
-        x
+        Err(x)
     } else if x < -32768 {
-        0
+        Err(0)
     } else {
-        lut[(x + 32768) as usize]
+        Ok((x + 32768) as usize)
     }
 }
 

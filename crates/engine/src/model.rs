@@ -16,7 +16,7 @@ use alloc::{string::String, vec::Vec};
 use crate::{
     Error, Result,
     fixed::Multiplier,
-    hash::{Hash, cells_root, keccak, merkle_root},
+    hash::{Hash, cells_root, keccak, merkle_proof, merkle_root},
 };
 
 /// Magic bytes at the start of a model blob.
@@ -78,6 +78,26 @@ struct Entry {
     dtype: DType,
     dims: Vec<u32>,
     offset: usize,
+}
+
+/// One cell of a model tensor with the paths that prove it against the model id
+/// ([`ModelFile::open_cell`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorCell {
+    /// The tensor leaf's preimage (`0x21 ‖ name ‖ dtype ‖ dims ‖ cells_root`).
+    pub preimage: Vec<u8>,
+    /// The leaf's index in the model tree (0 is the config leaf).
+    pub index: usize,
+    /// Leaves in the model tree.
+    pub width: usize,
+    /// The leaf's siblings up the model tree (nodes carried up without one have none).
+    pub path: Vec<Hash>,
+    /// The cell's index among the tensor's cells.
+    pub cell_index: usize,
+    /// The cell's bytes.
+    pub cell: Vec<u8>,
+    /// The cell's siblings up the tensor's cells tree.
+    pub cell_path: Vec<Hash>,
 }
 
 /// A parsed view of a model blob.
@@ -154,6 +174,11 @@ impl<'a> ModelFile<'a> {
     /// u64)*)`; a tensor leaf is `keccak(0x21 ‖ name_len u8 ‖ name ‖ dtype u8 ‖ rank u8 ‖ dims
     /// u32* ‖ cells_root)`, its data cut into cells by rows (see [`crate::hash`]).
     pub fn id(&self) -> Hash {
+        merkle_root(&self.leaves())
+    }
+
+    /// The leaves of the model tree: the config leaf, then one per tensor in header order.
+    fn leaves(&self) -> Vec<Hash> {
         let mut leaves = Vec::with_capacity(1 + self.tensors.len());
         let mut pre = alloc::vec![0x20];
         pre.extend_from_slice(&(self.config.len() as u32).to_le_bytes());
@@ -163,18 +188,51 @@ impl<'a> ModelFile<'a> {
             pre.extend_from_slice(&v.to_le_bytes());
         }
         leaves.push(keccak(&pre));
-        for e in &self.tensors {
-            let mut pre = alloc::vec![0x21, e.name.len() as u8];
-            pre.extend_from_slice(e.name.as_bytes());
-            pre.extend_from_slice(&[e.dtype as u8, e.dims.len() as u8]);
-            e.dims.iter().for_each(|d| pre.extend_from_slice(&d.to_le_bytes()));
-            let len = e.dims.iter().map(|&d| d as usize).product::<usize>() * e.dtype.size();
-            let row = e.dims.last().map_or(1, |&d| d as usize);
-            let data = &self.blob[e.offset..e.offset + len];
-            pre.extend_from_slice(&cells_root(data, row, e.dtype.size()));
-            leaves.push(keccak(&pre));
-        }
-        merkle_root(&leaves)
+        leaves.extend(self.tensors.iter().map(|e| keccak(&self.tensor_preimage(e))));
+        leaves
+    }
+
+    fn tensor_data(&self, e: &Entry) -> &'a [u8] {
+        let len = e.dims.iter().map(|&d| d as usize).product::<usize>() * e.dtype.size();
+        &self.blob[e.offset..e.offset + len]
+    }
+
+    fn tensor_row(e: &Entry) -> usize {
+        e.dims.last().map_or(1, |&d| d as usize)
+    }
+
+    fn tensor_preimage(&self, e: &Entry) -> Vec<u8> {
+        let mut pre = alloc::vec![0x21, e.name.len() as u8];
+        pre.extend_from_slice(e.name.as_bytes());
+        pre.extend_from_slice(&[e.dtype as u8, e.dims.len() as u8]);
+        e.dims.iter().for_each(|d| pre.extend_from_slice(&d.to_le_bytes()));
+        pre.extend_from_slice(&cells_root(
+            self.tensor_data(e),
+            Self::tensor_row(e),
+            e.dtype.size(),
+        ));
+        pre
+    }
+
+    /// Cell `cell` of tensor `name` proven against [`ModelFile::id`]: what a one-step proof
+    /// opens for a weight row, a scale or a table entry. `None` without such a tensor or cell.
+    pub fn open_cell(&self, name: &str, cell: usize) -> Option<TensorCell> {
+        let index = self.tensors.iter().position(|e| e.name == name)?;
+        let e = &self.tensors[index];
+        let (row, size) = (Self::tensor_row(e), e.dtype.size());
+        let cells: Vec<&[u8]> = crate::hash::cells(self.tensor_data(e), row, size).collect();
+        let hashes: Vec<Hash> = cells.iter().map(|c| crate::hash::cell_hash(c)).collect();
+        let siblings = |proof: Vec<Option<Hash>>| proof.into_iter().flatten().collect();
+        let leaves = self.leaves();
+        Some(TensorCell {
+            preimage: self.tensor_preimage(e),
+            index: index + 1,
+            width: leaves.len(),
+            path: siblings(merkle_proof(&leaves, index + 1)),
+            cell_index: cell,
+            cell: cells.get(cell)?.to_vec(),
+            cell_path: siblings(merkle_proof(&hashes, cell)),
+        })
     }
 
     /// A config value.
@@ -419,5 +477,18 @@ mod tests {
             .collect();
         assert_eq!(&tensor_leaves[..2], &[w_leaf, b_leaf]);
         assert_eq!(id, merkle_root(&[&leaves[..1], &tensor_leaves[..]].concat()));
+
+        // A cell opened against the id: its leaf up the model tree, the cell under its root.
+        let opened = m.open_cell("b", 0).expect("tensor b");
+        assert_eq!((opened.index, opened.width), (2, 1 + m.tensors.len()));
+        assert_eq!(keccak(&opened.preimage), b_leaf);
+        let all = [&leaves[..1], &tensor_leaves[..]].concat();
+        assert_eq!(crate::hash::merkle_verify(b_leaf, 2, &merkle_proof(&all, 2)), id);
+        let carried = merkle_proof(&all, 2);
+        assert_eq!(opened.path, carried.iter().flatten().copied().collect::<Vec<_>>());
+        let cells_root: Hash = opened.preimage[opened.preimage.len() - 32..].try_into().unwrap();
+        assert!(opened.cell_path.is_empty(), "one cell");
+        assert_eq!(crate::hash::cell_hash(&opened.cell), cells_root);
+        assert!(m.open_cell("b", 99).is_none() && m.open_cell("nope", 0).is_none());
     }
 }

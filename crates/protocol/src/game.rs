@@ -4,9 +4,10 @@
 
 use assay_engine::{
     hash::{self, Hash},
+    model::{ModelFile, TensorCell},
     trace::{LeafInfo, Trace},
 };
-use assay_step::op;
+use assay_step::{nonlin::lut_entry, op};
 use thiserror::Error;
 
 /// Why a trace cannot answer a move.
@@ -31,6 +32,10 @@ pub enum GameError {
         /// Its op code.
         op: u32,
     },
+    /// A one-step proof of this op opens the model, which the side was not given, or the model
+    /// lacks the tensor.
+    #[error("the proof needs model tensor {0}")]
+    NoTensor(String),
     /// A node index past the tree's width.
     #[error("node {index} at level {level} is outside a tree of {width} base nodes")]
     NoNode {
@@ -43,16 +48,23 @@ pub enum GameError {
     },
 }
 
-/// A trace, run with its outputs kept, as one side of a game.
+/// A trace, run with its outputs kept, as one side of a game, and the model it ran (for the
+/// one-step proofs that open weights and tables).
 #[derive(Debug, Clone, Copy)]
 pub struct Side<'a> {
     trace: &'a Trace,
+    model: Option<&'a ModelFile<'a>>,
 }
 
 impl<'a> Side<'a> {
     /// The side playing `trace`.
     pub fn new(trace: &'a Trace) -> Self {
-        Self { trace }
+        Self { trace, model: None }
+    }
+
+    /// The side playing `trace` of `model`.
+    pub fn with_model(trace: &'a Trace, model: &'a ModelFile<'a>) -> Self {
+        Self { trace, model: Some(model) }
     }
 
     /// Phase Roots: `(n_leaves, tree_root)`, the opening of the trace root.
@@ -119,29 +131,70 @@ impl<'a> Side<'a> {
     pub fn step_proof(&self, leaf: u64, at: (u64, u64), height: u32) -> Result<Vec<u8>, GameError> {
         let (info, _) = self.output(leaf)?;
         let not_provable = GameError::NotProvable { leaf, op: info.op };
-        if info.op != op::RESIDUAL {
-            return Err(not_provable);
-        }
-        let delta = leaf.checked_sub(1).ok_or(not_provable.clone())?;
         let op_at =
             |i: u64| -> Option<u32> { Some(self.trace.info().get(usize::try_from(i).ok()?)?.op) };
-        let delta_op = op_at(delta).ok_or(not_provable.clone())?;
-        let stream = op::RESIDUAL_STREAMS
-            .iter()
-            .filter(|(d, ..)| *d == delta_op)
-            .filter_map(|(_, k, ..)| leaf.checked_sub(*k))
-            .find(|s| match (op_at(*s), op_at(s + 1)) {
-                (Some(so), Some(ao)) => op::residual_stream(delta_op, leaf - s, so, ao),
-                _ => false,
-            })
-            .ok_or(not_provable)?;
+        let back = |k: u64| leaf.checked_sub(k).ok_or(not_provable.clone());
+        // (leaf, with the element) openings, then model cells.
+        let (openings, tables): (Vec<(u64, bool)>, Vec<(&str, usize)>) = match info.op {
+            op::RESIDUAL => {
+                let delta = back(1)?;
+                let delta_op = op_at(delta).ok_or(not_provable.clone())?;
+                let stream = op::RESIDUAL_STREAMS
+                    .iter()
+                    .filter(|(d, ..)| *d == delta_op)
+                    .filter_map(|(_, k, ..)| leaf.checked_sub(*k))
+                    .find(|s| match (op_at(*s), op_at(s + 1)) {
+                        (Some(so), Some(ao)) => op::residual_stream(delta_op, leaf - s, so, ao),
+                        _ => false,
+                    })
+                    .ok_or(not_provable)?;
+                (vec![(delta, true), (stream, true), (stream + 1, false)], vec![])
+            }
+            op::ACTIVATION => {
+                let (up, before) = (back(1)?, back(2)?);
+                let gated = op_at(before) == Some(op::FFN_GATE);
+                let (x_leaf, table) = if gated { (before, "lut.silu") } else { (up, "lut.gelu") };
+                let x = self.i32_at(x_leaf, at)?;
+                let tables = match lut_entry(x) {
+                    Ok(entry) => vec![(table, entry / hash::cell_elements(4))],
+                    Err(_) => vec![],
+                };
+                let openings = if gated {
+                    vec![(before, true), (up, true)]
+                } else {
+                    vec![(up, true), (before, false)]
+                };
+                (openings, tables)
+            }
+            _ => return Err(not_provable),
+        };
         let header = self.leaf_preimage(leaf)?;
         let mut proof = (header.len() as u16).to_le_bytes().to_vec();
         proof.extend_from_slice(&header);
-        proof.extend(self.opening(delta, Some(at), height)?);
-        proof.extend(self.opening(stream, Some(at), height)?);
-        proof.extend(self.opening(stream + 1, None, height)?);
+        proof.push(openings.len() as u8);
+        for (i, with_element) in openings {
+            proof.extend(self.opening(i, with_element.then_some(at), height)?);
+        }
+        for (name, cell) in tables {
+            let opened = self
+                .model
+                .and_then(|m| m.open_cell(name, cell))
+                .ok_or_else(|| GameError::NoTensor(name.into()))?;
+            proof.extend(model_opening(&opened));
+        }
         Ok(proof)
+    }
+
+    /// Element `(row, col)` of i32 leaf `leaf`.
+    fn i32_at(&self, leaf: u64, (row, col): (u64, u64)) -> Result<i32, GameError> {
+        let (info, data) = self.output(leaf)?;
+        let at = (row as usize * info.row_len() + col as usize) * 4;
+        let bytes = data.get(at..at + 4).ok_or(GameError::NoNode {
+            level: 0,
+            index: col,
+            width: info.row_len() as u64,
+        })?;
+        Ok(i32::from_le_bytes(bytes.try_into().expect("4 bytes")))
     }
 
     /// One opening of a one-step proof: leaf `leaf` with its tree path, and the cell holding
@@ -203,6 +256,23 @@ impl<'a> Side<'a> {
         let cells = hash::cells(data, info.row_len(), info.element_size()).map(hash::cell_hash);
         Ok((info, cells.collect()))
     }
+}
+
+/// A model opening of a one-step proof (`contracts/dispute/src/proof.rs`).
+fn model_opening(t: &TensorCell) -> Vec<u8> {
+    let mut out = (t.preimage.len() as u16).to_le_bytes().to_vec();
+    out.extend_from_slice(&t.preimage);
+    out.extend_from_slice(&(t.index as u32).to_le_bytes());
+    out.extend_from_slice(&(t.width as u32).to_le_bytes());
+    out.push(t.path.len() as u8);
+    t.path.iter().for_each(|h| out.extend_from_slice(h));
+    let cell = u64::try_from(t.cell_index).unwrap_or(u64::MAX);
+    out.extend_from_slice(&cell.to_le_bytes());
+    out.extend_from_slice(&(t.cell.len() as u16).to_le_bytes());
+    out.extend_from_slice(&t.cell);
+    out.push(t.cell_path.len() as u8);
+    t.cell_path.iter().for_each(|h| out.extend_from_slice(h));
+    out
 }
 
 /// The cell of `info`'s output that holds element `(row, col)`.

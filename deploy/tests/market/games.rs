@@ -10,16 +10,22 @@ use assay_engine::{
     chat::Message,
     job::{JobInput, Model},
     kernels::Scalar,
+    model::ModelFile,
     trace::{Keep, Op, Trace},
 };
 use assay_protocol::{codes::GamePhase, game::Side};
 
 use super::*;
 
+/// The model the games' job runs: the tiny llama of `assay-convert` (the market's model id).
+pub(super) fn model_blob() -> Vec<u8> {
+    tiny_llama(5).to_blob()
+}
+
 /// The generation both sides ran, and the asserter's copy with one element of the `op` output
 /// of step 0, layer 2 corrupted: `(honest, lie, leaf, element)`.
 fn traces(op: Op) -> (Trace, Trace, usize, usize) {
-    let model = Model::load(&tiny_llama(5).to_blob()).expect("tiny llama loads");
+    let model = Model::load(&model_blob()).expect("tiny llama loads");
     let input = JobInput::Generate {
         messages: vec![Message::user("the weather is")],
         max_tokens: 4,
@@ -32,7 +38,17 @@ fn traces(op: Op) -> (Trace, Trace, usize, usize) {
         .iter()
         .position(|i| (i.step, i.layer, i.op) == (0, 2, op as u32))
         .expect("the op's leaf");
-    let element = honest.info()[leaf].row_len() + 40; // row 1
+    let row = honest.info()[leaf].row_len();
+    // Row 1; for an activation, an element whose gate reads the model's table.
+    let in_table = |e: &usize| {
+        op != Op::Activation || {
+            let gate = honest.data(leaf - 2).expect("kept");
+            let g = i32::from_le_bytes(gate[e * 4..e * 4 + 4].try_into().expect("4 bytes"));
+            (-32_768..32_768).contains(&g)
+        }
+    };
+    let candidates: Vec<usize> = (row..2 * row).filter(in_table).collect();
+    let element = candidates[candidates.len() / 2];
     let mut lie = honest.clone();
     assert!(lie.corrupt(leaf, element));
     (honest, lie, leaf, element)
@@ -49,13 +65,15 @@ fn hashes(h: Vec<[u8; 32]>) -> Vec<B256> {
 }
 
 /// A job asserted with the corrupted trace, the first validator drawn revealing the honest one
-/// and the others agreeing with the asserter; both sides play the game down to the disputed
-/// element. Returns the job, the asserter, the validators (the challenger first), the game and
-/// the last move's receipt.
+/// and the others agreeing with the asserter (`others_agree`) or revealing the honest one too;
+/// the asserter and the first validator play their game down to the disputed element. Returns
+/// the job, the asserter, the validators (the challenger first), the game and the last move's
+/// receipt.
 async fn narrow(
     m: &mut Market,
     honest_trace: &Trace,
     lie_trace: &Trace,
+    others_agree: bool,
 ) -> (U256, Address, Vec<Address>, U256, TransactionReceipt) {
     let (honest, lie) = (Side::new(honest_trace), Side::new(lie_trace));
     let (truth, wrong) = (keccak256("the honest output"), keccak256("the corrupted output"));
@@ -66,11 +84,19 @@ async fn narrow(
     let seed = m.assert_result(job, asserter, wrong, B256::ZERO).await;
     let validators = m.draw_challenge(job, asserter, seed, false).await;
     let challenger = validators[0];
-    let votes: Vec<(Address, B256)> =
-        validators.iter().map(|v| (*v, if *v == challenger { truth } else { wrong })).collect();
+    let votes: Vec<(Address, B256)> = validators
+        .iter()
+        .map(|v| (*v, if *v == challenger || !others_agree { truth } else { wrong }))
+        .collect();
     m.validate(job, onchain_job_key(job), &votes).await;
-    let receipt = m.finalize(job, "finalizeChallenge (disputed, 1 game)").await;
-    let game = event::<IDisputeGame::GameOpened>(&receipt, m.game).gameId;
+    let step = if others_agree {
+        "finalizeChallenge (disputed, 1 game)"
+    } else {
+        "finalizeChallenge (disputed, a game per validator)"
+    };
+    let receipt = m.finalize(job, step).await;
+    let opened = events::<IDisputeGame::GameOpened>(&receipt, m.game);
+    let game = opened.iter().find(|g| g.challenger == challenger).expect("a game").gameId;
     let arity_bits = u32::from(m.view(m.game, IDisputeGame::configCall {}).await.arityBits);
 
     let (n, root) = lie.root();
@@ -162,7 +188,7 @@ fn location(trace: &Trace, leaf: usize, element: usize) -> (u64, u32, u64, u64) 
 /// exactly that element, without a verdict; the job is refunded and nobody is slashed.
 pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut Market) {
     let (honest, lie, leaf, element) = traces(Op::FfnUp);
-    let (job, asserter, validators, _, receipt) = narrow(m, &honest, &lie).await;
+    let (job, asserter, validators, _, receipt) = narrow(m, &honest, &lie, true).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
     assert_eq!(
@@ -182,13 +208,25 @@ pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut
 }
 
 /// A Residual element: the honest challenger sends the one-step proof, the chain recomputes the
-/// element, and the asserter and both validators that agreed with it are slashed.
+/// element and the asserter loses (and its other games, against the other honest validators, on
+/// time): it is slashed, the job rejected.
 pub(super) async fn a_corrupted_residual_is_proven_wrong_on_chain(m: &mut Market) {
-    let (honest_trace, lie, leaf, element) = traces(Op::Residual);
-    let (job, asserter, validators, game, receipt) = narrow(m, &honest_trace, &lie).await;
-    let (challenger, agreed) = (validators[0], &validators[1..]);
-    // Everyone who claimed the corrupted result.
-    let wrong: Vec<Address> = [&[asserter][..], agreed].concat();
+    proven_wrong(m, Op::Residual).await;
+}
+
+/// A SiLU-gated activation element: the proof also opens the model's `lut.silu` entry against
+/// the registered model id.
+pub(super) async fn a_corrupted_activation_is_proven_wrong_against_the_model(m: &mut Market) {
+    proven_wrong(m, Op::Activation).await;
+}
+
+async fn proven_wrong(m: &mut Market, op: Op) {
+    let blob = model_blob();
+    let model = ModelFile::parse(&blob).expect("parses");
+    assert_eq!(B256::from(model.id()), m.model, "the market's model is the tiny llama");
+    let (honest_trace, lie, leaf, element) = traces(op);
+    let (job, asserter, validators, game, receipt) = narrow(m, &honest_trace, &lie, false).await;
+    let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
     assert_eq!(
         (step.leaf, step.op, step.cell, u64::from(step.element)),
@@ -203,9 +241,9 @@ pub(super) async fn a_corrupted_residual_is_proven_wrong_on_chain(m: &mut Market
     let width = honest_trace.info()[leaf].row_len();
     assert_eq!((row, col), ((element / width) as u64, (element % width) as u64));
 
-    let proof = Side::new(&honest_trace)
+    let proof = Side::with_model(&honest_trace, &model)
         .step_proof(disputed.leaf, (row, col), u32::from(disputed.height))
-        .expect("a Residual proof");
+        .expect("a proof");
     let mut tampered = proof.clone();
     let last = tampered.len() - 40;
     tampered[last] ^= 1;
@@ -213,27 +251,34 @@ pub(super) async fn a_corrupted_residual_is_proven_wrong_on_chain(m: &mut Market
     let e: IDisputeGame::BadProof = m.revert(m.miner(challenger), m.game, bad).await;
     assert_eq!(e.gameId, game);
 
-    let mut before = Vec::new();
-    for party in &wrong {
-        before.push(m.pool(*party).await.0);
-    }
+    let before = m.pool(asserter).await.0;
     let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.clone().into() };
-    let receipt =
-        play(m, challenger, prove, "DisputeGame.proveStep (Residual; settles the job)").await;
-    println!("one-step proof of a Residual element: {} bytes of calldata", proof.len());
+    let step = format!("DisputeGame.proveStep ({op:?})");
+    let receipt = play(m, challenger, prove, &step).await;
+    println!("one-step proof of a {op:?} element: {} bytes of calldata", proof.len());
     let proven = event::<IDisputeGame::StepProven>(&receipt, m.game);
     let data = honest_trace.data(leaf).expect("kept");
     assert_eq!(proven.value[..4], data[element * 4..element * 4 + 4]);
-    assert_eq!(
-        event::<IDisputeGame::GameEnded>(&receipt, m.game).outcome,
-        GameOutcome::ChallengerWon as u8
-    );
-    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
-    assert_eq!(settled.status, REJECTED);
-    assert_eq!(settled.losers, wrong);
-    for (party, assets) in wrong.into_iter().zip(before) {
-        assert_eq!(m.pool(party).await.0, assets - m.params.slash_amount, "{party} slashed");
+    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
+    assert_eq!(ended.outcome, GameOutcome::ChallengerWon as u8);
+    // The other honest validators' games: the asserter stopped playing.
+    let mut others = Vec::new();
+    for v in &validators[1..] {
+        others.push(m.view(m.game, IDisputeGame::gameOfCall { jobId: job, challenger: *v }).await);
     }
+    let receipt = if others.is_empty() {
+        receipt
+    } else {
+        m.advance(m.clock + 1).await;
+        let mut last = None;
+        for g in others {
+            last = Some(m.timeout(g, "DisputeGame.timeout").await);
+        }
+        last.expect("a game")
+    };
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    assert_eq!((settled.status, settled.losers), (REJECTED, vec![asserter]));
+    assert_eq!(m.pool(asserter).await.0, before - m.params.slash_amount, "slashed");
     assert_eq!(m.job_status(job).await, REJECTED);
     m.traces.clear();
 }

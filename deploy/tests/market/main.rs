@@ -241,7 +241,9 @@ impl Market {
             market: contract(assay_deploy::specs::JOB_MARKET),
             sampling: contract(assay_deploy::specs::SAMPLING),
             game: contract(assay_deploy::specs::DISPUTE_GAME),
-            model: keccak256("assay market test model"),
+            model: B256::from(
+                assay_engine::model::ModelFile::parse(&games::model_blob()).expect("model").id(),
+            ),
             params: config.params.market.clone(),
             clock: config.params.dispute.clock,
             traces: Default::default(),
@@ -680,6 +682,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_silent_asserter_loses_every_game(&mut m).await;
     a_game_narrows_a_real_trace_to_the_corrupted_element(&mut m).await;
     a_corrupted_residual_is_proven_wrong_on_chain(&mut m).await;
+    a_corrupted_activation_is_proven_wrong_against_the_model(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
     m.set_challenge_ppm(RARELY).await;
     unchallenged_job_is_accepted(&mut m).await;
