@@ -134,8 +134,7 @@ impl<'a> Side<'a> {
         let op_at =
             |i: u64| -> Option<u32> { Some(self.trace.info().get(usize::try_from(i).ok()?)?.op) };
         let back = |k: u64| leaf.checked_sub(k).ok_or(not_provable.clone());
-        // (leaf, with the element) openings, then model cells.
-        let (openings, tables): (Vec<(u64, bool)>, Vec<(&str, usize)>) = match info.op {
+        let Reads { leaves: openings, tables } = match info.op {
             op::RESIDUAL => {
                 let delta = back(1)?;
                 let delta_op = op_at(delta).ok_or(not_provable.clone())?;
@@ -148,7 +147,10 @@ impl<'a> Side<'a> {
                         _ => false,
                     })
                     .ok_or(not_provable)?;
-                (vec![(delta, true), (stream, true), (stream + 1, false)], vec![])
+                Reads {
+                    leaves: vec![(delta, true), (stream, true), (stream + 1, false)],
+                    tables: vec![],
+                }
             }
             op::ACTIVATION => {
                 let (up, before) = (back(1)?, back(2)?);
@@ -164,7 +166,7 @@ impl<'a> Side<'a> {
                 } else {
                     vec![(up, true), (before, false)]
                 };
-                (openings, tables)
+                Reads { leaves: openings, tables }
             }
             _ => return Err(not_provable),
         };
@@ -256,6 +258,13 @@ impl<'a> Side<'a> {
         let cells = hash::cells(data, info.row_len(), info.element_size()).map(hash::cell_hash);
         Ok((info, cells.collect()))
     }
+}
+
+/// What a one-step proof opens: earlier leaves (with the element, or the header only), then
+/// model cells (tensor, cell index).
+struct Reads {
+    leaves: Vec<(u64, bool)>,
+    tables: Vec<(&'static str, usize)>,
 }
 
 /// A model opening of a one-step proof (`contracts/dispute/src/proof.rs`).
