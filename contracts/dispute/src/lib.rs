@@ -13,9 +13,10 @@
 //!   a side to move whose time ran out.
 //! - **One step**: the element is recomputed on chain from its inputs, each opened against the
 //!   agreed trace (`proof`), with `assay-step`. The side that claimed the recomputed value wins.
-//!   The prover decides `Residual` and `Activation` elements so far (the latter opening the
-//!   model's table against the job's model id); a game narrowed to another op's element (or to
-//!   leaves whose headers differ, or a leaf one trace lacks) ends with no verdict.
+//!   The prover decides `Residual`, `Activation` and the plain linear layers (`Value`, `AttnOut`,
+//!   `FfnGate`, `FfnUp`, `FfnDown`, BERT's `Query` and `Key`), opening tables and weights against
+//!   the job's model id; a game narrowed to another op's element (or to leaves whose headers
+//!   differ, or a leaf one trace lacks) ends with no verdict.
 //! - **Verdicts**: `Sampling.gameEnded`.
 //!
 //! Layout: `state` (storage), `moves` (the phases), `proof` (one-step proofs), `external` (the

@@ -3,30 +3,32 @@
 //! definitions).
 //!
 //! A proof is the disputed leaf's header, openings of earlier leaves, then openings of model
-//! cells (all little endian):
+//! tensors (all little endian):
 //!
 //! ```text
 //! proof   = header_len u16 ‖ header ‖ n u8 ‖ opening*n ‖ model*
-//! opening = leaf u64 ‖ preimage_len u16 ‖ preimage ‖ k u8 ‖ sibling*k      (tree path, bottom up)
-//!           ‖ cell_len u16 ‖ cell ‖ m u8 ‖ sibling*m                       (cells path, bottom up)
-//! model   = preimage_len u16 ‖ tensor preimage ‖ index u32 ‖ width u32 ‖ k u8 ‖ sibling*k
-//!           ‖ cell u64 ‖ cell_len u16 ‖ cell ‖ m u8 ‖ sibling*m
+//! opening = leaf u64 ‖ preimage_len u16 ‖ preimage ‖ k u8 ‖ sibling*k ‖ cells
+//! model   = preimage_len u16 ‖ tensor preimage ‖ index u32 ‖ width u32 ‖ k u8 ‖ sibling*k ‖ cells
+//! cells   = c u8 ‖ (cell u64 ‖ cell_len u16 ‖ bytes ‖ m u8 ‖ sibling*m)*c
 //! ```
 //!
-//! The header is the disputed leaf's preimage (any cells root). A leaf's tree path proves it
-//! under either side's tree root: every leaf before the disputed one is the same in both trees
-//! (the bisection compared the subtrees left of it). A cell of length 0 opens the header only;
-//! otherwise it is the cell holding the target's `(row, col)`. A model opening is a tensor leaf
+//! The header is the disputed leaf's preimage (any cells root). A leaf's tree path (bottom up)
+//! proves it under either side's tree root: every leaf before the disputed one is the same in
+//! both trees (the bisection compared the subtrees left of it). A model opening is a tensor leaf
 //! (`crates/engine/TRACE.md`, "Model id") at `index` of the model tree's `width` leaves, proven
-//! against the job's model id, and one of its cells. Which leaves and tensors an op reads, at which
-//! distance and with which ops around them, is fixed per op below: the agreed leaves before the
-//! disputed one follow the engine's schedule, so exactly one reading type-checks.
+//! against the job's model id (odd nodes carried up, so a level without a sibling has none in
+//! the path). Each opened cell comes with its path up its leaf's or tensor's cells root. Which
+//! leaves, cells and tensors an op reads, at which distance and with which ops around them, is
+//! fixed per op below: the agreed leaves before the disputed one follow the engine's schedule,
+//! so exactly one reading type-checks.
 
 use alloc::vec::Vec;
 
 use assay_step::{
     attention,
     commit::{self, Hash, Keccak, OpLeaf},
+    fixed::Multiplier,
+    linear,
     nonlin::{self, LUT_LEN},
     op,
 };
@@ -43,37 +45,67 @@ pub struct Target {
     pub col: u64,
 }
 
-/// An opened earlier leaf, and the bytes of the element at the target's `(row, col)` when the
-/// opening includes its cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Cells of one tensor (a trace leaf's output or a model tensor), each checked against its
+/// cells root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cells<'a> {
+    pub geometry: commit::Cells,
+    pub opened: Vec<(u64, &'a [u8])>,
+}
+
+impl<'a> Cells<'a> {
+    /// The bytes of element `(row, col)`, when its cell was opened.
+    fn element(&self, row: u64, col: u64) -> Option<&'a [u8]> {
+        let g = &self.geometry;
+        (row < g.rows && col < g.row_len).then_some(())?;
+        let cell = row.checked_mul(g.per_row())?.checked_add(col.checked_div(g.per_cell())?)?;
+        let (_, bytes) = self.opened.iter().find(|(i, _)| *i == cell)?;
+        let at = usize::try_from(col.checked_rem(g.per_cell())?).ok()?.checked_mul(g.size)?;
+        bytes.get(at..at.checked_add(g.size)?)
+    }
+
+    /// Row `row` whole, when all its cells were opened, as its elements' bytes.
+    fn row(&self, row: u64) -> Option<Vec<&'a [u8]>> {
+        let g = &self.geometry;
+        (row < g.rows).then_some(())?;
+        let first = row.checked_mul(g.per_row())?;
+        let mut out = Vec::new();
+        for cell in first..first.checked_add(g.per_row())? {
+            let (_, bytes) = self.opened.iter().find(|(i, _)| *i == cell)?;
+            out.extend(bytes.chunks_exact(g.size));
+        }
+        (out.len() as u64 == g.row_len).then_some(out)
+    }
+
+    fn i32_at(&self, row: u64, col: u64) -> Option<i32> {
+        Some(i32::from_le_bytes(self.element(row, col)?.try_into().ok()?))
+    }
+}
+
+/// An opened earlier leaf and the cells opened with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened<'a> {
     pub index: u64,
     pub leaf: OpLeaf,
-    pub element: Option<&'a [u8]>,
+    pub cells: Cells<'a>,
 }
 
-/// A cell of a model tensor, opened against the model id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ModelCell<'a> {
+/// An opened model tensor and the cells opened with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tensor<'a> {
     pub name: &'a [u8],
     pub dtype: u8,
     pub dims: &'a [u8],
-    pub cell: u64,
-    pub bytes: &'a [u8],
+    pub cells: Cells<'a>,
 }
 
-impl ModelCell<'_> {
-    /// Whether this is a cell of tensor `name`, an i32 vector of `len` entries, holding entry
-    /// `entry`; then that entry.
-    fn i32_entry(&self, name: &[u8], len: u32, entry: u64) -> Option<i32> {
-        let per_cell = (commit::CELL_BYTES / 4) as u64;
-        (self.name == name
-            && self.dtype == op::DTYPE_I32
-            && self.dims == len.to_le_bytes()
-            && self.cell == entry.checked_div(per_cell)?)
-        .then_some(())?;
-        let at = usize::try_from(entry.checked_rem(per_cell)?).ok()?.checked_mul(4)?;
-        Some(i32::from_le_bytes(self.bytes.get(at..at.checked_add(4)?)?.try_into().ok()?))
+impl Tensor<'_> {
+    /// Whether this is tensor `name` of `dtype` and dimensions `dims`.
+    fn is(&self, name: &[u8], dtype: u8, dims: &[u32]) -> bool {
+        self.name == name
+            && self.dtype == dtype
+            && self.dims.len() == dims.len().saturating_mul(4)
+            && self.dims.chunks_exact(4).zip(dims).all(|(b, d)| *b == d.to_le_bytes())
     }
 }
 
@@ -81,7 +113,7 @@ impl ModelCell<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Openings<'a> {
     pub leaves: Vec<Opened<'a>>,
-    pub model: Vec<ModelCell<'a>>,
+    pub model: Vec<Tensor<'a>>,
 }
 
 /// What openings are checked against: the two sides' tree roots, lifted to `height` levels, and
@@ -109,12 +141,40 @@ impl<'a> Reader<'a> {
     fn hashes(&mut self, n: usize) -> Option<Vec<Hash>> {
         (0..n).map(|_| self.uint::<32>()).collect()
     }
+
+    /// `c u8 ‖ (cell u64 ‖ cell_len u16 ‖ bytes ‖ m u8 ‖ sibling*m)*c`, each cell checked
+    /// against `cells_root` in `geometry`.
+    fn cells<K: Keccak>(
+        &mut self,
+        k: &K,
+        geometry: Option<commit::Cells>,
+        cells_root: &Hash,
+    ) -> Option<Cells<'a>> {
+        let c = self.uint::<1>()?[0];
+        let mut opened = Vec::new();
+        let geometry = match (c, geometry) {
+            (0, None) => commit::Cells { rows: 0, row_len: 0, size: 1 },
+            (_, g) => g?,
+        };
+        for _ in 0..c {
+            let index = u64::from_le_bytes(self.uint()?);
+            let len = usize::from(u16::from_le_bytes(self.uint()?));
+            let bytes = self.take(len)?;
+            let m = usize::from(self.uint::<1>()?[0]);
+            let siblings = self.hashes(m)?;
+            let want = geometry.span(index).2.checked_mul(geometry.size as u64)?;
+            let cell = commit::cell(k, bytes);
+            let root = commit::carried_verify(k, cell, index, geometry.count()?, &siblings)?;
+            (bytes.len() as u64 == want && root == *cells_root).then_some(())?;
+            opened.push((index, bytes));
+        }
+        Some(Cells { geometry, opened })
+    }
 }
 
-/// Parses and checks every opening of `proof` (after its header) against `agreed`, for the
-/// element at `target`'s `(row, col)`. `None` for malformed bytes, a leaf at or after the target,
-/// a path that does not reach an agreed root or the model id, or a cell that is not the element's
-/// cell of that leaf.
+/// Parses and checks every opening of `proof` (after its header) against `agreed`: `None` for
+/// malformed bytes, a leaf at or after the target, a path that does not reach an agreed root or
+/// the model id, or a cell that is not under its cells root.
 pub fn open<'a, K: Keccak>(
     k: &K,
     proof: &'a [u8],
@@ -129,23 +189,9 @@ pub fn open<'a, K: Keccak>(
     }
     let mut model = Vec::new();
     while !r.0.is_empty() {
-        model.push(open_model(k, &mut r, agreed)?);
+        model.push(open_tensor(k, &mut r, agreed)?);
     }
     Some(Openings { leaves, model })
-}
-
-/// A cells path from `cell`'s bytes at `index` to a tensor's `cells_root`, with the cell's
-/// length checked against the geometry.
-fn cell_checks<K: Keccak>(
-    k: &K,
-    geometry: &commit::Cells,
-    (index, bytes, siblings): (u64, &[u8], &[Hash]),
-    cells_root: &Hash,
-) -> Option<()> {
-    let len = geometry.span(index).2.checked_mul(geometry.size as u64)?;
-    let root =
-        commit::carried_verify(k, commit::cell(k, bytes), index, geometry.count()?, siblings)?;
-    (bytes.len() as u64 == len && root == *cells_root).then_some(())
 }
 
 fn open_leaf<'a, K: Keccak>(
@@ -156,48 +202,26 @@ fn open_leaf<'a, K: Keccak>(
 ) -> Option<Opened<'a>> {
     let index = u64::from_le_bytes(r.uint()?);
     let pre_len = usize::from(u16::from_le_bytes(r.uint()?));
-    let preimage = r.take(pre_len)?;
+    let leaf = OpLeaf::parse(r.take(pre_len)?)?;
     let n = usize::from(r.uint::<1>()?[0]);
     let path = r.hashes(n)?;
-    let cell_len = usize::from(u16::from_le_bytes(r.uint()?));
-    let cell = r.take(cell_len)?;
-    let m = usize::from(r.uint::<1>()?[0]);
-    let cell_path = r.hashes(m)?;
-
-    let leaf = OpLeaf::parse(preimage)?;
     let root = commit::tree_verify(k, leaf.hash(k)?, usize::try_from(index).ok()?, &path);
     if index >= target.leaf || n != agreed.height as usize || !agreed.roots.contains(&root) {
         return None;
     }
-    if cell.is_empty() {
-        return (m == 0).then_some(Opened { index, leaf, element: None });
-    }
-    let cells = leaf.cells()?;
-    if target.row >= cells.rows || target.col >= cells.row_len {
-        return None;
-    }
-    // row < rows and col < row_len, so none of this overflows a valid geometry.
-    let (per_row, per_cell) = (cells.per_row(), cells.per_cell());
-    let cell_index =
-        target.row.checked_mul(per_row)?.checked_add(target.col.checked_div(per_cell)?)?;
-    cell_checks(k, &cells, (cell_index, cell, &cell_path), &leaf.cells_root)?;
-    let at = usize::try_from(target.col.checked_rem(per_cell)?).ok()?.checked_mul(cells.size)?;
-    let element = Some(cell.get(at..at.checked_add(cells.size)?)?);
-    Some(Opened { index, leaf, element })
+    let cells = r.cells(k, leaf.cells(), &leaf.cells_root)?;
+    Some(Opened { index, leaf, cells })
 }
 
-fn open_model<'a, K: Keccak>(k: &K, r: &mut Reader<'a>, agreed: &Agreed) -> Option<ModelCell<'a>> {
+fn open_tensor<'a, K: Keccak>(k: &K, r: &mut Reader<'a>, agreed: &Agreed) -> Option<Tensor<'a>> {
     let pre_len = usize::from(u16::from_le_bytes(r.uint()?));
     let preimage = r.take(pre_len)?;
     let index = u64::from(u32::from_le_bytes(r.uint()?));
     let width = u64::from(u32::from_le_bytes(r.uint()?));
     let n = usize::from(r.uint::<1>()?[0]);
     let path = r.hashes(n)?;
-    let cell = u64::from_le_bytes(r.uint()?);
-    let cell_len = usize::from(u16::from_le_bytes(r.uint()?));
-    let bytes = r.take(cell_len)?;
-    let m = usize::from(r.uint::<1>()?[0]);
-    let cell_path = r.hashes(m)?;
+    let leaf = k.keccak(&[preimage]);
+    (commit::carried_verify(k, leaf, index, width, &path)? == agreed.model).then_some(())?;
 
     // 0x21 ‖ name_len ‖ name ‖ dtype ‖ rank ‖ dims ‖ cells_root
     let mut t = Reader(preimage);
@@ -207,21 +231,15 @@ fn open_model<'a, K: Keccak>(k: &K, r: &mut Reader<'a>, agreed: &Agreed) -> Opti
     let [dtype, rank] = t.uint::<2>()?;
     let dims = t.take(usize::from(rank).checked_mul(4)?)?;
     let cells_root: Hash = t.uint::<32>()?;
-    (t.0.is_empty()).then_some(())?;
-    let leaf = k.keccak(&[preimage]);
-    (commit::carried_verify(k, leaf, index, width, &path)? == agreed.model).then_some(())?;
+    (t.0.is_empty() && usize::from(rank) <= commit::MAX_RANK).then_some(())?;
     let mut shape = [0u32; commit::MAX_RANK];
     for (d, b) in shape.iter_mut().zip(dims.chunks_exact(4)) {
         *d = u32::from_le_bytes(b.try_into().ok()?);
     }
     let geometry =
-        OpLeaf { step: 0, layer: 0, op: 0, dtype, rank, dims: shape, cells_root }.cells()?;
-    cell_checks(k, &geometry, (cell, bytes, &cell_path), &cells_root)?;
-    Some(ModelCell { name, dtype, dims, cell, bytes })
-}
-
-fn i32_of(bytes: Option<&[u8]>) -> Option<i32> {
-    Some(i32::from_le_bytes(bytes?.try_into().ok()?))
+        OpLeaf { step: 0, layer: 0, op: 0, dtype, rank, dims: shape, cells_root }.cells();
+    let cells = r.cells(k, geometry, &cells_root)?;
+    Some(Tensor { name, dtype, dims, cells })
 }
 
 /// An i32 `[rows, row_len]` output in the target's step, like the target's own.
@@ -230,9 +248,9 @@ fn same_shape(leaf: &OpLeaf, target: &OpLeaf) -> bool {
 }
 
 /// `Residual`: the stream plus the block's delta. Openings: the delta (the leaf just before, an
-/// `AttnOut` or `FfnDown` of the same layer) with its element, the stream (an earlier leaf of
-/// the same shape) with its element, and the leaf after the stream, header only. The distance and
-/// the ops must be the engine's (`assay_step::op::RESIDUAL_STREAMS`).
+/// `AttnOut` or `FfnDown` of the same layer) with the element's cell, the stream (an earlier leaf
+/// of the same shape) with the element's cell, and the leaf after the stream, header only. The
+/// distance and the ops must be the engine's (`assay_step::op::RESIDUAL_STREAMS`).
 fn residual(target: &Target, o: &Openings<'_>) -> Option<i32> {
     let ([delta, stream, after], []) = (o.leaves.as_slice(), o.model.as_slice()) else {
         return None;
@@ -244,27 +262,31 @@ fn residual(target: &Target, o: &Openings<'_>) -> Option<i32> {
     let distance = target.leaf.checked_sub(stream.index)?;
     let schedule = op::residual_stream(delta.leaf.op, distance, stream.leaf.op, after.leaf.op);
     let after_ok = stream.index.checked_add(1) == Some(after.index) && after.leaf.step == t.step;
-    (delta_ok && schedule && after_ok && same_shape(&stream.leaf, t) && after.element.is_none())
-        .then_some(())?;
-    Some(op::residual(i32_of(stream.element)?, i32_of(delta.element)?))
+    (delta_ok && schedule && after_ok && same_shape(&stream.leaf, t)).then_some(())?;
+    let (stream_v, delta_v) =
+        (stream.cells.i32_at(target.row, target.col)?, delta.cells.i32_at(target.row, target.col)?);
+    Some(op::residual(stream_v, delta_v))
 }
 
-/// A table activation of `x`: the identity above the table, 0 below it, else the entry the one
-/// model opening holds (and no opening when the table is not read).
+/// A table activation of `x`: the identity above the table, 0 below it, else the entry of the one
+/// model opening (and none when the table is not read).
 fn table(o: &Openings<'_>, name: &[u8], x: i32) -> Option<i32> {
     match (nonlin::lut_entry(x), o.model.as_slice()) {
         (Err(value), []) => Some(value),
-        (Ok(entry), [cell]) => cell.i32_entry(name, LUT_LEN as u32, entry as u64),
+        (Ok(entry), [t]) if t.is(name, op::DTYPE_I32, &[LUT_LEN as u32]) => {
+            t.cells.i32_at(0, entry as u64)
+        }
         _ => None,
     }
 }
 
 /// `Activation`: llama's `gated(silu(gate), up)` (openings: the `FfnGate` two leaves back and the
-/// `FfnUp` just before, with their elements, and the `lut.silu` entry) or BERT's `gelu(up)` (the
-/// `FfnUp` just before with its element, the leaf before it, header only and not a gate, and the
-/// `lut.gelu` entry).
+/// `FfnUp` just before, with the element's cells, and the `lut.silu` entry) or BERT's `gelu(up)`
+/// (the `FfnUp` just before with the element's cell, the leaf before it, header only and not a
+/// gate, and the `lut.gelu` entry).
 fn activation(target: &Target, o: &Openings<'_>) -> Option<i32> {
     let t = &target.header;
+    let (row, col) = (target.row, target.col);
     let input = |l: &Opened<'_>, back: u64, code: u32| {
         l.index.checked_add(back) == Some(target.leaf)
             && l.leaf.op == code
@@ -273,24 +295,106 @@ fn activation(target: &Target, o: &Openings<'_>) -> Option<i32> {
     };
     match o.leaves.as_slice() {
         [gate, up] if input(gate, 2, op::FFN_GATE) && input(up, 1, op::FFN_UP) => {
-            let act = table(o, b"lut.silu", i32_of(gate.element)?)?;
-            Some(attention::gated(act, i32_of(up.element)?))
+            let act = table(o, b"lut.silu", gate.cells.i32_at(row, col)?)?;
+            Some(attention::gated(act, up.cells.i32_at(row, col)?))
         }
         [up, before]
             if input(up, 1, op::FFN_UP)
                 && before.index.checked_add(2) == Some(target.leaf)
-                && before.element.is_none()
+                && before.cells.opened.is_empty()
                 && before.leaf.op != op::FFN_GATE =>
         {
-            table(o, b"lut.gelu", i32_of(up.element)?)
+            table(o, b"lut.gelu", up.cells.i32_at(row, col)?)
         }
         _ => None,
     }
 }
 
+/// A linear layer's element `(r, c)`: its input (`assay_step::op::LINEAR_INPUTS`) with row `r`
+/// whole (every cell), then the layer's tensors `w` (row `c`), `m` (entry `c`), `r` (row `c`)
+/// and `b` (entry `c`) of `l{layer - 1}.{weights}`.
+fn linear(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    let t = &target.header;
+    let ([input], [w, m, r, b]) = (o.leaves.as_slice(), o.model.as_slice()) else {
+        return None;
+    };
+    let back = target.leaf.checked_sub(input.index)?;
+    let (_, _, _, name) = op::LINEAR_INPUTS
+        .iter()
+        .find(|(code, k, from, _)| *code == t.op && *k == back && *from == input.leaf.op)?;
+    let [rows, n] = t.dims() else { return None };
+    let [in_rows, k] = input.leaf.dims() else { return None };
+    (input.leaf.step == t.step
+        && input.leaf.layer == t.layer
+        && input.leaf.dtype == op::DTYPE_I32
+        && in_rows == rows
+        && t.layer >= 1)
+        .then_some(())?;
+    let blocks = k.checked_div(linear::BLOCK as u32)?;
+    let mut prefix = [0u8; 32];
+    let prefix = layer_prefix(&mut prefix, t.layer.checked_sub(1)?, name.as_bytes())?;
+    let tensor = |t: &Tensor<'_>, suffix: &[u8], dtype: u8, dims: &[u32]| {
+        let mut full = [0u8; 40];
+        let len = prefix.len().checked_add(suffix.len())?;
+        full.get_mut(..prefix.len())?.copy_from_slice(prefix);
+        full.get_mut(prefix.len()..len)?.copy_from_slice(suffix);
+        t.is(full.get(..len)?, dtype, dims).then_some(())
+    };
+    tensor(w, b".w", 1, &[*n, *k])?;
+    tensor(m, b".m", 10, &[*n])?;
+    tensor(r, b".r", op::DTYPE_I32, &[*n, blocks])?;
+    tensor(b, b".b", op::DTYPE_I32, &[*n])?;
+    let c = target.col;
+    let x: Vec<i32> = input
+        .cells
+        .row(target.row)?
+        .iter()
+        .map(|e| (*e).try_into().map(i32::from_le_bytes))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let w_row: Vec<i8> = w.cells.row(c)?.iter().map(|e| e[0] as i8).collect();
+    let ratios: Vec<i32> = r
+        .cells
+        .row(c)?
+        .iter()
+        .map(|e| (*e).try_into().map(i32::from_le_bytes))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let mult = Multiplier::from_le_bytes(m.cells.element(0, c)?.try_into().ok()?);
+    let bias = b.cells.i32_at(0, c)?;
+    linear::linear_element(&x, &w_row, &ratios, mult, bias)
+}
+
+/// `l{layer}.{name}` into `buf`.
+fn layer_prefix<'b>(buf: &'b mut [u8; 32], layer: u32, name: &[u8]) -> Option<&'b [u8]> {
+    let mut digits = [0u8; 10];
+    let mut n = layer;
+    let mut len = 0;
+    loop {
+        *digits.get_mut(len)? = b'0'.checked_add(u8::try_from(n.checked_rem(10)?).ok()?)?;
+        len = len.checked_add(1)?;
+        n = n.checked_div(10)?;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[0] = b'l';
+    let mut at = 1usize;
+    for d in digits.get(..len)?.iter().rev() {
+        *buf.get_mut(at)? = *d;
+        at = at.checked_add(1)?;
+    }
+    *buf.get_mut(at)? = b'.';
+    at = at.checked_add(1)?;
+    let end = at.checked_add(name.len())?;
+    buf.get_mut(at..end)?.copy_from_slice(name);
+    buf.get(..end)
+}
+
 /// Whether the prover decides elements of op `code` (with element type `dtype`).
 pub fn provable(code: u32, dtype: u8) -> bool {
-    matches!(code, op::RESIDUAL | op::ACTIVATION) && dtype == op::DTYPE_I32
+    let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
+    (linear || matches!(code, op::RESIDUAL | op::ACTIVATION)) && dtype == op::DTYPE_I32
 }
 
 /// The correct value of the target element, little endian, from the checked openings; `None`
@@ -299,6 +403,7 @@ pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
     let value = match target.header.op {
         op::RESIDUAL => residual(target, o),
         op::ACTIVATION => activation(target, o),
+        code if op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code) => linear(target, o),
         _ => None,
     }?;
     Some(value.to_le_bytes().to_vec())

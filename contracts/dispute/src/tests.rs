@@ -82,7 +82,8 @@ struct Trace {
 
 impl Trace {
     fn honest() -> Self {
-        let leaves = (0..5).map(|i| Leaf::new(10 + i, 3, i as i32)).collect();
+        // Op codes no prover decides: these games end on the element without a verdict.
+        let leaves = (0..5).map(|i| Leaf::new(30 + i, 3, i as i32)).collect();
         Self { leaves, output: B256::repeat_byte(0x0a) }
     }
 
@@ -282,7 +283,7 @@ fn a_corrupted_element_is_found_by_bisection() {
         env.vm.set_sender(VALIDATOR);
         env.game.open_cell(GAME, true_cell.into(), lie_cell.into()).unwrap();
         let step = &env.events::<IDisputeGame::StepDisputed>()[0];
-        assert_eq!((step.leaf, step.op, step.cell, step.element), (3, 13, 3, 17));
+        assert_eq!((step.leaf, step.op, step.cell, step.element), (3, 33, 3, 17));
         assert_eq!(env.game.game(GAME).3, GamePhase::Ended as u8);
         assert_eq!(env.game.game(GAME).4, GameOutcome::NoVerdict as u8);
     }
@@ -440,11 +441,13 @@ impl Trace {
         out.push(path.len() as u8);
         path.iter().for_each(|h| out.extend_from_slice(h));
         let Some((row, col)) = at else {
-            out.extend_from_slice(&[0, 0, 0]);
+            out.push(0);
             return out;
         };
         let cell = row * 2 + col / 256;
         let bytes = &leaf.cells()[cell];
+        out.push(1);
+        out.extend_from_slice(&(cell as u64).to_le_bytes());
         out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
         out.extend_from_slice(bytes);
         let mut siblings = Vec::new();
@@ -608,6 +611,7 @@ fn lut_opening(entry: usize) -> Vec<u8> {
     out.push(1);
     out.extend_from_slice(&config);
     let cell = entry / 256;
+    out.push(1);
     out.extend_from_slice(&(cell as u64).to_le_bytes());
     out.extend_from_slice(&(cells[cell].len() as u16).to_le_bytes());
     out.extend_from_slice(&cells[cell]);

@@ -80,10 +80,10 @@ struct Entry {
     offset: usize,
 }
 
-/// One cell of a model tensor with the paths that prove it against the model id
-/// ([`ModelFile::open_cell`]).
+/// Cells of a model tensor with the paths that prove them against the model id
+/// ([`ModelFile::open_cells`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TensorCell {
+pub struct TensorCells {
     /// The tensor leaf's preimage (`0x21 ‖ name ‖ dtype ‖ dims ‖ cells_root`).
     pub preimage: Vec<u8>,
     /// The leaf's index in the model tree (0 is the config leaf).
@@ -92,12 +92,9 @@ pub struct TensorCell {
     pub width: usize,
     /// The leaf's siblings up the model tree (nodes carried up without one have none).
     pub path: Vec<Hash>,
-    /// The cell's index among the tensor's cells.
-    pub cell_index: usize,
-    /// The cell's bytes.
-    pub cell: Vec<u8>,
-    /// The cell's siblings up the tensor's cells tree.
-    pub cell_path: Vec<Hash>,
+    /// Each cell: its index among the tensor's cells, its bytes, its siblings up the tensor's
+    /// cells tree.
+    pub cells: Vec<(usize, Vec<u8>, Vec<Hash>)>,
 }
 
 /// A parsed view of a model blob.
@@ -214,25 +211,32 @@ impl<'a> ModelFile<'a> {
         pre
     }
 
-    /// Cell `cell` of tensor `name` proven against [`ModelFile::id`]: what a one-step proof
+    /// Cells `cells` of tensor `name` proven against [`ModelFile::id`]: what a one-step proof
     /// opens for a weight row, a scale or a table entry. `None` without such a tensor or cell.
-    pub fn open_cell(&self, name: &str, cell: usize) -> Option<TensorCell> {
+    pub fn open_cells(&self, name: &str, cells: &[usize]) -> Option<TensorCells> {
         let index = self.tensors.iter().position(|e| e.name == name)?;
         let e = &self.tensors[index];
         let (row, size) = (Self::tensor_row(e), e.dtype.size());
-        let cells: Vec<&[u8]> = crate::hash::cells(self.tensor_data(e), row, size).collect();
-        let hashes: Vec<Hash> = cells.iter().map(|c| crate::hash::cell_hash(c)).collect();
+        let all: Vec<&[u8]> = crate::hash::cells(self.tensor_data(e), row, size).collect();
+        let hashes: Vec<Hash> = all.iter().map(|c| crate::hash::cell_hash(c)).collect();
         let siblings = |proof: Vec<Option<Hash>>| proof.into_iter().flatten().collect();
         let leaves = self.leaves();
-        Some(TensorCell {
+        let opened = cells
+            .iter()
+            .map(|&c| Some((c, all.get(c)?.to_vec(), siblings(merkle_proof(&hashes, c)))))
+            .collect::<Option<Vec<_>>>()?;
+        Some(TensorCells {
             preimage: self.tensor_preimage(e),
             index: index + 1,
             width: leaves.len(),
             path: siblings(merkle_proof(&leaves, index + 1)),
-            cell_index: cell,
-            cell: cells.get(cell)?.to_vec(),
-            cell_path: siblings(merkle_proof(&hashes, cell)),
+            cells: opened,
         })
+    }
+
+    /// The dimensions of tensor `name`.
+    pub fn dims(&self, name: &str) -> Option<&[u32]> {
+        self.tensors.iter().find(|e| e.name == name).map(|e| e.dims.as_slice())
     }
 
     /// A config value.
@@ -479,7 +483,7 @@ mod tests {
         assert_eq!(id, merkle_root(&[&leaves[..1], &tensor_leaves[..]].concat()));
 
         // A cell opened against the id: its leaf up the model tree, the cell under its root.
-        let opened = m.open_cell("b", 0).expect("tensor b");
+        let opened = m.open_cells("b", &[0]).expect("tensor b");
         assert_eq!((opened.index, opened.width), (2, 1 + m.tensors.len()));
         assert_eq!(keccak(&opened.preimage), b_leaf);
         let all = [&leaves[..1], &tensor_leaves[..]].concat();
@@ -487,8 +491,10 @@ mod tests {
         let carried = merkle_proof(&all, 2);
         assert_eq!(opened.path, carried.iter().flatten().copied().collect::<Vec<_>>());
         let cells_root: Hash = opened.preimage[opened.preimage.len() - 32..].try_into().unwrap();
-        assert!(opened.cell_path.is_empty(), "one cell");
-        assert_eq!(crate::hash::cell_hash(&opened.cell), cells_root);
-        assert!(m.open_cell("b", 99).is_none() && m.open_cell("nope", 0).is_none());
+        let (cell, bytes, path) = &opened.cells[0];
+        assert!(*cell == 0 && path.is_empty(), "one cell");
+        assert_eq!(crate::hash::cell_hash(bytes), cells_root);
+        assert_eq!(m.dims("w"), Some(&[2u32, 2][..]));
+        assert!(m.open_cells("b", &[99]).is_none() && m.open_cells("nope", &[0]).is_none());
     }
 }

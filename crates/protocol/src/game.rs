@@ -4,7 +4,7 @@
 
 use assay_engine::{
     hash::{self, Hash},
-    model::{ModelFile, TensorCell},
+    model::{ModelFile, TensorCells},
     trace::{LeafInfo, Trace},
 };
 use assay_step::{nonlin::lut_entry, op};
@@ -127,14 +127,41 @@ impl<'a> Side<'a> {
     ///
     /// # Errors
     /// [`GameError::NotProvable`] for an op the prover does not decide; [`GameError::NoLeaf`],
-    /// [`GameError::NotKept`] for a leaf this trace cannot open.
+    /// [`GameError::NotKept`] for a leaf this trace cannot open; [`GameError::NoTensor`] when
+    /// the proof opens the model and the side has none (or it lacks the tensor).
     pub fn step_proof(&self, leaf: u64, at: (u64, u64), height: u32) -> Result<Vec<u8>, GameError> {
+        let reads = self.reads(leaf, at)?;
+        let header = self.leaf_preimage(leaf)?;
+        let mut proof = (header.len() as u16).to_le_bytes().to_vec();
+        proof.extend_from_slice(&header);
+        proof.push(reads.leaves.len() as u8);
+        for (i, cells) in &reads.leaves {
+            proof.extend(self.opening(*i, cells, height)?);
+        }
+        for (name, cells) in &reads.tensors {
+            let opened = self
+                .model
+                .and_then(|m| m.open_cells(name, cells))
+                .ok_or_else(|| GameError::NoTensor(name.clone()))?;
+            proof.extend(tensor_opening(&opened));
+        }
+        Ok(proof)
+    }
+
+    /// What the one-step proof of element `(row, col)` of leaf `leaf` opens (the contract's
+    /// `proof.rs` fixes it per op).
+    fn reads(&self, leaf: u64, (row, col): (u64, u64)) -> Result<Reads, GameError> {
         let (info, _) = self.output(leaf)?;
         let not_provable = GameError::NotProvable { leaf, op: info.op };
-        let op_at =
-            |i: u64| -> Option<u32> { Some(self.trace.info().get(usize::try_from(i).ok()?)?.op) };
+        let info_at = |i: u64| usize::try_from(i).ok().and_then(|i| self.trace.info().get(i));
+        let op_at = |i: u64| info_at(i).map(|info| info.op);
         let back = |k: u64| leaf.checked_sub(k).ok_or(not_provable.clone());
-        let Reads { leaves: openings, tables } = match info.op {
+        let element = |i: u64| -> Result<Vec<u64>, GameError> {
+            let info = info_at(i)
+                .ok_or(GameError::NoLeaf { leaf: i, leaves: self.trace.leaves().len() })?;
+            Ok(vec![cell_index(info, row, col)])
+        };
+        match info.op {
             op::RESIDUAL => {
                 let delta = back(1)?;
                 let delta_op = op_at(delta).ok_or(not_provable.clone())?;
@@ -147,66 +174,76 @@ impl<'a> Side<'a> {
                         _ => false,
                     })
                     .ok_or(not_provable)?;
-                Reads {
-                    leaves: vec![(delta, true), (stream, true), (stream + 1, false)],
-                    tables: vec![],
-                }
+                let leaves = vec![
+                    (delta, element(delta)?),
+                    (stream, element(stream)?),
+                    (stream + 1, vec![]),
+                ];
+                Ok(Reads { leaves, tensors: vec![] })
             }
             op::ACTIVATION => {
                 let (up, before) = (back(1)?, back(2)?);
                 let gated = op_at(before) == Some(op::FFN_GATE);
                 let (x_leaf, table) = if gated { (before, "lut.silu") } else { (up, "lut.gelu") };
-                let x = self.i32_at(x_leaf, at)?;
-                let tables = match lut_entry(x) {
-                    Ok(entry) => vec![(table, entry / hash::cell_elements(4))],
+                let tensors = match lut_entry(self.i32_at(x_leaf, (row, col))?) {
+                    Ok(entry) => vec![(table.to_owned(), vec![entry / hash::cell_elements(4)])],
                     Err(_) => vec![],
                 };
-                let openings = if gated {
-                    vec![(before, true), (up, true)]
+                let leaves = if gated {
+                    vec![(before, element(before)?), (up, element(up)?)]
                 } else {
-                    vec![(up, true), (before, false)]
+                    vec![(up, element(up)?), (before, vec![])]
                 };
-                Reads { leaves: openings, tables }
+                Ok(Reads { leaves, tensors })
             }
-            _ => return Err(not_provable),
-        };
-        let header = self.leaf_preimage(leaf)?;
-        let mut proof = (header.len() as u16).to_le_bytes().to_vec();
-        proof.extend_from_slice(&header);
-        proof.push(openings.len() as u8);
-        for (i, with_element) in openings {
-            proof.extend(self.opening(i, with_element.then_some(at), height)?);
+            code => {
+                let (k, name) = op::LINEAR_INPUTS
+                    .iter()
+                    .filter(|(c, ..)| *c == code)
+                    .find(|(_, k, from, _)| leaf.checked_sub(*k).and_then(op_at) == Some(*from))
+                    .map(|(_, k, _, name)| (*k, *name))
+                    .ok_or(not_provable.clone())?;
+                let input = back(k)?;
+                let in_info = info_at(input).ok_or(not_provable.clone())?;
+                let per_row = (in_info.row_len() as u64).div_ceil(hash::cell_elements(4) as u64);
+                let input_cells = (row * per_row..(row + 1) * per_row).collect();
+                let prefix = format!("l{}.{name}", info.layer.checked_sub(1).ok_or(not_provable)?);
+                let model = self.model.ok_or_else(|| GameError::NoTensor(format!("{prefix}.w")))?;
+                let dims = |suffix: &str| {
+                    model
+                        .dims(&format!("{prefix}.{suffix}"))
+                        .map(<[u32]>::to_vec)
+                        .ok_or_else(|| GameError::NoTensor(format!("{prefix}.{suffix}")))
+                };
+                let c = col as usize;
+                let row_cells = |dims: Vec<u32>, size: usize| {
+                    let len = dims.last().copied().unwrap_or(1) as usize;
+                    let per = len.div_ceil(hash::cell_elements(size));
+                    (c * per..(c + 1) * per).collect::<Vec<usize>>()
+                };
+                let tensors = vec![
+                    (format!("{prefix}.w"), row_cells(dims("w")?, 1)),
+                    (format!("{prefix}.m"), vec![c / hash::cell_elements(5)]),
+                    (format!("{prefix}.r"), row_cells(dims("r")?, 4)),
+                    (format!("{prefix}.b"), vec![c / hash::cell_elements(4)]),
+                ];
+                Ok(Reads { leaves: vec![(input, input_cells)], tensors })
+            }
         }
-        for (name, cell) in tables {
-            let opened = self
-                .model
-                .and_then(|m| m.open_cell(name, cell))
-                .ok_or_else(|| GameError::NoTensor(name.into()))?;
-            proof.extend(model_opening(&opened));
-        }
-        Ok(proof)
     }
 
     /// Element `(row, col)` of i32 leaf `leaf`.
     fn i32_at(&self, leaf: u64, (row, col): (u64, u64)) -> Result<i32, GameError> {
         let (info, data) = self.output(leaf)?;
         let at = (row as usize * info.row_len() + col as usize) * 4;
-        let bytes = data.get(at..at + 4).ok_or(GameError::NoNode {
-            level: 0,
-            index: col,
-            width: info.row_len() as u64,
-        })?;
+        let none = GameError::NoNode { level: 0, index: col, width: info.row_len() as u64 };
+        let bytes = data.get(at..at + 4).ok_or(none)?;
         Ok(i32::from_le_bytes(bytes.try_into().expect("4 bytes")))
     }
 
-    /// One opening of a one-step proof: leaf `leaf` with its tree path, and the cell holding
-    /// element `at` with its cells path (or the header only).
-    fn opening(
-        &self,
-        leaf: u64,
-        at: Option<(u64, u64)>,
-        height: u32,
-    ) -> Result<Vec<u8>, GameError> {
+    /// One opening of a one-step proof: leaf `leaf` with its tree path, and cells `cells` of its
+    /// output with their cells paths.
+    fn opening(&self, leaf: u64, cells: &[u64], height: u32) -> Result<Vec<u8>, GameError> {
         let preimage = self.leaf_preimage(leaf)?;
         let width = 1usize << height;
         let index = leaf as usize;
@@ -218,30 +255,12 @@ impl<'a> Side<'a> {
         out.extend_from_slice(&preimage);
         out.push(path.len() as u8);
         path.iter().for_each(|h| out.extend_from_slice(h));
-        let Some((row, col)) = at else {
-            out.extend_from_slice(&[0, 0, 0]);
-            return Ok(out);
-        };
-        let (info, cells) = self.cells(leaf)?;
-        let cell = cell_index(info, row, col);
-        let bytes = self.cell(leaf, cell)?;
-        out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
-        out.extend_from_slice(&bytes);
-        let mut siblings = Vec::new();
-        let (mut index, mut level) = (cell as usize, 0);
-        loop {
-            let nodes = hash::tree_level(&cells, cells.len(), level);
-            if nodes.len() <= 1 {
-                break;
-            }
-            if let Some(s) = nodes.get(index ^ 1) {
-                siblings.push(*s);
-            }
-            index /= 2;
-            level += 1;
+        let (_, hashes) = self.cells(leaf)?;
+        out.push(cells.len() as u8);
+        for &cell in cells {
+            let bytes = self.cell(leaf, cell)?;
+            out.extend(cell_opening(cell, &bytes, &carried_path(&hashes, cell as usize)));
         }
-        out.push(siblings.len() as u8);
-        siblings.iter().for_each(|h| out.extend_from_slice(h));
         Ok(out)
     }
 
@@ -260,27 +279,41 @@ impl<'a> Side<'a> {
     }
 }
 
-/// What a one-step proof opens: earlier leaves (with the element, or the header only), then
-/// model cells (tensor, cell index).
+/// What a one-step proof opens: earlier leaves with the cells it reads (none: the header only),
+/// then model tensors with theirs.
 struct Reads {
-    leaves: Vec<(u64, bool)>,
-    tables: Vec<(&'static str, usize)>,
+    leaves: Vec<(u64, Vec<u64>)>,
+    tensors: Vec<(String, Vec<usize>)>,
+}
+
+/// The siblings of base node `index` up an odd-carry tree over `base` (levels where it has none
+/// are skipped).
+fn carried_path(base: &[Hash], index: usize) -> Vec<Hash> {
+    hash::merkle_proof(base, index).into_iter().flatten().collect()
+}
+
+/// `cell u64 ‖ cell_len u16 ‖ bytes ‖ m u8 ‖ sibling*m`.
+fn cell_opening(cell: u64, bytes: &[u8], siblings: &[Hash]) -> Vec<u8> {
+    let mut out = cell.to_le_bytes().to_vec();
+    out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+    out.extend_from_slice(bytes);
+    out.push(siblings.len() as u8);
+    siblings.iter().for_each(|h| out.extend_from_slice(h));
+    out
 }
 
 /// A model opening of a one-step proof (`contracts/dispute/src/proof.rs`).
-fn model_opening(t: &TensorCell) -> Vec<u8> {
+fn tensor_opening(t: &TensorCells) -> Vec<u8> {
     let mut out = (t.preimage.len() as u16).to_le_bytes().to_vec();
     out.extend_from_slice(&t.preimage);
     out.extend_from_slice(&(t.index as u32).to_le_bytes());
     out.extend_from_slice(&(t.width as u32).to_le_bytes());
     out.push(t.path.len() as u8);
     t.path.iter().for_each(|h| out.extend_from_slice(h));
-    let cell = u64::try_from(t.cell_index).unwrap_or(u64::MAX);
-    out.extend_from_slice(&cell.to_le_bytes());
-    out.extend_from_slice(&(t.cell.len() as u16).to_le_bytes());
-    out.extend_from_slice(&t.cell);
-    out.push(t.cell_path.len() as u8);
-    t.cell_path.iter().for_each(|h| out.extend_from_slice(h));
+    out.push(t.cells.len() as u8);
+    for (cell, bytes, siblings) in &t.cells {
+        out.extend(cell_opening(*cell as u64, bytes, siblings));
+    }
     out
 }
 

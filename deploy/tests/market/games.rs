@@ -3,7 +3,8 @@
 //! is the honest one with exactly one element of one op corrupted (`Trace::corrupt`); a validator
 //! reveals the honest trace root. Both sides answer every move from their own trace through
 //! `assay_protocol::game::Side`, as the services will. Each game must end on that op leaf, cell
-//! and element; a Residual element is then recomputed on chain from the one-step proof.
+//! and element; Residual, Activation and FfnDown elements are then recomputed on chain from the
+//! one-step proof.
 
 use assay_convert::random::tiny_llama;
 use assay_engine::{
@@ -32,7 +33,7 @@ fn traces(op: Op) -> (Trace, Trace, usize, usize) {
         seed: 0,
     };
     let (_, honest) = model.run_keeping(&Scalar, &input, Keep::All).expect("runs");
-    // The prefill: `[t, n]` outputs, several cells a row for FfnUp.
+    // The prefill: `[t, n]` outputs.
     let leaf = honest
         .info()
         .iter()
@@ -184,10 +185,10 @@ fn location(trace: &Trace, leaf: usize, element: usize) -> (u64, u32, u64, u64) 
     (leaf as u64, info.op, row * per_row + col / 256, col % 256)
 }
 
-/// An FfnUp element (a linear layer's, which the prover does not decide yet): the game ends on
-/// exactly that element, without a verdict; the job is refunded and nobody is slashed.
+/// An RmsNorm element (a norm, which the prover does not decide yet): the game ends on exactly
+/// that element, without a verdict; the job is refunded and nobody is slashed.
 pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut Market) {
-    let (honest, lie, leaf, element) = traces(Op::FfnUp);
+    let (honest, lie, leaf, element) = traces(Op::RmsNorm);
     let (job, asserter, validators, _, receipt) = narrow(m, &honest, &lie, true).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
@@ -218,6 +219,12 @@ pub(super) async fn a_corrupted_residual_is_proven_wrong_on_chain(m: &mut Market
 /// the registered model id.
 pub(super) async fn a_corrupted_activation_is_proven_wrong_against_the_model(m: &mut Market) {
     proven_wrong(m, Op::Activation).await;
+}
+
+/// An FfnDown element: the proof opens the layer's input row whole and its weight row,
+/// multiplier, block ratios and bias against the model id.
+pub(super) async fn a_corrupted_linear_layer_is_proven_wrong_against_its_weights(m: &mut Market) {
+    proven_wrong(m, Op::FfnDown).await;
 }
 
 async fn proven_wrong(m: &mut Market, op: Op) {
