@@ -257,6 +257,24 @@ async fn proven_wrong(m: &mut Market, op: Op) {
     let bad = IDisputeGame::proveStepCall { gameId: game, proof: tampered.into() };
     let e: IDisputeGame::BadProof = m.revert(m.miner(challenger), m.game, bad).await;
     assert_eq!(e.gameId, game);
+    if op == Op::FfnDown {
+        // Another layer's weights are genuine model cells of the same shape: only the prover's
+        // choice of tensor by the disputed leaf's layer refuses them.
+        let other = honest_trace
+            .info()
+            .iter()
+            .position(|i| (i.step, i.layer, i.op) == (0, 1, Op::FfnDown as u32))
+            .expect("layer 1's FfnDown") as u64;
+        let theirs = Side::with_model(&honest_trace, &model)
+            .step_proof(other, (row, col), u32::from(disputed.height))
+            .expect("a proof");
+        let (mine, their_weights) = (split_proof(&proof), split_proof(&theirs));
+        assert!(!mine.1.is_empty() && mine.1 != their_weights.1, "the splice swaps weights");
+        let spliced = [mine.0, their_weights.1].concat();
+        let bad = IDisputeGame::proveStepCall { gameId: game, proof: spliced.into() };
+        let e: IDisputeGame::BadProof = m.revert(m.miner(challenger), m.game, bad).await;
+        assert_eq!(e.gameId, game);
+    }
 
     let before = m.pool(asserter).await.0;
     let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.clone().into() };
@@ -288,4 +306,26 @@ async fn proven_wrong(m: &mut Market, op: Op) {
     assert_eq!(m.pool(asserter).await.0, before - m.params.slash_amount, "slashed");
     assert_eq!(m.job_status(job).await, REJECTED);
     m.traces.clear();
+}
+
+/// A one-step proof split after its leaf openings: `(header and leaves, model openings)`
+/// (`contracts/dispute/src/proof.rs`).
+fn split_proof(proof: &[u8]) -> (&[u8], &[u8]) {
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([proof[at], proof[at + 1]]));
+    let mut at = 2 + u16_at(0);
+    let leaves = proof[at];
+    at += 1;
+    for _ in 0..leaves {
+        at += 8;
+        at += 2 + u16_at(at);
+        at += 1 + 32 * usize::from(proof[at]);
+        let cells = proof[at];
+        at += 1;
+        for _ in 0..cells {
+            at += 8;
+            at += 2 + u16_at(at);
+            at += 1 + 32 * usize::from(proof[at]);
+        }
+    }
+    proof.split_at(at)
 }
