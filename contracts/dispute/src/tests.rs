@@ -208,6 +208,25 @@ impl Env {
         }
     }
 
+    /// Plays the cells bisection of the disputed leaf, `lie` the defender's, `truth` the
+    /// challenger's, down to the first differing cell.
+    fn bisect_cells(&mut self, down: u32, lie: &Leaf, truth: &Leaf) {
+        while self.phase() == GamePhase::Cells as u8 {
+            let (level, index, ..) = self.game.disputed_node(GAME);
+            let down = down.min(level.into());
+            let span = |leaf: &Leaf| -> Vec<B256> {
+                let nodes = cell_level(leaf, u32::from(level) - down);
+                let first = (index << down) as usize;
+                let last = nodes.len().min(first + (1 << down));
+                nodes[first..last].iter().map(|h| B256::from(*h)).collect()
+            };
+            self.vm.set_sender(ASSERTER);
+            self.game.bisect(GAME, span(lie), Vec::new()).unwrap();
+            self.vm.set_sender(VALIDATOR);
+            self.game.bisect(GAME, span(truth), span(lie)).unwrap();
+        }
+    }
+
     fn events<E: SolEvent>(&self) -> Vec<E> {
         self.vm
             .get_emitted_logs()
@@ -259,20 +278,7 @@ fn a_corrupted_element_is_found_by_bisection() {
         // Three rows of two cells: six cells, three levels.
         assert_eq!(env.phase(), GamePhase::Cells as u8);
         assert_eq!(env.game.disputed_node(GAME).4, 6);
-        while env.phase() == GamePhase::Cells as u8 {
-            let (level, index, ..) = env.game.disputed_node(GAME);
-            let down = u32::from(arity_bits).min(level.into());
-            let span = |leaf: &Leaf| -> Vec<B256> {
-                let nodes = cell_level(leaf, u32::from(level) - down);
-                let first = (index << down) as usize;
-                let last = nodes.len().min(first + (1 << down));
-                nodes[first..last].iter().map(|h| B256::from(*h)).collect()
-            };
-            env.vm.set_sender(ASSERTER);
-            env.game.bisect(GAME, span(&lie), Vec::new()).unwrap();
-            env.vm.set_sender(VALIDATOR);
-            env.game.bisect(GAME, span(&truth), span(&lie)).unwrap();
-        }
+        env.bisect_cells(arity_bits.into(), &lie, &truth);
         assert_eq!(env.phase(), GamePhase::Cell as u8);
         assert_eq!(env.game.disputed_node(GAME).1, 3, "row 1, second cell");
         let (lie_cell, true_cell) = (lie.cells()[3].clone(), truth.cells()[3].clone());
@@ -498,20 +504,7 @@ fn narrow(mut env: Env, arity_bits: u8) -> Env {
     env.game.open_leaf(GAME, lie.preimage().into(), Vec::new().into()).unwrap();
     env.vm.set_sender(VALIDATOR);
     env.game.open_leaf(GAME, truth.preimage().into(), lie.preimage().into()).unwrap();
-    while env.phase() == GamePhase::Cells as u8 {
-        let (level, index, ..) = env.game.disputed_node(GAME);
-        let down = u32::from(arity_bits).min(level.into());
-        let span = |leaf: &Leaf| -> Vec<B256> {
-            let nodes = cell_level(leaf, u32::from(level) - down);
-            let first = (index << down) as usize;
-            let last = nodes.len().min(first + (1 << down));
-            nodes[first..last].iter().map(|h| B256::from(*h)).collect()
-        };
-        env.vm.set_sender(ASSERTER);
-        env.game.bisect(GAME, span(&lie), Vec::new()).unwrap();
-        env.vm.set_sender(VALIDATOR);
-        env.game.bisect(GAME, span(&truth), span(&lie)).unwrap();
-    }
+    env.bisect_cells(arity_bits.into(), &lie, &truth);
     let cell = env.game.disputed_node(GAME).1 as usize;
     let (d, c) = (lie.cells()[cell].clone(), truth.cells()[cell].clone());
     env.vm.set_sender(ASSERTER);

@@ -182,15 +182,24 @@ fn an_absent_validator_does_not_block_acceptance() {
     assert_eq!(env.market.accrued_reward(0, v[1]), U256::ZERO);
 }
 
+/// A challenged job whose two validators vote `votes` against the asserter's `OUT`, finalized:
+/// disputed.
+fn disputed(env: &mut Env, votes: [B256; 2]) -> (U256, Address, Vec<Address>) {
+    let (id, asserter, v) = challenged(env);
+    for (x, vote) in v.iter().zip(votes) {
+        commit(env, id, *x, vote);
+    }
+    for (x, vote) in v.iter().zip(votes) {
+        reveal(env, id, *x, vote);
+    }
+    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
+    (id, asserter, v)
+}
+
 #[test]
 fn a_silent_asserter_loses_every_game_and_is_slashed() {
     let mut env = Env::new(1_000_000);
-    let (id, asserter, v) = challenged(&mut env);
-    commit(&mut env, id, v[0], BAD);
-    commit(&mut env, id, v[1], BAD);
-    reveal(&mut env, id, v[0], BAD);
-    reveal(&mut env, id, v[1], BAD);
-    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
+    let (id, asserter, v) = disputed(&mut env, [BAD, BAD]);
     // One game per dissenter; the asserter defends.
     let games = [env.game.game_of(id, v[0]), env.game.game_of(id, v[1])];
     assert_eq!(games, [u(1), u(2)]);
@@ -217,12 +226,7 @@ fn a_silent_asserter_loses_every_game_and_is_slashed() {
 #[test]
 fn a_lying_validator_loses_its_game_on_time() {
     let mut env = Env::new(1_000_000);
-    let (id, asserter, v) = challenged(&mut env);
-    commit(&mut env, id, v[0], OUT);
-    commit(&mut env, id, v[1], BAD);
-    reveal(&mut env, id, v[0], OUT);
-    reveal(&mut env, id, v[1], BAD);
-    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
+    let (id, asserter, v) = disputed(&mut env, [OUT, BAD]);
     assert_eq!(env.game.game_of(id, v[0]), U256::ZERO, "no game for an agreeing validator");
     let game = env.game.game_of(id, v[1]);
     env.sender(asserter);
@@ -239,12 +243,7 @@ fn a_lying_validator_loses_its_game_on_time() {
 #[test]
 fn a_game_without_a_verdict_refunds_the_job_and_slashes_nobody() {
     let mut env = Env::new(1_000_000);
-    let (id, asserter, v) = challenged(&mut env);
-    commit(&mut env, id, v[0], OUT);
-    commit(&mut env, id, v[1], BAD);
-    reveal(&mut env, id, v[0], OUT);
-    reveal(&mut env, id, v[1], BAD);
-    env.sampling.finalize_challenge(id).unwrap();
+    let (id, asserter, v) = disputed(&mut env, [OUT, BAD]);
     let game = env.game.game_of(id, v[1]);
     // Both open the same tree under different outputs: only an Output-leaf proof could tell.
     env.sender(asserter);
