@@ -109,11 +109,31 @@ impl Tensor<'_> {
     }
 }
 
+/// The model's config leaf, opened: `0x20 ‖ n u32 ‖ (name_len u8 ‖ name ‖ value u64)*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config<'a>(&'a [u8]);
+
+impl Config<'_> {
+    /// The value of config entry `name`.
+    fn value(&self, name: &[u8]) -> Option<u64> {
+        let mut r = Reader(self.0.get(5..)?);
+        while !r.0.is_empty() {
+            let len = usize::from(r.uint::<1>()?[0]);
+            let (key, value) = (r.take(len)?, u64::from_le_bytes(r.uint()?));
+            if key == name {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
 /// Everything a proof opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Openings<'a> {
     pub leaves: Vec<Opened<'a>>,
     pub model: Vec<Tensor<'a>>,
+    pub config: Option<Config<'a>>,
 }
 
 /// What openings are checked against: the two sides' tree roots, lifted to `height` levels, and
@@ -187,11 +207,15 @@ pub fn open<'a, K: Keccak>(
     for _ in 0..n {
         leaves.push(open_leaf(k, &mut r, agreed, target)?);
     }
-    let mut model = Vec::new();
+    let (mut model, mut config) = (Vec::new(), None);
     while !r.0.is_empty() {
-        model.push(open_tensor(k, &mut r, agreed)?);
+        match open_model(k, &mut r, agreed)? {
+            Ok(tensor) => model.push(tensor),
+            Err(opened) if config.is_none() => config = Some(opened),
+            Err(_) => return None,
+        }
     }
-    Some(Openings { leaves, model })
+    Some(Openings { leaves, model, config })
 }
 
 fn open_leaf<'a, K: Keccak>(
@@ -213,7 +237,12 @@ fn open_leaf<'a, K: Keccak>(
     Some(Opened { index, leaf, cells })
 }
 
-fn open_tensor<'a, K: Keccak>(k: &K, r: &mut Reader<'a>, agreed: &Agreed) -> Option<Tensor<'a>> {
+/// A model opening: a tensor with its cells, or (`Err`) the config leaf (index 0, no cells).
+fn open_model<'a, K: Keccak>(
+    k: &K,
+    r: &mut Reader<'a>,
+    agreed: &Agreed,
+) -> Option<Result<Tensor<'a>, Config<'a>>> {
     let pre_len = usize::from(u16::from_le_bytes(r.uint()?));
     let preimage = r.take(pre_len)?;
     let index = u64::from(u32::from_le_bytes(r.uint()?));
@@ -222,6 +251,9 @@ fn open_tensor<'a, K: Keccak>(k: &K, r: &mut Reader<'a>, agreed: &Agreed) -> Opt
     let path = r.hashes(n)?;
     let leaf = k.keccak(&[preimage]);
     (commit::carried_verify(k, leaf, index, width, &path)? == agreed.model).then_some(())?;
+    if preimage.first() == Some(&0x20) {
+        return (index == 0 && r.uint::<1>()?[0] == 0).then_some(Err(Config(preimage)));
+    }
 
     // 0x21 ‖ name_len ‖ name ‖ dtype ‖ rank ‖ dims ‖ cells_root
     let mut t = Reader(preimage);
@@ -239,7 +271,7 @@ fn open_tensor<'a, K: Keccak>(k: &K, r: &mut Reader<'a>, agreed: &Agreed) -> Opt
     let geometry =
         OpLeaf { step: 0, layer: 0, op: 0, dtype, rank, dims: shape, cells_root }.cells();
     let cells = r.cells(k, geometry, &cells_root)?;
-    Some(Tensor { name, dtype, dims, cells })
+    Some(Ok(Tensor { name, dtype, dims, cells }))
 }
 
 /// An i32 `[rows, row_len]` output in the target's step, like the target's own.
@@ -252,7 +284,8 @@ fn same_shape(leaf: &OpLeaf, target: &OpLeaf) -> bool {
 /// of the same shape) with the element's cell, and the leaf after the stream, header only. The
 /// distance and the ops must be the engine's (`assay_step::op::RESIDUAL_STREAMS`).
 fn residual(target: &Target, o: &Openings<'_>) -> Option<i32> {
-    let ([delta, stream, after], []) = (o.leaves.as_slice(), o.model.as_slice()) else {
+    let ([delta, stream, after], [], None) = (o.leaves.as_slice(), o.model.as_slice(), o.config)
+    else {
         return None;
     };
     let t = &target.header;
@@ -285,6 +318,7 @@ fn table(o: &Openings<'_>, name: &[u8], x: i32) -> Option<i32> {
 /// (the `FfnUp` just before with the element's cell, the leaf before it, header only and not a
 /// gate, and the `lut.gelu` entry).
 fn activation(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    o.config.is_none().then_some(())?;
     let t = &target.header;
     let (row, col) = (target.row, target.col);
     let input = |l: &Opened<'_>, back: u64, code: u32| {
@@ -315,7 +349,7 @@ fn activation(target: &Target, o: &Openings<'_>) -> Option<i32> {
 /// and `b` (entry `c`) of `l{layer - 1}.{weights}`.
 fn linear(target: &Target, o: &Openings<'_>) -> Option<i32> {
     let t = &target.header;
-    let ([input], [w, m, r, b]) = (o.leaves.as_slice(), o.model.as_slice()) else {
+    let ([input], [w, m, r, b], None) = (o.leaves.as_slice(), o.model.as_slice(), o.config) else {
         return None;
     };
     let back = target.leaf.checked_sub(input.index)?;
@@ -391,10 +425,56 @@ fn layer_prefix<'b>(buf: &'b mut [u8; 32], layer: u32, name: &[u8]) -> Option<&'
     buf.get(..end)
 }
 
+/// `RmsNorm` (llama): the input row whole (the leaf just before) and the gamma entry, with the
+/// config's `eps_q24` and `layers`. The gamma is `l{layer - 1}.attn_norm` after the block's
+/// input (an `Embed` or the previous layer's `Residual`), `l{layer - 1}.ffn_norm` after the
+/// layer's own `Residual`, and `final_norm` in the head (layer `layers + 1`), which normalises the
+/// last row only.
+fn rms_norm(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    let ([input], [gamma], Some(config)) = (o.leaves.as_slice(), o.model.as_slice(), o.config)
+    else {
+        return None;
+    };
+    let (t, i) = (&target.header, &input.leaf);
+    let layers = u32::try_from(config.value(b"layers")?).ok()?;
+    let eps = config.value(b"eps_q24")?;
+    let ([rows, h], [in_rows, in_h]) = (t.dims(), i.dims()) else { return None };
+    (input.index.checked_add(1) == Some(target.leaf)
+        && i.step == t.step
+        && i.dtype == op::DTYPE_I32
+        && in_h == h
+        && t.layer >= 1)
+        .then_some(())?;
+    let mut buf = [0u8; 32];
+    let (name, row) = if t.layer == layers.checked_add(1)? {
+        (i.op == op::RESIDUAL && i.layer == layers && *rows == 1).then_some(())?;
+        (&b"final_norm"[..], u64::from(in_rows.checked_sub(1)?))
+    } else {
+        let attn =
+            i.layer.checked_add(1) == Some(t.layer) && matches!(i.op, op::EMBED | op::RESIDUAL);
+        let ffn = i.layer == t.layer && i.op == op::RESIDUAL;
+        (t.layer <= layers && in_rows == rows && (attn || ffn)).then_some(())?;
+        let which = if attn { &b"attn_norm"[..] } else { &b"ffn_norm"[..] };
+        (layer_prefix(&mut buf, t.layer.checked_sub(1)?, which)?, target.row)
+    };
+    gamma.is(name, op::DTYPE_I32, &[*h]).then_some(())?;
+    let x: Vec<i32> = input
+        .cells
+        .row(row)?
+        .iter()
+        .map(|e| (*e).try_into().map(i32::from_le_bytes))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let inv = nonlin::rms_norm_inv(&x, eps);
+    let v = *x.get(usize::try_from(target.col).ok()?)?;
+    Some(nonlin::rms_norm_element(v, inv, gamma.cells.i32_at(0, target.col)?))
+}
+
 /// Whether the prover decides elements of op `code` (with element type `dtype`).
 pub fn provable(code: u32, dtype: u8) -> bool {
     let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
-    (linear || matches!(code, op::RESIDUAL | op::ACTIVATION)) && dtype == op::DTYPE_I32
+    (linear || matches!(code, op::RESIDUAL | op::ACTIVATION | op::RMS_NORM))
+        && dtype == op::DTYPE_I32
 }
 
 /// The correct value of the target element, little endian, from the checked openings; `None`
@@ -403,6 +483,7 @@ pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
     let value = match target.header.op {
         op::RESIDUAL => residual(target, o),
         op::ACTIVATION => activation(target, o),
+        op::RMS_NORM => rms_norm(target, o),
         code if op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code) => linear(target, o),
         _ => None,
     }?;

@@ -177,14 +177,7 @@ impl<'a> ModelFile<'a> {
     /// The leaves of the model tree: the config leaf, then one per tensor in header order.
     fn leaves(&self) -> Vec<Hash> {
         let mut leaves = Vec::with_capacity(1 + self.tensors.len());
-        let mut pre = alloc::vec![0x20];
-        pre.extend_from_slice(&(self.config.len() as u32).to_le_bytes());
-        for (name, v) in &self.config {
-            pre.push(name.len() as u8);
-            pre.extend_from_slice(name.as_bytes());
-            pre.extend_from_slice(&v.to_le_bytes());
-        }
-        leaves.push(keccak(&pre));
+        leaves.push(keccak(&self.config_preimage()));
         leaves.extend(self.tensors.iter().map(|e| keccak(&self.tensor_preimage(e))));
         leaves
     }
@@ -232,6 +225,25 @@ impl<'a> ModelFile<'a> {
             path: siblings(merkle_proof(&leaves, index + 1)),
             cells: opened,
         })
+    }
+
+    /// The config leaf's preimage with its path up the model tree (it is leaf 0):
+    /// `(preimage, width, path)`, what a one-step proof opens for a config value.
+    pub fn open_config(&self) -> (Vec<u8>, usize, Vec<Hash>) {
+        let leaves = self.leaves();
+        let path = merkle_proof(&leaves, 0).into_iter().flatten().collect();
+        (self.config_preimage(), leaves.len(), path)
+    }
+
+    fn config_preimage(&self) -> Vec<u8> {
+        let mut pre = alloc::vec![0x20];
+        pre.extend_from_slice(&(self.config.len() as u32).to_le_bytes());
+        for (name, v) in &self.config {
+            pre.push(name.len() as u8);
+            pre.extend_from_slice(name.as_bytes());
+            pre.extend_from_slice(&v.to_le_bytes());
+        }
+        pre
     }
 
     /// The dimensions of tensor `name`.
@@ -495,6 +507,10 @@ mod tests {
         assert!(*cell == 0 && path.is_empty(), "one cell");
         assert_eq!(crate::hash::cell_hash(bytes), cells_root);
         assert_eq!(m.dims("w"), Some(&[2u32, 2][..]));
+        let (config, width, path) = m.open_config();
+        assert_eq!((keccak(&config), width), (leaves[0], 1 + m.tensors.len()));
+        let path: Vec<Option<Hash>> = merkle_proof(&all, 0);
+        assert_eq!(m.open_config().2, path.iter().flatten().copied().collect::<Vec<_>>());
         assert!(m.open_cells("b", &[99]).is_none() && m.open_cells("nope", &[0]).is_none());
     }
 }

@@ -138,6 +138,18 @@ impl<'a> Side<'a> {
         for (i, cells) in &reads.leaves {
             proof.extend(self.opening(*i, cells, height)?);
         }
+        if reads.config {
+            let model = self.model.ok_or_else(|| GameError::NoTensor("config".into()))?;
+            let (preimage, width, path) = model.open_config();
+            let mut out = (preimage.len() as u16).to_le_bytes().to_vec();
+            out.extend_from_slice(&preimage);
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&(width as u32).to_le_bytes());
+            out.push(path.len() as u8);
+            path.iter().for_each(|h| out.extend_from_slice(h));
+            out.push(0);
+            proof.extend(out);
+        }
         for (name, cells) in &reads.tensors {
             let opened = self
                 .model
@@ -179,7 +191,7 @@ impl<'a> Side<'a> {
                     (stream, element(stream)?),
                     (stream + 1, vec![]),
                 ];
-                Ok(Reads { leaves, tensors: vec![] })
+                Ok(Reads { leaves, tensors: vec![], config: false })
             }
             op::ACTIVATION => {
                 let (up, before) = (back(1)?, back(2)?);
@@ -194,7 +206,25 @@ impl<'a> Side<'a> {
                 } else {
                     vec![(up, element(up)?), (before, vec![])]
                 };
-                Ok(Reads { leaves, tensors })
+                Ok(Reads { leaves, tensors, config: false })
+            }
+            op::RMS_NORM => {
+                let input = back(1)?;
+                let in_info = info_at(input).ok_or(not_provable.clone())?;
+                let model = self.model.ok_or_else(|| GameError::NoTensor("config".into()))?;
+                let layers =
+                    model.cfg("layers").map_err(|_| GameError::NoTensor("config".into()))?;
+                let (name, in_row) = if u64::from(info.layer) == layers + 1 {
+                    ("final_norm".to_owned(), in_info.dims[0] as u64 - 1)
+                } else if in_info.layer == info.layer {
+                    (format!("l{}.ffn_norm", info.layer - 1), row)
+                } else {
+                    (format!("l{}.attn_norm", info.layer.checked_sub(1).ok_or(not_provable)?), row)
+                };
+                let per_row = (in_info.row_len() as u64).div_ceil(hash::cell_elements(4) as u64);
+                let input_cells = (in_row * per_row..(in_row + 1) * per_row).collect();
+                let tensors = vec![(name, vec![col as usize / hash::cell_elements(4)])];
+                Ok(Reads { leaves: vec![(input, input_cells)], tensors, config: true })
             }
             code => {
                 let (k, name) = op::LINEAR_INPUTS
@@ -227,7 +257,7 @@ impl<'a> Side<'a> {
                     (format!("{prefix}.r"), row_cells(dims("r")?, 4)),
                     (format!("{prefix}.b"), vec![c / hash::cell_elements(4)]),
                 ];
-                Ok(Reads { leaves: vec![(input, input_cells)], tensors })
+                Ok(Reads { leaves: vec![(input, input_cells)], tensors, config: false })
             }
         }
     }
@@ -284,6 +314,8 @@ impl<'a> Side<'a> {
 struct Reads {
     leaves: Vec<(u64, Vec<u64>)>,
     tensors: Vec<(String, Vec<usize>)>,
+    /// Whether the model's config leaf is opened (before the tensors).
+    config: bool,
 }
 
 /// The siblings of base node `index` up an odd-carry tree over `base` (levels where it has none

@@ -3,8 +3,8 @@
 //! is the honest one with exactly one element of one op corrupted (`Trace::corrupt`); a validator
 //! reveals the honest trace root. Both sides answer every move from their own trace through
 //! `assay_protocol::game::Side`, as the services will. Each game must end on that op leaf, cell
-//! and element; Residual, Activation and FfnDown elements are then recomputed on chain from the
-//! one-step proof.
+//! and element; Residual, Activation, FfnDown and RmsNorm elements are then recomputed on chain
+//! from the one-step proof.
 
 use assay_convert::random::tiny_llama;
 use assay_engine::{
@@ -185,10 +185,10 @@ fn location(trace: &Trace, leaf: usize, element: usize) -> (u64, u32, u64, u64) 
     (leaf as u64, info.op, row * per_row + col / 256, col % 256)
 }
 
-/// An RmsNorm element (a norm, which the prover does not decide yet): the game ends on exactly
-/// that element, without a verdict; the job is refunded and nobody is slashed.
+/// A Query element (rotated in llama, which the prover does not decide yet): the game ends on
+/// exactly that element, without a verdict; the job is refunded and nobody is slashed.
 pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut Market) {
-    let (honest, lie, leaf, element) = traces(Op::RmsNorm);
+    let (honest, lie, leaf, element) = traces(Op::Query);
     let (job, asserter, validators, _, receipt) = narrow(m, &honest, &lie, true).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
@@ -225,6 +225,12 @@ pub(super) async fn a_corrupted_activation_is_proven_wrong_against_the_model(m: 
 /// multiplier, block ratios and bias against the model id.
 pub(super) async fn a_corrupted_linear_layer_is_proven_wrong_against_its_weights(m: &mut Market) {
     proven_wrong(m, Op::FfnDown).await;
+}
+
+/// An RmsNorm element: the proof opens the input row whole, the layer's gamma entry and the
+/// model's config leaf (`eps_q24`, `layers`).
+pub(super) async fn a_corrupted_norm_is_proven_wrong_against_the_config(m: &mut Market) {
+    proven_wrong(m, Op::RmsNorm).await;
 }
 
 async fn proven_wrong(m: &mut Market, op: Op) {
