@@ -507,10 +507,10 @@ mod tests {
         assert!(*cell == 0 && path.is_empty(), "one cell");
         assert_eq!(crate::hash::cell_hash(bytes), cells_root);
         assert_eq!(m.dims("w"), Some(&[2u32, 2][..]));
-        let (config, width, path) = m.open_config();
+        let (config, width, config_path) = m.open_config();
         assert_eq!((keccak(&config), width), (leaves[0], 1 + m.tensors.len()));
-        let path: Vec<Option<Hash>> = merkle_proof(&all, 0);
-        assert_eq!(m.open_config().2, path.iter().flatten().copied().collect::<Vec<_>>());
+        let carried = merkle_proof(&all, 0);
+        assert_eq!(config_path, carried.iter().flatten().copied().collect::<Vec<_>>());
         assert!(m.open_cells("b", &[99]).is_none() && m.open_cells("nope", &[0]).is_none());
     }
 }
