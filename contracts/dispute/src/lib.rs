@@ -13,8 +13,8 @@
 //!   a side to move whose time ran out.
 //! - **One step**: the element is recomputed on chain from its inputs, each opened against the
 //!   agreed trace (`proof`), with `assay-step`. The side that claimed the recomputed value wins.
-//!   The prover decides `Residual`, `Activation`, `RmsNorm` and the plain linear layers (`Value`,
-//!   `AttnOut`, `FfnGate`, `FfnUp`, `FfnDown`), opening tables, weights and config values against
+//!   The prover decides `Residual`, `Activation`, `RmsNorm`, `LayerNorm` and the plain linear
+//!   layers (`Value`, `AttnOut`, `FfnGate`, `FfnUp`, `FfnDown`), opening tables, weights and config values against
 //!   the job's model id. An op
 //!   counts as decided only when every model's variant of it is: a game narrowed to another op's
 //!   element (or to leaves whose headers differ, or a leaf one trace lacks) ends with no verdict

@@ -470,10 +470,58 @@ fn rms_norm(target: &Target, o: &Openings<'_>) -> Option<i32> {
     Some(nonlin::rms_norm_element(v, inv, gamma.cells.i32_at(0, target.col)?))
 }
 
+/// `LayerNorm` (BERT): the input row whole (the leaf before), the leaf two back (header only:
+/// `Tokens` before the embedding's norm, `AttnOut` before `ln1`, `FfnDown` before `ln2`), the
+/// gamma and beta entries of `emb.ln` or `l{layer - 1}.ln1`/`ln2`, and the config's `eps_q24`.
+fn layer_norm(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    let ([input, before], [gamma, beta], Some(config)) =
+        (o.leaves.as_slice(), o.model.as_slice(), o.config)
+    else {
+        return None;
+    };
+    let (t, i) = (&target.header, &input.leaf);
+    let eps = config.value(b"eps_q24")?;
+    let ([rows, h], [in_rows, in_h]) = (t.dims(), i.dims()) else { return None };
+    (input.index.checked_add(1) == Some(target.leaf)
+        && before.index.checked_add(2) == Some(target.leaf)
+        && before.cells.opened.is_empty()
+        && i.step == t.step
+        && i.dtype == op::DTYPE_I32
+        && (in_rows, in_h) == (rows, h))
+        .then_some(())?;
+    let (mut g_buf, mut b_buf) = ([0u8; 32], [0u8; 32]);
+    let (g_name, b_name): (&[u8], &[u8]) = match (t.layer, i.op, i.layer, before.leaf.op) {
+        (0, op::EMBED, 0, op::TOKENS) => (b"emb.ln.g", b"emb.ln.b"),
+        (l, op::RESIDUAL, il, delta) if l >= 1 && il == l => {
+            let which: (&[u8], &[u8]) = match delta {
+                op::ATTN_OUT => (b"ln1.g", b"ln1.b"),
+                op::FFN_DOWN => (b"ln2.g", b"ln2.b"),
+                _ => return None,
+            };
+            let n = l.checked_sub(1)?;
+            (layer_prefix(&mut g_buf, n, which.0)?, layer_prefix(&mut b_buf, n, which.1)?)
+        }
+        _ => return None,
+    };
+    (gamma.is(g_name, op::DTYPE_I32, &[*h]) && beta.is(b_name, op::DTYPE_I32, &[*h]))
+        .then_some(())?;
+    let x: Vec<i32> = input
+        .cells
+        .row(target.row)?
+        .iter()
+        .map(|e| (*e).try_into().map(i32::from_le_bytes))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let stats = nonlin::layer_norm_stats(&x, eps);
+    let v = *x.get(usize::try_from(target.col).ok()?)?;
+    let (g, b) = (gamma.cells.i32_at(0, target.col)?, beta.cells.i32_at(0, target.col)?);
+    Some(nonlin::layer_norm_element(v, stats, g, b))
+}
+
 /// Whether the prover decides elements of op `code` (with element type `dtype`).
 pub fn provable(code: u32, dtype: u8) -> bool {
     let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
-    (linear || matches!(code, op::RESIDUAL | op::ACTIVATION | op::RMS_NORM))
+    (linear || matches!(code, op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM))
         && dtype == op::DTYPE_I32
 }
 
@@ -484,6 +532,7 @@ pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
         op::RESIDUAL => residual(target, o),
         op::ACTIVATION => activation(target, o),
         op::RMS_NORM => rms_norm(target, o),
+        op::LAYER_NORM => layer_norm(target, o),
         code if op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code) => linear(target, o),
         _ => None,
     }?;

@@ -226,6 +226,22 @@ impl<'a> Side<'a> {
                 let tensors = vec![(name, vec![col as usize / hash::cell_elements(4)])];
                 Ok(Reads { leaves: vec![(input, input_cells)], tensors, config: true })
             }
+            op::LAYER_NORM => {
+                let (input, before) = (back(1)?, back(2)?);
+                let in_info = info_at(input).ok_or(not_provable.clone())?;
+                let name = match (info.layer, op_at(before)) {
+                    (0, _) => "emb.ln".to_owned(),
+                    (l, Some(op::ATTN_OUT)) => format!("l{}.ln1", l - 1),
+                    (l, _) => format!("l{}.ln2", l - 1),
+                };
+                let per_row = (in_info.row_len() as u64).div_ceil(hash::cell_elements(4) as u64);
+                let input_cells = (row * per_row..(row + 1) * per_row).collect();
+                let cell = vec![col as usize / hash::cell_elements(4)];
+                let tensors =
+                    vec![(format!("{name}.g"), cell.clone()), (format!("{name}.b"), cell)];
+                let leaves = vec![(input, input_cells), (before, vec![])];
+                Ok(Reads { leaves, tensors, config: true })
+            }
             code => {
                 let (k, name) = op::LINEAR_INPUTS
                     .iter()

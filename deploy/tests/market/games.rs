@@ -3,10 +3,10 @@
 //! is the honest one with exactly one element of one op corrupted (`Trace::corrupt`); a validator
 //! reveals the honest trace root. Both sides answer every move from their own trace through
 //! `assay_protocol::game::Side`, as the services will. Each game must end on that op leaf, cell
-//! and element; Residual, Activation, FfnDown and RmsNorm elements are then recomputed on chain
-//! from the one-step proof.
+//! and element; Residual, Activation, FfnDown and RmsNorm elements (and a LayerNorm element of a
+//! tiny BERT's embedding job) are then recomputed on chain from the one-step proof.
 
-use assay_convert::random::tiny_llama;
+use assay_convert::random::{tiny_bert, tiny_llama};
 use assay_engine::{
     chat::Message,
     job::{JobInput, Model},
@@ -23,16 +23,21 @@ pub(super) fn model_blob() -> Vec<u8> {
     tiny_llama(5).to_blob()
 }
 
-/// The generation both sides ran, and the asserter's copy with one element of the `op` output
-/// of step 0, layer 2 corrupted: `(honest, lie, leaf, element)`.
+/// The generation of the tiny llama both sides ran.
+fn generation() -> JobInput {
+    JobInput::Generate { messages: vec![Message::user("the weather is")], max_tokens: 4, seed: 0 }
+}
+
+/// The run both sides made (the tiny llama's `generation()`), and the asserter's copy with one
+/// element of the `op` output of step 0, layer 2 corrupted: `(honest, lie, leaf, element)`.
 fn traces(op: Op) -> (Trace, Trace, usize, usize) {
-    let model = Model::load(&model_blob()).expect("tiny llama loads");
-    let input = JobInput::Generate {
-        messages: vec![Message::user("the weather is")],
-        max_tokens: 4,
-        seed: 0,
-    };
-    let (_, honest) = model.run_keeping(&Scalar, &input, Keep::All).expect("runs");
+    traces_of(op, &model_blob(), &generation())
+}
+
+/// [`traces`] of `input` run on the model `blob`.
+fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usize) {
+    let model = Model::load(blob).expect("the model loads");
+    let (_, honest) = model.run_keeping(&Scalar, input, Keep::All).expect("runs");
     // The prefill: `[t, n]` outputs.
     let leaf = honest
         .info()
@@ -233,11 +238,36 @@ pub(super) async fn a_corrupted_norm_is_proven_wrong_against_the_config(m: &mut 
     proven_wrong(m, Op::RmsNorm).await;
 }
 
+/// A LayerNorm element of a BERT embedding job (the tiny BERT of `assay-convert`, registered and
+/// served for it): the proof opens the input row, the header two leaves back (which norm), the
+/// `ln1` gamma and beta entries and the config leaf.
+pub(super) async fn a_corrupted_layer_norm_is_proven_wrong_in_a_bert_job(m: &mut Market) {
+    let blob = tiny_bert(5).to_blob();
+    let id = B256::from(ModelFile::parse(&blob).expect("parses").id());
+    let register = IModelRegistry::registerModelCall {
+        modelId: id,
+        engineHash: B256::repeat_byte(0xee),
+        pricePerUnit: U256::from(1_000_000_000u64),
+    };
+    m.send(&m.owner, m.registry, register, U256::ZERO).await;
+    for miner in &m.miners {
+        let serve = IModelRegistry::serveCall { modelId: id };
+        m.send(miner, m.registry, serve, U256::ZERO).await;
+    }
+    let llama = std::mem::replace(&mut m.model, id);
+    let input = JobInput::Embed { text: "the cat sat on the mat".into() };
+    proven_wrong_in(m, Op::LayerNorm, &blob, &input).await;
+    m.model = llama;
+}
+
 async fn proven_wrong(m: &mut Market, op: Op) {
-    let blob = model_blob();
-    let model = ModelFile::parse(&blob).expect("parses");
-    assert_eq!(B256::from(model.id()), m.model, "the market's model is the tiny llama");
-    let (honest_trace, lie, leaf, element) = traces(op);
+    proven_wrong_in(m, op, &model_blob(), &generation()).await;
+}
+
+async fn proven_wrong_in(m: &mut Market, op: Op, blob: &[u8], input: &JobInput) {
+    let model = ModelFile::parse(blob).expect("parses");
+    assert_eq!(B256::from(model.id()), m.model, "the job's model");
+    let (honest_trace, lie, leaf, element) = traces_of(op, blob, input);
     let (job, asserter, validators, game, receipt) = narrow(m, &honest_trace, &lie, false).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);

@@ -685,6 +685,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_corrupted_activation_is_proven_wrong_against_the_model(&mut m).await;
     a_corrupted_linear_layer_is_proven_wrong_against_its_weights(&mut m).await;
     a_corrupted_norm_is_proven_wrong_against_the_config(&mut m).await;
+    a_corrupted_layer_norm_is_proven_wrong_in_a_bert_job(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
     m.set_challenge_ppm(RARELY).await;
     unchallenged_job_is_accepted(&mut m).await;
