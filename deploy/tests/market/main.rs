@@ -1,6 +1,6 @@
 //! The job market's real WASM on the test node. Everything is deployed by `assay_deploy`, then
 //! JobMarket and Sampling are driven through their main flows with the bindings the services
-//! use, one account per role (four miners, a coordinator, a requester):
+//! use, one account per role (eight miners, a coordinator, a requester):
 //!
 //! - on-chain jobs: challenged and accepted; disputed, with a lying validator that stops playing
 //!   its dispute game (slashed) and a silent asserter (slashed, rejected, fee refunded); a game
@@ -61,6 +61,8 @@ use games::*;
 use onchain_jobs::*;
 
 /// The output every honest party computes; `WRONG` is what a cheater or a faulty validator claims.
+/// Miners staked and serving the model (accounts `0..MINERS` of the test node's genesis).
+const MINERS: usize = 8;
 const OUT: B256 = B256::repeat_byte(0x0a);
 const WRONG: B256 = B256::repeat_byte(0x0b);
 const TRACE: B256 = B256::repeat_byte(0x0c);
@@ -217,8 +219,10 @@ struct Market {
 
 impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
-    /// epoch the flows run in), funds and stakes four miners and a coordinator, registers and
-    /// serves a model.
+    /// epoch the flows run in), funds and stakes eight miners and a coordinator, registers and
+    /// serves a model. Eight, because a lost dispute costs half the starting reputation: the
+    /// games' seven losers zero at most three miners, so every later draw still finds an
+    /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
             assay_test_node::spawn(assay_test_node::Config::test()).await.expect("node starts");
@@ -232,9 +236,9 @@ impl Market {
         let key = |i: usize| genesis::ANVIL_ACCOUNTS[i].1;
         let mut m = Self {
             owner: Actor::new(&node, genesis::DEV_KEY),
-            miners: (0..4).map(|i| Actor::new(&node, key(i))).collect(),
-            coordinator: Actor::new(&node, key(4)),
-            requester: Actor::new(&node, key(5)),
+            miners: (0..MINERS).map(|i| Actor::new(&node, key(i))).collect(),
+            coordinator: Actor::new(&node, key(MINERS)),
+            requester: Actor::new(&node, key(MINERS + 1)),
             token: contract(assay_deploy::specs::TOKEN),
             staking: contract(assay_deploy::specs::STAKING),
             registry: contract(assay_deploy::specs::REGISTRY),
