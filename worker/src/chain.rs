@@ -71,6 +71,11 @@ impl ChainValidator {
         })
     }
 
+    /// The client it signs with (one nonce sequence for everything the worker sends).
+    pub fn client(&self) -> Client {
+        self.chain.clone()
+    }
+
     /// The salt of this worker's commitment for `Sampling` job `job_id`.
     fn salt(&self, job_id: U256) -> B256 {
         keccak256([self.salt_secret.as_slice(), &job_id.to_be_bytes::<32>()].concat())

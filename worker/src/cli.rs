@@ -2,7 +2,7 @@
 
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
-use alloy_primitives::U256;
+use alloy_primitives::{Address, U256};
 use assay_chain::{
     Key,
     key::{KeySource, Password},
@@ -205,6 +205,11 @@ pub struct RunArgs {
     /// Deployment manifest written by `deploy` (with `--rpc-url`).
     #[arg(long, env = "ASSAY_DEPLOYMENT", requires = "rpc_url", help_heading = "Chain")]
     pub deployment: Option<PathBuf>,
+    /// Where the inputs of the jobs run are kept (with `--rpc-url`), so that the worker can
+    /// replay any of them in a dispute game, also after a restart [default:
+    /// `$XDG_DATA_HOME/assay/worker-<address>`, else `~/.local/share/assay/worker-<address>`].
+    #[arg(long, env = "ASSAY_WORKER_STATE_DIR", help_heading = "Chain")]
+    pub state_dir: Option<PathBuf>,
     /// Test only: corrupt the output hash this worker asserts and reveals, to test that
     /// dispute detection catches a cheating miner. Never use it with real stake: it is slashed.
     #[arg(long, hide = true)]
@@ -217,7 +222,9 @@ impl RunArgs {
     /// # Errors
     /// [`Error::Key`], [`Error::Usage`] or [`Error::Deployment`].
     pub fn config(&self) -> Result<Config, Error> {
-        let mut cfg = Config::new(self.key.load()?)
+        let key = self.key.load()?;
+        let address = key.address();
+        let mut cfg = Config::new(key)
             .with_coordinator(&self.coordinator)
             .with_slots(self.slots)
             .with_shutdown_grace(Duration::from_secs(self.shutdown_grace))
@@ -228,9 +235,24 @@ impl RunArgs {
         if let (Some(rpc_url), Some(path)) = (&self.rpc_url, &self.deployment) {
             let manifest = Deployment::load(path)?;
             cfg = cfg.with_chain(ChainCheck { rpc_url: rpc_url.clone(), manifest });
+            let state_dir = match &self.state_dir {
+                Some(dir) => dir.clone(),
+                None => default_state_dir(address)?,
+            };
+            cfg = cfg.with_state_dir(state_dir);
         }
         Ok(cfg)
     }
+}
+
+/// `$XDG_DATA_HOME/assay/worker-<address>`, else `$HOME/.local/share/assay/worker-<address>`.
+fn default_state_dir(address: Address) -> Result<PathBuf, Error> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| Error::Usage("no HOME to keep job inputs under: give --state-dir".into()))?;
+    Ok(data.join("assay").join(format!("worker-{address}")))
 }
 
 /// Options of `worker register`.

@@ -28,6 +28,9 @@ pub enum Error {
     /// A chain call failed (RPC unreachable, wrong chain, reverted transaction).
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
+    /// A dispute game player could not be set up.
+    #[error(transparent)]
+    Play(#[from] assay_player::PlayError),
     /// The chain's state does not allow a registration step (an unfunded key, an unknown
     /// model, a key registered in another role).
     #[error("{0}")]

@@ -11,7 +11,9 @@ use std::{
 use alloy_primitives::{Address, B256};
 use assay_engine::{
     chat::Message,
+    hash::Hash,
     job::{JobInput, JobOutput, Model},
+    trace::{Keep, Op, Trace},
 };
 use assay_protocol::{
     job::{JobSpec, Output},
@@ -91,15 +93,16 @@ pub struct Executed {
     pub trace_root: B256,
 }
 
-/// Runs `spec` on `model` with the parallel integer kernels. A `dishonest` worker flips a bit of
-/// the output hash (a test double for a cheating miner). The output carries the prompt's token
-/// count: the chat-formatted prompt of a generation, the input tokens of an embedding.
+/// Runs `spec` on `model` with the parallel integer kernels. A `dishonest` worker claims
+/// [`cheat`]'s output hash and trace root instead of the engine's (a test double for a cheating
+/// miner). The output carries the prompt's token count: the chat-formatted prompt of a
+/// generation, the input tokens of an embedding.
 ///
 /// # Errors
 /// The engine's error, as text, when the task does not fit the model or the input is invalid.
 pub fn execute(model: &Model, spec: &JobSpec, dishonest: bool) -> Result<Executed, String> {
     let (out, _) = model.run(&Parallel, &spec.to_input()).map_err(|e| e.to_string())?;
-    Ok(executed(model, out, dishonest))
+    executed(model, spec, out, dishonest)
 }
 
 /// [`execute`], calling `on_text` with the text of a generation as it is produced: non-empty
@@ -123,18 +126,82 @@ pub fn execute_streaming(
     };
     let (out, _) =
         model.run_with(&Parallel, &spec.to_input(), &mut on_token).map_err(|e| e.to_string())?;
-    Ok(executed(model, out, dishonest))
+    executed(model, spec, out, dishonest)
 }
 
-fn executed(model: &Model, out: JobOutput, dishonest: bool) -> Executed {
-    let mut output_hash = B256::from(out.output_hash);
-    if dishonest {
-        output_hash[31] ^= 1;
-    }
-    Executed {
+fn executed(
+    model: &Model,
+    spec: &JobSpec,
+    out: JobOutput,
+    dishonest: bool,
+) -> Result<Executed, String> {
+    let (output_hash, trace_root) = if dishonest {
+        let (hash, trace) = cheat(model, &spec.to_input(), Keep::Nothing)?;
+        (B256::from(hash), B256::from(trace.root(&hash)))
+    } else {
+        (B256::from(out.output_hash), B256::from(out.trace_root))
+    };
+    Ok(Executed {
         output: Output { text: model.decode(&out.tokens), ..Output::from_engine(&out) },
         output_hash,
-        trace_root: B256::from(out.trace_root),
+        trace_root,
+    })
+}
+
+/// The dishonest test double's claim: the engine's output hash with its last bit flipped, and
+/// the trace with element 0 of the first step's last `Residual` output corrupted (its outputs
+/// `keep` names kept). The claim is self-consistent, so the cheat can play it out in a dispute
+/// game, down to that element, where a one-step proof shows it wrong.
+///
+/// # Errors
+/// The engine's error, as text; a model without a residual op.
+pub fn cheat(model: &Model, input: &JobInput, keep: Keep) -> Result<(Hash, Trace), String> {
+    let (_, probe) = model.run(&Parallel, input).map_err(|e| e.to_string())?;
+    let target = probe
+        .info()
+        .iter()
+        .rposition(|i| i.step == 0 && i.op == Op::Residual as u32)
+        .ok_or("the model has no residual op to corrupt")?;
+    let keep = match keep {
+        Keep::All => Keep::All,
+        Keep::Nothing => Keep::Leaves([target].into()),
+        Keep::Leaves(mut leaves) => {
+            leaves.insert(target);
+            Keep::Leaves(leaves)
+        }
+    };
+    let (out, mut trace) = model.run_keeping(&Parallel, input, keep).map_err(|e| e.to_string())?;
+    trace.corrupt(target, 0);
+    let mut hash = out.output_hash;
+    hash[31] ^= 1;
+    Ok((hash, trace))
+}
+
+/// A job replayed for a dispute game (`assay_player::Replay`): the model it ran, its input, and
+/// whether this worker is the dishonest test double (it then plays [`cheat`]'s trace).
+#[derive(Debug)]
+pub struct JobReplay {
+    /// The model.
+    pub model: Arc<LoadedModel>,
+    /// The job's input.
+    pub spec: JobSpec,
+    /// Play the cheat's claim.
+    pub dishonest: bool,
+}
+
+impl assay_player::Replay for JobReplay {
+    fn run(&self, keep: Keep) -> Result<(Hash, Trace), String> {
+        let input = self.spec.to_input();
+        if self.dishonest {
+            return cheat(&self.model.model, &input, keep);
+        }
+        let (out, trace) =
+            self.model.model.run_keeping(&Parallel, &input, keep).map_err(|e| e.to_string())?;
+        Ok((out.output_hash, trace))
+    }
+
+    fn model_blob(&self) -> Result<Vec<u8>, String> {
+        ModelDir::open(&self.model.dir).map(|d| d.blob).map_err(|e| e.to_string())
     }
 }
 
@@ -260,5 +327,39 @@ mod tests {
         assert_eq!(c2, validation_commitment(job_key, worker, hash, trace, s2));
         assert_ne!(s1, s2);
         assert_ne!(c1, c2);
+    }
+
+    /// The cheat's claim is self-consistent (so it can be played) and differs from the honest
+    /// run in exactly one element: element 0 of the first step's last residual.
+    #[test]
+    fn the_cheat_corrupts_one_residual_element_and_flips_the_output_hash() {
+        let model = Model::load(&assay_convert::random::tiny_llama(5).to_blob()).expect("load");
+        let input = JobSpec::user("the weather is", 4, 0).to_input();
+        let (out, honest) = model.run_keeping(&Parallel, &input, Keep::All).expect("runs");
+        let (hash, lie) = cheat(&model, &input, Keep::All).expect("cheats");
+        let mut flipped = out.output_hash;
+        flipped[31] ^= 1;
+        assert_eq!(hash, flipped);
+
+        let differing: Vec<usize> =
+            (0..honest.leaves().len()).filter(|&i| honest.leaves()[i] != lie.leaves()[i]).collect();
+        let last_residual = honest
+            .info()
+            .iter()
+            .rposition(|i| i.step == 0 && i.op == Op::Residual as u32)
+            .expect("a residual");
+        assert_eq!(differing, vec![last_residual]);
+        let (h, l) = (honest.data(last_residual).unwrap(), lie.data(last_residual).unwrap());
+        assert_eq!(l[0], h[0].wrapping_add(1));
+        assert_eq!(&l[1..], &h[1..]);
+
+        // Keeping nothing else gives the same claim: what the worker asserted is what it plays.
+        let (again, leaves_only) = cheat(&model, &input, Keep::Nothing).expect("cheats");
+        assert_eq!((again, leaves_only.root(&again)), (hash, lie.root(&hash)));
+        let executed = execute(&model, &JobSpec::user("the weather is", 4, 0), true).unwrap();
+        assert_eq!(
+            (executed.output_hash, executed.trace_root),
+            (B256::from(hash), B256::from(lie.root(&hash)))
+        );
     }
 }

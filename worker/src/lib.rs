@@ -11,6 +11,9 @@
 //! - `delta`: incremental UTF-8 decoding of generated tokens into the text deltas an asserter
 //!   streams.
 //! - [`chain`]: the on-chain readiness check and `worker register`.
+//! - [`games`]: the dispute games the worker is a party to, found on chain and played from its
+//!   own replays ([`assay_player`]); [`inputs`]: the inputs of the jobs it ran, kept on disk for
+//!   those replays.
 //! - `backoff`: reconnection delays.
 //! - [`kernels`]: the engine's kernels (the widest x86-64 level, detected at run time)
 //!   parallelised over output channels with rayon; trace leaves hashed on the pool.
@@ -26,6 +29,8 @@ pub mod error;
 pub mod exec;
 #[cfg(feature = "candle")]
 pub mod float_gemm;
+pub mod games;
+pub mod inputs;
 pub mod kernels;
 pub mod runner;
 

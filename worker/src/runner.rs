@@ -15,6 +15,7 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use alloy_primitives::B256;
 use assay_chain::Key;
+use assay_player::Player;
 use assay_protocol::job::JobSpec;
 use assay_protocol::{
     deployment::Deployment,
@@ -37,6 +38,8 @@ use crate::{
     backoff::Backoff,
     error::{Error, Result},
     exec::{self, Executed, Models},
+    games::Games,
+    inputs::Inputs,
 };
 
 /// Where a worker connects by default.
@@ -74,6 +77,9 @@ pub struct Config {
     pub chain: Option<ChainCheck>,
     /// Test double of a cheating miner: corrupt every output hash asserted or revealed.
     pub dishonest: bool,
+    /// Where the inputs of the jobs it runs are kept, to replay them in dispute games; with the
+    /// chain configured, the worker plays its games only when this is set.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -90,6 +96,7 @@ impl Config {
             handshake_timeout: Duration::from_secs(10),
             chain: None,
             dishonest: false,
+            state_dir: None,
         }
     }
 
@@ -137,6 +144,12 @@ impl Config {
         self
     }
 
+    /// Keeps job inputs under `dir` and plays the worker's dispute games.
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
     /// Makes the worker dishonest (tests of dispute detection).
     pub fn with_dishonest(mut self, dishonest: bool) -> Self {
         self.dishonest = dishonest;
@@ -178,8 +191,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         }
         None => None,
     };
+    let inputs = config.state_dir.as_deref().map(Inputs::open).transpose()?;
+    if let (Some(c), Some(validator), Some(inputs)) = (&config.chain, &validator, &inputs) {
+        let games = Games {
+            player: Player::new(validator.client(), &c.manifest)?,
+            models: models.clone(),
+            inputs: inputs.clone(),
+            dishonest: config.dishonest,
+            from_block: c.manifest.deploy_block,
+        };
+        tokio::spawn(games.watch(shutdown.clone()));
+    }
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.slots as usize)),
+        inputs,
         models,
         tokens_per_sec,
         validator,
@@ -220,6 +245,8 @@ struct Shared {
     tokens_per_sec: f64,
     /// Signs on-chain validations, when the chain is configured.
     validator: Option<crate::chain::ChainValidator>,
+    /// Where the inputs of the jobs run are kept, when a state directory is configured.
+    inputs: Option<Inputs>,
 }
 
 /// How a session ended.
@@ -519,6 +546,11 @@ impl Session {
                     } else {
                         exec::execute(&model.model, &a.spec, cfg.dishonest)
                     };
+                    if let (Ok(_), Some(inputs)) = (&executed, &shared.inputs)
+                        && let Err(error) = inputs.save(a.model_id, &a.spec)
+                    {
+                        warn!(%error, "the job's input could not be kept: a dispute over it cannot be played");
+                    }
                     executed.map(|done| {
                         let receipt = exec::sign_receipt(
                             &cfg.key, chain_id, a.job_key, a.model_id, &a.spec, &done,

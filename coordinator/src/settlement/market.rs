@@ -102,10 +102,6 @@ pub struct Market {
     epoch_timing: std::sync::OnceLock<(u64, u64)>,
 }
 
-/// Blocks per `eth_getLogs` request: public RPC endpoints refuse wide ranges, so a search from
-/// the deployment block to the head is split into ranges of this many blocks.
-const LOG_RANGE: u64 = 50_000;
-
 /// A transport error of an RPC method that is not a contract call.
 fn rpc(method: &'static str) -> impl Fn(alloy_provider::transport::TransportError) -> ChainError {
     move |e| ChainError::Rpc { call: method, detail: e.to_string() }
@@ -185,14 +181,7 @@ impl Market {
     /// # Errors
     /// [`ChainError::Rpc`].
     pub async fn now(&self) -> Result<u64, ChainError> {
-        let block = self
-            .chain
-            .provider()
-            .get_block_by_number(alloy_rpc_types_eth::BlockNumberOrTag::Latest)
-            .await
-            .map_err(rpc("eth_getBlockByNumber"))?
-            .ok_or(ChainError::Rpc { call: "eth_getBlockByNumber", detail: "no block".into() })?;
-        Ok(block.header.timestamp)
+        self.chain.latest_timestamp().await
     }
 
     /// The latest block number.
@@ -200,7 +189,7 @@ impl Market {
     /// # Errors
     /// [`ChainError::Rpc`].
     pub async fn block_number(&self) -> Result<u64, ChainError> {
-        self.chain.provider().get_block_number().await.map_err(rpc("eth_blockNumber"))
+        self.chain.block_number().await
     }
 
     /// The job market's address.
@@ -304,28 +293,14 @@ impl Market {
             .collect())
     }
 
-    /// The logs matching `filter` from the deployment block to the latest block, asked for in
-    /// ranges of [`LOG_RANGE`] blocks.
+    /// The logs matching `filter` from the deployment block to the latest block.
     async fn logs(
         &self,
         filter: alloy_rpc_types_eth::Filter,
         what: &str,
     ) -> Result<Vec<alloy_rpc_types_eth::Log>, ChainError> {
         let head = self.block_number().await?;
-        let mut logs = Vec::new();
-        let mut from = self.deploy_block;
-        while from <= head {
-            let to = from.saturating_add(LOG_RANGE - 1).min(head);
-            let range = filter.clone().from_block(from).to_block(to);
-            let found =
-                self.chain.provider().get_logs(&range).await.map_err(|e| ChainError::Rpc {
-                    call: "eth_getLogs",
-                    detail: format!("{what} {from}..={to}: {e}"),
-                })?;
-            logs.extend(found);
-            from = to + 1;
-        }
-        Ok(logs)
+        self.chain.logs(&filter, self.deploy_block, head, what).await
     }
 
     /// `forfeitEpochSeed(epoch)`: slashes the coordinator that committed `epoch`'s seed and never

@@ -5,12 +5,16 @@ use std::{sync::Arc, time::Duration};
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, B256, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder, transport::TransportError};
-use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
+use alloy_rpc_types_eth::{Filter, Log, TransactionReceipt, TransactionRequest};
 use alloy_sol_types::{SolCall, SolEvent};
 use assay_protocol::deployment::{Deployment, DeploymentError};
 use tokio::sync::Mutex;
 
 use crate::{Key, Revert};
+
+/// Blocks per `eth_getLogs` request of [`Client::logs`]: public RPC endpoints refuse wide
+/// ranges.
+pub const LOG_RANGE: u64 = 50_000;
 
 /// How long [`Client::send`] waits for a receipt by default.
 pub const DEFAULT_MINED_WITHIN: Duration = Duration::from_secs(120);
@@ -335,6 +339,55 @@ impl Client {
             return Err(ChainError::FailedOnChain { call, tx });
         }
         Ok(receipt)
+    }
+
+    /// The latest block's number.
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn block_number(&self) -> Result<u64, ChainError> {
+        self.provider
+            .get_block_number()
+            .await
+            .map_err(|e| ChainError::Rpc { call: "eth_blockNumber", detail: e.to_string() })
+    }
+
+    /// The latest block's timestamp: the chain's clock, which contract deadlines are read
+    /// against.
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn latest_timestamp(&self) -> Result<u64, ChainError> {
+        let rpc = |detail: String| ChainError::Rpc { call: "eth_getBlockByNumber", detail };
+        let block = self
+            .provider
+            .get_block_by_number(alloy_rpc_types_eth::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| rpc(e.to_string()))?
+            .ok_or_else(|| rpc("no latest block".into()))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// The logs matching `filter` in blocks `from..=to`, asked for in ranges of
+    /// [`LOG_RANGE`] blocks (nodes cap the range of one `eth_getLogs`); `what` names them in
+    /// errors.
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn logs(&self, filter: &Filter, from: u64, to: u64, what: &str) -> Result<Vec<Log>, ChainError> {
+        let mut logs = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = start.saturating_add(LOG_RANGE - 1).min(to);
+            let range = filter.clone().from_block(start).to_block(end);
+            let found = self.provider.get_logs(&range).await.map_err(|e| ChainError::Rpc {
+                call: "eth_getLogs",
+                detail: format!("{what} {start}..={end}: {e}"),
+            })?;
+            logs.extend(found);
+            start = end + 1;
+        }
+        Ok(logs)
     }
 
     /// The first event `E` that `emitter` logged in `receipt`.
