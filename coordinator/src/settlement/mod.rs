@@ -385,7 +385,8 @@ impl Settler {
     }
 
     /// Finalizes opened challenges once every validator revealed or the reveal deadline passed,
-    /// recording the outcome.
+    /// recording the outcome; a disputed job is followed until its dispute games settle it
+    /// (accepted or rejected).
     async fn finalize(&mut self) -> Result<(), SettleError> {
         for job in self.store.opened_jobs().await? {
             let Some(chain_job_id) = job.chain_job_id.as_deref().and_then(|id| id.parse().ok())
@@ -415,8 +416,13 @@ impl Settler {
                 JobStatus::Rejected => Settlement::Rejected,
                 _ => continue,
             };
+            if job.settlement == Some(settlement) {
+                continue; // its dispute games are still being played
+            }
             self.store.set_settlement(&job.id, settlement, None, None).await?;
-            self.scheduler.send(Event::ChainValidationClosed { chain_job_id }).ok();
+            if job.settlement == Some(Settlement::Opened) {
+                self.scheduler.send(Event::ChainValidationClosed { chain_job_id }).ok();
+            }
         }
         Ok(())
     }

@@ -220,14 +220,17 @@ impl Store {
         rows.iter().map(decode_job).collect()
     }
 
-    /// Opened records whose on-chain challenge is not finalized yet.
+    /// Opened records whose on-chain challenge is not finalized yet, and disputed ones whose games
+    /// have not settled them yet.
     ///
     /// # Errors
     /// [`Error::Database`], [`Error::Corrupt`].
     pub async fn opened_jobs(&self) -> Result<Vec<JobRow>> {
-        let rows = sqlx::query("SELECT * FROM jobs WHERE settlement = 'opened' ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE settlement IN ('opened', 'disputed') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode_job).collect()
     }
 

@@ -374,7 +374,13 @@ impl Client {
     ///
     /// # Errors
     /// [`ChainError::Rpc`].
-    pub async fn logs(&self, filter: &Filter, from: u64, to: u64, what: &str) -> Result<Vec<Log>, ChainError> {
+    pub async fn logs(
+        &self,
+        filter: &Filter,
+        from: u64,
+        to: u64,
+        what: &str,
+    ) -> Result<Vec<Log>, ChainError> {
         let mut logs = Vec::new();
         let mut start = from;
         while start <= to {

@@ -279,8 +279,10 @@ impl Player {
                         let posted = self
                             .defender_post::<IDisputeGame::Bisected>(turn.game, "bisection")
                             .await?;
+                        // The defender's children of this node: `down` levels below, from
+                        // the first child on.
                         if (posted.phase, u32::from(posted.level), posted.index)
-                            != (u8::from(phase), at.0, at.1)
+                            != (u8::from(phase), at.0 - down, at.1 << down)
                         {
                             return Err(PlayError::Missing { game: id, what: "bisection" });
                         }

@@ -51,6 +51,11 @@ fn step(text: &str) {
 /// chain (the built-in parameters use minutes).
 pub const SETTLEMENT_WINDOW_SECS: u64 = 10;
 
+/// Each side's clock in a dispute game on the local chain (the built-in parameters give an
+/// hour): the workers play their moves within seconds, and a side that stops loses within two
+/// minutes.
+pub const DISPUTE_CLOCK_SECS: u64 = 120;
+
 fn deployer_key() -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&DEV_KEY).expect("the dev key is valid")
 }
@@ -181,6 +186,7 @@ pub async fn start(args: &Options) -> Result<Network> {
     deploy.params.market.batch_window = SETTLEMENT_WINDOW_SECS;
     deploy.params.market.commit_timeout = SETTLEMENT_WINDOW_SECS;
     deploy.params.market.reveal_timeout = SETTLEMENT_WINDOW_SECS;
+    deploy.params.dispute.clock = DISPUTE_CLOCK_SECS;
     if let Some(ppm) = args.chain_challenge_ppm {
         deploy.params.market.challenge_ppm = ppm;
     }
@@ -281,6 +287,9 @@ pub async fn start(args: &Options) -> Result<Network> {
         run.extend(["--shutdown-grace".into(), "10".into()]);
         run.extend(["--rpc-url".into(), rpc_url.clone().into()]);
         run.extend(["--deployment".into(), manifest_path.clone().into()]);
+        let state_dir = args.data_dir.join(format!("state/worker-{i}"));
+        std::fs::remove_dir_all(&state_dir).ok();
+        run.extend(["--state-dir".into(), state_dir.into()]);
         if dishonest {
             run.push("--dishonest".into());
         }

@@ -17,11 +17,12 @@ use std::{
 
 use alloy_primitives::{Address, B256, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::TransactionRequest;
-use alloy_sol_types::SolCall;
+use alloy_rpc_types_eth::{Filter, TransactionRequest};
+use alloy_sol_types::{SolCall, SolEvent};
 use assay_devnet::{Options, network};
 use assay_protocol::{
-    bindings::{IJobMarket, ISampling, IStaking},
+    bindings::{IDisputeGame, IJobMarket, ISampling, IStaking},
+    codes::{GameOutcome, GamePhase, JobStatus},
     job::JobFile,
 };
 use serde_json::{Value, json};
@@ -321,9 +322,14 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
 /// p = 100 % on chain and none off chain; one of four miners cheats. Every served job's record is
 /// opened on chain, the validators `Sampling` draws (the three other miners) commit and reveal on
 /// chain with their own keys, the honest reveals equal the asserter's hash, and the cheat's does
-/// not: the job is disputed on chain and the cheat's stake frozen.
+/// not: the job is disputed on chain and a game opened between the asserter and the cheat. The
+/// two worker processes play it move by move from their own replays (the cheat from its trace
+/// with one residual element corrupted) down to that element; a one-step proof decides it: the
+/// asserter wins, the cheat is slashed once per game, the job is accepted and every stake is
+/// released.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_disputed() {
+async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses_its_games_by_proof()
+ {
     let dir = std::env::temp_dir().join(format!("assay-devnet-onchain-{}", std::process::id()));
     let mut opts = options(dir.clone(), 4, 1);
     opts.challenge_probability = 0.0;
@@ -334,14 +340,19 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_di
     let provider = chain(&net);
     let sampling = net.manifest.contract("Sampling").expect("Sampling deployed");
     let staking = net.manifest.contract("Staking").expect("Staking deployed");
+    let game = net.manifest.contract("DisputeGame").expect("DisputeGame deployed");
+    let market = net.manifest.contract("JobMarket").expect("JobMarket deployed");
+    let stake_before =
+        view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
 
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(embed(&api, &format!("challenged sentence {i}")).await);
     }
+    let mut games = Vec::new();
     for id in &ids {
         let job = settled_on_chain(&api, id, &["accepted", "disputed", "rejected"]).await;
-        assert_eq!(job["settlement"], "disputed", "job {id}: {job}");
+        assert_ne!(job["settlement"], "rejected", "job {id}: {job}");
         assert_ne!(address(&job["asserter"]), cheat, "the cheat's own results are refused");
         let asserted: B256 = job["output_hash"].as_str().expect("hash").parse().expect("hash");
         let chain_job_id: U256 =
@@ -359,11 +370,60 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_is_di
                 assert_eq!(*hash, asserted, "job {id}: honest validator {validator}");
             }
         }
+        let call = IDisputeGame::gameOfCall { jobId: chain_job_id, challenger: cheat };
+        let game_id = view(&provider, game, call).await;
+        assert_ne!(game_id, U256::ZERO, "job {id}: a game against the cheat");
+        games.push((id, chain_job_id, game_id));
     }
-    let info = view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
-    assert!(info.openDisputes > 0, "the cheat's stake is frozen by its open disputes: {info:?}");
+
+    for (id, chain_job_id, game_id) in &games {
+        let job = settled_on_chain(&api, id, &["accepted", "rejected"]).await;
+        assert_eq!(job["settlement"], "accepted", "job {id}: the asserter won its game: {job}");
+        let state = view(&provider, game, IDisputeGame::gameCall { gameId: *game_id }).await;
+        assert_eq!(
+            (state.phase, state.outcome),
+            (GamePhase::Ended as u8, GameOutcome::DefenderWon as u8),
+            "job {id}"
+        );
+        let proven = events_of::<IDisputeGame::StepProven>(&provider, game, *game_id).await;
+        assert_eq!(proven.len(), 1, "job {id}: decided by a one-step proof, not on time");
+        let step = events_of::<IDisputeGame::StepDisputed>(&provider, game, *game_id).await;
+        assert_eq!(step.len(), 1, "job {id}");
+        assert_eq!(step[0].op, assay_step::op::RESIDUAL, "job {id}: the corrupted residual");
+        assert_eq!((step[0].cell, step[0].element), (0, 0), "job {id}: its element 0");
+        let settled =
+            events_of::<ISampling::DisputeSettled>(&provider, sampling, *chain_job_id).await;
+        assert_eq!(settled.len(), 1, "job {id}");
+        let accepted = JobStatus::Accepted as u8;
+        assert_eq!(
+            (settled[0].status, settled[0].losers.clone()),
+            (accepted, vec![cheat]),
+            "job {id}"
+        );
+        let on_chain = view(&provider, market, IJobMarket::jobCall { jobId: *chain_job_id }).await;
+        assert_eq!(on_chain.status, accepted, "job {id}: accepted on chain");
+    }
+    let after = view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
+    assert_eq!(after.openDisputes, 0, "every stake is released");
+    let slash = assay_deploy::params::Params::default_params().market.slash_amount;
+    assert_eq!(
+        after.assets,
+        stake_before.assets - slash * U256::from(games.len()),
+        "the cheat is slashed once per lost game"
+    );
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The `E` events `emitter` logged with first topic `key` (a game or job id).
+async fn events_of<E: SolEvent>(provider: &DynProvider, emitter: Address, key: U256) -> Vec<E> {
+    let filter = Filter::new()
+        .address(emitter)
+        .event_signature(E::SIGNATURE_HASH)
+        .topic1(B256::from(key))
+        .from_block(0);
+    let logs = provider.get_logs(&filter).await.expect("logs");
+    logs.iter().map(|log| log.log_decode::<E>().expect("decodes").inner.data).collect()
 }
 
 /// Polls `check` every 100 ms until it holds; panics naming `what` after `limit`.
