@@ -6,10 +6,11 @@
 use alloy_primitives::{Address, B256, U256, keccak256};
 use assay_chain::{ChainError, Client, Key};
 use assay_protocol::{
-    bindings::{IAssayToken, IModelRegistry, ISampling, IStaking},
+    bindings::{IAssayToken, IJobMarket, IModelRegistry, ISampling, IStaking},
     codes::{Role, ValidatorState},
     deployment::Deployment,
     math::records::validation_commitment,
+    wire::Receipt,
 };
 
 use crate::error::{Error, Result};
@@ -33,6 +34,7 @@ const REGISTER_HINT: &str = "run `worker register --rpc-url <url> --deployment <
 pub struct ChainValidator {
     chain: Client,
     me: Address,
+    market: Address,
     sampling: Address,
     salt_secret: B256,
     /// `Sampling` jobs this worker has started validating: a coordinator that restarted may ask
@@ -53,10 +55,11 @@ impl ChainValidator {
     /// A validator signing with `key` on the chain at `rpc_url`.
     ///
     /// # Errors
-    /// [`Error::Chain`] for a bad URL; [`Error::Deployment`] without `Sampling`.
+    /// [`Error::Chain`] for a bad URL; [`Error::Deployment`] without `Sampling` or `JobMarket`.
     pub fn connect(rpc_url: &str, manifest: &Deployment, key: &Key) -> Result<Self> {
         let chain = Client::new(rpc_url, manifest.chain_id, Some(key))?;
         let sampling = manifest.contract("Sampling")?;
+        let market = manifest.contract("JobMarket")?;
         let mut pre = Vec::with_capacity(SALT_DOMAIN.len() + 32 + 8 + 20);
         pre.extend_from_slice(SALT_DOMAIN);
         pre.extend_from_slice(key.signer().to_bytes().as_slice());
@@ -65,6 +68,7 @@ impl ChainValidator {
         Ok(Self {
             chain,
             me: key.address(),
+            market,
             sampling,
             salt_secret: keccak256(&pre),
             started: Default::default(),
@@ -89,21 +93,24 @@ impl ChainValidator {
         Ok(Some(ValidatorState::try_from(drawn.states[i]).map_err(ChainError::from)?))
     }
 
-    /// Validates `Sampling`'s job `job_id` as one of its drawn validators, claiming `(jobKey,
-    /// outputHash, traceRoot)`: commits `validation_commitment(jobKey, worker, outputHash,
-    /// traceRoot, salt)`, waits until reveals open
-    /// (every drawn validator committed, or the commit deadline passed), then reveals. A job
-    /// asked for again while its validation runs or after it succeeded is not validated twice.
+    /// Validates `Sampling`'s job `job_id` as one of its drawn validators with the result of
+    /// this worker's run, `receipt`: checks that the run's model and input are the job's on
+    /// chain (a coordinator could send another input: the worker would then commit to a result
+    /// it cannot defend in a dispute game), commits `validation_commitment(jobKey, worker,
+    /// outputHash, traceRoot, salt)`, waits until reveals open (every drawn validator
+    /// committed, or the commit deadline passed), then reveals. A job asked for again while its
+    /// validation runs or after it succeeded is not validated twice.
     ///
     /// # Errors
-    /// [`Error::Chain`] for RPC failures and reverts (named), e.g. `NotValidator`,
-    /// `CommitClosed`, `RevealClosed`.
-    pub async fn validate(&self, job_id: U256, claim: (B256, B256, B256)) -> Result<()> {
+    /// [`Error::Refused`] when the run is not of the job's model and input; [`Error::Chain`]
+    /// for RPC failures and reverts (named), e.g. `NotValidator`, `CommitClosed`,
+    /// `RevealClosed`.
+    pub async fn validate(&self, job_id: U256, receipt: &Receipt) -> Result<()> {
         if !self.started.lock().expect("not poisoned").insert(job_id) {
             tracing::info!(%job_id, "already validating this job on chain");
             return Ok(());
         }
-        let validated = self.commit_and_reveal(job_id, claim).await;
+        let validated = self.commit_and_reveal(job_id, receipt).await;
         if validated.is_err() {
             // Not committed, or not revealed: a later request may try again.
             self.started.lock().expect("not poisoned").remove(&job_id);
@@ -111,8 +118,22 @@ impl ChainValidator {
         validated
     }
 
-    async fn commit_and_reveal(&self, job_id: U256, claim: (B256, B256, B256)) -> Result<()> {
-        let (job_key, output_hash, trace_root) = claim;
+    /// Refuses a run whose model or input is not job `job_id`'s on chain.
+    async fn check_input(&self, job_id: U256, receipt: &Receipt) -> Result<()> {
+        let job = self.chain.view(self.market, IJobMarket::jobCall { jobId: job_id }).await?;
+        if (job.modelId, job.inputRoot) != (receipt.model_id, receipt.input_root) {
+            return Err(Error::Refused(format!(
+                "job {job_id} on chain is model {} with input root {}; the run asked for is \
+                 model {} with input root {}: not validating it",
+                job.modelId, job.inputRoot, receipt.model_id, receipt.input_root
+            )));
+        }
+        Ok(())
+    }
+
+    async fn commit_and_reveal(&self, job_id: U256, receipt: &Receipt) -> Result<()> {
+        let (job_key, output_hash, trace_root) =
+            (receipt.job_key, receipt.output_hash, receipt.trace_root);
         let (me, sampling) = (self.me, self.sampling);
         let salt = self.salt(job_id);
         match self.my_state(job_id).await? {
@@ -124,6 +145,7 @@ impl ChainValidator {
                 tracing::info!(%job_id, "already committed on chain (before a restart): revealing");
             }
             _ => {
+                self.check_input(job_id, receipt).await?;
                 let commitment = validation_commitment(job_key, me, output_hash, trace_root, salt);
                 let commit = ISampling::commitValidationCall { jobId: job_id, commitment };
                 let tx = self.chain.send(sampling, commit, U256::ZERO).await?.transaction_hash;
@@ -305,6 +327,17 @@ mod tests {
 
     use super::*;
 
+    fn receipt() -> Receipt {
+        Receipt {
+            job_key: B256::ZERO,
+            model_id: B256::ZERO,
+            input_root: B256::ZERO,
+            output_hash: B256::ZERO,
+            trace_root: B256::ZERO,
+            worker: Address::ZERO,
+        }
+    }
+
     fn validator(rpc_url: &str) -> ChainValidator {
         validator_with_key(rpc_url, "11")
     }
@@ -314,7 +347,10 @@ mod tests {
         let manifest = Deployment {
             chain_id: 412_346,
             deploy_block: 0,
-            contracts: BTreeMap::from([("Sampling".to_string(), Address::repeat_byte(7))]),
+            contracts: BTreeMap::from([
+                ("Sampling".to_string(), Address::repeat_byte(7)),
+                ("JobMarket".to_string(), Address::repeat_byte(8)),
+            ]),
             models: Vec::new(),
         };
         let key = Key::from_hex(&format!("0x{}", key_byte.repeat(32)), "test").expect("key");
@@ -340,10 +376,11 @@ mod tests {
         let v = validator(&format!("http://{}", silent.local_addr().expect("addr")));
         let first = tokio::spawn({
             let v = v.clone();
-            async move { v.validate(U256::from(1u8), (B256::ZERO, B256::ZERO, B256::ZERO)).await }
+            async move { v.validate(U256::from(1u8), &receipt()).await }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let again = v.validate(U256::from(1u8), (B256::ZERO, B256::ZERO, B256::ZERO));
+        let r = receipt();
+        let again = v.validate(U256::from(1u8), &r);
         let again = tokio::time::timeout(Duration::from_secs(5), again).await;
         assert!(matches!(again, Ok(Ok(()))), "{again:?}");
         first.abort();
@@ -356,7 +393,7 @@ mod tests {
         drop(closed);
         let v = validator(&url);
         for _ in 0..2 {
-            let r = v.validate(U256::from(2u8), (B256::ZERO, B256::ZERO, B256::ZERO)).await;
+            let r = v.validate(U256::from(2u8), &receipt()).await;
             assert!(matches!(r, Err(Error::Chain(_))), "{r:?}");
         }
     }

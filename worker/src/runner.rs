@@ -606,8 +606,7 @@ impl Session {
                 let r = receipt.receipt;
                 tokio::spawn(
                     async move {
-                        let claim = (r.job_key, r.output_hash, r.trace_root);
-                        match validator.validate(chain_job_id, claim).await {
+                        match validator.validate(chain_job_id, &r).await {
                             Ok(()) => info!(output_hash = %r.output_hash, "validated on chain"),
                             Err(e) => warn!(error = %e, "on-chain validation failed"),
                         }

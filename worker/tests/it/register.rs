@@ -1,18 +1,19 @@
-//! `worker register` and the readiness check of `worker run` against the project's contracts
-//! (AssayToken, Staking, ModelRegistry, deployed by `assay-deploy`) on the in-process test node.
+//! `worker register`, the readiness check of `worker run` and the on-chain validator's input
+//! check against the project's contracts (deployed by `assay-deploy`) on the in-process test
+//! node.
 //! Needs the contracts' release wasm (`.ci/test` builds it into `$ASSAY_CONTRACTS_TARGET_DIR` and
 //! then a missing file fails the test); prints `SKIP:` without it elsewhere.
 
 use std::path::PathBuf;
 
-use alloy_primitives::{B256, U256, hex};
+use alloy_primitives::{Address, B256, U256, hex};
 use alloy_signer_local::PrivateKeySigner;
 use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert};
-use assay_protocol::model_dir::ModelDir;
+use assay_protocol::{bindings::IJobMarket, model_dir::ModelDir, wire::Receipt};
 use assay_test_node::genesis;
 use assay_worker::{
     Error,
-    chain::{Registration, check_ready, register},
+    chain::{ChainValidator, Registration, check_ready, register},
     cli::{Cli, Command},
 };
 use clap::Parser;
@@ -25,6 +26,10 @@ fn wasm_dir() -> Option<PathBuf> {
     );
     let dir = target.join("wasm32-unknown-unknown/release");
     assay_deploy::SPECS.iter().all(|spec| dir.join(spec.wasm).exists()).then_some(dir)
+}
+
+fn chain_key(signer: &PrivateKeySigner) -> assay_chain::Key {
+    assay_chain::Key::from_hex(&hex::encode(signer.to_bytes()), "test key").expect("key")
 }
 
 fn key(index: usize) -> PrivateKeySigner {
@@ -105,14 +110,43 @@ async fn register_stakes_serves_and_is_idempotent() {
     assert!(text.contains("skip: already registered") && text.contains("skip: already serving"));
     assert!(!text.contains("tx "), "nothing sent twice: {text}");
 
+    // A drawn validator checks the run it was asked for against the job on chain: a run of
+    // another input is refused before anything is committed; the job's own input goes on to
+    // the commitment (which `Sampling` refuses: the job was never challenged).
+    let requester = key(8);
+    let input_root = B256::repeat_byte(0x1e);
+    let submit = IJobMarket::submitJobCall {
+        modelId: model,
+        inputRoot: input_root,
+        callback: Address::ZERO,
+        deadline: u64::MAX / 2,
+    };
+    let client = assay_chain::Client::connect(&url, Some(&chain_key(&requester))).await.unwrap();
+    let market = manifest.contract("JobMarket").expect("JobMarket");
+    let receipt = client.send(market, submit, U256::from(10u64).pow(U256::from(16u64))).await;
+    let job = assay_chain::Client::event::<IJobMarket::JobSubmitted>(&receipt.unwrap(), market)
+        .expect("JobSubmitted")
+        .jobId;
+    let validator = ChainValidator::connect(&url, &manifest, &reg.key).expect("validator");
+    let run = |input_root| Receipt {
+        job_key: B256::repeat_byte(1),
+        model_id: model,
+        input_root,
+        output_hash: B256::repeat_byte(2),
+        trace_root: B256::repeat_byte(3),
+        worker: miner.address(),
+    };
+    let err = validator.validate(job, &run(B256::repeat_byte(0x2e))).await.unwrap_err();
+    assert!(matches!(err, Error::Refused(_)), "{err}");
+    assert!(err.to_string().contains(&format!("input root {input_root}")), "{err}");
+    let err = validator.validate(job, &run(input_root)).await.unwrap_err();
+    assert!(matches!(&err, Error::Chain(e) if e.is_revert::<IJobMarket::UnknownJob>()), "{err}");
+
     // An unknown model is named; a key without tokens says so.
     let unknown = Registration { models: vec![B256::repeat_byte(7)], ..reg.clone() };
     let err = register(&unknown, |_| {}).await.unwrap_err().to_string();
     assert!(err.contains("not registered in ModelRegistry"), "{err}");
-    let poor = Registration {
-        key: assay_chain::Key::from_hex(&hex::encode(key(7).to_bytes()), "k").expect("k"),
-        ..reg
-    };
+    let poor = Registration { key: chain_key(&key(7)), ..reg };
     let err = register(&poor, |_| {}).await.unwrap_err().to_string();
     assert!(err.contains("fund the key"), "{err}");
     std::fs::remove_dir_all(&tmp).ok();
