@@ -15,7 +15,7 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use alloy_primitives::B256;
 use assay_chain::Key;
-use assay_player::Player;
+use assay_player::{PlayError, Player};
 use assay_protocol::job::JobSpec;
 use assay_protocol::{
     deployment::Deployment,
@@ -193,14 +193,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     };
     let inputs = config.state_dir.as_deref().map(Inputs::open).transpose()?;
     if let (Some(c), Some(validator), Some(inputs)) = (&config.chain, &validator, &inputs) {
-        let games = Games {
-            player: Player::new(validator.client(), &c.manifest)?,
-            models: models.clone(),
-            inputs: inputs.clone(),
-            dishonest: config.dishonest,
-            from_block: c.manifest.deploy_block,
-        };
-        tokio::spawn(games.watch(shutdown.clone()));
+        match Player::new(validator.client(), &c.manifest) {
+            Ok(player) => {
+                let games = Games {
+                    player,
+                    models: models.clone(),
+                    inputs: inputs.clone(),
+                    dishonest: config.dishonest,
+                    from_block: c.manifest.deploy_block,
+                };
+                tokio::spawn(games.watch(shutdown.clone()));
+            }
+            Err(PlayError::Deployment(e)) => {
+                warn!(error = %e, "no dispute games to play on this deployment");
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.slots as usize)),

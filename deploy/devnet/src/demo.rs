@@ -1,16 +1,21 @@
 //! `--demo`: a batch of chat and embedding requests through the HTTP API, then a report of what
-//! the network did with them: served, challenged, matched, disputed, per miner, and gas.
+//! the network did with them: served, challenged, matched, disputed, the dispute games played on
+//! chain, per miner, and gas.
 
 use std::{collections::BTreeMap, fmt, time::Duration};
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
+use assay_chain::Client;
 use assay_protocol::bindings::IJobMarket;
 use eyre::{Result, WrapErr, bail};
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::network::{API_KEY, Network};
+use crate::{
+    games,
+    network::{API_KEY, Network},
+};
 
 const PROMPTS: [&str; 6] = [
     "What is the capital of France?",
@@ -61,6 +66,8 @@ pub struct Report {
     pub claimed: usize,
     /// Records the on-chain draw challenged, settled through Sampling.
     pub opened: usize,
+    /// The dispute games played on chain.
+    pub games: Vec<games::GameLine>,
 }
 
 /// Sends the requests, waits for sampling to finish and collects the report.
@@ -111,13 +118,16 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
         !matches!(j["status"].as_str(), Some("pending" | "assigned" | "challenged"))
     })
     .await?;
-    println!("==> waiting for on-chain settlement (batch committed, sealed, records claimed)");
-    let jobs = settle(&client, &api, &ids, Duration::from_secs(300), |j| {
+    println!(
+        "==> waiting for on-chain settlement (batch committed, sealed, records claimed; a \
+         disputed record waits for its dispute games, which the workers play)"
+    );
+    let jobs = settle(&client, &api, &ids, Duration::from_secs(420), |j| {
         j["status"] == "failed"
             || j["status"] == "disputed"
             || matches!(
                 j["settlement"].as_str(),
-                Some("claimed" | "accepted" | "disputed" | "rejected" | "expired")
+                Some("claimed" | "accepted" | "rejected" | "expired")
             )
     })
     .await?;
@@ -173,6 +183,11 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
         for (address, line) in &mut report.miners {
             line.fee_balance = fee_balance(&client, &rpc, market, *address).await.ok();
         }
+    }
+    if let Ok(game) = net.manifest.contract("DisputeGame") {
+        let sampling = net.manifest.contract("Sampling")?;
+        let chain = Client::new(&rpc, net.manifest.chain_id, None)?;
+        report.games = games::played(&chain, game, sampling).await?;
     }
     let gas_after = gas_used(&client, &rpc).await?;
     report.setup_gas = gas_before;
@@ -279,6 +294,12 @@ impl fmt::Display for Report {
             "  gas: set-up {} (deploy, stake, serve), demo {}",
             self.setup_gas, self.demo_gas
         )?;
+        if !self.games.is_empty() {
+            writeln!(f, "  dispute games, played by the workers:")?;
+            for game in &self.games {
+                writeln!(f, "    {game}")?;
+            }
+        }
         writeln!(
             f,
             "  miner                                       asserted validated flagged fees (wei)"

@@ -2,10 +2,12 @@
 //! deployed and wired and the coordinator's OpenAI-compatible API in this process, and staked
 //! workers serving the bundled models as child processes, each under a memory limit and
 //! restarted when it dies ([`network::start`], [`workers`]); [`demo::run`] sends a batch of
-//! requests and reports what the network did with them. The `devnet` binary wraps both; the
+//! requests and reports what the network did with them, with the dispute games the workers
+//! played ([`games`]). The `devnet` binary wraps both; the
 //! end-to-end tests use them directly.
 
 pub mod demo;
+pub mod games;
 pub mod network;
 pub mod workers;
 

@@ -403,6 +403,18 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
         let on_chain = view(&provider, market, IJobMarket::jobCall { jobId: *chain_job_id }).await;
         assert_eq!(on_chain.status, accepted, "job {id}: accepted on chain");
     }
+    // The demo's report of the same games.
+    let client = assay_chain::Client::new(&net.node.url(), net.manifest.chain_id, None).unwrap();
+    let report = assay_devnet::games::played(&client, game, sampling).await.expect("games");
+    assert_eq!(report.len(), games.len());
+    for line in &report {
+        println!("{line}");
+        assert_eq!(line.outcome, Some(GameOutcome::DefenderWon), "{line}");
+        assert!(line.proven && line.slashed == vec![cheat], "{line}");
+        let step = line.step.as_ref().expect("narrowed to an element");
+        assert_eq!((step.op.as_str(), step.cell, step.element), ("Residual", 0, 0), "{line}");
+        assert!(line.moves >= 4 && line.gas > 0, "{line}");
+    }
     let after = view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
     assert_eq!(after.openDisputes, 0, "every stake is released");
     let slash = assay_deploy::params::Params::default_params().market.slash_amount;
