@@ -518,10 +518,56 @@ fn layer_norm(target: &Target, o: &Openings<'_>) -> Option<i32> {
     Some(nonlin::layer_norm_element(v, stats, g, b))
 }
 
+/// `Embed` (layer 0): the row's token id from the `Tokens` leaf just before (the id's cell),
+/// dequantised from the model's tables at column `col`: llama's `emb` (`w` row id, `m` entry id);
+/// BERT's saturating sum of `emb.word` (row id), `emb.pos` (row = the token's position) and
+/// `emb.type` (row 0). Each table opens its `w` cell and its `m` entry, in that order.
+fn embed(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    let ([tokens], None) = (o.leaves.as_slice(), o.config) else { return None };
+    let t = &target.header;
+    let ([rows, h], [1, count]) = (t.dims(), tokens.leaf.dims()) else { return None };
+    (tokens.index.checked_add(1) == Some(target.leaf)
+        && tokens.leaf.op == op::TOKENS
+        && tokens.leaf.step == t.step
+        && tokens.leaf.dtype == op::DTYPE_U32
+        && count == rows
+        && t.layer == 0
+        && t.dtype == op::DTYPE_I32)
+        .then_some(())?;
+    let id = u64::from(u32::from_le_bytes(tokens.cells.element(0, target.row)?.try_into().ok()?));
+    // Element `(row, col)` of table `name`, dequantised: `m[row].apply(w[row][col], 0)`.
+    let entry = |w: &Tensor<'_>, m: &Tensor<'_>, name: &[u8], row: u64| -> Option<i32> {
+        let table_rows = u32::from_le_bytes(w.dims.get(..4)?.try_into().ok()?);
+        let mut full = [0u8; 16];
+        let len = name.len().checked_add(2)?;
+        full.get_mut(..name.len())?.copy_from_slice(name);
+        full.get_mut(name.len()..len)?.copy_from_slice(b".w");
+        (w.is(full.get(..len)?, op::DTYPE_I8, &[table_rows, *h])).then_some(())?;
+        full.get_mut(name.len()..len)?.copy_from_slice(b".m");
+        (m.is(full.get(..len)?, op::DTYPE_MULTIPLIER, &[table_rows])).then_some(())?;
+        let weight = i32::from(*w.cells.element(row, target.col)?.first()? as i8);
+        let mult = Multiplier::from_le_bytes(m.cells.element(0, row)?.try_into().ok()?);
+        Some(mult.apply(weight, 0))
+    };
+    match o.model.as_slice() {
+        [w, m] => entry(w, m, b"emb", id),
+        [word_w, word_m, pos_w, pos_m, type_w, type_m] => Some(
+            entry(word_w, word_m, b"emb.word", id)?
+                .saturating_add(entry(pos_w, pos_m, b"emb.pos", target.row)?)
+                .saturating_add(entry(type_w, type_m, b"emb.type", 0)?),
+        ),
+        _ => None,
+    }
+}
+
 /// Whether the prover decides elements of op `code` (with element type `dtype`).
 pub fn provable(code: u32, dtype: u8) -> bool {
     let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
-    (linear || matches!(code, op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM))
+    let other = matches!(
+        code,
+        op::EMBED | op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM
+    );
+    (linear || other)
         && dtype == op::DTYPE_I32
 }
 
@@ -529,6 +575,7 @@ pub fn provable(code: u32, dtype: u8) -> bool {
 /// when they are not the inputs the op reads.
 pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
     let value = match target.header.op {
+        op::EMBED => embed(target, o),
         op::RESIDUAL => residual(target, o),
         op::ACTIVATION => activation(target, o),
         op::RMS_NORM => rms_norm(target, o),

@@ -46,6 +46,12 @@ pub const OUTPUT: u32 = 21;
 
 /// Element type tag of i32 outputs.
 pub const DTYPE_I32: u8 = 5;
+/// Element type tag of u32 outputs (token ids).
+pub const DTYPE_U32: u8 = 6;
+/// Element type tag of i8 model tensors (quantised weights).
+pub const DTYPE_I8: u8 = 1;
+/// Element type tag of per-row multiplier model tensors (`fixed::Multiplier`, 5 bytes).
+pub const DTYPE_MULTIPLIER: u8 = 10;
 
 /// A residual sum's element: the stream plus the block's delta, saturated (the engine's
 /// `Residual` op).

@@ -174,6 +174,29 @@ impl<'a> Side<'a> {
             Ok(vec![cell_index(info, row, col)])
         };
         match info.op {
+            op::EMBED => {
+                let tokens = back(1)?;
+                let tokens_info = info_at(tokens).filter(|i| i.op == op::TOKENS);
+                let tokens_info = tokens_info.ok_or(not_provable.clone())?;
+                let id = self.i32_at(tokens, (0, row))? as u32 as usize;
+                let model = self.model.ok_or_else(|| GameError::NoTensor("emb".into()))?;
+                let tables: Vec<(&str, usize)> = if model.dims("emb.w").is_some() {
+                    vec![("emb", id)]
+                } else {
+                    vec![("emb.word", id), ("emb.pos", row as usize), ("emb.type", 0)]
+                };
+                let mut tensors = Vec::new();
+                for (name, table_row) in tables {
+                    let w = format!("{name}.w");
+                    let dims = model.dims(&w).ok_or_else(|| GameError::NoTensor(w.clone()))?;
+                    let per_cell = hash::cell_elements(1);
+                    let per_row = (dims.last().copied().unwrap_or(1) as usize).div_ceil(per_cell);
+                    tensors.push((w, vec![table_row * per_row + col as usize / per_cell]));
+                    tensors.push((format!("{name}.m"), vec![table_row / hash::cell_elements(5)]));
+                }
+                let leaves = vec![(tokens, vec![cell_index(tokens_info, 0, row)])];
+                Ok(Reads { leaves, tensors, config: false })
+            }
             op::RESIDUAL => {
                 let delta = back(1)?;
                 let delta_op = op_at(delta).ok_or(not_provable.clone())?;

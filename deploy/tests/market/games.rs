@@ -2,9 +2,10 @@
 //! of the tiny llama of `assay-convert` (random weights), every output kept. The asserter's trace
 //! is the honest one with exactly one element of one op corrupted (`Trace::corrupt`); a validator
 //! reveals the honest trace root. Both sides answer every move from their own trace through
-//! `assay_protocol::game::Side`, as the services will. Each game must end on that op leaf, cell
-//! and element; Residual, Activation, FfnDown and RmsNorm elements (and a LayerNorm element of a
-//! tiny BERT's embedding job) are then recomputed on chain from the one-step proof.
+//! `assay_protocol::game::Side`, as the services do. Each game must end on that op leaf, cell
+//! and element; Residual, Activation, FfnDown, RmsNorm and Embed elements (and a LayerNorm and an
+//! Embed element of a tiny BERT's embedding job) are then recomputed on chain from the one-step
+//! proof.
 
 use assay_convert::random::{tiny_bert, tiny_llama};
 use assay_engine::{
@@ -29,7 +30,8 @@ fn generation() -> JobInput {
 }
 
 /// The run both sides made (the tiny llama's `generation()`), and the asserter's copy with one
-/// element of the `op` output of step 0, layer 2 corrupted: `(honest, lie, leaf, element)`.
+/// element of the `op` output of step 0, layer 2 (layer 0 for `Embed`) corrupted: `(honest, lie,
+/// leaf, element)`.
 fn traces(op: Op) -> (Trace, Trace, usize, usize) {
     traces_of(op, &model_blob(), &generation())
 }
@@ -39,10 +41,12 @@ fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usi
     let model = Model::load(blob).expect("the model loads");
     let (_, honest) = model.run_keeping(&Scalar, input, Keep::All).expect("runs");
     // The prefill: `[t, n]` outputs.
+    // The embedding is layer 0; every other op is taken from layer 2.
+    let layer = if op == Op::Embed { 0 } else { 2 };
     let leaf = honest
         .info()
         .iter()
-        .position(|i| (i.step, i.layer, i.op) == (0, 2, op as u32))
+        .position(|i| (i.step, i.layer, i.op) == (0, layer, op as u32))
         .expect("the op's leaf");
     let row = honest.info()[leaf].row_len();
     // Row 1; for an activation, an element whose gate reads the model's table.
@@ -238,10 +242,17 @@ pub(super) async fn a_corrupted_norm_is_proven_wrong_against_the_config(m: &mut 
     proven_wrong(m, Op::RmsNorm).await;
 }
 
-/// A LayerNorm element of a BERT embedding job (the tiny BERT of `assay-convert`, registered and
-/// served for it): the proof opens the input row, the header two leaves back (which norm), the
-/// `ln1` gamma and beta entries and the config leaf.
-pub(super) async fn a_corrupted_layer_norm_is_proven_wrong_in_a_bert_job(m: &mut Market) {
+/// An Embed element of the llama: the proof opens the row's token id in the `Tokens` leaf just
+/// before and the `emb` table's weight and multiplier of that id.
+pub(super) async fn a_corrupted_embedding_is_proven_wrong_against_the_table(m: &mut Market) {
+    proven_wrong(m, Op::Embed).await;
+}
+
+/// A LayerNorm element, then an Embed element, of a BERT embedding job (the tiny BERT of
+/// `assay-convert`, registered and served for it): the LayerNorm proof opens the input row, the
+/// header two leaves back (which norm), the `ln1` gamma and beta entries and the config leaf;
+/// the Embed proof the token id and the word, position and type tables' entries.
+pub(super) async fn corrupted_bert_norms_and_embeddings_are_proven_wrong(m: &mut Market) {
     let blob = tiny_bert(5).to_blob();
     let id = B256::from(ModelFile::parse(&blob).expect("parses").id());
     let register = IModelRegistry::registerModelCall {
@@ -257,6 +268,7 @@ pub(super) async fn a_corrupted_layer_norm_is_proven_wrong_in_a_bert_job(m: &mut
     let llama = std::mem::replace(&mut m.model, id);
     let input = JobInput::Embed { text: "the cat sat on the mat".into() };
     proven_wrong_in(m, Op::LayerNorm, &blob, &input).await;
+    proven_wrong_in(m, Op::Embed, &blob, &input).await;
     m.model = llama;
 }
 

@@ -221,7 +221,7 @@ impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
     /// epoch the flows run in), funds and stakes eight miners and a coordinator, registers and
     /// serves a model. Eight, because a lost dispute costs half the starting reputation: the
-    /// games' seven losers zero at most three miners, so every later draw still finds an
+    /// games' nine losers zero at most four miners, so every later draw still finds an
     /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
@@ -689,7 +689,8 @@ async fn the_job_market_runs_on_the_test_node() {
     a_corrupted_activation_is_proven_wrong_against_the_model(&mut m).await;
     a_corrupted_linear_layer_is_proven_wrong_against_its_weights(&mut m).await;
     a_corrupted_norm_is_proven_wrong_against_the_config(&mut m).await;
-    a_corrupted_layer_norm_is_proven_wrong_in_a_bert_job(&mut m).await;
+    a_corrupted_embedding_is_proven_wrong_against_the_table(&mut m).await;
+    corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
     m.set_challenge_ppm(RARELY).await;
     unchallenged_job_is_accepted(&mut m).await;
