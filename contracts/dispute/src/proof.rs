@@ -563,12 +563,9 @@ fn embed(target: &Target, o: &Openings<'_>) -> Option<i32> {
 /// Whether the prover decides elements of op `code` (with element type `dtype`).
 pub fn provable(code: u32, dtype: u8) -> bool {
     let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
-    let other = matches!(
-        code,
-        op::EMBED | op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM
-    );
-    (linear || other)
-        && dtype == op::DTYPE_I32
+    let other =
+        matches!(code, op::EMBED | op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM);
+    (linear || other) && dtype == op::DTYPE_I32
 }
 
 /// The correct value of the target element, little endian, from the checked openings; `None`
