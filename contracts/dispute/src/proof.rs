@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 use assay_step::{
     attention,
     commit::{self, Hash, Keccak, OpLeaf},
-    fixed::Multiplier,
+    fixed::{self, Multiplier},
     linear,
     nonlin::{self, LUT_LEN},
     op,
@@ -560,11 +560,45 @@ fn embed(target: &Target, o: &Openings<'_>) -> Option<i32> {
     }
 }
 
+/// `Logits` (llama's head): the final norm's row (the `RmsNorm` of the same layer just before,
+/// one row, every cell) quantised by `quantize_max`, its int8 dot product with row `col` of the
+/// tied `emb.w` table, scaled by the `head.m` entry `col`.
+fn logits(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    let ([norm], [w, m], None) = (o.leaves.as_slice(), o.model.as_slice(), o.config) else {
+        return None;
+    };
+    let (t, i) = (&target.header, &norm.leaf);
+    let ([1, vocab], [1, h]) = (t.dims(), i.dims()) else { return None };
+    (norm.index.checked_add(1) == Some(target.leaf)
+        && i.op == op::RMS_NORM
+        && i.step == t.step
+        && i.layer == t.layer
+        && i.dtype == op::DTYPE_I32
+        && t.dtype == op::DTYPE_I32
+        && w.is(b"emb.w", op::DTYPE_I8, &[*vocab, *h])
+        && m.is(b"head.m", op::DTYPE_MULTIPLIER, &[*vocab]))
+    .then_some(())?;
+    let x: Vec<i32> = norm
+        .cells
+        .row(0)?
+        .iter()
+        .map(|e| (*e).try_into().map(i32::from_le_bytes))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let mut q = alloc::vec![0i8; x.len()];
+    let max = fixed::quantize_max(&x, &mut q);
+    let w_row: Vec<i8> = w.cells.row(target.col)?.iter().map(|e| e[0] as i8).collect();
+    let mult = Multiplier::from_le_bytes(m.cells.element(0, target.col)?.try_into().ok()?);
+    Some(mult.apply_scaled(attention::dot_i8(&q, &w_row), max))
+}
+
 /// Whether the prover decides elements of op `code` (with element type `dtype`).
 pub fn provable(code: u32, dtype: u8) -> bool {
     let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
-    let other =
-        matches!(code, op::EMBED | op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM);
+    let other = matches!(
+        code,
+        op::EMBED | op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM | op::LOGITS
+    );
     (linear || other) && dtype == op::DTYPE_I32
 }
 
@@ -573,6 +607,7 @@ pub fn provable(code: u32, dtype: u8) -> bool {
 pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
     let value = match target.header.op {
         op::EMBED => embed(target, o),
+        op::LOGITS => logits(target, o),
         op::RESIDUAL => residual(target, o),
         op::ACTIVATION => activation(target, o),
         op::RMS_NORM => rms_norm(target, o),

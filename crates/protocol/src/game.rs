@@ -197,6 +197,23 @@ impl<'a> Side<'a> {
                 let leaves = vec![(tokens, vec![cell_index(tokens_info, 0, row)])];
                 Ok(Reads { leaves, tensors, config: false })
             }
+            op::LOGITS => {
+                let norm = back(1)?;
+                let norm_info = info_at(norm).filter(|i| i.op == op::RMS_NORM);
+                let norm_info = norm_info.ok_or(not_provable.clone())?;
+                let per_row = (norm_info.row_len() as u64).div_ceil(hash::cell_elements(4) as u64);
+                let model = self.model.ok_or_else(|| GameError::NoTensor("emb.w".into()))?;
+                let dims =
+                    model.dims("emb.w").ok_or_else(|| GameError::NoTensor("emb.w".into()))?;
+                let per_w_row =
+                    (dims.last().copied().unwrap_or(1) as usize).div_ceil(hash::cell_elements(1));
+                let c = col as usize;
+                let tensors = vec![
+                    ("emb.w".to_owned(), (c * per_w_row..(c + 1) * per_w_row).collect()),
+                    ("head.m".to_owned(), vec![c / hash::cell_elements(5)]),
+                ];
+                Ok(Reads { leaves: vec![(norm, (0..per_row).collect())], tensors, config: false })
+            }
             op::RESIDUAL => {
                 let delta = back(1)?;
                 let delta_op = op_at(delta).ok_or(not_provable.clone())?;

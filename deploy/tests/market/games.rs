@@ -3,7 +3,7 @@
 //! is the honest one with exactly one element of one op corrupted (`Trace::corrupt`); a validator
 //! reveals the honest trace root. Both sides answer every move from their own trace through
 //! `assay_protocol::game::Side`, as the services do. Each game must end on that op leaf, cell
-//! and element; Residual, Activation, FfnDown, RmsNorm and Embed elements (and a LayerNorm and an
+//! and element; Residual, Activation, FfnDown, RmsNorm, Embed and Logits elements (and a LayerNorm and an
 //! Embed element of a tiny BERT's embedding job) are then recomputed on chain from the one-step
 //! proof.
 
@@ -30,8 +30,8 @@ fn generation() -> JobInput {
 }
 
 /// The run both sides made (the tiny llama's `generation()`), and the asserter's copy with one
-/// element of the `op` output of step 0, layer 2 (layer 0 for `Embed`) corrupted: `(honest, lie,
-/// leaf, element)`.
+/// element of the `op` output of step 0, layer 2 (layer 0 for `Embed`, the head for `Logits`)
+/// corrupted: `(honest, lie, leaf, element)`.
 fn traces(op: Op) -> (Trace, Trace, usize, usize) {
     traces_of(op, &model_blob(), &generation())
 }
@@ -41,14 +41,20 @@ fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usi
     let model = Model::load(blob).expect("the model loads");
     let (_, honest) = model.run_keeping(&Scalar, input, Keep::All).expect("runs");
     // The prefill: `[t, n]` outputs.
-    // The embedding is layer 0; every other op is taken from layer 2.
-    let layer = if op == Op::Embed { 0 } else { 2 };
+    // The embedding is layer 0, the logits the head; every other op is taken from layer 2.
+    let in_layer = |layer: u32| match op {
+        Op::Embed => layer == 0,
+        Op::Logits => true,
+        _ => layer == 2,
+    };
     let leaf = honest
         .info()
         .iter()
-        .position(|i| (i.step, i.layer, i.op) == (0, layer, op as u32))
+        .position(|i| i.step == 0 && i.op == op as u32 && in_layer(i.layer))
         .expect("the op's leaf");
     let row = honest.info()[leaf].row_len();
+    // Row 1 where there is one (the logits have a single row).
+    let first = if honest.info()[leaf].dims[0] > 1 { row } else { 0 };
     // Row 1; for an activation, an element whose gate reads the model's table.
     let in_table = |e: &usize| {
         op != Op::Activation || {
@@ -57,7 +63,7 @@ fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usi
             (-32_768..32_768).contains(&g)
         }
     };
-    let candidates: Vec<usize> = (row..2 * row).filter(in_table).collect();
+    let candidates: Vec<usize> = (first..first + row).filter(in_table).collect();
     let element = candidates[candidates.len() / 2];
     let mut lie = honest.clone();
     assert!(lie.corrupt(leaf, element));
@@ -246,6 +252,12 @@ pub(super) async fn a_corrupted_norm_is_proven_wrong_against_the_config(m: &mut 
 /// before and the `emb` table's weight and multiplier of that id.
 pub(super) async fn a_corrupted_embedding_is_proven_wrong_against_the_table(m: &mut Market) {
     proven_wrong(m, Op::Embed).await;
+}
+
+/// A Logits element of the llama's head: the proof opens the final norm's row whole, the tied
+/// `emb.w` row of that token and its `head.m` multiplier.
+pub(super) async fn a_corrupted_logit_is_proven_wrong_against_the_head(m: &mut Market) {
+    proven_wrong(m, Op::Logits).await;
 }
 
 /// A LayerNorm element, then an Embed element, of a BERT embedding job (the tiny BERT of

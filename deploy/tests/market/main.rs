@@ -1,6 +1,6 @@
 //! The job market's real WASM on the test node. Everything is deployed by `assay_deploy`, then
 //! JobMarket and Sampling are driven through their main flows with the bindings the services
-//! use, one account per role (eight miners, a coordinator, a requester):
+//! use, one account per role (ten miners, a coordinator, a requester):
 //!
 //! - on-chain jobs: challenged and accepted; disputed, with a lying validator that stops playing
 //!   its dispute game (slashed) and a silent asserter (slashed, rejected, fee refunded); a game
@@ -61,8 +61,8 @@ use games::*;
 use onchain_jobs::*;
 
 /// The output every honest party computes; `WRONG` is what a cheater or a faulty validator claims.
-/// Miners staked and serving the model (accounts `0..MINERS` of the test node's genesis).
-const MINERS: usize = 8;
+/// Miners staked and serving the model (keys derived from their index; `deploy` funds them).
+const MINERS: usize = 10;
 const OUT: B256 = B256::repeat_byte(0x0a);
 const WRONG: B256 = B256::repeat_byte(0x0b);
 const TRACE: B256 = B256::repeat_byte(0x0c);
@@ -219,10 +219,10 @@ struct Market {
 
 impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
-    /// epoch the flows run in), funds and stakes eight miners and a coordinator, registers and
-    /// serves a model. Eight, because a lost dispute costs half the starting reputation: the
-    /// games' nine losers zero at most four miners, so every later draw still finds an
-    /// asserter and `validators` (3) others.
+    /// epoch the flows run in), funds and stakes ten miners and a coordinator, registers and
+    /// serves a model. Ten, because a lost dispute costs half the starting reputation: the
+    /// games' ten losers zero at most five miners, so every later draw still finds an asserter
+    /// and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
             assay_test_node::spawn(assay_test_node::Config::test()).await.expect("node starts");
@@ -236,9 +236,11 @@ impl Market {
         let key = |i: usize| genesis::ANVIL_ACCOUNTS[i].1;
         let mut m = Self {
             owner: Actor::new(&node, genesis::DEV_KEY),
-            miners: (0..MINERS).map(|i| Actor::new(&node, key(i))).collect(),
-            coordinator: Actor::new(&node, key(MINERS)),
-            requester: Actor::new(&node, key(MINERS + 1)),
+            miners: (0..MINERS)
+                .map(|i| Actor::new(&node, keccak256(format!("assay market test miner {i}"))))
+                .collect(),
+            coordinator: Actor::new(&node, key(0)),
+            requester: Actor::new(&node, key(1)),
             token: contract(assay_deploy::specs::TOKEN),
             staking: contract(assay_deploy::specs::STAKING),
             registry: contract(assay_deploy::specs::REGISTRY),
@@ -690,6 +692,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_corrupted_linear_layer_is_proven_wrong_against_its_weights(&mut m).await;
     a_corrupted_norm_is_proven_wrong_against_the_config(&mut m).await;
     a_corrupted_embedding_is_proven_wrong_against_the_table(&mut m).await;
+    a_corrupted_logit_is_proven_wrong_against_the_head(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
     m.set_challenge_ppm(RARELY).await;
