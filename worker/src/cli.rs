@@ -206,8 +206,8 @@ pub struct RunArgs {
     #[arg(long, env = "ASSAY_DEPLOYMENT", requires = "rpc_url", help_heading = "Chain")]
     pub deployment: Option<PathBuf>,
     /// Where the inputs of the jobs run are kept (with `--rpc-url`), so that the worker can
-    /// replay any of them in a dispute game, also after a restart [default:
-    /// `$XDG_DATA_HOME/assay/worker-<address>`, else `~/.local/share/assay/worker-<address>`].
+    /// replay any of them in a dispute game, also after a restart. Default:
+    /// `$XDG_DATA_HOME/assay/worker-<address>`, else `~/.local/share/assay/worker-<address>`.
     #[arg(long, env = "ASSAY_WORKER_STATE_DIR", help_heading = "Chain")]
     pub state_dir: Option<PathBuf>,
     /// Test only: corrupt the output hash this worker asserts and reveals, to test that
