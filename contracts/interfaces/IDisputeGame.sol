@@ -56,7 +56,9 @@ interface IDisputeGame {
     function openCell(uint256 gameId, bytes calldata data, bytes calldata defenderData) external;
     /// Phase Step: the one-step proof of the disputed element (`contracts/dispute/src/proof.rs`);
     /// anyone may send it. The side that claimed the recomputed value wins; both lose when
-    /// neither did.
+    /// neither did. When both leaf trees are equal the outputs themselves are disputed: the
+    /// proof is then the opening of the last leaf (the Output op, every cell), whose hash is
+    /// the correct output.
     function proveStep(uint256 gameId, bytes calldata proof) external;
     /// Ends the game against the side to move once its clock has run out; anyone may call.
     function timeout(uint256 gameId) external;

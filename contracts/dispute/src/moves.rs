@@ -227,9 +227,12 @@ impl DisputeGame {
         let defender = lift(defender_root.0, d_height, height);
         let challenger = lift(tree_root.0, c_height, height);
         if defender == challenger {
-            // Equal leaves, different outputs: one output is not its Output leaf's hash, which
-            // only a one-step proof of the Output leaf can tell.
-            return self.end(game_id, outcome::NO_VERDICT);
+            // Equal leaves, different outputs: at most one output is the hash of the Output
+            // leaf (the last), which a proof opening it tells (the defender's burden).
+            if defender_leaves != u64::from(n_leaves) {
+                return self.end(game_id, outcome::NO_VERDICT);
+            }
+            return self.dispute_output(game_id, n_leaves, height, defender);
         }
         self.dispute_node(
             game_id,
@@ -241,6 +244,43 @@ impl DisputeGame {
         g.height.set(U8::from(height));
         g.defender_tree.set(B256::from(defender));
         g.challenger_tree.set(B256::from(challenger));
+        Ok(())
+    }
+
+    /// Enters the Step phase over the outputs themselves: the disputed "element" is the output
+    /// hash of the agreed trace's last leaf (no header: [`Self::_prove_step`] then reads an
+    /// Output-leaf proof, `proof::output_of`).
+    fn dispute_output(
+        &mut self,
+        game_id: U256,
+        n_leaves: u32,
+        height: u32,
+        tree: Hash,
+    ) -> Result<()> {
+        let last = u64::from(n_leaves.saturating_sub(1));
+        let mut g = self.games.setter(game_id);
+        let outputs = (g.defender_output.get(), g.challenger_output.get());
+        g.height.set(U8::from(height));
+        g.defender_tree.set(B256::from(tree));
+        g.challenger_tree.set(B256::from(tree));
+        g.leaf.set(U64::from(last));
+        g.header.set(B256::ZERO);
+        g.row.set(U64::ZERO);
+        g.col.set(U64::ZERO);
+        g.defender_value.set(outputs.0);
+        g.challenger_value.set(outputs.1);
+        g.phase.set(U8::from(phase::STEP));
+        g.turn.set(U8::from(DEFENDER));
+        assay_contract_kit::emit(
+            self.vm(),
+            IDisputeGame::StepDisputed {
+                gameId: game_id,
+                leaf: last,
+                op: assay_step::op::OUTPUT,
+                cell: 0,
+                element: 0,
+            },
+        );
         Ok(())
     }
 
@@ -472,6 +512,11 @@ impl DisputeGame {
         let claims = (g.defender_value.get(), g.challenger_value.get());
         drop(g);
         let bad = || IDisputeGame::BadProof { gameId: game_id };
+        if header.is_zero() {
+            // Equal trees, different outputs: the Output leaf's hash decides.
+            let correct = proof::output_of(&HostKeccak, bytes, &agreed, leaf).ok_or_else(bad)?;
+            return self.settle_step(game_id, B256::from(correct), claims);
+        }
         // The proof opens the disputed leaf's header first (any cells root), then its inputs.
         let (head_len, rest) = bytes.split_at_checked(2).ok_or_else(bad)?;
         let head_len = usize::from(u16::from_le_bytes([head_len[0], head_len[1]]));
@@ -482,7 +527,11 @@ impl DisputeGame {
         let target = proof::Target { leaf, header: target, row, col };
         let opened = proof::open(&HostKeccak, inputs, &agreed, &target).ok_or_else(bad)?;
         let correct = proof::recompute(&target, &opened).ok_or_else(bad)?;
-        let correct = B256::right_padding_from(&correct);
+        self.settle_step(game_id, B256::right_padding_from(&correct), claims)
+    }
+
+    /// Ends a game in the Step phase on the proven value `correct` of what both sides claimed.
+    fn settle_step(&mut self, game_id: U256, correct: B256, claims: (B256, B256)) -> Result<()> {
         let result = match (correct == claims.0, correct == claims.1) {
             (true, _) => outcome::DEFENDER_WON,
             (false, true) => outcome::CHALLENGER_WON,

@@ -17,7 +17,9 @@
 //! both trees (the bisection compared the subtrees left of it). A model opening is a tensor leaf
 //! (`crates/engine/TRACE.md`, "Model id") at `index` of the model tree's `width` leaves, proven
 //! against the job's model id (odd nodes carried up, so a level without a sibling has none in
-//! the path). Each opened cell comes with its path up its leaf's or tensor's cells root. Which
+//! the path). Each opened cell comes with its path up its leaf's or tensor's cells root. When
+//! both leaf trees are equal and the outputs differ, the proof is instead one opening of the
+//! last leaf, the `Output` op, with every cell ([`output_of`]). Which
 //! leaves, cells and tensors an op reads, at which distance and with which ops around them, is
 //! fixed per op below: the agreed leaves before the disputed one follow the engine's schedule,
 //! so exactly one reading type-checks.
@@ -224,17 +226,35 @@ fn open_leaf<'a, K: Keccak>(
     agreed: &Agreed,
     target: &Target,
 ) -> Option<Opened<'a>> {
+    open_any_leaf(k, r, agreed).filter(|opened| opened.index < target.leaf)
+}
+
+/// `leaf u64 ‖ preimage_len u16 ‖ preimage ‖ k u8 ‖ sibling*k ‖ cells`: a leaf under an agreed
+/// root, with the cells opened.
+fn open_any_leaf<'a, K: Keccak>(k: &K, r: &mut Reader<'a>, agreed: &Agreed) -> Option<Opened<'a>> {
     let index = u64::from_le_bytes(r.uint()?);
     let pre_len = usize::from(u16::from_le_bytes(r.uint()?));
     let leaf = OpLeaf::parse(r.take(pre_len)?)?;
     let n = usize::from(r.uint::<1>()?[0]);
     let path = r.hashes(n)?;
     let root = commit::tree_verify(k, leaf.hash(k)?, usize::try_from(index).ok()?, &path);
-    if index >= target.leaf || n != agreed.height as usize || !agreed.roots.contains(&root) {
+    if n != agreed.height as usize || !agreed.roots.contains(&root) {
         return None;
     }
     let cells = r.cells(k, leaf.cells(), &leaf.cells_root)?;
     Some(Opened { index, leaf, cells })
+}
+
+/// The output hash the agreed trace's last leaf, `last`, commits to, when both sides' leaf trees
+/// are equal but their outputs differ. The proof is one opening (as in [`open`]) of that leaf:
+/// an `Output` op of one row, every cell opened.
+pub fn output_of<K: Keccak>(k: &K, proof: &[u8], agreed: &Agreed, last: u64) -> Option<Hash> {
+    let mut r = Reader(proof);
+    let opened = open_any_leaf(k, &mut r, agreed)?;
+    let [1, len] = opened.leaf.dims() else { return None };
+    (r.0.is_empty() && opened.index == last && opened.leaf.op == op::OUTPUT).then_some(())?;
+    let data: Vec<u8> = if *len == 0 { Vec::new() } else { opened.cells.row(0)?.concat() };
+    commit::output_hash(k, opened.leaf.dtype, &data)
 }
 
 /// A model opening: a tensor with its cells, or (`Err`) the config leaf (index 0, no cells).

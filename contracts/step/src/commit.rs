@@ -287,6 +287,33 @@ pub fn trace_root<K: Keccak>(k: &K, n_leaves: u32, output_hash: &Hash, tree_root
     k.keccak(&[&head, output_hash, tree_root])
 }
 
+/// The output hash of a job from the data of its trace's `Output` leaf (one row, little endian):
+/// `keccak(tensor(Tokens, tokens) ‖ tensor(Normalize, embedding))` with `tensor(op, x) =
+/// keccak(0x00 ‖ op u32 ‖ dtype u8 ‖ 1 ‖ len u32 ‖ x)`, where the row is the generated tokens
+/// (u32) of a decoder or the embedding (i16) of an encoder and the other is empty (the engine's
+/// `job::output_hash`). `None` for another element type or a partial element.
+pub fn output_hash<K: Keccak>(k: &K, dtype: u8, data: &[u8]) -> Option<Hash> {
+    let tensor = |op: u32, dtype: u8, bytes: &[u8]| -> Option<Hash> {
+        let size = dtype_size(dtype)?;
+        (bytes.len().checked_rem(size)? == 0).then_some(())?;
+        let len = u32::try_from(bytes.len().checked_div(size)?).ok()?;
+        let mut head = [0u8; 11];
+        head[1..5].copy_from_slice(&op.to_le_bytes());
+        head[5] = dtype;
+        head[6] = 1;
+        head[7..].copy_from_slice(&len.to_le_bytes());
+        Some(k.keccak(&[&head, bytes]))
+    };
+    let (tokens, embedding) = match dtype {
+        crate::op::DTYPE_U32 => (data, &[][..]),
+        crate::op::DTYPE_I16 => (&[][..], data),
+        _ => return None,
+    };
+    let tokens = tensor(crate::op::TOKENS, crate::op::DTYPE_U32, tokens)?;
+    let embedding = tensor(crate::op::NORMALIZE, crate::op::DTYPE_I16, embedding)?;
+    Some(k.keccak(&[&tokens, &embedding]))
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::vec::Vec;

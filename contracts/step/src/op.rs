@@ -48,6 +48,8 @@ pub const OUTPUT: u32 = 21;
 pub const DTYPE_I32: u8 = 5;
 /// Element type tag of u32 outputs (token ids).
 pub const DTYPE_U32: u8 = 6;
+/// Element type tag of i16 outputs (an embedding).
+pub const DTYPE_I16: u8 = 3;
 /// Element type tag of i8 model tensors (quantised weights).
 pub const DTYPE_I8: u8 = 1;
 /// Element type tag of per-row multiplier model tensors (`fixed::Multiplier`, 5 bytes).

@@ -314,6 +314,29 @@ impl Model {
 mod tests {
     use super::*;
 
+    /// The dispute contract recomputes the output hash from the Output leaf's bytes with
+    /// `assay_step::commit::output_hash`: the same hash as the engine's, for both kinds of job.
+    #[test]
+    fn the_step_crate_computes_the_engines_output_hash() {
+        use assay_step::{commit, op};
+        let k = crate::hash::SoftKeccak;
+        let tokens = [1u32, 70_000, 3];
+        let embedding = [-3i16, 7, i16::MAX, i16::MIN];
+        let token_bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+        let embedding_bytes: Vec<u8> = embedding.iter().flat_map(|e| e.to_le_bytes()).collect();
+        assert_eq!(
+            commit::output_hash(&k, op::DTYPE_U32, &token_bytes),
+            Some(output_hash(&tokens, &[]))
+        );
+        assert_eq!(
+            commit::output_hash(&k, op::DTYPE_I16, &embedding_bytes),
+            Some(output_hash(&[], &embedding))
+        );
+        assert_eq!(commit::output_hash(&k, op::DTYPE_U32, &[]), Some(output_hash(&[], &[])));
+        assert_eq!(commit::output_hash(&k, op::DTYPE_I32, &token_bytes), None);
+        assert_eq!(commit::output_hash(&k, op::DTYPE_U32, &token_bytes[1..]), None, "partial");
+    }
+
     #[test]
     fn input_round_trips() {
         let messages = alloc::vec![

@@ -13,6 +13,7 @@ use assay_protocol::{
     deployment::Deployment,
     game::{GameError, Side},
 };
+use assay_step::op;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::{Mismatch, PlayError, Replay};
@@ -346,9 +347,18 @@ impl Player {
                     job: turn.game.job_id,
                     detail: format!("the model blob: {e}"),
                 })?;
-                let proof = Side::with_model(turn.kept(id).await?, &model)
-                    .step_proof(element.leaf, (element.row, element.col), u32::from(element.height))
-                    .map_err(bad_move)?;
+                let leaves = turn.leaves.info();
+                // Equal trees, different outputs: the game disputes the Output leaf's hash.
+                let outputs = leaves.len() as u64 == element.leaf + 1
+                    && leaves.last().is_some_and(|info| info.op == op::OUTPUT);
+                let side = Side::with_model(turn.kept(id).await?, &model);
+                let height = u32::from(element.height);
+                let proof = if outputs {
+                    side.output_proof(height)
+                } else {
+                    side.step_proof(element.leaf, (element.row, element.col), height)
+                }
+                .map_err(bad_move)?;
                 info!(
                     leaf = element.leaf,
                     row = element.row,

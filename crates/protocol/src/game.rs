@@ -160,6 +160,25 @@ impl<'a> Side<'a> {
         Ok(proof)
     }
 
+    /// Phase Step when both leaf trees are equal but the outputs differ: the opening of the last
+    /// leaf (the `Output` op) with every cell, for a game whose trees are `height` levels high
+    /// (`proof::output_of` in `contracts/dispute`).
+    ///
+    /// # Errors
+    /// [`GameError::NotKept`] when the last leaf's output was not kept; [`GameError::NotProvable`]
+    /// when the last leaf is not the `Output` op.
+    pub fn output_proof(&self, height: u32) -> Result<Vec<u8>, GameError> {
+        let leaves = self.trace.leaves().len();
+        let last = leaves.checked_sub(1).ok_or(GameError::NoLeaf { leaf: 0, leaves })?;
+        let info = &self.trace.info()[last];
+        if info.op != op::OUTPUT {
+            return Err(GameError::NotProvable { leaf: last as u64, op: info.op });
+        }
+        let (_, cells) = self.cells(last as u64)?;
+        let all: Vec<u64> = (0..cells.len() as u64).collect();
+        self.opening(last as u64, &all, height)
+    }
+
     /// What the one-step proof of element `(row, col)` of leaf `leaf` opens (the contract's
     /// `proof.rs` fixes it per op).
     fn reads(&self, leaf: u64, (row, col): (u64, u64)) -> Result<Reads, GameError> {

@@ -260,6 +260,68 @@ pub(super) async fn a_corrupted_logit_is_proven_wrong_against_the_head(m: &mut M
     proven_wrong(m, Op::Logits).await;
 }
 
+/// The asserter claims another output over the honest trace (its leaf tree is the honest one):
+/// after the roots the game disputes the output itself, and the opening of the agreed trace's
+/// last leaf (the `Output` op, every cell) shows which output is its hash. The asserter loses
+/// that game by proof and the others on time; a tampered opening is refused.
+pub(super) async fn an_output_that_is_not_its_traces_loses_to_the_output_leaf(m: &mut Market) {
+    let model = Model::load(&model_blob()).expect("the model loads");
+    let (out, trace) = model.run_keeping(&Scalar, &generation(), Keep::All).expect("runs");
+    let (truth, wrong) = (B256::from(out.output_hash), keccak256("another output"));
+    m.traces.insert(truth, B256::from(trace.root(&truth.0)));
+    m.traces.insert(wrong, B256::from(trace.root(&wrong.0)));
+
+    let (job, asserter) = m.submit_and_assign().await;
+    let seed = m.assert_result(job, asserter, wrong, B256::ZERO).await;
+    let validators = m.draw_challenge(job, asserter, seed, false).await;
+    let votes: Vec<(Address, B256)> = validators.iter().map(|v| (*v, truth)).collect();
+    m.validate(job, onchain_job_key(job), &votes).await;
+    let receipt = m.finalize(job, "finalizeChallenge (disputed, a game per validator)").await;
+    let challenger = validators[0];
+    let opened = events::<IDisputeGame::GameOpened>(&receipt, m.game);
+    let game = opened.iter().find(|g| g.challenger == challenger).expect("a game").gameId;
+
+    let (n, root) = Side::new(&trace).root();
+    for side in [asserter, challenger] {
+        let open = IDisputeGame::openRootCall { gameId: game, nLeaves: n, treeRoot: root.into() };
+        play(m, side, open, "DisputeGame.openRoot").await;
+    }
+    let state = m.view(m.game, IDisputeGame::gameCall { gameId: game }).await;
+    assert_eq!(state.phase, GamePhase::Step as u8, "equal trees: straight to the output");
+    let disputed = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await;
+    let last = u64::from(n) - 1;
+    assert_eq!(
+        (disputed.leaf, disputed.defenderValue, disputed.challengerValue),
+        (last, wrong, truth)
+    );
+
+    let proof = Side::new(&trace).output_proof(u32::from(disputed.height)).expect("a proof");
+    let mut tampered = proof.clone();
+    let at = tampered.len() - 1;
+    tampered[at] ^= 1;
+    let bad = IDisputeGame::proveStepCall { gameId: game, proof: tampered.into() };
+    let e: IDisputeGame::BadProof = m.revert(m.miner(challenger), m.game, bad).await;
+    assert_eq!(e.gameId, game);
+    let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.clone().into() };
+    let receipt = play(m, challenger, prove, "DisputeGame.proveStep (Output)").await;
+    println!("proof of the output leaf: {} bytes of calldata", proof.len());
+    assert_eq!(event::<IDisputeGame::StepProven>(&receipt, m.game).value, truth);
+    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
+    assert_eq!(ended.outcome, GameOutcome::ChallengerWon as u8);
+
+    let before = m.pool(asserter).await.0;
+    m.advance(m.clock + 1).await;
+    let mut last_receipt = None;
+    for v in &validators[1..] {
+        let other = m.view(m.game, IDisputeGame::gameOfCall { jobId: job, challenger: *v }).await;
+        last_receipt = Some(m.timeout(other, "DisputeGame.timeout").await);
+    }
+    let settled = event::<ISampling::DisputeSettled>(&last_receipt.expect("games"), m.sampling);
+    assert_eq!((settled.status, settled.losers), (REJECTED, vec![asserter]));
+    assert_eq!(m.pool(asserter).await.0, before - m.params.slash_amount, "slashed");
+    m.traces.clear();
+}
+
 /// A LayerNorm element, then an Embed element, of a BERT embedding job (the tiny BERT of
 /// `assay-convert`, registered and served for it): the LayerNorm proof opens the input row, the
 /// header two leaves back (which norm), the `ln1` gamma and beta entries and the config leaf;

@@ -221,8 +221,8 @@ impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
     /// epoch the flows run in), funds and stakes ten miners and a coordinator, registers and
     /// serves a model. Ten, because a lost dispute costs half the starting reputation: the
-    /// games' ten losers zero at most five miners, so every later draw still finds an asserter
-    /// and `validators` (3) others.
+    /// games' eleven losers zero at most five miners, so every later draw still finds an
+    /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
             assay_test_node::spawn(assay_test_node::Config::test()).await.expect("node starts");
@@ -693,6 +693,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_corrupted_norm_is_proven_wrong_against_the_config(&mut m).await;
     a_corrupted_embedding_is_proven_wrong_against_the_table(&mut m).await;
     a_corrupted_logit_is_proven_wrong_against_the_head(&mut m).await;
+    an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
     m.set_challenge_ppm(RARELY).await;

@@ -12,7 +12,7 @@ use assay_convert::{
     BERT_CONFIG_KEYS, LLAMA_CONFIG_KEYS,
     random::{tiny_bert, tiny_llama},
 };
-use assay_engine::{job::Model, kernels::Scalar};
+use assay_engine::{job::Model, kernels::Scalar, trace::Keep};
 use assay_protocol::{job::JobSpec, model_dir::ModelDir};
 use assay_protocol::{
     math::records::validation_commitment,
@@ -20,7 +20,10 @@ use assay_protocol::{
         Assignment, CoordinatorMsg, PROTOCOL_VERSION, Role, WorkerMsg, hello_digest, recovers_to,
     },
 };
-use assay_worker::runner::{Config, run};
+use assay_worker::{
+    exec::cheat,
+    runner::{Config, run},
+};
 use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::{WebSocketStream, accept_async, tungstenite::Message};
@@ -70,6 +73,18 @@ fn expected(dir: &Path, spec: &JobSpec) -> (B256, B256, Vec<u32>) {
     let model = Model::load(&ModelDir::open(dir).expect("open").blob).expect("load");
     let (out, _) = model.run(&Scalar, &spec.to_input()).expect("run");
     (B256::from(out.output_hash), B256::from(out.trace_root), out.tokens)
+}
+
+/// `(output_hash, trace_root)` a worker claims for `spec`: the engine's, or the dishonest
+/// double's (`exec::cheat`).
+fn claim(dir: &Path, spec: &JobSpec, dishonest: bool) -> (B256, B256) {
+    if !dishonest {
+        let (hash, root, _) = expected(dir, spec);
+        return (hash, root);
+    }
+    let model = Model::load(&ModelDir::open(dir).expect("open").blob).expect("load");
+    let (hash, trace) = cheat(&model, &spec.to_input(), Keep::Nothing).expect("cheats");
+    (B256::from(hash), B256::from(trace.root(&hash)))
 }
 
 /// The coordinator double's side of one connection, with the text deltas received so far.
@@ -166,7 +181,7 @@ async fn start(config: Config) -> (TcpListener, CancellationToken, tokio::task::
 }
 
 /// Runs an asserter and a validator job; returns (asserted hash, revealed hash).
-async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
+async fn serve_two_jobs(conn: &mut Conn, worker: Address, dishonest: bool) -> (B256, B256) {
     let m = models();
     conn.send(&assignment("job-a", m.llama_id, generate(), Role::Asserter)).await;
     let Some(WorkerMsg::Result { job_id, output, receipt }) = conn.recv().await else {
@@ -176,7 +191,8 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address) -> (B256, B256) {
     assert!(receipt.verify(CHAIN), "receipt signature");
     assert!(!receipt.verify(CHAIN + 1), "receipts are bound to the chain");
     let r = receipt.receipt;
-    let (_, trace_root, tokens) = expected(&m.llama, &generate());
+    let (_, _, tokens) = expected(&m.llama, &generate());
+    let (_, trace_root) = claim(&m.llama, &generate(), dishonest);
     assert_eq!((r.worker, r.model_id, r.trace_root), (worker, m.llama_id, trace_root));
     assert_eq!(r.job_key, B256::from(alloy_primitives::keccak256("job-a")));
     assert_eq!(r.input_root, generate().input_root());
@@ -221,7 +237,7 @@ async fn worker_serves_asserter_and_validator_jobs() {
     assert_eq!((models_sent, slots), (want, 2));
     assert!(tokens_per_sec > 0.0, "benchmark ran: {tokens_per_sec}");
 
-    let (asserted, revealed) = serve_two_jobs(&mut conn, worker).await;
+    let (asserted, revealed) = serve_two_jobs(&mut conn, worker, false).await;
     assert_eq!(asserted, expected(&m.llama, &generate()).0, "honest asserted hash");
     assert_eq!(revealed, expected(&m.bert, &embed()).0, "honest revealed hash");
 
@@ -263,10 +279,12 @@ async fn dishonest_worker_corrupts_asserted_and_revealed_hashes() {
     let (listener, token, handle) = start(Config::test("").with_dishonest(true)).await;
     let mut conn = Conn::accept(&listener).await;
     let (worker, ..) = conn.handshake().await;
-    let (asserted, revealed) = serve_two_jobs(&mut conn, worker).await;
+    let (asserted, revealed) = serve_two_jobs(&mut conn, worker, true).await;
     let m = models();
     assert_ne!(asserted, expected(&m.llama, &generate()).0, "asserted hash corrupted");
+    assert_eq!(asserted, claim(&m.llama, &generate(), true).0, "the cheat's claim");
     assert_ne!(revealed, expected(&m.bert, &embed()).0, "revealed hash corrupted");
+    assert_eq!(revealed, claim(&m.bert, &embed(), true).0, "the cheat's claim");
     token.cancel();
     handle.await.expect("worker stops");
 }
@@ -291,7 +309,7 @@ async fn worker_reconnects_after_the_coordinator_drops_it() {
     let mut conn = Conn::accept(&listener).await;
     let (again, ..) = conn.handshake().await;
     assert_eq!(first, again);
-    let (asserted, _) = serve_two_jobs(&mut conn, again).await;
+    let (asserted, _) = serve_two_jobs(&mut conn, again, false).await;
     assert_eq!(asserted, expected(&models().llama, &generate()).0);
     token.cancel();
     handle.await.expect("worker stops");

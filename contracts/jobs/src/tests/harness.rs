@@ -44,7 +44,17 @@ impl Keccak for K {
 
 /// The trace root an asserter or a validator claims with `output`: one leaf, tree root `TREE`.
 pub(super) fn trace(output: B256) -> B256 {
-    B256::from(commit::trace_root(&K, 1, &output.0, &TREE.0))
+    trace_of(1, output, TREE)
+}
+
+/// The trace root of `n_leaves` leaves under `tree` with `output`.
+pub(super) fn trace_of(n_leaves: u32, output: B256, tree: B256) -> B256 {
+    B256::from(commit::trace_root(&K, n_leaves, &output.0, &tree.0))
+}
+
+/// `node(left, right)` of a trace tree.
+pub(super) fn node(left: B256, right: B256) -> B256 {
+    B256::from(commit::node(&K, &left.0, &right.0))
 }
 
 pub(super) fn miners() -> Vec<Address> {

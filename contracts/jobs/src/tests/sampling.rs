@@ -243,19 +243,57 @@ fn a_lying_validator_loses_its_game_on_time() {
 #[test]
 fn a_game_without_a_verdict_refunds_the_job_and_slashes_nobody() {
     let mut env = Env::new(1_000_000);
-    let (id, asserter, v) = disputed(&mut env, [OUT, BAD]);
+    let (id, asserter, v) = challenged(&mut env);
+    // The dissenter claims two leaves whose tree lifts to the asserter's one-leaf tree: which
+    // length is right is the schedule's question, which the prover does not decide yet.
+    let two = node(TREE, B256::ZERO);
+    let root = trace_of(2, BAD, two);
+    let key = onchain_job_key(id);
+    commit(&mut env, id, v[0], OUT);
+    env.sender(v[1]);
+    let commitment = validation_commitment(key, v[1], BAD, root, salt(v[1]));
+    env.sampling.commit_validation(id, commitment).unwrap();
+    reveal(&mut env, id, v[0], OUT);
+    env.sender(v[1]);
+    env.sampling.reveal_validation(id, BAD, root, salt(v[1])).unwrap();
+    assert_eq!(env.sampling.finalize_challenge(id).unwrap(), status::DISPUTED);
     let game = env.game.game_of(id, v[1]);
-    // Both open the same tree under different outputs: only an Output-leaf proof could tell.
     env.sender(asserter);
     env.game.open_root(game, 1, TREE).unwrap();
     env.sender(v[1]);
-    env.game.open_root(game, 1, TREE).unwrap();
+    env.game.open_root(game, 2, two).unwrap();
     assert_eq!(env.game.game(game).4, 4, "no verdict");
     assert_eq!(env.status(id), status::REJECTED);
     assert_eq!(env.market.fee_balance(USER), u(PRICE));
     for who in [asserter, v[0], v[1]] {
         assert_eq!(env.market.accrued_reward(0, who), U256::ZERO);
     }
+}
+
+/// Equal trees under different outputs: the game disputes the outputs (the Step phase over the
+/// last leaf, the defender's burden). An opening that is not the trace's leaf is refused; a
+/// defender that cannot open its Output leaf loses on time, with everyone who claimed its output.
+#[test]
+fn equal_trees_under_different_outputs_dispute_the_output_leaf() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter, v) = disputed(&mut env, [OUT, BAD]);
+    let game = env.game.game_of(id, v[1]);
+    env.sender(asserter);
+    env.game.open_root(game, 1, TREE).unwrap();
+    env.sender(v[1]);
+    env.game.open_root(game, 1, TREE).unwrap();
+    let (.., phase, outcome, to_move, _) = env.game.game(game);
+    assert_eq!((phase, outcome, to_move), (6, 0, asserter), "the Step phase, the defender's turn");
+    let (leaf, row, col, defender, challenger, height) = env.game.disputed_element(game);
+    assert_eq!((leaf, row, col, defender, challenger, height), (0, 0, 0, OUT, BAD, 0));
+    // `TREE` is no leaf's hash: no opening reaches it.
+    let opening = [0u64.to_le_bytes().as_slice(), &[0, 0, 0]].concat();
+    assert!(matches!(env.game.prove_step(game, opening.into()), Err(GameError::BadProof(_))));
+    env.advance(1, CLOCK + 1);
+    env.game.timeout(game).unwrap();
+    assert_eq!(env.game.game(game).4, 2, "the challenger won");
+    assert_eq!(env.status(id), status::REJECTED);
+    assert_eq!(env.market.fee_balance(USER), u(PRICE));
 }
 
 #[test]
