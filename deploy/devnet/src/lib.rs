@@ -20,7 +20,8 @@ use clap::Parser;
 #[command(name = "devnet", version, about, long_about = None)]
 pub struct Options {
     /// Folder for the deployment manifest, the coordinator's SQLite database, converted models,
-    /// the workers' key files and their logs (`logs/worker-N.log`).
+    /// the workers' key files, their logs (`logs/worker-N.log`) and the job inputs they keep for
+    /// dispute games (`state/worker-N/`).
     #[arg(long, env = "ASSAY_DEVNET_DIR", default_value = ".devnet")]
     pub data_dir: PathBuf,
     /// all-MiniLM-L6-v2 safetensors folder (from `worker/scripts/fetch-models.sh`).
