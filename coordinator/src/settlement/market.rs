@@ -437,13 +437,19 @@ impl Market {
     }
 
     /// An opened job's challenge status (`Challenged`, then `Accepted`, `Disputed` or
-    /// `Rejected`).
+    /// `Rejected`). When no validator could be drawn (every other server ineligible, e.g.
+    /// frozen by dispute games), `Sampling` never opened a challenge and `JobMarket` accepted the
+    /// job at once: its status is then `JobMarket`'s.
     ///
     /// # Errors
     /// [`ChainError`].
     pub async fn challenge_status(&self, job_id: U256) -> Result<JobStatus, ChainError> {
         let status = self.view(self.sampling, ISampling::challengeCall { jobId: job_id }).await?;
-        Ok(JobStatus::try_from(status.status)?)
+        if status.status != u8::from(JobStatus::None) {
+            return Ok(JobStatus::try_from(status.status)?);
+        }
+        let job = self.view(self.market, IJobMarket::jobCall { jobId: job_id }).await?;
+        Ok(JobStatus::try_from(job.status)?)
     }
 
     /// `finalizeChallenge(jobId)`: the transaction and the outcome status.

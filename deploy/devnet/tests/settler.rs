@@ -24,7 +24,7 @@ use assay_coordinator::{
 use assay_protocol::job::{JobSpec, Output};
 use assay_protocol::{
     bindings::{IAssayToken, IJobMarket, IModelRegistry, IStaking},
-    codes::{Role, SeedState},
+    codes::{JobStatus, Role, SeedState},
     deployment::Deployment,
     math::{draw, records::seed_commitment},
 };
@@ -222,6 +222,17 @@ impl Net {
     /// `n` embedding jobs served by the miners in turn and matched off chain, written into the
     /// store as the scheduler writes them.
     async fn served_jobs(&self, store: &Store, label: &str, n: usize) -> Vec<String> {
+        self.served_jobs_by(store, label, n, &self.miners).await
+    }
+
+    /// [`Net::served_jobs`] served by `miners` in turn.
+    async fn served_jobs_by(
+        &self,
+        store: &Store,
+        label: &str,
+        n: usize,
+        miners: &[Key],
+    ) -> Vec<String> {
         let mut ids = Vec::new();
         for i in 0..n {
             let spec = JobSpec::Embed { prompt: format!("{label} {i}") };
@@ -237,7 +248,7 @@ impl Net {
                 trace_root: keccak256(format!("{label} {i} trace")),
                 output: output.clone(),
             };
-            let key = &self.miners[i % self.miners.len()];
+            let key = &miners[i % miners.len()];
             let receipt = assay_worker::exec::sign_receipt(
                 key,
                 self.manifest.chain_id,
@@ -529,6 +540,29 @@ async fn settlement_survives_a_restart_of_the_node() {
         let (opened, claimed, _) = settled_by_the_draw(&net, &store, ids, B256::ZERO).await;
         println!("jobs {label} before the restart: {opened} records opened, {claimed} claimed");
         assert_eq!(opened + claimed, JOBS);
+    }
+
+    // The other servers leave the model: a challenged record of the last one's jobs has no
+    // validator to draw, so the market accepts it at once (Sampling never opens a challenge),
+    // and the settler records it as accepted instead of waiting on Sampling forever.
+    let registry = net.manifest.contract("ModelRegistry").expect("registry");
+    for (_, key) in &ANVIL_ACCOUNTS[2..=4] {
+        net.send(*key, registry, IModelRegistry::unserveCall { modelId: net.model }).await;
+    }
+    let alone = net.served_jobs_by(&store, "alone", JOBS, &net.miners[..1]).await;
+    round(&net, &mut settler, "round: commit the lone server's jobs").await;
+    round(&net, &mut settler, "round: seal, open the challenged records").await;
+    net.advance(WINDOW + 1).await;
+    round(&net, &mut settler, "round: claim the others, record the accepted ones").await;
+    let (opened, claimed, _) = settled_by_the_draw(&net, &store, &alone, B256::ZERO).await;
+    assert!(opened > 0 && claimed > 0, "p = 1/2 over {JOBS} records");
+    for id in &alone {
+        let job = store.job(id).await.expect("store").expect("job");
+        let Some(chain_job_id) = job.chain_job_id.as_deref() else { continue };
+        assert_eq!(job.settlement, Some(Settlement::Accepted), "job {id}: nobody to draw");
+        let chain_job_id: U256 = chain_job_id.parse().expect("an id");
+        let on_chain = net.view(net.market, IJobMarket::jobCall { jobId: chain_job_id }).await;
+        assert_eq!(on_chain.status, JobStatus::Accepted as u8, "job {id}");
     }
     std::fs::remove_dir_all(&dir).ok();
 }
