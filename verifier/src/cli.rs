@@ -6,8 +6,11 @@ use assay_engine_module::engine_hash;
 use assay_protocol::job::JobFile;
 use clap::{Args, Parser, Subcommand};
 
+use assay_chain::Client;
+use assay_protocol::{deployment::Deployment, wire::SignedReceipt};
+
 use crate::{
-    Error, Result, op,
+    Error, Result, check, op,
     replay::{self, ReplayReport},
     runtime::{Limits, Runtime},
 };
@@ -72,6 +75,21 @@ pub enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Check a signed receipt (the `receipt` of `GET /v1/jobs/{id}`, or that whole response)
+    /// against the chain: the signature is its worker's for this chain, the worker is a
+    /// registered and eligible miner, the model is registered and active under this verifier's
+    /// engine, and where its job stands (not settled, claimed, or opened with its status and
+    /// the result asserted there). Prints JSON; exits with status 3 when a check fails.
+    CheckReceipt {
+        /// The receipt (JSON).
+        receipt: PathBuf,
+        /// JSON-RPC endpoint of the chain.
+        #[arg(long, env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// Deployment manifest written by `deploy`.
+        #[arg(long, env = "ASSAY_DEPLOYMENT")]
+        deployment: PathBuf,
+    },
     /// Print the keccak-256 hash of the embedded engine module.
     EngineHash,
 }
@@ -83,6 +101,13 @@ pub struct Outcome {
     pub json: String,
     /// False when a replay disagreed with its record.
     pub matched: bool,
+}
+
+/// A signed receipt, alone or as the `receipt` field of a job (`GET /v1/jobs/{id}`).
+fn read_receipt(text: &str) -> Result<SignedReceipt> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(Error::BadReceipt)?;
+    let receipt = value.get("receipt").cloned().unwrap_or(value);
+    serde_json::from_value(receipt).map_err(Error::BadReceipt)
 }
 
 fn read(path: &PathBuf) -> Result<String> {
@@ -113,6 +138,22 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 .map_err(|e| Error::BadOp(format!("{}: {e}", path.display())))?;
             let report = op::replay_op(&Runtime::new()?, &desc, limits.limits())?;
             Ok(Outcome { matched: true, json: serde_json::to_string(&report).expect("json") })
+        }
+        Command::CheckReceipt { receipt, rpc_url, deployment } => {
+            let signed = read_receipt(&read(receipt)?)?;
+            let deployment = Deployment::load(deployment)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Runtime(format!("tokio runtime: {e}")))?;
+            let report = runtime.block_on(async {
+                let chain = Client::connect_to(rpc_url, &deployment, None).await?;
+                check::check_receipt(&chain, &deployment, &signed).await
+            })?;
+            Ok(Outcome {
+                matched: report.ok,
+                json: serde_json::to_string_pretty(&report).expect("json"),
+            })
         }
         Command::EngineHash => Ok(Outcome {
             matched: true,

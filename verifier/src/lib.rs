@@ -6,8 +6,10 @@
 //! - [`runtime`]: wasmtime configuration, limits, the chunk server and the ABI calls.
 //! - [`replay`]: whole-job replay from a job file.
 //! - [`op`]: single-op replay from a JSON description.
+//! - [`check`]: what the chain says about a signed receipt (`check-receipt`).
 //! - [`cli`]: the `verifier` command line.
 
+pub mod check;
 pub mod cli;
 pub mod op;
 pub mod replay;
@@ -56,6 +58,15 @@ pub enum Error {
     /// wasmtime failed (compilation, instantiation, a trap other than fuel or memory).
     #[error("wasm runtime: {0}")]
     Runtime(String),
+    /// The receipt file is not JSON of a signed receipt.
+    #[error("receipt: {0}")]
+    BadReceipt(serde_json::Error),
+    /// A chain call failed.
+    #[error(transparent)]
+    Chain(#[from] assay_chain::ChainError),
+    /// The deployment file cannot be read.
+    #[error(transparent)]
+    Deployment(#[from] assay_protocol::deployment::DeploymentError),
 }
 
 /// Verifier result.

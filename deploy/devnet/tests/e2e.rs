@@ -24,7 +24,10 @@ use assay_protocol::{
     bindings::{IDisputeGame, IJobMarket, ISampling, IStaking},
     codes::{GameOutcome, GamePhase, JobStatus},
     job::JobFile,
+    wire::SignedReceipt,
 };
+use assay_verifier::check::Record;
+use clap::Parser;
 use serde_json::{Value, json};
 
 fn env_path(name: &str) -> PathBuf {
@@ -415,6 +418,51 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
         assert_eq!((step.op.as_str(), step.cell, step.element), ("Residual", 0, 0), "{line}");
         assert!(line.moves >= 4 && line.gas > 0, "{line}");
     }
+    // `verifier check-receipt` on a settled job's receipt: everything checks out, the job
+    // accepted on chain with the receipt's result; a tampered receipt fails its signature.
+    let (id, chain_job_id, _) = games[0];
+    let job = job_json(&api, id).await;
+    let signed: SignedReceipt = serde_json::from_value(job["receipt"].clone()).expect("receipt");
+    let check = assay_verifier::check::check_receipt(&client, &net.manifest, &signed).await;
+    let check = check.expect("checked");
+    assert!(check.ok, "{check:?}");
+    assert!(check.signature_valid && check.miner_eligible && check.engine_matches, "{check:?}");
+    let Record::Opened { job_id, status, asserter, result_matches, .. } = &check.record else {
+        panic!("opened on chain: {check:?}")
+    };
+    assert_eq!(
+        (*job_id, status.as_str(), *asserter),
+        (chain_job_id, "Accepted", signed.receipt.worker)
+    );
+    assert!(result_matches);
+    let file = dir.join("job.json");
+    std::fs::write(&file, job.to_string()).expect("job file");
+    let mut tampered = signed.clone();
+    tampered.receipt.output_hash.0[0] ^= 1;
+    let tampered_file = dir.join("tampered.json");
+    std::fs::write(&tampered_file, serde_json::to_string(&tampered).unwrap()).expect("file");
+    let manifest = dir.join("deployment.json");
+    let url = net.node.url();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        [file, tampered_file].map(|receipt| {
+            let cli = assay_verifier::cli::Cli::parse_from([
+                "verifier".as_ref(),
+                "check-receipt".as_ref(),
+                receipt.as_os_str(),
+                "--rpc-url".as_ref(),
+                url.as_ref(),
+                "--deployment".as_ref(),
+                manifest.as_os_str(),
+            ]);
+            assay_verifier::cli::run(&cli).expect("the command runs")
+        })
+    })
+    .await
+    .expect("joined");
+    assert!(outcomes[0].matched, "{}", outcomes[0].json);
+    assert!(!outcomes[1].matched, "{}", outcomes[1].json);
+    assert!(outcomes[1].json.contains("\"signature_valid\": false"), "{}", outcomes[1].json);
+
     let after = view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
     assert_eq!(after.openDisputes, 0, "every stake is released");
     let slash = assay_deploy::params::Params::default_params().market.slash_amount;
