@@ -12,8 +12,8 @@ pragma solidity ^0.8.23;
 /// Phases (`game(id).phase`): 1 Roots, 2 Leaves, 3 Leaf, 4 Cells, 5 Cell, 6 Step (waiting for
 /// the one-step proof; the defender's clock runs), 7 Ended. Outcomes: 1 DefenderWon,
 /// 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step the prover does not decide
-/// yet: an op other than Embed, Residual, Activation, the norms, the plain linear layers and Logits, leaf
-/// headers that differ, a leaf one trace lacks).
+/// yet: an op other than Embed, Residual, Activation, the norms, the linear layers (Query and Key
+/// included) and Logits, leaf headers that differ, a leaf one trace lacks).
 interface IDisputeGame {
     event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, bytes32 modelId, uint64 clock);
     event RootOpened(uint256 indexed gameId, address indexed side, uint32 nLeaves, bytes32 treeRoot);

@@ -368,55 +368,126 @@ fn activation(target: &Target, o: &Openings<'_>) -> Option<i32> {
 /// whole (every cell), then the layer's tensors `w` (row `c`), `m` (entry `c`), `r` (row `c`)
 /// and `b` (entry `c`) of `l{layer - 1}.{weights}`.
 fn linear(target: &Target, o: &Openings<'_>) -> Option<i32> {
-    let t = &target.header;
     let ([input], [w, m, r, b], None) = (o.leaves.as_slice(), o.model.as_slice(), o.config) else {
         return None;
     };
-    let back = target.leaf.checked_sub(input.index)?;
-    let (_, _, _, name) = op::LINEAR_INPUTS
-        .iter()
-        .find(|(code, k, from, _)| *code == t.op && *k == back && *from == input.leaf.op)?;
-    let [rows, n] = t.dims() else { return None };
-    let [in_rows, k] = input.leaf.dims() else { return None };
-    (input.leaf.step == t.step
-        && input.leaf.layer == t.layer
-        && input.leaf.dtype == op::DTYPE_I32
-        && in_rows == rows
-        && t.layer >= 1)
-        .then_some(())?;
-    let blocks = k.checked_div(linear::BLOCK as u32)?;
-    let mut prefix = [0u8; 32];
-    let prefix = layer_prefix(&mut prefix, t.layer.checked_sub(1)?, name.as_bytes())?;
-    let tensor = |t: &Tensor<'_>, suffix: &[u8], dtype: u8, dims: &[u32]| {
-        let mut full = [0u8; 40];
-        let len = prefix.len().checked_add(suffix.len())?;
-        full.get_mut(..prefix.len())?.copy_from_slice(prefix);
-        full.get_mut(prefix.len()..len)?.copy_from_slice(suffix);
-        t.is(full.get(..len)?, dtype, dims).then_some(())
+    let layer = Projection::check(target, input, &op::LINEAR_INPUTS, [w, m, r, b])?;
+    layer.element(target.col)
+}
+
+/// llama's `Query` and `Key` element `(r, c)` (`assay_step::op::ROTARY_INPUTS`): the linear
+/// layer's outputs `c & !1` and `c | 1` of input row `r` (openings as in [`linear`], the
+/// tensors at both columns), rotated by `rope_pair` with the `rope.cos` and `rope.sin` entries of
+/// the row's position and the pair's index in its head. The position is the row plus the tokens
+/// of earlier steps: the step-0 `Tokens` leaf (index 0, header only) gives the prompt's length,
+/// and each later step adds one token.
+fn rotated(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    let ([input, prompt], [w, m, r, b, cos, sin], None) =
+        (o.leaves.as_slice(), o.model.as_slice(), o.config)
+    else {
+        return None;
     };
-    tensor(w, b".w", 1, &[*n, *k])?;
-    tensor(m, b".m", 10, &[*n])?;
-    tensor(r, b".r", op::DTYPE_I32, &[*n, blocks])?;
-    tensor(b, b".b", op::DTYPE_I32, &[*n])?;
+    let layer = Projection::check(target, input, &op::ROTARY_INPUTS, [w, m, r, b])?;
+    let t = &target.header;
+    let [1, prompt_len] = prompt.leaf.dims() else { return None };
+    (prompt.index == 0 && prompt.leaf.op == op::TOKENS && prompt.leaf.step == 0).then_some(())?;
+    let before = match t.step {
+        0 => 0,
+        step => u64::from(*prompt_len).checked_add(u64::from(step))?.checked_sub(1)?,
+    };
+    let position = before.checked_add(target.row)?;
+    let half = u32::from_le_bytes(cos.dims.get(4..8)?.try_into().ok()?);
+    let positions = u32::from_le_bytes(cos.dims.get(..4)?.try_into().ok()?);
+    (cos.is(b"rope.cos", op::DTYPE_I32, &[positions, half])
+        && sin.is(b"rope.sin", op::DTYPE_I32, &[positions, half]))
+    .then_some(())?;
     let c = target.col;
-    let x: Vec<i32> = input
-        .cells
-        .row(target.row)?
-        .iter()
-        .map(|e| (*e).try_into().map(i32::from_le_bytes))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let w_row: Vec<i8> = w.cells.row(c)?.iter().map(|e| e[0] as i8).collect();
-    let ratios: Vec<i32> = r
-        .cells
-        .row(c)?
-        .iter()
-        .map(|e| (*e).try_into().map(i32::from_le_bytes))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let mult = Multiplier::from_le_bytes(m.cells.element(0, c)?.try_into().ok()?);
-    let bias = b.cells.i32_at(0, c)?;
-    linear::linear_element(&x, &w_row, &ratios, mult, bias)
+    let pair = c.checked_div(2)?.checked_rem(u64::from(half))?;
+    let even = c.checked_sub(c.checked_rem(2)?)?;
+    let (a, b) = (layer.element(even)?, layer.element(even.checked_add(1)?)?);
+    let (cs, sn) = (cos.cells.i32_at(position, pair)?, sin.cells.i32_at(position, pair)?);
+    let (first, second) = attention::rope_pair(a, b, cs, sn);
+    Some(if c == even { first } else { second })
+}
+
+/// A linear layer whose input and tensors were checked: what [`Projection::element`] computes
+/// an output column from.
+struct Projection<'o, 'a> {
+    x: Vec<i32>,
+    w: &'o Tensor<'a>,
+    m: &'o Tensor<'a>,
+    r: &'o Tensor<'a>,
+    b: &'o Tensor<'a>,
+}
+
+impl<'o, 'a> Projection<'o, 'a> {
+    /// Checks the input leaf against `inputs` (the target's op, distance and input op) and the
+    /// tensors against `l{layer - 1}.{weights}.{w,m,r,b}` of the layer's shape; reads the input
+    /// row.
+    fn check(
+        target: &Target,
+        input: &Opened<'a>,
+        inputs: &[(u32, u64, u32, &str)],
+        [w, m, r, b]: [&'o Tensor<'a>; 4],
+    ) -> Option<Self> {
+        let t = &target.header;
+        let back = target.leaf.checked_sub(input.index)?;
+        let (_, _, _, name) = inputs
+            .iter()
+            .find(|(code, k, from, _)| *code == t.op && *k == back && *from == input.leaf.op)?;
+        let [rows, n] = t.dims() else { return None };
+        let [in_rows, k] = input.leaf.dims() else { return None };
+        // BERT's attention projections read the previous block's output norm (the embedding's
+        // for the first block); every other projection reads a leaf of its own layer.
+        let attention = matches!(t.op, op::QUERY | op::KEY | op::VALUE);
+        let previous = attention && input.leaf.op == op::LAYER_NORM;
+        let layer = if previous { t.layer.checked_sub(1)? } else { t.layer };
+        (input.leaf.step == t.step
+            && input.leaf.layer == layer
+            && input.leaf.dtype == op::DTYPE_I32
+            && in_rows == rows
+            && t.layer >= 1)
+            .then_some(())?;
+        let blocks = k.checked_div(linear::BLOCK as u32)?;
+        let mut prefix = [0u8; 32];
+        let prefix = layer_prefix(&mut prefix, t.layer.checked_sub(1)?, name.as_bytes())?;
+        let tensor = |t: &Tensor<'_>, suffix: &[u8], dtype: u8, dims: &[u32]| {
+            let mut full = [0u8; 40];
+            let len = prefix.len().checked_add(suffix.len())?;
+            full.get_mut(..prefix.len())?.copy_from_slice(prefix);
+            full.get_mut(prefix.len()..len)?.copy_from_slice(suffix);
+            t.is(full.get(..len)?, dtype, dims).then_some(())
+        };
+        tensor(w, b".w", 1, &[*n, *k])?;
+        tensor(m, b".m", 10, &[*n])?;
+        tensor(r, b".r", op::DTYPE_I32, &[*n, blocks])?;
+        tensor(b, b".b", op::DTYPE_I32, &[*n])?;
+        let x: Vec<i32> = input
+            .cells
+            .row(target.row)?
+            .iter()
+            .map(|e| (*e).try_into().map(i32::from_le_bytes))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        Some(Self { x, w, m, r, b })
+    }
+
+    /// Output column `c`: `linear_element` of the input row with row `c` of the weights and
+    /// ratios and entry `c` of the multipliers and biases.
+    fn element(&self, c: u64) -> Option<i32> {
+        let w_row: Vec<i8> = self.w.cells.row(c)?.iter().map(|e| e[0] as i8).collect();
+        let ratios: Vec<i32> = self
+            .r
+            .cells
+            .row(c)?
+            .iter()
+            .map(|e| (*e).try_into().map(i32::from_le_bytes))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let mult = Multiplier::from_le_bytes(self.m.cells.element(0, c)?.try_into().ok()?);
+        let bias = self.b.cells.i32_at(0, c)?;
+        linear::linear_element(&self.x, &w_row, &ratios, mult, bias)
+    }
 }
 
 /// `l{layer}.{name}` into `buf`.
@@ -632,7 +703,10 @@ pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
         op::ACTIVATION => activation(target, o),
         op::RMS_NORM => rms_norm(target, o),
         op::LAYER_NORM => layer_norm(target, o),
-        code if op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code) => linear(target, o),
+        // BERT's query and key are plain projections, llama's rotated ones.
+        code if op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code) => {
+            linear(target, o).or_else(|| rotated(target, o))
+        }
         _ => None,
     }?;
     Some(value.to_le_bytes().to_vec())

@@ -81,13 +81,21 @@ pub fn residual_stream(delta: u32, distance: u64, stream: u32, after: u32) -> bo
     })
 }
 
+/// llama's rotated projections: `(op, leaves back, input op, weights)` as in [`LINEAR_INPUTS`];
+/// the output pair `(2i, 2i + 1)` of the linear layer is rotated by the `rope.cos`/`rope.sin`
+/// angle of the row's position and the pair's index within its head.
+pub const ROTARY_INPUTS: [(u32, u64, u32, &str); 2] =
+    [(QUERY, 1, RMS_NORM, "q"), (KEY, 2, RMS_NORM, "k")];
+
 /// Where a linear layer's input is, by the layer's op: `(op, leaves back, input op, weights)`,
 /// the weights being the model's `l{layer - 1}.{weights}.{w,m,r,b}` tensors. In a trace of either
-/// model exactly one entry matches each layer. Query and key are left out: llama rotates them
-/// after the projection, and an op counts as decided only when every model's variant of it is
-/// (a game that reaches an op nobody can prove must end without a verdict, not against the
-/// defender's clock).
-pub const LINEAR_INPUTS: [(u32, u64, u32, &str); 7] = [
+/// model exactly one entry matches each layer. BERT's query and key are here; llama's, rotated
+/// after the projection, are [`ROTARY_INPUTS`] (an op counts as decided only when every model's
+/// variant of it is: a game that reaches an op nobody can prove must end without a verdict, not
+/// against the defender's clock).
+pub const LINEAR_INPUTS: [(u32, u64, u32, &str); 9] = [
+    (QUERY, 1, LAYER_NORM, "q"),
+    (KEY, 2, LAYER_NORM, "k"),
     (VALUE, 3, LAYER_NORM, "v"),
     (VALUE, 3, RMS_NORM, "v"),
     (ATTN_OUT, 1, CONTEXT, "o"),

@@ -302,17 +302,23 @@ impl<'a> Side<'a> {
                 Ok(Reads { leaves, tensors, config: true })
             }
             code => {
-                let (k, name) = op::LINEAR_INPUTS
-                    .iter()
-                    .filter(|(c, ..)| *c == code)
-                    .find(|(_, k, from, _)| leaf.checked_sub(*k).and_then(op_at) == Some(*from))
-                    .map(|(_, k, _, name)| (*k, *name))
-                    .ok_or(not_provable.clone())?;
+                let find = |inputs: &[(u32, u64, u32, &'static str)]| {
+                    inputs
+                        .iter()
+                        .filter(|(c, ..)| *c == code)
+                        .find(|(_, k, from, _)| leaf.checked_sub(*k).and_then(op_at) == Some(*from))
+                        .map(|(_, k, _, name)| (*k, *name))
+                };
+                let (rotary, (k, name)) = match find(&op::LINEAR_INPUTS) {
+                    Some(found) => (false, found),
+                    None => (true, find(&op::ROTARY_INPUTS).ok_or(not_provable.clone())?),
+                };
                 let input = back(k)?;
                 let in_info = info_at(input).ok_or(not_provable.clone())?;
                 let per_row = (in_info.row_len() as u64).div_ceil(hash::cell_elements(4) as u64);
                 let input_cells = (row * per_row..(row + 1) * per_row).collect();
-                let prefix = format!("l{}.{name}", info.layer.checked_sub(1).ok_or(not_provable)?);
+                let prefix =
+                    format!("l{}.{name}", info.layer.checked_sub(1).ok_or(not_provable.clone())?);
                 let model = self.model.ok_or_else(|| GameError::NoTensor(format!("{prefix}.w")))?;
                 let dims = |suffix: &str| {
                     model
@@ -320,19 +326,48 @@ impl<'a> Side<'a> {
                         .map(<[u32]>::to_vec)
                         .ok_or_else(|| GameError::NoTensor(format!("{prefix}.{suffix}")))
                 };
-                let c = col as usize;
+                // A rotated projection reads the pair of columns its element belongs to.
+                let cols: Vec<usize> = if rotary {
+                    let even = col as usize & !1;
+                    vec![even, even + 1]
+                } else {
+                    vec![col as usize]
+                };
                 let row_cells = |dims: Vec<u32>, size: usize| {
                     let len = dims.last().copied().unwrap_or(1) as usize;
                     let per = len.div_ceil(hash::cell_elements(size));
-                    (c * per..(c + 1) * per).collect::<Vec<usize>>()
+                    cols.iter().flat_map(|c| c * per..(c + 1) * per).collect::<Vec<usize>>()
                 };
-                let tensors = vec![
+                let entries = |size: usize| {
+                    let mut cells: Vec<usize> =
+                        cols.iter().map(|c| c / hash::cell_elements(size)).collect();
+                    cells.dedup();
+                    cells
+                };
+                let mut tensors = vec![
                     (format!("{prefix}.w"), row_cells(dims("w")?, 1)),
-                    (format!("{prefix}.m"), vec![c / hash::cell_elements(5)]),
+                    (format!("{prefix}.m"), entries(5)),
                     (format!("{prefix}.r"), row_cells(dims("r")?, 4)),
-                    (format!("{prefix}.b"), vec![c / hash::cell_elements(4)]),
+                    (format!("{prefix}.b"), entries(4)),
                 ];
-                Ok(Reads { leaves: vec![(input, input_cells)], tensors, config: false })
+                let mut leaves = vec![(input, input_cells)];
+                if rotary {
+                    // The position: the prompt's length (step 0's Tokens leaf) and the step.
+                    let prompt = self.trace.info().first().filter(|i| i.op == op::TOKENS);
+                    let prompt_len = prompt.ok_or(not_provable.clone())?.dims[1] as u64;
+                    let before =
+                        if info.step == 0 { 0 } else { prompt_len + u64::from(info.step) - 1 };
+                    let position = (before + row) as usize;
+                    let table = model.dims("rope.cos").map(<[u32]>::to_vec);
+                    let table = table.ok_or_else(|| GameError::NoTensor("rope.cos".into()))?;
+                    let half = table[1] as usize;
+                    let per = hash::cell_elements(4);
+                    let cell = position * half.div_ceil(per) + (col as usize / 2 % half) / per;
+                    tensors.push(("rope.cos".to_owned(), vec![cell]));
+                    tensors.push(("rope.sin".to_owned(), vec![cell]));
+                    leaves.push((0, vec![]));
+                }
+                Ok(Reads { leaves, tensors, config: false })
             }
         }
     }

@@ -200,10 +200,11 @@ fn location(trace: &Trace, leaf: usize, element: usize) -> (u64, u32, u64, u64) 
     (leaf as u64, info.op, row * per_row + col / 256, col % 256)
 }
 
-/// A Query element (rotated in llama, which the prover does not decide yet): the game ends on
-/// exactly that element, without a verdict; the job is refunded and nobody is slashed.
+/// A Context element (a reduction over the KV cache, which the prover does not decide yet): the
+/// game ends on exactly that element, without a verdict; the job is refunded and nobody is
+/// slashed.
 pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut Market) {
-    let (honest, lie, leaf, element) = traces(Op::Query);
+    let (honest, lie, leaf, element) = traces(Op::Context);
     let (job, asserter, validators, _, receipt) = narrow(m, &honest, &lie, true).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
@@ -252,6 +253,14 @@ pub(super) async fn a_corrupted_norm_is_proven_wrong_against_the_config(m: &mut 
 /// before and the `emb` table's weight and multiplier of that id.
 pub(super) async fn a_corrupted_embedding_is_proven_wrong_against_the_table(m: &mut Market) {
     proven_wrong(m, Op::Embed).await;
+}
+
+/// A Query and a Key element of the llama: the proof opens the input row, the layer's weights at
+/// the element's pair of columns and the `rope.cos`/`rope.sin` entries of the row's position
+/// (the prompt's length read from step 0's `Tokens` leaf).
+pub(super) async fn corrupted_rotated_projections_are_proven_wrong(m: &mut Market) {
+    proven_wrong(m, Op::Query).await;
+    proven_wrong(m, Op::Key).await;
 }
 
 /// A Logits element of the llama's head: the proof opens the final norm's row whole, the tied
@@ -322,10 +331,12 @@ pub(super) async fn an_output_that_is_not_its_traces_loses_to_the_output_leaf(m:
     m.traces.clear();
 }
 
-/// A LayerNorm element, then an Embed element, of a BERT embedding job (the tiny BERT of
+/// A LayerNorm, an Embed, a Query and a Value element of a BERT embedding job (the tiny BERT of
 /// `assay-convert`, registered and served for it): the LayerNorm proof opens the input row, the
 /// header two leaves back (which norm), the `ln1` gamma and beta entries and the config leaf;
-/// the Embed proof the token id and the word, position and type tables' entries.
+/// the Embed proof the token id and the word, position and type tables' entries; the Query and
+/// Value proofs (plain projections in BERT) the previous block's output row and the layer's
+/// weights.
 pub(super) async fn corrupted_bert_norms_and_embeddings_are_proven_wrong(m: &mut Market) {
     let blob = tiny_bert(5).to_blob();
     let id = B256::from(ModelFile::parse(&blob).expect("parses").id());
@@ -343,6 +354,8 @@ pub(super) async fn corrupted_bert_norms_and_embeddings_are_proven_wrong(m: &mut
     let input = JobInput::Embed { text: "the cat sat on the mat".into() };
     proven_wrong_in(m, Op::LayerNorm, &blob, &input).await;
     proven_wrong_in(m, Op::Embed, &blob, &input).await;
+    proven_wrong_in(m, Op::Query, &blob, &input).await;
+    proven_wrong_in(m, Op::Value, &blob, &input).await;
     m.model = llama;
 }
 

@@ -1,6 +1,6 @@
 //! The job market's real WASM on the test node. Everything is deployed by `assay_deploy`, then
 //! JobMarket and Sampling are driven through their main flows with the bindings the services
-//! use, one account per role (ten miners, a coordinator, a requester):
+//! use, one account per role (sixteen miners, a coordinator, a requester):
 //!
 //! - on-chain jobs: challenged and accepted; disputed, with a lying validator that stops playing
 //!   its dispute game (slashed) and a silent asserter (slashed, rejected, fee refunded); a game
@@ -62,7 +62,7 @@ use onchain_jobs::*;
 
 /// The output every honest party computes; `WRONG` is what a cheater or a faulty validator claims.
 /// Miners staked and serving the model (keys derived from their index; `deploy` funds them).
-const MINERS: usize = 10;
+const MINERS: usize = 16;
 const OUT: B256 = B256::repeat_byte(0x0a);
 const WRONG: B256 = B256::repeat_byte(0x0b);
 const TRACE: B256 = B256::repeat_byte(0x0c);
@@ -219,9 +219,9 @@ struct Market {
 
 impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
-    /// epoch the flows run in), funds and stakes ten miners and a coordinator, registers and
-    /// serves a model. Ten, because a lost dispute costs half the starting reputation: the
-    /// games' eleven losers zero at most five miners, so every later draw still finds an
+    /// epoch the flows run in), funds and stakes sixteen miners and a coordinator, registers and
+    /// serves a model. Sixteen, because a lost dispute costs half the starting reputation: the
+    /// games' fifteen losers zero at most seven miners, so every later draw still finds an
     /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
@@ -230,7 +230,9 @@ impl Market {
             Config::new(node.url(), PrivateKeySigner::from_bytes(&genesis::DEV_KEY).unwrap());
         config.wasm = WasmSource::Dir(wasm_dir());
         config.quiet = true;
-        config.params.dispute.clock = 120;
+        // Short clocks: every timed-out game advances the chain by one, and all the flows must
+        // fit in one epoch.
+        config.params.dispute.clock = 60;
         let manifest = assay_deploy::run(&config).await.expect("deploys");
         let contract = |name: &str| manifest.contract(name).expect("deployed");
         let key = |i: usize| genesis::ANVIL_ACCOUNTS[i].1;
@@ -693,6 +695,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_corrupted_norm_is_proven_wrong_against_the_config(&mut m).await;
     a_corrupted_embedding_is_proven_wrong_against_the_table(&mut m).await;
     a_corrupted_logit_is_proven_wrong_against_the_head(&mut m).await;
+    corrupted_rotated_projections_are_proven_wrong(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
