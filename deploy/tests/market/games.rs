@@ -38,9 +38,14 @@ fn traces(op: Op) -> (Trace, Trace, usize, usize) {
 
 /// [`traces`] of `input` run on the model `blob`.
 fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usize) {
+    traces_at(op, 0, blob, input)
+}
+
+/// [`traces_of`] with the corrupted op taken from forward step `step` (0 the prefill, `[t, n]`
+/// outputs; later steps decode one token).
+fn traces_at(op: Op, step: u32, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usize) {
     let model = Model::load(blob).expect("the model loads");
     let (_, honest) = model.run_keeping(&Scalar, input, Keep::All).expect("runs");
-    // The prefill: `[t, n]` outputs.
     // The embedding is layer 0, the logits the head; every other op is taken from layer 2.
     let in_layer = |layer: u32| match op {
         Op::Embed => layer == 0,
@@ -50,7 +55,7 @@ fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usi
     let leaf = honest
         .info()
         .iter()
-        .position(|i| i.step == 0 && i.op == op as u32 && in_layer(i.layer))
+        .position(|i| i.step == step && i.op == op as u32 && in_layer(i.layer))
         .expect("the op's leaf");
     let row = honest.info()[leaf].row_len();
     // Row 1 where there is one (the logits have a single row).
@@ -255,12 +260,15 @@ pub(super) async fn a_corrupted_embedding_is_proven_wrong_against_the_table(m: &
     proven_wrong(m, Op::Embed).await;
 }
 
-/// A Query and a Key element of the llama: the proof opens the input row, the layer's weights at
+/// A Query and a Key element of the llama's prefill and a Query element of its second decode
+/// step: the proof opens the input row, the layer's weights at
 /// the element's pair of columns and the `rope.cos`/`rope.sin` entries of the row's position
 /// (the prompt's length read from step 0's `Tokens` leaf).
 pub(super) async fn corrupted_rotated_projections_are_proven_wrong(m: &mut Market) {
     proven_wrong(m, Op::Query).await;
     proven_wrong(m, Op::Key).await;
+    // In a decode step the row's position is the prompt's length plus the step minus one.
+    proven_wrong_at(m, Op::Query, 2, &model_blob(), &generation()).await;
 }
 
 /// A Logits element of the llama's head: the proof opens the final norm's row whole, the tied
@@ -364,9 +372,14 @@ async fn proven_wrong(m: &mut Market, op: Op) {
 }
 
 async fn proven_wrong_in(m: &mut Market, op: Op, blob: &[u8], input: &JobInput) {
+    proven_wrong_at(m, op, 0, blob, input).await;
+}
+
+/// [`proven_wrong_in`] with the corrupted op taken from forward step `step`.
+async fn proven_wrong_at(m: &mut Market, op: Op, step: u32, blob: &[u8], input: &JobInput) {
     let model = ModelFile::parse(blob).expect("parses");
     assert_eq!(B256::from(model.id()), m.model, "the job's model");
-    let (honest_trace, lie, leaf, element) = traces_of(op, blob, input);
+    let (honest_trace, lie, leaf, element) = traces_at(op, step, blob, input);
     let (job, asserter, validators, game, receipt) = narrow(m, &honest_trace, &lie, false).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);

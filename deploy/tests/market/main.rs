@@ -221,7 +221,7 @@ impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
     /// epoch the flows run in), funds and stakes sixteen miners and a coordinator, registers and
     /// serves a model. Sixteen, because a lost dispute costs half the starting reputation: the
-    /// games' fifteen losers zero at most seven miners, so every later draw still finds an
+    /// games' sixteen losers zero at most eight miners, so every later draw still finds an
     /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
