@@ -339,7 +339,7 @@ pub(super) async fn an_output_that_is_not_its_traces_loses_to_the_output_leaf(m:
     m.traces.clear();
 }
 
-/// A LayerNorm, an Embed, a Query and a Value element of a BERT embedding job (the tiny BERT of
+/// LayerNorm, Embed, Query, Value, Residual and (GELU) Activation elements of a BERT embedding job (the tiny BERT of
 /// `assay-convert`, registered and served for it): the LayerNorm proof opens the input row, the
 /// header two leaves back (which norm), the `ln1` gamma and beta entries and the config leaf;
 /// the Embed proof the token id and the word, position and type tables' entries; the Query and
@@ -364,6 +364,8 @@ pub(super) async fn corrupted_bert_norms_and_embeddings_are_proven_wrong(m: &mut
     proven_wrong_in(m, Op::Embed, &blob, &input).await;
     proven_wrong_in(m, Op::Query, &blob, &input).await;
     proven_wrong_in(m, Op::Value, &blob, &input).await;
+    proven_wrong_in(m, Op::Residual, &blob, &input).await;
+    proven_wrong_in(m, Op::Activation, &blob, &input).await;
     m.model = llama;
 }
 
