@@ -242,10 +242,13 @@ pub(super) async fn a_corrupted_activation_is_proven_wrong_against_the_model(m: 
     proven_wrong(m, Op::Activation).await;
 }
 
-/// An FfnDown element: the proof opens the layer's input row whole and its weight row,
-/// multiplier, block ratios and bias against the model id.
+/// FfnDown, then Value, AttnOut, FfnGate and FfnUp elements: the proof opens the layer's input
+/// row whole and its weight row, multiplier, block ratios and bias against the model id.
 pub(super) async fn a_corrupted_linear_layer_is_proven_wrong_against_its_weights(m: &mut Market) {
     proven_wrong(m, Op::FfnDown).await;
+    for op in [Op::Value, Op::AttnOut, Op::FfnGate, Op::FfnUp] {
+        proven_wrong(m, op).await;
+    }
 }
 
 /// An RmsNorm element: the proof opens the input row whole, the layer's gamma entry and the
@@ -339,7 +342,8 @@ pub(super) async fn an_output_that_is_not_its_traces_loses_to_the_output_leaf(m:
     m.traces.clear();
 }
 
-/// LayerNorm, Embed, Query, Value, Residual and (GELU) Activation elements of a BERT embedding job (the tiny BERT of
+/// LayerNorm, Embed, Query, Value, Residual, (GELU) Activation, Key, AttnOut, FfnUp and FfnDown
+/// elements of a BERT embedding job (the tiny BERT of
 /// `assay-convert`, registered and served for it): the LayerNorm proof opens the input row, the
 /// header two leaves back (which norm), the `ln1` gamma and beta entries and the config leaf;
 /// the Embed proof the token id and the word, position and type tables' entries; the Query and
@@ -366,6 +370,9 @@ pub(super) async fn corrupted_bert_norms_and_embeddings_are_proven_wrong(m: &mut
     proven_wrong_in(m, Op::Value, &blob, &input).await;
     proven_wrong_in(m, Op::Residual, &blob, &input).await;
     proven_wrong_in(m, Op::Activation, &blob, &input).await;
+    for op in [Op::Key, Op::AttnOut, Op::FfnUp, Op::FfnDown] {
+        proven_wrong_in(m, op, &blob, &input).await;
+    }
     m.model = llama;
 }
 

@@ -1,6 +1,6 @@
 //! The job market's real WASM on the test node. Everything is deployed by `assay_deploy`, then
 //! JobMarket and Sampling are driven through their main flows with the bindings the services
-//! use, one account per role (eighteen miners, a coordinator, a requester):
+//! use, one account per role (thirty miners, a coordinator, a requester):
 //!
 //! - on-chain jobs: challenged and accepted; disputed, with a lying validator that stops playing
 //!   its dispute game (slashed) and a silent asserter (slashed, rejected, fee refunded); a game
@@ -62,7 +62,7 @@ use onchain_jobs::*;
 
 /// The output every honest party computes; `WRONG` is what a cheater or a faulty validator claims.
 /// Miners staked and serving the model (keys derived from their index; `deploy` funds them).
-const MINERS: usize = 18;
+const MINERS: usize = 30;
 const OUT: B256 = B256::repeat_byte(0x0a);
 const WRONG: B256 = B256::repeat_byte(0x0b);
 const TRACE: B256 = B256::repeat_byte(0x0c);
@@ -219,9 +219,9 @@ struct Market {
 
 impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
-    /// epoch the flows run in), funds and stakes eighteen miners and a coordinator, registers and
-    /// serves a model. Eighteen, because a lost dispute costs half the starting reputation: the
-    /// games' eighteen losers zero at most nine miners, so every later draw still finds an
+    /// epoch the flows run in), funds and stakes thirty miners and a coordinator, registers and
+    /// serves a model. Thirty, because a lost dispute costs half the starting reputation: the
+    /// games' twenty-six losers zero at most thirteen miners, so every later draw still finds an
     /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
