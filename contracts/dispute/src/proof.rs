@@ -82,6 +82,11 @@ impl<'a> Cells<'a> {
     fn i32_at(&self, row: u64, col: u64) -> Option<i32> {
         Some(i32::from_le_bytes(self.element(row, col)?.try_into().ok()?))
     }
+
+    /// Row `row` whole as i32 values, when all its cells were opened.
+    fn i32_row(&self, row: u64) -> Option<Vec<i32>> {
+        self.row(row)?.iter().map(|e| Some(i32::from_le_bytes((*e).try_into().ok()?))).collect()
+    }
 }
 
 /// An opened earlier leaf and the cells opened with it.
@@ -462,13 +467,7 @@ impl<'o, 'a> Projection<'o, 'a> {
         tensor(m, b".m", 10, &[*n])?;
         tensor(r, b".r", op::DTYPE_I32, &[*n, blocks])?;
         tensor(b, b".b", op::DTYPE_I32, &[*n])?;
-        let x: Vec<i32> = input
-            .cells
-            .row(target.row)?
-            .iter()
-            .map(|e| (*e).try_into().map(i32::from_le_bytes))
-            .collect::<Result<_, _>>()
-            .ok()?;
+        let x = input.cells.i32_row(target.row)?;
         Some(Self { x, w, m, r, b })
     }
 
@@ -476,14 +475,7 @@ impl<'o, 'a> Projection<'o, 'a> {
     /// ratios and entry `c` of the multipliers and biases.
     fn element(&self, c: u64) -> Option<i32> {
         let w_row: Vec<i8> = self.w.cells.row(c)?.iter().map(|e| e[0] as i8).collect();
-        let ratios: Vec<i32> = self
-            .r
-            .cells
-            .row(c)?
-            .iter()
-            .map(|e| (*e).try_into().map(i32::from_le_bytes))
-            .collect::<Result<_, _>>()
-            .ok()?;
+        let ratios = self.r.cells.i32_row(c)?;
         let mult = Multiplier::from_le_bytes(self.m.cells.element(0, c)?.try_into().ok()?);
         let bias = self.b.cells.i32_at(0, c)?;
         linear::linear_element(&self.x, &w_row, &ratios, mult, bias)
@@ -549,13 +541,7 @@ fn rms_norm(target: &Target, o: &Openings<'_>) -> Option<i32> {
         (layer_prefix(&mut buf, t.layer.checked_sub(1)?, which)?, target.row)
     };
     gamma.is(name, op::DTYPE_I32, &[*h]).then_some(())?;
-    let x: Vec<i32> = input
-        .cells
-        .row(row)?
-        .iter()
-        .map(|e| (*e).try_into().map(i32::from_le_bytes))
-        .collect::<Result<_, _>>()
-        .ok()?;
+    let x = input.cells.i32_row(row)?;
     let inv = nonlin::rms_norm_inv(&x, eps);
     let v = *x.get(usize::try_from(target.col).ok()?)?;
     Some(nonlin::rms_norm_element(v, inv, gamma.cells.i32_at(0, target.col)?))
@@ -596,13 +582,7 @@ fn layer_norm(target: &Target, o: &Openings<'_>) -> Option<i32> {
     };
     (gamma.is(g_name, op::DTYPE_I32, &[*h]) && beta.is(b_name, op::DTYPE_I32, &[*h]))
         .then_some(())?;
-    let x: Vec<i32> = input
-        .cells
-        .row(target.row)?
-        .iter()
-        .map(|e| (*e).try_into().map(i32::from_le_bytes))
-        .collect::<Result<_, _>>()
-        .ok()?;
+    let x = input.cells.i32_row(target.row)?;
     let stats = nonlin::layer_norm_stats(&x, eps);
     let v = *x.get(usize::try_from(target.col).ok()?)?;
     let (g, b) = (gamma.cells.i32_at(0, target.col)?, beta.cells.i32_at(0, target.col)?);
@@ -669,13 +649,7 @@ fn logits(target: &Target, o: &Openings<'_>) -> Option<i32> {
         && w.is(b"emb.w", op::DTYPE_I8, &[*vocab, *h])
         && m.is(b"head.m", op::DTYPE_MULTIPLIER, &[*vocab]))
     .then_some(())?;
-    let x: Vec<i32> = norm
-        .cells
-        .row(0)?
-        .iter()
-        .map(|e| (*e).try_into().map(i32::from_le_bytes))
-        .collect::<Result<_, _>>()
-        .ok()?;
+    let x = norm.cells.i32_row(0)?;
     let mut q = alloc::vec![0i8; x.len()];
     let max = fixed::quantize_max(&x, &mut q);
     let w_row: Vec<i8> = w.cells.row(target.col)?.iter().map(|e| e[0] as i8).collect();
