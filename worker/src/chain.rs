@@ -222,6 +222,20 @@ pub async fn check_ready(
             missing.join(", ")
         )));
     }
+    // A job's result is defined by the engine its model is registered with: a worker running
+    // another engine would assert results that validators and the dispute game do not share.
+    let engine = B256::from(assay_engine_module::engine_hash());
+    for &model in models {
+        let registered = chain.view(registry, IModelRegistry::modelCall { modelId: model }).await?;
+        if registered.engineHash != engine {
+            return Err(Error::NotReady(format!(
+                "model {model} is registered for engine {}, and this worker runs engine {engine}: \
+                 its results would not be the ones the network checks; run a worker built for \
+                 that engine (`verifier engine-hash` prints a build's)",
+                registered.engineHash
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use alloy_primitives::{Address, B256, U256, hex};
 use alloy_signer_local::PrivateKeySigner;
 use assay_convert::{BERT_CONFIG_KEYS, random::tiny_bert};
-use assay_protocol::{bindings::IJobMarket, model_dir::ModelDir, wire::Receipt};
+use assay_protocol::{
+    bindings::{IJobMarket, IModelRegistry},
+    model_dir::ModelDir,
+    wire::Receipt,
+};
 use assay_test_node::genesis;
 use assay_worker::{
     Error,
@@ -141,6 +145,27 @@ async fn register_stakes_serves_and_is_idempotent() {
     assert!(err.to_string().contains(&format!("input root {input_root}")), "{err}");
     let err = validator.validate(job, &run(input_root)).await.unwrap_err();
     assert!(matches!(&err, Error::Chain(e) if e.is_revert::<IJobMarket::UnknownJob>()), "{err}");
+
+    // A model registered for another engine than the worker's is refused by name.
+    let other_engine = B256::repeat_byte(0xee);
+    let foreign = B256::repeat_byte(0x42);
+    let owner_client = assay_chain::Client::connect(&url, Some(&chain_key(&key(0)))).await.unwrap();
+    let registry = manifest.contract("ModelRegistry").expect("registry");
+    let register_foreign = IModelRegistry::registerModelCall {
+        modelId: foreign,
+        engineHash: other_engine,
+        pricePerUnit: U256::from(1u8),
+    };
+    owner_client.send(registry, register_foreign, U256::ZERO).await.expect("registered");
+    let serve = Registration { models: vec![foreign], ..reg.clone() };
+    register(&serve, |_| {}).await.expect("serves the foreign model");
+    let err = check_ready(&url, &manifest, miner.address(), &[model, foreign]).await.unwrap_err();
+    assert!(matches!(err, Error::NotReady(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("model {foreign} is registered for engine {other_engine}")),
+        "{text}"
+    );
 
     // An unknown model is named; a key without tokens says so.
     let unknown = Registration { models: vec![B256::repeat_byte(7)], ..reg.clone() };
