@@ -405,9 +405,9 @@ impl DisputeGame {
         let mut g = self.games.setter(game_id);
         g.header.set(B256::from(header));
         g.op.set(U32::from(mine.op));
-        g.dtype.set(U8::from(mine.dtype));
         g.row_len.set(U64::from(cells.row_len));
         g.element_size.set(U8::from(cells.size as u8));
+        g.decidable.set(proof::provable(&mine));
         Ok(())
     }
 
@@ -419,12 +419,12 @@ impl DisputeGame {
     ) -> Result<()> {
         let turn = self.take_turn(game_id, phase::CELL)?;
         let (side, caller) = (turn.side, turn.caller);
-        let (index, leaf, (op, dtype), row_len, size, defender) = {
+        let (index, leaf, (op, decidable), row_len, size, defender) = {
             let g = self.games.get(game_id);
             (
                 g.index.get().to::<u64>(),
                 g.leaf.get().to::<u64>(),
-                (g.op.get().to::<u32>(), g.dtype.get().to::<u8>()),
+                (g.op.get().to::<u32>(), g.decidable.get()),
                 g.row_len.get().to::<u64>(),
                 usize::from(g.element_size.get().to::<u8>()),
                 g.defender.get(),
@@ -468,7 +468,7 @@ impl DisputeGame {
                 element: element as u32,
             },
         );
-        if !proof::provable(op, dtype) {
+        if !decidable {
             // The one-step prover does not decide this op yet.
             return self.end(game_id, outcome::NO_VERDICT);
         }

@@ -657,20 +657,169 @@ fn logits(target: &Target, o: &Openings<'_>) -> Option<i32> {
     Some(mult.apply_scaled(attention::dot_i8(&q, &w_row), max))
 }
 
-/// Whether the prover decides elements of op `code` (with element type `dtype`).
-pub fn provable(code: u32, dtype: u8) -> bool {
+/// `Scores` element `(row, j)`: the int8 dot product of query head `hq` of query row `i` and the
+/// key of position `j` in that head's key/value head, each quantised by its maximum, scaled by
+/// `attn.scale`. llama's scores are `[t, heads, p0 + t]` (row `i · heads + hq`; positions after
+/// `p0 + i` are the causal mask's zeros, proven by the header and the config alone); BERT's are
+/// `[heads, t, t]` (row `hq · t + i`). Openings: the `Query` leaf three back with the cells of
+/// row `i`'s head slice, the `Key` leaf that wrote position `j` with its head slice (llama: the
+/// prompt's row `j` in step 0, else row 0 of step `j - prompt + 1`, with the step-0 `Tokens`
+/// leaf, header only, for the prompt's length; BERT: the `Key` two back, row `j`), the config
+/// (`arch`) and the `attn.scale` entry.
+fn scores(target: &Target, o: &Openings<'_>) -> Option<i32> {
+    let config = o.config?;
+    let t = &target.header;
+    let [a, b, width] = t.dims() else { return None };
+    let (row, j) = (target.row, target.col);
+    let llama = match config.value(b"arch")? {
+        op::ARCH_LLAMA => true,
+        op::ARCH_BERT => false,
+        _ => return None,
+    };
+    // (query row, query head, heads, query rows)
+    let (b64, a64) = (u64::from(*b), u64::from(*a));
+    let (i, hq, heads, rows) = if llama {
+        (row.checked_div(b64)?, row.checked_rem(b64)?, *b, *a)
+    } else {
+        (row.checked_rem(b64)?, row.checked_div(b64)?, *a, *b)
+    };
+    let p0 = u64::from(width.checked_sub(rows)?);
+    (t.dtype == op::DTYPE_I32 && t.layer >= 1 && (llama || p0 == 0) && a64 > 0).then_some(())?;
+    if llama && j > p0.checked_add(i)? {
+        return (o.leaves.is_empty() && o.model.is_empty()).then_some(0);
+    }
+    let ([scale], leaves) = (o.model.as_slice(), o.leaves.as_slice()) else { return None };
+    let (query, key, key_row) = match (leaves, llama) {
+        ([query, key, prompt], true) => {
+            let [1, prompt_len] = prompt.leaf.dims() else { return None };
+            (prompt.index == 0 && prompt.leaf.op == op::TOKENS && prompt.leaf.step == 0)
+                .then_some(())?;
+            // Step 0 wrote the prompt's positions, each later step one more.
+            let (step, key_row) = match j.checked_sub(u64::from(*prompt_len)) {
+                None => (0, j),
+                Some(after) => (u32::try_from(after.checked_add(1)?).ok()?, 0),
+            };
+            (key.leaf.step == step).then_some(())?;
+            (query, key, key_row)
+        }
+        ([query, key], false) => {
+            (key.index.checked_add(2) == Some(target.leaf) && key.leaf.step == t.step)
+                .then_some(())?;
+            (query, key, j)
+        }
+        _ => return None,
+    };
+    let ([q_rows, h], [_, kvd]) = (query.leaf.dims(), key.leaf.dims()) else { return None };
+    let in_layer =
+        |l: &OpLeaf, code: u32| l.op == code && l.layer == t.layer && l.dtype == op::DTYPE_I32;
+    (query.index.checked_add(3) == Some(target.leaf)
+        && query.leaf.step == t.step
+        && in_layer(&query.leaf, op::QUERY)
+        && in_layer(&key.leaf, op::KEY)
+        && *q_rows == rows
+        && scale.is(b"attn.scale", op::DTYPE_MULTIPLIER, &[1]))
+    .then_some(())?;
+    let hd = h.checked_div(heads).filter(|hd| hd.checked_mul(heads) == Some(*h))?;
+    let group = heads.checked_div(kvd.checked_div(hd)?)?;
+    let hq = u32::try_from(hq).ok()?;
+    let (q8, q_max) = head_slice(&query.cells, i, hq, hd)?;
+    let (k8, k_max) = head_slice(&key.cells, key_row, hq.checked_div(group)?, hd)?;
+    let mult = Multiplier::from_le_bytes(scale.cells.element(0, 0)?.try_into().ok()?);
+    Some(attention::score(attention::dot_i8(&q8, &k8), q_max, k_max, mult))
+}
+
+/// Head `head` (`hd` wide) of row `row`, quantised by its maximum (`fixed::quantize_max`).
+fn head_slice(cells: &Cells<'_>, row: u64, head: u32, hd: u32) -> Option<(Vec<i8>, u32)> {
+    let first = u64::from(head.checked_mul(hd)?);
+    let x = (first..first.checked_add(u64::from(hd))?)
+        .map(|c| cells.i32_at(row, c))
+        .collect::<Option<Vec<i32>>>()?;
+    let mut q = alloc::vec![0i8; x.len()];
+    let max = fixed::quantize_max(&x, &mut q);
+    Some((q, max))
+}
+
+/// `Normalize` (BERT's head): the pooled row whole (the `Pool` leaf just before) scaled by its
+/// inverse norm, an i16.
+fn normalize(target: &Target, o: &Openings<'_>) -> Option<i16> {
+    let ([pool], [], None) = (o.leaves.as_slice(), o.model.as_slice(), o.config) else {
+        return None;
+    };
+    let (t, p) = (&target.header, &pool.leaf);
+    (pool.index.checked_add(1) == Some(target.leaf)
+        && p.op == op::POOL
+        && (p.step, p.layer) == (t.step, t.layer)
+        && p.dtype == op::DTYPE_I32
+        && p.dims() == t.dims()
+        && t.dtype == op::DTYPE_I16)
+        .then_some(())?;
+    let x = pool.cells.i32_row(0)?;
+    let v = *x.get(usize::try_from(target.col).ok()?)?;
+    Some(nonlin::normalize_element(v, nonlin::normalize_inv(&x)))
+}
+
+/// A copied element: a decode step's input token (`Tokens` at layer 0 of step `s ≥ 1`) is the
+/// token step `s - 1` chose (its head's `Tokens`, the leaf just before); a decoder's `Output`
+/// element `e` is the token step `e` chose; an encoder's `Output` element `c` is element `c` of
+/// the `Normalize` leaf just before. Openings: that leaf with the element's cell.
+fn copied(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
+    let ([from], [], None) = (o.leaves.as_slice(), o.model.as_slice(), o.config) else {
+        return None;
+    };
+    let (t, f) = (&target.header, &from.leaf);
+    let just_before = from.index.checked_add(1) == Some(target.leaf);
+    let chosen = |step: u64| {
+        f.op == op::TOKENS
+            && f.layer >= 1
+            && u64::from(f.step) == step
+            && f.dtype == op::DTYPE_U32
+            && f.dims() == [1, 1]
+    };
+    let at = match (t.op, t.dtype) {
+        (op::TOKENS, op::DTYPE_U32) if t.layer == 0 && t.dims() == [1, 1] => {
+            (just_before && chosen(u64::from(t.step.checked_sub(1)?))).then_some((0, 0))
+        }
+        (op::OUTPUT, op::DTYPE_U32) => chosen(target.col).then_some((0, 0)),
+        (op::OUTPUT, op::DTYPE_I16) => (just_before
+            && f.op == op::NORMALIZE
+            && f.dtype == op::DTYPE_I16
+            && f.dims() == t.dims())
+        .then_some((0, target.col)),
+        _ => None,
+    }?;
+    from.cells.element(at.0, at.1).map(<[u8]>::to_vec)
+}
+
+/// Whether the prover decides the elements of leaf `header` (every op but the reductions
+/// longer than a row, the prompt's tokens and the chosen token).
+pub fn provable(header: &OpLeaf) -> bool {
+    let code = header.op;
     let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
-    let other = matches!(
+    let i32_op = matches!(
         code,
-        op::EMBED | op::RESIDUAL | op::ACTIVATION | op::RMS_NORM | op::LAYER_NORM | op::LOGITS
+        op::EMBED
+            | op::RESIDUAL
+            | op::ACTIVATION
+            | op::RMS_NORM
+            | op::LAYER_NORM
+            | op::LOGITS
+            | op::SCORES
     );
-    (linear || other) && dtype == op::DTYPE_I32
+    match (code, header.dtype) {
+        (_, op::DTYPE_I32) => linear || i32_op,
+        (op::NORMALIZE, op::DTYPE_I16) | (op::OUTPUT, op::DTYPE_I16 | op::DTYPE_U32) => true,
+        (op::TOKENS, op::DTYPE_U32) => header.layer == 0 && header.step >= 1,
+        _ => false,
+    }
 }
 
 /// The correct value of the target element, little endian, from the checked openings; `None`
 /// when they are not the inputs the op reads.
 pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
     let value = match target.header.op {
+        op::NORMALIZE => return Some(normalize(target, o)?.to_le_bytes().to_vec()),
+        op::TOKENS | op::OUTPUT => return copied(target, o),
+        op::SCORES => scores(target, o),
         op::EMBED => embed(target, o),
         op::LOGITS => logits(target, o),
         op::RESIDUAL => residual(target, o),

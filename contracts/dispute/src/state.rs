@@ -4,7 +4,8 @@ use alloy_primitives::{Address, U256};
 use stylus_sdk::{
     prelude::*,
     storage::{
-        StorageAddress, StorageB256, StorageMap, StorageU256, StorageU32, StorageU64, StorageU8,
+        StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU32, StorageU64,
+        StorageU8,
     },
 };
 
@@ -84,9 +85,10 @@ pub struct Game {
     pub(crate) leaf: StorageU64,
     pub(crate) header: StorageB256,
     pub(crate) op: StorageU32,
-    pub(crate) dtype: StorageU8,
     pub(crate) row_len: StorageU64,
     pub(crate) element_size: StorageU8,
+    /// Whether the one-step prover decides the disputed leaf's elements (`proof::provable`).
+    pub(crate) decidable: StorageBool,
     /// Once found: the disputed element and what each side claims it is (its little-endian
     /// bytes, zero-padded on the right).
     pub(crate) row: StorageU64,

@@ -44,6 +44,11 @@ pub const TOKENS: u32 = 20;
 /// The job's output, alone in the last step.
 pub const OUTPUT: u32 = 21;
 
+/// The config's `arch` of BERT encoders.
+pub const ARCH_BERT: u64 = 1;
+/// The config's `arch` of llama decoders.
+pub const ARCH_LLAMA: u64 = 2;
+
 /// Element type tag of i32 outputs.
 pub const DTYPE_I32: u8 = 5;
 /// Element type tag of u32 outputs (token ids).

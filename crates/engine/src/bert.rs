@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Architecture tag of BERT models in the config (`arch`).
-pub const ARCH_BERT: u64 = 1;
+pub const ARCH_BERT: u64 = assay_step::op::ARCH_BERT;
 
 /// Shape of a BERT model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// Architecture tag of llama models in the config (`arch`).
-pub const ARCH_LLAMA: u64 = 2;
+pub const ARCH_LLAMA: u64 = assay_step::op::ARCH_LLAMA;
 
 /// Shape of a llama model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

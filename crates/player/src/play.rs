@@ -13,7 +13,6 @@ use assay_protocol::{
     deployment::Deployment,
     game::{GameError, Side},
 };
-use assay_step::op;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::{Mismatch, PlayError, Replay};
@@ -347,10 +346,10 @@ impl Player {
                     job: turn.game.job_id,
                     detail: format!("the model blob: {e}"),
                 })?;
-                let leaves = turn.leaves.info();
-                // Equal trees, different outputs: the game disputes the Output leaf's hash.
-                let outputs = leaves.len() as u64 == element.leaf + 1
-                    && leaves.last().is_some_and(|info| info.op == op::OUTPUT);
+                // Equal trees, different outputs: the game went from the roots to the Step
+                // phase (no leaf opened) and disputes the Output leaf's hash.
+                let outputs =
+                    self.last_event::<IDisputeGame::LeafOpened>(turn.game, None).await?.is_none();
                 let side = Side::with_model(turn.kept(id).await?, &model);
                 let height = u32::from(element.height);
                 let proof = if outputs {

@@ -216,6 +216,30 @@ impl<'a> Side<'a> {
                 let leaves = vec![(tokens, vec![cell_index(tokens_info, 0, row)])];
                 Ok(Reads { leaves, tensors, config: false })
             }
+            op::SCORES => self.scores_reads(leaf, info, (row, col)),
+            op::NORMALIZE => {
+                let pool = back(1)?;
+                let pool_info = info_at(pool).ok_or(not_provable)?;
+                let per_row = (pool_info.row_len() as u64).div_ceil(hash::cell_elements(4) as u64);
+                Ok(Reads { leaves: vec![(pool, (0..per_row).collect())], ..Reads::default() })
+            }
+            op::TOKENS if info.layer == 0 && info.step >= 1 => {
+                Ok(Reads { leaves: vec![(back(1)?, vec![0])], ..Reads::default() })
+            }
+            op::OUTPUT if info.dtype == op::DTYPE_U32 => {
+                // Element e is the token step e chose: the Tokens leaf of that step's head.
+                let chosen = self
+                    .trace
+                    .info()
+                    .iter()
+                    .position(|i| i.op == op::TOKENS && i.layer >= 1 && u64::from(i.step) == col)
+                    .ok_or(not_provable)?;
+                Ok(Reads { leaves: vec![(chosen as u64, vec![0])], ..Reads::default() })
+            }
+            op::OUTPUT => {
+                let normalized = back(1)?;
+                Ok(Reads { leaves: vec![(normalized, element(normalized)?)], ..Reads::default() })
+            }
             op::LOGITS => {
                 let norm = back(1)?;
                 let norm_info = info_at(norm).filter(|i| i.op == op::RMS_NORM);
@@ -372,6 +396,60 @@ impl<'a> Side<'a> {
         }
     }
 
+    /// What a `Scores` element reads (`scores` in the contract's `proof.rs`): the query row's
+    /// head slice, the key of position `col` (llama: from the step that wrote it, with the
+    /// prompt's `Tokens` header), the config and `attn.scale`; a masked element the config alone.
+    fn scores_reads(
+        &self,
+        leaf: u64,
+        info: &LeafInfo,
+        (row, col): (u64, u64),
+    ) -> Result<Reads, GameError> {
+        let not_provable = GameError::NotProvable { leaf, op: info.op };
+        let model = self.model.ok_or_else(|| GameError::NoTensor("config".into()))?;
+        let arch = model.cfg("arch").map_err(|_| GameError::NoTensor("config".into()))?;
+        let llama = arch == op::ARCH_LLAMA;
+        let [a, b, width] = info.dims[..] else { return Err(not_provable) };
+        let (a, b, width) = (u64::from(a), u64::from(b), u64::from(width));
+        let (i, hq, heads, rows) =
+            if llama { (row / b, row % b, b, a) } else { (row % b, row / b, a, b) };
+        let masked = Reads { config: true, ..Reads::default() };
+        if llama && col > width - rows + i {
+            return Ok(masked);
+        }
+        let infos = self.trace.info();
+        let query = leaf.checked_sub(3).ok_or(not_provable.clone())?;
+        let q_info = &infos[query as usize];
+        let (key, key_row) = if llama {
+            let prompt_len = u64::from(infos[0].dims[1]);
+            let (step, key_row) = match col.checked_sub(prompt_len) {
+                None => (0, col),
+                Some(after) => (after + 1, 0),
+            };
+            let key = infos
+                .iter()
+                .position(|k| (u64::from(k.step), k.layer, k.op) == (step, info.layer, op::KEY));
+            (key.ok_or(not_provable)? as u64, key_row)
+        } else {
+            (leaf.checked_sub(2).ok_or(not_provable)?, col)
+        };
+        let k_info = &infos[key as usize];
+        let hd = u64::from(q_info.dims[1]) / heads;
+        let group = heads / (u64::from(k_info.dims[1]) / hd);
+        let slice = |info: &LeafInfo, row: u64, head: u64| {
+            let mut cells: Vec<u64> =
+                (head * hd..(head + 1) * hd).map(|c| cell_index(info, row, c)).collect();
+            cells.dedup();
+            cells
+        };
+        let mut leaves =
+            vec![(query, slice(q_info, i, hq)), (key, slice(k_info, key_row, hq / group))];
+        if llama {
+            leaves.push((0, vec![]));
+        }
+        Ok(Reads { leaves, tensors: vec![("attn.scale".to_owned(), vec![0])], config: true })
+    }
+
     /// Element `(row, col)` of i32 leaf `leaf`.
     fn i32_at(&self, leaf: u64, (row, col): (u64, u64)) -> Result<i32, GameError> {
         let (info, data) = self.output(leaf)?;
@@ -421,6 +499,7 @@ impl<'a> Side<'a> {
 
 /// What a one-step proof opens: earlier leaves with the cells it reads (none: the header only),
 /// then model tensors with theirs.
+#[derive(Default)]
 struct Reads {
     leaves: Vec<(u64, Vec<u64>)>,
     tensors: Vec<(String, Vec<usize>)>,

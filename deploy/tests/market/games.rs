@@ -3,9 +3,9 @@
 //! is the honest one with exactly one element of one op corrupted (`Trace::corrupt`); a validator
 //! reveals the honest trace root. Both sides answer every move from their own trace through
 //! `assay_protocol::game::Side`, as the services do. Each game must end on that op leaf, cell
-//! and element; Residual, Activation, FfnDown, RmsNorm, Embed and Logits elements (and a LayerNorm and an
-//! Embed element of a tiny BERT's embedding job) are then recomputed on chain from the one-step
-//! proof.
+//! and element. An element of every op the prover decides, in the llama's generation and in a
+//! tiny BERT's embedding job, is then recomputed on chain from the one-step proof; a Context
+//! element (a reduction over the KV cache) ends without a verdict.
 
 use assay_convert::random::{tiny_bert, tiny_llama};
 use assay_engine::{
@@ -48,14 +48,17 @@ fn traces_at(op: Op, step: u32, blob: &[u8], input: &JobInput) -> (Trace, Trace,
     let (_, honest) = model.run_keeping(&Scalar, input, Keep::All).expect("runs");
     // The embedding is layer 0, the logits the head; every other op is taken from layer 2.
     let in_layer = |layer: u32| match op {
-        Op::Embed => layer == 0,
-        Op::Logits => true,
+        Op::Embed | Op::Tokens | Op::Output => layer == 0,
+        Op::Logits | Op::Normalize => true,
         _ => layer == 2,
     };
+    // The Output leaf is alone in the last step.
     let leaf = honest
         .info()
         .iter()
-        .position(|i| i.step == step && i.op == op as u32 && in_layer(i.layer))
+        .position(|i| {
+            (i.step == step || op == Op::Output) && i.op == op as u32 && in_layer(i.layer)
+        })
         .expect("the op's leaf");
     let row = honest.info()[leaf].row_len();
     // Row 1 where there is one (the logits have a single row).
@@ -200,9 +203,10 @@ async fn narrow(
 /// The `(leaf, op, cell, element within the cell)` a corruption of `element` of `leaf` is.
 fn location(trace: &Trace, leaf: usize, element: usize) -> (u64, u32, u64, u64) {
     let info = &trace.info()[leaf];
-    let per_row = info.row_len().div_ceil(256) as u64;
+    let per_cell = 1024 / info.element_size();
+    let per_row = info.row_len().div_ceil(per_cell) as u64;
     let (row, col) = ((element / info.row_len()) as u64, (element % info.row_len()) as u64);
-    (leaf as u64, info.op, row * per_row + col / 256, col % 256)
+    (leaf as u64, info.op, row * per_row + col / per_cell as u64, col % per_cell as u64)
 }
 
 /// A Context element (a reduction over the KV cache, which the prover does not decide yet): the
@@ -278,6 +282,27 @@ pub(super) async fn corrupted_rotated_projections_are_proven_wrong(m: &mut Marke
 /// `emb.w` row of that token and its `head.m` multiplier.
 pub(super) async fn a_corrupted_logit_is_proven_wrong_against_the_head(m: &mut Market) {
     proven_wrong(m, Op::Logits).await;
+}
+
+/// Scores elements: in the llama's prefill the element picked (query 0, a later position) is a
+/// causal-mask zero, proven by the header and the config alone; in its second decode step the
+/// proof opens the query's head slice, the key of the position from the step that wrote it (the
+/// prompt's length read from step 0's `Tokens` leaf) and `attn.scale`.
+pub(super) async fn corrupted_scores_are_proven_wrong(m: &mut Market) {
+    let (honest, _, leaf, element) = traces(Op::Scores);
+    let info = &honest.info()[leaf];
+    let (row, col) = (element / info.row_len(), element % info.row_len());
+    let (heads, p0) = (info.dims[1] as usize, (info.dims[2] - info.dims[0]) as usize);
+    assert!(col > p0 + row / heads, "a masked element");
+    proven_wrong(m, Op::Scores).await;
+    proven_wrong_at(m, Op::Scores, 2, &model_blob(), &generation()).await;
+}
+
+/// Copies: the token a decode step reads is the one the step before chose, and a generation's
+/// output element `e` is the token step `e` chose (the proof opens that `Tokens` leaf).
+pub(super) async fn corrupted_token_copies_are_proven_wrong(m: &mut Market) {
+    proven_wrong_at(m, Op::Tokens, 1, &model_blob(), &generation()).await;
+    proven_wrong(m, Op::Output).await;
 }
 
 /// The asserter claims another output over the honest trace (its leaf tree is the honest one):
@@ -373,6 +398,10 @@ pub(super) async fn corrupted_bert_norms_and_embeddings_are_proven_wrong(m: &mut
     for op in [Op::Key, Op::AttnOut, Op::FfnUp, Op::FfnDown] {
         proven_wrong_in(m, op, &blob, &input).await;
     }
+    // The attention scores, the normalised embedding (i16) and the output that copies it.
+    for op in [Op::Scores, Op::Normalize, Op::Output] {
+        proven_wrong_in(m, op, &blob, &input).await;
+    }
     m.model = llama;
 }
 
@@ -439,8 +468,10 @@ async fn proven_wrong_at(m: &mut Market, op: Op, step: u32, blob: &[u8], input: 
     let receipt = play(m, challenger, prove, &step).await;
     println!("one-step proof of a {op:?} element: {} bytes of calldata", proof.len());
     let proven = event::<IDisputeGame::StepProven>(&receipt, m.game);
-    let data = honest_trace.data(leaf).expect("kept");
-    assert_eq!(proven.value[..4], data[element * 4..element * 4 + 4]);
+    let (data, size) =
+        (honest_trace.data(leaf).expect("kept"), honest_trace.info()[leaf].element_size());
+    assert_eq!(proven.value[..size], data[element * size..(element + 1) * size]);
+    assert!(proven.value[size..].iter().all(|b| *b == 0));
     let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
     assert_eq!(ended.outcome, GameOutcome::ChallengerWon as u8);
     // The other honest validators' games: the asserter stopped playing.

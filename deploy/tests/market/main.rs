@@ -218,10 +218,10 @@ struct Market {
 }
 
 impl Market {
-    /// Deploys with `assay_deploy` (dispute clocks of two minutes, so that games end within the
+    /// Deploys with `assay_deploy` (dispute clocks of thirty seconds, so that games end within the
     /// epoch the flows run in), funds and stakes thirty miners and a coordinator, registers and
     /// serves a model. Thirty, because a lost dispute costs half the starting reputation: the
-    /// games' twenty-six losers zero at most thirteen miners, so every later draw still finds an
+    /// games' thirty-three losers zero at most sixteen miners, so every later draw still finds an
     /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
@@ -232,7 +232,7 @@ impl Market {
         config.quiet = true;
         // Short clocks: every timed-out game advances the chain by one, and all the flows must
         // fit in one epoch.
-        config.params.dispute.clock = 60;
+        config.params.dispute.clock = 30;
         let manifest = assay_deploy::run(&config).await.expect("deploys");
         let contract = |name: &str| manifest.contract(name).expect("deployed");
         let key = |i: usize| genesis::ANVIL_ACCOUNTS[i].1;
@@ -696,6 +696,8 @@ async fn the_job_market_runs_on_the_test_node() {
     a_corrupted_embedding_is_proven_wrong_against_the_table(&mut m).await;
     a_corrupted_logit_is_proven_wrong_against_the_head(&mut m).await;
     corrupted_rotated_projections_are_proven_wrong(&mut m).await;
+    corrupted_scores_are_proven_wrong(&mut m).await;
+    corrupted_token_copies_are_proven_wrong(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
