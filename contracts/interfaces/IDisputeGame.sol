@@ -9,11 +9,12 @@ pragma solidity ^0.8.23;
 /// then the challenger, who passes the defender's posted data back so that the contract compares
 /// both; each side has a chess clock, and anyone may end a game whose side to move ran out of
 /// time (`timeout`). Every ending is reported to `ISampling.gameEnded`, which slashes and settles.
-/// Phases (`game(id).phase`): 1 Roots, 2 Leaves, 3 Leaf, 4 Cells, 5 Cell, 6 Step (waiting for
-/// the one-step proof; the defender's clock runs), 7 Ended. Outcomes: 1 DefenderWon,
-/// 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step the prover does not decide
-/// yet: an op other than Embed, Residual, Activation, the norms, the linear layers (Query and Key
-/// included) and Logits, leaf headers that differ, a leaf one trace lacks).
+/// Phases (`game(id).phase`): 1 Roots, 2 Leaves, 3 Leaf, 4 Cells, 5 Cell, 8 Reduction and
+/// 9 Terms (an element reduced over more than a row: Context, Softmax, Pool, the chosen token),
+/// 6 Step (waiting for the one-step proof; the defender's clock runs), 7 Ended. Outcomes:
+/// 1 DefenderWon, 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step the prover does
+/// not decide: the prompt's tokens, a sampled token, leaf headers that differ, a leaf one trace
+/// lacks).
 interface IDisputeGame {
     event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, bytes32 modelId, uint64 clock);
     event RootOpened(uint256 indexed gameId, address indexed side, uint32 nLeaves, bytes32 treeRoot);
@@ -23,7 +24,14 @@ interface IDisputeGame {
     /// The element both sides disagree on: the op leaf, the cell of its output and the element
     /// within that cell.
     event StepDisputed(uint256 indexed gameId, uint64 leaf, uint32 op, uint64 cell, uint32 element);
-    /// The one-step proof's recomputed value of the disputed element (little endian, zero-padded).
+    /// Phase Reduction: how many terms the side reduces the disputed element over and its final
+    /// accumulator.
+    event TermsOpened(uint256 indexed gameId, address indexed side, uint64 terms, bytes32 last);
+    /// Phase Terms: the side's accumulators after terms `lo + (hi - lo)·m / parts` for
+    /// `m = 1 … parts − 1`, `parts = min(2^arityBits, hi − lo)`.
+    event TermsBisected(uint256 indexed gameId, address indexed side, uint64 lo, uint64 hi, bytes32[] accs);
+    /// The one-step proof's recomputed value of the disputed element, or of the accumulator after
+    /// the disputed term (little endian, zero-padded).
     event StepProven(uint256 indexed gameId, bytes32 value);
     event GameEnded(uint256 indexed gameId, uint8 outcome);
 
@@ -54,11 +62,23 @@ interface IDisputeGame {
     function openLeaf(uint256 gameId, bytes calldata preimage, bytes calldata defenderPreimage) external;
     /// Phase Cell: the disputed cell's bytes; the challenger also passes the defender's.
     function openCell(uint256 gameId, bytes calldata data, bytes calldata defenderData) external;
+    /// Phase Reduction: the number of terms (at least 1, at most 2^32) the side reduces the
+    /// disputed element over and its accumulator after them (`crates/engine/TRACE.md`,
+    /// "Narrowing"). Equal accumulators send the game to the Step phase over the element's last
+    /// step from the agreed accumulator; different ones to the Terms phase over the larger count.
+    function openTerms(uint256 gameId, uint64 terms, bytes32 last) external;
+    /// Phase Terms: the side's accumulators at the points that divide the disputed interval of
+    /// terms (see `TermsBisected`); the challenger also passes the defender's, the defender an
+    /// empty list. Ends in the Step phase over one term.
+    function bisectTerms(uint256 gameId, bytes32[] calldata accs, bytes32[] calldata defenderAccs) external;
     /// Phase Step: the one-step proof of the disputed element (`contracts/dispute/src/proof.rs`);
     /// anyone may send it. The side that claimed the recomputed value wins; both lose when
     /// neither did. When both leaf trees are equal the outputs themselves are disputed: the
     /// proof is then the opening of the last leaf (the Output op, every cell), whose hash is
-    /// the correct output.
+    /// the correct output. After a reduction's phases the proof recomputes the accumulator after
+    /// the disputed term from the agreed one (`disputedTerms`), or the element from the agreed
+    /// final accumulator. In phase Reduction, a proof that the disputed token was sampled (the
+    /// leaf before it is a Softmax) ends the game without a verdict.
     function proveStep(uint256 gameId, bytes calldata proof) external;
     /// Ends the game against the side to move once its clock has run out; anyone may call.
     function timeout(uint256 gameId) external;
@@ -73,6 +93,11 @@ interface IDisputeGame {
     /// dispute, each side's claim (little endian, zero-padded) and the levels of the trees that
     /// a one-step proof's paths climb.
     function disputedElement(uint256 gameId) external view returns (uint64 leaf, uint64 row, uint64 col, bytes32 defenderValue, bytes32 challengerValue, uint8 height);
+    /// `(kind, terms, lo, hi, agreed)` of a reduction in dispute: `kind` 0 before or without one,
+    /// 1 when the Step phase recomputes the element from the agreed final accumulator, 2 when the
+    /// game bisects (phase Terms) or proves (phase Step) the terms `lo..hi`; `agreed` is the
+    /// accumulator after `lo` terms both sides posted.
+    function disputedTerms(uint256 gameId) external view returns (uint8 kind, uint64 terms, uint64 lo, uint64 hi, bytes32 agreed);
     /// The game of a challenger against a job, 0 when none.
     function gameOf(uint256 jobId, address challenger) external view returns (uint256 gameId);
     /// `(sampling, clock, arityBits)`: each side's time in seconds, and each bisection move

@@ -149,19 +149,20 @@ fn executed(
 }
 
 /// The dishonest test double's claim: the engine's output hash with its last bit flipped, and
-/// the trace with element 0 of the first step's last `Residual` output corrupted (its outputs
+/// the trace with element 0 of the first step's last `Context` output corrupted (its outputs
 /// `keep` names kept). The claim is self-consistent, so the cheat can play it out in a dispute
-/// game, down to that element, where a one-step proof shows it wrong.
+/// game, down to that element (a reduction over the KV cache, so through the game's phases
+/// over accumulators), where a one-step proof shows it wrong.
 ///
 /// # Errors
-/// The engine's error, as text; a model without a residual op.
+/// The engine's error, as text; a model without an attention context op.
 pub fn cheat(model: &Model, input: &JobInput, keep: Keep) -> Result<(Hash, Trace), String> {
     let (_, probe) = model.run(&Parallel, input).map_err(|e| e.to_string())?;
     let target = probe
         .info()
         .iter()
-        .rposition(|i| i.step == 0 && i.op == Op::Residual as u32)
-        .ok_or("the model has no residual op to corrupt")?;
+        .rposition(|i| i.step == 0 && i.op == Op::Context as u32)
+        .ok_or("the model has no attention context op to corrupt")?;
     let keep = match keep {
         Keep::All => Keep::All,
         Keep::Nothing => Keep::Leaves([target].into()),
@@ -330,9 +331,9 @@ mod tests {
     }
 
     /// The cheat's claim is self-consistent (so it can be played) and differs from the honest
-    /// run in exactly one element: element 0 of the first step's last residual.
+    /// run in exactly one element: element 0 of the first step's last attention context.
     #[test]
-    fn the_cheat_corrupts_one_residual_element_and_flips_the_output_hash() {
+    fn the_cheat_corrupts_one_context_element_and_flips_the_output_hash() {
         let model = Model::load(&assay_convert::random::tiny_llama(5).to_blob()).expect("load");
         let input = JobSpec::user("the weather is", 4, 0).to_input();
         let (out, honest) = model.run_keeping(&Parallel, &input, Keep::All).expect("runs");
@@ -343,13 +344,13 @@ mod tests {
 
         let differing: Vec<usize> =
             (0..honest.leaves().len()).filter(|&i| honest.leaves()[i] != lie.leaves()[i]).collect();
-        let last_residual = honest
+        let last_context = honest
             .info()
             .iter()
-            .rposition(|i| i.step == 0 && i.op == Op::Residual as u32)
-            .expect("a residual");
-        assert_eq!(differing, vec![last_residual]);
-        let (h, l) = (honest.data(last_residual).unwrap(), lie.data(last_residual).unwrap());
+            .rposition(|i| i.step == 0 && i.op == Op::Context as u32)
+            .expect("a context");
+        assert_eq!(differing, vec![last_context]);
+        let (h, l) = (honest.data(last_context).unwrap(), lie.data(last_context).unwrap());
         assert_eq!(l[0], h[0].wrapping_add(1));
         assert_eq!(&l[1..], &h[1..]);
 

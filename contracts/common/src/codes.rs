@@ -157,6 +157,11 @@ codes!(
         Step = 6,
         /// Final: `outcome` says how.
         Ended = 7,
+        /// The disputed element is a reduction longer than a row: each side opens how many
+        /// terms it reduces and its final accumulator.
+        Reduction = 8,
+        /// Bisection over the reduction's running accumulators.
+        Terms = 9,
     }
 );
 

@@ -30,7 +30,9 @@ extern crate alloc;
 mod external;
 mod moves;
 pub mod proof;
+pub mod reduction;
 mod state;
+mod terms;
 
 use alloc::vec::Vec;
 
@@ -166,6 +168,36 @@ impl DisputeGame {
         self._open_cell(game_id, &data, &defender_data)
     }
 
+    /// Phase Reduction: the side's count of terms and final accumulator (see the interface).
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase`, `NotYourTurn`, `ClockExpired`, `BadOpening` (no terms, or
+    /// more than `terms::MAX_TERMS`).
+    ///
+    /// # Events
+    /// `TermsOpened`.
+    pub fn open_terms(&mut self, game_id: U256, terms: u64, last: B256) -> Result<()> {
+        self._open_terms(game_id, terms, last)
+    }
+
+    /// Phase Terms: one bisection move over the accumulators (see the interface).
+    ///
+    /// # Errors
+    /// `UnknownGame`, `WrongPhase`, `NotYourTurn`, `ClockExpired`, `BadOpening` (a count of
+    /// accumulators that is not the interval's, or defender's accumulators that are not the
+    /// ones it posted).
+    ///
+    /// # Events
+    /// `TermsBisected`.
+    pub fn bisect_terms(
+        &mut self,
+        game_id: U256,
+        accs: Vec<B256>,
+        defender_accs: Vec<B256>,
+    ) -> Result<()> {
+        self._bisect_terms(game_id, &accs, &defender_accs)
+    }
+
     /// Phase Step: the one-step proof of the disputed element (`proof` for its format); anyone
     /// may send it. The recomputed value decides: the side that claimed it wins, both lose when
     /// neither did.
@@ -234,6 +266,18 @@ impl DisputeGame {
             g.defender_value.get(),
             g.challenger_value.get(),
             g.height.get().to(),
+        )
+    }
+
+    /// `(kind, terms, lo, hi, agreed)` of the reduction in dispute.
+    pub fn disputed_terms(&self, game_id: U256) -> (u8, u64, u64, u64, B256) {
+        let g = self.games.get(game_id);
+        (
+            g.step_kind.get().to(),
+            g.terms.get().to(),
+            g.lo.get().to(),
+            g.hi.get().to(),
+            g.agreed.get(),
         )
     }
 

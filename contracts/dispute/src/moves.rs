@@ -12,12 +12,13 @@ use stylus_sdk::prelude::*;
 
 use crate::{
     proof,
-    state::{outcome, phase, Game, CHALLENGER, DEFENDER},
+    reduction::{self, Kind},
+    state::{outcome, phase, step_kind, Game, CHALLENGER, DEFENDER},
     DisputeGame, IDisputeGame, Result,
 };
 
 /// keccak-256 through the hostio (`alloy_primitives::keccak256` with `native-keccak`).
-struct HostKeccak;
+pub(crate) struct HostKeccak;
 
 impl Keccak for HostKeccak {
     fn keccak(&self, parts: &[&[u8]]) -> Hash {
@@ -43,9 +44,9 @@ fn lift(mut root: Hash, from: u32, to: u32) -> Hash {
 const MAX_CELLS: u64 = 1 << 40;
 
 /// A checked move: who makes it, when, and the time its side has left after it.
-struct Turn {
-    side: u8,
-    caller: Address,
+pub(crate) struct Turn {
+    pub(crate) side: u8,
+    pub(crate) caller: Address,
     now: u64,
     left: u64,
 }
@@ -112,7 +113,7 @@ impl DisputeGame {
 
     /// Checks that the caller is the side to move in `expected` with time left. Nothing is
     /// written until the move is checked: then [`Self::charge`].
-    fn take_turn(&self, game_id: U256, expected: u8) -> Result<Turn> {
+    pub(crate) fn take_turn(&self, game_id: U256, expected: u8) -> Result<Turn> {
         let (caller, now) = (self.vm().msg_sender(), self.vm().block_timestamp());
         let g = self.games.get(game_id);
         let current: u8 = g.phase.get().to();
@@ -137,7 +138,7 @@ impl DisputeGame {
     }
 
     /// Charges the checked move's time to its side's clock and hands the turn over.
-    fn charge(&mut self, game_id: U256, turn: &Turn) {
+    pub(crate) fn charge(&mut self, game_id: U256, turn: &Turn) {
         let mut g = self.games.setter(game_id);
         let left = U64::from(turn.left);
         if turn.side == DEFENDER {
@@ -149,12 +150,12 @@ impl DisputeGame {
         g.turn.set(U8::from(if turn.side == DEFENDER { CHALLENGER } else { DEFENDER }));
     }
 
-    fn bad_opening(game_id: U256, side: Address) -> crate::GameError {
+    pub(crate) fn bad_opening(game_id: U256, side: Address) -> crate::GameError {
         IDisputeGame::BadOpening { gameId: game_id, side }.into()
     }
 
     /// The node in dispute, as `side` claims it.
-    fn node_of(&self, game_id: U256, side: u8) -> Hash {
+    pub(crate) fn node_of(&self, game_id: U256, side: u8) -> Hash {
         let g = self.games.get(game_id);
         if side == DEFENDER { g.defender_node.get() } else { g.challenger_node.get() }.0
     }
@@ -408,6 +409,7 @@ impl DisputeGame {
         g.row_len.set(U64::from(cells.row_len));
         g.element_size.set(U8::from(cells.size as u8));
         g.decidable.set(proof::provable(&mine));
+        g.reduction.set(U8::from(Kind::of(&mine).map_or(0, |k| k as u8)));
         Ok(())
     }
 
@@ -487,8 +489,10 @@ impl DisputeGame {
         g.col.set(U64::from(col));
         g.defender_value.set(value(defender_data));
         g.challenger_value.set(value(data));
-        g.phase.set(U8::from(phase::STEP));
-        // The defender proves its value first; either side may prove at any time.
+        // A reduction is narrowed to one term first; otherwise the defender proves its value
+        // first, and either side may prove at any time.
+        let next = if g.reduction.get().is_zero() { phase::STEP } else { phase::REDUCTION };
+        g.phase.set(U8::from(next));
         g.turn.set(U8::from(DEFENDER));
         Ok(())
     }
@@ -499,7 +503,7 @@ impl DisputeGame {
         if current == 0 {
             return Err(IDisputeGame::UnknownGame { gameId: game_id }.into());
         }
-        if current != phase::STEP {
+        if current != phase::STEP && current != phase::REDUCTION {
             return Err(IDisputeGame::WrongPhase { gameId: game_id, phase: current }.into());
         }
         let agreed = proof::Agreed {
@@ -510,6 +514,8 @@ impl DisputeGame {
         let (leaf, header, row, col) =
             (g.leaf.get().to::<u64>(), g.header.get(), g.row.get().to::<u64>(), g.col.get().to());
         let claims = (g.defender_value.get(), g.challenger_value.get());
+        let (kind, lo, agreed_acc) =
+            (g.step_kind.get().to::<u8>(), g.lo.get().to::<u64>(), g.agreed.get());
         drop(g);
         let bad = || IDisputeGame::BadProof { gameId: game_id };
         if header.is_zero() {
@@ -526,12 +532,29 @@ impl DisputeGame {
             .ok_or_else(bad)?;
         let target = proof::Target { leaf, header: target, row, col };
         let opened = proof::open(&HostKeccak, inputs, &agreed, &target).ok_or_else(bad)?;
-        let correct = proof::recompute(&target, &opened).ok_or_else(bad)?;
-        self.settle_step(game_id, B256::right_padding_from(&correct), claims)
+        if current == phase::REDUCTION {
+            // Only to show that the disputed token was sampled, which nobody decides.
+            reduction::sampled(&target, &opened).then_some(()).ok_or_else(bad)?;
+            return self.end(game_id, outcome::NO_VERDICT);
+        }
+        let correct = match kind {
+            step_kind::TERM => {
+                reduction::term(&target, lo, &agreed_acc.0, &opened).map(|s| s.to_vec())
+            }
+            step_kind::FINISH => reduction::finish(&target, &agreed_acc.0, &opened),
+            step_kind::ELEMENT => proof::recompute(&target, &opened),
+            _ => None,
+        };
+        self.settle_step(game_id, B256::right_padding_from(&correct.ok_or_else(bad)?), claims)
     }
 
     /// Ends a game in the Step phase on the proven value `correct` of what both sides claimed.
-    fn settle_step(&mut self, game_id: U256, correct: B256, claims: (B256, B256)) -> Result<()> {
+    pub(crate) fn settle_step(
+        &mut self,
+        game_id: U256,
+        correct: B256,
+        claims: (B256, B256),
+    ) -> Result<()> {
         let result = match (correct == claims.0, correct == claims.1) {
             (true, _) => outcome::DEFENDER_WON,
             (false, true) => outcome::CHALLENGER_WON,
@@ -564,7 +587,7 @@ impl DisputeGame {
     }
 
     /// Records the outcome, then reports it to Sampling (state first: Sampling calls out).
-    fn end(&mut self, game_id: U256, result: u8) -> Result<()> {
+    pub(crate) fn end(&mut self, game_id: U256, result: u8) -> Result<()> {
         let mut g = self.games.setter(game_id);
         g.phase.set(U8::from(phase::ENDED));
         g.outcome.set(U8::from(result));

@@ -57,7 +57,7 @@ pub struct Cells<'a> {
 
 impl<'a> Cells<'a> {
     /// The bytes of element `(row, col)`, when its cell was opened.
-    fn element(&self, row: u64, col: u64) -> Option<&'a [u8]> {
+    pub(crate) fn element(&self, row: u64, col: u64) -> Option<&'a [u8]> {
         let g = &self.geometry;
         (row < g.rows && col < g.row_len).then_some(())?;
         let cell = row.checked_mul(g.per_row())?.checked_add(col.checked_div(g.per_cell())?)?;
@@ -79,7 +79,7 @@ impl<'a> Cells<'a> {
         (out.len() as u64 == g.row_len).then_some(out)
     }
 
-    fn i32_at(&self, row: u64, col: u64) -> Option<i32> {
+    pub(crate) fn i32_at(&self, row: u64, col: u64) -> Option<i32> {
         Some(i32::from_le_bytes(self.element(row, col)?.try_into().ok()?))
     }
 
@@ -108,7 +108,7 @@ pub struct Tensor<'a> {
 
 impl Tensor<'_> {
     /// Whether this is tensor `name` of `dtype` and dimensions `dims`.
-    fn is(&self, name: &[u8], dtype: u8, dims: &[u32]) -> bool {
+    pub(crate) fn is(&self, name: &[u8], dtype: u8, dims: &[u32]) -> bool {
         self.name == name
             && self.dtype == dtype
             && self.dims.len() == dims.len().saturating_mul(4)
@@ -122,7 +122,7 @@ pub struct Config<'a>(&'a [u8]);
 
 impl Config<'_> {
     /// The value of config entry `name`.
-    fn value(&self, name: &[u8]) -> Option<u64> {
+    pub(crate) fn value(&self, name: &[u8]) -> Option<u64> {
         let mut r = Reader(self.0.get(5..)?);
         while !r.0.is_empty() {
             let len = usize::from(r.uint::<1>()?[0]);
@@ -790,9 +790,12 @@ fn copied(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
     from.cells.element(at.0, at.1).map(<[u8]>::to_vec)
 }
 
-/// Whether the prover decides the elements of leaf `header` (every op but the reductions
-/// longer than a row, the prompt's tokens and the chosen token).
+/// Whether the prover decides the elements of leaf `header`: every op's but the prompt's tokens
+/// (and a sampled token's, which a proof shows in the game: `reduction::sampled`).
 pub fn provable(header: &OpLeaf) -> bool {
+    if crate::reduction::Kind::of(header).is_some() {
+        return true;
+    }
     let code = header.op;
     let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
     let i32_op = matches!(

@@ -27,6 +27,20 @@ pub mod phase {
     pub const STEP: u8 = GamePhase::Step as u8;
     /// Final.
     pub const ENDED: u8 = GamePhase::Ended as u8;
+    /// Each side opens its count of terms and final accumulator.
+    pub const REDUCTION: u8 = GamePhase::Reduction as u8;
+    /// Bisection over the accumulators.
+    pub const TERMS: u8 = GamePhase::Terms as u8;
+}
+
+/// What the Step phase proves (`disputedTerms(id).kind`).
+pub mod step_kind {
+    /// The disputed element, from its inputs.
+    pub const ELEMENT: u8 = 0;
+    /// A reduction's element, from the agreed final accumulator.
+    pub const FINISH: u8 = 1;
+    /// A reduction's accumulator after term `lo`, from the agreed one before it.
+    pub const TERM: u8 = 2;
 }
 
 /// Game outcomes: `assay_contract_common::codes::GameOutcome`.
@@ -89,6 +103,17 @@ pub struct Game {
     pub(crate) element_size: StorageU8,
     /// Whether the one-step prover decides the disputed leaf's elements (`proof::provable`).
     pub(crate) decidable: StorageBool,
+    /// The disputed leaf's reduction (`reduction::Kind` as u8, 0 for none).
+    pub(crate) reduction: StorageU8,
+    /// The reduction in dispute: the `step_kind`, the count of terms, the interval of terms in
+    /// dispute (`lo < hi`) and the accumulator after `lo` terms both sides agree on. In phase
+    /// Reduction, the defender's count (its final accumulator is in `defender_node`); in phase
+    /// Terms, `defender_node` is the hash of the defender's posted accumulators.
+    pub(crate) step_kind: StorageU8,
+    pub(crate) terms: StorageU64,
+    pub(crate) lo: StorageU64,
+    pub(crate) hi: StorageU64,
+    pub(crate) agreed: StorageB256,
     /// Once found: the disputed element and what each side claims it is (its little-endian
     /// bytes, zero-padded on the right).
     pub(crate) row: StorageU64,

@@ -53,6 +53,8 @@ pub const ARCH_LLAMA: u64 = 2;
 pub const DTYPE_I32: u8 = 5;
 /// Element type tag of u32 outputs (token ids).
 pub const DTYPE_U32: u8 = 6;
+/// Element type tag of u16 outputs (probabilities).
+pub const DTYPE_U16: u8 = 4;
 /// Element type tag of i16 outputs (an embedding).
 pub const DTYPE_I16: u8 = 3;
 /// Element type tag of i8 model tensors (quantised weights).

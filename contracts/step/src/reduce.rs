@@ -30,6 +30,66 @@ pub fn cdf_step(state: Walk, i: u32, w: u16) -> Walk {
     }
 }
 
+/// The points that divide the interval of terms `(lo, hi)` into `parts = min(k, hi − lo)` parts
+/// (a dispute game's bisection over accumulators): `lo + (hi − lo)·m / parts` for
+/// `m = 1 … parts − 1`, strictly increasing.
+pub fn term_points(lo: u64, hi: u64, k: u64) -> impl Iterator<Item = u64> {
+    let width = hi.saturating_sub(lo);
+    let parts = k.min(width).max(1);
+    (1..parts).map(move |m| lo.saturating_add(width.saturating_mul(m) / parts))
+}
+
+/// A reduction's running accumulator as a dispute game posts it: a 32-byte word, little endian,
+/// zero-padded (`crates/engine/TRACE.md`, "Narrowing"). Both sides post accumulators and the
+/// game compares them as bytes, so each kind has one encoding.
+pub type State = [u8; 32];
+
+/// A running sum (the context over the KV cache, mean pooling): `sum i64`.
+pub fn sum_state(sum: i64) -> State {
+    let mut s = [0u8; 32];
+    s[..8].copy_from_slice(&sum.to_le_bytes());
+    s
+}
+
+/// The sum of a [`sum_state`].
+pub fn sum_of(s: &State) -> i64 {
+    i64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]])
+}
+
+/// A softmax row's two passes: the running maximum (`i32::MIN` before the first score), then
+/// the running sum of table entries: `max i32 ‖ sum i64`.
+pub fn softmax_state(max: i32, sum: i64) -> State {
+    let mut s = [0u8; 32];
+    s[..4].copy_from_slice(&max.to_le_bytes());
+    s[4..12].copy_from_slice(&sum.to_le_bytes());
+    s
+}
+
+/// The `(max, sum)` of a [`softmax_state`].
+pub fn softmax_of(s: &State) -> (i32, i64) {
+    let max = i32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+    (max, i64::from_le_bytes([s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11]]))
+}
+
+/// The greedy choice so far ([`argmax_step`]): `0` before the first logit, else
+/// `1 ‖ index u32 ‖ value i32`.
+pub fn argmax_state(best: Option<(u32, i32)>) -> State {
+    let mut s = [0u8; 32];
+    if let Some((i, v)) = best {
+        s[0] = 1;
+        s[1..5].copy_from_slice(&i.to_le_bytes());
+        s[5..9].copy_from_slice(&v.to_le_bytes());
+    }
+    s
+}
+
+/// The choice of an [`argmax_state`].
+pub fn argmax_of(s: &State) -> Option<(u32, i32)> {
+    (s[0] == 1).then(|| {
+        (u32::from_le_bytes([s[1], s[2], s[3], s[4]]), i32::from_le_bytes([s[5], s[6], s[7], s[8]]))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +105,15 @@ mod tests {
                 .enumerate()
                 .fold(Walk::Left(r), |s, (i, &w)| cdf_step(s, i as u32, w))
         };
+        let points = |lo, hi, k| term_points(lo, hi, k).collect::<std::vec::Vec<u64>>();
+        assert_eq!(points(0, 100, 8), [12, 25, 37, 50, 62, 75, 87]);
+        assert_eq!(points(10, 13, 8), [11, 12]);
+        assert_eq!(points(4, 5, 8), []);
+        assert_eq!(sum_of(&sum_state(-5)), -5);
+        assert_eq!(sum_state(-1)[..9], [255, 255, 255, 255, 255, 255, 255, 255, 0]);
+        assert_eq!(softmax_of(&softmax_state(i32::MIN, 7)), (i32::MIN, 7));
+        assert_eq!(argmax_of(&argmax_state(Some((3, -9)))), Some((3, -9)));
+        assert_eq!((argmax_state(None), argmax_of(&[0; 32])), ([0; 32], None));
         assert_eq!(
             (walk(0), walk(2), walk(3), walk(7), walk(8)),
             (Walk::Chosen(0), Walk::Chosen(0), Walk::Chosen(2), Walk::Chosen(2), Walk::Left(0))

@@ -13,6 +13,7 @@ use assay_protocol::{
     deployment::Deployment,
     game::{GameError, Side},
 };
+use assay_step::reduce::term_points;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::{Mismatch, PlayError, Replay};
@@ -333,29 +334,80 @@ impl Player {
                 };
                 self.send(call).await?
             }
+            GamePhase::Reduction | GamePhase::Terms => {
+                let element = self
+                    .chain
+                    .view(self.game, IDisputeGame::disputedElementCall { gameId: id })
+                    .await?;
+                let blob = blob_of(turn)?;
+                let model = model_of(turn, &blob)?;
+                let side = Side::with_model(turn.kept(id).await?, &model);
+                let at = (element.row, element.col);
+                if phase == GamePhase::Reduction && side.sampled(element.leaf) {
+                    // Nobody decides a sampled token: the proof ends the game without a verdict.
+                    let proof = side.sampled_proof(element.leaf, u32::from(element.height));
+                    let proof = proof.map_err(bad_move)?.into();
+                    self.send(IDisputeGame::proveStepCall { gameId: id, proof }).await?
+                } else if phase == GamePhase::Reduction {
+                    let accs = side.accumulators(element.leaf, at).map_err(bad_move)?;
+                    let last = B256::from(*accs.last().expect("the accumulator before any term"));
+                    let terms = accs.len() as u64 - 1;
+                    info!(leaf = element.leaf, terms, "opening the reduction's terms");
+                    self.send(IDisputeGame::openTermsCall { gameId: id, terms, last }).await?
+                } else {
+                    let accs = side.accumulators(element.leaf, at).map_err(bad_move)?;
+                    let state = self
+                        .chain
+                        .view(self.game, IDisputeGame::disputedTermsCall { gameId: id })
+                        .await?;
+                    let k = 1u64 << turn.arity_bits;
+                    let posts: Vec<B256> = term_points(state.lo, state.hi, k)
+                        .map(|p| accs.get(p as usize).map_or(accs[accs.len() - 1], |a| *a))
+                        .map(B256::from)
+                        .collect();
+                    let defender_accs = match turn.role {
+                        Role::Defender => Vec::new(),
+                        Role::Challenger => {
+                            let posted = self
+                                .defender_post::<IDisputeGame::TermsBisected>(turn.game, "terms")
+                                .await?;
+                            if (posted.lo, posted.hi) != (state.lo, state.hi) {
+                                return Err(PlayError::Missing { game: id, what: "terms" });
+                            }
+                            posted.accs
+                        }
+                    };
+                    let call = IDisputeGame::bisectTermsCall {
+                        gameId: id,
+                        accs: posts,
+                        defenderAccs: defender_accs,
+                    };
+                    self.send(call).await?
+                }
+            }
             GamePhase::Step => {
                 let element = self
                     .chain
                     .view(self.game, IDisputeGame::disputedElementCall { gameId: id })
                     .await?;
-                let blob = turn
-                    .replay
-                    .model_blob()
-                    .map_err(|detail| PlayError::Replay { job: turn.game.job_id, detail })?;
-                let model = ModelFile::parse(&blob).map_err(|e| PlayError::Replay {
-                    job: turn.game.job_id,
-                    detail: format!("the model blob: {e}"),
-                })?;
+                let blob = blob_of(turn)?;
+                let model = model_of(turn, &blob)?;
                 // Equal trees, different outputs: the game went from the roots to the Step
                 // phase (no leaf opened) and disputes the Output leaf's hash.
                 let outputs =
                     self.last_event::<IDisputeGame::LeafOpened>(turn.game, None).await?.is_none();
                 let side = Side::with_model(turn.kept(id).await?, &model);
                 let height = u32::from(element.height);
-                let proof = if outputs {
-                    side.output_proof(height)
-                } else {
-                    side.step_proof(element.leaf, (element.row, element.col), height)
+                let at = (element.row, element.col);
+                let terms = self
+                    .chain
+                    .view(self.game, IDisputeGame::disputedTermsCall { gameId: id })
+                    .await?;
+                let proof = match terms.kind {
+                    _ if outputs => side.output_proof(height),
+                    STEP_FINISH => side.finish_proof(element.leaf, at, height),
+                    STEP_TERM => side.term_proof(element.leaf, at, terms.lo, height),
+                    _ => side.step_proof(element.leaf, at, height),
                 }
                 .map_err(bad_move)?;
                 info!(
@@ -412,6 +464,24 @@ impl Player {
         let logs = self.chain.logs(&filter, game.block, head, E::SIGNATURE).await?;
         Ok(logs.iter().rev().find_map(|log| log.log_decode::<E>().ok()).map(|l| l.inner.data))
     }
+}
+
+/// `disputedTerms(id).kind` when the Step phase proves a reduction's element from the agreed
+/// final accumulator, and when it proves one term.
+const STEP_FINISH: u8 = 1;
+const STEP_TERM: u8 = 2;
+
+/// The blob of the model `turn`'s job ran.
+fn blob_of(turn: &Turn<'_>) -> Result<Vec<u8>, PlayError> {
+    let job = turn.game.job_id;
+    turn.replay.model_blob().map_err(|detail| PlayError::Replay { job, detail })
+}
+
+/// `blob` parsed, for `turn`'s job.
+fn model_of<'b>(turn: &Turn<'_>, blob: &'b [u8]) -> Result<ModelFile<'b>, PlayError> {
+    let job = turn.game.job_id;
+    ModelFile::parse(blob)
+        .map_err(|e| PlayError::Replay { job, detail: format!("the model blob: {e}") })
 }
 
 /// What a side plays from: its replay, the leaves-only trace, and the trace with every op

@@ -10,6 +10,8 @@ use assay_engine::{
 use assay_step::{nonlin::lut_entry, op};
 use thiserror::Error;
 
+mod reduction;
+
 /// Why a trace cannot answer a move.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum GameError {
@@ -131,6 +133,11 @@ impl<'a> Side<'a> {
     /// the proof opens the model and the side has none (or it lacks the tensor).
     pub fn step_proof(&self, leaf: u64, at: (u64, u64), height: u32) -> Result<Vec<u8>, GameError> {
         let reads = self.reads(leaf, at)?;
+        self.assemble(leaf, &reads, height)
+    }
+
+    /// A one-step proof of leaf `leaf`'s element: its header, then the openings `reads`.
+    fn assemble(&self, leaf: u64, reads: &Reads, height: u32) -> Result<Vec<u8>, GameError> {
         let header = self.leaf_preimage(leaf)?;
         let mut proof = (header.len() as u16).to_le_bytes().to_vec();
         proof.extend_from_slice(&header);

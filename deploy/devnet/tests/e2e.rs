@@ -327,8 +327,9 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
 /// chain with their own keys, the honest reveals equal the asserter's hash, and the cheat's does
 /// not: the job is disputed on chain and a game opened between the asserter and the cheat. The
 /// two worker processes play it move by move from their own replays (the cheat from its trace
-/// with one residual element corrupted) down to that element; a one-step proof decides it: the
-/// asserter wins, the cheat is slashed once per game, the job is accepted and every stake is
+/// with one attention context element corrupted) down to that element, then through the phases
+/// over the context's accumulators (both post the same final one); a one-step proof decides it:
+/// the asserter wins, the cheat is slashed once per game, the job is accepted and every stake is
 /// released.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses_its_games_by_proof()
@@ -392,7 +393,7 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
         assert_eq!(proven.len(), 1, "job {id}: decided by a one-step proof, not on time");
         let step = events_of::<IDisputeGame::StepDisputed>(&provider, game, *game_id).await;
         assert_eq!(step.len(), 1, "job {id}");
-        assert_eq!(step[0].op, assay_step::op::RESIDUAL, "job {id}: the corrupted residual");
+        assert_eq!(step[0].op, assay_step::op::CONTEXT, "job {id}: the corrupted context");
         assert_eq!((step[0].cell, step[0].element), (0, 0), "job {id}: its element 0");
         let settled =
             events_of::<ISampling::DisputeSettled>(&provider, sampling, *chain_job_id).await;
@@ -415,7 +416,7 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
         assert_eq!(line.outcome, Some(GameOutcome::DefenderWon), "{line}");
         assert!(line.proven && line.slashed == vec![cheat], "{line}");
         let step = line.step.as_ref().expect("narrowed to an element");
-        assert_eq!((step.op.as_str(), step.cell, step.element), ("Residual", 0, 0), "{line}");
+        assert_eq!((step.op.as_str(), step.cell, step.element), ("Context", 0, 0), "{line}");
         assert!(line.moves >= 4 && line.gas > 0, "{line}");
     }
     // `verifier check-receipt` on a settled job's receipt: everything checks out, the job

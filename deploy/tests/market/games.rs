@@ -16,6 +16,7 @@ use assay_engine::{
     trace::{Keep, Op, Trace},
 };
 use assay_protocol::{codes::GamePhase, game::Side};
+use assay_step::reduce::term_points;
 
 use super::*;
 
@@ -38,19 +39,28 @@ fn traces(op: Op) -> (Trace, Trace, usize, usize) {
 
 /// [`traces`] of `input` run on the model `blob`.
 fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usize) {
-    traces_at(op, 0, blob, input)
+    traces_at((op, 0, None), blob, input)
 }
 
 /// [`traces_of`] with the corrupted op taken from forward step `step` (0 the prefill, `[t, n]`
 /// outputs; later steps decode one token).
-fn traces_at(op: Op, step: u32, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usize) {
+/// `layer` picks the op's layer where it is not the usual one (the head's `Tokens`).
+fn traces_at(
+    (op, step, layer): (Op, u32, Option<u32>),
+    blob: &[u8],
+    input: &JobInput,
+) -> (Trace, Trace, usize, usize) {
     let model = Model::load(blob).expect("the model loads");
     let (_, honest) = model.run_keeping(&Scalar, input, Keep::All).expect("runs");
     // The embedding is layer 0, the logits the head; every other op is taken from layer 2.
-    let in_layer = |layer: u32| match op {
-        Op::Embed | Op::Tokens | Op::Output => layer == 0,
-        Op::Logits | Op::Normalize => true,
-        _ => layer == 2,
+    let in_layer = |l: u32| {
+        layer.is_none_or(|want| want == l)
+            && match op {
+                _ if layer.is_some() => true,
+                Op::Embed | Op::Tokens | Op::Output => l == 0,
+                Op::Logits | Op::Normalize | Op::Pool => true,
+                _ => l == 2,
+            }
     };
     // The Output leaf is alone in the last step.
     let leaf = honest
@@ -209,11 +219,10 @@ fn location(trace: &Trace, leaf: usize, element: usize) -> (u64, u32, u64, u64) 
     (leaf as u64, info.op, row * per_row + col / per_cell as u64, col % per_cell as u64)
 }
 
-/// A Context element (a reduction over the KV cache, which the prover does not decide yet): the
-/// game ends on exactly that element, without a verdict; the job is refunded and nobody is
-/// slashed.
+/// A token of the prompt (the tokenizer's output, which the prover does not decide): the game
+/// ends on exactly that element, without a verdict; the job is refunded and nobody is slashed.
 pub(super) async fn a_game_narrows_a_real_trace_to_the_corrupted_element(m: &mut Market) {
-    let (honest, lie, leaf, element) = traces(Op::Context);
+    let (honest, lie, leaf, element) = traces(Op::Tokens);
     let (job, asserter, validators, _, receipt) = narrow(m, &honest, &lie, true).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
@@ -303,6 +312,32 @@ pub(super) async fn corrupted_scores_are_proven_wrong(m: &mut Market) {
 pub(super) async fn corrupted_token_copies_are_proven_wrong(m: &mut Market) {
     proven_wrong_at(m, Op::Tokens, 1, &model_blob(), &generation()).await;
     proven_wrong(m, Op::Output).await;
+}
+
+/// Reductions longer than a row: the game bisects the running accumulators. A Context element of
+/// the prefill whose accumulators the asserter posts honestly goes to the element's last step
+/// (the context of the agreed sum); with accumulators wrong from the middle term on, Context
+/// (a decode step: values from the steps that wrote them), Softmax (the maximum's pass and the
+/// sum's) and the greedy token choice (over the logits) are narrowed to that term, whose
+/// one-step proof recomputes the accumulator after it.
+pub(super) async fn corrupted_reductions_are_proven_wrong_term_by_term(m: &mut Market) {
+    let (blob, input) = (model_blob(), generation());
+    // The tiny llama's head.
+    const HEAD: u32 = 3;
+    proven_wrong_reduced(m, (Op::Context, 0, None), &blob, &input, Accumulators::Honest).await;
+    proven_wrong_reduced(m, (Op::Context, 2, None), &blob, &input, Accumulators::WrongFromMiddle)
+        .await;
+    proven_wrong_reduced(m, (Op::Softmax, 0, None), &blob, &input, Accumulators::WrongFromMiddle)
+        .await;
+    proven_wrong_reduced(m, (Op::Softmax, 2, None), &blob, &input, Accumulators::Honest).await;
+    proven_wrong_reduced(
+        m,
+        (Op::Tokens, 1, Some(HEAD)),
+        &blob,
+        &input,
+        Accumulators::WrongFromMiddle,
+    )
+    .await;
 }
 
 /// The asserter claims another output over the honest trace (its leaf tree is the honest one):
@@ -402,6 +437,12 @@ pub(super) async fn corrupted_bert_norms_and_embeddings_are_proven_wrong(m: &mut
     for op in [Op::Scores, Op::Normalize, Op::Output] {
         proven_wrong_in(m, op, &blob, &input).await;
     }
+    // Reductions: the mean pool over the rows, BERT's softmax and context.
+    proven_wrong_reduced(m, (Op::Pool, 0, None), &blob, &input, Accumulators::WrongFromMiddle)
+        .await;
+    proven_wrong_reduced(m, (Op::Softmax, 0, None), &blob, &input, Accumulators::Honest).await;
+    proven_wrong_reduced(m, (Op::Context, 0, None), &blob, &input, Accumulators::WrongFromMiddle)
+        .await;
     m.model = llama;
 }
 
@@ -415,9 +456,74 @@ async fn proven_wrong_in(m: &mut Market, op: Op, blob: &[u8], input: &JobInput) 
 
 /// [`proven_wrong_in`] with the corrupted op taken from forward step `step`.
 async fn proven_wrong_at(m: &mut Market, op: Op, step: u32, blob: &[u8], input: &JobInput) {
+    proven_wrong_reduced(m, (op, step, None), blob, input, Accumulators::Honest).await;
+}
+
+/// How the asserter answers a reduction's phases: with the honest accumulators (its lie is only
+/// in the element, so the game goes to the element's last step), or with accumulators that
+/// are wrong from the middle term on (the game bisects them down to that term).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accumulators {
+    Honest,
+    WrongFromMiddle,
+}
+
+/// Plays the phases Reduction and Terms of `game` over element `at` of `leaf` (the asserter
+/// with `lie`'s accumulators, the challenger with `honest`'s); returns the honest accumulators.
+async fn reduce_terms(
+    m: &mut Market,
+    (game, asserter, challenger): (U256, Address, Address),
+    (honest, lie): (&Side<'_>, &Side<'_>),
+    (leaf, at): (u64, (u64, u64)),
+    accumulators: Accumulators,
+) -> Vec<[u8; 32]> {
+    let truth = honest.accumulators(leaf, at).expect("accumulators");
+    let mut claimed = lie.accumulators(leaf, at).expect("accumulators");
+    if accumulators == Accumulators::WrongFromMiddle {
+        claimed.iter_mut().skip(truth.len() / 2).for_each(|acc| acc[4] ^= 1);
+    }
+    let terms = (truth.len() - 1) as u64;
+    let open = |acc: &[[u8; 32]]| IDisputeGame::openTermsCall {
+        gameId: game,
+        terms,
+        last: B256::from(*acc.last().expect("one")),
+    };
+    play(m, asserter, open(&claimed), "DisputeGame.openTerms").await;
+    play(m, challenger, open(&truth), "DisputeGame.openTerms (compares)").await;
+    let k = 1u64 << m.view(m.game, IDisputeGame::configCall {}).await.arityBits;
+    let mut rounds = 0;
+    while m.view(m.game, IDisputeGame::gameCall { gameId: game }).await.phase
+        == GamePhase::Terms as u8
+    {
+        let state = m.view(m.game, IDisputeGame::disputedTermsCall { gameId: game }).await;
+        let at = |accs: &[[u8; 32]]| -> Vec<B256> {
+            term_points(state.lo, state.hi, k).map(|p| B256::from(accs[p as usize])).collect()
+        };
+        let (d, c) = (at(&claimed), at(&truth));
+        let call =
+            IDisputeGame::bisectTermsCall { gameId: game, accs: d.clone(), defenderAccs: vec![] };
+        play(m, asserter, call, "DisputeGame.bisectTerms").await;
+        let call = IDisputeGame::bisectTermsCall { gameId: game, accs: c, defenderAccs: d };
+        play(m, challenger, call, "DisputeGame.bisectTerms (compares)").await;
+        rounds += 1;
+    }
+    println!("a reduction of {terms} terms: {rounds} bisection rounds over its accumulators");
+    truth
+}
+
+/// [`proven_wrong_at`] for the corrupted op, step and layer `place`, the asserter answering a
+/// reduction's phases with `accumulators`.
+async fn proven_wrong_reduced(
+    m: &mut Market,
+    place: (Op, u32, Option<u32>),
+    blob: &[u8],
+    input: &JobInput,
+    accumulators: Accumulators,
+) {
     let model = ModelFile::parse(blob).expect("parses");
     assert_eq!(B256::from(model.id()), m.model, "the job's model");
-    let (honest_trace, lie, leaf, element) = traces_at(op, step, blob, input);
+    let (honest_trace, lie, leaf, element) = traces_at(place, blob, input);
+    let op = place.0;
     let (job, asserter, validators, game, receipt) = narrow(m, &honest_trace, &lie, false).await;
     let challenger = validators[0];
     let step = event::<IDisputeGame::StepDisputed>(&receipt, m.game);
@@ -425,18 +531,35 @@ async fn proven_wrong_at(m: &mut Market, op: Op, step: u32, blob: &[u8], input: 
         (step.leaf, step.op, step.cell, u64::from(step.element)),
         location(&honest_trace, leaf, element)
     );
-    assert_eq!(
-        m.view(m.game, IDisputeGame::gameCall { gameId: game }).await.phase,
-        GamePhase::Step as u8
-    );
     let disputed = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await;
     let (row, col) = (disputed.row, disputed.col);
     let width = honest_trace.info()[leaf].row_len();
     assert_eq!((row, col), ((element / width) as u64, (element % width) as u64));
-
-    let proof = Side::with_model(&honest_trace, &model)
-        .step_proof(disputed.leaf, (row, col), u32::from(disputed.height))
-        .expect("a proof");
+    let (honest, height) = (Side::with_model(&honest_trace, &model), u32::from(disputed.height));
+    let phase = m.view(m.game, IDisputeGame::gameCall { gameId: game }).await.phase;
+    // A reduction's element: the one-step proof recomputes the element or an accumulator.
+    let mut accumulator = None;
+    let proof = if phase == GamePhase::Reduction as u8 {
+        let liar = Side::with_model(&lie, &model);
+        let (sides, at) = ((&honest, &liar), (disputed.leaf, (row, col)));
+        let truth = reduce_terms(m, (game, asserter, challenger), sides, at, accumulators).await;
+        let terms = m.view(m.game, IDisputeGame::disputedTermsCall { gameId: game }).await;
+        if accumulators == Accumulators::Honest {
+            assert_eq!((terms.kind, terms.agreed), (1, B256::from(*truth.last().unwrap())));
+            honest.finish_proof(disputed.leaf, (row, col), height)
+        } else {
+            // The first wrong accumulator is the middle one.
+            let agreed = B256::from(truth[terms.lo as usize]);
+            assert_eq!((terms.kind, terms.hi), (2, truth.len() as u64 / 2));
+            assert_eq!((terms.lo + 1, terms.agreed), (terms.hi, agreed));
+            accumulator = Some(truth[terms.hi as usize]);
+            honest.term_proof(disputed.leaf, (row, col), terms.lo, height)
+        }
+    } else {
+        assert_eq!(phase, GamePhase::Step as u8);
+        honest.step_proof(disputed.leaf, (row, col), height)
+    }
+    .expect("a proof");
     let mut tampered = proof.clone();
     let last = tampered.len() - 40;
     tampered[last] ^= 1;
@@ -470,8 +593,13 @@ async fn proven_wrong_at(m: &mut Market, op: Op, step: u32, blob: &[u8], input: 
     let proven = event::<IDisputeGame::StepProven>(&receipt, m.game);
     let (data, size) =
         (honest_trace.data(leaf).expect("kept"), honest_trace.info()[leaf].element_size());
-    assert_eq!(proven.value[..size], data[element * size..(element + 1) * size]);
-    assert!(proven.value[size..].iter().all(|b| *b == 0));
+    match accumulator {
+        Some(acc) => assert_eq!(proven.value, B256::from(acc)),
+        None => {
+            assert_eq!(proven.value[..size], data[element * size..(element + 1) * size]);
+            assert!(proven.value[size..].iter().all(|b| *b == 0));
+        }
+    }
     let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
     assert_eq!(ended.outcome, GameOutcome::ChallengerWon as u8);
     // The other honest validators' games: the asserter stopped playing.

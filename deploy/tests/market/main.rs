@@ -698,6 +698,7 @@ async fn the_job_market_runs_on_the_test_node() {
     corrupted_rotated_projections_are_proven_wrong(&mut m).await;
     corrupted_scores_are_proven_wrong(&mut m).await;
     corrupted_token_copies_are_proven_wrong(&mut m).await;
+    corrupted_reductions_are_proven_wrong_term_by_term(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
