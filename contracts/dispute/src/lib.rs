@@ -11,18 +11,21 @@
 //!   hostio, so a side can only lose by posting data its own commitment contradicts.
 //! - **Clocks**: each side has `clock` seconds for all its moves; `timeout` ends the game against
 //!   a side to move whose time ran out.
-//! - **One step**: the element is recomputed on chain from its inputs, each opened against the
-//!   agreed trace (`proof`), with `assay-step`. The side that claimed the recomputed value wins.
-//!   The prover decides `Residual`, `Activation`, `RmsNorm`, `LayerNorm` and the plain linear
-//!   layers (`Value`, `AttnOut`, `FfnGate`, `FfnUp`, `FfnDown`), opening tables, weights and config values against
-//!   the job's model id. An op
-//!   counts as decided only when every model's variant of it is: a game narrowed to another op's
-//!   element (or to leaves whose headers differ, or a leaf one trace lacks) ends with no verdict
+//! - **Reductions**: an element reduced over more than a row (Context, Softmax, Pool, the chosen
+//!   token) goes through two more phases, Reduction (each side's count of terms and final
+//!   accumulator) and Terms (a bisection over the running accumulators) down to one term
+//!   (`terms`, `reduction`).
+//! - **One step**: the element (or the accumulator after the disputed term) is recomputed on
+//!   chain from its inputs, each opened against the agreed trace or the job's model id
+//!   (`proof`), with `assay-step`. The side that claimed the recomputed value wins. Every op kind
+//!   the engine traces is decided but the prompt's tokens and a sampled token: a game narrowed
+//!   to those (or to leaves whose headers differ, or a leaf one trace lacks) ends with no verdict
 //!   rather than against a defender nobody could prove right.
 //! - **Verdicts**: `Sampling.gameEnded`.
 //!
-//! Layout: `state` (storage), `moves` (the phases), `proof` (one-step proofs), `external` (the
-//! call to Sampling).
+//! Layout: `state` (storage), `moves` (the phases down to the element), `terms` (the phases over
+//! a reduction's accumulators), `proof` (one-step proofs), `reduction` (one step of a reduction),
+//! `external` (the call to Sampling).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;

@@ -340,6 +340,40 @@ pub(super) async fn corrupted_reductions_are_proven_wrong_term_by_term(m: &mut M
     .await;
 }
 
+/// A token sampled from the head's softmax (a job with a seed, which the chain does not know):
+/// after the element, the honest side proves that the leaf before the token is a `Softmax`
+/// and the game ends without a verdict; the job is refunded and nobody is slashed.
+pub(super) async fn a_sampled_token_ends_without_a_verdict(m: &mut Market) {
+    let sampled = JobInput::Generate {
+        messages: vec![Message::user("the weather is")],
+        max_tokens: 4,
+        seed: 42,
+    };
+    let place = (Op::Tokens, 1, Some(3));
+    let (honest_trace, lie, leaf, _) = traces_at(place, &model_blob(), &sampled);
+    assert_eq!(honest_trace.info()[leaf - 1].op, Op::Softmax as u32, "sampled");
+    let (job, asserter, validators, game, _) = narrow(m, &honest_trace, &lie, true).await;
+    let challenger = validators[0];
+    let state = m.view(m.game, IDisputeGame::gameCall { gameId: game }).await;
+    assert_eq!(state.phase, GamePhase::Reduction as u8);
+    let blob = model_blob();
+    let model = ModelFile::parse(&blob).expect("parses");
+    let honest = Side::with_model(&honest_trace, &model);
+    let height = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await.height;
+    let proof = honest.sampled_proof(leaf as u64, u32::from(height)).expect("sampled");
+    let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.into() };
+    let receipt = play(m, challenger, prove, "DisputeGame.proveStep (sampled token)").await;
+    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
+    assert_eq!(ended.outcome, GameOutcome::NoVerdict as u8);
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    assert_eq!((settled.status, settled.losers), (REJECTED, vec![]));
+    for party in [asserter, challenger] {
+        assert_eq!(m.pool(party).await.2, 0, "{party} unfrozen");
+    }
+    assert_eq!(m.job_status(job).await, REJECTED);
+    m.traces.clear();
+}
+
 /// The asserter claims another output over the honest trace (its leaf tree is the honest one):
 /// after the roots the game disputes the output itself, and the opening of the agreed trace's
 /// last leaf (the `Output` op, every cell) shows which output is its hash. The asserter loses
@@ -503,6 +537,21 @@ async fn reduce_terms(
         let call =
             IDisputeGame::bisectTermsCall { gameId: game, accs: d.clone(), defenderAccs: vec![] };
         play(m, asserter, call, "DisputeGame.bisectTerms").await;
+        if rounds == 0 {
+            // The defender's accumulators passed back must be the ones it posted.
+            let mut forged = d.clone();
+            forged[0] =
+                B256::from(truth[term_points(state.lo, state.hi, k).next().unwrap() as usize]);
+            if forged != d {
+                let call = IDisputeGame::bisectTermsCall {
+                    gameId: game,
+                    accs: c.clone(),
+                    defenderAccs: forged,
+                };
+                let e: IDisputeGame::BadOpening = m.revert(m.miner(challenger), m.game, call).await;
+                assert_eq!((e.gameId, e.side), (game, asserter));
+            }
+        }
         let call = IDisputeGame::bisectTermsCall { gameId: game, accs: c, defenderAccs: d };
         play(m, challenger, call, "DisputeGame.bisectTerms (compares)").await;
         rounds += 1;
