@@ -9,6 +9,10 @@ interface IDisputeGame {
 
     function openCell(uint256 game_id, bytes calldata data, bytes calldata defender_data) external;
 
+    function openTerms(uint256 game_id, uint64 terms, bytes32 last) external;
+
+    function bisectTerms(uint256 game_id, bytes32[] memory accs, bytes32[] memory defender_accs) external;
+
     function proveStep(uint256 game_id, bytes calldata proof) external;
 
     function timeout(uint256 game_id) external;
@@ -18,6 +22,8 @@ interface IDisputeGame {
     function disputedNode(uint256 game_id) external view returns (uint8, uint64, bytes32, bytes32, uint64);
 
     function disputedElement(uint256 game_id) external view returns (uint64, uint64, uint64, bytes32, bytes32, uint8);
+
+    function disputedTerms(uint256 game_id) external view returns (uint8, uint64, uint64, uint64, bytes32);
 
     function gameOf(uint256 job_id, address challenger) external view returns (uint256);
 
