@@ -102,25 +102,27 @@ impl DisputeGame {
             self.games.setter(game_id).defender_node.set(posted(accs));
             return Ok(());
         }
-        // Everything before the first point where the sides differ is agreed.
+        // Everything before the first point where the sides differ is agreed; the claims at the
+        // first differing point (or still at `hi`) are disputed next.
         let agreed = self.games.get(game_id).agreed.get();
-        match defender_accs.iter().zip(accs).position(|(d, c)| d != c) {
-            Some(m) => {
-                let from = match m.checked_sub(1) {
-                    Some(before) => (points[before], accs[before]),
-                    None => (lo, agreed),
-                };
+        let differs = defender_accs.iter().zip(accs).position(|(d, c)| d != c);
+        let end = differs.unwrap_or(points.len());
+        let from = match end.checked_sub(1).and_then(|b| Some((*points.get(b)?, *accs.get(b)?))) {
+            Some(before) => before,
+            None => (lo, agreed),
+        };
+        let to = match differs
+            .and_then(|m| Some((*points.get(m)?, *defender_accs.get(m)?, *accs.get(m)?)))
+        {
+            Some((point, defender, challenger)) => {
                 let mut g = self.games.setter(game_id);
-                g.defender_value.set(defender_accs[m]);
-                g.challenger_value.set(accs[m]);
-                drop(g);
-                self.dispute_terms(game_id, from, points[m]);
+                g.defender_value.set(defender);
+                g.challenger_value.set(challenger);
+                point
             }
-            None => {
-                let last = points.len().saturating_sub(1);
-                self.dispute_terms(game_id, (points[last], accs[last]), hi);
-            }
-        }
+            None => hi,
+        };
+        self.dispute_terms(game_id, from, to);
         Ok(())
     }
 
