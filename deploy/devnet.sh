@@ -20,7 +20,7 @@ say "contracts' release wasm"
 wasm_target="$PWD/contracts/target"
 (cd contracts && CARGO_TARGET_DIR="$wasm_target" cargo build --release --quiet \
   --target wasm32-unknown-unknown --lib \
-  -p assay-token -p assay-staking -p assay-registry -p assay-jobs -p assay-sampling -p assay-dispute)
+  -p assay-token -p assay-staking -p assay-registry -p assay-jobs -p assay-sampling -p assay-dispute -p assay-prover)
 
 say "Binaryen wasm-opt (pinned in contracts/Stylus.toml)"
 eval "$(bash contracts/install-wasm-opt.sh .devnet/binaryen)"

@@ -27,7 +27,7 @@ interface IDisputeGame {
 
     function gameOf(uint256 job_id, address challenger) external view returns (uint256);
 
-    function config() external view returns (address, uint64, uint8);
+    function config() external view returns (address, uint64, uint8, address);
 
     error UnknownGame(uint256);
 

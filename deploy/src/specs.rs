@@ -18,6 +18,8 @@ pub const REGISTRY: &str = "ModelRegistry";
 pub const JOB_MARKET: &str = "JobMarket";
 /// Manifest name of the sampling contract (challenges, validators, disputes, parameters).
 pub const SAMPLING: &str = "Sampling";
+/// Manifest name of the one-step prover (stateless; the dispute game calls it).
+pub const ONE_STEP_PROVER: &str = "OneStepProver";
 /// Manifest name of the dispute game.
 pub const DISPUTE_GAME: &str = "DisputeGame";
 
@@ -121,10 +123,15 @@ fn sampling_args(ctx: &Ctx<'_>) -> Vec<u8> {
         .abi_encode_params()
 }
 
+fn no_args(_: &Ctx<'_>) -> Vec<u8> {
+    Vec::new()
+}
+
 fn dispute_game_args(ctx: &Ctx<'_>) -> Vec<u8> {
     let d = &ctx.params.dispute;
+    let (sampling, prover) = (ctx.address(SAMPLING), ctx.address(ONE_STEP_PROVER));
     // A uint8 argument encodes as any small uint: one word (`u8` is bytes to alloy).
-    (ctx.address(SAMPLING), d.clock, u16::from(d.arity_bits)).abi_encode_params()
+    (sampling, prover, d.clock, u16::from(d.arity_bits)).abi_encode_params()
 }
 
 /// The Assay contracts, in deployment order.
@@ -175,10 +182,19 @@ pub const SPECS: &[ContractSpec] = &[
         optional: true,
     },
     ContractSpec {
+        name: ONE_STEP_PROVER,
+        package: "assay-prover",
+        wasm: "assay_prover.wasm",
+        depends_on: &[],
+        constructor: no_args,
+        roles: &[],
+        optional: true,
+    },
+    ContractSpec {
         name: DISPUTE_GAME,
         package: "assay-dispute",
         wasm: "assay_dispute.wasm",
-        depends_on: &[SAMPLING],
+        depends_on: &[SAMPLING, ONE_STEP_PROVER],
         constructor: dispute_game_args,
         roles: &[Role::SamplingDisputeGame],
         optional: true,

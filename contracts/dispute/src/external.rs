@@ -1,9 +1,9 @@
-//! The one call out of the dispute game: a verdict to Sampling.
+//! The calls out of the dispute game: the one-step proof to the prover, a verdict to Sampling.
 
-use alloy_primitives::U256;
-use assay_contract_kit::calls::call_mut;
+use alloy_primitives::{Bytes, B256, U256};
+use assay_contract_kit::calls::{call_mut, call_view};
 
-use crate::{DisputeGame, IDisputeGame, ISampling, Result};
+use crate::{DisputeGame, IDisputeGame, IOneStepProver, ISampling, Result};
 
 impl DisputeGame {
     /// `Sampling.gameEnded(jobId, challenger, outcome)`.
@@ -16,5 +16,29 @@ impl DisputeGame {
         call_mut(self, sampling, &call)
             .map(|_| ())
             .ok_or_else(|| IDisputeGame::ExternalCallFailed { target: sampling }.into())
+    }
+}
+
+impl DisputeGame {
+    /// `IOneStepProver.prove` of the game's disputed step with `proof`, `kind` as the prover
+    /// reads it (the Step phase's `step_kind`, or 3 to ask whether the token was sampled).
+    pub(crate) fn _prove(&self, game_id: U256, kind: u8, proof: &[u8]) -> Result<B256> {
+        let g = self.games.get(game_id);
+        let call = IOneStepProver::proveCall {
+            kind,
+            header: g.header.get(),
+            leaf: g.leaf.get().to(),
+            row: g.row.get().to(),
+            col: g.col.get().to(),
+            term: g.lo.get().to(),
+            agreed: g.agreed.get(),
+            trees: [g.defender_tree.get(), g.challenger_tree.get()],
+            height: g.height.get().to(),
+            modelId: g.model_id.get(),
+            proof: Bytes::copy_from_slice(proof),
+        };
+        drop(g);
+        call_view(self, self.prover.get(), &call)
+            .ok_or_else(|| IDisputeGame::BadProof { gameId: game_id }.into())
     }
 }

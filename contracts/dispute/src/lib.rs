@@ -16,24 +16,21 @@
 //!   accumulator) and Terms (a bisection over the running accumulators) down to one term
 //!   (`terms`, `reduction`).
 //! - **One step**: the element (or the accumulator after the disputed term) is recomputed on
-//!   chain from its inputs, each opened against the agreed trace or the job's model id
-//!   (`proof`), with `assay-step`. The side that claimed the recomputed value wins. Every op kind
+//!   chain from its inputs, each opened against the agreed trace or the job's model id, by the
+//!   one-step prover (`contracts/prover`, its own contract), with `assay-step`. The side that claimed the recomputed value wins. Every op kind
 //!   the engine traces is decided but the prompt's tokens and a sampled token: a game narrowed
 //!   to those (or to leaves whose headers differ, or a leaf one trace lacks) ends with no verdict
 //!   rather than against a defender nobody could prove right.
 //! - **Verdicts**: `Sampling.gameEnded`.
 //!
 //! Layout: `state` (storage), `moves` (the phases down to the element), `terms` (the phases over
-//! a reduction's accumulators), `proof` (one-step proofs), `reduction` (one step of a reduction),
-//! `external` (the call to Sampling).
+//! a reduction's accumulators), `external` (the calls to Sampling and the prover).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;
 
 mod external;
 mod moves;
-pub mod proof;
-pub mod reduction;
 mod state;
 mod terms;
 
@@ -50,6 +47,7 @@ sol!(
     "../interfaces/IDisputeGame.sol"
 );
 sol!("../interfaces/ISampling.sol");
+sol!("../interfaces/IOneStepProver.sol");
 
 assay_contract_kit::solidity_errors! {
     /// Every revert of the dispute game, each a named Solidity error.
@@ -74,14 +72,27 @@ pub const MAX_ARITY_BITS: u8 = 6;
 
 #[public]
 impl DisputeGame {
-    /// Pairs the game with the sampling contract that opens games and hears their verdicts;
-    /// `clock` is each side's time in seconds, `arity_bits` the levels a bisection move descends.
+    /// Pairs the game with the sampling contract that opens games and hears their verdicts and
+    /// the one-step prover; `clock` is each side's time in seconds, `arity_bits` the levels a
+    /// bisection move descends.
     #[constructor]
-    pub fn constructor(&mut self, sampling: Address, clock: u64, arity_bits: u8) -> Result<()> {
-        if sampling.is_zero() || clock == 0 || arity_bits == 0 || arity_bits > MAX_ARITY_BITS {
+    pub fn constructor(
+        &mut self,
+        sampling: Address,
+        prover: Address,
+        clock: u64,
+        arity_bits: u8,
+    ) -> Result<()> {
+        if sampling.is_zero()
+            || prover.is_zero()
+            || clock == 0
+            || arity_bits == 0
+            || arity_bits > MAX_ARITY_BITS
+        {
             return Err(IDisputeGame::InvalidParams {}.into());
         }
         self.sampling.set(sampling);
+        self.prover.set(prover);
         self.clock.set(alloy_primitives::aliases::U64::from(clock));
         self.arity_bits.set(U8::from(arity_bits));
         Ok(())
@@ -201,7 +212,7 @@ impl DisputeGame {
         self._bisect_terms(game_id, &accs, &defender_accs)
     }
 
-    /// Phase Step: the one-step proof of the disputed element (`proof` for its format); anyone
+    /// Phase Step: the one-step proof of the disputed element (`IOneStepProver` checks it); anyone
     /// may send it. The recomputed value decides: the side that claimed it wins, both lose when
     /// neither did.
     ///
@@ -289,9 +300,9 @@ impl DisputeGame {
         self.game_of.getter(job_id).get(challenger)
     }
 
-    /// `(sampling, clock, arityBits)`.
-    pub fn config(&self) -> (Address, u64, u8) {
-        (self.sampling.get(), self.clock.get().to(), self.arity_bits.get().to())
+    /// `(sampling, clock, arityBits, prover)`.
+    pub fn config(&self) -> (Address, u64, u8, Address) {
+        (self.sampling.get(), self.clock.get().to(), self.arity_bits.get().to(), self.prover.get())
     }
 }
 

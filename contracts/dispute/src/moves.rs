@@ -7,18 +7,23 @@ use alloy_primitives::{
     aliases::{U32, U64, U8},
     keccak256, Address, B256, U256,
 };
-use assay_step::commit::{self, Hash, Keccak, OpLeaf};
+use assay_step::{
+    commit::{self, Hash, Keccak, OpLeaf},
+    decide::provable,
+    reduce::Kind,
+};
 use stylus_sdk::prelude::*;
 
 use crate::{
-    proof,
-    reduction::{self, Kind},
-    state::{outcome, phase, step_kind, Game, CHALLENGER, DEFENDER},
+    state::{outcome, phase, Game, CHALLENGER, DEFENDER},
     DisputeGame, IDisputeGame, Result,
 };
 
+/// `IOneStepProver.prove`'s kind that asks whether the disputed token was sampled.
+const SAMPLED: u8 = 3;
+
 /// keccak-256 through the hostio (`alloy_primitives::keccak256` with `native-keccak`).
-pub(crate) struct HostKeccak;
+struct HostKeccak;
 
 impl Keccak for HostKeccak {
     fn keccak(&self, parts: &[&[u8]]) -> Hash {
@@ -250,7 +255,7 @@ impl DisputeGame {
 
     /// Enters the Step phase over the outputs themselves: the disputed "element" is the output
     /// hash of the agreed trace's last leaf (no header: [`Self::_prove_step`] then reads an
-    /// Output-leaf proof, `proof::output_of`).
+    /// Output-leaf proof, `assay_prover::proof::output_of`).
     fn dispute_output(
         &mut self,
         game_id: U256,
@@ -408,7 +413,7 @@ impl DisputeGame {
         g.op.set(U32::from(mine.op));
         g.row_len.set(U64::from(cells.row_len));
         g.element_size.set(U8::from(cells.size as u8));
-        g.decidable.set(proof::provable(&mine));
+        g.decidable.set(provable(&mine));
         g.reduction.set(U8::from(Kind::of(&mine).map_or(0, |k| k as u8)));
         Ok(())
     }
@@ -506,46 +511,16 @@ impl DisputeGame {
         if current != phase::STEP && current != phase::REDUCTION {
             return Err(IDisputeGame::WrongPhase { gameId: game_id, phase: current }.into());
         }
-        let agreed = proof::Agreed {
-            roots: [g.defender_tree.get().0, g.challenger_tree.get().0],
-            height: u32::from(g.height.get().to::<u8>()),
-            model: g.model_id.get().0,
-        };
-        let (leaf, header, row, col) =
-            (g.leaf.get().to::<u64>(), g.header.get(), g.row.get().to::<u64>(), g.col.get().to());
         let claims = (g.defender_value.get(), g.challenger_value.get());
-        let (kind, lo, agreed_acc) =
-            (g.step_kind.get().to::<u8>(), g.lo.get().to::<u64>(), g.agreed.get());
+        let kind: u8 = g.step_kind.get().to();
         drop(g);
-        let bad = || IDisputeGame::BadProof { gameId: game_id };
-        if header.is_zero() {
-            // Equal trees, different outputs: the Output leaf's hash decides.
-            let correct = proof::output_of(&HostKeccak, bytes, &agreed, leaf).ok_or_else(bad)?;
-            return self.settle_step(game_id, B256::from(correct), claims);
-        }
-        // The proof opens the disputed leaf's header first (any cells root), then its inputs.
-        let (head_len, rest) = bytes.split_at_checked(2).ok_or_else(bad)?;
-        let head_len = usize::from(u16::from_le_bytes([head_len[0], head_len[1]]));
-        let (head, inputs) = rest.split_at_checked(head_len).ok_or_else(bad)?;
-        let target = OpLeaf::parse(head)
-            .filter(|h| OpLeaf { cells_root: [0; 32], ..*h }.hash(&HostKeccak) == Some(header.0))
-            .ok_or_else(bad)?;
-        let target = proof::Target { leaf, header: target, row, col };
-        let opened = proof::open(&HostKeccak, inputs, &agreed, &target).ok_or_else(bad)?;
         if current == phase::REDUCTION {
             // Only to show that the disputed token was sampled, which nobody decides.
-            reduction::sampled(&target, &opened).then_some(()).ok_or_else(bad)?;
+            self._prove(game_id, SAMPLED, bytes)?;
             return self.end(game_id, outcome::NO_VERDICT);
         }
-        let correct = match kind {
-            step_kind::TERM => {
-                reduction::term(&target, lo, &agreed_acc.0, &opened).map(|s| s.to_vec())
-            }
-            step_kind::FINISH => reduction::finish(&target, &agreed_acc.0, &opened),
-            step_kind::ELEMENT => proof::recompute(&target, &opened),
-            _ => None,
-        };
-        self.settle_step(game_id, B256::right_padding_from(&correct.ok_or_else(bad)?), claims)
+        let correct = self._prove(game_id, kind, bytes)?;
+        self.settle_step(game_id, correct, claims)
     }
 
     /// Ends a game in the Step phase on the proven value `correct` of what both sides claimed.

@@ -33,10 +33,9 @@ pub mod phase {
     pub const TERMS: u8 = GamePhase::Terms as u8;
 }
 
-/// What the Step phase proves (`disputedTerms(id).kind`).
+/// What the Step phase proves (`disputedTerms(id).kind`, `IOneStepProver.prove`'s kind); 0, the
+/// default, is the disputed element from its inputs.
 pub mod step_kind {
-    /// The disputed element, from its inputs.
-    pub const ELEMENT: u8 = 0;
     /// A reduction's element, from the agreed final accumulator.
     pub const FINISH: u8 = 1;
     /// A reduction's accumulator after term `lo`, from the agreed one before it.
@@ -101,9 +100,10 @@ pub struct Game {
     pub(crate) op: StorageU32,
     pub(crate) row_len: StorageU64,
     pub(crate) element_size: StorageU8,
-    /// Whether the one-step prover decides the disputed leaf's elements (`proof::provable`).
+    /// Whether the one-step prover decides the disputed leaf's elements
+    /// (`assay_step::decide::provable`).
     pub(crate) decidable: StorageBool,
-    /// The disputed leaf's reduction (`reduction::Kind` as u8, 0 for none).
+    /// The disputed leaf's reduction (`assay_step::reduce::Kind` as u8, 0 for none).
     pub(crate) reduction: StorageU8,
     /// The reduction in dispute: the `step_kind`, the count of terms, the interval of terms in
     /// dispute (`lo < hi`) and the accumulator after `lo` terms both sides agree on. In phase
@@ -127,6 +127,8 @@ pub struct Game {
 #[entrypoint]
 pub struct DisputeGame {
     pub(crate) sampling: StorageAddress,
+    /// The one-step prover (`IOneStepProver`).
+    pub(crate) prover: StorageAddress,
     pub(crate) clock: StorageU64,
     pub(crate) arity_bits: StorageU8,
     pub(crate) games_opened: StorageU256,

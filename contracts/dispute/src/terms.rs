@@ -7,12 +7,11 @@ use alloy_primitives::{
     aliases::{U64, U8},
     keccak256, B256, U256,
 };
-use assay_step::reduce::term_points;
+use assay_step::reduce::{term_points, Kind};
 use stylus_sdk::prelude::*;
 
 use crate::{
     moves::Turn,
-    reduction::Kind,
     state::{phase, step_kind, DEFENDER},
     DisputeGame, IDisputeGame, Result,
 };

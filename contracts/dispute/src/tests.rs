@@ -8,12 +8,14 @@ use alloc::vec::Vec;
 use alloy_primitives::{address, keccak256, Address, B256, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use assay_contract_common::codes::{GameOutcome, GamePhase};
-use assay_contract_kit::testing::MockHost;
+use assay_contract_kit::testing::{contract_handler, MockHost};
+use assay_prover::OneStepProver;
 use assay_step::commit::{self, Hash, Keccak};
 
 use crate::{DisputeGame, GameError, IDisputeGame, ISampling};
 
 const SAMPLING: Address = address!("0x00000000000000000000000000000000000000a6");
+const PROVER: Address = address!("0x00000000000000000000000000000000000000a7");
 const ASSERTER: Address = address!("0x00000000000000000000000000000000000000b1");
 const VALIDATOR: Address = address!("0x00000000000000000000000000000000000000b2");
 const JOB: U256 = U256::from_limbs([7, 0, 0, 0]);
@@ -152,8 +154,10 @@ impl Env {
     fn with(arity_bits: u8, honest: Trace, liar: Trace) -> Self {
         let vm = MockHost::default();
         vm.set_block_timestamp(1_000);
+        // The one-step prover, live, on its own host.
+        vm.route(PROVER, contract_handler::<OneStepProver>(&MockHost::default(), Address::ZERO));
         let mut game = DisputeGame::from(&vm);
-        game.constructor(SAMPLING, CLOCK, arity_bits).unwrap();
+        game.constructor(SAMPLING, PROVER, CLOCK, arity_bits).unwrap();
         vm.set_sender(SAMPLING);
         let id = game
             .open_game(
@@ -252,9 +256,11 @@ fn only_sampling_opens_one_game_per_challenger() {
     assert_eq!((phase, outcome), (GamePhase::Roots as u8, 0));
     assert_eq!((to_move, deadline), (ASSERTER, 1_000 + CLOCK));
     assert_eq!(env.game.game_of(JOB, VALIDATOR), GAME);
-    assert_eq!(env.game.config(), (SAMPLING, CLOCK, 1));
+    assert_eq!(env.game.config(), (SAMPLING, CLOCK, 1, PROVER));
     let mut bad = DisputeGame::from(&env.vm);
-    assert!(matches!(bad.constructor(SAMPLING, CLOCK, 7), Err(GameError::InvalidParams(_))));
+    let refused = |r| matches!(r, Err(GameError::InvalidParams(_)));
+    assert!(refused(bad.constructor(SAMPLING, PROVER, CLOCK, 7)));
+    assert!(refused(bad.constructor(SAMPLING, Address::ZERO, CLOCK, 1)));
 }
 
 #[test]

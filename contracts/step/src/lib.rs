@@ -30,6 +30,7 @@ extern crate std;
 
 pub mod attention;
 pub mod commit;
+pub mod decide;
 pub mod fixed;
 pub mod linear;
 pub mod nonlin;

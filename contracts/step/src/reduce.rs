@@ -2,6 +2,8 @@
 //! is narrowed by a bisection over the running accumulator (`crates/engine/TRACE.md`), so its
 //! one step is a single call of one of these.
 
+use crate::{commit::OpLeaf, op};
+
 /// The next state of the greedy choice after logit `v` at index `i`: the largest value so far,
 /// ties to the lowest index. Start from `None`.
 pub fn argmax_step(best: Option<(u32, i32)>, i: u32, v: i32) -> Option<(u32, i32)> {
@@ -37,6 +39,50 @@ pub fn term_points(lo: u64, hi: u64, k: u64) -> impl Iterator<Item = u64> {
     let width = hi.saturating_sub(lo);
     let parts = k.min(width).max(1);
     (1..parts).map(move |m| lo.saturating_add(width.saturating_mul(m) / parts))
+}
+
+/// Which reduction longer than a row a disputed leaf's elements are (`crates/engine/TRACE.md`,
+/// "The reductions' accumulators").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// The attention context over the KV cache.
+    Context = 1,
+    /// A softmax row (its maximum, then its sum of table entries).
+    Softmax = 2,
+    /// Mean pooling over the rows.
+    Pool = 3,
+    /// The greedy choice of the next token over the logits.
+    Choice = 4,
+}
+
+impl Kind {
+    /// The reduction of leaf `header`'s elements, if they are one.
+    pub fn of(header: &OpLeaf) -> Option<Self> {
+        match (header.op, header.dtype) {
+            (op::CONTEXT, op::DTYPE_I32) => Some(Self::Context),
+            (op::SOFTMAX, op::DTYPE_U16) => Some(Self::Softmax),
+            (op::POOL, op::DTYPE_I32) => Some(Self::Pool),
+            (op::TOKENS, op::DTYPE_U32) if header.layer >= 1 => Some(Self::Choice),
+            _ => None,
+        }
+    }
+
+    /// From its stored code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        [Self::Context, Self::Softmax, Self::Pool, Self::Choice]
+            .into_iter()
+            .find(|k| *k as u8 == code)
+    }
+
+    /// The accumulator before the first term.
+    pub fn init(self) -> State {
+        match self {
+            Self::Context | Self::Pool => sum_state(0),
+            Self::Softmax => softmax_state(i32::MIN, 0),
+            Self::Choice => argmax_state(None),
+        }
+    }
 }
 
 /// A reduction's running accumulator as a dispute game posts it: a 32-byte word, little endian,

@@ -15,6 +15,8 @@ pub(super) const STAKING: Address = address!("0x00000000000000000000000000000000
 pub(super) const REGISTRY: Address = address!("0x00000000000000000000000000000000000000a4");
 pub(super) const MARKET: Address = address!("0x00000000000000000000000000000000000000a5");
 pub(super) const GAME: Address = address!("0x00000000000000000000000000000000000000a6");
+/// The one-step prover the game is paired with (no game here reaches a proof).
+const PROVER: Address = address!("0x00000000000000000000000000000000000000a8");
 /// Each side's clock in a dispute game (seconds).
 pub(super) const CLOCK: u64 = 600;
 pub(super) const SAMPLING: Address = address!("0x00000000000000000000000000000000000000a7");
@@ -104,7 +106,7 @@ impl Env {
         env.sender(OWNER);
         env.market.constructor(OWNER, TOKEN, STAKING, REGISTRY, EPOCH).unwrap();
         env.sampling.constructor(OWNER, MARKET, STAKING, REGISTRY).unwrap();
-        env.game.constructor(SAMPLING, CLOCK, 1).unwrap();
+        env.game.constructor(SAMPLING, PROVER, CLOCK, 1).unwrap();
         env.market.set_sampling(SAMPLING).unwrap();
         env
     }

@@ -22,52 +22,12 @@
 
 use assay_step::{
     attention,
-    commit::{Hash, OpLeaf},
     nonlin::{self, LUT_LEN},
     op,
-    reduce::{self, State},
+    reduce::{self, Kind, State},
 };
 
 use crate::proof::{Opened, Openings, Target};
-
-/// Which reduction a disputed leaf's elements are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Kind {
-    Context = 1,
-    Softmax = 2,
-    Pool = 3,
-    Choice = 4,
-}
-
-impl Kind {
-    /// The reduction of leaf `header`'s elements, if they are one.
-    pub fn of(header: &OpLeaf) -> Option<Self> {
-        match (header.op, header.dtype) {
-            (op::CONTEXT, op::DTYPE_I32) => Some(Self::Context),
-            (op::SOFTMAX, op::DTYPE_U16) => Some(Self::Softmax),
-            (op::POOL, op::DTYPE_I32) => Some(Self::Pool),
-            (op::TOKENS, op::DTYPE_U32) if header.layer >= 1 => Some(Self::Choice),
-            _ => None,
-        }
-    }
-
-    /// From its stored code.
-    pub fn from_code(code: u8) -> Option<Self> {
-        [Self::Context, Self::Softmax, Self::Pool, Self::Choice]
-            .into_iter()
-            .find(|k| *k as u8 == code)
-    }
-
-    /// The accumulator before the first term.
-    pub fn init(self) -> Hash {
-        match self {
-            Self::Context | Self::Pool => reduce::sum_state(0),
-            Self::Softmax => reduce::softmax_state(i32::MIN, 0),
-            Self::Choice => reduce::argmax_state(None),
-        }
-    }
-}
 
 /// The accumulator after term `m` from `acc`, the one before it; `None` when the openings are not
 /// the term's inputs.

@@ -790,32 +790,6 @@ fn copied(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
     from.cells.element(at.0, at.1).map(<[u8]>::to_vec)
 }
 
-/// Whether the prover decides the elements of leaf `header`: every op's but the prompt's tokens
-/// (and a sampled token's, which a proof shows in the game: `reduction::sampled`).
-pub fn provable(header: &OpLeaf) -> bool {
-    if crate::reduction::Kind::of(header).is_some() {
-        return true;
-    }
-    let code = header.op;
-    let linear = op::LINEAR_INPUTS.iter().any(|(c, ..)| *c == code);
-    let i32_op = matches!(
-        code,
-        op::EMBED
-            | op::RESIDUAL
-            | op::ACTIVATION
-            | op::RMS_NORM
-            | op::LAYER_NORM
-            | op::LOGITS
-            | op::SCORES
-    );
-    match (code, header.dtype) {
-        (_, op::DTYPE_I32) => linear || i32_op,
-        (op::NORMALIZE, op::DTYPE_I16) | (op::OUTPUT, op::DTYPE_I16 | op::DTYPE_U32) => true,
-        (op::TOKENS, op::DTYPE_U32) => header.layer == 0 && header.step >= 1,
-        _ => false,
-    }
-}
-
 /// The correct value of the target element, little endian, from the checked openings; `None`
 /// when they are not the inputs the op reads.
 pub fn recompute(target: &Target, o: &Openings<'_>) -> Option<Vec<u8>> {
