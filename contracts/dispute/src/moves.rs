@@ -15,12 +15,14 @@ use assay_step::{
 use stylus_sdk::prelude::*;
 
 use crate::{
-    state::{outcome, phase, Game, CHALLENGER, DEFENDER},
+    state::{outcome, phase, step_kind, Game, CHALLENGER, DEFENDER},
     DisputeGame, IDisputeGame, Result,
 };
 
 /// `IOneStepProver.prove`'s kind that asks whether the disputed token was sampled.
 const SAMPLED: u8 = 3;
+/// What the prover answers when the chain cannot tell which header a leaf must have.
+const UNDECIDED: B256 = B256::repeat_byte(0xff);
 
 /// keccak-256 through the hostio (`alloy_primitives::keccak256` with `native-keccak`).
 struct HostKeccak;
@@ -351,12 +353,9 @@ impl DisputeGame {
         };
         self.dispute_node(game_id, next, (child_level, index, width), nodes);
         if next == phase::LEAF {
+            // A zero node is a leaf one trace lacks: its side opens nothing, and the schedule
+            // decides which length is right.
             self.games.setter(game_id).leaf.set(U64::from(index));
-            if nodes.0 == [0; 32] || nodes.1 == [0; 32] {
-                // One trace ends before this leaf: which length is right is the schedule's
-                // question, which the one-step prover will answer.
-                return self.end(game_id, outcome::NO_VERDICT);
-            }
         }
         Ok(())
     }
@@ -369,8 +368,12 @@ impl DisputeGame {
     ) -> Result<()> {
         let turn = self.take_turn(game_id, phase::LEAF)?;
         let (side, caller) = (turn.side, turn.caller);
-        let opens = |bytes: &[u8], node: Hash| {
-            OpLeaf::parse(bytes).filter(|leaf| leaf.hash(&HostKeccak) == Some(node))
+        // A leaf opens its node; a side whose trace has no leaf here (a zero node) opens nothing.
+        let opens = |bytes: &[u8], node: Hash| -> Option<Option<OpLeaf>> {
+            if node == [0; 32] {
+                return bytes.is_empty().then_some(None);
+            }
+            OpLeaf::parse(bytes).filter(|leaf| leaf.hash(&HostKeccak) == Some(node)).map(Some)
         };
         let mine = opens(preimage, self.node_of(game_id, side))
             .ok_or_else(|| Self::bad_opening(game_id, caller))?;
@@ -397,11 +400,17 @@ impl DisputeGame {
         let Some(theirs) = theirs else {
             return Ok(());
         };
-        let cells = mine.cells().filter(|_| mine.same_header(&theirs));
-        let Some((cells, count)) =
-            cells.and_then(|c| Some((c, c.count()?))).filter(|(_, n)| (1..=MAX_CELLS).contains(n))
+        let (theirs, mine) = match (theirs, mine) {
+            (Some(theirs), Some(mine)) if mine.same_header(&theirs) => (theirs, mine),
+            // Different ops, shapes or places, or a leaf one trace lacks: the schedule decides.
+            openings => return self.dispute_schedule(game_id, openings),
+        };
+        let Some((cells, count)) = mine
+            .cells()
+            .and_then(|c| Some((c, c.count()?)))
+            .filter(|(_, n)| (1..=MAX_CELLS).contains(n))
         else {
-            // Different ops, shapes or places: the schedule decides, in the one-step prover.
+            // A shape with no cells (or more than the engine's): nothing to narrow to.
             return self.end(game_id, outcome::NO_VERDICT);
         };
         let height = commit::tree_height(count);
@@ -415,6 +424,25 @@ impl DisputeGame {
         g.element_size.set(U8::from(cells.size as u8));
         g.decidable.set(provable(&mine));
         g.reduction.set(U8::from(Kind::of(&mine).map_or(0, |k| k as u8)));
+        Ok(())
+    }
+
+    /// Enters the Step phase over the disputed leaf's header: the one-step prover says which
+    /// header the schedule puts there (zero: none), and the side that opened it wins.
+    fn dispute_schedule(
+        &mut self,
+        game_id: U256,
+        (defender, challenger): (Option<OpLeaf>, Option<OpLeaf>),
+    ) -> Result<()> {
+        let header = |leaf: Option<OpLeaf>| {
+            leaf.and_then(|l| OpLeaf { cells_root: [0; 32], ..l }.hash(&HostKeccak))
+                .map_or(B256::ZERO, B256::from)
+        };
+        let mut g = self.games.setter(game_id);
+        g.defender_value.set(header(defender));
+        g.challenger_value.set(header(challenger));
+        g.step_kind.set(U8::from(step_kind::SCHEDULE));
+        g.phase.set(U8::from(phase::STEP));
         Ok(())
     }
 
@@ -520,6 +548,10 @@ impl DisputeGame {
             return self.end(game_id, outcome::NO_VERDICT);
         }
         let correct = self._prove(game_id, kind, bytes)?;
+        if kind == step_kind::SCHEDULE && correct == UNDECIDED {
+            // What the leaf must be depends on what the chain does not know.
+            return self.end(game_id, outcome::NO_VERDICT);
+        }
         self.settle_step(game_id, correct, claims)
     }
 

@@ -40,6 +40,8 @@ pub mod step_kind {
     pub const FINISH: u8 = 1;
     /// A reduction's accumulator after term `lo`, from the agreed one before it.
     pub const TERM: u8 = 2;
+    /// The disputed leaf's header, from the schedule (the sides opened different ones).
+    pub const SCHEDULE: u8 = 4;
 }
 
 /// Game outcomes: `assay_contract_common::codes::GameOutcome`.

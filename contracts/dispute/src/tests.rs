@@ -381,7 +381,7 @@ fn a_side_that_stops_answering_loses_on_time() {
 }
 
 #[test]
-fn shorter_traces_and_different_ops_end_without_a_verdict() {
+fn a_leaf_one_trace_lacks_or_another_op_goes_to_the_schedule() {
     // The liar's trace stops after four leaves: leaf 4 is padding on its side.
     let honest = Trace::honest();
     let liar = Trace { leaves: honest.leaves[..4].to_vec(), output: B256::repeat_byte(0x0b) };
@@ -394,10 +394,25 @@ fn shorter_traces_and_different_ops_end_without_a_verdict() {
     env.vm.set_sender(ASSERTER);
     env.game.bisect(GAME, d.clone(), Vec::new()).unwrap();
     env.vm.set_sender(VALIDATOR);
-    env.expect_report(GameOutcome::NoVerdict);
     env.game.bisect(GAME, env.honest.children(3, 3, 0, 3), d).unwrap();
-    assert_eq!(env.game.game(GAME).4, GameOutcome::NoVerdict as u8);
-    assert_eq!(env.game.disputed_node(GAME).1, 4);
+    assert_eq!((env.phase(), env.game.disputed_node(GAME).1), (GamePhase::Leaf as u8, 4));
+    // The side without the leaf opens nothing, and only nothing opens its (zero) node.
+    let truth = env.honest.leaves[4].preimage();
+    env.vm.set_sender(ASSERTER);
+    let forged = env.game.open_leaf(GAME, truth.clone().into(), Vec::new().into());
+    assert!(matches!(forged, Err(GameError::BadOpening(_))));
+    env.game.open_leaf(GAME, Vec::new().into(), Vec::new().into()).unwrap();
+    env.vm.set_sender(VALIDATOR);
+    let empty = env.game.open_leaf(GAME, Vec::new().into(), Vec::new().into());
+    assert!(matches!(empty, Err(GameError::BadOpening(_))), "a leaf's node needs its leaf");
+    env.game.open_leaf(GAME, truth.into(), Vec::new().into()).unwrap();
+    let header = |l: &Leaf| {
+        let parsed = commit::OpLeaf::parse(&l.preimage()).unwrap();
+        B256::from(commit::OpLeaf { cells_root: [0; 32], ..parsed }.hash(&K).unwrap())
+    };
+    let (_, _, _, d_claim, c_claim, _) = env.game.disputed_element(GAME);
+    assert_eq!((d_claim, c_claim), (B256::ZERO, header(&env.honest.leaves[4])));
+    assert_eq!((env.phase(), env.game.disputed_terms(GAME).0), (GamePhase::Step as u8, 4));
 
     // Leaf 2 claims another op.
     let honest = Trace::honest();
@@ -412,9 +427,10 @@ fn shorter_traces_and_different_ops_end_without_a_verdict() {
     assert!(matches!(theirs, Err(GameError::BadOpening(_))), "only its own leaf opens its node");
     env.game.open_leaf(GAME, lie.clone().into(), Vec::new().into()).unwrap();
     env.vm.set_sender(VALIDATOR);
-    env.expect_report(GameOutcome::NoVerdict);
     env.game.open_leaf(GAME, truth.into(), lie.into()).unwrap();
-    assert_eq!(env.game.game(GAME).4, GameOutcome::NoVerdict as u8);
+    let (_, _, _, d_claim, c_claim, _) = env.game.disputed_element(GAME);
+    assert_eq!((d_claim, c_claim), (header(&env.liar.leaves[2]), header(&env.honest.leaves[2])));
+    assert_eq!((env.phase(), env.game.disputed_terms(GAME).0), (GamePhase::Step as u8, 4));
 }
 
 /// The end of a llama block: `Residual, RmsNorm, FfnGate, FfnUp, Activation, FfnDown, Residual`,

@@ -12,6 +12,7 @@ extern crate alloc;
 
 pub mod proof;
 pub mod reduction;
+pub mod schedule;
 
 use alloc::vec::Vec;
 
@@ -42,7 +43,12 @@ pub mod kind {
     pub const TERM: u8 = 2;
     /// Whether the disputed token was sampled.
     pub const SAMPLED: u8 = 3;
+    /// Which header leaf `leaf` must have (`schedule`).
+    pub const SCHEDULE: u8 = 4;
 }
+
+/// The value of a [`kind::SCHEDULE`] proof when the chain cannot tell what the leaf must be.
+pub const UNDECIDED: B256 = B256::repeat_byte(0xff);
 
 /// keccak-256 through the hostio (`alloy_primitives::keccak256` with `native-keccak`).
 pub struct HostKeccak;
@@ -107,6 +113,9 @@ struct Step {
 
 /// The step's value from `bytes`, `None` for a proof that does not show it.
 fn value(step: &Step, agreed: &proof::Agreed, bytes: &[u8]) -> Option<Vec<u8>> {
+    if step.kind == kind::SCHEDULE {
+        return scheduled(step.leaf, agreed, bytes).map(|h| h.to_vec());
+    }
     if step.header.is_zero() {
         // Equal trees, different outputs: the Output leaf's hash decides.
         return (step.kind == kind::ELEMENT)
@@ -130,4 +139,42 @@ fn value(step: &Step, agreed: &proof::Agreed, bytes: &[u8]) -> Option<Vec<u8>> {
         kind::SAMPLED => reduction::sampled(&target, &opened).then(|| alloc::vec![1]),
         _ => None,
     }
+}
+
+/// The header leaf `leaf` must have (its hash over a zero cells root), zero when the trace must
+/// have ended before it, [`UNDECIDED`] when the chain cannot tell. The proof opens leaves
+/// `leaf − 1`, `leaf − 2`, `leaf − 3` (those that exist; `leaf − 1` with its cell when it is the
+/// head's chosen token), then leaf 0 when it is not among them (headers only), then the config.
+fn scheduled(leaf: u64, agreed: &proof::Agreed, bytes: &[u8]) -> Option<B256> {
+    if leaf == 0 {
+        // The prompt's tokens: the tokenizer's output.
+        return bytes.is_empty().then_some(UNDECIDED);
+    }
+    let none =
+        OpLeaf { step: 0, layer: 0, op: 0, dtype: 0, rank: 0, dims: [0; 8], cells_root: [0; 32] };
+    let target = proof::Target { leaf, header: none, row: 0, col: 0 };
+    let opened = proof::open(&HostKeccak, bytes, agreed, &target)?;
+    let config = opened.config.as_ref()?;
+    let back_count = usize::try_from(leaf.min(3)).ok()?;
+    let with_prompt = leaf > 3;
+    let want = back_count.checked_add(usize::from(with_prompt))?;
+    (opened.leaves.len() == want && opened.model.is_empty()).then_some(())?;
+    let (back, rest) = opened.leaves.split_at(back_count);
+    for (k, l) in back.iter().enumerate() {
+        (l.index.checked_add(k as u64)?.checked_add(1)? == leaf).then_some(())?;
+        (k == 0 || l.cells.opened.is_empty()).then_some(())?;
+    }
+    let prompt = match rest {
+        [p] => (p.index == 0 && p.cells.opened.is_empty()).then_some(p)?,
+        _ => back.last()?,
+    };
+    (prompt.index == 0 && prompt.leaf.op == assay_step::op::TOKENS).then_some(())?;
+    let chosen =
+        back[0].cells.element(0, 0).and_then(|b| Some(u32::from_le_bytes(b.try_into().ok()?)));
+    let headers: Vec<OpLeaf> = back.iter().map(|l| l.leaf).collect();
+    Some(match schedule::next(config, &prompt.leaf, &headers, chosen)? {
+        schedule::Next::Leaf(h) => B256::from(h.hash(&HostKeccak)?),
+        schedule::Next::End => B256::ZERO,
+        schedule::Next::Undecided => UNDECIDED,
+    })
 }

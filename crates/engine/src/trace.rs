@@ -328,6 +328,18 @@ impl Trace {
         true
     }
 
+    /// Fault injection: claims that leaf `leaf` is op `op` (its output unchanged) and rehashes
+    /// it, a header the engine's schedule does not put there. False when the output is not kept.
+    pub fn relabel(&mut self, leaf: usize, op: Op) -> bool {
+        let (Some(info), Some(data)) = (self.info.get_mut(leaf), self.kept.get(&leaf)) else {
+            return false;
+        };
+        info.op = op as u32;
+        let cells_root = crate::hash::cells_root(data, info.row_len(), info.element_size());
+        self.leaves[leaf] = info.leaf(&cells_root);
+        true
+    }
+
     /// The leaves, in execution order (complete once the last step is closed).
     pub fn leaves(&self) -> &[Hash] {
         &self.leaves

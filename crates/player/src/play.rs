@@ -299,7 +299,7 @@ impl Player {
             }
             GamePhase::Leaf => {
                 let preimage =
-                    Side::new(turn.kept(id).await?).leaf_preimage(node.index).map_err(bad_move)?;
+                    Side::new(turn.kept(id).await?).leaf_or_none(node.index).map_err(bad_move)?;
                 let defender = match turn.role {
                     Role::Defender => Bytes::new(),
                     Role::Challenger => {
@@ -407,6 +407,7 @@ impl Player {
                     _ if outputs => side.output_proof(height),
                     STEP_FINISH => side.finish_proof(element.leaf, at, height),
                     STEP_TERM => side.term_proof(element.leaf, at, terms.lo, height),
+                    STEP_SCHEDULE => side.schedule_proof(element.leaf, height),
                     _ => side.step_proof(element.leaf, at, height),
                 }
                 .map_err(bad_move)?;
@@ -470,6 +471,8 @@ impl Player {
 /// final accumulator, and when it proves one term.
 const STEP_FINISH: u8 = 1;
 const STEP_TERM: u8 = 2;
+/// `disputedTerms(id).kind` when the Step phase proves which header the disputed leaf must have.
+const STEP_SCHEDULE: u8 = 4;
 
 /// The blob of the model `turn`'s job ran.
 fn blob_of(turn: &Turn<'_>) -> Result<Vec<u8>, PlayError> {

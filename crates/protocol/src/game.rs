@@ -146,16 +146,7 @@ impl<'a> Side<'a> {
             proof.extend(self.opening(*i, cells, height)?);
         }
         if reads.config {
-            let model = self.model.ok_or_else(|| GameError::NoTensor("config".into()))?;
-            let (preimage, width, path) = model.open_config();
-            let mut out = (preimage.len() as u16).to_le_bytes().to_vec();
-            out.extend_from_slice(&preimage);
-            out.extend_from_slice(&0u32.to_le_bytes());
-            out.extend_from_slice(&(width as u32).to_le_bytes());
-            out.push(path.len() as u8);
-            path.iter().for_each(|h| out.extend_from_slice(h));
-            out.push(0);
-            proof.extend(out);
+            proof.extend(self.config_opening()?);
         }
         for (name, cells) in &reads.tensors {
             let opened = self
@@ -164,6 +155,59 @@ impl<'a> Side<'a> {
                 .ok_or_else(|| GameError::NoTensor(name.clone()))?;
             proof.extend(tensor_opening(&opened));
         }
+        Ok(proof)
+    }
+
+    /// The model's config leaf opened against the model id.
+    fn config_opening(&self) -> Result<Vec<u8>, GameError> {
+        let model = self.model.ok_or_else(|| GameError::NoTensor("config".into()))?;
+        let (preimage, width, path) = model.open_config();
+        let mut out = (preimage.len() as u16).to_le_bytes().to_vec();
+        out.extend_from_slice(&preimage);
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(width as u32).to_le_bytes());
+        out.push(path.len() as u8);
+        path.iter().for_each(|h| out.extend_from_slice(h));
+        out.push(0);
+        Ok(out)
+    }
+
+    /// Phase Leaf: leaf `leaf`'s preimage, or nothing when this trace ended before it.
+    ///
+    /// # Errors
+    /// [`GameError::NotKept`].
+    pub fn leaf_or_none(&self, leaf: u64) -> Result<Vec<u8>, GameError> {
+        if leaf >= self.trace.leaves().len() as u64 {
+            return Ok(Vec::new());
+        }
+        self.leaf_preimage(leaf)
+    }
+
+    /// Phase Step when the sides opened different headers for leaf `leaf` (or one has none): the
+    /// proof of the header the schedule puts there (`schedule` in `contracts/prover`): leaves
+    /// `leaf − 1` to `leaf − 3` (the first with its cell when it is the head's chosen token),
+    /// leaf 0 when it is not among them, and the config.
+    ///
+    /// # Errors
+    /// [`GameError::NoLeaf`], [`GameError::NotKept`], [`GameError::NoTensor`].
+    pub fn schedule_proof(&self, leaf: u64, height: u32) -> Result<Vec<u8>, GameError> {
+        if leaf == 0 {
+            return Ok(Vec::new());
+        }
+        let mut openings: Vec<(u64, Vec<u64>)> =
+            (1..=leaf.min(3)).map(|k| (leaf - k, vec![])).collect();
+        if leaf > 3 {
+            openings.push((0, vec![]));
+        }
+        let (info, _) = self.output(leaf - 1)?;
+        if info.op == op::TOKENS && info.layer >= 1 {
+            openings[0].1 = vec![0];
+        }
+        let mut proof = vec![openings.len() as u8];
+        for (i, cells) in &openings {
+            proof.extend(self.opening(*i, cells, height)?);
+        }
+        proof.extend(self.config_opening()?);
         Ok(proof)
     }
 

@@ -160,8 +160,8 @@ async fn narrow(
             rounds += 1;
         } else if phase == GamePhase::Leaf as u8 {
             leaf = node.index;
-            let d = lie.leaf_preimage(leaf).expect("kept");
-            let c = honest.leaf_preimage(leaf).expect("kept");
+            let d = lie.leaf_or_none(leaf).expect("kept");
+            let c = honest.leaf_or_none(leaf).expect("kept");
             let call = IDisputeGame::openLeafCall {
                 gameId: game,
                 preimage: d.clone().into(),
@@ -173,7 +173,13 @@ async fn narrow(
                 preimage: c.into(),
                 defenderPreimage: d.into(),
             };
-            play(m, challenger, call, "DisputeGame.openLeaf (compares)").await;
+            let receipt = play(m, challenger, call, "DisputeGame.openLeaf (compares)").await;
+            if m.view(m.game, IDisputeGame::gameCall { gameId: game }).await.phase
+                == GamePhase::Step as u8
+            {
+                // Different headers: the schedule decides.
+                return (job, asserter, validators, game, receipt);
+            }
         } else if phase == GamePhase::Cells as u8 {
             let d = hashes(lie.cell_children(leaf, at, down).expect("a node"));
             let c = hashes(honest.cell_children(leaf, at, down).expect("a node"));
@@ -363,6 +369,85 @@ pub(super) async fn a_sampled_token_ends_without_a_verdict(m: &mut Market) {
     let proof = honest.sampled_proof(leaf as u64, u32::from(height)).expect("sampled");
     let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.into() };
     let receipt = play(m, challenger, prove, "DisputeGame.proveStep (sampled token)").await;
+    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
+    assert_eq!(ended.outcome, GameOutcome::NoVerdict as u8);
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    assert_eq!((settled.status, settled.losers), (REJECTED, vec![]));
+    for party in [asserter, challenger] {
+        assert_eq!(m.pool(party).await.2, 0, "{party} unfrozen");
+    }
+    assert_eq!(m.job_status(job).await, REJECTED);
+    m.traces.clear();
+}
+
+/// A leaf whose header is not the schedule's (the asserter's trace calls a Scores leaf a Context
+/// one): the openings of the leaf go to the Step phase over its header, the proof opens the
+/// three leaves before it, the prompt's `Tokens` and the config, the prover names the schedule's
+/// header and the asserter loses.
+pub(super) async fn a_leaf_out_of_schedule_is_proven_wrong(m: &mut Market) {
+    let (honest_trace, _, leaf, _) = traces(Op::Scores);
+    let mut lie = honest_trace.clone();
+    assert!(lie.relabel(leaf, Op::Context));
+    let (job, asserter, validators, game, _) = narrow(m, &honest_trace, &lie, true).await;
+    let challenger = validators[0];
+    let terms = m.view(m.game, IDisputeGame::disputedTermsCall { gameId: game }).await;
+    let element = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await;
+    assert_eq!((terms.kind, element.leaf), (4, leaf as u64));
+    let header = |t: &Trace| {
+        let info = &t.info()[leaf];
+        B256::from(assay_engine::hash::keccak(&info.preimage(&[0; 32])))
+    };
+    let claims = (element.defenderValue, element.challengerValue);
+    assert_eq!(claims, (header(&lie), header(&honest_trace)));
+    let blob = model_blob();
+    let model = ModelFile::parse(&blob).expect("parses");
+    let proof = Side::with_model(&honest_trace, &model)
+        .schedule_proof(leaf as u64, u32::from(element.height))
+        .expect("a proof");
+    let before = m.pool(asserter).await.0;
+    let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.clone().into() };
+    let receipt = play(m, challenger, prove, "DisputeGame.proveStep (schedule)").await;
+    println!("one-step proof of a leaf's header: {} bytes of calldata", proof.len());
+    let proven = event::<IDisputeGame::StepProven>(&receipt, m.game);
+    assert_eq!(proven.value, header(&honest_trace));
+    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
+    assert_eq!(ended.outcome, GameOutcome::ChallengerWon as u8);
+    // The validators that agreed with the asserter lose with it.
+    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
+    let mut losers = settled.losers.clone();
+    losers.sort();
+    let mut want = [&[asserter][..], &validators[1..]].concat();
+    want.sort();
+    assert_eq!((settled.status, losers), (REJECTED, want));
+    assert_eq!(m.pool(asserter).await.0, before - m.params.slash_amount, "slashed");
+    assert_eq!(m.job_status(job).await, REJECTED);
+    m.traces.clear();
+}
+
+/// A generation cut short (three tokens where the job asked for four): after a token that is not
+/// the end of turn the next leaf is another step or the output, which only the job's
+/// `max_tokens` tells; the prover says so and the game ends without a verdict.
+pub(super) async fn a_length_the_chain_cannot_tell_ends_without_a_verdict(m: &mut Market) {
+    let model = Model::load(&model_blob()).expect("the model loads");
+    let (_, honest_trace) = model.run_keeping(&Scalar, &generation(), Keep::All).expect("runs");
+    let short = JobInput::Generate {
+        messages: vec![Message::user("the weather is")],
+        max_tokens: 3,
+        seed: 0,
+    };
+    let (_, lie) = model.run_keeping(&Scalar, &short, Keep::All).expect("runs");
+    let (job, asserter, validators, game, _) = narrow(m, &honest_trace, &lie, true).await;
+    let challenger = validators[0];
+    let element = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await;
+    let first_output = lie.info().iter().position(|i| i.op == Op::Output as u32).unwrap();
+    assert_eq!(element.leaf, first_output as u64, "the liar's output against another step");
+    let blob = model_blob();
+    let file = ModelFile::parse(&blob).expect("parses");
+    let proof = Side::with_model(&honest_trace, &file)
+        .schedule_proof(element.leaf, u32::from(element.height))
+        .expect("a proof");
+    let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.into() };
+    let receipt = play(m, challenger, prove, "DisputeGame.proveStep (schedule, undecided)").await;
     let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
     assert_eq!(ended.outcome, GameOutcome::NoVerdict as u8);
     let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
