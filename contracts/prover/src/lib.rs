@@ -18,7 +18,10 @@ use alloc::vec::Vec;
 
 use alloy_primitives::{keccak256, Bytes, B256};
 use alloy_sol_types::sol;
-use assay_step::commit::{Hash, Keccak, OpLeaf};
+use assay_step::{
+    commit::{Hash, Keccak, OpLeaf},
+    schedule::Next,
+};
 use stylus_sdk::prelude::*;
 
 sol!(
@@ -172,9 +175,10 @@ fn scheduled(leaf: u64, agreed: &proof::Agreed, bytes: &[u8]) -> Option<B256> {
     let chosen =
         back[0].cells.element(0, 0).and_then(|b| Some(u32::from_le_bytes(b.try_into().ok()?)));
     let headers: Vec<OpLeaf> = back.iter().map(|l| l.leaf).collect();
-    Some(match schedule::next(config, &prompt.leaf, &headers, chosen)? {
-        schedule::Next::Leaf(h) => B256::from(h.hash(&HostKeccak)?),
-        schedule::Next::End => B256::ZERO,
-        schedule::Next::Undecided => UNDECIDED,
+    let shape = schedule::shape(config)?;
+    Some(match assay_step::schedule::next(&shape, &prompt.leaf, &headers, chosen)? {
+        Next::Leaf(h) => B256::from(h.hash(&HostKeccak)?),
+        Next::End => B256::ZERO,
+        Next::Undecided => UNDECIDED,
     })
 }

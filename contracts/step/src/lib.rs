@@ -36,3 +36,4 @@ pub mod linear;
 pub mod nonlin;
 pub mod op;
 pub mod reduce;
+pub mod schedule;

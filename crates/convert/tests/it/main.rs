@@ -9,4 +9,5 @@ mod candle;
 mod elements;
 mod llama;
 mod minilm;
+mod schedule;
 mod tiny;
