@@ -18,7 +18,12 @@ interface IOneStepProver {
     /// commits to), 1 that element from the reduction's final accumulator `agreed`, 2 the
     /// reduction's accumulator after term `term` from `agreed`, the one before it; 3 returns 1
     /// when the proof shows that the disputed token was sampled (the leaf before it is a
-    /// Softmax). `trees` are both sides' leaf-tree roots lifted to `height` levels (the leaves
-    /// before `leaf` are the same under both), `modelId` the job's model.
-    function prove(uint8 kind, bytes32 header, uint64 leaf, uint64 row, uint64 col, uint64 term, bytes32 agreed, bytes32[2] calldata trees, uint8 height, bytes32 modelId, bytes calldata proof) external view returns (bytes32 value);
+    /// Softmax); 4 the header leaf `leaf` must have (its hash over a zero cells root; zero when
+    /// the trace must have ended), from the leaves before it and the config: where that depends
+    /// on what the chain does not know (the job's seed or `max_tokens`) and the schedule allows
+    /// two headers, the one of the two `claims` (defender's, challenger's) that is a candidate,
+    /// and 0xff…ff when both or no side's claim can be judged (the prompt's tokens). `trees` are
+    /// both sides' leaf-tree roots lifted to `height` levels (the leaves before `leaf` are the
+    /// same under both), `modelId` the job's model.
+    function prove(uint8 kind, bytes32 header, uint64 leaf, uint64 row, uint64 col, uint64 term, bytes32 agreed, bytes32[2] calldata claims, bytes32[2] calldata trees, uint8 height, bytes32 modelId, bytes calldata proof) external view returns (bytes32 value);
 }

@@ -32,6 +32,7 @@ impl DisputeGame {
             col: g.col.get().to(),
             term: g.lo.get().to(),
             agreed: g.agreed.get(),
+            claims: [g.defender_value.get(), g.challenger_value.get()],
             trees: [g.defender_tree.get(), g.challenger_tree.get()],
             height: g.height.get().to(),
             modelId: g.model_id.get(),

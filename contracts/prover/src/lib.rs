@@ -87,6 +87,7 @@ impl OneStepProver {
         col: u64,
         term: u64,
         agreed: B256,
+        claims: [B256; 2],
         trees: [B256; 2],
         height: u8,
         model_id: B256,
@@ -97,7 +98,7 @@ impl OneStepProver {
             height: u32::from(height),
             model: model_id.0,
         };
-        let step = Step { kind, header, leaf, at: (row, col), term, acc: agreed.0 };
+        let step = Step { kind, header, leaf, at: (row, col), term, acc: agreed.0, claims };
         value(&step, &agreed_trees, &proof)
             .map(|v| B256::right_padding_from(&v))
             .ok_or(ProverError::BadProof(IOneStepProver::BadProof {}))
@@ -112,12 +113,13 @@ struct Step {
     at: (u64, u64),
     term: u64,
     acc: Hash,
+    claims: [B256; 2],
 }
 
 /// The step's value from `bytes`, `None` for a proof that does not show it.
 fn value(step: &Step, agreed: &proof::Agreed, bytes: &[u8]) -> Option<Vec<u8>> {
     if step.kind == kind::SCHEDULE {
-        return scheduled(step.leaf, agreed, bytes).map(|h| h.to_vec());
+        return scheduled(step, agreed, bytes).map(|h| h.to_vec());
     }
     if step.header.is_zero() {
         // Equal trees, different outputs: the Output leaf's hash decides.
@@ -148,7 +150,8 @@ fn value(step: &Step, agreed: &proof::Agreed, bytes: &[u8]) -> Option<Vec<u8>> {
 /// have ended before it, [`UNDECIDED`] when the chain cannot tell. The proof opens leaves
 /// `leaf − 1`, `leaf − 2`, `leaf − 3` (those that exist; `leaf − 1` with its cell when it is the
 /// head's chosen token), then leaf 0 when it is not among them (headers only), then the config.
-fn scheduled(leaf: u64, agreed: &proof::Agreed, bytes: &[u8]) -> Option<B256> {
+fn scheduled(step: &Step, agreed: &proof::Agreed, bytes: &[u8]) -> Option<B256> {
+    let leaf = step.leaf;
     if leaf == 0 {
         // The prompt's tokens: the tokenizer's output.
         return bytes.is_empty().then_some(UNDECIDED);
@@ -176,9 +179,21 @@ fn scheduled(leaf: u64, agreed: &proof::Agreed, bytes: &[u8]) -> Option<B256> {
         back[0].cells.element(0, 0).and_then(|b| Some(u32::from_le_bytes(b.try_into().ok()?)));
     let headers: Vec<OpLeaf> = back.iter().map(|l| l.leaf).collect();
     let shape = schedule::shape(config)?;
+    let hash = |h: OpLeaf| h.hash(&HostKeccak).map(B256::from);
     Some(match assay_step::schedule::next(&shape, &prompt.leaf, &headers, chosen)? {
-        Next::Leaf(h) => B256::from(h.hash(&HostKeccak)?),
+        Next::Leaf(h) => hash(h)?,
         Next::End => B256::ZERO,
+        Next::Either(a, b) => {
+            // The claim that is a candidate wins; two candidates cannot be told apart.
+            let (a, b) = (hash(a)?, hash(b)?);
+            let [defender, challenger] = step.claims;
+            match ([a, b].contains(&defender), [a, b].contains(&challenger)) {
+                (true, true) => UNDECIDED,
+                (true, false) => defender,
+                (false, true) => challenger,
+                (false, false) => a,
+            }
+        }
         Next::Undecided => UNDECIDED,
     })
 }

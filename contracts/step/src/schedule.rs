@@ -1,10 +1,10 @@
 //! The schedule: what leaf `i` of a trace must be, given the agreed leaves before it and the
 //! model's config (`crates/engine/TRACE.md`, "Schedule"). A game whose first differing leaves
 //! have different headers (or of which one trace has no leaf `i`) is decided by which side's
-//! header is the schedule's. Where the schedule depends on what the chain does not know, it is
-//! undecided: the prompt's length (leaf 0, the tokenizer's), whether the head samples (the job's
-//! seed) and whether generation stops after a token that is not the end of turn (the job's
-//! `max_tokens`).
+//! header is the schedule's. Where the schedule depends on what the chain does not know it names
+//! both candidates (whether the head samples: the job's seed; whether generation stops after a
+//! token that is not the end of turn: the job's `max_tokens`), and the prompt's length (leaf 0,
+//! the tokenizer's) is undecided.
 
 use crate::{commit::OpLeaf, op};
 
@@ -15,7 +15,9 @@ pub enum Next {
     Leaf(OpLeaf),
     /// No leaf: the trace ended with its `Output`.
     End,
-    /// The chain cannot tell.
+    /// One of two headers, as what the chain does not know decides.
+    Either(OpLeaf, OpLeaf),
+    /// The chain cannot tell (the prompt's tokens).
     Undecided,
 }
 
@@ -130,13 +132,22 @@ pub fn next(shape: &Shape, prompt: &OpLeaf, back: &[OpLeaf], chosen: Option<u32>
         (l, code) if l == head => match (code, shape.llama) {
             (op::RMS_NORM, true) => leaf((s, head, op::LOGITS), op::DTYPE_I32, &[1, v]),
             // Greedy (the choice) or sampled (a softmax first): the job's seed decides.
-            (op::LOGITS, true) => Some(Next::Undecided),
+            (op::LOGITS, true) => Some(Next::Either(
+                header((s, head, op::SOFTMAX), op::DTYPE_U16, &[1, v])?,
+                header((s, head, op::TOKENS), op::DTYPE_U32, &[1, 1])?,
+            )),
             (op::SOFTMAX, true) => leaf((s, head, op::TOKENS), op::DTYPE_U32, &[1, 1]),
             (op::TOKENS, true) if chosen? == shape.eos => {
                 leaf((s.checked_add(1)?, 0, op::OUTPUT), op::DTYPE_U32, &[1, s])
             }
             // Another step, or the output once `max_tokens` is reached: the job decides.
-            (op::TOKENS, true) => Some(Next::Undecided),
+            (op::TOKENS, true) => {
+                let next = s.checked_add(1)?;
+                Some(Next::Either(
+                    header((next, 0, op::TOKENS), op::DTYPE_U32, &[1, 1])?,
+                    header((next, 0, op::OUTPUT), op::DTYPE_U32, &[1, next])?,
+                ))
+            }
             (op::POOL, false) => leaf((s, head, op::NORMALIZE), op::DTYPE_I16, &[1, h]),
             (op::NORMALIZE, false) => {
                 leaf((s.checked_add(1)?, 0, op::OUTPUT), op::DTYPE_I16, &[1, h])

@@ -380,12 +380,20 @@ pub(super) async fn a_sampled_token_ends_without_a_verdict(m: &mut Market) {
     m.traces.clear();
 }
 
-/// A leaf whose header is not the schedule's (the asserter's trace calls a Scores leaf a Context
-/// one): the openings of the leaf go to the Step phase over its header, the proof opens the
-/// three leaves before it, the prompt's `Tokens` and the config, the prover names the schedule's
-/// header and the asserter loses.
-pub(super) async fn a_leaf_out_of_schedule_is_proven_wrong(m: &mut Market) {
-    let (honest_trace, _, leaf, _) = traces(Op::Scores);
+/// Leaves whose headers are not the schedule's (the asserter's trace calls a Scores leaf, and the
+/// head's chosen token, Context ones): the openings of the leaf go to the Step phase over its
+/// header, the proof opens the three leaves before it, the prompt's `Tokens` and the config, the
+/// prover names the schedule's header and the asserter loses.
+pub(super) async fn leaves_out_of_schedule_are_proven_wrong(m: &mut Market) {
+    leaf_out_of_schedule(m, (Op::Scores, 0, None)).await;
+    // After the head's logits the schedule allows a softmax (sampling) or the choice (greedy):
+    // the claim that is neither loses to the one that is.
+    leaf_out_of_schedule(m, (Op::Tokens, 1, Some(3))).await;
+}
+
+/// [`leaves_out_of_schedule_are_proven_wrong`] for the leaf at `place`, relabelled `Context`.
+async fn leaf_out_of_schedule(m: &mut Market, place: (Op, u32, Option<u32>)) {
+    let (honest_trace, _, leaf, _) = traces_at(place, &model_blob(), &generation());
     let mut lie = honest_trace.clone();
     assert!(lie.relabel(leaf, Op::Context));
     let (job, asserter, validators, game, _) = narrow(m, &honest_trace, &lie, true).await;

@@ -221,7 +221,7 @@ impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of thirty seconds, so that games end within the
     /// epoch the flows run in), funds and stakes thirty miners and a coordinator, registers and
     /// serves a model. Thirty, because a lost dispute costs half the starting reputation: the
-    /// games' forty-four losers zero at most twenty-two miners, so every later draw still finds an
+    /// games' forty-seven losers zero at most twenty-three miners, so every later draw still finds an
     /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
@@ -700,7 +700,7 @@ async fn the_job_market_runs_on_the_test_node() {
     corrupted_token_copies_are_proven_wrong(&mut m).await;
     corrupted_reductions_are_proven_wrong_term_by_term(&mut m).await;
     a_sampled_token_ends_without_a_verdict(&mut m).await;
-    a_leaf_out_of_schedule_is_proven_wrong(&mut m).await;
+    leaves_out_of_schedule_are_proven_wrong(&mut m).await;
     a_length_the_chain_cannot_tell_ends_without_a_verdict(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;

@@ -1,9 +1,9 @@
 //! The schedule the dispute game's prover checks leaf headers against (`assay_step::schedule`)
 //! is the engine's: for every leaf of a llama generation (greedy and sampled) and a BERT
 //! embedding, the header computed from the three leaves before it, the prompt's `Tokens` leaf
-//! and the config is the leaf's own, except where the chain cannot tell (whether the head
-//! samples, whether generation goes on after a token that is not the end of turn), and the trace
-//! ends after its `Output`.
+//! and the config is the leaf's own, or one of two candidates where the chain cannot tell which
+//! (whether the head samples, whether generation goes on after a token that is not the end of
+//! turn), and the trace ends after its `Output`.
 
 use assay_convert::random::{tiny_bert, tiny_llama};
 use assay_engine::{
@@ -49,7 +49,7 @@ fn shape(f: &ModelFile<'_>) -> Shape {
     }
 }
 
-/// Checks every leaf of `trace`; returns how many the schedule left undecided.
+/// Checks every leaf of `trace`; returns at how many the schedule named two candidates.
 fn check(shape: &Shape, trace: &Trace) -> usize {
     let infos = trace.info();
     let prompt = header(&infos[0]);
@@ -64,12 +64,14 @@ fn check(shape: &Shape, trace: &Trace) -> usize {
         match (infos.get(i), got) {
             (None, Next::End) => {}
             (Some(info), Next::Leaf(h)) => assert_eq!(h, header(info), "leaf {i}: {info:?}"),
-            (Some(info), Next::Undecided) => {
+            (Some(info), Next::Either(a, b)) => {
                 // After the head's logits (greedy or sampled), or after a chosen token that is
-                // not the end of turn (another step, or the output at max_tokens).
+                // not the end of turn (another step, or the output at max_tokens): the leaf is
+                // one of the two.
                 let head = shape.layers + 1;
                 assert!(prev.layer == head && shape.llama, "leaf {i}: {info:?}");
                 assert!(prev.op == Op::Logits as u32 || chosen.is_some_and(|c| c != shape.eos));
+                assert!([a, b].contains(&header(info)), "leaf {i}: {info:?} not in {a:?}, {b:?}");
                 undecided += 1;
             }
             (info, got) => panic!("leaf {i}: {info:?} but the schedule says {got:?}"),
