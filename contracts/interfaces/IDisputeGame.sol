@@ -13,8 +13,8 @@ pragma solidity ^0.8.23;
 /// 9 Terms (an element reduced over more than a row: Context, Softmax, Pool, the chosen token),
 /// 6 Step (waiting for the one-step proof; the defender's clock runs), 7 Ended. Outcomes:
 /// 1 DefenderWon, 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step the prover does
-/// not decide: the prompt's tokens, a sampled token, leaf headers that differ, a leaf one trace
-/// lacks).
+/// not decide: the prompt's tokens, a sampled token, two leaf headers the schedule both allows).
+/// Every proof is checked by the one-step prover (`IOneStepProver`).
 interface IDisputeGame {
     event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, bytes32 modelId, uint64 clock);
     event RootOpened(uint256 indexed gameId, address indexed side, uint32 nLeaves, bytes32 treeRoot);
@@ -58,7 +58,11 @@ interface IDisputeGame {
     /// node, left to right (fewer at a tree's right edge); the challenger also passes the
     /// defender's (from its `Bisected` event), the defender an empty list.
     function bisect(uint256 gameId, bytes32[] calldata children, bytes32[] calldata defenderChildren) external;
-    /// Phase Leaf: the disputed leaf's preimage; the challenger also passes the defender's.
+    /// Phase Leaf: the disputed leaf's preimage (empty when the side's trace has no such leaf:
+    /// its node is zero); the challenger also passes the defender's. Equal headers go on to the
+    /// leaf's cells; different ones to the Step phase over the header the schedule puts there
+    /// (`disputedTerms(id).kind` 4, the claims being the header hashes over a zero cells root,
+    /// zero for no leaf).
     function openLeaf(uint256 gameId, bytes calldata preimage, bytes calldata defenderPreimage) external;
     /// Phase Cell: the disputed cell's bytes; the challenger also passes the defender's.
     function openCell(uint256 gameId, bytes calldata data, bytes calldata defenderData) external;
@@ -95,12 +99,13 @@ interface IDisputeGame {
     function disputedElement(uint256 gameId) external view returns (uint64 leaf, uint64 row, uint64 col, bytes32 defenderValue, bytes32 challengerValue, uint8 height);
     /// `(kind, terms, lo, hi, agreed)` of a reduction in dispute: `kind` 0 before or without one,
     /// 1 when the Step phase recomputes the element from the agreed final accumulator, 2 when the
-    /// game bisects (phase Terms) or proves (phase Step) the terms `lo..hi`; `agreed` is the
-    /// accumulator after `lo` terms both sides posted.
+    /// game bisects (phase Terms) or proves (phase Step) the terms `lo..hi`, 4 when the Step phase
+    /// proves the disputed leaf's header (no reduction); `agreed` is the accumulator after `lo`
+    /// terms both sides posted.
     function disputedTerms(uint256 gameId) external view returns (uint8 kind, uint64 terms, uint64 lo, uint64 hi, bytes32 agreed);
     /// The game of a challenger against a job, 0 when none.
     function gameOf(uint256 jobId, address challenger) external view returns (uint256 gameId);
-    /// `(sampling, clock, arityBits)`: each side's time in seconds, and each bisection move
-    /// posts `2^arityBits` nodes.
-    function config() external view returns (address sampling, uint64 clock, uint8 arityBits);
+    /// `(sampling, clock, arityBits, prover)`: each side's time in seconds, each bisection move
+    /// posts `2^arityBits` nodes, and the one-step prover the game calls.
+    function config() external view returns (address sampling, uint64 clock, uint8 arityBits, address prover);
 }
