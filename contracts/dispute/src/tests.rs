@@ -689,3 +689,81 @@ fn a_corrupted_activation_is_recomputed_from_the_models_table() {
     assert_eq!(value[..4], honest.leaves[3].data[320].to_le_bytes());
     assert_eq!(env.game.game(GAME).4, GameOutcome::ChallengerWon as u8);
 }
+
+/// A game narrowed to a `Context` element (a reduction): the phases over its accumulators.
+fn reduction_game() -> Env {
+    let mut honest = Trace::honest();
+    honest.leaves[3].op = assay_step::op::CONTEXT;
+    let mut liar = Trace { leaves: honest.leaves.clone(), output: B256::repeat_byte(0x0b) };
+    liar.leaves[3].data[300 + 256 + 17] = 99;
+    narrow(Env::with(1, honest, liar), 1)
+}
+
+#[test]
+fn reduction_moves_are_checked_and_narrow_to_one_term() {
+    let mut env = reduction_game();
+    assert_eq!(env.phase(), GamePhase::Reduction as u8);
+    let acc = |v: u8| B256::repeat_byte(v);
+    let refused = |r: Result<(), GameError>| matches!(r, Err(GameError::BadOpening(_)));
+    // The defender moves first; a count of no terms or more than 2^32 opens nothing.
+    env.vm.set_sender(VALIDATOR);
+    let early = env.game.open_terms(GAME, 10, acc(1));
+    assert!(matches!(early, Err(GameError::NotYourTurn(_))));
+    env.vm.set_sender(ASSERTER);
+    assert!(refused(env.game.open_terms(GAME, 0, acc(1))));
+    assert!(refused(env.game.open_terms(GAME, (1 << 32) + 1, acc(1))));
+    env.game.open_terms(GAME, 9, acc(1)).unwrap();
+    env.vm.set_sender(VALIDATOR);
+    env.game.open_terms(GAME, 10, acc(2)).unwrap();
+    // Different final accumulators: the terms 0..10 (the larger count) from the initial sum.
+    assert_eq!(env.phase(), GamePhase::Terms as u8);
+    let init = B256::from(assay_step::reduce::sum_state(0));
+    assert_eq!(env.game.disputed_terms(GAME), (2, 10, 0, 10, init));
+    // Arity 2: one accumulator, after term 5.
+    env.vm.set_sender(ASSERTER);
+    assert!(refused(env.game.bisect_terms(GAME, vec![acc(3), acc(4)], Vec::new())));
+    env.game.bisect_terms(GAME, vec![acc(3)], Vec::new()).unwrap();
+    env.vm.set_sender(VALIDATOR);
+    let forged = env.game.bisect_terms(GAME, vec![acc(3)], vec![acc(9)]);
+    assert!(matches!(forged, Err(GameError::BadOpening(e)) if e.side == ASSERTER));
+    // Agreed after term 5: the dispute is in 5..10, the claims still the final ones.
+    env.game.bisect_terms(GAME, vec![acc(3)], vec![acc(3)]).unwrap();
+    assert_eq!(env.game.disputed_terms(GAME), (2, 10, 5, 10, acc(3)));
+    for (lo, hi) in [(5, 7), (5, 6)] {
+        // The defender's accumulator after term `hi` differs: the dispute is in lo..hi.
+        env.vm.set_sender(ASSERTER);
+        env.game.bisect_terms(GAME, vec![acc(7)], Vec::new()).unwrap();
+        env.vm.set_sender(VALIDATOR);
+        env.game.bisect_terms(GAME, vec![acc(8)], vec![acc(7)]).unwrap();
+        assert_eq!(env.game.disputed_terms(GAME), (2, 10, lo, hi, acc(3)));
+    }
+    // One term left: the Step phase, the claims the accumulators after it.
+    assert_eq!(env.phase(), GamePhase::Step as u8);
+    let (.., defender, challenger, _) = env.game.disputed_element(GAME);
+    assert_eq!((defender, challenger), (acc(7), acc(8)));
+    let late = env.game.bisect_terms(GAME, vec![acc(3)], Vec::new());
+    assert!(matches!(late, Err(GameError::WrongPhase(_))));
+}
+
+#[test]
+fn equal_final_accumulators_go_to_the_element_and_a_silent_side_loses_on_time() {
+    let mut env = reduction_game();
+    let last = B256::from(assay_step::reduce::sum_state(77));
+    env.as_side(ASSERTER, 1_100);
+    env.game.open_terms(GAME, 4, last).unwrap();
+    env.as_side(VALIDATOR, 1_101);
+    env.game.open_terms(GAME, 4, last).unwrap();
+    assert_eq!(env.phase(), GamePhase::Step as u8);
+    assert_eq!(env.game.disputed_terms(GAME), (1, 4, 4, 4, last));
+
+    // The same game again, where the defender never opens its terms: it loses on time.
+    let mut env = reduction_game();
+    let (_, _, _, _, _, to_move, deadline) = env.game.game(GAME);
+    assert_eq!(to_move, ASSERTER);
+    env.as_side(VALIDATOR, deadline);
+    assert!(matches!(env.game.timeout(GAME), Err(GameError::ClockRunning(_))));
+    env.expect_report(GameOutcome::ChallengerWon);
+    env.as_side(VALIDATOR, deadline + 1);
+    env.game.timeout(GAME).unwrap();
+    assert_eq!(env.game.game(GAME).4, GameOutcome::ChallengerWon as u8);
+}
