@@ -126,6 +126,29 @@ pub async fn check_receipt(
     Ok(check)
 }
 
+/// Checks that `model` is registered in the deployment's `ModelRegistry` under the engine this
+/// verifier embeds (what `verifier replay --deployment` requires before it replays).
+///
+/// # Errors
+/// [`ChainError`] for a failed call (outer); [`crate::Error::NotRegistered`] or
+/// [`crate::Error::OtherEngine`] (inner).
+pub async fn registered_engine(
+    chain: &Client,
+    deployment: &Deployment,
+    model: B256,
+) -> Result<Result<(), crate::Error>, ChainError> {
+    let registry = deployment.contract("ModelRegistry")?;
+    let entry = chain.view(registry, IModelRegistry::modelCall { modelId: model }).await?;
+    let verifier = B256::from(engine_hash());
+    Ok(if entry.owner == Address::ZERO {
+        Err(crate::Error::NotRegistered(model))
+    } else if entry.engineHash != verifier {
+        Err(crate::Error::OtherEngine { model, registered: entry.engineHash, verifier })
+    } else {
+        Ok(())
+    })
+}
+
 /// The record with `job_key`: its claim or its opening, whichever `JobMarket` logged.
 async fn record(
     chain: &Client,

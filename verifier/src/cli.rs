@@ -62,6 +62,14 @@ pub enum Command {
         /// Model directory; defaults to the record's `model_dir`.
         #[arg(long, env = "ASSAY_MODEL_DIR")]
         model: Option<PathBuf>,
+        /// Deployment manifest written by `deploy`: with it, the replay first checks that the
+        /// record's model is registered in `ModelRegistry` under this verifier's engine, and
+        /// refuses it otherwise (its result would not be the one the network checks).
+        #[arg(long, env = "ASSAY_DEPLOYMENT")]
+        deployment: Option<PathBuf>,
+        /// JSON-RPC endpoint of the chain (with `--deployment`).
+        #[arg(long, env = "ETH_RPC_URL")]
+        rpc_url: Option<String>,
         /// Limits.
         #[command(flatten)]
         limits: LimitArgs,
@@ -114,14 +122,33 @@ fn read(path: &PathBuf) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::BadOp(format!("{}: {e}", path.display())))
 }
 
+/// Runs `work` on a runtime of its own (the commands are synchronous).
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Runtime(format!("tokio runtime: {e}")))?;
+    Ok(runtime.block_on(work))
+}
+
 /// Runs a command.
 ///
 /// # Errors
 /// Whatever the command fails with.
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
-        Command::Replay { job, model, limits, leaves } => {
+        Command::Replay { job, model, deployment, rpc_url, limits, leaves } => {
             let record = JobFile::from_json(&read(job)?)?;
+            if let Some(deployment) = deployment {
+                let rpc_url = rpc_url.as_deref().ok_or_else(|| {
+                    Error::BadOp("--deployment needs --rpc-url (or ETH_RPC_URL)".into())
+                })?;
+                let deployment = Deployment::load(deployment)?;
+                block_on(async {
+                    let chain = Client::connect_to(rpc_url, &deployment, None).await?;
+                    check::registered_engine(&chain, &deployment, record.model_id).await?
+                })??;
+            }
             let dir = model
                 .clone()
                 .or_else(|| record.model_dir.clone().map(PathBuf::from))
@@ -142,14 +169,10 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::CheckReceipt { receipt, rpc_url, deployment } => {
             let signed = read_receipt(&read(receipt)?)?;
             let deployment = Deployment::load(deployment)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Runtime(format!("tokio runtime: {e}")))?;
-            let report = runtime.block_on(async {
+            let report = block_on(async {
                 let chain = Client::connect_to(rpc_url, &deployment, None).await?;
                 check::check_receipt(&chain, &deployment, &signed).await
-            })?;
+            })??;
             Ok(Outcome {
                 matched: report.ok,
                 json: serde_json::to_string_pretty(&report).expect("json"),

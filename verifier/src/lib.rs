@@ -67,6 +67,20 @@ pub enum Error {
     /// The deployment file cannot be read.
     #[error(transparent)]
     Deployment(#[from] assay_protocol::deployment::DeploymentError),
+    /// The record's model is not registered in the deployment's `ModelRegistry`.
+    #[error("model {0} is not registered")]
+    NotRegistered(alloy_primitives::B256),
+    /// The record's model is registered for another engine than the one this verifier embeds:
+    /// its replay here would not be the result the network checks.
+    #[error("model {model} is registered for engine {registered}; this verifier runs {verifier}")]
+    OtherEngine {
+        /// The model.
+        model: alloy_primitives::B256,
+        /// The engine hash it is registered with.
+        registered: alloy_primitives::B256,
+        /// This verifier's engine hash.
+        verifier: alloy_primitives::B256,
+    },
 }
 
 /// Verifier result.

@@ -21,7 +21,7 @@ use alloy_rpc_types_eth::{Filter, TransactionRequest};
 use alloy_sol_types::{SolCall, SolEvent};
 use assay_devnet::{Options, network};
 use assay_protocol::{
-    bindings::{IDisputeGame, IJobMarket, ISampling, IStaking},
+    bindings::{IDisputeGame, IJobMarket, IModelRegistry, ISampling, IStaking},
     codes::{GameOutcome, GamePhase, JobStatus},
     job::JobFile,
     wire::SignedReceipt,
@@ -317,9 +317,73 @@ async fn jobs_settle_on_chain_and_balances_match_the_coordinators_records() {
             "{id} ({model}) replayed: output {}, fuel {}",
             report.output_hash, report.fuel_used
         );
+        if model == "minilm" {
+            replay_checks_the_registry(&net, &dir, &record).await;
+        }
     }
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `verifier replay --deployment`: a record of a model registered under the verifier's engine
+/// replays; a model nobody registered, and one registered for another engine, are refused
+/// before any replay.
+async fn replay_checks_the_registry(
+    net: &network::Network,
+    dir: &std::path::Path,
+    record: &JobFile,
+) {
+    let owner = assay_test_node::genesis::DEV_KEY;
+    let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&owner).expect("the dev key");
+    let key = assay_chain::Key::from(signer);
+    let client = assay_chain::Client::new(&net.node.url(), net.manifest.chain_id, Some(&key))
+        .expect("client");
+    let registry = net.manifest.contract("ModelRegistry").expect("registry");
+    let foreign = B256::repeat_byte(0x42);
+    let register = IModelRegistry::registerModelCall {
+        modelId: foreign,
+        engineHash: B256::repeat_byte(0xee),
+        pricePerUnit: U256::from(1u8),
+    };
+    client.send(registry, register, U256::ZERO).await.expect("registered");
+    let (manifest, url) = (dir.join("deployment.json"), net.node.url());
+    let model_dir = dir.join("models").join("minilm");
+    let files: Vec<PathBuf> = [record.model_id, B256::repeat_byte(0x41), foreign]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let file = dir.join(format!("record-{i}.json"));
+            let record = JobFile { model_id: *id, ..record.clone() };
+            std::fs::write(&file, serde_json::to_string(&record).unwrap()).expect("record");
+            file
+        })
+        .collect();
+    let results = tokio::task::spawn_blocking(move || {
+        files
+            .iter()
+            .map(|file| {
+                let cli = assay_verifier::cli::Cli::parse_from([
+                    "verifier".as_ref(),
+                    "replay".as_ref(),
+                    file.as_os_str(),
+                    "--model".as_ref(),
+                    model_dir.as_os_str(),
+                    "--deployment".as_ref(),
+                    manifest.as_os_str(),
+                    "--rpc-url".as_ref(),
+                    url.as_ref(),
+                ]);
+                assay_verifier::cli::run(&cli).map(|o| o.matched).map_err(|e| e.to_string())
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("joined");
+    assert_eq!(results[0], Ok(true), "the registered model replays");
+    let not_registered = format!("model {} is not registered", B256::repeat_byte(0x41));
+    assert_eq!(results[1], Err(not_registered));
+    let other = results[2].as_ref().expect_err("another engine is refused");
+    assert!(other.contains("is registered for engine 0xeeee"), "{other}");
 }
 
 /// p = 100 % on chain and none off chain; one of four miners cheats. Every served job's record is
