@@ -26,7 +26,7 @@ pub(super) fn model_blob() -> Vec<u8> {
 }
 
 /// The generation of the tiny llama both sides ran.
-fn generation() -> JobInput {
+pub(super) fn generation() -> JobInput {
     JobInput::Generate { messages: vec![Message::user("the weather is")], max_tokens: 4, seed: 0 }
 }
 
@@ -45,7 +45,7 @@ fn traces_of(op: Op, blob: &[u8], input: &JobInput) -> (Trace, Trace, usize, usi
 /// [`traces_of`] with the corrupted op taken from forward step `step` (0 the prefill, `[t, n]`
 /// outputs; later steps decode one token).
 /// `layer` picks the op's layer where it is not the usual one (the head's `Tokens`).
-fn traces_at(
+pub(super) fn traces_at(
     (op, step, layer): (Op, u32, Option<u32>),
     blob: &[u8],
     input: &JobInput,
@@ -94,26 +94,28 @@ async fn play<C: SolCall>(m: &mut Market, who: Address, call: C, step: &str) -> 
     receipt
 }
 
-fn hashes(h: Vec<[u8; 32]>) -> Vec<B256> {
+pub(super) fn hashes(h: Vec<[u8; 32]>) -> Vec<B256> {
     h.into_iter().map(B256::from).collect()
 }
 
-/// A job asserted with the corrupted trace, the first validator drawn revealing the honest one
-/// and the others agreeing with the asserter (`others_agree`) or revealing the honest one too;
-/// the asserter and the first validator play their game down to the disputed element. Returns
-/// the job, the asserter, the validators (the challenger first), the game and the last move's
-/// receipt.
-async fn narrow(
+/// The output hash the honest side reveals in the games here.
+pub(super) fn honest_output() -> B256 {
+    keccak256("the honest output")
+}
+
+/// A job asserted with the corrupted trace and challenged: the first validator drawn reveals the
+/// honest one, the others agree with the asserter (`others_agree`) or reveal the honest one too,
+/// and the games open. Returns the job, the asserter, the validators (the challenger first), the
+/// challenger's game and the block it opened in.
+pub(super) async fn open_game(
     m: &mut Market,
     honest_trace: &Trace,
     lie_trace: &Trace,
     others_agree: bool,
-) -> (U256, Address, Vec<Address>, U256, TransactionReceipt) {
-    let (honest, lie) = (Side::new(honest_trace), Side::new(lie_trace));
-    let (truth, wrong) = (keccak256("the honest output"), keccak256("the corrupted output"));
+) -> (U256, Address, Vec<Address>, U256, u64) {
+    let (truth, wrong) = (honest_output(), keccak256("the corrupted output"));
     m.traces.insert(truth, B256::from(honest_trace.root(&truth.0)));
     m.traces.insert(wrong, B256::from(lie_trace.root(&wrong.0)));
-
     let (job, asserter) = m.submit_and_assign().await;
     let seed = m.assert_result(job, asserter, wrong, B256::ZERO).await;
     let validators = m.draw_challenge(job, asserter, seed, false).await;
@@ -131,6 +133,24 @@ async fn narrow(
     let receipt = m.finalize(job, step).await;
     let opened = events::<IDisputeGame::GameOpened>(&receipt, m.game);
     let game = opened.iter().find(|g| g.challenger == challenger).expect("a game").gameId;
+    (job, asserter, validators, game, receipt.block_number.expect("mined"))
+}
+
+/// A job asserted with the corrupted trace, the first validator drawn revealing the honest one
+/// and the others agreeing with the asserter (`others_agree`) or revealing the honest one too;
+/// the asserter and the first validator play their game down to the disputed element. Returns
+/// the job, the asserter, the validators (the challenger first), the game and the last move's
+/// receipt.
+async fn narrow(
+    m: &mut Market,
+    honest_trace: &Trace,
+    lie_trace: &Trace,
+    others_agree: bool,
+) -> (U256, Address, Vec<Address>, U256, TransactionReceipt) {
+    let (job, asserter, validators, game, _) =
+        open_game(m, honest_trace, lie_trace, others_agree).await;
+    let challenger = validators[0];
+    let (honest, lie) = (Side::new(honest_trace), Side::new(lie_trace));
     let arity_bits = u32::from(m.view(m.game, IDisputeGame::configCall {}).await.arityBits);
 
     let (n, root) = lie.root();

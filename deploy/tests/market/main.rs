@@ -54,11 +54,13 @@ mod batches;
 mod epochs;
 mod games;
 mod onchain_jobs;
+mod players;
 
 use batches::*;
 use epochs::*;
 use games::*;
 use onchain_jobs::*;
+use players::*;
 
 /// The output every honest party computes; `WRONG` is what a cheater or a faulty validator claims.
 /// Miners staked and serving the model (keys derived from their index; `deploy` funds them).
@@ -100,6 +102,11 @@ fn wasm_dir() -> PathBuf {
             PathBuf::from,
         )
         .join("wasm32-unknown-unknown/release")
+}
+
+/// The key of miner `i` (`deploy` funds them).
+fn miner_key(i: usize) -> B256 {
+    keccak256(format!("assay market test miner {i}"))
 }
 
 /// An account with its own signing client.
@@ -215,13 +222,15 @@ struct Market {
     /// `keccak256(output)`.
     traces: std::collections::BTreeMap<B256, B256>,
     gas: Gas,
+    /// What `deploy` wrote (for the services' clients).
+    deployment: assay_protocol::deployment::Deployment,
 }
 
 impl Market {
     /// Deploys with `assay_deploy` (dispute clocks of thirty seconds, so that games end within the
     /// epoch the flows run in), funds and stakes thirty miners and a coordinator, registers and
     /// serves a model. Thirty, because a lost dispute costs half the starting reputation: the
-    /// games' forty-seven losers zero at most twenty-three miners, so every later draw still finds an
+    /// games' forty-nine losers zero at most twenty-four miners, so every later draw still finds an
     /// asserter and `validators` (3) others.
     async fn deploy() -> Self {
         let node =
@@ -238,9 +247,7 @@ impl Market {
         let key = |i: usize| genesis::ANVIL_ACCOUNTS[i].1;
         let mut m = Self {
             owner: Actor::new(&node, genesis::DEV_KEY),
-            miners: (0..MINERS)
-                .map(|i| Actor::new(&node, keccak256(format!("assay market test miner {i}"))))
-                .collect(),
+            miners: (0..MINERS).map(|i| Actor::new(&node, miner_key(i))).collect(),
             coordinator: Actor::new(&node, key(0)),
             requester: Actor::new(&node, key(1)),
             token: contract(assay_deploy::specs::TOKEN),
@@ -256,6 +263,7 @@ impl Market {
             clock: config.params.dispute.clock,
             traces: Default::default(),
             gas: Gas::default(),
+            deployment: manifest.clone(),
             node,
         };
         let mut stakers: Vec<Address> = m.miners.iter().map(|a| a.address).collect();
@@ -702,6 +710,8 @@ async fn the_job_market_runs_on_the_test_node() {
     a_sampled_token_ends_without_a_verdict(&mut m).await;
     leaves_out_of_schedule_are_proven_wrong(&mut m).await;
     a_length_the_chain_cannot_tell_ends_without_a_verdict(&mut m).await;
+    an_honest_player_answers_a_liars_accumulators(&mut m).await;
+    an_honest_player_answers_a_leaf_out_of_schedule(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;
