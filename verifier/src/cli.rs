@@ -10,7 +10,7 @@ use assay_chain::Client;
 use assay_protocol::{deployment::Deployment, wire::SignedReceipt};
 
 use crate::{
-    Error, Result, check, op,
+    Error, Result, check, diff, op,
     replay::{self, ReplayReport},
     runtime::{Limits, Runtime},
 };
@@ -70,6 +70,22 @@ pub enum Command {
         /// JSON-RPC endpoint of the chain (with `--deployment`).
         #[arg(long, env = "ETH_RPC_URL")]
         rpc_url: Option<String>,
+        /// Limits.
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Replay two job records and print where their traces first differ: the first leaf that
+    /// differs (step, layer, op, shape) and, when both are the same op and shape, its first
+    /// differing element (index, row, column) with both values. Exits with status 3 when they
+    /// differ.
+    Diff {
+        /// The first job record (JSON).
+        a: PathBuf,
+        /// The second job record (JSON).
+        b: PathBuf,
+        /// Model directory of both; defaults to each record's `model_dir`.
+        #[arg(long, env = "ASSAY_MODEL_DIR")]
+        model: Option<PathBuf>,
         /// Limits.
         #[command(flatten)]
         limits: LimitArgs,
@@ -157,6 +173,26 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 replay::replay(&Runtime::new()?, &record, &dir, limits.limits(), *leaves)?;
             Ok(Outcome {
                 matched: report.matches,
+                json: serde_json::to_string_pretty(&report).expect("json"),
+            })
+        }
+        Command::Diff { a, b, model, limits } => {
+            let records = [JobFile::from_json(&read(a)?)?, JobFile::from_json(&read(b)?)?];
+            let [dir_a, dir_b] = [&records[0], &records[1]].map(|r| {
+                model
+                    .clone()
+                    .or_else(|| r.model_dir.clone().map(PathBuf::from))
+                    .ok_or_else(|| Error::BadOp("no model directory: pass --model".into()))
+            });
+            let (dir_a, dir_b) = (dir_a?, dir_b?);
+            let report = diff::diff(
+                &Runtime::new()?,
+                (&records[0], &dir_a),
+                (&records[1], &dir_b),
+                limits.limits(),
+            )?;
+            Ok(Outcome {
+                matched: report.identical,
                 json: serde_json::to_string_pretty(&report).expect("json"),
             })
         }

@@ -7,10 +7,12 @@
 //! - [`replay`]: whole-job replay from a job file.
 //! - [`op`]: single-op replay from a JSON description.
 //! - [`check`]: what the chain says about a signed receipt (`check-receipt`).
+//! - [`diff`]: where two records' traces first differ (`diff`).
 //! - [`cli`]: the `verifier` command line.
 
 pub mod check;
 pub mod cli;
+pub mod diff;
 pub mod op;
 pub mod replay;
 pub mod runtime;

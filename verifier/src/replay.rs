@@ -57,7 +57,7 @@ pub struct Leaf {
 }
 
 impl Leaf {
-    fn new(index: usize, info: &LeafInfo, leaf: [u8; 32]) -> Self {
+    pub(crate) fn new(index: usize, info: &LeafInfo, leaf: [u8; 32]) -> Self {
         let op = Op::from_code(info.op).map_or_else(|| info.op.to_string(), |op| format!("{op:?}"));
         let dtype = match info.dtype {
             1 => "i8",
@@ -135,6 +135,20 @@ pub fn leaf_data(
 ) -> Result<Vec<Vec<u8>>> {
     let (_, mut s) = run(rt, record, dir, limits, leaves)?;
     leaves.iter().map(|&leaf| s.leaf_data(leaf)).collect()
+}
+
+/// Replays a job and returns its trace's leaves: what each is, and its hash.
+///
+/// # Errors
+/// As [`replay_output`].
+pub fn trace_leaves(
+    rt: &Runtime,
+    record: &JobFile,
+    dir: &Path,
+    limits: Limits,
+) -> Result<Vec<(LeafInfo, [u8; 32])>> {
+    let (_, mut session) = run(rt, record, dir, limits, &[])?;
+    session.leaves()
 }
 
 /// Replays a job file against a model directory; with `leaves`, the report lists the trace's

@@ -89,3 +89,50 @@ fn help_explains_every_command() {
         assert!(help.contains(needle), "help lacks {needle}:\n{help}");
     }
 }
+
+#[test]
+fn diff_prints_where_two_records_traces_part() {
+    let dir = tmp("diff");
+    tiny_model_dir(&dir);
+    let write = |name: &str, prompt: &str| {
+        let (rec, out) = native_record(&dir, prompt);
+        let file = dir.join(name);
+        std::fs::write(&file, serde_json::to_string(&rec).expect("json")).expect("write");
+        (file.to_str().expect("utf-8").to_owned(), out.tokens)
+    };
+    let (a, tokens_a) = write("a.json", "the cat sat on the mat");
+    let (b, tokens_b) = write("b.json", "the dog sat on the mat");
+    let (c, _) = write("c.json", "the cat");
+    let diff = |x: &str, y: &str| {
+        let out = run(&Cli::parse_from(["verifier", "diff", x, y])).expect("diff");
+        (out.matched, serde_json::from_str::<serde_json::Value>(&out.json).expect("json"))
+    };
+
+    let (same, v) = diff(&a, &a);
+    assert!(same && v["identical"] == true && v.get("first").is_none(), "{v}");
+
+    // Same length, one word apart: the prompt's Tokens leaf, at that word's token.
+    let (same, v) = diff(&a, &b);
+    let at = tokens_a.iter().zip(&tokens_b).position(|(x, y)| x != y).expect("a token differs");
+    assert!(!same, "{v}");
+    let first = &v["first"];
+    assert_eq!(first["kind"], "element", "{v}");
+    assert_eq!(
+        (first["header"]["index"].as_u64(), first["header"]["op"].as_str()),
+        (Some(0), Some("Tokens"))
+    );
+    assert_eq!(first["element"].as_u64(), Some(at as u64));
+    assert_eq!((first["row"].as_u64(), first["col"].as_u64()), (Some(0), Some(at as u64)));
+    assert_eq!(first["a"].as_u64(), Some(u64::from(tokens_a[at])));
+    assert_eq!(first["b"].as_u64(), Some(u64::from(tokens_b[at])));
+
+    // Another length: the Tokens leaves' shapes differ.
+    let (same, v) = diff(&a, &c);
+    assert!(!same);
+    assert_eq!(
+        (v["first"]["kind"].as_str(), v["first"]["leaf"].as_u64()),
+        (Some("header"), Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["first"]["a"]["dims"][1].as_u64(), Some(tokens_a.len() as u64));
+}
