@@ -32,6 +32,10 @@ sol!(
 );
 sol!(
     #[sol(all_derives)]
+    "../../contracts/interfaces/IOneStepProver.sol"
+);
+sol!(
+    #[sol(all_derives)]
     "../../contracts/interfaces/IAssayJobConsumer.sol"
 );
 sol!(
