@@ -335,11 +335,7 @@ impl Player {
                 self.send(call).await?
             }
             GamePhase::Reduction | GamePhase::Terms => {
-                let element = self
-                    .chain
-                    .view(self.game, IDisputeGame::disputedElementCall { gameId: id })
-                    .await?;
-                let blob = blob_of(turn)?;
+                let (element, blob) = self.disputed(turn, id).await?;
                 let model = model_of(turn, &blob)?;
                 let side = Side::with_model(turn.kept(id).await?, &model);
                 let at = (element.row, element.col);
@@ -386,11 +382,7 @@ impl Player {
                 }
             }
             GamePhase::Step => {
-                let element = self
-                    .chain
-                    .view(self.game, IDisputeGame::disputedElementCall { gameId: id })
-                    .await?;
-                let blob = blob_of(turn)?;
+                let (element, blob) = self.disputed(turn, id).await?;
                 let model = model_of(turn, &blob)?;
                 // Equal trees, different outputs: the game went from the roots to the Step
                 // phase (no leaf opened) and disputes the Output leaf's hash.
@@ -428,6 +420,16 @@ impl Player {
 
     async fn send<C: SolCall>(&self, call: C) -> Result<TransactionReceipt, PlayError> {
         Ok(self.chain.send(self.game, call, U256::ZERO).await?)
+    }
+
+    /// The element in dispute and the blob of the model its proofs open.
+    async fn disputed(
+        &self,
+        turn: &Turn<'_>,
+        id: U256,
+    ) -> Result<(IDisputeGame::disputedElementReturn, Vec<u8>), PlayError> {
+        let call = IDisputeGame::disputedElementCall { gameId: id };
+        Ok((self.chain.view(self.game, call).await?, blob_of(turn)?))
     }
 
     /// The leaf in dispute once the Leaf phase has passed: the last `LeafOpened` of the game.

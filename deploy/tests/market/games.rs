@@ -387,8 +387,20 @@ pub(super) async fn a_sampled_token_ends_without_a_verdict(m: &mut Market) {
     let honest = Side::with_model(&honest_trace, &model);
     let height = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await.height;
     let proof = honest.sampled_proof(leaf as u64, u32::from(height)).expect("sampled");
+    let parties = (job, game, asserter, challenger);
+    proven_without_a_verdict(m, parties, proof, "DisputeGame.proveStep (sampled token)").await;
+}
+
+/// Sends `proof` for the challenger of `game` (of `job`, against `asserter`): the game must end
+/// without a verdict, the job be refunded and nobody slashed or left frozen.
+async fn proven_without_a_verdict(
+    m: &mut Market,
+    (job, game, asserter, challenger): (U256, U256, Address, Address),
+    proof: Vec<u8>,
+    step: &str,
+) {
     let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.into() };
-    let receipt = play(m, challenger, prove, "DisputeGame.proveStep (sampled token)").await;
+    let receipt = play(m, challenger, prove, step).await;
     let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
     assert_eq!(ended.outcome, GameOutcome::NoVerdict as u8);
     let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
@@ -474,17 +486,9 @@ pub(super) async fn a_length_the_chain_cannot_tell_ends_without_a_verdict(m: &mu
     let proof = Side::with_model(&honest_trace, &file)
         .schedule_proof(element.leaf, u32::from(element.height))
         .expect("a proof");
-    let prove = IDisputeGame::proveStepCall { gameId: game, proof: proof.into() };
-    let receipt = play(m, challenger, prove, "DisputeGame.proveStep (schedule, undecided)").await;
-    let ended = event::<IDisputeGame::GameEnded>(&receipt, m.game);
-    assert_eq!(ended.outcome, GameOutcome::NoVerdict as u8);
-    let settled = event::<ISampling::DisputeSettled>(&receipt, m.sampling);
-    assert_eq!((settled.status, settled.losers), (REJECTED, vec![]));
-    for party in [asserter, challenger] {
-        assert_eq!(m.pool(party).await.2, 0, "{party} unfrozen");
-    }
-    assert_eq!(m.job_status(job).await, REJECTED);
-    m.traces.clear();
+    let parties = (job, game, asserter, challenger);
+    proven_without_a_verdict(m, parties, proof, "DisputeGame.proveStep (schedule, undecided)")
+        .await;
 }
 
 /// The asserter claims another output over the honest trace (its leaf tree is the honest one):
