@@ -46,8 +46,9 @@ fn lift(mut root: Hash, from: u32, to: u32) -> Hash {
     root
 }
 
-/// Most cells a disputed leaf may have (2^40 KiB of output): larger shapes are not the
-/// engine's, and end the game without a verdict like any header the schedule must judge.
+/// Most cells a disputed leaf may have (2^40 KiB of output): both sides opened the same header,
+/// so a larger shape (or one without cells) is nobody's honest trace, and the game ends without
+/// a verdict.
 const MAX_CELLS: u64 = 1 << 40;
 
 /// A checked move: who makes it, when, and the time its side has left after it.
@@ -504,7 +505,7 @@ impl DisputeGame {
             },
         );
         if !decidable {
-            // The one-step prover does not decide this op yet.
+            // The prompt's tokens (the tokenizer's output): the one-step prover does not decide them.
             return self.end(game_id, outcome::NO_VERDICT);
         }
         let (per_row, per_cell) = (cells.per_row().max(1), cells.per_cell());
