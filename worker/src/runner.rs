@@ -38,7 +38,7 @@ use crate::{
     backoff::Backoff,
     error::{Error, Result},
     exec::{self, Executed, Models},
-    games::Games,
+    games::{GameCursor, Games},
     inputs::Inputs,
 };
 
@@ -192,7 +192,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         None => None,
     };
     let inputs = config.state_dir.as_deref().map(Inputs::open).transpose()?;
-    if let (Some(c), Some(validator), Some(inputs)) = (&config.chain, &validator, &inputs) {
+    let state_dir = config.state_dir.as_deref();
+    if let (Some(c), Some(validator), Some(inputs), Some(state_dir)) =
+        (&config.chain, &validator, &inputs, state_dir)
+    {
         match Player::new(validator.client(), &c.manifest) {
             Ok(player) => {
                 let games = Games {
@@ -201,6 +204,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
                     inputs: inputs.clone(),
                     dishonest: config.dishonest,
                     from_block: c.manifest.deploy_block,
+                    cursor: GameCursor::new(state_dir),
                 };
                 tokio::spawn(games.watch(shutdown.clone()));
             }
