@@ -464,6 +464,24 @@ async fn leaf_out_of_schedule(m: &mut Market, place: (Op, u32, Option<u32>)) {
     m.traces.clear();
 }
 
+/// The prompt's `Tokens` leaf under another header: its length is the tokenizer's, which the
+/// chain does not run, so the schedule cannot judge leaf 0 and the game ends without a verdict.
+pub(super) async fn a_prompt_header_ends_without_a_verdict(m: &mut Market) {
+    let (honest_trace, _, _, _) = traces(Op::Scores);
+    let mut lie = honest_trace.clone();
+    assert!(lie.relabel(0, Op::Embed));
+    let (job, asserter, validators, game, _) = narrow(m, &honest_trace, &lie, true).await;
+    let element = m.view(m.game, IDisputeGame::disputedElementCall { gameId: game }).await;
+    let terms = m.view(m.game, IDisputeGame::disputedTermsCall { gameId: game }).await;
+    assert_eq!((element.leaf, terms.kind), (0, 4));
+    let blob = model_blob();
+    let file = ModelFile::parse(&blob).expect("parses");
+    let proof = Side::with_model(&honest_trace, &file).schedule_proof(0, 0).expect("a proof");
+    assert!(proof.is_empty(), "nothing to open before leaf 0");
+    let parties = (job, game, asserter, validators[0]);
+    proven_without_a_verdict(m, parties, proof, "DisputeGame.proveStep (schedule, prompt)").await;
+}
+
 /// A generation cut short (three tokens where the job asked for four): after a token that is not
 /// the end of turn the next leaf is another step or the output, which only the job's
 /// `max_tokens` tells; the prover says so and the game ends without a verdict.

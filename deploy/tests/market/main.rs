@@ -710,6 +710,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_sampled_token_ends_without_a_verdict(&mut m).await;
     leaves_out_of_schedule_are_proven_wrong(&mut m).await;
     a_length_the_chain_cannot_tell_ends_without_a_verdict(&mut m).await;
+    a_prompt_header_ends_without_a_verdict(&mut m).await;
     an_honest_player_answers_a_liars_accumulators(&mut m).await;
     an_honest_player_answers_a_leaf_out_of_schedule(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
