@@ -138,7 +138,61 @@ pub fn argmax_of(s: &State) -> Option<(u32, i32)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
     use super::*;
+    use crate::{
+        attention::{context_element, context_term},
+        nonlin::{LUT_LEN, exp_index, softmax_element, softmax_u16},
+    };
+
+    /// A softmax row's accumulators, folded term by term as a dispute game walks them: the
+    /// maximum over the first `len` terms, then the table entries' sum.
+    fn softmax_fold(row: &[i32], lut: &[i32]) -> State {
+        let mut acc = Kind::Softmax.init();
+        for m in 0..2 * row.len() {
+            let (max, sum) = softmax_of(&acc);
+            acc = match m.checked_sub(row.len()) {
+                None => softmax_state(max.max(row[m]), sum),
+                Some(j) => softmax_state(max, sum + i64::from(lut[exp_index(max, row[j])])),
+            };
+        }
+        acc
+    }
+
+    proptest! {
+        /// The reductions' accumulators, folded one term at a time, give the engine's elements,
+        /// on random and extreme rows.
+        #[test]
+        fn folded_accumulators_give_the_engines_elements(
+            row in proptest::collection::vec(prop_oneof![any::<i32>(), -40_000i32..40_000], 1..48),
+            probs in proptest::collection::vec(any::<u16>(), 1..48),
+            values in proptest::collection::vec(any::<i32>(), 48),
+        ) {
+            let lut: Vec<i32> = (0..LUT_LEN)
+                .map(|i| ((-(i as f64) / 4096.0).exp() * 65536.0).round() as i32)
+                .collect();
+            let mut engine = std::vec![0u16; row.len()];
+            softmax_u16(&row, &lut, &mut engine);
+            let (max, sum) = softmax_of(&softmax_fold(&row, &lut));
+            for (j, p) in engine.iter().enumerate() {
+                prop_assert_eq!(softmax_element(lut[exp_index(max, row[j])], sum), *p);
+            }
+            // The greedy choice: the engine's fold, lowest index on ties.
+            let best = row.iter().enumerate().fold(argmax_state(None), |acc, (i, &v)| {
+                argmax_state(argmax_step(argmax_of(&acc), i as u32, v))
+            });
+            let first_max = row.iter().position(|v| Some(v) == row.iter().max()).unwrap();
+            prop_assert_eq!(argmax_of(&best).map(|(i, _)| i as usize), Some(first_max));
+            // The context over the KV cache: the running sum of probability times value.
+            let acc = probs.iter().zip(&values).fold(Kind::Context.init(), |acc, (p, v)| {
+                sum_state(sum_of(&acc).wrapping_add(context_term(*p, *v)))
+            });
+            let direct: i64 = probs.iter().zip(&values).map(|(p, v)| context_term(*p, *v)).sum();
+            prop_assert_eq!(context_element(sum_of(&acc)), context_element(direct));
+        }
+    }
 
     #[test]
     fn reductions_by_hand() {
