@@ -17,6 +17,22 @@ interface IDisputeGame {
 
     function timeout(uint256 game_id) external;
 
+    function disputeJob(uint256 job_id, bytes32 output_hash, bytes32 trace_root) external payable;
+
+    function disputeRecord(bytes32 job_key, address asserter, bytes32 asserted_output, bytes32 output_hash, bytes32 trace_root) external payable;
+
+    function withdrawDispute(bytes32 job_key, address asserter, bytes32 asserted_output) external;
+
+    function withdrawBonds() external returns (uint256);
+
+    function takeClaims(bytes32 key, uint256 job_id, address[] memory drawn) external returns (address[] memory, bytes32[] memory, bytes32[] memory);
+
+    function pendingDisputes(bytes32 job_key, address asserter, bytes32 asserted_output) external view returns (address[] memory, bytes32[] memory, bytes32[] memory);
+
+    function bonds(address account) external view returns (uint256);
+
+    function disputeBond() external view returns (uint256);
+
     function game(uint256 game_id) external view returns (uint256, address, address, uint8, uint8, address, uint64);
 
     function disputedNode(uint256 game_id) external view returns (uint8, uint64, bytes32, bytes32, uint64);
@@ -48,4 +64,18 @@ interface IDisputeGame {
     error InvalidParams();
 
     error ExternalCallFailed(address);
+
+    error WrongBond(uint256, uint256);
+
+    error NotDisputable(uint256, uint8);
+
+    error AlreadyClaimed(address);
+
+    error SameAsAsserted();
+
+    error TooManyClaims();
+
+    error NothingToWithdraw(address);
+
+    error EthTransferFailed(address, uint256);
 }

@@ -1,11 +1,13 @@
 interface ISampling {
-    function openChallenge(uint256 job_id, bytes32 seed, bytes32 model_id, address asserter, bytes32 job_key, bytes32 output_hash) external returns (bool);
+    function openChallenge(uint256 job_id, bytes32 seed, bytes32 model_id, address asserter, bytes32 job_key, bytes32 output_hash, bool challenged) external returns (bool);
 
     function commitValidation(uint256 job_id, bytes32 commitment) external;
 
     function revealValidation(uint256 job_id, bytes32 output_hash, bytes32 trace_root, bytes32 salt) external;
 
     function finalizeChallenge(uint256 job_id) external returns (uint8);
+
+    function addClaim(uint256 job_id, address claimant, bytes32 output_hash, bytes32 trace_root) external returns (bool, bytes32, address, bytes32, bytes32);
 
     function gameEnded(uint256 job_id, address challenger, uint8 outcome) external;
 

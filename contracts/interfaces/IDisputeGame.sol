@@ -15,6 +15,17 @@ pragma solidity ^0.8.23;
 /// 1 DefenderWon, 2 ChallengerWon, 3 BothWrong, 4 NoVerdict (narrowed to a step the prover does
 /// not decide: the prompt's tokens, a sampled token, two leaf headers the schedule both allows).
 /// Every proof is checked by the one-step prover (`IOneStepProver`).
+///
+/// **Bonded claims.** Anyone but the asserter (a requester, the coordinator escalating its own
+/// sampling, an arbitrator) disputes an assertion by posting `disputeBond()` with its own output
+/// hash and trace root: `disputeJob` on a job Sampling holds (challenged: compared at
+/// `finalizeChallenge` like a reveal; disputed: its game opens at once), `disputeRecord` before
+/// the market hands the job over (an on-chain job before `drawChallenge`, a batch record within
+/// its window: the claim then challenges it when it is drawn or opened; open it yourself). The
+/// claimant plays the challenger's side; its bond is held by the game and settled when the game
+/// ends: back to the claimant when it won or there was no verdict, to the defender when the
+/// defender won, burned (kept here for good) when both were wrong. A claim that won is also
+/// paid half the asserter's slash (Sampling). Bonds are withdrawn with `withdrawBonds`.
 interface IDisputeGame {
     event GameOpened(uint256 indexed gameId, uint256 indexed jobId, address indexed defender, address challenger, bytes32 modelId, uint64 clock);
     event RootOpened(uint256 indexed gameId, address indexed side, uint32 nLeaves, bytes32 treeRoot);
@@ -34,6 +45,13 @@ interface IDisputeGame {
     /// the disputed term (little endian, zero-padded).
     event StepProven(uint256 indexed gameId, bytes32 value);
     event GameEnded(uint256 indexed gameId, uint8 outcome);
+    /// A bonded claim: against job `jobId` (`disputeJob`, `jobKey` zero), or waiting for the
+    /// hand-over of job key `jobKey` (`disputeRecord`, `jobId` zero).
+    event ClaimFiled(uint256 indexed jobId, bytes32 indexed jobKey, address indexed claimant, bytes32 outputHash, bytes32 traceRoot);
+    event ClaimWithdrawn(bytes32 indexed jobKey, address indexed claimant);
+    /// A claimant's bond when its game ended: `to` the claimant, the defender, or zero (burned).
+    event BondSettled(uint256 indexed gameId, address indexed to, uint256 amount);
+    event BondsWithdrawn(address indexed account, uint256 amount);
 
     error UnknownGame(uint256 gameId);
     error NotSampling(address account);
@@ -48,6 +66,19 @@ interface IDisputeGame {
     error BadProof(uint256 gameId);
     error InvalidParams();
     error ExternalCallFailed(address target);
+    /// `msg.value` must be `disputeBond()`.
+    error WrongBond(uint256 sent, uint256 bond);
+    /// Sampling does not hold the job in a state that takes claims (4 Challenged, 6 Disputed).
+    error NotDisputable(uint256 jobId, uint8 status);
+    /// The account is the asserter or already has a claim on the job (a drawn validator has its
+    /// own).
+    error AlreadyClaimed(address account);
+    /// The claim names the asserted output hash: nothing to dispute.
+    error SameAsAsserted();
+    /// A job takes at most 32 claims (drawn validators included).
+    error TooManyClaims();
+    error NothingToWithdraw(address account);
+    error EthTransferFailed(address to, uint256 amount);
 
     /// Sampling only: opens the game of `challenger` against the asserted job `jobId` of model
     /// `modelId` (the model id one-step proofs open weights and tables against).
@@ -87,6 +118,23 @@ interface IDisputeGame {
     /// Ends the game against the side to move once its clock has run out; anyone may call.
     function timeout(uint256 gameId) external;
 
+    /// A bonded claim (`msg.value == disputeBond()`) of `outputHash` and `traceRoot` against a
+    /// job Sampling holds, challenged or disputed.
+    function disputeJob(uint256 jobId, bytes32 outputHash, bytes32 traceRoot) external payable;
+    /// A bonded claim against `asserter`'s assertion of `assertedOutput` for job key `jobKey`
+    /// (an on-chain job's key is its id as bytes32; a batch record's is in the record), waiting
+    /// until the market hands over a job with that key, asserter and output (`drawChallenge`,
+    /// `openBatchJob`), which it then challenges. At most 32 wait per job.
+    function disputeRecord(bytes32 jobKey, address asserter, bytes32 assertedOutput, bytes32 outputHash, bytes32 traceRoot) external payable;
+    /// The claimant takes back a waiting claim and its bond.
+    function withdrawDispute(bytes32 jobKey, address asserter, bytes32 assertedOutput) external;
+    /// Pays out the bonds credited to the caller.
+    function withdrawBonds() external returns (uint256);
+    /// Sampling only, at a job's hand-over: the claims waiting for it (`pendingClaimsKey`), in
+    /// filing order; those of `drawn` validators are refunded instead. Their bonds stay held
+    /// until their games end.
+    function takeClaims(bytes32 key, uint256 jobId, address[] calldata drawn) external returns (address[] memory claimants, bytes32[] memory outputHashes, bytes32[] memory traceRoots);
+
     /// `(jobId, defender, challenger, phase, outcome, sideToMove, deadline)`: the side to move
     /// loses on time after `deadline`.
     function game(uint256 gameId) external view returns (uint256 jobId, address defender, address challenger, uint8 phase, uint8 outcome, address sideToMove, uint64 deadline);
@@ -105,6 +153,13 @@ interface IDisputeGame {
     function disputedTerms(uint256 gameId) external view returns (uint8 kind, uint64 terms, uint64 lo, uint64 hi, bytes32 agreed);
     /// The game of a challenger against a job, 0 when none.
     function gameOf(uint256 jobId, address challenger) external view returns (uint256 gameId);
+    /// The claims waiting for the hand-over of `jobKey` as `asserter` asserted it with
+    /// `assertedOutput`: claimants, output hashes and trace roots.
+    function pendingDisputes(bytes32 jobKey, address asserter, bytes32 assertedOutput) external view returns (address[] memory claimants, bytes32[] memory outputHashes, bytes32[] memory traceRoots);
+    /// Bonds credited to `account`, waiting for `withdrawBonds`.
+    function bonds(address account) external view returns (uint256);
+    /// What a bonded claim costs (wei), fixed at construction.
+    function disputeBond() external view returns (uint256);
     /// `(sampling, clock, arityBits, prover)`: each side's time in seconds, each bisection move
     /// posts `2^arityBits` nodes, and the one-step prover the game calls.
     function config() external view returns (address sampling, uint64 clock, uint8 arityBits, address prover);

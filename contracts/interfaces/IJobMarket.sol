@@ -72,12 +72,17 @@ interface IJobMarket {
     function submitJob(bytes32 modelId, bytes32 inputRoot, address callback, uint64 deadline) external payable returns (uint256);
     function assignJob(uint256 jobId) external returns (address);
     function assertResult(uint256 jobId, bytes32 outputHash, bytes32 traceRoot) external;
+    /// Flips the challenge coin and hands the job to `ISampling.openChallenge`: challenged by the
+    /// coin or by a bonded claim waiting for it (`ISampling.disputeRecord`), it is sampled;
+    /// otherwise accepted at once. Bonded claims against an on-chain job must be filed before.
     function drawChallenge(uint256 jobId) external returns (bool);
     function timeoutJob(uint256 jobId) external returns (uint8);
 
     function commitBatch(bytes32 jobsRoot, uint32 jobCount) external payable returns (uint256);
     function sealBatch(uint256 batchId) external returns (bytes32);
-    /// Opens a challenged record of a batch for sampling: `claim` is encoded as in `claimBatchJobs`.
+    /// Opens a record of a batch for sampling within the batch window: one the batch's draw
+    /// challenged, or one a bonded claim waits for (`ISampling.disputeRecord`), else
+    /// `NotChallenged`. `claim` is encoded as in `claimBatchJobs`.
     function openBatchJob(uint256 batchId, bytes32[] memory claim) external returns (uint256);
     /// Claims unchallenged records of a batch in one transaction: `claims[i]` is a record's seven
     /// words `jobKey, modelId, inputRoot, asserter, outputHash, traceRoot, fee` (address and fee

@@ -6,7 +6,10 @@ pragma solidity ^0.8.23;
 /// `keccak256(jobKey, validator, outputHash, traceRoot, salt)` and reveal; the comparison accepts the job or
 /// disputes it: stakes frozen, one `IDisputeGame` game per dissenting validator, settled by
 /// `gameEnded` once every game has ended; every outcome is settled back on the market
-/// (`IJobMarket.settleJob`). Also holds the protocol
+/// (`IJobMarket.settleJob`). Bonded claims that anyone files with the dispute game
+/// (`IDisputeGame.disputeJob`, `disputeRecord`) join a job as extra dissenters: taken over at
+/// `openChallenge` (a waiting claim challenges a job the coin did not) or added by `addClaim`;
+/// their bond stands in for a stake (never frozen or slashed here). Also holds the protocol
 /// parameters and checks the honesty condition. Challenge states use the job status codes:
 /// 4 Challenged, 5 Accepted, 6 Disputed, 7 Rejected.
 interface ISampling {
@@ -35,9 +38,15 @@ interface ISampling {
     error InvalidParams();
     error ExternalCallFailed(address target);
 
-    /// Job market only: draws the validators of a challenged job from `seed`. Returns false (and
-    /// stores nothing) when no miner other than the asserter has weight.
-    function openChallenge(uint256 jobId, bytes32 seed, bytes32 modelId, address asserter, bytes32 jobKey, bytes32 outputHash) external returns (bool);
+    /// Job market only: takes over an asserted job. A job the coin `challenged` gets validators
+    /// drawn from `seed`; the bonded claims waiting for it with the dispute game
+    /// (`IDisputeGame.takeClaims`) join it, and challenge it even when the coin did not. Returns
+    /// false (and stores nothing) when neither a validator nor a claim challenges it.
+    function openChallenge(uint256 jobId, bytes32 seed, bytes32 modelId, address asserter, bytes32 jobKey, bytes32 outputHash, bool challenged) external returns (bool);
+    /// The dispute game only: adds `claimant`'s bonded claim to a challenged or disputed job
+    /// (the game has checked it). On a disputed job the claim's game starts now: returns
+    /// `openNow` and the defender's side, and the game opens it itself.
+    function addClaim(uint256 jobId, address claimant, bytes32 outputHash, bytes32 traceRoot) external returns (bool openNow, bytes32 modelId, address asserter, bytes32 assertedOutput, bytes32 assertedTraceRoot);
     function commitValidation(uint256 jobId, bytes32 commitment) external;
     function revealValidation(uint256 jobId, bytes32 outputHash, bytes32 traceRoot, bytes32 salt) external;
     function finalizeChallenge(uint256 jobId) external returns (uint8);
@@ -48,6 +57,7 @@ interface ISampling {
 
     /// `(status, asserter, outputHash, commitDeadline, revealDeadline)`.
     function challenge(uint256 jobId) external view returns (uint8 status, address asserter, bytes32 outputHash, uint64 commitDeadline, uint64 revealDeadline);
+    /// Drawn validators, then bonded claimants (state 2 Revealed from the start).
     function jobValidators(uint256 jobId) external view returns (address[] memory validators, uint8[] memory states, bytes32[] memory revealedHashes, bytes32[] memory revealedTraceRoots);
     function params() external view returns (uint32 challengePpm, uint8 validators, uint256 asserterReward, uint256 validatorReward, uint256 slashAmount, uint256 cheatCost, uint32 collusionPpm, uint16 userDiscountBps, uint64 assertTimeout, uint64 commitTimeout, uint64 revealTimeout, uint64 batchWindow, uint64 seedRevealGrace);
     /// `(jobMarket, staking, registry, disputeGame)`.

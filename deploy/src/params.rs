@@ -87,6 +87,10 @@ pub struct DisputeParams {
     pub clock: u64,
     /// Levels a bisection move descends: it posts `2^arity_bits` nodes (1..=6).
     pub arity_bits: u8,
+    /// What a bonded claim against an assertion costs (wei, non-zero): the claimant's stake in
+    /// its game, paid to the defender when the claim loses.
+    #[serde(deserialize_with = "amount")]
+    pub bond: U256,
 }
 
 /// Prices of registered models, wei per unit of work.
@@ -235,6 +239,9 @@ impl Params {
         }
         if d.arity_bits == 0 || d.arity_bits > 6 {
             return Err(format!("dispute.arity_bits must be 1..=6, not {}", d.arity_bits));
+        }
+        if d.bond.is_zero() {
+            return Err("dispute.bond must be positive".into());
         }
         if m.slash_amount > self.staking.min_miner_stake {
             return Err(format!(

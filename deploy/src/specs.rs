@@ -131,7 +131,7 @@ fn dispute_game_args(ctx: &Ctx<'_>) -> Vec<u8> {
     let d = &ctx.params.dispute;
     let (sampling, prover) = (ctx.address(SAMPLING), ctx.address(ONE_STEP_PROVER));
     // A uint8 argument encodes as any small uint: one word (`u8` is bytes to alloy).
-    (sampling, prover, d.clock, u16::from(d.arity_bits)).abi_encode_params()
+    (sampling, prover, d.clock, u16::from(d.arity_bits), d.bond).abi_encode_params()
 }
 
 /// The Assay contracts, in deployment order.

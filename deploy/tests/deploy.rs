@@ -156,6 +156,8 @@ async fn deploys_wires_configures_and_a_second_run_is_a_no_op() {
         (game_config.sampling, game_config.clock, game_config.arityBits),
         (sampling, params.dispute.clock, params.dispute.arity_bits)
     );
+    let bond = call(&p, game, IDisputeGame::disputeBondCall {}).await;
+    assert_eq!(bond, params.dispute.bond);
 
     // The model: id from its directory, this build's engine hash, the parameter file's price.
     let info = call(&p, registry, IModelRegistry::modelCall { modelId: minilm }).await;

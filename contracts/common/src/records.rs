@@ -105,6 +105,21 @@ pub fn seed_commitment(epoch: u64, seed: B256) -> B256 {
     keccak256(buf)
 }
 
+/// Most claims one job holds: drawn validators and bonded claims together.
+pub const MAX_CLAIMS: usize = 32;
+
+/// Where bonded claims against an assertion wait for its job's hand-over (`Sampling.
+/// disputeRecord`): `keccak256(abi.encodePacked(jobKey, asserter, assertedOutput))`. Binding the
+/// asserter and the asserted output keeps a record that reuses another job's key from taking its
+/// claims.
+pub fn pending_claims_key(job_key: B256, asserter: Address, asserted_output: B256) -> B256 {
+    let mut buf = [0u8; 32 + 20 + 32];
+    buf[..32].copy_from_slice(job_key.as_slice());
+    buf[32..52].copy_from_slice(asserter.as_slice());
+    buf[52..].copy_from_slice(asserted_output.as_slice());
+    keccak256(buf)
+}
+
 /// The key of an on-chain job in draws and commitments: its id as a 32-byte big-endian word.
 pub fn onchain_job_key(job_id: U256) -> B256 {
     B256::from(job_id.to_be_bytes::<32>())

@@ -1,6 +1,9 @@
-//! The calls out of the dispute game: the one-step proof to the prover, a verdict to Sampling.
+//! The calls out of the dispute game: the one-step proof to the prover, verdicts and the jobs'
+//! challenge state to and from Sampling.
 
-use alloy_primitives::{Bytes, B256, U256};
+use alloc::vec::Vec;
+
+use alloy_primitives::{Address, Bytes, B256, U256};
 use assay_contract_kit::calls::{call_mut, call_view};
 
 use crate::{DisputeGame, IDisputeGame, IOneStepProver, ISampling, Result};
@@ -41,5 +44,21 @@ impl DisputeGame {
         drop(g);
         call_view(self, self.prover.get(), &call)
             .ok_or_else(|| IDisputeGame::BadProof { gameId: game_id }.into())
+    }
+
+    /// `Sampling.challenge(jobId)`: `(status, asserter, asserted output hash)`.
+    pub(crate) fn _challenge(&self, job_id: U256) -> Result<(u8, Address, B256)> {
+        let sampling = self.sampling.get();
+        call_view(self, sampling, &ISampling::challengeCall { jobId: job_id })
+            .map(|c| (c.status, c.asserter, c.outputHash))
+            .ok_or_else(|| IDisputeGame::ExternalCallFailed { target: sampling }.into())
+    }
+
+    /// `Sampling.jobValidators(jobId)`: every account with a slot (drawn or bonded).
+    pub(crate) fn _job_validators(&self, job_id: U256) -> Result<Vec<Address>> {
+        let sampling = self.sampling.get();
+        call_view(self, sampling, &ISampling::jobValidatorsCall { jobId: job_id })
+            .map(|v| v.validators)
+            .ok_or_else(|| IDisputeGame::ExternalCallFailed { target: sampling }.into())
     }
 }

@@ -22,13 +22,18 @@
 //!   to those (or to leaves whose headers differ, or a leaf one trace lacks) ends with no verdict
 //!   rather than against a defender nobody could prove right.
 //! - **Verdicts**: `Sampling.gameEnded`.
+//! - **Bonded claims** (`claims`): anyone but the asserter posts `disputeBond` with its own
+//!   claim against a job (`disputeJob`) or a job not handed over yet (`disputeRecord`) and plays
+//!   the challenger; the bond is settled when its game ends.
 //!
 //! Layout: `state` (storage), `moves` (the phases down to the element), `terms` (the phases over
-//! a reduction's accumulators), `external` (the calls to Sampling and the prover).
+//! a reduction's accumulators), `claims` (bonded claims), `external` (the calls to Sampling and
+//! the prover).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;
 
+mod claims;
 mod external;
 mod moves;
 mod state;
@@ -62,6 +67,13 @@ assay_contract_kit::solidity_errors! {
         BadProof(IDisputeGame::BadProof) [gameId],
         InvalidParams(IDisputeGame::InvalidParams) [],
         ExternalCallFailed(IDisputeGame::ExternalCallFailed) [target],
+        WrongBond(IDisputeGame::WrongBond) [sent, bond],
+        NotDisputable(IDisputeGame::NotDisputable) [jobId, status],
+        AlreadyClaimed(IDisputeGame::AlreadyClaimed) [account],
+        SameAsAsserted(IDisputeGame::SameAsAsserted) [],
+        TooManyClaims(IDisputeGame::TooManyClaims) [],
+        NothingToWithdraw(IDisputeGame::NothingToWithdraw) [account],
+        EthTransferFailed(IDisputeGame::EthTransferFailed) [to, amount],
     }
 }
 
@@ -74,7 +86,7 @@ pub const MAX_ARITY_BITS: u8 = 6;
 impl DisputeGame {
     /// Pairs the game with the sampling contract that opens games and hears their verdicts and
     /// the one-step prover; `clock` is each side's time in seconds, `arity_bits` the levels a
-    /// bisection move descends.
+    /// bisection move descends, `bond` what a bonded claim costs (wei).
     #[constructor]
     pub fn constructor(
         &mut self,
@@ -82,12 +94,14 @@ impl DisputeGame {
         prover: Address,
         clock: u64,
         arity_bits: u8,
+        bond: U256,
     ) -> Result<()> {
         if sampling.is_zero()
             || prover.is_zero()
             || clock == 0
             || arity_bits == 0
             || arity_bits > MAX_ARITY_BITS
+            || bond.is_zero()
         {
             return Err(IDisputeGame::InvalidParams {}.into());
         }
@@ -95,6 +109,7 @@ impl DisputeGame {
         self.prover.set(prover);
         self.clock.set(alloy_primitives::aliases::U64::from(clock));
         self.arity_bits.set(U8::from(arity_bits));
+        self.dispute_bond.set(bond);
         Ok(())
     }
 
@@ -236,6 +251,102 @@ impl DisputeGame {
         self._timeout(game_id)
     }
 
+    /// A bonded claim against a challenged or disputed job (see the interface).
+    ///
+    /// # Errors
+    /// `WrongBond`, `NotDisputable`, `AlreadyClaimed`, `SameAsAsserted`, `TooManyClaims`,
+    /// `ExternalCallFailed`.
+    ///
+    /// # Events
+    /// `ClaimFiled`; on a disputed job `GameOpened`.
+    #[payable]
+    pub fn dispute_job(&mut self, job_id: U256, output_hash: B256, trace_root: B256) -> Result<()> {
+        self._dispute_job(job_id, output_hash, trace_root)
+    }
+
+    /// A bonded claim waiting for a job's hand-over (see the interface).
+    ///
+    /// # Errors
+    /// `WrongBond`, `AlreadyClaimed`, `SameAsAsserted`, `TooManyClaims`.
+    ///
+    /// # Events
+    /// `ClaimFiled` (job id 0).
+    #[payable]
+    pub fn dispute_record(
+        &mut self,
+        job_key: B256,
+        asserter: Address,
+        asserted_output: B256,
+        output_hash: B256,
+        trace_root: B256,
+    ) -> Result<()> {
+        self._dispute_record(job_key, (asserter, asserted_output), output_hash, trace_root)
+    }
+
+    /// Takes back a waiting claim and its bond.
+    ///
+    /// # Errors
+    /// `NothingToWithdraw`, `EthTransferFailed`.
+    ///
+    /// # Events
+    /// `ClaimWithdrawn`.
+    pub fn withdraw_dispute(
+        &mut self,
+        job_key: B256,
+        asserter: Address,
+        asserted_output: B256,
+    ) -> Result<()> {
+        self._withdraw_dispute(job_key, (asserter, asserted_output))
+    }
+
+    /// Pays out the caller's credited bonds.
+    ///
+    /// # Errors
+    /// `NothingToWithdraw`, `EthTransferFailed`.
+    ///
+    /// # Events
+    /// `BondsWithdrawn`.
+    pub fn withdraw_bonds(&mut self) -> Result<U256> {
+        self._withdraw_bonds()
+    }
+
+    /// Sampling only: the claims waiting under `key`, for job `jobId` (see the interface).
+    ///
+    /// # Errors
+    /// `NotSampling`.
+    #[allow(clippy::type_complexity)]
+    pub fn take_claims(
+        &mut self,
+        key: B256,
+        job_id: U256,
+        drawn: Vec<Address>,
+    ) -> Result<(Vec<Address>, Vec<B256>, Vec<B256>)> {
+        let claims = self._take_claims(key, job_id, &drawn)?;
+        Ok(split_claims(claims))
+    }
+
+    /// The claims waiting for a job's hand-over: `(claimants, outputHashes, traceRoots)`.
+    pub fn pending_disputes(
+        &self,
+        job_key: B256,
+        asserter: Address,
+        asserted_output: B256,
+    ) -> (Vec<Address>, Vec<B256>, Vec<B256>) {
+        let key =
+            assay_contract_common::records::pending_claims_key(job_key, asserter, asserted_output);
+        split_claims(self.pending_claims(key))
+    }
+
+    /// Bonds credited to `account`.
+    pub fn bonds(&self, account: Address) -> U256 {
+        self.bonds.get(account)
+    }
+
+    /// What a bonded claim costs (wei).
+    pub fn dispute_bond(&self) -> U256 {
+        self.dispute_bond.get()
+    }
+
     /// `(jobId, defender, challenger, phase, outcome, sideToMove, deadline)`.
     pub fn game(&self, game_id: U256) -> (U256, Address, Address, u8, u8, Address, u64) {
         let g = self.games.get(game_id);
@@ -304,6 +415,17 @@ impl DisputeGame {
     pub fn config(&self) -> (Address, u64, u8, Address) {
         (self.sampling.get(), self.clock.get().to(), self.arity_bits.get().to(), self.prover.get())
     }
+}
+
+/// Claims as the three arrays the interface returns.
+fn split_claims(claims: Vec<(Address, B256, B256)>) -> (Vec<Address>, Vec<B256>, Vec<B256>) {
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for (claimant, output, trace) in claims {
+        out.0.push(claimant);
+        out.1.push(output);
+        out.2.push(trace);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -81,6 +81,20 @@ impl DisputeGame {
         if caller != self.sampling.get() {
             return Err(IDisputeGame::NotSampling { account: caller }.into());
         }
+        self.start_game(
+            (job_id, model_id),
+            (defender, defender_output, defender_trace),
+            (challenger, challenger_output, challenger_trace),
+        )
+    }
+
+    /// Opens a game: Sampling's (`openGame`), or a bonded claim's on a disputed job.
+    pub(crate) fn start_game(
+        &mut self,
+        (job_id, model_id): (U256, B256),
+        (defender, defender_output, defender_trace): (Address, B256, B256),
+        (challenger, challenger_output, challenger_trace): (Address, B256, B256),
+    ) -> Result<U256> {
         if !self.game_of.getter(job_id).get(challenger).is_zero()
             || defender == challenger
             || defender_output == challenger_output
@@ -603,6 +617,7 @@ impl DisputeGame {
             self.vm(),
             IDisputeGame::GameEnded { gameId: game_id, outcome: result },
         );
+        self.settle_bond(game_id, result);
         self._report(game_id, result)
     }
 }

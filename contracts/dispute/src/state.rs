@@ -1,11 +1,11 @@
 //! Storage layout of the dispute game.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use stylus_sdk::{
     prelude::*,
     storage::{
         StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU32, StorageU64,
-        StorageU8,
+        StorageU8, StorageVec,
     },
 };
 
@@ -137,4 +137,22 @@ pub struct DisputeGame {
     pub(crate) games: StorageMap<U256, Game>,
     /// Job id -> challenger -> game id.
     pub(crate) game_of: StorageMap<U256, StorageMap<Address, StorageU256>>,
+    /// What a bonded claim costs (wei).
+    pub(crate) dispute_bond: StorageU256,
+    /// `pending_claims_key(jobKey, asserter, assertedOutput)` -> claims waiting for the job.
+    pub(crate) pending: StorageMap<B256, StorageVec<PendingClaim>>,
+    /// Job id -> claimant -> the bond held for its claim until its game ends.
+    pub(crate) claim_bonds: StorageMap<U256, StorageMap<Address, StorageU256>>,
+    /// Bonds credited to an account, paid by `withdrawBonds`.
+    pub(crate) bonds: StorageMap<Address, StorageU256>,
+}
+
+/// A bonded claim waiting for its job's hand-over (`disputeRecord`).
+#[storage]
+pub struct PendingClaim {
+    /// Zero once withdrawn or taken.
+    pub(crate) claimant: StorageAddress,
+    pub(crate) output_hash: StorageB256,
+    pub(crate) trace_root: StorageB256,
+    pub(crate) bond: StorageU256,
 }

@@ -20,6 +20,8 @@ const ASSERTER: Address = address!("0x00000000000000000000000000000000000000b1")
 const VALIDATOR: Address = address!("0x00000000000000000000000000000000000000b2");
 const JOB: U256 = U256::from_limbs([7, 0, 0, 0]);
 const CLOCK: u64 = 100;
+/// What a bonded claim costs (wei).
+const BOND: u64 = 7_000;
 const GAME: U256 = U256::from_limbs([1, 0, 0, 0]);
 
 struct K;
@@ -157,7 +159,7 @@ impl Env {
         // The one-step prover, live, on its own host.
         vm.route(PROVER, contract_handler::<OneStepProver>(&MockHost::default(), Address::ZERO));
         let mut game = DisputeGame::from(&vm);
-        game.constructor(SAMPLING, PROVER, CLOCK, arity_bits).unwrap();
+        game.constructor(SAMPLING, PROVER, CLOCK, arity_bits, U256::from(BOND)).unwrap();
         vm.set_sender(SAMPLING);
         let id = game
             .open_game(
@@ -259,8 +261,10 @@ fn only_sampling_opens_one_game_per_challenger() {
     assert_eq!(env.game.config(), (SAMPLING, CLOCK, 1, PROVER));
     let mut bad = DisputeGame::from(&env.vm);
     let refused = |r| matches!(r, Err(GameError::InvalidParams(_)));
-    assert!(refused(bad.constructor(SAMPLING, PROVER, CLOCK, 7)));
-    assert!(refused(bad.constructor(SAMPLING, Address::ZERO, CLOCK, 1)));
+    assert!(refused(bad.constructor(SAMPLING, PROVER, CLOCK, 7, U256::from(BOND))));
+    assert!(refused(bad.constructor(SAMPLING, Address::ZERO, CLOCK, 1, U256::from(BOND))));
+    assert!(refused(bad.constructor(SAMPLING, PROVER, CLOCK, 1, U256::ZERO)));
+    assert_eq!(env.game.dispute_bond(), U256::from(BOND));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Batched off-chain jobs: a coordinator commits a Merkle root of job records with their fees in
 //! escrow; the batch is sealed with the hash of its commit block; records the draw challenges are
-//! opened on-chain for sampling within the batch window; the others are claimed afterwards.
+//! opened on-chain for sampling within the batch window, and so are the ones a bonded claim
+//! disputes (`Sampling.disputeRecord`); the others are claimed afterwards.
 //! Each record is used once, and payouts never exceed the escrow.
 
 use alloy_primitives::{
@@ -159,11 +160,6 @@ impl JobMarket {
         if self.vm().block_timestamp() > self.window_closes_at(batch_id) {
             return Err(IJobMarket::BatchWindowClosed { batchId: batch_id }.into());
         }
-        if !challenged {
-            return Err(
-                IJobMarket::NotChallenged { batchId: batch_id, jobKey: record.job_key }.into()
-            );
-        }
         // The asserter must be a registered miner so that slashes and reputation reach it; a
         // frozen or under-staked miner's records are still opened.
         let staking = self.staking.get();
@@ -199,7 +195,13 @@ impl JobMarket {
             self.vm(),
             IJobMarket::BatchJobOpened { batchId: batch_id, jobKey: record.job_key, jobId: job_id },
         );
-        self._start_challenge(job_id, seed)?;
+        // A record the coin passed opens only for the bonded claims waiting for it (`Sampling.
+        // disputeRecord`); without one it stays for `claimBatchJobs` after the window.
+        if !self._start_challenge(job_id, seed, challenged)? && !challenged {
+            return Err(
+                IJobMarket::NotChallenged { batchId: batch_id, jobKey: record.job_key }.into()
+            );
+        }
         Ok(job_id)
     }
 

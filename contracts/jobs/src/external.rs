@@ -83,7 +83,9 @@ impl JobMarket {
         Ok(())
     }
 
-    /// Hands a challenged job to the sampling contract; returns whether validators were drawn.
+    /// Hands an asserted job to the sampling contract; returns whether anything (validators the
+    /// coin drew, bonded claims) challenges it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn _open_challenge(
         &mut self,
         job_id: U256,
@@ -92,6 +94,7 @@ impl JobMarket {
         asserter: Address,
         job_key: B256,
         output_hash: B256,
+        challenged: bool,
     ) -> Result<bool> {
         let sampling = self.sampling.get();
         let call = ISampling::openChallengeCall {
@@ -101,6 +104,7 @@ impl JobMarket {
             asserter,
             jobKey: job_key,
             outputHash: output_hash,
+            challenged,
         };
         call_mut(self, sampling, &call).ok_or_else(|| failed(sampling))
     }

@@ -195,8 +195,9 @@ impl JobMarket {
         self._assert(job_id, output_hash, trace_root)
     }
 
-    /// Flips the challenge coin of an asserted job. Unchallenged jobs are accepted at once;
-    /// challenged ones go to `Sampling.openChallenge`, which draws their validators. Returns
+    /// Flips the challenge coin of an asserted job and hands it to `Sampling.openChallenge`,
+    /// which draws validators when the coin challenged it and adds the bonded claims waiting for
+    /// it (`Sampling.disputeRecord`). A job nothing challenges is accepted at once. Returns
     /// whether the job was challenged.
     ///
     /// # Errors
@@ -247,9 +248,10 @@ impl JobMarket {
         self._seal_batch(batch_id)
     }
 
-    /// Brings a challenged record of a batch on-chain for sampling, within the batch window.
-    /// Anyone may open a record the batch's draw challenges; `claim` is the record's words and
-    /// its proof as in `claimBatchJobs`. Returns the on-chain job id.
+    /// Brings a record of a batch on-chain for sampling, within the batch window. Anyone may
+    /// open a record the batch's draw challenges, or one a bonded claim waits for
+    /// (`Sampling.disputeRecord`); `claim` is the record's words and its proof as in
+    /// `claimBatchJobs`. Returns the on-chain job id.
     ///
     /// # Errors
     /// `InvalidBatch` (a claim shorter than a record), `UnknownBatch`, `BatchNotSealed`,

@@ -1,6 +1,7 @@
-//! The challenge coin and the hand-off to `Sampling`: an asserted job is accepted at once unless
-//! the coin challenges it; a challenged job goes to the sampling contract, which settles it back
-//! through `settleJob` (accepted, disputed or rejected). Acceptance pays the fee (less the user's
+//! The challenge coin and the hand-off to `Sampling`: an asserted job goes to the sampling
+//! contract with the coin's result; unless the coin or a bonded claim waiting there challenges
+//! it, it is accepted at once. A challenged job is settled back through `settleJob` (accepted,
+//! disputed or rejected). Acceptance pays the fee (less the user's
 //! discount on verified jobs), accrues `R_A` and calls the dApp's callback.
 
 use alloy_primitives::{Address, B256, U256};
@@ -37,21 +38,31 @@ impl JobMarket {
         let epoch_seed = self._seed_for(self.epoch_at(asserted_at))?;
         let seed = draw::challenge_seed(epoch_seed, hash, job_key);
         let p = self.params.challenge_ppm.get().to::<u32>();
-        if !late && !draw::is_challenged(seed, p) {
-            self._accept(job_id, false)?;
-            return Ok(false);
-        }
-        self._start_challenge(job_id, seed)
+        self._start_challenge(job_id, seed, late || draw::is_challenged(seed, p))
     }
 
-    /// Hands a challenged job to `Sampling`; with no validator to draw, the job is accepted.
-    pub(crate) fn _start_challenge(&mut self, job_id: U256, seed: B256) -> Result<bool> {
+    /// Hands an asserted job to `Sampling`, which draws validators if the coin `challenged` it
+    /// and adds the bonded claims waiting for it; when nothing challenges it, the job is accepted.
+    pub(crate) fn _start_challenge(
+        &mut self,
+        job_id: U256,
+        seed: B256,
+        challenged: bool,
+    ) -> Result<bool> {
         let (model_id, asserter, job_key, output_hash) = {
             let job = self.jobs.get(job_id);
             (job.model_id.get(), job.asserter.get(), job.job_key.get(), job.output_hash.get())
         };
         self._set_status(job_id, status::CHALLENGED);
-        if self._open_challenge(job_id, seed, model_id, asserter, job_key, output_hash)? {
+        if self._open_challenge(
+            job_id,
+            seed,
+            model_id,
+            asserter,
+            job_key,
+            output_hash,
+            challenged,
+        )? {
             return Ok(true);
         }
         self._accept(job_id, false)?;

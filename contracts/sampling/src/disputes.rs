@@ -11,6 +11,11 @@
 //! Half of what was slashed goes to the winners as epoch rewards (the asserter and the validators
 //! that agreed with it when the job is accepted, the dissenters that won otherwise), who also
 //! share `R_V`. Every stake frozen by the dispute is released.
+//!
+//! A bonded claim (`claims`) plays like a dissenter, but its bond is at stake, not a stake: it is
+//! neither frozen nor slashed here (the dispute game settles the bond), and a claim that won is
+//! paid half of the asserter's slash in tokens (shared with the other winning claims) instead of
+//! epoch rewards.
 
 use alloc::vec::Vec;
 
@@ -56,7 +61,9 @@ impl Sampling {
         self.challenges.setter(job_id).open_games.set(U8::from(dissent.len()));
         self._freeze(asserter)?;
         for d in dissent {
-            self._freeze(d.validator)?;
+            if !d.bonded {
+                self._freeze(d.validator)?;
+            }
             let trace = self
                 .challenges
                 .get(job_id)
@@ -119,11 +126,13 @@ impl Sampling {
         let outcome = if accepted { status::ACCEPTED } else { status::REJECTED };
         self._set_status(job_id, outcome);
         self._unfreeze(asserter)?;
-        for d in &dissenting {
+        let (claims, validators): (Vec<&Drawn>, Vec<&Drawn>) =
+            dissenting.iter().partition(|d| d.bonded);
+        for d in &validators {
             self._unfreeze(d.validator)?;
         }
         let agreeing: Vec<Address> = agreeing.iter().map(|d| d.validator).collect();
-        let mut losers: Vec<Address> = dissenting
+        let mut losers: Vec<Address> = validators
             .iter()
             .filter(|d| d.verdict == DEFENDER_WON || d.verdict == BOTH_WRONG)
             .map(|d| d.validator)
@@ -135,12 +144,18 @@ impl Sampling {
         let right: Vec<Address> = if accepted {
             agreeing
         } else {
-            dissenting.iter().filter(|d| d.verdict == CHALLENGER_WON).map(|d| d.validator).collect()
+            validators.iter().filter(|d| d.verdict == CHALLENGER_WON).map(|d| d.validator).collect()
         };
+        let claims_won: Vec<Address> =
+            claims.iter().filter(|d| d.verdict == CHALLENGER_WON).map(|d| d.validator).collect();
         let mut slashed = U256::ZERO;
         let slash_amount = self.params.slash_amount.get();
         for loser in &losers {
-            slashed = slashed.saturating_add(self._slash(*loser, slash_amount)?);
+            let mut amount = slash_amount;
+            if *loser == asserter {
+                amount = amount.saturating_sub(self.pay_claimants(asserter, &claims_won)?);
+            }
+            slashed = slashed.saturating_add(self._slash(*loser, amount, Address::ZERO)?);
             self._adjust_reputation(*loser, DISPUTE_PENALTY)?;
         }
         assay_contract_kit::emit(
@@ -161,5 +176,21 @@ impl Sampling {
         }
         split(&right, self.params.validator_reward.get(), &mut rewards);
         self._settle(job_id, outcome, rewards.0, rewards.1)
+    }
+
+    /// Pays the claimants whose claims won half of the asserter's slash `S`, in equal shares,
+    /// straight from its stake (a claimant holds no stake that epoch rewards could go to).
+    /// Returns the nominal amount assigned, which the rest of the slash leaves out.
+    fn pay_claimants(&mut self, asserter: Address, claimants: &[Address]) -> Result<U256> {
+        let count = u32::try_from(claimants.len()).unwrap_or(u32::MAX).saturating_mul(2);
+        let Some(share) = wide::div_small(self.params.slash_amount.get(), count) else {
+            return Ok(U256::ZERO);
+        };
+        let mut assigned = U256::ZERO;
+        for claimant in claimants {
+            self._slash(asserter, share, *claimant)?;
+            assigned = assigned.saturating_add(share);
+        }
+        Ok(assigned)
     }
 }

@@ -45,10 +45,16 @@ impl Sampling {
             .ok_or_else(|| failed(staking))
     }
 
-    /// Slashes up to `amount` and burns it; returns what was taken.
-    pub(crate) fn _slash(&mut self, operator: Address, amount: U256) -> Result<U256> {
+    /// Slashes up to `amount` and sends it to `recipient`, or burns it when that is zero;
+    /// returns what was taken.
+    pub(crate) fn _slash(
+        &mut self,
+        operator: Address,
+        amount: U256,
+        recipient: Address,
+    ) -> Result<U256> {
         let staking = self.staking.get();
-        let call = IStaking::slashCall { operator, amount, recipient: Address::ZERO };
+        let call = IStaking::slashCall { operator, amount, recipient };
         call_mut(self, staking, &call).ok_or_else(|| failed(staking))
     }
 
@@ -121,5 +127,28 @@ impl Sampling {
             challengerTraceRoot: challenger_trace_root,
         };
         call_mut(self, game, &call).map(|_| ()).ok_or_else(|| failed(game))
+    }
+
+    /// `DisputeGame.takeClaims`: the bonded claims waiting for a job, `(claimants, output
+    /// hashes, trace roots)`; none before a game is paired.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn _game_take_claims(
+        &mut self,
+        key: B256,
+        job_id: U256,
+        drawn: Vec<Address>,
+    ) -> Result<(Vec<Address>, Vec<B256>, Vec<B256>)> {
+        let game = self.dispute_game.get();
+        if game.is_zero() {
+            return Ok((Vec::new(), Vec::new(), Vec::new()));
+        }
+        let call = IDisputeGame::takeClaimsCall { key, jobId: job_id, drawn };
+        let claims = call_mut(self, game, &call).ok_or_else(|| failed(game))?;
+        let (claimants, outputs, traces) =
+            (claims.claimants, claims.outputHashes, claims.traceRoots);
+        if outputs.len() != claimants.len() || traces.len() != claimants.len() {
+            return Err(failed(game));
+        }
+        Ok((claimants, outputs, traces))
     }
 }

@@ -10,18 +10,22 @@
 //!   frozen, and one `DisputeGame` game per dissenting validator (the asserter defends). Once
 //!   every game has ended (`gameEnded`), every party whose claim lost is slashed, half the slash
 //!   goes to the parties that won, and the job settles; no address can name a winner.
+//! - **Bonded claims**: anyone else disputes an assertion with a bond posted to the dispute game;
+//!   the claims join the job as extra dissenters (`claims`), and a waiting claim challenges a job
+//!   the coin did not.
 //! - **Settlement**: every verdict goes back to `JobMarket.settleJob` with the rewards to accrue
 //!   (`R_V` shares, slash halves); the market pays fees, accrues `R_A` and calls the dApp.
 //! - **Parameters**: `setParams` checks the honesty condition and copies the parameters the
 //!   market applies itself to it (`JobMarket.setMarketParams`).
 //!
-//! Layout: `state` (storage), `validation` (draw, commit-reveal, outcomes), `disputes` (games
-//! and their verdicts), `params`, `external` (calls to the registry, staking, the job market and
+//! Layout: `state` (storage), `validation` (draw, commit-reveal, outcomes), `claims` (bonded
+//! claims), `disputes` (games and their verdicts), `params`, `external` (calls to the registry, staking, the job market and
 //! the dispute game).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;
 
+mod claims;
 mod disputes;
 mod external;
 mod params;
@@ -93,14 +97,16 @@ impl Sampling {
         Ok(())
     }
 
-    /// Draws the validators of a job the market's challenge coin selected; only the paired job
-    /// market calls it. Returns false, storing nothing, when no miner but the asserter has weight.
+    /// Takes over an asserted job from the paired job market (only it calls): draws validators
+    /// when the coin `challenged` it, and moves in the bonded claims waiting for it. Returns
+    /// false, storing nothing, when neither a validator nor a claim challenges it.
     ///
     /// # Errors
     /// `NotJobMarket`, `WrongStatus` (already opened), `ExternalCallFailed`.
     ///
     /// # Events
     /// `ChallengeDrawn`.
+    #[allow(clippy::too_many_arguments)]
     pub fn open_challenge(
         &mut self,
         job_id: U256,
@@ -109,8 +115,9 @@ impl Sampling {
         asserter: Address,
         job_key: B256,
         output_hash: B256,
+        challenged: bool,
     ) -> Result<bool> {
-        self._open_challenge(job_id, seed, model_id, asserter, job_key, output_hash)
+        self._open_challenge(job_id, seed, model_id, asserter, job_key, output_hash, challenged)
     }
 
     /// A drawn validator commits to its output hash before the commit deadline.
@@ -154,6 +161,21 @@ impl Sampling {
     /// `ValidatorAbsent`, `JobDisputed`; the market logs `JobAccepted`.
     pub fn finalize_challenge(&mut self, job_id: U256) -> Result<u8> {
         self._finalize_challenge(job_id)
+    }
+
+    /// The dispute game adds a bonded claim it took (see the interface).
+    ///
+    /// # Errors
+    /// `NotDisputeGame`, `WrongStatus`, `NotValidator` (the claimant has a slot already, or the
+    /// job is full), `ExternalCallFailed`.
+    pub fn add_claim(
+        &mut self,
+        job_id: U256,
+        claimant: Address,
+        output_hash: B256,
+        trace_root: B256,
+    ) -> Result<(bool, B256, Address, B256, B256)> {
+        self._add_claim(job_id, claimant, output_hash, trace_root)
     }
 
     /// The dispute game reports how `challenger`'s game against the job ended; after the last

@@ -3,8 +3,8 @@
 use stylus_sdk::{
     prelude::*,
     storage::{
-        StorageAddress, StorageB256, StorageMap, StorageU16, StorageU256, StorageU32, StorageU64,
-        StorageU8, StorageVec,
+        StorageAddress, StorageB256, StorageBool, StorageMap, StorageU16, StorageU256, StorageU32,
+        StorageU64, StorageU8, StorageVec,
     },
 };
 
@@ -40,7 +40,7 @@ pub struct Challenge {
     pub(crate) commit_deadline: StorageU64,
     pub(crate) reveal_deadline: StorageU64,
     pub(crate) validators: StorageVec<Validation>,
-    /// Dispute games not yet ended (one per dissenting validator).
+    /// Dispute games not yet ended (one per dissenting validator or bonded claim).
     pub(crate) open_games: StorageU8,
 }
 
@@ -52,6 +52,8 @@ pub struct Validation {
     /// How the validator's dispute game ended (`GameOutcome`; 0 while none or running). Packed
     /// with the address and state: one slot read per validator.
     pub(crate) verdict: StorageU8,
+    /// A bonded claim (`claims`), not a drawn validator: the dispute game holds its bond.
+    pub(crate) bonded: StorageBool,
     pub(crate) commitment: StorageB256,
     pub(crate) revealed: StorageB256,
     pub(crate) revealed_trace: StorageB256,

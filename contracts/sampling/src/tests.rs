@@ -21,7 +21,15 @@ fn constructor_needs_a_market_and_open_challenge_only_takes_it() {
     s.constructor(OWNER, MARKET, Address::ZERO, Address::ZERO).unwrap();
     assert_eq!(s.contracts().0, MARKET);
     let open = |s: &mut Sampling| {
-        s.open_challenge(U256::from(1u8), B256::ZERO, B256::ZERO, OWNER, B256::ZERO, B256::ZERO)
+        s.open_challenge(
+            U256::from(1u8),
+            B256::ZERO,
+            B256::ZERO,
+            OWNER,
+            B256::ZERO,
+            B256::ZERO,
+            true,
+        )
     };
     assert!(matches!(open(&mut s), Err(SamplingError::NotJobMarket(_))));
     // Unpaired market (its call reverts): parameters cannot be set.

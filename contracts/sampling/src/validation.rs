@@ -29,6 +29,8 @@ pub(crate) struct Drawn {
     pub(crate) state: u8,
     pub(crate) revealed: B256,
     pub(crate) verdict: u8,
+    /// A bonded claim, not a drawn validator.
+    pub(crate) bonded: bool,
 }
 
 /// `total / count` for each of `accounts`: the rewards `settleJob` accrues.
@@ -53,6 +55,7 @@ impl Sampling {
                 state: v.state.get().to(),
                 revealed: v.revealed.get(),
                 verdict: v.verdict.get().to(),
+                bonded: v.bonded.get(),
             })
             .collect()
     }
@@ -77,6 +80,7 @@ impl Sampling {
         self.challenges.setter(job_id).status.set(U8::from(new));
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn _open_challenge(
         &mut self,
         job_id: U256,
@@ -85,6 +89,7 @@ impl Sampling {
         asserter: Address,
         job_key: B256,
         output_hash: B256,
+        challenged: bool,
     ) -> Result<bool> {
         let caller = self.vm().msg_sender();
         if caller.is_zero() || caller != self.job_market.get() {
@@ -94,27 +99,25 @@ impl Sampling {
         if current != 0 {
             return Err(ISampling::WrongStatus { jobId: job_id, status: current }.into());
         }
-        let (servers, mut weights) = self._candidates(model_id)?;
-        for (server, weight) in servers.iter().zip(weights.iter_mut()) {
-            if *server == asserter {
-                *weight = U256::ZERO;
-            }
-        }
-        let count = usize::from(self.params.validators.get().to::<u8>());
-        let picked: Vec<Address> =
-            draw::pick_distinct(seed, &weights, count).into_iter().map(|i| servers[i]).collect();
-        if picked.is_empty() {
-            return Ok(false);
-        }
+        let picked =
+            if challenged { self.draw_validators(seed, model_id, asserter)? } else { Vec::new() };
         let now = self.vm().block_timestamp();
         let commit_deadline = now.saturating_add(self.params.commit_timeout.get().to::<u64>());
         let reveal_deadline =
             commit_deadline.saturating_add(self.params.reveal_timeout.get().to::<u64>());
-        let mut challenge = self.challenges.setter(job_id);
-        for validator in &picked {
-            let mut slot = challenge.validators.grow();
-            slot.validator.set(*validator);
+        {
+            let mut challenge = self.challenges.setter(job_id);
+            for validator in &picked {
+                let mut slot = challenge.validators.grow();
+                slot.validator.set(*validator);
+            }
         }
+        let claims = self._take_claims(job_id, (job_key, asserter, output_hash), picked.clone())?;
+        if picked.is_empty() && claims == 0 {
+            // Nothing was written: no validator was drawn and no claim waits.
+            return Ok(false);
+        }
+        let mut challenge = self.challenges.setter(job_id);
         challenge.asserter.set(asserter);
         challenge.output_hash.set(output_hash);
         challenge.job_key.set(job_key);
@@ -131,6 +134,24 @@ impl Sampling {
             },
         );
         Ok(true)
+    }
+
+    /// `validators` distinct miners serving `model_id`, drawn by weight from `seed`, never the
+    /// asserter.
+    fn draw_validators(
+        &self,
+        seed: B256,
+        model_id: B256,
+        asserter: Address,
+    ) -> Result<Vec<Address>> {
+        let (servers, mut weights) = self._candidates(model_id)?;
+        for (server, weight) in servers.iter().zip(weights.iter_mut()) {
+            if *server == asserter {
+                *weight = U256::ZERO;
+            }
+        }
+        let count = usize::from(self.params.validators.get().to::<u8>());
+        Ok(draw::pick_distinct(seed, &weights, count).into_iter().map(|i| servers[i]).collect())
     }
 
     pub(crate) fn _commit_validation(&mut self, job_id: U256, commitment: B256) -> Result<()> {

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use super::harness::*;
 use crate::{batches::CLAIM_PERIOD, status, IModelRegistry, MarketError};
 
-fn records(n: u64, fee: u64) -> Vec<JobRecord> {
+pub(super) fn records(n: u64, fee: u64) -> Vec<JobRecord> {
     (0..n)
         .map(|i| JobRecord {
             job_key: alloy_primitives::keccak256(i.to_be_bytes()),
@@ -25,7 +25,7 @@ fn records(n: u64, fee: u64) -> Vec<JobRecord> {
         .collect()
 }
 
-fn commit(env: &mut Env, recs: &[JobRecord], escrow: u64) -> U256 {
+pub(super) fn commit(env: &mut Env, recs: &[JobRecord], escrow: u64) -> U256 {
     let leaves: Vec<B256> = recs.iter().map(JobRecord::leaf).collect();
     env.sender(COORD);
     env.vm.set_value(u(escrow));
@@ -34,13 +34,18 @@ fn commit(env: &mut Env, recs: &[JobRecord], escrow: u64) -> U256 {
     id
 }
 
-fn proof(recs: &[JobRecord], i: usize) -> Vec<B256> {
+pub(super) fn proof(recs: &[JobRecord], i: usize) -> Vec<B256> {
     let leaves: Vec<B256> = recs.iter().map(JobRecord::leaf).collect();
     merkle::proof(&leaves, i).unwrap()
 }
 
-fn open(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<U256, MarketError> {
-    env.market.open_batch_job(batch, r.claim(&p))
+pub(super) fn open(
+    env: &mut Env,
+    batch: U256,
+    r: &JobRecord,
+    p: Vec<B256>,
+) -> Result<U256, MarketError> {
+    env.tx(|env| env.market.open_batch_job(batch, r.claim(&p)))
 }
 
 fn claim(env: &mut Env, batch: U256, r: &JobRecord, p: Vec<B256>) -> Result<(), MarketError> {
@@ -56,7 +61,7 @@ fn claim_all(
     env.market.claim_batch_jobs(batch, claims)
 }
 
-fn challenged(env: &Env, batch: U256, r: &JobRecord) -> bool {
+pub(super) fn challenged(env: &Env, batch: U256, r: &JobRecord) -> bool {
     let hash = env.market.batch(batch).5;
     draw::is_challenged(draw::challenge_seed(B256::ZERO, hash, r.job_key), env.sampling.params().0)
 }

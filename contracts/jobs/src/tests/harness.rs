@@ -32,6 +32,8 @@ pub(super) const R_A: u64 = 10;
 /// The batch window `Env::set_params` sets (seconds).
 pub(super) const BATCH_WINDOW: u64 = 600;
 pub(super) const R_V: u64 = 6;
+/// What a bonded claim costs (wei).
+pub(super) const BOND: u64 = 70_000;
 
 /// Every claimed trace in these tests has one leaf under this tree root.
 pub(super) const TREE: B256 = B256::repeat_byte(0x99);
@@ -106,7 +108,7 @@ impl Env {
         env.sender(OWNER);
         env.market.constructor(OWNER, TOKEN, STAKING, REGISTRY, EPOCH).unwrap();
         env.sampling.constructor(OWNER, MARKET, STAKING, REGISTRY).unwrap();
-        env.game.constructor(SAMPLING, PROVER, CLOCK, 1).unwrap();
+        env.game.constructor(SAMPLING, PROVER, CLOCK, 1, u(BOND)).unwrap();
         env.market.set_sampling(SAMPLING).unwrap();
         env
     }
@@ -124,6 +126,23 @@ impl Env {
         env.set_params(challenge_ppm, 2);
         env.sampling.set_dispute_game(GAME).unwrap();
         env
+    }
+
+    /// Runs `f` as one transaction: when it fails, every contract's storage is put back as it
+    /// was, as a revert does on chain (the test hosts keep what a failing call wrote).
+    pub(super) fn tx<T, E>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, E>) -> Result<T, E> {
+        let before: Vec<_> =
+            [&self.vm, &self.svm, &self.gvm].iter().map(|vm| vm.snapshot().storage).collect();
+        let result = f(self);
+        if result.is_err() {
+            for (vm, storage) in [&self.vm, &self.svm, &self.gvm].into_iter().zip(before) {
+                vm.clear_storage();
+                for (key, value) in storage {
+                    vm.set_storage(key, value);
+                }
+            }
+        }
+        result
     }
 
     /// Runs `f` on every host (mocks every contract sees, block values).

@@ -4,6 +4,7 @@
 //! `assay-contract-common`, exactly as an off-chain observer would.
 
 mod batches;
+mod claims;
 mod harness;
 mod lifecycle;
 mod pairing;

@@ -100,12 +100,20 @@ fn open_challenge_takes_each_job_once_and_records_the_hand_off() {
     assert_eq!((c.3, c.4), (env.now + 60, env.now + 120));
     env.sender(MARKET);
     assert!(matches!(
-        env.sampling.open_challenge(id, B256::ZERO, MODEL, asserter, B256::ZERO, B256::ZERO),
+        env.sampling.open_challenge(id, B256::ZERO, MODEL, asserter, B256::ZERO, B256::ZERO, true),
         Err(SamplingError::WrongStatus(_))
     ));
     env.sender(USER);
     assert!(matches!(
-        env.sampling.open_challenge(u(50), B256::ZERO, MODEL, asserter, B256::ZERO, B256::ZERO),
+        env.sampling.open_challenge(
+            u(50),
+            B256::ZERO,
+            MODEL,
+            asserter,
+            B256::ZERO,
+            B256::ZERO,
+            true
+        ),
         Err(SamplingError::NotJobMarket(_))
     ));
     // A job the market never handed over is unknown to the sampling contract.
