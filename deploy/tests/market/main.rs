@@ -713,6 +713,7 @@ async fn the_job_market_runs_on_the_test_node() {
     a_prompt_header_ends_without_a_verdict(&mut m).await;
     an_honest_player_answers_a_liars_accumulators(&mut m).await;
     an_honest_player_answers_a_leaf_out_of_schedule(&mut m).await;
+    an_arbitrators_bonded_claim_is_won_by_proof(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;

@@ -54,8 +54,86 @@ async fn against_a_liar(m: &mut Market, honest: Trace, lie: Trace, wrong_terms: 
     let (job, asserter, validators, game, block) = open_game(m, &honest, &lie, true).await;
     let challenger = validators[0];
     let index = m.miners.iter().position(|a| a.address == challenger).expect("a miner");
+    let outcome = duel(m, (game, block), asserter, (honest, lie), wrong_terms, miner_key(index)).await;
+    // The player sent the validator's transactions: its test client starts from the chain's nonce.
+    m.miners[index] = Actor::new(&m.node, miner_key(index));
+    assert_eq!(outcome, GameOutcome::ChallengerWon);
+    let proven = m.view(m.game, IDisputeGame::gameCall { gameId: game }).await;
+    assert_eq!(proven.outcome, GameOutcome::ChallengerWon as u8);
+    let terms = m.view(m.game, IDisputeGame::disputedTermsCall { gameId: game }).await;
+    assert_eq!(terms.kind, if wrong_terms { 2 } else { 4 }, "proven where the liar lied");
+    assert_eq!(m.job_status(job).await, REJECTED);
+    m.traces.clear();
+}
+
+/// An arbitrator, neither a miner nor drawn, files a bonded claim against an on-chain job's
+/// corrupted assertion before its draw (`DisputeGame.disputeRecord`); the validators drawn all
+/// agree with the asserter. The claim's game is played by a `Player` with the arbitrator's key
+/// against the liar and won by proof: the job is rejected, the bond comes back, the arbitrator
+/// is paid half the asserter's slash in tokens, and the agreeing validators are slashed.
+pub(super) async fn an_arbitrators_bonded_claim_is_won_by_proof(m: &mut Market) {
+    let (honest, lie, _, _) = traces_at((Op::Context, 2, None), &model_blob(), &generation());
+    let (truth, wrong) = (honest_output(), keccak256("the corrupted output"));
+    m.traces.insert(truth, B256::from(honest.root(&truth.0)));
+    m.traces.insert(wrong, B256::from(lie.root(&wrong.0)));
+    let key = keccak256("assay market test arbitrator");
+    let arbitrator = Actor::new(&m.node, key);
+    let bond = m.view(m.game, IDisputeGame::disputeBondCall {}).await;
+    let fund = TransactionRequest::default()
+        .with_from(m.owner.address)
+        .with_to(arbitrator.address)
+        .with_value(bond * U256::from(2u8));
+    m.owner.p.send_transaction(fund).await.expect("sent").get_receipt().await.expect("funded");
+
+    let (job, asserter) = m.submit_and_assign().await;
+    let seed = m.assert_result(job, asserter, wrong, B256::ZERO).await;
+    let claim = IDisputeGame::disputeRecordCall {
+        jobKey: onchain_job_key(job),
+        asserter,
+        assertedOutput: wrong,
+        outputHash: truth,
+        traceRoot: m.trace_of(truth),
+    };
+    let receipt = m.send(&arbitrator, m.game, claim, bond).await;
+    m.gas.add("DisputeGame.disputeRecord", &receipt);
+    let filed = event::<IDisputeGame::ClaimFiled>(&receipt, m.game);
+    assert_eq!((filed.jobId, filed.claimant), (U256::ZERO, arbitrator.address));
+    let validators = m.draw_challenge(job, asserter, seed, false).await;
+    let slots = m.view(m.sampling, ISampling::jobValidatorsCall { jobId: job }).await;
+    assert_eq!(slots.validators.last(), Some(&arbitrator.address), "the claim joined the job");
+    let votes: Vec<(Address, B256)> = validators.iter().map(|v| (*v, wrong)).collect();
+    m.validate(job, onchain_job_key(job), &votes).await;
+    let receipt = m.finalize(job, "finalizeChallenge (disputed by a bonded claim)").await;
+    let [opened] = events::<IDisputeGame::GameOpened>(&receipt, m.game).try_into().expect("1 game");
+    assert_eq!((opened.defender, opened.challenger), (asserter, arbitrator.address));
+    let block = receipt.block_number.expect("mined");
+
+    let outcome = duel(m, (opened.gameId, block), asserter, (honest, lie), true, key).await;
+    assert_eq!(outcome, GameOutcome::ChallengerWon);
+    assert_eq!(m.job_status(job).await, REJECTED);
+    let slash = m.params.slash_amount;
+    let paid = m.view(m.token, IAssayToken::balanceOfCall { account: arbitrator.address }).await;
+    assert_eq!(paid, slash / U256::from(2u8), "half the asserter's slash");
+    assert_eq!(m.view(m.game, IDisputeGame::bondsCall { account: arbitrator.address }).await, bond);
+    let arbitrator = Actor::new(&m.node, key);
+    let receipt = m.send(&arbitrator, m.game, IDisputeGame::withdrawBondsCall {}, U256::ZERO).await;
+    let withdrawn = event::<IDisputeGame::BondsWithdrawn>(&receipt, m.game);
+    assert_eq!((withdrawn.account, withdrawn.amount), (arbitrator.address, bond));
+    m.traces.clear();
+}
+
+/// Plays `lie` as the asserter (here, move by move) against a `Player` with `key` that defends
+/// `honest` as the challenger of `game` (opened in `block`); returns the player's outcome.
+async fn duel(
+    m: &mut Market,
+    (game, block): (U256, u64),
+    asserter: Address,
+    (honest, lie): (Trace, Trace),
+    wrong_terms: bool,
+    key: B256,
+) -> GameOutcome {
     let key = assay_chain::Key::from(
-        alloy_signer_local::PrivateKeySigner::from_bytes(&miner_key(index)).expect("key"),
+        alloy_signer_local::PrivateKeySigner::from_bytes(&key).expect("key"),
     );
     let client =
         assay_chain::Client::new(&m.node.url(), m.deployment.chain_id, Some(&key)).expect("client");
@@ -157,14 +235,5 @@ async fn against_a_liar(m: &mut Market, honest: Trace, lie: Trace, wrong_terms: 
             GamePhase::None | GamePhase::Step | GamePhase::Ended => unreachable!("handled above"),
         }
     }
-    let outcome = playing.await.expect("joined").expect("the player finishes the game");
-    // The player sent the validator's transactions: its test client starts from the chain's nonce.
-    m.miners[index] = Actor::new(&m.node, miner_key(index));
-    assert_eq!(outcome, GameOutcome::ChallengerWon);
-    let proven = m.view(m.game, IDisputeGame::gameCall { gameId: game }).await;
-    assert_eq!(proven.outcome, GameOutcome::ChallengerWon as u8);
-    let terms = m.view(m.game, IDisputeGame::disputedTermsCall { gameId: game }).await;
-    assert_eq!(terms.kind, if wrong_terms { 2 } else { 4 }, "proven where the liar lied");
-    assert_eq!(m.job_status(job).await, REJECTED);
-    m.traces.clear();
+    playing.await.expect("joined").expect("the player finishes the game")
 }
