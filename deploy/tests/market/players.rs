@@ -54,7 +54,8 @@ async fn against_a_liar(m: &mut Market, honest: Trace, lie: Trace, wrong_terms: 
     let (job, asserter, validators, game, block) = open_game(m, &honest, &lie, true).await;
     let challenger = validators[0];
     let index = m.miners.iter().position(|a| a.address == challenger).expect("a miner");
-    let outcome = duel(m, (game, block), asserter, (honest, lie), wrong_terms, miner_key(index)).await;
+    let outcome =
+        duel(m, (game, block), asserter, (honest, lie), wrong_terms, miner_key(index)).await;
     // The player sent the validator's transactions: its test client starts from the chain's nonce.
     m.miners[index] = Actor::new(&m.node, miner_key(index));
     assert_eq!(outcome, GameOutcome::ChallengerWon);
