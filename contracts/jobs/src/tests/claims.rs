@@ -233,3 +233,24 @@ fn a_waiting_claim_is_withdrawn_or_refunded_to_a_drawn_validator() {
     }
     assert_eq!(env.game.bonds(claimant), U256::ZERO, "its bond is held for its game");
 }
+
+#[test]
+fn only_the_game_adds_claims_and_only_sampling_takes_them() {
+    let mut env = Env::new(1_000_000);
+    let (id, asserter) = env.asserted(OUT);
+    env.advance(1, 1);
+    assert!(env.market.draw_challenge(id).unwrap());
+    // A claimant cannot skip the bond by calling Sampling itself.
+    env.sender(ARBITRATOR);
+    assert!(matches!(
+        env.sampling.add_claim(id, ARBITRATOR, BAD, trace(BAD)),
+        Err(assay_sampling::SamplingError::NotDisputeGame(_))
+    ));
+    // Nobody but Sampling takes (and so spends) the claims waiting for a job.
+    file_record(&mut env, ARBITRATOR, (B256::repeat_byte(9), asserter, OUT), BAD).unwrap();
+    let key =
+        assay_contract_common::records::pending_claims_key(B256::repeat_byte(9), asserter, OUT);
+    env.sender(ARBITRATOR);
+    assert!(matches!(env.game.take_claims(key, id, Vec::new()), Err(GameError::NotSampling(_))));
+    assert_eq!(env.game.pending_disputes(B256::repeat_byte(9), asserter, OUT).0, vec![ARBITRATOR]);
+}
