@@ -9,8 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use assay_chain::Client;
 use assay_protocol::{deployment::Deployment, wire::SignedReceipt};
 
+use assay_chain::key::{KeySource, Password};
+
 use crate::{
-    Error, Result, check, diff, op,
+    Error, Result, arbitrate, check, diff, op,
     replay::{self, ReplayReport},
     runtime::{Limits, Runtime},
 };
@@ -114,8 +116,102 @@ pub enum Command {
         #[arg(long, env = "ASSAY_DEPLOYMENT")]
         deployment: PathBuf,
     },
+    /// Run an unattended arbitrator: watch the chain for asserted results (on-chain jobs and
+    /// opened batch records), replay each job whose record it can get and whose model it has,
+    /// and against a wrong one file a bonded claim with its own result (`DisputeGame`), draw or
+    /// finalize the challenge, play the claim's game to the end and withdraw the bonds it is
+    /// owed. Progress is kept in `--db`: restarted after any stop, even SIGKILL, it carries on
+    /// (half-played games included). Counters on `--metrics-addr`/metrics; a log line per move.
+    Arbitrate(ArbitrateArgs),
     /// Print the keccak-256 hash of the embedded engine module.
     EngineHash,
+}
+
+/// Options of `verifier arbitrate`.
+#[derive(Debug, Clone, Args)]
+pub struct ArbitrateArgs {
+    /// JSON-RPC endpoint of the chain.
+    #[arg(long, env = "ETH_RPC_URL")]
+    pub rpc_url: String,
+    /// Deployment manifest written by `deploy`.
+    #[arg(long, env = "ASSAY_DEPLOYMENT")]
+    pub deployment: PathBuf,
+    /// File holding the arbitrator's hex private key (it signs claims and moves, and pays the
+    /// bonds).
+    #[arg(long, env = "ASSAY_ARBITRATOR_KEY_FILE", help_heading = "Key")]
+    pub key_file: Option<PathBuf>,
+    /// Encrypted JSON keystore (as `cast wallet new` writes), instead of `--key-file`.
+    #[arg(long, conflicts_with = "key_file", help_heading = "Key")]
+    pub keystore: Option<PathBuf>,
+    /// File holding the keystore's password.
+    #[arg(long, requires = "keystore", help_heading = "Key")]
+    pub password_file: Option<PathBuf>,
+    /// SQLite database of the arbitrator's progress (created if missing).
+    #[arg(long, env = "ASSAY_ARBITRATOR_DB", default_value = "assay-arbitrator.sqlite")]
+    pub db: PathBuf,
+    /// Model directory it can replay; repeat for several. Each must be registered under this
+    /// verifier's engine.
+    #[arg(long = "model", env = "ASSAY_MODEL_DIRS", value_delimiter = ',', required = true)]
+    pub models: Vec<PathBuf>,
+    /// Directory of job records named `<job key>.json` (a batch record's key, or an on-chain
+    /// job's id as 0x-prefixed bytes32).
+    #[arg(long, env = "ASSAY_RECORDS_DIR")]
+    pub records: Option<PathBuf>,
+    /// Coordinator whose `GET /v1/jobs/{id}/record` serves the records of its batches.
+    #[arg(long, env = "ASSAY_COORDINATOR_API")]
+    pub coordinator: Option<String>,
+    /// API key for `--coordinator`.
+    #[arg(long, env = "ASSAY_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Where to serve `/metrics` (Prometheus text).
+    #[arg(long, env = "ASSAY_ARBITRATOR_METRICS", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// How often the chain is read, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    pub poll_ms: u64,
+    /// Limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+impl ArbitrateArgs {
+    /// The arbitrator's configuration: the key and the deployment loaded.
+    ///
+    /// # Errors
+    /// [`Error::BadOp`] without a key, [`Error::Key`] when it cannot be read,
+    /// [`Error::Deployment`].
+    pub fn config(&self) -> Result<arbitrate::Config> {
+        let source = match (&self.key_file, &self.keystore, &self.password_file) {
+            (Some(file), _, _) => KeySource::File(file.clone()),
+            (None, Some(path), Some(password)) => KeySource::Keystore {
+                path: path.clone(),
+                password: Password::File(password.clone()),
+            },
+            (None, Some(_), None) => {
+                return Err(Error::BadOp("--keystore needs --password-file".into()));
+            }
+            (None, None, _) => {
+                return Err(Error::BadOp(
+                    "no key: give --key-file (or ASSAY_ARBITRATOR_KEY_FILE) or --keystore".into(),
+                ));
+            }
+        };
+        let key = source.load()?;
+        Ok(arbitrate::Config {
+            rpc_url: self.rpc_url.clone(),
+            deployment: Deployment::load(&self.deployment)?,
+            key,
+            db: self.db.clone(),
+            records: arbitrate::Records {
+                dir: self.records.clone(),
+                coordinator: self.coordinator.clone().map(|url| (url, self.api_key.clone())),
+            },
+            models: self.models.clone(),
+            metrics: Some(self.metrics_addr),
+            poll: std::time::Duration::from_millis(self.poll_ms),
+            limits: self.limits.limits(),
+        })
+    }
 }
 
 /// Result of a command: the JSON to print and whether the replay matched.
@@ -213,6 +309,22 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 matched: report.ok,
                 json: serde_json::to_string_pretty(&report).expect("json"),
             })
+        }
+        Command::Arbitrate(args) => {
+            let config = args.config()?;
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_writer(std::io::stderr)
+                .try_init();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Runtime(format!("tokio runtime: {e}")))?;
+            runtime.block_on(arbitrate::run(config))?;
+            Ok(Outcome { matched: true, json: "{}".into() })
         }
         Command::EngineHash => Ok(Outcome {
             matched: true,

@@ -8,8 +8,11 @@
 //! - [`op`]: single-op replay from a JSON description.
 //! - [`check`]: what the chain says about a signed receipt (`check-receipt`).
 //! - [`diff`]: where two records' traces first differ (`diff`).
+//! - [`arbitrate`]: the unattended arbitrator (`arbitrate`): checks asserted results, claims
+//!   against wrong ones with a bond, plays the games, keeps its progress in SQLite.
 //! - [`cli`]: the `verifier` command line.
 
+pub mod arbitrate;
 pub mod check;
 pub mod cli;
 pub mod diff;
@@ -83,6 +86,12 @@ pub enum Error {
         /// This verifier's engine hash.
         verifier: alloy_primitives::B256,
     },
+    /// The arbitrator's key cannot be read.
+    #[error(transparent)]
+    Key(#[from] assay_chain::KeyError),
+    /// The arbitrator's database failed.
+    #[error("arbitrator database: {0}")]
+    Store(String),
 }
 
 /// Verifier result.
