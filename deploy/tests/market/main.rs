@@ -50,12 +50,14 @@ use assay_protocol::{
 };
 use assay_test_node::{NodeHandle, genesis};
 
+mod arbitrator;
 mod batches;
 mod epochs;
 mod games;
 mod onchain_jobs;
 mod players;
 
+use arbitrator::*;
 use batches::*;
 use epochs::*;
 use games::*;
@@ -224,6 +226,8 @@ struct Market {
     gas: Gas,
     /// What `deploy` wrote (for the services' clients).
     deployment: assay_protocol::deployment::Deployment,
+    /// The input root on-chain jobs are submitted with.
+    input_root: B256,
 }
 
 impl Market {
@@ -264,6 +268,7 @@ impl Market {
             traces: Default::default(),
             gas: Gas::default(),
             deployment: manifest.clone(),
+            input_root: B256::repeat_byte(0x1e),
             node,
         };
         let mut stakers: Vec<Address> = m.miners.iter().map(|a| a.address).collect();
@@ -273,9 +278,10 @@ impl Market {
             .await
             .expect("funded");
 
+        // Under this build's engine: the arbitrator's scenario replays the model's jobs.
         let register = IModelRegistry::registerModelCall {
             modelId: m.model,
-            engineHash: B256::repeat_byte(0xee),
+            engineHash: B256::from(assay_engine_module::engine_hash()),
             pricePerUnit: U256::from(1_000_000_000u64),
         };
         m.send(&m.owner, m.registry, register, U256::ZERO).await;
@@ -465,7 +471,7 @@ impl Market {
     async fn submit_job(&mut self, callback: Address, deadline: u64) -> (U256, B256) {
         let submit = IJobMarket::submitJobCall {
             modelId: self.model,
-            inputRoot: B256::repeat_byte(0x1e),
+            inputRoot: self.input_root,
             callback,
             deadline,
         };
@@ -714,6 +720,7 @@ async fn the_job_market_runs_on_the_test_node() {
     an_honest_player_answers_a_liars_accumulators(&mut m).await;
     an_honest_player_answers_a_leaf_out_of_schedule(&mut m).await;
     an_arbitrators_bonded_claim_is_won_by_proof(&mut m).await;
+    an_arbitrator_killed_mid_game_finishes_it(&mut m).await;
     an_output_that_is_not_its_traces_loses_to_the_output_leaf(&mut m).await;
     corrupted_bert_norms_and_embeddings_are_proven_wrong(&mut m).await;
     unsafe_parameters_are_refused(&m).await;

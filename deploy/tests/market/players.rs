@@ -145,21 +145,50 @@ async fn duel(
     let replay = Arc::new(Honest { trace: honest, blob: model_blob() });
     let playing = tokio::spawn(async move { player.play(&opened, replay).await });
 
-    let blob = model_blob();
-    let model = ModelFile::parse(&blob).expect("parses");
-    let liar = Side::with_model(&lie, &model);
-    let k = 1u32 << m.view(m.game, IDisputeGame::configCall {}).await.arityBits;
-    let mut claimed: Option<Vec<[u8; 32]>> = None;
-    loop {
+    let mut liar = Liar::new(m, game, asserter, lie, wrong_terms).await;
+    while liar.turn(m).await.is_some() && !playing.is_finished() {}
+    playing.await.expect("joined").expect("the player finishes the game")
+}
+
+/// The asserter's side played from a corrupted trace, one move at a time.
+pub(super) struct Liar {
+    game: U256,
+    asserter: Address,
+    lie: Trace,
+    blob: Vec<u8>,
+    k: u32,
+    wrong_terms: bool,
+    /// The reduction's accumulators it claims, once posted.
+    claimed: Option<Vec<[u8; 32]>>,
+}
+
+impl Liar {
+    pub(super) async fn new(
+        m: &Market,
+        game: U256,
+        asserter: Address,
+        lie: Trace,
+        wrong_terms: bool,
+    ) -> Self {
+        let k = 1u32 << m.view(m.game, IDisputeGame::configCall {}).await.arityBits;
+        Self { game, asserter, lie, blob: model_blob(), k, wrong_terms, claimed: None }
+    }
+
+    /// Makes the asserter's move when it is its turn (else waits a little); returns the phase,
+    /// `None` once the game has ended.
+    pub(super) async fn turn(&mut self, m: &mut Market) -> Option<GamePhase> {
+        let (game, asserter, k, wrong_terms) = (self.game, self.asserter, self.k, self.wrong_terms);
         let state = m.view(m.game, IDisputeGame::gameCall { gameId: game }).await;
         let phase = GamePhase::try_from(state.phase).expect("a phase");
-        if phase == GamePhase::Ended || playing.is_finished() {
-            break;
+        if phase == GamePhase::Ended {
+            return None;
         }
         if state.sideToMove != asserter || phase == GamePhase::Step {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
+            return Some(phase);
         }
+        let model = ModelFile::parse(&self.blob).expect("parses");
+        let liar = Side::with_model(&self.lie, &model);
         let node = m.view(m.game, IDisputeGame::disputedNodeCall { gameId: game }).await;
         let at = (u32::from(node.level), node.index);
         let down = k.trailing_zeros().min(at.0);
@@ -202,7 +231,7 @@ async fn duel(
                 m.send(m.miner(asserter), m.game, call, U256::ZERO).await;
             }
             GamePhase::Reduction | GamePhase::Terms => {
-                let accs = claimed.get_or_insert_with(|| {
+                let accs = self.claimed.get_or_insert_with(|| {
                     let mut accs = liar
                         .accumulators(element.leaf, (element.row, element.col))
                         .expect("accumulators");
@@ -235,6 +264,6 @@ async fn duel(
             }
             GamePhase::None | GamePhase::Step | GamePhase::Ended => unreachable!("handled above"),
         }
+        Some(GamePhase::None)
     }
-    playing.await.expect("joined").expect("the player finishes the game")
 }

@@ -424,13 +424,15 @@ impl Arbitrator {
                         if let Err(e) = store.game_ended(opened.game_id, outcome as u8).await {
                             error!(error = %e, "cannot record the game's end");
                         }
+                        // Stays in `playing`: a round that read the open games before this end
+                        // was recorded must not play it again.
                     }
                     Err(e) => {
                         Metrics::bump(&metrics.errors);
                         warn!(error = %e, "playing failed; resuming on the next poll");
+                        playing.lock().expect("not poisoned").remove(&opened.game_id);
                     }
                 }
-                playing.lock().expect("not poisoned").remove(&opened.game_id);
             }
             .instrument(span),
         );
