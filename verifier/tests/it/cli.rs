@@ -85,9 +85,31 @@ fn replay_op_command_reads_model_tensors() {
 #[test]
 fn help_explains_every_command() {
     let help = Cli::command().render_long_help().to_string();
-    for needle in ["replay", "replay-op", "engine-hash", "wasmtime"] {
+    for needle in ["replay", "replay-op", "engine-hash", "wasmtime", "arbitrate"] {
         assert!(help.contains(needle), "help lacks {needle}:\n{help}");
     }
+}
+
+#[test]
+fn arbitrate_explains_itself_and_refuses_to_start_without_a_key() {
+    let mut command = Cli::command();
+    let help = command.find_subcommand_mut("arbitrate").expect("a command").render_long_help();
+    let help = help.to_string();
+    for needle in ["--key-file", "--keystore", "--db", "--model", "--records", "--coordinator"] {
+        assert!(help.contains(needle), "arbitrate's help lacks {needle}:\n{help}");
+    }
+    let base =
+        ["verifier", "arbitrate", "--rpc-url", "http://127.0.0.1:1", "--deployment", "d.json"];
+    let error = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        run(&Cli::parse_from(args)).expect_err("refused").to_string()
+    };
+    let none = error(&["--model", "m"]);
+    assert!(none.contains("no key: give --key-file"), "{none}");
+    let keystore = error(&["--model", "m", "--keystore", "k.json"]);
+    assert!(keystore.contains("--keystore needs --password-file"), "{keystore}");
+    let missing = error(&["--model", "m", "--key-file", "/nonexistent/arbitrator.key"]);
+    assert!(missing.contains("/nonexistent/arbitrator.key"), "{missing}");
 }
 
 #[test]
