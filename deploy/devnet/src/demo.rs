@@ -68,6 +68,39 @@ pub struct Report {
     pub opened: usize,
     /// The dispute games played on chain.
     pub games: Vec<games::GameLine>,
+    /// What the arbitrator did, from its `/metrics`, when one runs.
+    pub arbitrator: Option<ArbitratorLine>,
+}
+
+/// The arbitrator's counters (`verifier arbitrate`'s `/metrics`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ArbitratorLine {
+    /// Jobs it replayed.
+    pub checked: u64,
+    /// Of those, assertions it found right.
+    pub agreed: u64,
+    /// Bonded claims it filed.
+    pub claims: u64,
+    /// Its games won.
+    pub won: u64,
+}
+
+impl ArbitratorLine {
+    /// Reads the counters from the Prometheus text of `/metrics`.
+    pub fn parse(metrics: &str) -> Self {
+        let value = |name: &str| {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or_default()
+        };
+        Self {
+            checked: value("assay_arbitrator_jobs_checked_total "),
+            agreed: value("assay_arbitrator_jobs_agreed_total "),
+            claims: value("assay_arbitrator_claims_total "),
+            won: value("assay_arbitrator_games_total{outcome=\"won\"} "),
+        }
+    }
 }
 
 /// Sends the requests, waits for sampling to finish and collects the report.
@@ -189,6 +222,10 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
         let chain = Client::new(&rpc, net.manifest.chain_id, None)?;
         report.games = games::played(&chain, game, sampling).await?;
     }
+    if let Some(url) = &net.arbitrator_metrics {
+        let text = client.get(url).send().await?.text().await?;
+        report.arbitrator = Some(ArbitratorLine::parse(&text));
+    }
     let gas_after = gas_used(&client, &rpc).await?;
     report.setup_gas = gas_before;
     report.demo_gas = gas_after.saturating_sub(gas_before);
@@ -300,6 +337,13 @@ impl fmt::Display for Report {
                 writeln!(f, "    {game}")?;
             }
         }
+        if let Some(a) = &self.arbitrator {
+            writeln!(
+                f,
+                "  arbitrator: replayed {} opened jobs, {} right, {} bonded claims, {} games won",
+                a.checked, a.agreed, a.claims, a.won
+            )?;
+        }
         writeln!(
             f,
             "  miner                                       asserted validated flagged fees (wei)"
@@ -314,5 +358,24 @@ impl fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arbitrators_counters_are_read_from_its_metrics() {
+        let text = "# HELP assay_arbitrator_jobs_checked_total Jobs replayed.\n\
+            # TYPE assay_arbitrator_jobs_checked_total counter\n\
+            assay_arbitrator_jobs_checked_total 3\n\
+            assay_arbitrator_jobs_agreed_total 2\n\
+            assay_arbitrator_claims_total 1\n\
+            assay_arbitrator_games_total{outcome=\"won\"} 1\n\
+            assay_arbitrator_games_total{outcome=\"lost\"} 0\n";
+        let line = ArbitratorLine::parse(text);
+        assert_eq!(line, ArbitratorLine { checked: 3, agreed: 2, claims: 1, won: 1 });
+        assert_eq!(ArbitratorLine::parse(""), ArbitratorLine::default());
     }
 }

@@ -479,18 +479,14 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
     // The arbitrator replayed every opened job from the coordinator's records and agreed with
     // each honest asserter: no claim.
     let metrics = net.arbitrator_metrics.clone().expect("an arbitrator runs");
-    let mut checked = 0;
     let started = std::time::Instant::now();
-    while checked < games.len() {
+    loop {
         let text = reqwest::get(&metrics).await.expect("metrics").text().await.expect("text");
-        let count = |name: &str| -> usize {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-                .unwrap_or_else(|| panic!("{name} in {text}"))
-        };
-        checked = count("assay_arbitrator_jobs_checked_total ");
-        assert_eq!(count("assay_arbitrator_jobs_agreed_total "), checked, "{text}");
-        assert_eq!(count("assay_arbitrator_claims_total "), 0, "{text}");
+        let line = assay_devnet::demo::ArbitratorLine::parse(&text);
+        assert_eq!((line.agreed, line.claims), (line.checked, 0), "{text}");
+        if line.checked == games.len() as u64 {
+            break;
+        }
         assert!(started.elapsed() < Duration::from_secs(120), "the arbitrator lags: {text}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
