@@ -108,6 +108,12 @@ pub struct Args {
     /// Most job records per settlement batch [default: 256].
     #[arg(long, env = "ASSAY_COORDINATOR_BATCH_MAX_JOBS", help_heading = "Settlement")]
     pub batch_max_jobs: Option<usize>,
+    /// Milliseconds a job this coordinator's sampling found disputed waits for a bonded claim
+    /// against its asserter (an arbitrator's, from `GET /v1/disputes`) before its record is
+    /// batched anyway; a claim that waits batches it at once and its record is opened for the
+    /// claim's dispute game [default: 60000].
+    #[arg(long, env = "ASSAY_COORDINATOR_ESCALATION_WAIT_MS", help_heading = "Settlement")]
+    pub escalation_wait_ms: Option<u64>,
     /// With --key-file: commit the next epoch's seed to the job market and reveal it once the
     /// epoch starts, so on-chain challenge draws mix in a seed fixed in advance and unknown to
     /// others (a committed seed left unrevealed is slashed) [default: true].
@@ -156,6 +162,7 @@ impl Args {
             chain_id,
             batch_interval_ms,
             batch_max_jobs,
+            escalation_wait_ms,
             epoch_seeds
         );
         if self.key_file.is_some() {

@@ -68,6 +68,10 @@ pub struct Config {
     pub batch_interval_ms: u64,
     /// Most job records per settlement batch.
     pub batch_max_jobs: usize,
+    /// Milliseconds a job its own sampling found disputed waits for a bonded claim on chain
+    /// before its record is batched anyway (a claim that waits batches it at once, and its
+    /// record is then opened for the claim).
+    pub escalation_wait_ms: u64,
     /// With `key_file`: commit the next epoch's seed to the job market and reveal it once the
     /// epoch starts (DESIGN 3.3), so the market's draws mix in a seed nobody knew in advance.
     pub epoch_seeds: bool,
@@ -100,6 +104,7 @@ impl Default for Config {
             key_file: None,
             batch_interval_ms: 10_000,
             batch_max_jobs: 256,
+            escalation_wait_ms: 60_000,
             epoch_seeds: true,
         }
     }

@@ -1,11 +1,14 @@
 //! The HTTP surface: routes, bearer-key auth, errors in the OpenAI envelope, and
 //! the small endpoints (`/health`, `/metrics`, `/v1/models`, `/v1/jobs/{id}`,
-//! `/v1/jobs/{id}/record`, `/v1/flags`).
+//! `/v1/jobs/{id}/record`, `/v1/flags`), and what arbitrators read to check the coordinator's
+//! work on chain (`/v1/disputes`, `/v1/batches/{id}`, [`assay_protocol::published`]).
 
 use alloy_primitives::Address;
 use alloy_primitives::B256;
 use assay_protocol::{
+    batch::Batch,
     job::{JobFile, Output},
+    published::{DisputeList, DisputedJob, PublishedBatch, PublishedRecord, Sampled},
     wire::SignedReceipt,
 };
 use axum::{
@@ -36,6 +39,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/jobs/{id}", get(job))
         .route("/jobs/{id}/record", get(record))
         .route("/flags", get(flags))
+        .route("/disputes", get(disputes))
+        .route("/batches/{id}", get(batch))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         // Workers authenticate by signature in the handshake, not by API key.
         .route("/workers", get(ws::upgrade));
@@ -239,4 +244,76 @@ async fn flags(
         };
     let flags = state.store.flags(worker).await?;
     Ok(Json(FlagList { object: "list", data: flags }))
+}
+
+/// Most disputes `GET /v1/disputes` lists.
+const DISPUTES_LISTED: usize = 256;
+
+/// `GET /v1/disputes`: the jobs this coordinator's sampling found disputed whose records are not
+/// settled on chain yet, with their asserters' signed receipts, for arbitrators to check and
+/// claim against (the settler opens a disputed record for the claims waiting against it).
+async fn disputes(State(state): State<AppState>) -> Result<Json<DisputeList>, ApiError> {
+    let jobs = state.store.unsettled_disputes(DISPUTES_LISTED).await?;
+    let data = jobs
+        .into_iter()
+        .filter_map(|job| {
+            let receipt = job.receipt?;
+            Some(DisputedJob { id: job.id, receipt, suspects: job.suspects })
+        })
+        .collect();
+    Ok(Json(DisputeList { object: "list".into(), data }))
+}
+
+/// `GET /v1/batches/{id}`: a committed batch (by its `JobMarket` id, decimal) with every record
+/// and its Merkle proof, so anyone can check a record, claim against it and open it.
+async fn batch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PublishedBatch>, ApiError> {
+    let batch_id: alloy_primitives::U256 = id.parse().map_err(|_| {
+        ApiError::bad_param("id", format!("batch id {id:?} is not a decimal number"))
+    })?;
+    let row = state
+        .store
+        .batch_by_chain_id(batch_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no committed batch {batch_id}")))?;
+    let jobs = state.store.batch_jobs(row.root).await?;
+    let mut records = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let (Some(signed), Some(fee)) = (&job.receipt, job.fee) else {
+            return Err(ApiError::internal(format!(
+                "batched job {} has no receipt or fee",
+                job.id
+            )));
+        };
+        let r = &signed.receipt;
+        records.push(PublishedRecord {
+            id: job.id.clone(),
+            sampled: match job.status {
+                Status::Matched => Sampled::Matched,
+                Status::Disputed => Sampled::Disputed,
+                _ => Sampled::No,
+            },
+            job_key: r.job_key,
+            model_id: r.model_id,
+            input_root: r.input_root,
+            asserter: r.worker,
+            output_hash: r.output_hash,
+            trace_root: r.trace_root,
+            fee,
+            proof: Vec::new(),
+        });
+    }
+    let tree = Batch::new(records.iter().map(PublishedRecord::record).collect())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if tree.root() != row.root {
+        return Err(ApiError::internal(format!(
+            "batch {batch_id}: stored records do not rebuild its root"
+        )));
+    }
+    for record in &mut records {
+        record.proof = tree.proof(record.job_key).map_err(|e| ApiError::internal(e.to_string()))?.1;
+    }
+    Ok(Json(PublishedBatch { object: "assay.batch".into(), batch_id, root: row.root, records }))
 }

@@ -77,6 +77,7 @@ fn settler(
         interval: Duration::from_millis(config.batch_interval_ms),
         max_jobs: config.batch_max_jobs,
         settle_after_ms: 2_000,
+        escalation_wait_ms: i64::try_from(config.escalation_wait_ms).unwrap_or(i64::MAX),
         epoch_seeds: config.epoch_seeds,
     };
     let settler =

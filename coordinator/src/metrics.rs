@@ -26,6 +26,8 @@ pub struct Metrics {
     pub matched: AtomicU64,
     /// Challenges with a differing hash.
     pub disputed: AtomicU64,
+    /// Records disputed off chain opened on chain for the bonded claims against them.
+    pub escalated: AtomicU64,
     /// Canary jobs sent.
     pub canaries_sent: AtomicU64,
     /// Canary jobs answered wrongly.
@@ -74,7 +76,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &AtomicU64, &str, &str); 15] = [
+        let counters: [(&str, &AtomicU64, &str, &str); 16] = [
             (
                 "assay_jobs_submitted_total",
                 &self.jobs_submitted,
@@ -92,6 +94,12 @@ impl Metrics {
             ("assay_challenges_total", &self.challenges, "counter", "Challenges started."),
             ("assay_challenges_matched_total", &self.matched, "counter", "Challenges matched."),
             ("assay_challenges_disputed_total", &self.disputed, "counter", "Challenges disputed."),
+            (
+                "assay_disputes_escalated_total",
+                &self.escalated,
+                "counter",
+                "Off-chain disputes opened on chain for bonded claims.",
+            ),
             ("assay_canaries_sent_total", &self.canaries_sent, "counter", "Canary jobs sent."),
             (
                 "assay_canaries_failed_total",

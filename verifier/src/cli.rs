@@ -120,8 +120,12 @@ pub enum Command {
     /// opened batch records), replay each job whose record it can get and whose model it has,
     /// and against a wrong one file a bonded claim with its own result (`DisputeGame`), draw or
     /// finalize the challenge, play the claim's game to the end and withdraw the bonds it is
-    /// owed. Progress is kept in `--db`: restarted after any stop, even SIGKILL, it carries on
-    /// (half-played games included). Counters on `--metrics-addr`/metrics; a log line per move.
+    /// owed. With `--coordinator` it also checks jobs before they reach the chain: every job
+    /// the coordinator's sampling found disputed (`GET /v1/disputes`) and `--sample-ppm` of
+    /// every committed batch's other records (`GET /v1/batches/{id}`); against a wrong one it
+    /// claims at once and opens the record for its claim. Progress is kept in `--db`: restarted
+    /// after any stop, even SIGKILL, it carries on (half-played games included). Counters on
+    /// `--metrics-addr`/metrics; a log line per move.
     Arbitrate(ArbitrateArgs),
     /// Print the keccak-256 hash of the embedded engine module.
     EngineHash,
@@ -157,9 +161,15 @@ pub struct ArbitrateArgs {
     /// job's id as 0x-prefixed bytes32).
     #[arg(long, env = "ASSAY_RECORDS_DIR")]
     pub records: Option<PathBuf>,
-    /// Coordinator whose `GET /v1/jobs/{id}/record` serves the records of its batches.
+    /// Coordinator whose API serves its records (`GET /v1/jobs/{id}/record`), its disputes
+    /// (`GET /v1/disputes`) and its batches (`GET /v1/batches/{id}`).
     #[arg(long, env = "ASSAY_COORDINATOR_API")]
     pub coordinator: Option<String>,
+    /// Parts per million of a committed batch's records the coordinator did not flag as
+    /// disputed that are replayed anyway (so a coordinator that hides a mismatch is caught this
+    /// often); the flagged ones are always replayed.
+    #[arg(long, env = "ASSAY_ARBITRATOR_SAMPLE_PPM", default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub sample_ppm: u32,
     /// API key for `--coordinator`.
     #[arg(long, env = "ASSAY_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -210,6 +220,7 @@ impl ArbitrateArgs {
             metrics: Some(self.metrics_addr),
             poll: std::time::Duration::from_millis(self.poll_ms),
             limits: self.limits.limits(),
+            sample_ppm: self.sample_ppm,
         })
     }
 }

@@ -10,7 +10,7 @@ use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_sol_types::{SolCall, SolEvent};
 use assay_chain::{ChainError, Client, Key};
 use assay_protocol::{
-    bindings::{IJobMarket, IModelRegistry, ISampling},
+    bindings::{IDisputeGame, IJobMarket, IModelRegistry, ISampling},
     codes::{JobStatus, SeedState},
     deployment::Deployment,
     math::records::JobRecord,
@@ -94,6 +94,7 @@ pub struct Market {
     market: Address,
     sampling: Address,
     registry: Address,
+    dispute_game: Address,
     /// First block of the deployment: where log searches start.
     deploy_block: u64,
     prices: HashMap<B256, U256>,
@@ -112,7 +113,7 @@ impl Market {
     ///
     /// # Errors
     /// [`ChainError::BadUrl`]; [`ChainError::Deployment`] when the deployment lacks the job
-    /// market, Sampling or the registry.
+    /// market, Sampling, the registry or the dispute game.
     pub fn connect(rpc_url: &str, manifest: &Deployment, key: &Key) -> Result<Self, ChainError> {
         Ok(Self {
             chain: Client::new(rpc_url, manifest.chain_id, Some(key))?,
@@ -120,6 +121,7 @@ impl Market {
             market: manifest.contract("JobMarket")?,
             sampling: manifest.contract("Sampling")?,
             registry: manifest.contract("ModelRegistry")?,
+            dispute_game: manifest.contract("DisputeGame")?,
             deploy_block: manifest.deploy_block,
             prices: HashMap::new(),
             epoch_timing: std::sync::OnceLock::new(),
@@ -423,6 +425,20 @@ impl Market {
         let claims = records.iter().map(|(r, proof)| r.claim(proof)).collect();
         let call = IJobMarket::claimBatchJobsCall { batchId: batch_id, claims };
         Ok(self.send(self.market, call, U256::ZERO).await?.transaction_hash)
+    }
+
+    /// How many bonded claims wait for the hand-over of `record` as its asserter asserted it
+    /// (`DisputeGame.pendingDisputes`).
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn waiting_claims(&self, record: &JobRecord) -> Result<usize, ChainError> {
+        let call = IDisputeGame::pendingDisputesCall {
+            jobKey: record.job_key,
+            asserter: record.asserter,
+            assertedOutput: record.output_hash,
+        };
+        Ok(self.view(self.dispute_game, call).await?.claimants.len())
     }
 
     /// The validators `Sampling` drew for an opened job.

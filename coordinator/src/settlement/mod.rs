@@ -40,7 +40,8 @@ use self::seeds::{SeedKey, Seeds};
 pub use crate::scheduler::Event;
 use crate::{
     chain::ChainError,
-    job::{JobRow, Settlement},
+    job::{JobRow, Settlement, Status},
+    metrics::Metrics,
     shared::Shared,
     store::{BatchRow, BatchState, Store},
 };
@@ -72,6 +73,9 @@ pub struct Settings {
     pub max_jobs: usize,
     /// How long an asserted job waits for an off-chain challenge to start before it is batched.
     pub settle_after_ms: i64,
+    /// How long a job the off-chain sampling found disputed waits for a bonded claim before it
+    /// is batched anyway.
+    pub escalation_wait_ms: i64,
     /// Commit the next epoch's seed and reveal it once the epoch starts ([`seeds`]).
     pub epoch_seeds: bool,
 }
@@ -176,10 +180,15 @@ impl Settler {
 
     /// Puts the oldest unbatched jobs into a new batch and commits it.
     async fn form(&mut self) -> Result<(), SettleError> {
-        let jobs = self
+        let mut jobs = self
             .store
-            .unbatched_jobs(self.settings.max_jobs, self.settings.settle_after_ms)
+            .unbatched_jobs(
+                self.settings.max_jobs,
+                self.settings.settle_after_ms,
+                self.settings.escalation_wait_ms,
+            )
             .await?;
+        self.add_escalated(&mut jobs).await?;
         if jobs.is_empty() {
             return Ok(());
         }
@@ -206,6 +215,24 @@ impl Settler {
         self.store.insert_batch(&row, &fees).await?;
         info!(root = %row.root, jobs = jobs.len(), %escrow, "batch formed");
         self.commit(row, Sent::No).await
+    }
+
+    /// Adds to `jobs` the jobs disputed off-chain that a bonded claim on chain already waits for
+    /// (an arbitrator checked them through `GET /v1/disputes`): batched at once, their records
+    /// are opened for those claims ([`Self::settle`]). Others wait for claims until their
+    /// escalation wait is over.
+    async fn add_escalated(&self, jobs: &mut Vec<JobRow>) -> Result<(), SettleError> {
+        let room = self.settings.max_jobs.saturating_sub(jobs.len());
+        for job in self.store.unbatched_disputes(room).await? {
+            if jobs.iter().any(|j| j.id == job.id) {
+                continue;
+            }
+            if self.market.waiting_claims(&record(&job, Some(U256::ZERO))?).await? > 0 {
+                info!(job_id = %job.id, "a bonded claim waits for this disputed job: batching it");
+                jobs.push(job);
+            }
+        }
+        Ok(())
     }
 
     /// Sends a stored batch's `commitBatch`, or finds it in the market's logs when it may have
@@ -300,7 +327,23 @@ impl Settler {
             let (_, proof) =
                 tree.proof(record.job_key).map_err(|e| SettleError::Incomplete(e.to_string()))?;
             let span = info_span!("job", job_id = %job.id, %batch_id);
-            if challenged && !window_closed {
+            // A record disputed off chain is opened for the bonded claims waiting against it,
+            // even when the draw passed it; without one it is claimed like any other.
+            let escalated = !challenged
+                && !window_closed
+                && job.status == Status::Disputed
+                && self.market.waiting_claims(record).await? > 0;
+            if escalated {
+                let (tx, chain_job_id) =
+                    self.market.open(batch_id, record, proof).instrument(span.clone()).await?;
+                self.store
+                    .set_settlement(&job.id, Settlement::Opened, Some(tx), Some(chain_job_id))
+                    .await?;
+                Metrics::inc(&self.shared.metrics.escalated);
+                span.in_scope(|| {
+                    info!(%chain_job_id, %tx, "disputed off chain: opened for the bonded claims against it");
+                });
+            } else if challenged && !window_closed {
                 let (tx, chain_job_id) =
                     self.market.open(batch_id, record, proof).instrument(span.clone()).await?;
                 self.store

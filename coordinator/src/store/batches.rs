@@ -111,18 +111,42 @@ fn decode_batch(r: &AnyRow) -> Result<BatchRow> {
 }
 
 impl Store {
-    /// Served jobs whose record is not in a batch yet, oldest first: asserted (and not
-    /// challenged off-chain within `settle_after_ms`) or matched.
+    /// Served jobs whose record is not in a batch yet, oldest first: matched, asserted (and not
+    /// challenged off-chain within `settle_after_ms`), or disputed off-chain more than
+    /// `escalation_wait_ms` ago.
     ///
     /// # Errors
     /// [`Error::Database`], [`Error::Corrupt`].
-    pub async fn unbatched_jobs(&self, limit: usize, settle_after_ms: i64) -> Result<Vec<JobRow>> {
+    pub async fn unbatched_jobs(
+        &self,
+        limit: usize,
+        settle_after_ms: i64,
+        escalation_wait_ms: i64,
+    ) -> Result<Vec<JobRow>> {
+        let now = now_ms();
         let rows = sqlx::query(
             "SELECT * FROM jobs WHERE batch_id IS NULL AND receipt IS NOT NULL \
-             AND (status = 'matched' OR (status = 'asserted' AND updated_ms <= $1)) \
-             ORDER BY created_ms LIMIT $2",
+             AND (status = 'matched' OR (status = 'asserted' AND updated_ms <= $1) \
+             OR (status = 'disputed' AND updated_ms <= $2)) \
+             ORDER BY created_ms LIMIT $3",
         )
-        .bind(now_ms().saturating_sub(settle_after_ms))
+        .bind(now.saturating_sub(settle_after_ms))
+        .bind(now.saturating_sub(escalation_wait_ms))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_job).collect()
+    }
+
+    /// Jobs disputed off-chain whose record is not in a batch yet, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`], [`Error::Corrupt`].
+    pub async fn unbatched_disputes(&self, limit: usize) -> Result<Vec<JobRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE batch_id IS NULL AND receipt IS NOT NULL \
+             AND status = 'disputed' ORDER BY created_ms LIMIT $1",
+        )
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
@@ -206,6 +230,35 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| decode_batch(&r)).transpose()
+    }
+
+    /// The committed batch `JobMarket` numbered `batch_id`.
+    ///
+    /// # Errors
+    /// [`Error::Database`], [`Error::Corrupt`].
+    pub async fn batch_by_chain_id(&self, batch_id: U256) -> Result<Option<BatchRow>> {
+        let row = sqlx::query("SELECT * FROM batches WHERE chain_batch_id = $1")
+            .bind(batch_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| decode_batch(&r)).transpose()
+    }
+
+    /// Jobs the off-chain sampling found disputed whose records are not settled on chain yet
+    /// (not batched, batched, opened or in dispute games), oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`Error::Database`], [`Error::Corrupt`].
+    pub async fn unsettled_disputes(&self, limit: usize) -> Result<Vec<JobRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE status = 'disputed' AND receipt IS NOT NULL \
+             AND (settlement IS NULL OR settlement IN ('batched', 'opened', 'disputed')) \
+             ORDER BY created_ms LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_job).collect()
     }
 
     /// The jobs of a batch in record order (by job id, so the tree can always be rebuilt).

@@ -12,6 +12,8 @@
 //! - [`batch`]: building a batch of job records, its root and each record's proof.
 //! - [`deployment`]: the deployment file `deploy` writes (chain, block, contract addresses, models).
 //! - [`game`]: one side of a dispute game: what its trace answers in each phase.
+//! - [`published`]: what a coordinator publishes for arbitrators (disputed jobs, batch records
+//!   with proofs).
 //! - [`wire`]: the worker ⇄ coordinator channel: frames, receipts and their signatures.
 
 pub mod batch;
@@ -20,6 +22,7 @@ pub mod deployment;
 pub mod game;
 pub mod job;
 pub mod model_dir;
+pub mod published;
 pub mod wire;
 
 pub use assay_contract_common as math;

@@ -7,6 +7,9 @@
 //! claim's game with [`assay_player::Player`] (the native engine replays the job's trace, bit
 //! for bit the module's), and withdraws the bonds it is owed.
 //!
+//! With a coordinator it also checks jobs before they reach the chain ([`published`]): the ones
+//! the coordinator's sampling found disputed, and a share of every committed batch's records.
+//!
 //! Progress is in SQLite ([`store`]): the scan cursor, every job with what the replay found and
 //! the record it used, every game. A process killed at any point (SIGKILL) restarts from there:
 //! claims already sent are refused by name and counted as sent, and the player reads the game's
@@ -14,6 +17,7 @@
 //! ([`metrics`]); every move is a log line (the player's `moved`).
 
 pub mod metrics;
+mod published;
 pub mod store;
 
 use std::{
@@ -83,6 +87,9 @@ pub struct Config {
     pub poll: Duration,
     /// Replay limits.
     pub limits: Limits,
+    /// Parts per million of a published batch's records the coordinator did not flag that are
+    /// replayed anyway.
+    pub sample_ppm: u32,
 }
 
 /// The arbitrator's running state.
@@ -101,6 +108,18 @@ struct Arbitrator {
     limits: Limits,
     metrics: Arc<Metrics>,
     playing: Arc<Mutex<HashSet<U256>>>,
+    chain_id: u64,
+    sample_ppm: u32,
+}
+
+/// What replaying a job's record gave.
+enum Replayed {
+    /// Its record is not available yet.
+    Waiting,
+    /// It cannot be checked here (why).
+    Skip(String),
+    /// The record replayed (JSON) and its `(output hash, trace root)`.
+    Done { record: String, output: (B256, B256) },
 }
 
 /// Runs the arbitrator until its task is dropped (or the process ends).
@@ -139,6 +158,8 @@ pub async fn run(config: Config) -> Result<()> {
         limits: config.limits,
         metrics,
         playing: Arc::default(),
+        chain_id: config.deployment.chain_id,
+        sample_ppm: config.sample_ppm,
         chain,
         player,
     };
@@ -186,6 +207,7 @@ impl Arbitrator {
                 warn!(error = %e, "moving a claim along failed; retrying");
             }
         }
+        self.published_round().await?;
         for game in self.store.open_games().await? {
             self.start_playing(game).await?;
         }
@@ -225,6 +247,14 @@ impl Arbitrator {
                 jobs.push((e.inner.data.jobId, e.inner.data.jobKey));
             }
         }
+        let mut batches = Vec::new();
+        for log in
+            logs(self.market, IJobMarket::BatchCommitted::SIGNATURE_HASH, "BatchCommitted").await?
+        {
+            if let Ok(e) = log.log_decode::<IJobMarket::BatchCommitted>() {
+                batches.push((e.inner.data.batchId, e.inner.data.jobsRoot));
+            }
+        }
         let games: Vec<(U256, U256, u64)> = self
             .player
             .opened_games(from, head)
@@ -234,7 +264,7 @@ impl Arbitrator {
             .filter(|g| g.challenger == self.me)
             .map(|g| (g.game_id, g.job_id, g.block))
             .collect();
-        self.store.record_scan(&jobs, &games, head + 1).await?;
+        self.store.record_scan(&jobs, &games, &batches, head + 1).await?;
         self.metrics.head.store(head, std::sync::atomic::Ordering::Relaxed);
         Ok(head + 1)
     }
@@ -247,28 +277,29 @@ impl Arbitrator {
         if !matches!(status, JobStatus::Asserted | JobStatus::Challenged | JobStatus::Disputed) {
             return self.skip(job, format!("{status:?} before it was checked")).await;
         }
-        let Some(dir) = self.models.get(&on_chain.modelId).cloned() else {
-            return self.skip(job, format!("model {} is not loaded", on_chain.modelId)).await;
-        };
-        let Some(text) = self.fetch_record(job.job_key).await? else {
-            job.state = JobState::Waiting;
-            job.note = Some("no record yet".into());
+        // Checked before the hand-over (disputed off chain, or sampled from its batch).
+        if let Some(known) = self.store.record(job.job_key).await?
+            && let (Some(replayed), Some(text)) = (known.replayed, known.record)
+            && (known.asserted.worker, known.asserted.output_hash, known.asserted.trace_root)
+                == (on_chain.asserter, on_chain.outputHash, on_chain.traceRoot)
+        {
+            job.replayed = Some(replayed);
+            job.record = Some(text);
+            job.claimed = known.claimed;
+            job.state =
+                if known.state == JobState::Wrong { JobState::Wrong } else { JobState::Agreed };
             return self.store.set_job(&job).await;
-        };
-        let record = JobFile::from_json(&text)?;
-        if record.model_id != on_chain.modelId || record.input.input_root() != on_chain.inputRoot {
-            return self
-                .skip(job, "the record is not this job's (model or input root)".into())
-                .await;
         }
-        let (runtime, limits) = (self.runtime.clone(), self.limits);
-        let report = tokio::task::spawn_blocking(move || {
-            replay::replay(&runtime, &record, &dir, limits, false)
-        })
-        .await
-        .map_err(join)??;
-        Metrics::bump(&self.metrics.checked);
-        let replayed = (report.output_hash, report.trace_root);
+        let (text, replayed) =
+            match self.replay_job(job.job_key, on_chain.modelId, on_chain.inputRoot).await? {
+                Replayed::Waiting => {
+                    job.state = JobState::Waiting;
+                    job.note = Some("no record yet".into());
+                    return self.store.set_job(&job).await;
+                }
+                Replayed::Skip(why) => return self.skip(job, why).await,
+                Replayed::Done { record, output } => (record, output),
+            };
         job.replayed = Some(replayed);
         job.record = Some(text);
         if replayed == (on_chain.outputHash, on_chain.traceRoot) {
@@ -280,6 +311,27 @@ impl Arbitrator {
             job.state = JobState::Wrong;
         }
         self.store.set_job(&job).await
+    }
+
+    /// Gets the record of the job `key` and replays it, once it is there, when it is the
+    /// job's (`model_id`, `input_root`) and its model is loaded.
+    async fn replay_job(&self, key: B256, model_id: B256, input_root: B256) -> Result<Replayed> {
+        let Some(dir) = self.models.get(&model_id).cloned() else {
+            return Ok(Replayed::Skip(format!("model {model_id} is not loaded")));
+        };
+        let Some(text) = self.fetch_record(key).await? else { return Ok(Replayed::Waiting) };
+        let record = JobFile::from_json(&text)?;
+        if record.model_id != model_id || record.input.input_root() != input_root {
+            return Ok(Replayed::Skip("the record is not this job's (model or input root)".into()));
+        }
+        let (runtime, limits) = (self.runtime.clone(), self.limits);
+        let report = tokio::task::spawn_blocking(move || {
+            replay::replay(&runtime, &record, &dir, limits, false)
+        })
+        .await
+        .map_err(join)??;
+        Metrics::bump(&self.metrics.checked);
+        Ok(Replayed::Done { record: text, output: (report.output_hash, report.trace_root) })
     }
 
     async fn skip(&self, mut job: Job, why: String) -> Result<()> {
@@ -298,13 +350,18 @@ impl Arbitrator {
                 return Ok(Some(text));
             }
         }
-        let Some((base, api_key)) = &self.records.coordinator else { return Ok(None) };
         // The coordinator names a job after the first 12 bytes of its key.
-        let url = format!(
-            "{}/v1/jobs/job_{}/record",
-            base.trim_end_matches('/'),
-            alloy_primitives::hex::encode(&key[..12])
-        );
+        let path = format!("/v1/jobs/job_{}/record", alloy_primitives::hex::encode(&key[..12]));
+        let Some(response) = self.coordinator_get(&path).await? else { return Ok(None) };
+        let url = response.url().to_string();
+        response.text().await.map(Some).map_err(|e| Error::Runtime(format!("GET {url}: {e}")))
+    }
+
+    /// `GET path` on the coordinator; `None` without a coordinator or while it answers with an
+    /// error status (logged).
+    async fn coordinator_get(&self, path: &str) -> Result<Option<reqwest::Response>> {
+        let Some((base, api_key)) = &self.records.coordinator else { return Ok(None) };
+        let url = format!("{}{path}", base.trim_end_matches('/'));
         let mut request = self.http.get(&url);
         if let Some(api_key) = api_key {
             request = request.bearer_auth(api_key);
@@ -312,10 +369,10 @@ impl Arbitrator {
         let response =
             request.send().await.map_err(|e| Error::Runtime(format!("GET {url}: {e}")))?;
         if !response.status().is_success() {
-            info!(%url, status = %response.status(), "no record from the coordinator yet");
+            info!(%url, status = %response.status(), "not served by the coordinator yet");
             return Ok(None);
         }
-        response.text().await.map(Some).map_err(|e| Error::Runtime(format!("GET {url}: {e}")))
+        Ok(Some(response))
     }
 
     /// Moves a claim against a wrong assertion along: sends it, draws an on-chain job it
@@ -393,7 +450,8 @@ impl Arbitrator {
             let dir = self.models.get(&record.model_id)?.clone();
             Some((record, dir))
         }) else {
-            error!(game = %game.game_id, job = %game.job_id, "a game over a job this arbitrator never replayed: cannot play it");
+            warn!(game = %game.game_id, job = %game.job_id, "a game over a job not replayed yet: played once it is");
+            self.playing.lock().expect("not poisoned").remove(&game.game_id);
             return Ok(());
         };
         let state =
