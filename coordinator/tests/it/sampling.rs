@@ -45,9 +45,11 @@ async fn a_lying_worker_is_disputed_and_only_it_is_flagged() {
     let liar = worker(&coord, Behaviour::Liar).await;
     let honest = [worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await];
     let mut liar_asserted = 0;
+    let mut disputed = Vec::new();
     for i in 0..6 {
         let body = chat(&coord, &format!("question {i}")).await;
         let job = settled(&coord, body["assay"]["job_id"].as_str().unwrap()).await;
+        disputed.push((job["id"].clone(), job["receipt"].clone()));
         // Three workers: every job involves all of them, so the liar is always caught.
         assert_eq!(job["status"], "disputed", "{job}");
         assert_eq!(job["suspects"], json!([liar.address]), "{job}");
@@ -74,6 +76,30 @@ async fn a_lying_worker_is_disputed_and_only_it_is_flagged() {
         let (_, mine) = get(&coord, &format!("/v1/flags?worker={}", h.address), Some(KEY)).await;
         assert_eq!(mine["data"], json!([]));
     }
+
+    // Arbitrators read every dispute with its asserter's signed receipt (nothing is batched
+    // here: the coordinator runs without a chain).
+    let (status, list) = get(&coord, "/v1/disputes", Some(KEY)).await;
+    assert_eq!(status, 200, "{list}");
+    let listed: Vec<(Value, Value)> = list["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| {
+            assert_eq!(d["suspects"], json!([liar.address]), "{d}");
+            (d["id"].clone(), d["receipt"].clone())
+        })
+        .collect();
+    assert_eq!(listed, disputed);
+    let parsed: assay_protocol::published::DisputeList =
+        serde_json::from_value(list).expect("the shared type");
+    assert!(parsed.data.iter().all(|d| d.receipt.verify(412_346)), "receipts verify");
+    assert_eq!(get(&coord, "/v1/disputes", None).await.0, 401);
+    // No batch without a chain; a batch id must be a number.
+    let (status, body) = get(&coord, "/v1/batches/1", Some(KEY)).await;
+    assert_eq!((status, &body["error"]["message"]), (404, &json!("no committed batch 1")));
+    let (status, body) = get(&coord, "/v1/batches/0xzz", Some(KEY)).await;
+    assert_eq!(status, 400, "{body}");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The coordinator's settlement task against the contracts' real wasm on the in-process test
-//! node: its epoch seeds (DESIGN 3.3) and a restart of the node under it. The set-up: `deploy`, four staked miners serving a registered model, the coordinator's
+//! node: its epoch seeds (DESIGN 3.3), a restart of the node under it, and the escalation of
+//! jobs its own sampling found disputed. The set-up: `deploy`, four staked miners serving a registered model, the coordinator's
 //! settlement task (`Settler`) on a real SQLite store, and a second coordinator competing for
 //! the seeds. No workers or models: served jobs are written into the store with receipts signed
 //! by the miners' keys, as the scheduler writes them.
@@ -23,7 +24,7 @@ use assay_coordinator::{
 };
 use assay_protocol::job::{JobSpec, Output};
 use assay_protocol::{
-    bindings::{IAssayToken, IJobMarket, IModelRegistry, IStaking},
+    bindings::{IAssayToken, IDisputeGame, IJobMarket, IModelRegistry, ISampling, IStaking},
     codes::{JobStatus, Role, SeedState},
     deployment::Deployment,
     math::{draw, records::seed_commitment},
@@ -167,6 +168,22 @@ impl Net {
         assert!(receipt.status(), "{} reverted", C::SIGNATURE);
     }
 
+    /// Sends `call` with `value` wei.
+    async fn send_value<C: SolCall>(&self, key: B256, to: Address, call: C, value: U256) {
+        let tx = TransactionRequest::default()
+            .with_from(signer(key).address())
+            .with_to(to)
+            .with_value(value)
+            .with_input(call.abi_encode());
+        let pending = self.client(key).send_transaction(tx).await;
+        let receipt = pending
+            .unwrap_or_else(|e| panic!("{}: {e}", C::SIGNATURE))
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(receipt.status(), "{} reverted", C::SIGNATURE);
+    }
+
     async fn view<C: SolCall>(&self, to: Address, call: C) -> C::Return {
         let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
         let out = self.client(DEV_KEY).call(tx).await.expect("view");
@@ -233,6 +250,18 @@ impl Net {
         n: usize,
         miners: &[Key],
     ) -> Vec<String> {
+        self.sampled_jobs(store, label, n, miners, Status::Matched).await
+    }
+
+    /// `n` served jobs whose off-chain sampling ended in `status`.
+    async fn sampled_jobs(
+        &self,
+        store: &Store,
+        label: &str,
+        n: usize,
+        miners: &[Key],
+        status: Status,
+    ) -> Vec<String> {
         let mut ids = Vec::new();
         for i in 0..n {
             let spec = JobSpec::Embed { prompt: format!("{label} {i}") };
@@ -262,7 +291,7 @@ impl Net {
                 .apply(&[
                     Write::Insert(Box::new(job)),
                     Write::Asserted { id: id.clone(), output, receipt },
-                    Write::Outcome { id: id.clone(), status: Status::Matched, suspects: vec![] },
+                    Write::Outcome { id: id.clone(), status, suspects: vec![] },
                 ])
                 .await
                 .expect("stored");
@@ -567,6 +596,93 @@ async fn settlement_survives_a_restart_of_the_node() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Jobs the coordinator's own sampling found disputed reach the chain: one with a bonded claim
+/// waiting against its asserter is batched at once and its record opened for the claim, even
+/// where the market's draw passed it (the claimant joins the job in Sampling); one nobody
+/// claims against waits for its escalation wait, then is batched and settled by the draw like
+/// any record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_disputed_off_chain_are_opened_for_the_claims_against_them() {
+    let (dir, store) = fresh_store("escalation").await;
+    let net = Net::start().await;
+    let game = net.manifest.contract("DisputeGame").expect("DisputeGame");
+    let sampling = net.manifest.contract("Sampling").expect("Sampling");
+    let shared = Arc::new(Shared::default());
+    let waiting = Settings { escalation_wait_ms: 3_600_000, ..settings(false) };
+    let (validators, _dispatched) = tokio::sync::mpsc::unbounded_channel();
+    let mut settler = net
+        .settler(ANVIL_ACCOUNTS[5].1, &store, waiting, validators.clone())
+        .with_metrics(shared.clone());
+    let claimed = net.sampled_jobs(&store, "claimed", JOBS, &net.miners, Status::Disputed).await;
+    let unclaimed = net.sampled_jobs(&store, "unclaimed", 4, &net.miners, Status::Disputed).await;
+    let (claimant_key, claimant) = (ANVIL_ACCOUNTS[6].1, ANVIL_ACCOUNTS[6].0);
+    let bond = net.view(game, IDisputeGame::disputeBondCall {}).await;
+    let mut keys = Vec::new();
+    for id in &claimed {
+        let job = store.job(id).await.expect("store").expect("job");
+        let r = job.receipt.expect("a receipt").receipt;
+        let call = IDisputeGame::disputeRecordCall {
+            jobKey: r.job_key,
+            asserter: r.worker,
+            assertedOutput: r.output_hash,
+            outputHash: keccak256(r.output_hash),
+            traceRoot: keccak256(r.trace_root),
+        };
+        net.send_value(claimant_key, game, call, bond).await;
+        keys.push(r);
+    }
+
+    round(&net, &mut settler, "round: batch the claimed jobs").await;
+    for id in &claimed {
+        assert!(store.job(id).await.unwrap().unwrap().batch_id.is_some(), "{id} batched");
+    }
+    for id in &unclaimed {
+        let job = store.job(id).await.unwrap().unwrap();
+        assert_eq!(job.batch_id, None, "{id} waits for a claim");
+    }
+    round(&net, &mut settler, "round: seal").await;
+    round(&net, &mut settler, "round: open every claimed record").await;
+    let mut passed = 0;
+    for (id, r) in claimed.iter().zip(&keys) {
+        let job = store.job(id).await.unwrap().unwrap();
+        let batch = store.batch(job.batch_id.as_deref().unwrap()).await.unwrap().unwrap();
+        let draw_hash = batch.draw_hash.expect("sealed");
+        passed += usize::from(!draw::is_challenged(
+            draw::challenge_seed(B256::ZERO, draw_hash, r.job_key),
+            HALF,
+        ));
+        let chain_job_id: U256 = job.chain_job_id.as_deref().expect("opened").parse().unwrap();
+        let state = job.settlement;
+        assert!(
+            matches!(state, Some(Settlement::Opened | Settlement::Disputed)),
+            "{id}: {state:?}"
+        );
+        let drawn = net.view(sampling, ISampling::jobValidatorsCall { jobId: chain_job_id }).await;
+        assert!(drawn.validators.contains(&claimant), "{id}: the claimant joined the job");
+        let waiting = IDisputeGame::pendingDisputesCall {
+            jobKey: r.job_key,
+            asserter: r.worker,
+            assertedOutput: r.output_hash,
+        };
+        assert!(net.view(game, waiting).await.claimants.is_empty(), "{id}: the claim was taken");
+    }
+    let escalated = shared.metrics.escalated.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(escalated, passed as u64, "records the draw passed, opened for their claims");
+    assert!(passed > 0, "p = 1/2 over {JOBS} records");
+    println!("{JOBS} claimed records opened, {passed} of them escalated past the draw");
+
+    // Restarted without the wait: the unclaimed ones are batched and settled by the draw.
+    let mut settler = net.settler(ANVIL_ACCOUNTS[5].1, &store, settings(false), validators);
+    round(&net, &mut settler, "round: batch the unclaimed jobs").await;
+    round(&net, &mut settler, "round: seal").await;
+    round(&net, &mut settler, "round: open the challenged ones").await;
+    net.advance(WINDOW + 1).await;
+    round(&net, &mut settler, "round: claim the others").await;
+    let (opened, claimed, _) = settled_by_the_draw(&net, &store, &unclaimed, B256::ZERO).await;
+    assert_eq!(opened + claimed, unclaimed.len());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A fresh directory for one test and the coordinator's SQLite store in it.
 async fn fresh_store(name: &str) -> (PathBuf, Store) {
     let dir = std::env::temp_dir().join(format!("assay-devnet-{name}-{}", std::process::id()));
@@ -580,5 +696,11 @@ async fn fresh_store(name: &str) -> (PathBuf, Store) {
 
 /// Settlement rounds as these tests drive them (by hand), with or without epoch seeds.
 fn settings(epoch_seeds: bool) -> Settings {
-    Settings { interval: Duration::from_secs(1), max_jobs: 64, settle_after_ms: 0, epoch_seeds }
+    Settings {
+        interval: Duration::from_secs(1),
+        max_jobs: 64,
+        settle_after_ms: 0,
+        escalation_wait_ms: 0,
+        epoch_seeds,
+    }
 }
