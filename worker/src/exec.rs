@@ -87,15 +87,15 @@ fn load_one(dir: &Path) -> Result<LoadedModel, crate::error::Error> {
 pub struct Executed {
     /// The output as sent to the coordinator.
     pub output: Output,
-    /// The engine's output hash (corrupted when the worker is dishonest).
+    /// The engine's output hash (the wrong output's when the worker is dishonest).
     pub output_hash: B256,
     /// The engine's trace root.
     pub trace_root: B256,
 }
 
-/// Runs `spec` on `model` with the parallel integer kernels. A `dishonest` worker claims
-/// [`cheat`]'s output hash and trace root instead of the engine's (a test double for a cheating
-/// miner). The output carries the prompt's token count: the chat-formatted prompt of a
+/// Runs `spec` on `model` with the parallel integer kernels. A `dishonest` worker returns
+/// [`wrong_output`] and claims [`cheat`]'s output hash and trace root instead of the engine's (a
+/// test double for a cheating miner: a plausible wrong answer under a valid receipt). The output carries the prompt's token count: the chat-formatted prompt of a
 /// generation, the input tokens of an embedding.
 ///
 /// # Errors
@@ -135,24 +135,50 @@ fn executed(
     out: JobOutput,
     dishonest: bool,
 ) -> Result<Executed, String> {
-    let (output_hash, trace_root) = if dishonest {
-        let (hash, trace) = cheat(model, &spec.to_input(), Keep::Nothing)?;
-        (B256::from(hash), B256::from(trace.root(&hash)))
-    } else {
-        (B256::from(out.output_hash), B256::from(out.trace_root))
+    if !dishonest {
+        return Ok(Executed {
+            output: Output { text: model.decode(&out.tokens), ..Output::from_engine(&out) },
+            output_hash: B256::from(out.output_hash),
+            trace_root: B256::from(out.trace_root),
+        });
+    }
+    let (hash, trace) = cheat(model, &spec.to_input(), Keep::Nothing)?;
+    let (tokens, embedding) = wrong_output(&out.tokens, &out.embedding);
+    let output = Output {
+        text: model.decode(&tokens),
+        tokens,
+        embedding,
+        prompt_tokens: Some(out.prompt_tokens),
     };
+    debug_assert_eq!(output.hash(), B256::from(hash), "the cheat's output is its claim");
     Ok(Executed {
-        output: Output { text: model.decode(&out.tokens), ..Output::from_engine(&out) },
-        output_hash,
-        trace_root,
+        output,
+        output_hash: B256::from(hash),
+        trace_root: B256::from(trace.root(&hash)),
     })
 }
 
-/// The dishonest test double's claim: the engine's output hash with its last bit flipped, and
-/// the trace with element 0 of the first step's last `Context` output corrupted (its outputs
-/// `keep` names kept). The claim is self-consistent, so the cheat can play it out in a dispute
-/// game, down to that element (a reduction over the KV cache, so through the game's phases
-/// over accumulators), where a one-step proof shows it wrong.
+/// The dishonest double's answer: the engine's output with one value changed, the first
+/// embedding element of an embedding, the lowest bit of the last generated token id of a
+/// generation (a token 0 when it generated none). Its hash is a valid receipt's, so only a
+/// re-execution tells it wrong.
+pub fn wrong_output(tokens: &[u32], embedding: &[i16]) -> (Vec<u32>, Vec<i16>) {
+    let (mut tokens, mut embedding) = (tokens.to_vec(), embedding.to_vec());
+    if let Some(first) = embedding.first_mut() {
+        *first = first.wrapping_add(1);
+    } else if let Some(last) = tokens.last_mut() {
+        *last ^= 1;
+    } else {
+        tokens.push(0);
+    }
+    (tokens, embedding)
+}
+
+/// The dishonest test double's claim: the hash of [`wrong_output`], and the trace with element
+/// 0 of the first step's last `Context` output corrupted (its outputs `keep` names kept). The
+/// claim is self-consistent, so the cheat can play it out in a dispute game, down to that
+/// element (a reduction over the KV cache, so through the game's phases over accumulators),
+/// where a one-step proof shows it wrong.
 ///
 /// # Errors
 /// The engine's error, as text; a model without an attention context op.
@@ -173,9 +199,8 @@ pub fn cheat(model: &Model, input: &JobInput, keep: Keep) -> Result<(Hash, Trace
     };
     let (out, mut trace) = model.run_keeping(&Parallel, input, keep).map_err(|e| e.to_string())?;
     trace.corrupt(target, 0);
-    let mut hash = out.output_hash;
-    hash[31] ^= 1;
-    Ok((hash, trace))
+    let (tokens, embedding) = wrong_output(&out.tokens, &out.embedding);
+    Ok((assay_engine::job::output_hash(&tokens, &embedding), trace))
 }
 
 /// A job replayed for a dispute game (`assay_player::Replay`): the model it ran, its input, and
@@ -333,14 +358,18 @@ mod tests {
     /// The cheat's claim is self-consistent (so it can be played) and differs from the honest
     /// run in exactly one element: element 0 of the first step's last attention context.
     #[test]
-    fn the_cheat_corrupts_one_context_element_and_flips_the_output_hash() {
+    fn the_cheat_corrupts_one_context_element_and_answers_a_wrong_output() {
         let model = Model::load(&assay_convert::random::tiny_llama(5).to_blob()).expect("load");
         let input = JobSpec::user("the weather is", 4, 0).to_input();
         let (out, honest) = model.run_keeping(&Parallel, &input, Keep::All).expect("runs");
         let (hash, lie) = cheat(&model, &input, Keep::All).expect("cheats");
-        let mut flipped = out.output_hash;
-        flipped[31] ^= 1;
-        assert_eq!(hash, flipped);
+        assert!(!out.tokens.is_empty());
+        let mut wrong = out.tokens.clone();
+        *wrong.last_mut().unwrap() ^= 1;
+        assert_eq!(hash, assay_engine::job::output_hash(&wrong, &[]));
+        assert_ne!(hash, out.output_hash);
+        assert_eq!(wrong_output(&[5], &[7, 9]), (vec![5], vec![8, 9]), "embedding: element 0");
+        assert_eq!(wrong_output(&[], &[]), (vec![0], vec![]), "nothing generated: a token");
 
         let differing: Vec<usize> =
             (0..honest.leaves().len()).filter(|&i| honest.leaves()[i] != lie.leaves()[i]).collect();
@@ -362,5 +391,8 @@ mod tests {
             (executed.output_hash, executed.trace_root),
             (B256::from(hash), B256::from(lie.root(&hash)))
         );
+        // The answer sent is the wrong output itself, so the receipt checks out against it.
+        assert_eq!(executed.output.tokens, wrong);
+        assert_eq!(executed.output.hash(), executed.output_hash);
     }
 }

@@ -157,7 +157,9 @@ fn address(v: &Value) -> Address {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
     let dir = std::env::temp_dir().join(format!("assay-devnet-e2e-{}", std::process::id()));
-    let net = network::start(&options(dir.clone(), 4, 1)).await.expect("network starts");
+    let mut opts = options(dir.clone(), 4, 1);
+    opts.arbitrator = true;
+    let net = network::start(&opts).await.expect("network starts");
     let api = net.api();
     let cheat = net.workers.iter().find(|(_, d)| *d).expect("a dishonest worker").0;
 
@@ -172,10 +174,27 @@ async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
     for i in 0..7 {
         ids.push(embed(&api, &format!("sentence number {i} about the sea")).await);
     }
+    // Until the cheat asserted one (it answers about one job in four).
+    for i in 7..24 {
+        let asserters: Vec<Address> =
+            futures::future::join_all(ids.iter().map(|id| job_json(&api, id)))
+                .await
+                .iter()
+                .map(|j| address(&j["asserter"]))
+                .collect();
+        if asserters.contains(&cheat) {
+            break;
+        }
+        ids.push(embed(&api, &format!("sentence number {i} about the sea")).await);
+    }
 
     let (mut disputed, mut matched) = (0, 0);
+    let mut cheated = Vec::new();
     for id in &ids {
         let job = job(&api, id).await;
+        if address(&job["asserter"]) == cheat {
+            cheated.push(id.clone());
+        }
         let mut parties: BTreeSet<Address> = BTreeSet::from([address(&job["asserter"])]);
         for v in job["validators"].as_array().expect("validators") {
             parties.insert(address(&v["address"]));
@@ -205,8 +224,82 @@ async fn cheats_are_caught_every_time_and_honest_miners_never_flagged() {
         .collect();
     assert_eq!(flagged, BTreeSet::from([cheat]), "flags: {flags}");
 
+    escalated_disputes_are_won_by_the_arbitrator(&net, cheat, &cheated).await;
+
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The coordinator escalates what its sampling found: the arbitrator checks each job the cheat
+/// answered wrongly from `GET /v1/disputes`, claims against it with a bond before its record is
+/// batched, the coordinator batches the record and opens it for the claim (the draw passed it
+/// or not), and the arbitrator wins the game by proof: the job is rejected on chain and the
+/// cheat slashed. The batch is published with proofs that hold against the committed root.
+async fn escalated_disputes_are_won_by_the_arbitrator(
+    net: &network::Network,
+    cheat: Address,
+    cheated: &[String],
+) {
+    assert!(!cheated.is_empty(), "the cheat asserted no job");
+    let (api, provider) = (net.api(), chain(net));
+    let market = net.manifest.contract("JobMarket").expect("JobMarket deployed");
+    let (sampling, game) = (
+        net.manifest.contract("Sampling").expect("Sampling deployed"),
+        net.manifest.contract("DisputeGame").expect("DisputeGame deployed"),
+    );
+    let workers: BTreeSet<Address> = net.workers.iter().map(|(a, _)| *a).collect();
+    let client = assay_chain::Client::new(&net.node.url(), net.manifest.chain_id, None).unwrap();
+    for id in cheated {
+        let job = settled_on_chain(&api, id, &["rejected"]).await;
+        let chain_job_id: U256 =
+            job["transactions"]["chain_job_id"].as_str().expect("opened").parse().expect("id");
+        let settled =
+            events_of::<ISampling::DisputeSettled>(&provider, sampling, chain_job_id).await;
+        assert_eq!(
+            (settled[0].status, settled[0].losers.clone()),
+            (JobStatus::Rejected as u8, vec![cheat]),
+            "job {id}"
+        );
+        let report = assay_devnet::games::played(&client, game, sampling).await.expect("games");
+        let won: Vec<_> = report
+            .iter()
+            .filter(|l| l.job_id == chain_job_id && !workers.contains(&l.challenger))
+            .collect();
+        assert_eq!(won.len(), 1, "job {id}: the arbitrator's game: {report:?}");
+        println!("{}", won[0]);
+        assert_eq!(won[0].outcome, Some(GameOutcome::ChallengerWon), "{}", won[0]);
+        assert!(won[0].proven && won[0].slashed == vec![cheat], "{}", won[0]);
+        // Its batch as the coordinator publishes it: the record proves under the root on chain.
+        let batch_id = job["transactions"]["batch_id"].as_str().expect("batched");
+        let published: assay_protocol::published::PublishedBatch = reqwest::Client::new()
+            .get(format!("{api}/batches/{batch_id}"))
+            .bearer_auth(network::API_KEY)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a published batch");
+        let on_chain = view(
+            &provider,
+            market,
+            IJobMarket::batchCall { batchId: batch_id.parse().expect("decimal") },
+        )
+        .await;
+        assert_eq!(published.root, on_chain.jobsRoot);
+        let record = published.records.iter().find(|r| r.id == *id).expect("the job's record");
+        assert!(record.proves(on_chain.jobsRoot), "job {id}");
+        assert_eq!(record.sampled, assay_protocol::published::Sampled::Disputed);
+    }
+    let text = reqwest::get(net.arbitrator_metrics.clone().expect("an arbitrator runs"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let line = assay_devnet::demo::ArbitratorLine::parse(&text);
+    assert!(line.won >= cheated.len() as u64 && line.claims >= line.won, "{text}");
+    println!("arbitrator: {line:?}; {} escalated dispute(s) won", cheated.len());
 }
 
 /// Served jobs are settled on chain: committed in batches with their fees in escrow, sealed,
@@ -398,7 +491,8 @@ async fn replay_checks_the_registry(
 /// with one attention context element corrupted) down to that element, then through the phases
 /// over the context's accumulators (both post the same final one); a one-step proof decides it:
 /// the asserter wins, the cheat is slashed once per game, the job is accepted and every stake is
-/// released.
+/// released. A job the cheat asserted (a wrong answer under a valid receipt) is rejected the same
+/// way, by the honest validators' games against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses_its_games_by_proof()
  {
@@ -418,15 +512,25 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
     let stake_before =
         view(&provider, staking, IStaking::operatorInfoCall { operator: cheat }).await;
 
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        ids.push(embed(&api, &format!("challenged sentence {i}")).await);
+    // Jobs until two honest miners asserted some (the cheat asserts about one in four).
+    let (mut honest, mut cheated) = (Vec::new(), Vec::new());
+    for i in 0..12 {
+        let id = embed(&api, &format!("challenged sentence {i}")).await;
+        let job = job_json(&api, &id).await;
+        if address(&job["asserter"]) == cheat {
+            cheated.push(id)
+        } else {
+            honest.push(id)
+        }
+        if honest.len() >= 2 && honest.len() + cheated.len() >= 3 {
+            break;
+        }
     }
+    assert!(honest.len() >= 2, "honest miners asserted {honest:?}");
     let mut games = Vec::new();
-    for id in &ids {
+    for id in &honest {
         let job = settled_on_chain(&api, id, &["accepted", "disputed", "rejected"]).await;
         assert_ne!(job["settlement"], "rejected", "job {id}: {job}");
-        assert_ne!(address(&job["asserter"]), cheat, "the cheat's own results are refused");
         let asserted: B256 = job["output_hash"].as_str().expect("hash").parse().expect("hash");
         let chain_job_id: U256 =
             job["transactions"]["chain_job_id"].as_str().expect("opened").parse().expect("id");
@@ -476,27 +580,47 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
         let on_chain = view(&provider, market, IJobMarket::jobCall { jobId: *chain_job_id }).await;
         assert_eq!(on_chain.status, accepted, "job {id}: accepted on chain");
     }
-    // The arbitrator replayed every opened job from the coordinator's records and agreed with
-    // each honest asserter: no claim.
+    // The cheat's own wrong answers: every honest validator dissents on chain and wins its game
+    // against it, so the job is rejected and the cheat slashed.
+    for id in &cheated {
+        let job = settled_on_chain(&api, id, &["rejected"]).await;
+        let chain_job_id: U256 =
+            job["transactions"]["chain_job_id"].as_str().expect("opened").parse().expect("id");
+        let settled =
+            events_of::<ISampling::DisputeSettled>(&provider, sampling, chain_job_id).await;
+        assert_eq!(settled.len(), 1, "job {id}");
+        assert_eq!(
+            (settled[0].status, settled[0].losers.clone()),
+            (JobStatus::Rejected as u8, vec![cheat])
+        );
+    }
+    // The arbitrator replayed every opened job from the coordinator's records: it agreed with
+    // each honest asserter (no claim there) and claimed against none but the cheat's.
     let metrics = net.arbitrator_metrics.clone().expect("an arbitrator runs");
     let started = std::time::Instant::now();
     loop {
         let text = reqwest::get(&metrics).await.expect("metrics").text().await.expect("text");
         let line = assay_devnet::demo::ArbitratorLine::parse(&text);
-        assert_eq!((line.agreed, line.claims), (line.checked, 0), "{text}");
-        if line.checked == games.len() as u64 {
+        assert!(line.claims <= cheated.len() as u64, "{text}");
+        if line.agreed == honest.len() as u64 {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(120), "the arbitrator lags: {text}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // The demo's report of the same games.
+    // The demo's report of the same games: the cheat lost every one, as the dissenter of an
+    // honest result or as the defender of its own.
     let client = assay_chain::Client::new(&net.node.url(), net.manifest.chain_id, None).unwrap();
     let report = assay_devnet::games::played(&client, game, sampling).await.expect("games");
-    assert_eq!(report.len(), games.len());
+    assert!(report.len() >= games.len() + cheated.len(), "{}", report.len());
     for line in &report {
         println!("{line}");
-        assert_eq!(line.outcome, Some(GameOutcome::DefenderWon), "{line}");
+        let expected = if line.defender == cheat {
+            GameOutcome::ChallengerWon
+        } else {
+            GameOutcome::DefenderWon
+        };
+        assert_eq!(line.outcome, Some(expected), "{line}");
         assert!(line.proven && line.slashed == vec![cheat], "{line}");
         let step = line.step.as_ref().expect("narrowed to an element");
         assert_eq!((step.op.as_str(), step.cell, step.element), ("Context", 0, 0), "{line}");
@@ -552,8 +676,8 @@ async fn onchain_challenges_are_validated_by_the_drawn_workers_and_a_cheat_loses
     let slash = assay_deploy::params::Params::default_params().market.slash_amount;
     assert_eq!(
         after.assets,
-        stake_before.assets - slash * U256::from(games.len()),
-        "the cheat is slashed once per lost game"
+        stake_before.assets - slash * U256::from(games.len() + cheated.len()),
+        "the cheat is slashed once per job it lost"
     );
     net.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
