@@ -381,6 +381,35 @@ impl Market {
         Ok(None)
     }
 
+    /// The records of batch `batch_id` opened by anyone (an arbitrator opens a record it
+    /// claimed against), from the market's logs since the batch's commit block: job key →
+    /// (on-chain job id, transaction).
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn opened_records(
+        &self,
+        batch_id: U256,
+        commit_block: u64,
+    ) -> Result<HashMap<B256, (U256, B256)>, ChainError> {
+        let filter = alloy_rpc_types_eth::Filter::new()
+            .address(self.market)
+            .event_signature(IJobMarket::BatchJobOpened::SIGNATURE_HASH)
+            .topic1(batch_id);
+        let head = self.block_number().await?;
+        let logs = self
+            .chain
+            .logs(&filter, commit_block, head, IJobMarket::BatchJobOpened::SIGNATURE)
+            .await?;
+        Ok(logs
+            .iter()
+            .filter_map(|log| {
+                let event = IJobMarket::BatchJobOpened::decode_log_data(log.data()).ok()?;
+                Some((event.jobKey, (event.jobId, log.transaction_hash.unwrap_or_default())))
+            })
+            .collect())
+    }
+
     /// `sealBatch(batchId)`.
     ///
     /// # Errors

@@ -316,6 +316,8 @@ impl Settler {
             Batch::new(records.clone()).map_err(|e| SettleError::Incomplete(e.to_string()))?;
         let window_closed =
             self.market.now().await? > committed_at.saturating_add(params.batch_window);
+        // Records someone else opened (an arbitrator, for its claim) are followed like ours.
+        let opened = self.market.opened_records(batch_id, batch.commit_block.unwrap_or(0)).await?;
         let mut pending = 0;
         let mut claims: Vec<(&JobRow, JobRecord, Vec<alloy_primitives::B256>)> = Vec::new();
         for (job, record) in jobs.iter().zip(&records) {
@@ -327,6 +329,13 @@ impl Settler {
             let (_, proof) =
                 tree.proof(record.job_key).map_err(|e| SettleError::Incomplete(e.to_string()))?;
             let span = info_span!("job", job_id = %job.id, %batch_id);
+            if let Some((chain_job_id, tx)) = opened.get(&record.job_key) {
+                self.store
+                    .set_settlement(&job.id, Settlement::Opened, Some(*tx), Some(*chain_job_id))
+                    .await?;
+                span.in_scope(|| info!(%chain_job_id, %tx, "record opened on chain by another"));
+                continue;
+            }
             // A record disputed off chain is opened for the bonded claims waiting against it,
             // even when the draw passed it; without one it is claimed like any other.
             let escalated = !challenged
