@@ -21,7 +21,7 @@ use assay_protocol::{
     },
 };
 use assay_worker::{
-    exec::cheat,
+    exec::{cheat, wrong_output},
     runner::{Config, run},
 };
 use futures::{SinkExt, StreamExt};
@@ -196,10 +196,15 @@ async fn serve_two_jobs(conn: &mut Conn, worker: Address, dishonest: bool) -> (B
     assert_eq!((r.worker, r.model_id, r.trace_root), (worker, m.llama_id, trace_root));
     assert_eq!(r.job_key, B256::from(alloy_primitives::keccak256("job-a")));
     assert_eq!(r.input_root, generate().input_root());
+    // The cheat answers a wrong output under a valid receipt: its last token is not the engine's.
+    let tokens = if dishonest { wrong_output(&tokens, &[]).0 } else { tokens };
     assert_eq!(output.tokens, tokens);
+    assert_eq!(output.hash(), r.output_hash, "the receipt signs the output sent");
     let streamed = conn.streamed("job-a");
     assert!(!streamed.is_empty(), "the asserter streamed its text before the result");
-    assert!(output.text.starts_with(&streamed), "{streamed:?} starts {:?}", output.text);
+    if !dishonest {
+        assert!(output.text.starts_with(&streamed), "{streamed:?} starts {:?}", output.text);
+    }
     let JobSpec::Generate { messages, .. } = generate() else { unreachable!() };
     let model = Model::load(&ModelDir::open(&m.llama).expect("open").blob).expect("load");
     let Model::Llama(llama) = &model else { panic!("a llama") };
