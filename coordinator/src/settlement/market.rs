@@ -410,6 +410,35 @@ impl Market {
             .collect())
     }
 
+    /// The seal of batch `batch_id` from the market's logs since its commit block (anyone may
+    /// seal a batch: an arbitrator that opens a record seals it when nobody has yet).
+    ///
+    /// # Errors
+    /// [`ChainError::Rpc`].
+    pub async fn find_seal(
+        &self,
+        batch_id: U256,
+        commit_block: u64,
+    ) -> Result<Option<Seal>, ChainError> {
+        let filter = alloy_rpc_types_eth::Filter::new()
+            .address(self.market)
+            .event_signature(IJobMarket::BatchSealed::SIGNATURE_HASH)
+            .topic1(batch_id);
+        let head = self.block_number().await?;
+        let logs = self
+            .chain
+            .logs(&filter, commit_block, head, IJobMarket::BatchSealed::SIGNATURE)
+            .await?;
+        Ok(logs.iter().find_map(|log| {
+            let event = IJobMarket::BatchSealed::decode_log_data(log.data()).ok()?;
+            Some(Seal {
+                tx: log.transaction_hash.unwrap_or_default(),
+                draw_hash: event.drawHash,
+                late: event.late,
+            })
+        }))
+    }
+
     /// `sealBatch(batchId)`.
     ///
     /// # Errors

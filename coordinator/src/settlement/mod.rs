@@ -281,7 +281,17 @@ impl Settler {
         if self.market.block_number().await? <= block {
             return Ok(());
         }
-        let seal = self.market.seal_batch(batch_id).await?;
+        let seal = match self.market.seal_batch(batch_id).await {
+            Ok(seal) => seal,
+            // Sealed by someone else (an arbitrator opening a record it claimed against).
+            Err(e) if e.is_revert::<IJobMarket::BatchAlreadySealed>() => {
+                match self.market.find_seal(batch_id, block).await? {
+                    Some(seal) => seal,
+                    None => return Ok(()), // its log is not visible yet
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         batch.state = BatchState::Sealed;
         batch.seal_tx = Some(seal.tx);
         batch.draw_hash = Some(seal.draw_hash);

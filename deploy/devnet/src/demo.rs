@@ -153,11 +153,12 @@ pub async fn run(net: &Network, jobs_per_kind: usize) -> Result<Report> {
     .await?;
     println!(
         "==> waiting for on-chain settlement (batch committed, sealed, records claimed; a \
-         disputed record waits for its dispute games, which the workers play)"
+         record disputed on chain waits for its dispute games, which the workers play; one \
+         disputed off chain is escalated: the arbitrator checks it and claims against a wrong \
+         one, and plays that game)"
     );
     let jobs = settle(&client, &api, &ids, Duration::from_secs(420), |j| {
         j["status"] == "failed"
-            || j["status"] == "disputed"
             || matches!(
                 j["settlement"].as_str(),
                 Some("claimed" | "accepted" | "rejected" | "expired")
@@ -340,7 +341,7 @@ impl fmt::Display for Report {
         if let Some(a) = &self.arbitrator {
             writeln!(
                 f,
-                "  arbitrator: replayed {} opened jobs, {} right, {} bonded claims, {} games won",
+                "  arbitrator: replayed {} jobs, {} right, {} bonded claims, {} games won",
                 a.checked, a.agreed, a.claims, a.won
             )?;
         }

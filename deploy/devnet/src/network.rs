@@ -53,6 +53,10 @@ fn step(text: &str) {
 /// chain (the built-in parameters use minutes).
 pub const SETTLEMENT_WINDOW_SECS: u64 = 10;
 
+/// How long a job the coordinator's sampling found disputed waits for a bonded claim on the
+/// local chain before it is batched anyway (the built-in default is a minute).
+pub const ESCALATION_WAIT_MS: u64 = 15_000;
+
 /// Each side's clock in a dispute game on the local chain (the built-in parameters give an
 /// hour): the workers play their moves within seconds, and a side that stops loses within two
 /// minutes.
@@ -333,6 +337,9 @@ pub async fn start(args: &Options) -> Result<Network> {
         deployment: Some(manifest_path.clone()),
         key_file: Some(key_file),
         batch_interval_ms: 2_000,
+        // The local arbitrator checks a dispute within seconds: a disputed job it found right
+        // is batched after this wait, one it claimed against at once.
+        escalation_wait_ms: ESCALATION_WAIT_MS,
         ..assay_coordinator::Config::default()
     })
     .await
