@@ -210,8 +210,9 @@ pub struct RunArgs {
     /// `$XDG_DATA_HOME/assay/worker-<address>`, else `~/.local/share/assay/worker-<address>`.
     #[arg(long, env = "ASSAY_WORKER_STATE_DIR", help_heading = "Chain")]
     pub state_dir: Option<PathBuf>,
-    /// Test only: corrupt the output hash this worker asserts and reveals, to test that
-    /// dispute detection catches a cheating miner. Never use it with real stake: it is slashed.
+    /// Test only: answer a wrong output (one value changed, its hash signed) on a trace with one
+    /// element corrupted, as asserter and as validator, to test that sampling and the dispute
+    /// game catch a cheating miner. Never use it with real stake: it is slashed.
     #[arg(long, hide = true)]
     pub dishonest: bool,
 }

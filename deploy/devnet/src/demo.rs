@@ -324,7 +324,7 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  on chain: batches {}, records claimed {}, challenged and settled by validators {}",
+            "  on chain: batches {}, records claimed {}, opened and settled by validators or claims {}",
             self.batches, self.claimed, self.opened
         )?;
         writeln!(
@@ -333,7 +333,7 @@ impl fmt::Display for Report {
             self.setup_gas, self.demo_gas
         )?;
         if !self.games.is_empty() {
-            writeln!(f, "  dispute games, played by the workers:")?;
+            writeln!(f, "  dispute games (the workers and the arbitrator play them):")?;
             for game in &self.games {
                 writeln!(f, "    {game}")?;
             }

@@ -52,7 +52,8 @@ pub struct Options {
     /// the bundled models peaks at about 0.5 GiB.
     #[arg(long, default_value = workers::DEFAULT_MEMORY_LIMIT, value_parser = workers::parse_size)]
     pub worker_memory_limit: u64,
-    /// Of those, how many cheat (corrupt every output hash), to watch disputes happen.
+    /// Of those, how many cheat (answer a wrong output under a valid receipt, and reveal wrong
+    /// hashes as validators), to watch disputes happen.
     #[arg(long, default_value_t = 0)]
     pub dishonest: u8,
     /// Probability that a job is re-executed by validators.
