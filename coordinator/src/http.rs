@@ -287,23 +287,13 @@ async fn batch(
                 job.id
             )));
         };
-        let r = &signed.receipt;
-        records.push(PublishedRecord {
-            id: job.id.clone(),
-            sampled: match job.status {
-                Status::Matched => Sampled::Matched,
-                Status::Disputed => Sampled::Disputed,
-                _ => Sampled::No,
-            },
-            job_key: r.job_key,
-            model_id: r.model_id,
-            input_root: r.input_root,
-            asserter: r.worker,
-            output_hash: r.output_hash,
-            trace_root: r.trace_root,
-            fee,
-            proof: Vec::new(),
-        });
+        let sampled = match job.status {
+            Status::Matched => Sampled::Matched,
+            Status::Disputed => Sampled::Disputed,
+            _ => Sampled::No,
+        };
+        let record = signed.receipt.record(fee);
+        records.push(PublishedRecord::new(job.id.clone(), sampled, &record, Vec::new()));
     }
     let tree = Batch::new(records.iter().map(PublishedRecord::record).collect())
         .map_err(|e| ApiError::internal(e.to_string()))?;

@@ -9,8 +9,6 @@ use clap::{Args, Parser, Subcommand};
 use assay_chain::Client;
 use assay_protocol::{deployment::Deployment, wire::SignedReceipt};
 
-use assay_chain::key::{KeySource, Password};
-
 use crate::{
     Error, Result, arbitrate, check, diff, op,
     replay::{self, ReplayReport},
@@ -43,7 +41,7 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         Limits { fuel: self.fuel, max_memory: self.max_memory_mib << 20 }
     }
 }
@@ -126,103 +124,9 @@ pub enum Command {
     /// claims at once and opens the record for its claim. Progress is kept in `--db`: restarted
     /// after any stop, even SIGKILL, it carries on (half-played games included). Counters on
     /// `--metrics-addr`/metrics; a log line per move.
-    Arbitrate(ArbitrateArgs),
+    Arbitrate(Box<arbitrate::config::ArbitrateArgs>),
     /// Print the keccak-256 hash of the embedded engine module.
     EngineHash,
-}
-
-/// Options of `verifier arbitrate`.
-#[derive(Debug, Clone, Args)]
-pub struct ArbitrateArgs {
-    /// JSON-RPC endpoint of the chain.
-    #[arg(long, env = "ETH_RPC_URL")]
-    pub rpc_url: String,
-    /// Deployment manifest written by `deploy`.
-    #[arg(long, env = "ASSAY_DEPLOYMENT")]
-    pub deployment: PathBuf,
-    /// File holding the arbitrator's hex private key (it signs claims and moves, and pays the
-    /// bonds).
-    #[arg(long, env = "ASSAY_ARBITRATOR_KEY_FILE", help_heading = "Key")]
-    pub key_file: Option<PathBuf>,
-    /// Encrypted JSON keystore (as `cast wallet new` writes), instead of `--key-file`.
-    #[arg(long, conflicts_with = "key_file", help_heading = "Key")]
-    pub keystore: Option<PathBuf>,
-    /// File holding the keystore's password.
-    #[arg(long, requires = "keystore", help_heading = "Key")]
-    pub password_file: Option<PathBuf>,
-    /// SQLite database of the arbitrator's progress (created if missing).
-    #[arg(long, env = "ASSAY_ARBITRATOR_DB", default_value = "assay-arbitrator.sqlite")]
-    pub db: PathBuf,
-    /// Model directory it can replay; repeat for several. Each must be registered under this
-    /// verifier's engine.
-    #[arg(long = "model", env = "ASSAY_MODEL_DIRS", value_delimiter = ',', required = true)]
-    pub models: Vec<PathBuf>,
-    /// Directory of job records named `<job key>.json` (a batch record's key, or an on-chain
-    /// job's id as 0x-prefixed bytes32).
-    #[arg(long, env = "ASSAY_RECORDS_DIR")]
-    pub records: Option<PathBuf>,
-    /// Coordinator whose API serves its records (`GET /v1/jobs/{id}/record`), its disputes
-    /// (`GET /v1/disputes`) and its batches (`GET /v1/batches/{id}`).
-    #[arg(long, env = "ASSAY_COORDINATOR_API")]
-    pub coordinator: Option<String>,
-    /// Parts per million of a committed batch's records the coordinator did not flag as
-    /// disputed that are replayed anyway (so a coordinator that hides a mismatch is caught this
-    /// often); the flagged ones are always replayed.
-    #[arg(long, env = "ASSAY_ARBITRATOR_SAMPLE_PPM", default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub sample_ppm: u32,
-    /// API key for `--coordinator`.
-    #[arg(long, env = "ASSAY_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// Where to serve `/metrics` (Prometheus text).
-    #[arg(long, env = "ASSAY_ARBITRATOR_METRICS", default_value = "127.0.0.1:9464")]
-    pub metrics_addr: std::net::SocketAddr,
-    /// How often the chain is read, in milliseconds.
-    #[arg(long, default_value_t = 1_000)]
-    pub poll_ms: u64,
-    /// Limits.
-    #[command(flatten)]
-    pub limits: LimitArgs,
-}
-
-impl ArbitrateArgs {
-    /// The arbitrator's configuration: the key and the deployment loaded.
-    ///
-    /// # Errors
-    /// [`Error::BadOp`] without a key, [`Error::Key`] when it cannot be read,
-    /// [`Error::Deployment`].
-    pub fn config(&self) -> Result<arbitrate::Config> {
-        let source = match (&self.key_file, &self.keystore, &self.password_file) {
-            (Some(file), _, _) => KeySource::File(file.clone()),
-            (None, Some(path), Some(password)) => KeySource::Keystore {
-                path: path.clone(),
-                password: Password::File(password.clone()),
-            },
-            (None, Some(_), None) => {
-                return Err(Error::BadOp("--keystore needs --password-file".into()));
-            }
-            (None, None, _) => {
-                return Err(Error::BadOp(
-                    "no key: give --key-file (or ASSAY_ARBITRATOR_KEY_FILE) or --keystore".into(),
-                ));
-            }
-        };
-        let key = source.load()?;
-        Ok(arbitrate::Config {
-            rpc_url: self.rpc_url.clone(),
-            deployment: Deployment::load(&self.deployment)?,
-            key,
-            db: self.db.clone(),
-            records: arbitrate::Records {
-                dir: self.records.clone(),
-                coordinator: self.coordinator.clone().map(|url| (url, self.api_key.clone())),
-            },
-            models: self.models.clone(),
-            metrics: Some(self.metrics_addr),
-            poll: std::time::Duration::from_millis(self.poll_ms),
-            limits: self.limits.limits(),
-            sample_ppm: self.sample_ppm,
-        })
-    }
 }
 
 /// Result of a command: the JSON to print and whether the replay matched.

@@ -381,6 +381,20 @@ impl Market {
         Ok(None)
     }
 
+    /// The market's `E` logs of batch `batch_id` (its first indexed topic) since its commit block.
+    async fn batch_logs<E: SolEvent>(
+        &self,
+        batch_id: U256,
+        commit_block: u64,
+    ) -> Result<Vec<alloy_rpc_types_eth::Log>, ChainError> {
+        let filter = alloy_rpc_types_eth::Filter::new()
+            .address(self.market)
+            .event_signature(E::SIGNATURE_HASH)
+            .topic1(batch_id);
+        let head = self.block_number().await?;
+        self.chain.logs(&filter, commit_block, head, E::SIGNATURE).await
+    }
+
     /// The records of batch `batch_id` opened by anyone (an arbitrator opens a record it
     /// claimed against), from the market's logs since the batch's commit block: job key →
     /// (on-chain job id, transaction).
@@ -392,15 +406,7 @@ impl Market {
         batch_id: U256,
         commit_block: u64,
     ) -> Result<HashMap<B256, (U256, B256)>, ChainError> {
-        let filter = alloy_rpc_types_eth::Filter::new()
-            .address(self.market)
-            .event_signature(IJobMarket::BatchJobOpened::SIGNATURE_HASH)
-            .topic1(batch_id);
-        let head = self.block_number().await?;
-        let logs = self
-            .chain
-            .logs(&filter, commit_block, head, IJobMarket::BatchJobOpened::SIGNATURE)
-            .await?;
+        let logs = self.batch_logs::<IJobMarket::BatchJobOpened>(batch_id, commit_block).await?;
         Ok(logs
             .iter()
             .filter_map(|log| {
@@ -420,15 +426,7 @@ impl Market {
         batch_id: U256,
         commit_block: u64,
     ) -> Result<Option<Seal>, ChainError> {
-        let filter = alloy_rpc_types_eth::Filter::new()
-            .address(self.market)
-            .event_signature(IJobMarket::BatchSealed::SIGNATURE_HASH)
-            .topic1(batch_id);
-        let head = self.block_number().await?;
-        let logs = self
-            .chain
-            .logs(&filter, commit_block, head, IJobMarket::BatchSealed::SIGNATURE)
-            .await?;
+        let logs = self.batch_logs::<IJobMarket::BatchSealed>(batch_id, commit_block).await?;
         Ok(logs.iter().find_map(|log| {
             let event = IJobMarket::BatchSealed::decode_log_data(log.data()).ok()?;
             Some(Seal {

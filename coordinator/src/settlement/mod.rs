@@ -511,16 +511,7 @@ fn record(job: &JobRow, fee: Option<U256>) -> Result<JobRecord, SettleError> {
     let (Some(signed), Some(fee)) = (&job.receipt, fee) else {
         return Err(SettleError::Incomplete(job.id.clone()));
     };
-    let r = &signed.receipt;
-    Ok(JobRecord {
-        job_key: r.job_key,
-        model_id: r.model_id,
-        input_root: r.input_root,
-        asserter: r.worker,
-        output_hash: r.output_hash,
-        trace_root: r.trace_root,
-        fee,
-    })
+    Ok(signed.receipt.record(fee))
 }
 
 /// Records in job-id order, the order [`Store::batch_jobs`] returns them in.

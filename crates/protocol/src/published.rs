@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     math::{merkle, records::JobRecord},
-    wire::SignedReceipt,
+    wire::{Receipt, SignedReceipt},
 };
 
 /// What the coordinator's own sampling found for a batched job.
@@ -76,6 +76,34 @@ pub struct PublishedRecord {
 }
 
 impl PublishedRecord {
+    /// `record` of the coordinator's job `id`, with its sampling verdict and its proof.
+    pub fn new(id: String, sampled: Sampled, record: &JobRecord, proof: Vec<B256>) -> Self {
+        Self {
+            id,
+            sampled,
+            job_key: record.job_key,
+            model_id: record.model_id,
+            input_root: record.input_root,
+            asserter: record.asserter,
+            output_hash: record.output_hash,
+            trace_root: record.trace_root,
+            fee: record.fee,
+            proof,
+        }
+    }
+
+    /// What the record asserts, in a receipt's shape (its asserter as the worker).
+    pub fn asserted(&self) -> Receipt {
+        Receipt {
+            job_key: self.job_key,
+            model_id: self.model_id,
+            input_root: self.input_root,
+            output_hash: self.output_hash,
+            trace_root: self.trace_root,
+            worker: self.asserter,
+        }
+    }
+
     /// The record as `openBatchJob` takes it.
     pub fn record(&self) -> JobRecord {
         JobRecord {
@@ -130,19 +158,9 @@ mod tests {
         let records: Vec<JobRecord> = (1..=5).map(record).collect();
         let batch = Batch::new(records.clone()).expect("a batch");
         let (r, proof) = batch.proof(records[3].job_key).expect("in the batch");
-        let published = PublishedRecord {
-            id: "job_04".into(),
-            sampled: Sampled::Disputed,
-            job_key: r.job_key,
-            model_id: r.model_id,
-            input_root: r.input_root,
-            asserter: r.asserter,
-            output_hash: r.output_hash,
-            trace_root: r.trace_root,
-            fee: r.fee,
-            proof,
-        };
+        let published = PublishedRecord::new("job_04".into(), Sampled::Disputed, r, proof);
         assert_eq!(published.record(), records[3]);
+        assert_eq!(published.asserted().record(r.fee), records[3], "a receipt's shape and back");
         assert!(published.proves(batch.root()));
         // A coordinator that names another output (or fee) under the same proof is caught.
         let forged = PublishedRecord { output_hash: B256::repeat_byte(0xee), ..published.clone() };

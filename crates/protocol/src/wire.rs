@@ -94,6 +94,19 @@ impl Receipt {
                 .abi_encode(),
         )
     }
+
+    /// The batch record of the job this receipt answers, with its `fee`.
+    pub fn record(&self, fee: alloy_primitives::U256) -> crate::math::records::JobRecord {
+        crate::math::records::JobRecord {
+            job_key: self.job_key,
+            model_id: self.model_id,
+            input_root: self.input_root,
+            asserter: self.worker,
+            output_hash: self.output_hash,
+            trace_root: self.trace_root,
+            fee,
+        }
+    }
 }
 
 /// A receipt with the worker's signature over [`Receipt::digest`].

@@ -159,17 +159,7 @@ impl Net {
     }
 
     async fn send<C: SolCall>(&self, key: B256, to: Address, call: C) {
-        let tx = TransactionRequest::default()
-            .with_from(signer(key).address())
-            .with_to(to)
-            .with_input(call.abi_encode());
-        let pending = self.client(key).send_transaction(tx).await;
-        let receipt = pending
-            .unwrap_or_else(|e| panic!("{}: {e}", C::SIGNATURE))
-            .get_receipt()
-            .await
-            .expect("receipt");
-        assert!(receipt.status(), "{} reverted", C::SIGNATURE);
+        self.send_value(key, to, call, U256::ZERO).await;
     }
 
     /// Sends `call` with `value` wei.
@@ -651,19 +641,13 @@ async fn jobs_disputed_off_chain_are_opened_for_the_claims_against_them() {
     let batch_id = batch.chain_batch_id.expect("committed");
     net.mine().await;
     net.send(claimant_key, net.market, IJobMarket::sealBatchCall { batchId: batch_id }).await;
-    let mut records = Vec::new();
-    for job in store.batch_jobs(batch.root).await.unwrap() {
-        let r = job.receipt.expect("a receipt").receipt;
-        records.push(JobRecord {
-            job_key: r.job_key,
-            model_id: r.model_id,
-            input_root: r.input_root,
-            asserter: r.worker,
-            output_hash: r.output_hash,
-            trace_root: r.trace_root,
-            fee: job.fee.expect("a fee"),
-        });
-    }
+    let records: Vec<JobRecord> = store
+        .batch_jobs(batch.root)
+        .await
+        .unwrap()
+        .iter()
+        .map(|job| job.receipt.as_ref().expect("a receipt").receipt.record(job.fee.expect("a fee")))
+        .collect();
     let tree = Batch::new(records).expect("the batch");
     assert_eq!(tree.root(), batch.root);
     let (record, proof) = tree.proof(first.job_key).expect("in the batch");

@@ -7,7 +7,7 @@
 //! claim's game with [`assay_player::Player`] (the native engine replays the job's trace, bit
 //! for bit the module's), and withdraws the bonds it is owed.
 //!
-//! With a coordinator it also checks jobs before they reach the chain ([`published`]): the ones
+//! With a coordinator it also checks jobs before they reach the chain (`published.rs`): the ones
 //! the coordinator's sampling found disputed, and a share of every committed batch's records.
 //!
 //! Progress is in SQLite ([`store`]): the scan cursor, every job with what the replay found and
@@ -16,6 +16,7 @@
 //! state from the chain, so a half-played game is finished. Counters are on `/metrics`
 //! ([`metrics`]); every move is a log line (the player's `moved`).
 
+pub mod config;
 pub mod metrics;
 mod published;
 pub mod store;

@@ -15,7 +15,7 @@
 use alloy_primitives::{B256, U256};
 use assay_protocol::{
     bindings::{IDisputeGame, IJobMarket},
-    published::{DisputeList, PublishedBatch, PublishedRecord, Sampled},
+    published::{DisputeList, PublishedBatch, Sampled},
     wire::Receipt,
 };
 use tracing::{Instrument, info, info_span, warn};
@@ -96,14 +96,14 @@ impl Arbitrator {
             let mut record = match self.store.record(key).await? {
                 Some(record) => record,
                 None if published.sampled == Sampled::Disputed || self.sampled() => {
-                    let record = Record::new(asserted_by(&published));
+                    let record = Record::new(published.asserted());
                     self.store.add_record(&record).await?;
                     info!(job = %published.id, %key, sampled = ?published.sampled, "checking a batch record");
                     record
                 }
                 None => continue,
             };
-            if record.published.is_none() && record.asserted == asserted_by(&published) {
+            if record.published.is_none() && record.asserted == published.asserted() {
                 record.published = Some((batch.batch_id, published));
                 self.store.set_record(&record).await?;
             }
@@ -265,17 +265,5 @@ impl Record {
             done: false,
             note: None,
         }
-    }
-}
-
-/// What a batch record asserts, in a receipt's shape.
-fn asserted_by(record: &PublishedRecord) -> Receipt {
-    Receipt {
-        job_key: record.job_key,
-        model_id: record.model_id,
-        input_root: record.input_root,
-        output_hash: record.output_hash,
-        trace_root: record.trace_root,
-        worker: record.asserter,
     }
 }
