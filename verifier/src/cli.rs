@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use assay_engine_module::engine_hash;
 use assay_protocol::job::JobFile;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use assay_chain::Client;
 use assay_protocol::{deployment::Deployment, wire::SignedReceipt};
@@ -12,7 +12,7 @@ use assay_protocol::{deployment::Deployment, wire::SignedReceipt};
 use crate::{
     Error, Result, arbitrate, check, diff, op,
     replay::{self, ReplayReport},
-    runtime::{Limits, Runtime},
+    runtime::{LimitArgs, Runtime},
 };
 
 /// Replays jobs of the Assay deterministic engine in wasmtime, bit for bit.
@@ -26,24 +26,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Resource limits.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Limits")]
-pub struct LimitArgs {
-    /// Fuel for the replay (about one unit per wasm instruction); running out is an error.
-    #[arg(long, env = "ASSAY_FUEL", default_value_t = Limits::default().fuel)]
-    pub fuel: u64,
-    /// Largest wasm linear memory, in MiB; exceeding it is an error.
-    #[arg(long, env = "ASSAY_MAX_MEMORY_MIB", default_value_t = 2048)]
-    pub max_memory_mib: usize,
-}
-
-impl LimitArgs {
-    pub(crate) fn limits(&self) -> Limits {
-        Limits { fuel: self.fuel, max_memory: self.max_memory_mib << 20 }
-    }
 }
 
 /// Subcommands.

@@ -32,6 +32,25 @@ impl Default for Limits {
     }
 }
 
+/// [`Limits`] as command-line options.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Fuel for the replay (about one unit per wasm instruction); running out is an error.
+    #[arg(long, env = "ASSAY_FUEL", default_value_t = Limits::default().fuel)]
+    pub fuel: u64,
+    /// Largest wasm linear memory, in MiB; exceeding it is an error.
+    #[arg(long, env = "ASSAY_MAX_MEMORY_MIB", default_value_t = 2048)]
+    pub max_memory_mib: usize,
+}
+
+impl LimitArgs {
+    /// The limits these options set.
+    pub fn limits(&self) -> Limits {
+        Limits { fuel: self.fuel, max_memory: self.max_memory_mib << 20 }
+    }
+}
+
 /// A model blob whose chunk hashes have been checked against its manifest.
 #[derive(Debug)]
 pub struct ServedModel {

@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use super::{Config, Records};
-use crate::{Error, Result, cli::LimitArgs};
+use crate::{Error, Result, runtime::LimitArgs};
 
 /// Default database file.
 const DEFAULT_DB: &str = "assay-arbitrator.sqlite";
