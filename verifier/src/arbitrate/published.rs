@@ -250,20 +250,3 @@ impl Arbitrator {
         response.json().await.map(Some).map_err(|e| Error::Runtime(format!("GET {url}: {e}")))
     }
 }
-
-impl Record {
-    /// A new record to check for what `asserted` names.
-    fn new(asserted: Receipt) -> Self {
-        Self {
-            job_key: asserted.job_key,
-            asserted,
-            state: JobState::New,
-            replayed: None,
-            record: None,
-            claimed: false,
-            published: None,
-            done: false,
-            note: None,
-        }
-    }
-}

@@ -98,6 +98,23 @@ pub struct Record {
     pub note: Option<String>,
 }
 
+impl Record {
+    /// A new record to check for what `asserted` names.
+    pub fn new(asserted: Receipt) -> Self {
+        Self {
+            job_key: asserted.job_key,
+            asserted,
+            state: JobState::New,
+            replayed: None,
+            record: None,
+            claimed: false,
+            published: None,
+            done: false,
+            note: None,
+        }
+    }
+}
+
 /// A committed batch the arbitrator reads from its coordinator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batch {
@@ -525,17 +542,7 @@ mod tests {
             trace_root: B256::repeat_byte(4),
             worker: alloy_primitives::Address::repeat_byte(5),
         };
-        let mut record = Record {
-            job_key: key,
-            asserted,
-            state: JobState::New,
-            replayed: None,
-            record: None,
-            claimed: false,
-            published: None,
-            done: false,
-            note: None,
-        };
+        let mut record = Record::new(asserted);
         assert!(store.add_record(&record).await.unwrap());
         // Adding it again (a later listing) keeps what was found.
         record.state = JobState::Wrong;
