@@ -9,6 +9,8 @@ interface IModelRegistry {
 
     function unserve(bytes32 model_id) external;
 
+    function evict(bytes32 model_id, address miner) external;
+
     function model(bytes32 model_id) external view returns (address, bytes32, uint256, bool, uint256);
 
     function servers(bytes32 model_id) external view returns (address[] memory);
@@ -31,7 +33,9 @@ interface IModelRegistry {
 
     error NotServing(bytes32, address);
 
-    error TooManyServers(bytes32, uint256);
+    error OutWeighed(bytes32, uint256, uint256);
+
+    error NotEvictable(bytes32, address);
 
     error StakingCallFailed(address);
 }

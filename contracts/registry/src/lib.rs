@@ -8,7 +8,14 @@
 //! Only miners the staking contract calls eligible may start serving; the job market re-checks
 //! eligibility through stake weights at every draw, so a miner that later loses its stake or is
 //! frozen simply stops being drawn. At most [`MAX_SERVERS`] miners serve one model, which bounds
-//! the gas of every on-chain draw.
+//! the gas of every on-chain draw. The slots go to stake, so that sybils at the minimum stake
+//! cannot lock honest miners out (and become every validator):
+//! - with every slot taken, a new server whose selection weight (`Staking.weights`: active stake
+//!   times reputation) is higher than the lowest server's takes that server's slot;
+//! - anyone evicts a server that is no longer eligible for a reason other than an open dispute
+//!   (its own stake fell below the minimum, it left the miner role). A frozen server keeps its
+//!   slot until its disputes end, though a heavier newcomer may displace it (its weight is zero
+//!   while frozen) when the model is full.
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 
 extern crate alloc;
@@ -75,8 +82,10 @@ pub enum RegistryError {
     AlreadyServing(IModelRegistry::AlreadyServing),
     /// `NotServing`.
     NotServing(IModelRegistry::NotServing),
-    /// `TooManyServers`.
-    TooManyServers(IModelRegistry::TooManyServers),
+    /// `OutWeighed`.
+    OutWeighed(IModelRegistry::OutWeighed),
+    /// `NotEvictable`.
+    NotEvictable(IModelRegistry::NotEvictable),
     /// `StakingCallFailed`.
     StakingCallFailed(IModelRegistry::StakingCallFailed),
 }
@@ -168,11 +177,11 @@ impl ModelRegistry {
     /// Starts serving an active model; eligible miners only.
     ///
     /// # Errors
-    /// `UnknownModel`, `ModelInactive`, `NotEligibleMiner`, `AlreadyServing`, `TooManyServers`,
-    /// `StakingCallFailed`.
+    /// `UnknownModel`, `ModelInactive`, `NotEligibleMiner`, `AlreadyServing`, `OutWeighed` (every
+    /// slot taken by a server at least as heavy), `StakingCallFailed`.
     ///
     /// # Events
-    /// `ServingStarted`.
+    /// `ServingStarted`; `ServingStopped` of the server it displaced.
     pub fn serve(&mut self, model_id: B256) -> Result<()> {
         let miner = self.vm().msg_sender();
         self.known(model_id)?;
@@ -189,17 +198,14 @@ impl ModelRegistry {
         if !eligible {
             return Err(IModelRegistry::NotEligibleMiner { miner }.into());
         }
-        let mut model = self.models.setter(model_id);
-        if model.server_slot.get(miner) != U32::ZERO {
+        if self.is_serving(model_id, miner) {
             return Err(IModelRegistry::AlreadyServing { modelId: model_id, miner }.into());
         }
-        if model.servers.len() >= MAX_SERVERS {
-            return Err(IModelRegistry::TooManyServers {
-                modelId: model_id,
-                limit: U256::from(MAX_SERVERS),
-            }
-            .into());
+        if self.models.get(model_id).servers.len() >= MAX_SERVERS {
+            let displaced = self.outweighed_by(model_id, miner)?;
+            self.remove(model_id, displaced);
         }
+        let mut model = self.models.setter(model_id);
         model.servers.push(miner);
         // At most MAX_SERVERS entries, so the slot fits in 32 bits.
         let slot = U32::from(model.servers.len());
@@ -220,26 +226,41 @@ impl ModelRegistry {
     /// `ServingStopped`.
     pub fn unserve(&mut self, model_id: B256) -> Result<()> {
         let miner = self.vm().msg_sender();
-        let mut model = self.models.setter(model_id);
-        let slot = model.server_slot.get(miner).to::<usize>();
-        if slot == 0 {
+        if !self.is_serving(model_id, miner) {
             return Err(IModelRegistry::NotServing { modelId: model_id, miner }.into());
         }
-        // slot >= 1 and the miner is listed, so the list is not empty: neither subtraction wraps.
-        let (index, last_index) = (slot.saturating_sub(1), model.servers.len().saturating_sub(1));
-        if index != last_index {
-            let last = model.servers.get(last_index).unwrap_or_default();
-            if let Some(mut moved) = model.servers.setter(index) {
-                moved.set(last);
-            }
-            model.server_slot.insert(last, U32::from(slot));
+        self.remove(model_id, miner);
+        Ok(())
+    }
+
+    /// Removes `miner` from the model's servers when it is not eligible for a reason other than
+    /// an open dispute (its own stake is below the minimum, or it is not a miner). Anyone may
+    /// call it.
+    ///
+    /// # Errors
+    /// `NotServing`, `NotEvictable` (eligible, or frozen by an open dispute),
+    /// `StakingCallFailed`.
+    ///
+    /// # Events
+    /// `ServingStopped`.
+    pub fn evict(&mut self, model_id: B256, miner: Address) -> Result<()> {
+        if !self.is_serving(model_id, miner) {
+            return Err(IModelRegistry::NotServing { modelId: model_id, miner }.into());
         }
-        model.servers.erase_last();
-        model.server_slot.insert(miner, U32::ZERO);
-        assay_contract_kit::emit(
-            self.vm(),
-            IModelRegistry::ServingStopped { modelId: model_id, miner },
-        );
+        let staking = self.staking.get();
+        let failed = IModelRegistry::StakingCallFailed { staking };
+        let eligible = call_view(
+            self,
+            staking,
+            &IStaking::isEligibleCall { operator: miner, role: ROLE_MINER },
+        )
+        .ok_or(failed.clone())?;
+        let info = call_view(self, staking, &IStaking::operatorInfoCall { operator: miner })
+            .ok_or(failed)?;
+        if eligible || info.openDisputes != 0 {
+            return Err(IModelRegistry::NotEvictable { modelId: model_id, miner }.into());
+        }
+        self.remove(model_id, miner);
         Ok(())
     }
 
@@ -268,6 +289,50 @@ impl ModelRegistry {
 }
 
 impl ModelRegistry {
+    /// The server of a full model that `newcomer` displaces: the first of lowest selection
+    /// weight, when the newcomer's weight is higher.
+    fn outweighed_by(&self, model_id: B256, newcomer: Address) -> Result<Address> {
+        let mut operators = self.servers(model_id);
+        operators.push(newcomer);
+        let staking = self.staking.get();
+        let weights =
+            call_view(self, staking, &IStaking::weightsCall { operators: operators.clone() })
+                .ok_or(IModelRegistry::StakingCallFailed { staking })?;
+        let (&weight, servers) = weights.split_last().unwrap_or((&U256::ZERO, &[]));
+        let lowest = (0..servers.len()).min_by_key(|&i| (servers[i], i));
+        match lowest {
+            Some(i) if weight > servers[i] => Ok(operators[i]),
+            _ => Err(IModelRegistry::OutWeighed {
+                modelId: model_id,
+                weight,
+                lowestWeight: lowest.map(|i| servers[i]).unwrap_or_default(),
+            }
+            .into()),
+        }
+    }
+
+    /// Takes `miner` out of the model's servers (swap-and-pop: the last server takes its place)
+    /// and logs `ServingStopped`. The caller checked that it serves.
+    fn remove(&mut self, model_id: B256, miner: Address) {
+        let mut model = self.models.setter(model_id);
+        let slot = model.server_slot.get(miner).to::<usize>();
+        // slot >= 1 and the miner is listed, so the list is not empty: neither subtraction wraps.
+        let (index, last_index) = (slot.saturating_sub(1), model.servers.len().saturating_sub(1));
+        if index != last_index {
+            let last = model.servers.get(last_index).unwrap_or_default();
+            if let Some(mut moved) = model.servers.setter(index) {
+                moved.set(last);
+            }
+            model.server_slot.insert(last, U32::from(slot));
+        }
+        model.servers.erase_last();
+        model.server_slot.insert(miner, U32::ZERO);
+        assay_contract_kit::emit(
+            self.vm(),
+            IModelRegistry::ServingStopped { modelId: model_id, miner },
+        );
+    }
+
     fn known(&self, model_id: B256) -> Result<Address> {
         let owner = self.models.get(model_id).owner.get();
         if owner.is_zero() {

@@ -1,6 +1,6 @@
 #![allow(clippy::arithmetic_side_effects)] // tests compute expectations freely
 use alloy_primitives::{address, b256, Address, B256, U256};
-use alloy_sol_types::SolCall;
+use alloy_sol_types::{SolCall, SolEvent};
 use proptest::prelude::*;
 use stylus_sdk::testing::*;
 
@@ -83,20 +83,119 @@ fn serving_requires_eligibility_and_is_unique() {
     assert!(matches!(registry.unserve(MODEL), Err(RegistryError::NotServing(_))));
 }
 
+fn server(i: usize) -> Address {
+    Address::from_word(B256::from(U256::from(1000 + i)))
+}
+
+/// Mocks `Staking.weights(servers ++ [newcomer])`: server `i` weighs `10 + i`, except the
+/// `light` one, which weighs 3.
+fn set_weights(
+    vm: &TestVM,
+    registry: &ModelRegistry,
+    newcomer: Address,
+    weight: u64,
+    light: usize,
+) {
+    let mut operators = registry.servers(MODEL);
+    operators.push(newcomer);
+    let weights: Vec<U256> = operators
+        .iter()
+        .map(|a| {
+            let i = (0..MAX_SERVERS).find(|&i| server(i) == *a);
+            U256::from(match i {
+                Some(i) if i == light => 3,
+                Some(i) => 10 + i as u64,
+                None => weight,
+            })
+        })
+        .collect();
+    let call = IStaking::weightsCall { operators };
+    vm.mock_static_call(
+        STAKING,
+        call.abi_encode(),
+        Ok(IStaking::weightsCall::abi_encode_returns(&weights)),
+    );
+}
+
+fn fill(vm: &TestVM, registry: &mut ModelRegistry) {
+    for i in 0..MAX_SERVERS {
+        vm.set_sender(server(i));
+        set_eligible(vm, server(i), true);
+        registry.serve(MODEL).unwrap();
+    }
+}
+
 #[test]
-fn server_count_is_bounded() {
+fn a_full_model_takes_a_heavier_server_in_place_of_the_lightest() {
     let (vm, mut registry) = deploy();
-    for i in 0..=MAX_SERVERS {
-        let who = Address::from_word(B256::from(U256::from(1000 + i)));
-        vm.set_sender(who);
-        set_eligible(&vm, who, true);
-        let result = registry.serve(MODEL);
-        if i < MAX_SERVERS {
-            result.unwrap();
-        } else {
-            assert!(matches!(result, Err(RegistryError::TooManyServers(_))));
+    fill(&vm, &mut registry);
+    let newcomer = miner(9);
+    vm.set_sender(newcomer);
+    set_eligible(&vm, newcomer, true);
+    // Server 5 is the lightest (weight 3): a newcomer must weigh more than that.
+    for weight in [0u64, 3] {
+        set_weights(&vm, &registry, newcomer, weight, 5);
+        match registry.serve(MODEL) {
+            Err(RegistryError::OutWeighed(e)) => {
+                assert_eq!((e.weight, e.lowestWeight), (U256::from(weight), U256::from(3u8)));
+            }
+            other => panic!("weight {weight}: {other:?}"),
         }
     }
+    set_weights(&vm, &registry, newcomer, 4, 5);
+    registry.serve(MODEL).unwrap();
+    assert!(registry.is_serving(MODEL, newcomer));
+    assert!(!registry.is_serving(MODEL, server(5)), "the lightest left");
+    assert_eq!(registry.servers(MODEL).len(), MAX_SERVERS);
+    for i in (0..MAX_SERVERS).filter(|&i| i != 5) {
+        assert!(registry.is_serving(MODEL, server(i)), "server {i} stays");
+    }
+    // Its `ServingStopped` is logged.
+    assert!(vm.get_emitted_logs().iter().any(|(topics, _)| {
+        topics.first() == Some(&IModelRegistry::ServingStopped::SIGNATURE_HASH)
+            && topics.get(2) == Some(&server(5).into_word())
+    }));
+}
+
+/// Mocks `Staking.operatorInfo`. The test VM answers every static call's return data with the
+/// last mocked one, so `isEligible` reads this too: its first word, the role, as the bool (a
+/// miner reads as eligible, role 0 as not).
+fn set_info(vm: &TestVM, who: Address, role: u8, open_disputes: u32) {
+    let call = IStaking::operatorInfoCall { operator: who };
+    let info = IStaking::operatorInfoReturn {
+        role,
+        assets: U256::from(1u8),
+        totalShares: U256::from(1u8),
+        unbondingShares: U256::ZERO,
+        reputation: 10_000,
+        openDisputes: open_disputes,
+    };
+    vm.mock_static_call(
+        STAKING,
+        call.abi_encode(),
+        Ok(IStaking::operatorInfoCall::abi_encode_returns(&info)),
+    );
+}
+
+#[test]
+fn anyone_evicts_a_server_that_lost_its_eligibility_but_not_one_in_a_dispute() {
+    let (vm, mut registry) = deploy();
+    vm.set_sender(miner(1));
+    set_eligible(&vm, miner(1), true);
+    registry.serve(MODEL).unwrap();
+    vm.set_sender(miner(7)); // anyone
+    assert!(matches!(registry.evict(MODEL, miner(2)), Err(RegistryError::NotServing(_))));
+    set_eligible(&vm, miner(1), true);
+    set_info(&vm, miner(1), ROLE_MINER, 0);
+    assert!(matches!(registry.evict(MODEL, miner(1)), Err(RegistryError::NotEvictable(_))));
+    // Not eligible, but frozen by a dispute: it keeps its slot.
+    set_eligible(&vm, miner(1), false);
+    set_info(&vm, miner(1), 0, 1);
+    assert!(matches!(registry.evict(MODEL, miner(1)), Err(RegistryError::NotEvictable(_))));
+    set_info(&vm, miner(1), 0, 0);
+    registry.evict(MODEL, miner(1)).unwrap();
+    assert!(!registry.is_serving(MODEL, miner(1)));
+    assert!(registry.servers(MODEL).is_empty());
 }
 
 proptest! {

@@ -51,6 +51,8 @@ use assay_protocol::{
 use assay_test_node::{NodeHandle, genesis};
 
 mod arbitrator;
+#[path = "../attacks/mod.rs"]
+mod attacks;
 mod batches;
 mod epochs;
 mod games;
@@ -58,6 +60,7 @@ mod onchain_jobs;
 mod players;
 
 use arbitrator::*;
+use attacks::*;
 use batches::*;
 use epochs::*;
 use games::*;
@@ -741,6 +744,7 @@ async fn the_job_market_runs_on_the_test_node() {
     the_revealed_seed_drives_the_next_epoch(&mut m, epoch + 1, seed).await;
     an_unrevealed_seed_is_forfeited(&mut m, epoch + 2).await;
     unpaid_escrow_is_reclaimed_after_the_claim_period(&mut m, mixed).await;
+    sybils_cannot_squat_a_models_server_slots(&mut m).await;
 
     println!("\n{}", m.gas.tables(&sizes));
     let amortised: Vec<u64> = sizes.iter().map(|n| m.gas.amortised(*n)).collect();
