@@ -1,14 +1,20 @@
-//! Chain access behind a small trait: stake eligibility and selection weights of workers.
+//! Chain access behind a small trait: stake eligibility, selection weights and served models of
+//! workers.
 //!
 //! [`AllowAll`] runs the coordinator without a chain (every signed worker is eligible, all weights
-//! equal); [`RpcChain`] reads `IStaking` over JSON-RPC with alloy.
+//! equal, every model it names served); [`RpcChain`] reads `IStaking` and `IModelRegistry` over
+//! JSON-RPC with alloy.
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 pub use assay_chain::ChainError;
 use assay_chain::Client;
-use assay_protocol::{bindings::IStaking, codes::Role, deployment::Deployment};
+use assay_protocol::{
+    bindings::{IModelRegistry, IStaking},
+    codes::Role,
+    deployment::Deployment,
+};
 
 /// A boxed future returned by [`Chain`] methods.
 pub type ChainFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChainError>> + Send + 'a>>;
@@ -23,6 +29,9 @@ pub trait Chain: Send + Sync + 'static {
 
     /// Selection weights (stake × reputation) of `workers`, in the same order.
     fn weights(&self, workers: Vec<Address>) -> ChainFuture<'_, Vec<U256>>;
+
+    /// The models of `models` that `worker` serves in the registry (`isServing`), in order.
+    fn served(&self, worker: Address, models: Vec<B256>) -> ChainFuture<'_, Vec<B256>>;
 }
 
 /// No chain: every worker is eligible and weighs 1.
@@ -44,6 +53,10 @@ impl Chain for AllowAll {
     fn weights(&self, workers: Vec<Address>) -> ChainFuture<'_, Vec<U256>> {
         Box::pin(async move { Ok(vec![U256::from(1); workers.len()]) })
     }
+
+    fn served(&self, _worker: Address, models: Vec<B256>) -> ChainFuture<'_, Vec<B256>> {
+        Box::pin(async move { Ok(models) })
+    }
 }
 
 /// `IStaking` over JSON-RPC.
@@ -51,6 +64,7 @@ impl Chain for AllowAll {
 pub struct RpcChain {
     chain: Client,
     staking: Address,
+    registry: Address,
 }
 
 impl RpcChain {
@@ -58,10 +72,15 @@ impl RpcChain {
     ///
     /// # Errors
     /// [`ChainError::Connect`] or [`ChainError::WrongChain`] for a node that is unreachable or
-    /// on another chain; [`ChainError::Deployment`] when it has no `Staking` contract.
+    /// on another chain; [`ChainError::Deployment`] when it has no `Staking` or
+    /// `ModelRegistry` contract.
     pub async fn connect(rpc_url: &str, manifest: &Deployment) -> Result<Arc<Self>, ChainError> {
         let chain = Client::connect_to(rpc_url, manifest, None).await?;
-        Ok(Arc::new(Self { chain, staking: manifest.contract("Staking")? }))
+        Ok(Arc::new(Self {
+            chain,
+            staking: manifest.contract("Staking")?,
+            registry: manifest.contract("ModelRegistry")?,
+        }))
     }
 }
 
@@ -78,6 +97,19 @@ impl Chain for RpcChain {
     fn weights(&self, workers: Vec<Address>) -> ChainFuture<'_, Vec<U256>> {
         Box::pin(async move {
             self.chain.view(self.staking, IStaking::weightsCall { operators: workers }).await
+        })
+    }
+
+    fn served(&self, worker: Address, models: Vec<B256>) -> ChainFuture<'_, Vec<B256>> {
+        Box::pin(async move {
+            let mut served = Vec::with_capacity(models.len());
+            for model in models {
+                let call = IModelRegistry::isServingCall { modelId: model, miner: worker };
+                if self.chain.view(self.registry, call).await? {
+                    served.push(model);
+                }
+            }
+            Ok(served)
         })
     }
 }

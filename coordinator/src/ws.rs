@@ -40,6 +40,9 @@ fn text(msg: &CoordinatorMsg) -> Message {
 /// A handshake that was accepted.
 struct Hello {
     worker: Address,
+    /// The models its hello names.
+    declared: Vec<B256>,
+    /// Of those, the ones it serves in the registry.
     models: Vec<B256>,
     slots: u32,
 }
@@ -83,7 +86,21 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Result<Hello, St
     if models.is_empty() {
         return Err("a worker must serve at least one model".into());
     }
-    Ok(Hello { worker, models, slots })
+    // Only the models its registry slots cover: a miner displaced or evicted from a model's
+    // servers (or that never took a slot) gets none of its jobs.
+    let served = match state.chain.served(worker, models.clone()).await {
+        Ok(served) => served,
+        Err(e) => return Err(format!("cannot check the models {worker} serves: {e}")),
+    };
+    if served.is_empty() {
+        return Err(format!(
+            "{worker} serves none of its models on chain (ModelRegistry.serve): {models:?}"
+        ));
+    }
+    if served.len() < models.len() {
+        warn!(%worker, declared = models.len(), served = served.len(), "some declared models are not served on chain: left out");
+    }
+    Ok(Hello { worker, declared: models, models: served, slots })
 }
 
 async fn serve(mut socket: WebSocket, state: AppState) {
@@ -113,6 +130,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         return;
     }
     info!(worker = %hello.worker, conn, "worker connected");
+    let declared = hello.declared.clone();
     let (tx, mut rx) = mpsc::unbounded_channel::<CoordinatorMsg>();
     let joined = Joined {
         conn,
@@ -160,20 +178,25 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             }
         }
     };
-    // Stake and reputation change on chain (rewards, slashes, freezes): keep the weight current.
+    // Stake, reputation and registry slots change on chain (rewards, slashes, freezes, a heavier
+    // miner displacing this one): keep the weight and the models current.
     let refresher = async {
         let mut every = tokio::time::interval(state.config.weights_refresh());
         every.tick().await;
         loop {
             every.tick().await;
-            match state.chain.weights(vec![hello.worker]).await {
-                Ok(w) => {
+            let weight = state.chain.weights(vec![hello.worker]).await;
+            let models = state.chain.served(hello.worker, declared.clone()).await;
+            match (weight, models) {
+                (Ok(w), Ok(models)) => {
                     let weight = w.first().copied().unwrap_or_default();
-                    if events.send(Event::Weight { conn, weight }).is_err() {
+                    if events.send(Event::Weight { conn, weight, models }).is_err() {
                         return Departure::Closed;
                     }
                 }
-                Err(e) => warn!(worker = %hello.worker, error = %e, "cannot re-read weight"),
+                (Err(e), _) | (_, Err(e)) => {
+                    warn!(worker = %hello.worker, error = %e, "cannot re-read weight and models");
+                }
             }
         }
     };

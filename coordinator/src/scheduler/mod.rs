@@ -129,12 +129,14 @@ pub enum Event {
         /// Its id in the job market.
         chain_job_id: U256,
     },
-    /// A connected worker's selection weight read again from the chain.
+    /// A connected worker's selection weight and served models read again from the chain.
     Weight {
         /// Connection id.
         conn: u64,
         /// Stake × reputation; zero when it may no longer serve.
         weight: U256,
+        /// The models of its hello it serves in the registry now.
+        models: Vec<B256>,
     },
     /// Time passed: check deadlines and heartbeats.
     Tick,
@@ -320,12 +322,16 @@ impl Scheduler {
             Event::ChainValidationClosed { chain_job_id } => {
                 self.chain_open.remove(&chain_job_id);
             }
-            Event::Weight { conn, weight } => {
-                if let Some(w) = self.workers.get_mut(&conn)
-                    && w.weight != weight
-                {
-                    info!(worker = %w.address, conn, old = %w.weight, new = %weight, "weight changed");
-                    w.weight = weight;
+            Event::Weight { conn, weight, models } => {
+                if let Some(w) = self.workers.get_mut(&conn) {
+                    if w.weight != weight {
+                        info!(worker = %w.address, conn, old = %w.weight, new = %weight, "weight changed");
+                        w.weight = weight;
+                    }
+                    if w.models != models {
+                        info!(worker = %w.address, conn, ?models, "models served on chain changed");
+                        w.models = models;
+                    }
                 }
             }
         }

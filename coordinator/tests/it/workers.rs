@@ -5,7 +5,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use assay_coordinator::chain::{Chain, ChainFuture};
@@ -124,6 +124,9 @@ impl Chain for OnlyOne {
     }
     fn weights(&self, workers: Vec<Address>) -> ChainFuture<'_, Vec<U256>> {
         Box::pin(async move { Ok(vec![U256::from(5); workers.len()]) })
+    }
+    fn served(&self, _worker: Address, models: Vec<B256>) -> ChainFuture<'_, Vec<B256>> {
+        Box::pin(async move { Ok(models) })
     }
 }
 
@@ -317,10 +320,12 @@ async fn a_stalled_asserter_times_out_and_a_forged_receipt_is_refused() {
     assert_eq!(body["assay"]["worker"], serde_json::json!(honest.address));
 }
 
-/// A chain where every worker is staked and the test sets the weights (1 until set).
+/// A chain where every worker is staked and the test sets the weights (1 until set) and which
+/// workers have lost their registry slots (none until set).
 #[derive(Default)]
 struct SetWeights {
     weights: Mutex<BTreeMap<Address, U256>>,
+    unserved: Mutex<std::collections::BTreeSet<Address>>,
 }
 
 impl Chain for SetWeights {
@@ -335,6 +340,45 @@ impl Chain for SetWeights {
         let w = workers.iter().map(|a| set.get(a).copied().unwrap_or(U256::from(1))).collect();
         Box::pin(async move { Ok(w) })
     }
+    fn served(&self, worker: Address, models: Vec<B256>) -> ChainFuture<'_, Vec<B256>> {
+        let gone = self.unserved.lock().unwrap().contains(&worker);
+        Box::pin(async move { Ok(if gone { Vec::new() } else { models }) })
+    }
+}
+
+/// A miner that loses its registry slot (displaced by a heavier one, or evicted) gets none of
+/// the model's jobs from the next refresh on, and a miner without a slot is refused at its
+/// handshake.
+#[tokio::test]
+async fn a_worker_without_a_registry_slot_gets_no_jobs() {
+    let (mut config, dir) = config();
+    config = config.with_sampling(0.0, 2);
+    config.weights_refresh_secs = 1;
+    let chain = Arc::new(SetWeights::default());
+    let handle = assay_coordinator::spawn_with_chain(config, chain.clone(), None).await.unwrap();
+    let coord = Coord::new(handle, dir);
+    let (displaced, other) =
+        (worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await);
+    wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
+
+    chain.unserved.lock().unwrap().insert(displaced.address);
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let before = displaced.asserted.load(std::sync::atomic::Ordering::SeqCst);
+    for i in 0..8 {
+        let (status, body) =
+            post(&coord, "/v1/chat/completions", chat_body(&format!("job {i}"))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["assay"]["worker"], serde_json::json!(other.address));
+    }
+    assert_eq!(displaced.asserted.load(std::sync::atomic::Ordering::SeqCst), before);
+
+    let stranger = PrivateKeySigner::random();
+    chain.unserved.lock().unwrap().insert(stranger.address());
+    let refused = handshake(&coord, &stranger, |h, _, _| h).await;
+    assert!(
+        matches!(&refused, CoordinatorMsg::Rejected { reason } if reason.contains("serves none of its models on chain")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
