@@ -346,31 +346,41 @@ impl Chain for SetWeights {
     }
 }
 
-/// A miner that loses its registry slot (displaced by a heavier one, or evicted) gets none of
-/// the model's jobs from the next refresh on, and a miner without a slot is refused at its
-/// handshake.
-#[tokio::test]
-async fn a_worker_without_a_registry_slot_gets_no_jobs() {
+/// A coordinator on a [`SetWeights`] chain that re-reads it every second, with two honest
+/// workers connected.
+async fn two_workers_on_a_set_chain() -> (Coord, Arc<SetWeights>, Worker, Worker) {
     let (mut config, dir) = config();
     config = config.with_sampling(0.0, 2);
     config.weights_refresh_secs = 1;
     let chain = Arc::new(SetWeights::default());
     let handle = assay_coordinator::spawn_with_chain(config, chain.clone(), None).await.unwrap();
     let coord = Coord::new(handle, dir);
-    let (displaced, other) =
-        (worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await);
+    let (a, b) = (worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await);
     wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
+    (coord, chain, a, b)
+}
 
-    chain.unserved.lock().unwrap().insert(displaced.address);
+/// After the next refresh, `n` jobs all go to `other`, none to `left_out`.
+async fn only_the_other_asserts(coord: &Coord, left_out: &Worker, other: &Worker, n: usize) {
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-    let before = displaced.asserted.load(std::sync::atomic::Ordering::SeqCst);
-    for i in 0..8 {
+    let before = left_out.asserted.load(std::sync::atomic::Ordering::SeqCst);
+    for i in 0..n {
         let (status, body) =
-            post(&coord, "/v1/chat/completions", chat_body(&format!("job {i}"))).await;
+            post(coord, "/v1/chat/completions", chat_body(&format!("job {i}"))).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["assay"]["worker"], serde_json::json!(other.address));
     }
-    assert_eq!(displaced.asserted.load(std::sync::atomic::Ordering::SeqCst), before);
+    assert_eq!(left_out.asserted.load(std::sync::atomic::Ordering::SeqCst), before);
+}
+
+/// A miner that loses its registry slot (displaced by a heavier one, or evicted) gets none of
+/// the model's jobs from the next refresh on, and a miner without a slot is refused at its
+/// handshake.
+#[tokio::test]
+async fn a_worker_without_a_registry_slot_gets_no_jobs() {
+    let (coord, chain, displaced, other) = two_workers_on_a_set_chain().await;
+    chain.unserved.lock().unwrap().insert(displaced.address);
+    only_the_other_asserts(&coord, &displaced, &other, 8).await;
 
     let stranger = PrivateKeySigner::random();
     chain.unserved.lock().unwrap().insert(stranger.address());
@@ -383,27 +393,11 @@ async fn a_worker_without_a_registry_slot_gets_no_jobs() {
 
 #[tokio::test]
 async fn a_worker_whose_weight_falls_to_zero_on_chain_gets_no_more_work() {
-    let (mut config, dir) = config();
-    config = config.with_sampling(0.0, 2);
-    config.weights_refresh_secs = 1;
-    let chain = Arc::new(SetWeights::default());
-    let handle = assay_coordinator::spawn_with_chain(config, chain.clone(), None).await.unwrap();
-    let coord = Coord::new(handle, dir);
-    let (frozen, other) =
-        (worker(&coord, Behaviour::Honest).await, worker(&coord, Behaviour::Honest).await);
-    wait_for(|| async { health(&coord).await["workers"] == 2 }).await;
-
+    let (coord, chain, frozen, other) = two_workers_on_a_set_chain().await;
     // Frozen on chain: its weight reads zero at the next refresh.
     chain.weights.lock().unwrap().insert(frozen.address, U256::ZERO);
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    only_the_other_asserts(&coord, &frozen, &other, 8).await;
     let before = frozen.asserted.load(std::sync::atomic::Ordering::SeqCst);
-    for i in 0..8 {
-        let (status, body) =
-            post(&coord, "/v1/chat/completions", chat_body(&format!("job {i}"))).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["assay"]["worker"], serde_json::json!(other.address));
-    }
-    assert_eq!(frozen.asserted.load(std::sync::atomic::Ordering::SeqCst), before);
 
     // Unfrozen: it is drawn again.
     chain.weights.lock().unwrap().insert(frozen.address, U256::from(1_000_000u64));

@@ -291,15 +291,20 @@ async fn escalated_disputes_are_won_by_the_arbitrator(
         assert!(record.proves(on_chain.jobsRoot), "job {id}");
         assert_eq!(record.sampled, assay_protocol::published::Sampled::Disputed);
     }
-    let text = reqwest::get(net.arbitrator_metrics.clone().expect("an arbitrator runs"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let line = assay_devnet::demo::ArbitratorLine::parse(&text);
-    assert!(line.won >= cheated.len() as u64 && line.claims >= line.won, "{text}");
-    println!("arbitrator: {line:?}; {} escalated dispute(s) won", cheated.len());
+    // The arbitrator counts a game once its player has seen the end (a moment after the chain).
+    let metrics = net.arbitrator_metrics.clone().expect("an arbitrator runs");
+    let started = std::time::Instant::now();
+    loop {
+        let text = reqwest::get(&metrics).await.expect("metrics").text().await.expect("text");
+        let line = assay_devnet::demo::ArbitratorLine::parse(&text);
+        assert!(line.claims >= line.won, "{text}");
+        if line.won >= cheated.len() as u64 {
+            println!("arbitrator: {line:?}; {} escalated dispute(s) won", cheated.len());
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "games not counted: {text}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Served jobs are settled on chain: committed in batches with their fees in escrow, sealed,
