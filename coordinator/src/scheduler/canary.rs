@@ -1,4 +1,6 @@
-//! Canaries: known-answer jobs sent to uninvolved workers after a matched job.
+//! Canaries: known-answer jobs sent to uninvolved workers after a matched job. A canary looks
+//! like any validation job: a fresh key, and an id of the same form as a real job's
+//! ([`JobRow::new`]), so a lazy validator cannot tell it apart by its name.
 
 use super::*;
 
@@ -20,7 +22,7 @@ impl Scheduler {
         let (spec, expected) = answers[pick(keccak256(seed), answers.len())].clone();
         let conn = cands[pick(seed, cands.len())].0;
         let job_key = B256::random();
-        let id = format!("canary_{}", alloy_primitives::hex::encode(&job_key[..12]));
+        let id = format!("job_{}", alloy_primitives::hex::encode(&job_key[..12]));
         let address = self.workers[&conn].address;
         debug!(job_id = %id, %address, "canary sent");
         Metrics::inc(&self.metrics().canaries_sent);

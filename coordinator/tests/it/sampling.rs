@@ -132,4 +132,14 @@ async fn canaries_catch_a_lazy_validator() {
     let flags = raised_flags(&coord).await;
     assert!(flags.iter().any(|f| f["reason"].as_str().unwrap().contains("canary")), "{flags:?}");
     assert!(flags.iter().all(|f| f["worker"] == json!(lazy.address)), "{flags:?}");
+    // Nothing in a canary's name gives it away: every job the lazy worker got, canaries
+    // included, is named like a real job, `job_` and 24 hex digits.
+    let real_shape = |id: &str| {
+        id.strip_prefix("job_")
+            .is_some_and(|hex| hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let seen = lazy.seen.lock().unwrap().clone();
+    assert!(!seen.is_empty() && seen.iter().all(|id| real_shape(id)), "{seen:?}");
+    let canary = flags.iter().find(|f| f["reason"].as_str().unwrap().contains("canary")).unwrap();
+    assert!(real_shape(canary["job_id"].as_str().unwrap()), "{canary}");
 }
