@@ -32,6 +32,7 @@ pub struct Args {
     #[arg(
         long = "api-key",
         env = "ASSAY_COORDINATOR_API_KEYS",
+        hide_env_values = true,
         value_delimiter = ',',
         help_heading = "Server"
     )]
@@ -214,5 +215,14 @@ mod tests {
         let off = Args::try_parse_from(["coordinator", "--epoch-seeds", "false"]).unwrap();
         assert!(!off.into_config().unwrap().epoch_seeds);
         Args::command().debug_assert();
+    }
+
+    /// `--help` names the variables that carry secrets but never prints their values.
+    #[test]
+    fn help_hides_the_api_keys_value() {
+        let command = Args::command();
+        let keys = command.get_arguments().find(|a| a.get_id() == "api_keys").expect("--api-key");
+        assert_eq!(keys.get_env(), Some(std::ffi::OsStr::new("ASSAY_COORDINATOR_API_KEYS")));
+        assert!(keys.is_hide_env_values_set());
     }
 }

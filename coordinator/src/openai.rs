@@ -135,6 +135,17 @@ pub(crate) async fn embeddings(
             ));
         }
     };
+    // More inputs than the whole queue holds can never be served: retrying would not help.
+    if inputs.len() > state.config.queue_size {
+        return Err(ApiError::bad_param(
+            "input",
+            format!(
+                "{} inputs in one request, at most {} (the coordinator's queue size): split it",
+                inputs.len(),
+                state.config.queue_size
+            ),
+        ));
+    }
     if state.permits.available_permits() < inputs.len() {
         return Err(ApiError::overloaded());
     }

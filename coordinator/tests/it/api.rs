@@ -219,6 +219,15 @@ async fn a_full_queue_answers_429() {
     assert_eq!(first.await.unwrap(), 200);
     // The slot is free again.
     assert_eq!(post(&coord, "/v1/chat/completions", chat_body("third")).await.0, 200);
+    // More inputs than the whole queue holds is the request's fault, on an idle network too.
+    let inputs = json!({"model": MODEL_NAME, "input": ["one", "two"]});
+    let (status, body) = post(&coord, "/v1/embeddings", inputs).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "2 inputs in one request, at most 1 (the coordinator's queue size): split it"
+    );
+    assert_eq!(body["error"]["param"], "input");
 }
 
 #[tokio::test]
