@@ -205,7 +205,9 @@ pub async fn spawn_with_chain(
     let addr =
         listener.local_addr().map_err(|source| Error::Bind { addr: config.listen, source })?;
     let state = AppState {
-        api_keys: Arc::new(config.effective_api_keys()),
+        api_keys: Arc::new(
+            config.effective_api_keys().iter().map(alloy_primitives::keccak256).collect(),
+        ),
         permits: Arc::new(Semaphore::new(config.queue_size)),
         config: Arc::new(config),
         store,

@@ -6,6 +6,7 @@ use std::{
     time::Duration,
 };
 
+use alloy_primitives::B256;
 use assay_protocol::job::JobSpec;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -24,7 +25,8 @@ use crate::{
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
-    pub(crate) api_keys: Arc<Vec<String>>,
+    /// Keccak-256 digests of the accepted API keys (the keys themselves are not kept here).
+    pub(crate) api_keys: Arc<Vec<B256>>,
     pub(crate) store: Store,
     pub(crate) writer: store::Writer,
     pub(crate) events: mpsc::UnboundedSender<Event>,
