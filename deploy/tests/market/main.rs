@@ -16,7 +16,9 @@
 //!   and 256 records for the amortised gas per job;
 //! - epochs: a coordinator's seed committed, revealed and mixed into the draws, another forfeited
 //!   (slashed); rewards claimed into the stake pools; fees withdrawn in ETH;
-//! - each refusal decoded to its named Solidity error.
+//! - each refusal decoded to its named Solidity error;
+//! - last, the protocol attacks of `deploy/tests/attacks/` (one file each), scripted as the
+//!   attacker would, on this same network.
 //!
 //! This file holds the harness (deployment, accounts, gas book-keeping) and the test that runs
 //! the flows in order; the flows live in `onchain_jobs`, `games`, `batches` and `epochs`.
